@@ -1,0 +1,1 @@
+pub use monocoque_zmtp as zmtp;

@@ -1,0 +1,164 @@
+//! The one error type of the protocol crate.
+//!
+//! Every variant that a peer can cause says what the peer did wrong, so that the
+//! log line written when a connection is closed is enough to diagnose it.
+
+use crate::socket_type::SocketType;
+
+/// Everything that can go wrong in the wire protocol.
+///
+/// Errors caused by the peer end that peer's session (see
+/// [`Event::Closed`](crate::Event::Closed)); errors caused by the caller
+/// (a bad [`SessionConfig`](crate::SessionConfig), sending before the handshake)
+/// are returned from the call that caused them and leave the session as it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The first greeting byte was not 0xFF: the peer does not speak ZMTP 2 or later.
+    #[error("peer sent 0x{byte:02x} where a ZMTP greeting starts with 0xFF: it is not a ZMTP 3 peer (ZMTP 1.0 or another protocol)")]
+    NotZmtp {
+        /// The byte received instead of 0xFF.
+        byte: u8,
+    },
+    /// The tenth greeting byte had its low bit clear: an unversioned ZMTP 1.0 peer.
+    #[error("peer sent 0x{byte:02x} as the tenth greeting byte where ZMTP 3 has 0x7F: it is an unversioned ZMTP 1.0 peer, which is not supported")]
+    UnversionedPeer {
+        /// The byte received instead of 0x7F.
+        byte: u8,
+    },
+    /// The peer's major version is one of the legacy framings (ZMTP 1.0 or 2.0).
+    #[error("peer speaks legacy ZMTP (greeting major version {major}); only ZMTP 3.0 and 3.1 are supported")]
+    LegacyVersion {
+        /// The major version byte the peer sent.
+        major: u8,
+    },
+    /// The peer announced a different security mechanism than ours.
+    #[error("security mechanism mismatch: we use {ours}, the peer announced {theirs:?}; configure both ends alike")]
+    MechanismMismatch {
+        /// Our mechanism's name.
+        ours: &'static str,
+        /// The peer's 20-byte mechanism field, trailing NULs removed, lossily decoded.
+        theirs: String,
+    },
+    /// A frame's length is larger than the configured maximum message size (MAXMSGSIZE).
+    #[error("peer sent a {size}-byte frame, above the maximum message size of {limit} bytes (MAXMSGSIZE)")]
+    FrameTooLarge {
+        /// The length the frame header announced.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A long frame announced a length no real frame can have (the top bit set).
+    #[error("peer sent a frame length of {size} bytes, which is not a valid ZMTP frame length")]
+    InvalidFrameLength {
+        /// The length the frame header announced.
+        size: u64,
+    },
+    /// A command frame had the MORE flag set; commands are always single frames.
+    #[error("peer sent a command frame with the MORE flag set; commands are always one frame")]
+    CommandWithMore,
+    /// A command frame was too short to hold its own name.
+    #[error("peer sent a malformed command frame: {0}")]
+    MalformedCommandFrame(&'static str),
+    /// A known command whose body does not follow its grammar.
+    #[error("peer sent a malformed {command} command: {reason}")]
+    MalformedCommand {
+        /// The command's name.
+        command: &'static str,
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A command arrived that is not valid at this point of the handshake.
+    #[error("peer sent the {command} command while we expected {expected}")]
+    UnexpectedCommand {
+        /// The command name the peer sent, lossily decoded.
+        command: String,
+        /// What the handshake was waiting for.
+        expected: &'static str,
+    },
+    /// A message frame arrived before the security handshake completed.
+    #[error(
+        "peer sent a message frame before the security handshake completed (expected {expected})"
+    )]
+    MessageDuringHandshake {
+        /// What the handshake was waiting for.
+        expected: &'static str,
+    },
+    /// A handshake command was larger than the handshake allows.
+    #[error("peer sent a {size}-byte frame during the handshake; at most {limit} bytes are accepted before authentication")]
+    HandshakeFrameTooLarge {
+        /// The frame's length.
+        size: u64,
+        /// The handshake limit.
+        limit: u64,
+    },
+    /// Metadata (in READY or INITIATE) did not follow the property grammar.
+    #[error("peer sent malformed metadata: {0}")]
+    MalformedMetadata(&'static str),
+    /// The peer's metadata had no Socket-Type property.
+    #[error("peer's metadata has no Socket-Type property, which ZMTP 3 requires")]
+    MissingSocketType,
+    /// The peer's Socket-Type is not a type we know.
+    #[error("peer announced the unknown socket type {0:?}")]
+    UnknownSocketType(String),
+    /// The peer's socket type cannot talk to ours.
+    #[error("a {ours} socket cannot talk to a {theirs} peer")]
+    IncompatibleSocketType {
+        /// Our socket type.
+        ours: SocketType,
+        /// The peer's socket type.
+        theirs: SocketType,
+    },
+    /// The peer's Identity property is longer than 255 bytes.
+    #[error("peer sent a {0}-byte Identity; routing ids are at most 255 bytes")]
+    IdentityTooLong(usize),
+    /// The peer sent an ERROR command: it refused us and closes the connection.
+    #[error("peer closed the handshake with ERROR: {reason}")]
+    PeerError {
+        /// The reason the peer gave, lossily decoded.
+        reason: String,
+    },
+    /// Our authenticator denied the peer's credentials.
+    #[error("authentication of the peer denied: {reason}")]
+    AuthenticationDenied {
+        /// The reason the authenticator gave (also sent to the peer in ERROR).
+        reason: String,
+    },
+    /// The handshake did not complete within the handshake interval (HANDSHAKE_IVL).
+    #[error("the handshake did not complete within {0:?} (HANDSHAKE_IVL)")]
+    HandshakeTimeout(std::time::Duration),
+    /// Nothing arrived within the heartbeat timeout after we sent a PING.
+    #[error("no traffic from the peer within {0:?} after our PING (HEARTBEAT_TIMEOUT): the peer is dead")]
+    HeartbeatTimeout(std::time::Duration),
+    /// Nothing arrived within the TTL the peer asked for in its PING.
+    #[error("no traffic from the peer within the {0:?} TTL of its last PING: the peer is dead")]
+    HeartbeatTtlExpired(std::time::Duration),
+    /// The caller tried to send before the handshake completed.
+    #[error("the session cannot carry messages before its handshake completes")]
+    HandshakeIncomplete,
+    /// The caller used a session that is already closed.
+    #[error("the session is closed")]
+    SessionClosed,
+    /// The caller tried to send a message with no frames.
+    #[error("a message needs at least one frame")]
+    EmptyMessage,
+    /// The caller asked for something the socket type does not do.
+    #[error("a {socket_type} socket cannot {operation}")]
+    NotSupportedBySocketType {
+        /// Our socket type.
+        socket_type: SocketType,
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// A configuration value is out of range; the field is named.
+    #[error("invalid session configuration: {field}: {reason}")]
+    InvalidConfig {
+        /// The configuration field (libzmq option name where there is one).
+        field: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,164 @@
+//! Received bytes waiting to be decoded, kept as the chunks they arrived in.
+//!
+//! The IO layer hands each receive up as a `Bytes` (with io_uring, a slice of a
+//! registered buffer). Decoding takes frame bodies as slices of those chunks, so a
+//! body that arrived within one receive is never copied. A body split across two
+//! receives must be made contiguous; that is the one copy, and it is counted.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+/// A queue of received chunks read as one byte stream.
+#[derive(Debug, Default)]
+pub struct InputBuffer {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+    copied_bytes: u64,
+}
+
+impl InputBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends received bytes. Empty chunks are ignored.
+    pub fn push(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.chunks.push_back(data);
+        }
+    }
+
+    /// Bytes buffered and not yet consumed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many body bytes had to be copied because they straddled two chunks.
+    pub fn copied_bytes(&self) -> u64 {
+        self.copied_bytes
+    }
+
+    /// Copies the first `dst.len()` bytes into `dst` without consuming them.
+    /// Returns false (and leaves `dst` partly written) if fewer are buffered.
+    pub fn peek(&self, dst: &mut [u8]) -> bool {
+        if self.len < dst.len() {
+            return false;
+        }
+        let mut filled = 0;
+        for chunk in &self.chunks {
+            if filled == dst.len() {
+                break;
+            }
+            let n = (dst.len() - filled).min(chunk.len());
+            dst[filled..filled + n].copy_from_slice(&chunk[..n]);
+            filled += n;
+        }
+        true
+    }
+
+    /// The byte at `index` from the front, if buffered.
+    pub fn byte_at(&self, mut index: usize) -> Option<u8> {
+        for chunk in &self.chunks {
+            if index < chunk.len() {
+                return Some(chunk[index]);
+            }
+            index -= chunk.len();
+        }
+        None
+    }
+
+    /// Discards `n` bytes from the front. `n` must not exceed [`len`](Self::len).
+    pub fn skip(&mut self, mut n: usize) {
+        assert!(n <= self.len, "skip past the end of the input buffer");
+        self.len -= n;
+        while n > 0 {
+            let front = self.chunks.front_mut().expect("len counts the chunks");
+            if front.len() > n {
+                let _ = front.split_to(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Removes and returns the first `n` bytes. `n` must not exceed [`len`](Self::len).
+    ///
+    /// Zero-copy when the bytes lie within the front chunk; otherwise they are
+    /// gathered into one new buffer.
+    pub fn take(&mut self, n: usize) -> Bytes {
+        assert!(n <= self.len, "take past the end of the input buffer");
+        if n == 0 {
+            return Bytes::new();
+        }
+        let front = self.chunks.front_mut().expect("len counts the chunks");
+        if front.len() >= n {
+            self.len -= n;
+            let out = front.split_to(n);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            return out;
+        }
+        let mut out = BytesMut::with_capacity(n);
+        let mut left = n;
+        while left > 0 {
+            let front = self.chunks.front_mut().expect("len counts the chunks");
+            let k = left.min(front.len());
+            out.extend_from_slice(&front[..k]);
+            let _ = front.split_to(k);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            left -= k;
+        }
+        self.len -= n;
+        self.copied_bytes += n as u64;
+        out.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_within_one_chunk_does_not_copy() {
+        let mut b = InputBuffer::new();
+        let data = Bytes::from_static(b"hello world");
+        b.push(data.clone());
+        let hello = b.take(5);
+        assert_eq!(&hello[..], b"hello");
+        assert_eq!(hello.as_ptr(), data.as_ptr());
+        assert_eq!(b.copied_bytes(), 0);
+        assert_eq!(b.len(), 6);
+    }
+
+    #[test]
+    fn take_across_chunks_gathers() {
+        let mut b = InputBuffer::new();
+        b.push(Bytes::from_static(b"ab"));
+        b.push(Bytes::new());
+        b.push(Bytes::from_static(b"cde"));
+        b.push(Bytes::from_static(b"f"));
+        let mut peek = [0u8; 4];
+        assert!(b.peek(&mut peek));
+        assert_eq!(&peek, b"abcd");
+        assert_eq!(b.byte_at(5), Some(b'f'));
+        assert_eq!(b.byte_at(6), None);
+        assert_eq!(&b.take(4)[..], b"abcd");
+        assert_eq!(b.copied_bytes(), 4);
+        b.skip(1);
+        assert_eq!(&b.take(1)[..], b"f");
+        assert!(b.is_empty());
+        assert!(!b.peek(&mut [0u8; 1]));
+    }
+}

@@ -1,0 +1,143 @@
+//! Security mechanisms: the handshake between the greeting and the first message.
+//!
+//! A mechanism sees only command frames, split into name and data, and writes its
+//! own commands to the transmit queue. The session does the rest (greeting, ERROR
+//! from the peer, timers), so a new mechanism is a new implementation of
+//! [`Mechanism`] and nothing else. A mechanism that transforms message frames
+//! after the handshake (CURVE boxes each frame in a MESSAGE command) returns a
+//! [`MessageCodec`] with [`HandshakeStatus::Complete`]; the session then passes
+//! every message frame through it.
+
+mod authenticator;
+mod null;
+mod plain_client;
+mod plain_server;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use authenticator::{AuthDecision, Authenticator, Credentials};
+pub use null::NullMechanism;
+pub use plain_client::PlainClient;
+pub use plain_server::PlainServer;
+
+use crate::error::Result;
+use crate::frame::Frame;
+use crate::metadata::Metadata;
+use crate::peer::PeerProperties;
+use crate::socket_type::SocketType;
+use crate::transmit_queue::TransmitQueue;
+
+/// What we tell the peer about ourselves, prepared once per session.
+#[derive(Debug, Clone)]
+pub struct LocalProperties {
+    /// Our socket type, used to check the peer's.
+    pub socket_type: SocketType,
+    /// Our READY/INITIATE metadata (Socket-Type, Identity, X- properties).
+    pub metadata: Metadata,
+}
+
+/// Where a handshake stands after a step.
+#[derive(Debug)]
+pub enum HandshakeStatus {
+    /// More commands are needed.
+    InProgress,
+    /// Done: the peer is known. Any commands the mechanism queued go out first.
+    Complete {
+        /// The peer's checked properties.
+        peer: PeerProperties,
+        /// `None` when message frames travel as they are (NULL, PLAIN).
+        codec: Option<Box<dyn MessageCodec>>,
+    },
+}
+
+/// Transforms message frames after the handshake (for mechanisms that encrypt).
+pub trait MessageCodec: Send + fmt::Debug {
+    /// Appends one outgoing message frame, transformed, to `out`.
+    fn encode(&mut self, more: bool, body: &Bytes, out: &mut TransmitQueue) -> Result<()>;
+    /// Turns one received frame back into the message frame it carries.
+    fn decode(&mut self, frame: Frame) -> Result<Frame>;
+}
+
+/// One side of a security handshake.
+pub trait Mechanism: Send + fmt::Debug {
+    /// The name in the greeting ("NULL", "PLAIN").
+    fn name(&self) -> &'static str;
+    /// Our greeting's as-server byte.
+    fn as_server(&self) -> bool;
+    /// Called once the peer's greeting is accepted: queue the first commands.
+    fn start(
+        &mut self,
+        local: &LocalProperties,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus>;
+    /// Handles one handshake command (ERROR is handled by the session).
+    fn on_command(
+        &mut self,
+        local: &LocalProperties,
+        name: Bytes,
+        data: Bytes,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus>;
+    /// What the mechanism is waiting for, for error messages.
+    fn expecting(&self) -> &'static str;
+}
+
+/// Which mechanism a session uses, and its role.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum MechanismConfig {
+    /// No security (the default).
+    Null,
+    /// PLAIN client: presents a username and password.
+    PlainClient {
+        /// At most 255 bytes.
+        username: Bytes,
+        /// At most 255 bytes.
+        password: Bytes,
+    },
+    /// PLAIN server: asks `authenticator` about each client.
+    PlainServer {
+        /// Decides who gets in.
+        authenticator: Arc<dyn Authenticator>,
+    },
+}
+
+impl fmt::Debug for MechanismConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MechanismConfig::Null => f.write_str("Null"),
+            MechanismConfig::PlainClient { username, .. } => f
+                .debug_struct("PlainClient")
+                .field("username", username)
+                .field("password", &"<hidden>")
+                .finish(),
+            MechanismConfig::PlainServer { .. } => f.write_str("PlainServer"),
+        }
+    }
+}
+
+impl MechanismConfig {
+    /// A fresh mechanism for one connection.
+    pub fn build(&self) -> Box<dyn Mechanism> {
+        match self {
+            MechanismConfig::Null => Box::new(NullMechanism::new()),
+            MechanismConfig::PlainClient { username, password } => {
+                Box::new(PlainClient::new(username.clone(), password.clone()))
+            }
+            MechanismConfig::PlainServer { authenticator } => {
+                Box::new(PlainServer::new(authenticator.clone()))
+            }
+        }
+    }
+}
+
+/// The error for a command that does not fit the handshake's state.
+pub(crate) fn unexpected(name: &Bytes, expected: &'static str) -> crate::Error {
+    crate::Error::UnexpectedCommand {
+        command: String::from_utf8_lossy(name).into_owned(),
+        expected,
+    }
+}

@@ -1,0 +1,496 @@
+//! One connection's protocol state machine, sans-IO.
+//!
+//! The layer above owns the socket. It feeds received bytes with
+//! [`Session::handle_input`], drains [`Session::poll_event`], writes what
+//! [`Session::transmit`] holds (a [`bytes::Buf`], ready for `writev`), and calls
+//! [`Session::handle_timeout`] when [`Session::poll_timeout`] falls due. Nothing
+//! here reads a clock or touches a descriptor.
+//!
+//! ```
+//! use std::time::Instant;
+//! use monocoque_zmtp::{Event, Msg, Session, SessionConfig, SocketType};
+//!
+//! let now = Instant::now();
+//! let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
+//! let mut b = Session::new(SessionConfig::new(SocketType::Router), now).unwrap();
+//! // Wire them together in memory until both finish the handshake.
+//! for _ in 0..3 {
+//!     let ab = a.transmit().take_all();
+//!     let ba = b.transmit().take_all();
+//!     a.handle_input(ba, now);
+//!     b.handle_input(ab, now);
+//!     while a.poll_event().is_some() {}
+//!     while let Some(e) = b.poll_event() {
+//!         if let Event::HandshakeSucceeded(peer) = e { assert_eq!(peer.socket_type, SocketType::Dealer) }
+//!     }
+//! }
+//! a.send(&Msg::from("hello")).unwrap();
+//! let ab = a.transmit().take_all();
+//! b.handle_input(ab, now);
+//! assert_eq!(b.poll_event(), Some(Event::Message(Msg::from("hello"))));
+//! ```
+
+mod config;
+mod event;
+mod timers;
+
+pub use config::{
+    SessionConfig, DEFAULT_HANDSHAKE_TIMEOUT, HANDSHAKE_FRAME_LIMIT, MAX_HEARTBEAT_TTL,
+};
+pub use event::Event;
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::command::{self, Cancel, ErrorCommand, Ping, Pong, Subscribe};
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::frame_decoder::{FrameDecoder, FrameLimit};
+use crate::greeting::{encode_greeting, Greeting, GreetingParser, ProtocolVersion};
+use crate::input_buffer::InputBuffer;
+use crate::mechanism::{HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
+use crate::message::Msg;
+use crate::peer::{PeerInfo, PeerProperties};
+use crate::transmit_queue::TransmitQueue;
+use timers::{Expired, Timers};
+
+/// Where a session stands.
+///
+/// ```text
+///            peer greeting accepted           mechanism complete
+///  Greeting ───────────────────────▶ Handshaking ───────────────────▶ Active
+///     │                                  │                              │
+///     │ bad greeting, handshake timeout  │ ERROR, bad command, timeout  │ heartbeat timeout,
+///     ▼                                  ▼                              ▼ TTL, bad frame, ERROR
+///  Closed ◀──────────────────────────────┴──────────────────────────────┘
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Our greeting is queued; the peer's is being read.
+    Greeting,
+    /// The security mechanism's commands are being exchanged.
+    Handshaking,
+    /// Messages flow.
+    Active,
+    /// The session ended; see [`Session::close_reason`].
+    Closed,
+}
+
+/// Counters a session keeps for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Messages delivered as [`Event::Message`].
+    pub messages_received: u64,
+    /// Messages queued with [`Session::send`].
+    pub messages_sent: u64,
+    /// PINGs received (each answered with a PONG).
+    pub pings_received: u64,
+    /// PINGs we sent.
+    pub pings_sent: u64,
+    /// PONGs received.
+    pub pongs_received: u64,
+    /// Body bytes that had to be copied because they straddled two receives.
+    pub input_bytes_copied: u64,
+}
+
+/// One connection's ZMTP state machine. See the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    local: LocalProperties,
+    state: SessionState,
+    input: InputBuffer,
+    greeting: GreetingParser,
+    decoder: FrameDecoder,
+    transmit: TransmitQueue,
+    mechanism: Box<dyn Mechanism>,
+    codec: Option<Box<dyn MessageCodec>>,
+    version: Option<ProtocolVersion>,
+    peer: Option<PeerInfo>,
+    partial: Vec<Bytes>,
+    events: VecDeque<Event>,
+    timers: Timers,
+    now: Instant,
+    close_reason: Option<Error>,
+    stats: SessionStats,
+}
+
+impl Session {
+    /// A new session with the mechanism `config` names. Our whole greeting is
+    /// queued for transmission at once.
+    pub fn new(config: SessionConfig, now: Instant) -> Result<Session> {
+        let mechanism = config.mechanism.build();
+        Session::with_mechanism(config, mechanism, now)
+    }
+
+    /// A new session running `mechanism` (for mechanisms defined outside this
+    /// crate); `config.mechanism` is then not used.
+    pub fn with_mechanism(
+        config: SessionConfig,
+        mechanism: Box<dyn Mechanism>,
+        now: Instant,
+    ) -> Result<Session> {
+        config.validate()?;
+        let mut transmit = TransmitQueue::new();
+        transmit.push_raw(&encode_greeting(mechanism.name(), mechanism.as_server()));
+        let timers = Timers::new(
+            now,
+            config.handshake_timeout,
+            config.heartbeat_interval,
+            config.heartbeat_timeout,
+        );
+        Ok(Session {
+            local: config.local_properties(),
+            config,
+            state: SessionState::Greeting,
+            input: InputBuffer::new(),
+            greeting: GreetingParser::new(),
+            decoder: FrameDecoder::new(FrameLimit::Handshake(HANDSHAKE_FRAME_LIMIT)),
+            transmit,
+            mechanism,
+            codec: None,
+            version: None,
+            peer: None,
+            partial: Vec::new(),
+            events: VecDeque::new(),
+            timers,
+            now,
+            close_reason: None,
+            stats: SessionStats::default(),
+        })
+    }
+
+    /// The session's current state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.state == SessionState::Closed
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<&Error> {
+        self.close_reason.as_ref()
+    }
+
+    /// The peer, once the handshake has completed.
+    pub fn peer(&self) -> Option<&PeerInfo> {
+        self.peer.as_ref()
+    }
+
+    /// The configuration the session was built with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            input_bytes_copied: self.input.copied_bytes(),
+            ..self.stats
+        }
+    }
+
+    /// Bytes received and not yet decoded (for read back-pressure).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Hands received bytes to the session. Nothing is decoded until
+    /// [`poll_event`](Self::poll_event) is called, so the caller controls how
+    /// much is in flight. Input after the session closed is dropped.
+    pub fn handle_input(&mut self, data: Bytes, now: Instant) {
+        self.now = now;
+        if self.state != SessionState::Closed {
+            self.input.push(data);
+        }
+    }
+
+    /// Decodes buffered input until one event is ready, and returns it. Returns
+    /// `None` when more input is needed (or the session is closed and every
+    /// event, the last being [`Event::Closed`], has been returned).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            let step = match self.state {
+                SessionState::Closed => return None,
+                SessionState::Greeting => match self.greeting.parse(&mut self.input) {
+                    Ok(None) => return None,
+                    Ok(Some(greeting)) => self.on_greeting(greeting),
+                    Err(e) => Err(e),
+                },
+                SessionState::Handshaking | SessionState::Active => {
+                    match self.decoder.decode(&mut self.input) {
+                        Ok(None) => return None,
+                        Ok(Some(frame)) => self.on_frame(frame),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            if let Err(e) = step {
+                self.fail(e);
+            }
+        }
+    }
+
+    /// Output waiting to be written. Write what you can, then
+    /// [`advance`](bytes::Buf::advance) by the count written.
+    pub fn transmit(&mut self) -> &mut TransmitQueue {
+        &mut self.transmit
+    }
+
+    /// Whether output is waiting.
+    pub fn wants_write(&self) -> bool {
+        !self.transmit.is_empty()
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Acts on every deadline that has passed by `now`: closes the session on a
+    /// handshake or heartbeat timeout, queues a PING when one is due. Drain
+    /// [`poll_event`](Self::poll_event) first, so that traffic already received
+    /// counts as a sign of life.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        while let Some(expired) = self.timers.expire(now) {
+            match expired {
+                Expired::Handshake(d) => return self.fail(Error::HandshakeTimeout(d)),
+                Expired::HeartbeatTimeout(d) => return self.fail(Error::HeartbeatTimeout(d)),
+                Expired::Ttl(d) => return self.fail(Error::HeartbeatTtlExpired(d)),
+                Expired::SendPing => {
+                    Ping {
+                        ttl_deciseconds: self.config.ping_ttl_deciseconds(),
+                        context: Bytes::new(),
+                    }
+                    .encode(&mut self.transmit);
+                    self.stats.pings_sent += 1;
+                }
+            }
+        }
+    }
+
+    /// Queues a multipart message. Fails before the handshake completes and after
+    /// the session closes; nothing is queued then.
+    pub fn send(&mut self, msg: &Msg) -> Result<()> {
+        self.send_frames(msg.frames())
+    }
+
+    /// Queues the frames of one message (MORE on all but the last).
+    pub fn send_frames(&mut self, frames: &[Bytes]) -> Result<()> {
+        self.check_active()?;
+        let Some((last, init)) = frames.split_last() else {
+            return Err(Error::EmptyMessage);
+        };
+        for frame in init {
+            self.encode_message_frame(true, frame)?;
+        }
+        self.encode_message_frame(false, last)?;
+        self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Sends a subscription upstream (SUB and XSUB only): a SUBSCRIBE command to a
+    /// ZMTP 3.1 peer, a `0x01 topic` message to a ZMTP 3.0 peer.
+    pub fn subscribe(&mut self, topic: &[u8]) -> Result<()> {
+        self.send_subscription(true, topic)
+    }
+
+    /// Withdraws one subscription (SUB and XSUB only): CANCEL to a 3.1 peer,
+    /// `0x00 topic` to a 3.0 peer.
+    pub fn cancel(&mut self, topic: &[u8]) -> Result<()> {
+        self.send_subscription(false, topic)
+    }
+
+    fn send_subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<()> {
+        self.check_active()?;
+        if !self.config.socket_type.is_subscriber() {
+            return Err(Error::NotSupportedBySocketType {
+                socket_type: self.config.socket_type,
+                operation: "send subscriptions",
+            });
+        }
+        match self.version {
+            Some(ProtocolVersion::V3_0) => {
+                let mut body = BytesMut::with_capacity(1 + topic.len());
+                body.extend_from_slice(&[subscribe as u8]);
+                body.extend_from_slice(topic);
+                self.encode_message_frame(false, &body.freeze())?;
+            }
+            _ => {
+                let topic = Bytes::copy_from_slice(topic);
+                if subscribe {
+                    Subscribe { topic }.encode(&mut self.transmit);
+                } else {
+                    Cancel { topic }.encode(&mut self.transmit);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_active(&self) -> Result<()> {
+        match self.state {
+            SessionState::Active => Ok(()),
+            SessionState::Closed => Err(Error::SessionClosed),
+            _ => Err(Error::HandshakeIncomplete),
+        }
+    }
+
+    fn encode_message_frame(&mut self, more: bool, body: &Bytes) -> Result<()> {
+        match &mut self.codec {
+            None => {
+                self.transmit.push_frame(more, false, body);
+                Ok(())
+            }
+            Some(codec) => codec.encode(more, body, &mut self.transmit),
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.state == SessionState::Closed {
+            return;
+        }
+        self.state = SessionState::Closed;
+        self.timers.stop();
+        self.partial.clear();
+        self.close_reason = Some(error.clone());
+        self.events.push_back(Event::Closed(error));
+    }
+
+    fn on_greeting(&mut self, greeting: Greeting) -> Result<()> {
+        if !greeting.mechanism_is(self.mechanism.name()) {
+            return Err(Error::MechanismMismatch {
+                ours: self.mechanism.name(),
+                theirs: greeting.mechanism_lossy(),
+            });
+        }
+        self.version = Some(greeting.protocol_version());
+        self.state = SessionState::Handshaking;
+        let status = self.mechanism.start(&self.local, &mut self.transmit)?;
+        self.on_handshake_status(status);
+        Ok(())
+    }
+
+    fn on_handshake_status(&mut self, status: HandshakeStatus) {
+        let HandshakeStatus::Complete { peer, codec } = status else {
+            return;
+        };
+        let PeerProperties {
+            socket_type,
+            identity,
+            metadata,
+            user_id,
+        } = peer;
+        let info = PeerInfo {
+            version: self.version.unwrap_or(ProtocolVersion::V3_1),
+            socket_type,
+            identity,
+            metadata,
+            user_id,
+        };
+        self.codec = codec;
+        self.state = SessionState::Active;
+        self.decoder
+            .set_limit(FrameLimit::Message(self.config.max_message_size));
+        self.timers.handshake_done(self.now);
+        self.peer = Some(info.clone());
+        self.events.push_back(Event::HandshakeSucceeded(info));
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<()> {
+        self.timers.traffic();
+        if self.state == SessionState::Handshaking {
+            if !frame.command {
+                return Err(Error::MessageDuringHandshake {
+                    expected: self.mechanism.expecting(),
+                });
+            }
+            let (name, data) = command::split_name(&frame.body)?;
+            if &name[..] == ErrorCommand::NAME {
+                return Err(peer_error(data));
+            }
+            let status = self
+                .mechanism
+                .on_command(&self.local, name, data, &mut self.transmit)?;
+            self.on_handshake_status(status);
+            return Ok(());
+        }
+        if frame.command {
+            return self.on_command(frame.body);
+        }
+        let frame = match &mut self.codec {
+            None => frame,
+            Some(codec) => codec.decode(frame)?,
+        };
+        let more = frame.more;
+        self.partial.push(frame.body);
+        if !more {
+            let frames = std::mem::take(&mut self.partial);
+            self.on_message(frames);
+        }
+        Ok(())
+    }
+
+    /// A command after the handshake. Unknown commands (and handshake commands
+    /// repeated) are ignored, as libzmq ignores them.
+    fn on_command(&mut self, body: Bytes) -> Result<()> {
+        let (name, data) = command::split_name(&body)?;
+        match &name[..] {
+            Ping::NAME => {
+                let ping = Ping::parse(data)?;
+                self.stats.pings_received += 1;
+                self.timers.ping_received(self.now, ping.ttl());
+                Pong::echoing(&ping.context).encode(&mut self.transmit);
+            }
+            Pong::NAME => self.stats.pongs_received += 1,
+            Subscribe::NAME if self.config.socket_type.is_publisher() => {
+                self.events.push_back(Event::Subscribe(data));
+            }
+            Cancel::NAME if self.config.socket_type.is_publisher() => {
+                self.events.push_back(Event::Cancel(data));
+            }
+            ErrorCommand::NAME => return Err(peer_error(data)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, mut frames: Vec<Bytes>) {
+        // Subscriptions as messages (ZMTP 3.0 peers, XSUB users): 0x01 / 0x00 + topic.
+        if self.config.socket_type.is_publisher() && frames.len() == 1 {
+            match frames[0].first() {
+                Some(1) => {
+                    let topic = frames.pop().expect("one frame").slice(1..);
+                    self.events.push_back(Event::Subscribe(topic));
+                    return;
+                }
+                Some(0) => {
+                    let topic = frames.pop().expect("one frame").slice(1..);
+                    self.events.push_back(Event::Cancel(topic));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.stats.messages_received += 1;
+        self.events.push_back(Event::Message(Msg::from(frames)));
+    }
+}
+
+fn peer_error(data: Bytes) -> Error {
+    match ErrorCommand::parse(data) {
+        Ok(e) => Error::PeerError {
+            reason: String::from_utf8_lossy(&e.reason).into_owned(),
+        },
+        Err(e) => e,
+    }
+}
