@@ -79,19 +79,27 @@ impl FrameDecoder {
     }
 
     fn decode_header(&self, input: &mut InputBuffer) -> Result<Option<(u8, usize)>> {
-        let Some(flags) = input.byte_at(0) else {
+        let mut h = [0u8; 9];
+        let front = input.front();
+        let header = if front.len() >= 9 {
+            // Fast path: the whole longest header is in the first chunk.
+            &front[..9]
+        } else {
+            let n = input.len().min(9);
+            input.peek(&mut h[..n]);
+            &h[..n]
+        };
+        let Some(&flags) = header.first() else {
             return Ok(None);
         };
         let (header_len, size) = if flags & FLAG_LONG != 0 {
-            let mut h = [0u8; 9];
-            if !input.peek(&mut h) {
+            if header.len() < 9 {
                 return Ok(None);
             }
-            let size = u64::from_be_bytes(h[1..9].try_into().expect("8 bytes"));
-            (9, size)
+            (9, u64::from_be_bytes(header[1..9].try_into().expect("8 bytes")))
         } else {
-            match input.byte_at(1) {
-                Some(b) => (2, b as u64),
+            match header.get(1) {
+                Some(&b) => (2, b as u64),
                 None => return Ok(None),
             }
         };

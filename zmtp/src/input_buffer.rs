@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// A queue of received chunks read as one byte stream.
 #[derive(Debug, Default)]
@@ -64,6 +64,12 @@ impl InputBuffer {
         true
     }
 
+    /// The contiguous bytes at the front (the first chunk), for fast paths that
+    /// fall back to [`peek`](Self::peek) when it is too short.
+    pub fn front(&self) -> &[u8] {
+        self.chunks.front().map_or(&[], |c| &c[..])
+    }
+
     /// The byte at `index` from the front, if buffered.
     pub fn byte_at(&self, mut index: usize) -> Option<u8> {
         for chunk in &self.chunks {
@@ -82,7 +88,7 @@ impl InputBuffer {
         while n > 0 {
             let front = self.chunks.front_mut().expect("len counts the chunks");
             if front.len() > n {
-                let _ = front.split_to(n);
+                front.advance(n);
                 return;
             }
             n -= front.len();
@@ -114,7 +120,7 @@ impl InputBuffer {
             let front = self.chunks.front_mut().expect("len counts the chunks");
             let k = left.min(front.len());
             out.extend_from_slice(&front[..k]);
-            let _ = front.split_to(k);
+            front.advance(k);
             if front.is_empty() {
                 self.chunks.pop_front();
             }
