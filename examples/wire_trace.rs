@@ -9,19 +9,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use monocoque::Bytes;
 use monocoque::zmtp::frame_decoder::{FrameDecoder, FrameLimit};
 use monocoque::zmtp::InputBuffer;
-use monocoque::{AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig, SocketType};
+use monocoque::Bytes;
+use monocoque::{
+    AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig,
+    SocketType,
+};
 
 struct AllowAdmin;
 impl Authenticator for AllowAdmin {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
-            Credentials::Plain { username: b"admin", password: b"secret" } => AuthDecision::Accept {
+            Credentials::Plain {
+                username: b"admin",
+                password: b"secret",
+            } => AuthDecision::Accept {
                 user_id: Some(Bytes::from_static(b"admin")),
             },
-            _ => AuthDecision::Deny { reason: "400 unknown user".into() },
+            _ => AuthDecision::Deny {
+                reason: "400 unknown user".into(),
+            },
         }
     }
 }
@@ -42,7 +50,13 @@ fn hop(label: &str, from: &mut Session, to: &mut Session, decoded_greeting: &mut
     input.push(rest);
     let mut dec = FrameDecoder::new(FrameLimit::Message(None));
     while let Ok(Some(f)) = dec.decode(&mut input) {
-        let kind = if f.command { "command" } else if f.more { "frame+  " } else { "frame   " };
+        let kind = if f.command {
+            "command"
+        } else if f.more {
+            "frame+  "
+        } else {
+            "frame   "
+        };
         println!("{label} {kind}  {}", printable(&f.body));
     }
     to.handle_input(wire, Instant::now());
@@ -58,7 +72,10 @@ fn hop(label: &str, from: &mut Session, to: &mut Session, decoded_greeting: &mut
             Event::Message(m) => println!(
                 "    -> message of {} frame(s): {:?}",
                 m.len(),
-                m.frames().iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>()
+                m.frames()
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect::<Vec<_>>()
             ),
             other => println!("    -> {other:?}"),
         }
@@ -66,21 +83,36 @@ fn hop(label: &str, from: &mut Session, to: &mut Session, decoded_greeting: &mut
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn printable(b: &[u8]) -> String {
     b.iter()
-        .map(|&c| if c.is_ascii_graphic() || c == b' ' { (c as char).to_string() } else { format!("\\x{c:02x}") })
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                (c as char).to_string()
+            } else {
+                format!("\\x{c:02x}")
+            }
+        })
         .collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plain = std::env::args().nth(1).as_deref() == Some("plain");
     let (mut ca, mut cb) = if plain {
-        (SessionConfig::new(SocketType::Req), SessionConfig::new(SocketType::Rep))
+        (
+            SessionConfig::new(SocketType::Req),
+            SessionConfig::new(SocketType::Rep),
+        )
     } else {
-        (SessionConfig::new(SocketType::Dealer), SessionConfig::new(SocketType::Router))
+        (
+            SessionConfig::new(SocketType::Dealer),
+            SessionConfig::new(SocketType::Router),
+        )
     };
     ca.identity = Bytes::from_static(b"client-1");
     if plain {
@@ -88,7 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             username: Bytes::from_static(b"admin"),
             password: Bytes::from_static(b"secret"),
         };
-        cb.mechanism = MechanismConfig::PlainServer { authenticator: Arc::new(AllowAdmin) };
+        cb.mechanism = MechanismConfig::PlainServer {
+            authenticator: Arc::new(AllowAdmin),
+        };
     }
     let now = Instant::now();
     let mut a = Session::new(ca, now)?;
@@ -98,7 +132,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hop("A->B", &mut a, &mut b, &mut ga);
         hop("B->A", &mut b, &mut a, &mut gb);
     }
-    let request = if plain { Msg::from(["", "hello"]) } else { Msg::from(["hello", "world"]) };
+    let request = if plain {
+        Msg::from(["", "hello"])
+    } else {
+        Msg::from(["hello", "world"])
+    };
     a.send(&request)?;
     hop("A->B", &mut a, &mut b, &mut ga);
     b.send(&Msg::from(["", "reply"]))?;

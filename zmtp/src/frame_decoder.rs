@@ -96,7 +96,10 @@ impl FrameDecoder {
             if header.len() < 9 {
                 return Ok(None);
             }
-            (9, u64::from_be_bytes(header[1..9].try_into().expect("8 bytes")))
+            (
+                9,
+                u64::from_be_bytes(header[1..9].try_into().expect("8 bytes")),
+            )
         } else {
             match header.get(1) {
                 Some(&b) => (2, b as u64),
