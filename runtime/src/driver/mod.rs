@@ -1,0 +1,139 @@
+//! The IO drivers: io_uring (the fast path) and epoll (the fallback), chosen at start.
+//!
+//! Both present the same interface to the reactor (`turn`: submit, wait as the
+//! strategy says, dispatch completions) and the same futures to users (see
+//! `net/`). io_uring is completion-based: an operation owns its buffers until the
+//! kernel is done with them. epoll is readiness-based: the future retries a
+//! non-blocking syscall when the descriptor is ready.
+
+pub(crate) mod epoll;
+pub(crate) mod uring;
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::executor::Shared;
+use crate::wait_strategy::WaitStrategy;
+
+/// Which driver a reactor runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverKind {
+    /// io_uring.
+    Uring,
+    /// epoll through the `polling` crate.
+    Epoll,
+}
+
+impl DriverKind {
+    /// The driver's name as `MONOCOQUE_DRIVER` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriverKind::Uring => "uring",
+            DriverKind::Epoll => "epoll",
+        }
+    }
+}
+
+/// Wakes a parked reactor from another thread.
+#[derive(Debug, Clone)]
+pub(crate) enum Notifier {
+    /// An eventfd the io_uring driver keeps a read armed on while parked.
+    EventFd(Arc<OwnedFd>),
+    /// The epoll driver's poller.
+    Poller(Arc<polling::Poller>),
+}
+
+impl Notifier {
+    pub(crate) fn notify(&self) {
+        match self {
+            Notifier::EventFd(fd) => {
+                let one: u64 = 1;
+                // SAFETY: writes 8 bytes from a live u64 to an eventfd we own; the
+                // only possible failure (counter overflow, EAGAIN) still leaves it readable.
+                unsafe {
+                    libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8);
+                }
+            }
+            Notifier::Poller(p) => {
+                let _ = p.notify();
+            }
+        }
+    }
+}
+
+/// One reactor's driver.
+#[derive(Debug)]
+pub(crate) enum Driver {
+    Uring(uring::UringDriver),
+    Epoll(epoll::EpollDriver),
+}
+
+impl Driver {
+    /// Builds the driver `MONOCOQUE_DRIVER` asks for, or io_uring with a fallback
+    /// to epoll (one log line) when io_uring cannot be used.
+    pub(crate) fn new(strategy: WaitStrategy, ring_entries: u32) -> Result<(Driver, Notifier)> {
+        let forced = match std::env::var("MONOCOQUE_DRIVER") {
+            Ok(v) if v == "uring" => Some(DriverKind::Uring),
+            Ok(v) if v == "epoll" => Some(DriverKind::Epoll),
+            Ok(v) if v.is_empty() => None,
+            Ok(v) => return Err(Error::UnknownDriver(v)),
+            Err(_) => None,
+        };
+        if forced == Some(DriverKind::Epoll) {
+            return Self::epoll(strategy);
+        }
+        match uring::UringDriver::new(strategy, ring_entries) {
+            Ok(d) => {
+                let n = d.notifier();
+                Ok((Driver::Uring(d), n))
+            }
+            Err(uring::SetupError::Strategy(missing)) => Err(Error::UnsupportedWaitStrategy {
+                strategy: strategy.name(),
+                missing,
+            }),
+            Err(uring::SetupError::Unavailable(e)) if forced == Some(DriverKind::Uring) => {
+                Err(Error::UringUnavailable(e))
+            }
+            Err(uring::SetupError::Unavailable(e)) => {
+                tracing::info!("io_uring unavailable ({e}); using the epoll driver");
+                Self::epoll(strategy)
+            }
+        }
+    }
+
+    fn epoll(strategy: WaitStrategy) -> Result<(Driver, Notifier)> {
+        if let WaitStrategy::SqPoll { .. } = strategy {
+            return Err(Error::UnsupportedWaitStrategy {
+                strategy: strategy.name(),
+                missing: "SQPOLL needs io_uring; the epoll driver is in use".into(),
+            });
+        }
+        let d = epoll::EpollDriver::new(strategy)?;
+        let n = d.notifier();
+        Ok((Driver::Epoll(d), n))
+    }
+
+    pub(crate) fn kind(&self) -> DriverKind {
+        match self {
+            Driver::Uring(_) => DriverKind::Uring,
+            Driver::Epoll(_) => DriverKind::Epoll,
+        }
+    }
+
+    /// Submits pending work, waits up to `wait` (`None`: until something happens)
+    /// as the strategy allows, and wakes the tasks whose IO completed.
+    pub(crate) fn turn(
+        &mut self,
+        wait: Option<Duration>,
+        shared: &Shared,
+        has_work: &dyn Fn() -> bool,
+    ) -> io::Result<()> {
+        match self {
+            Driver::Uring(d) => d.turn(wait, shared, has_work),
+            Driver::Epoll(d) => d.turn(wait, shared, has_work),
+        }
+    }
+}

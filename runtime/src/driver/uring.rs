@@ -1,0 +1,381 @@
+//! The io_uring driver.
+//!
+//! Ownership rule: the kernel may read or write an operation's memory (buffers,
+//! socket addresses, iovecs) from submission until its completion arrives. An
+//! operation's memory therefore lives in its [`Op`](crate::op::Op) future, and if
+//! the future is dropped first, it moves into the driver's slot as `Abandoned`
+//! and is freed only when the completion (normal or cancelled) comes back.
+//!
+//! ```text
+//!  submit ─▶ Waiting(waker) ─completion─▶ Completed(res) ─poll─▶ freed
+//!               │ future dropped
+//!               ▼
+//!          Abandoned(memory) + ASYNC_CANCEL ─completion─▶ freed
+//! ```
+
+use std::any::Any;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use io_uring::{opcode, squeue, types, IoUring};
+use slab::Slab;
+
+use super::Notifier;
+use crate::executor::Shared;
+use crate::wait_strategy::WaitStrategy;
+
+const EVENTFD_TOKEN: u64 = u64::MAX;
+const CANCEL_TOKEN: u64 = u64::MAX - 1;
+/// io_uring_enter flag: reap completions (and run deferred task work).
+const IORING_ENTER_GETEVENTS: u32 = 1;
+
+/// Why a ring could not be set up.
+#[derive(Debug)]
+pub(crate) enum SetupError {
+    /// io_uring itself is not usable here (disabled, seccomp, old kernel).
+    Unavailable(io::Error),
+    /// The ring works but not with the requested strategy's flags.
+    Strategy(String),
+}
+
+enum OpSlot {
+    Waiting(Option<Waker>),
+    Completed { result: i32, flags: u32 },
+    Abandoned(#[allow(dead_code)] Box<dyn Any>),
+}
+
+/// One reactor's ring and its in-flight operations.
+pub(crate) struct UringDriver {
+    ring: IoUring,
+    ops: Slab<OpSlot>,
+    eventfd: Arc<OwnedFd>,
+    eventfd_buf: Box<u64>,
+    eventfd_armed: bool,
+    strategy: WaitStrategy,
+}
+
+impl std::fmt::Debug for UringDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UringDriver")
+            .field("in_flight", &self.ops.len())
+            .field("strategy", &self.strategy)
+            .finish()
+    }
+}
+
+/// Opcodes every driver operation needs.
+const REQUIRED: [(u8, &str); 7] = [
+    (opcode::Accept::CODE, "ACCEPT"),
+    (opcode::Connect::CODE, "CONNECT"),
+    (opcode::Recv::CODE, "RECV"),
+    (opcode::Send::CODE, "SEND"),
+    (opcode::Writev::CODE, "WRITEV"),
+    (opcode::Read::CODE, "READ"),
+    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+];
+
+impl UringDriver {
+    pub(crate) fn new(strategy: WaitStrategy, entries: u32) -> Result<Self, SetupError> {
+        let ring = match strategy {
+            WaitStrategy::Park => IoUring::builder().build(entries),
+            WaitStrategy::BusyPoll => {
+                // A plain ring first, so that "no io_uring at all" is told apart
+                // from "no DEFER_TASKRUN".
+                IoUring::new(2).map_err(SetupError::Unavailable)?;
+                Ok(IoUring::builder()
+                    .setup_single_issuer()
+                    .setup_defer_taskrun()
+                    .build(entries)
+                    .map_err(|e| {
+                        SetupError::Strategy(format!(
+                            "io_uring SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1+) refused: {e}"
+                        ))
+                    })?)
+            }
+            WaitStrategy::SqPoll { cpu, idle } => {
+                IoUring::new(2).map_err(SetupError::Unavailable)?;
+                let mut b = IoUring::builder();
+                b.setup_sqpoll(idle.as_millis().min(u32::MAX as u128) as u32);
+                if let Some(cpu) = cpu {
+                    b.setup_sqpoll_cpu(cpu);
+                }
+                Ok(b.build(entries).map_err(|e| {
+                    SetupError::Strategy(format!(
+                        "io_uring SQPOLL refused (needs Linux 5.11+, and CAP_SYS_NICE for a pinned CPU): {e}"
+                    ))
+                })?)
+            }
+        }
+        .map_err(SetupError::Unavailable)?;
+        let mut probe = io_uring::Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(SetupError::Unavailable)?;
+        for (code, name) in REQUIRED {
+            if !probe.is_supported(code) {
+                return Err(SetupError::Unavailable(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("the kernel's io_uring lacks {name}"),
+                )));
+            }
+        }
+        // SAFETY: eventfd(2) returns a new descriptor or -1; we take ownership only on success.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(SetupError::Unavailable(io::Error::last_os_error()));
+        }
+        // SAFETY: `efd` is a fresh descriptor owned by nobody else.
+        let eventfd = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+        Ok(UringDriver {
+            ring,
+            ops: Slab::with_capacity(256),
+            eventfd,
+            eventfd_buf: Box::new(0),
+            eventfd_armed: false,
+            strategy,
+        })
+    }
+
+    pub(crate) fn notifier(&self) -> Notifier {
+        Notifier::EventFd(self.eventfd.clone())
+    }
+
+    /// Pushes an entry, submitting first if the queue is full.
+    ///
+    /// # Safety
+    /// Every pointer in `entry` must stay valid until its completion is reaped.
+    unsafe fn push(&mut self, entry: &squeue::Entry) {
+        loop {
+            // SAFETY: the caller guarantees the entry's memory outlives the operation.
+            if unsafe { self.ring.submission().push(entry) }.is_ok() {
+                return;
+            }
+            // Queue full: hand what is queued to the kernel and retry.
+            let _ = self.ring.submit();
+        }
+    }
+
+    /// Submits an operation whose memory the caller keeps alive until completion
+    /// (or hands to [`abandon`](Self::abandon)).
+    ///
+    /// # Safety
+    /// As for [`push`](Self::push).
+    pub(crate) unsafe fn submit_op(&mut self, entry: squeue::Entry) -> usize {
+        let key = self.ops.insert(OpSlot::Waiting(None));
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push(&entry.user_data(key as u64)) };
+        key
+    }
+
+    /// The operation's result once its completion has arrived.
+    pub(crate) fn poll_op(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        match &mut self.ops[key] {
+            OpSlot::Completed { result, flags } => {
+                let out = (*result, *flags);
+                self.ops.remove(key);
+                Poll::Ready(out)
+            }
+            OpSlot::Waiting(w) => {
+                match w {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *w = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            OpSlot::Abandoned(_) => unreachable!("an abandoned operation is never polled"),
+        }
+    }
+
+    /// The future was dropped before completion: keep its memory until the
+    /// kernel is done, and ask the kernel to cancel.
+    pub(crate) fn abandon(&mut self, key: usize, memory: Box<dyn Any>) {
+        match self.ops.get(key) {
+            Some(OpSlot::Completed { .. }) => {
+                self.ops.remove(key);
+            }
+            Some(OpSlot::Waiting(_)) => {
+                self.ops[key] = OpSlot::Abandoned(memory);
+                let cancel = opcode::AsyncCancel::new(key as u64)
+                    .build()
+                    .user_data(CANCEL_TOKEN);
+                // SAFETY: ASYNC_CANCEL carries no pointers.
+                unsafe { self.push(&cancel) };
+            }
+            _ => {}
+        }
+    }
+
+    fn arm_eventfd(&mut self) {
+        if self.eventfd_armed {
+            return;
+        }
+        let read = opcode::Read::new(
+            types::Fd(self.eventfd.as_raw_fd()),
+            (&mut *self.eventfd_buf as *mut u64).cast(),
+            8,
+        )
+        .build()
+        .user_data(EVENTFD_TOKEN);
+        // SAFETY: the 8-byte buffer is boxed in the driver, which outlives the
+        // ring's operations (the ring is dropped first, see `Drop`).
+        unsafe { self.push(&read) };
+        self.eventfd_armed = true;
+    }
+
+    pub(crate) fn turn(
+        &mut self,
+        wait: Option<Duration>,
+        shared: &Shared,
+        has_work: &dyn Fn() -> bool,
+    ) -> io::Result<()> {
+        let result = match self.strategy {
+            WaitStrategy::BusyPoll => {
+                // Deferred completions are posted only by an enter with GETEVENTS;
+                // min_complete 0 so the spin never sleeps.
+                let len = self.ring.submission().len();
+                // SAFETY: a plain io_uring_enter; no argument pointer.
+                unsafe {
+                    self.ring.submitter().enter::<libc::sigset_t>(
+                        len as u32,
+                        0,
+                        IORING_ENTER_GETEVENTS,
+                        None,
+                    )
+                }
+            }
+            WaitStrategy::Park | WaitStrategy::SqPoll { .. } => {
+                if wait == Some(Duration::ZERO) {
+                    self.ring.submitter().submit_and_wait(0)
+                } else {
+                    self.arm_eventfd();
+                    shared.parked.store(true, Ordering::SeqCst);
+                    let r = if has_work() {
+                        self.ring.submitter().submit_and_wait(0)
+                    } else {
+                        match wait {
+                            Some(d) => {
+                                let ts = types::Timespec::from(d);
+                                let args = types::SubmitArgs::new().timespec(&ts);
+                                self.ring.submitter().submit_with_args(1, &args)
+                            }
+                            None => self.ring.submitter().submit_and_wait(1),
+                        }
+                    };
+                    shared.parked.store(false, Ordering::SeqCst);
+                    r
+                }
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        self.reap();
+        Ok(())
+    }
+
+    fn reap(&mut self) {
+        for cqe in self.ring.completion() {
+            match cqe.user_data() {
+                EVENTFD_TOKEN => self.eventfd_armed = false,
+                CANCEL_TOKEN => {}
+                key => {
+                    let key = key as usize;
+                    match self.ops.get_mut(key) {
+                        Some(slot @ OpSlot::Waiting(_)) => {
+                            let done = OpSlot::Completed {
+                                result: cqe.result(),
+                                flags: cqe.flags(),
+                            };
+                            if let OpSlot::Waiting(Some(w)) = std::mem::replace(slot, done) {
+                                w.wake();
+                            }
+                        }
+                        Some(OpSlot::Abandoned(_)) => {
+                            if !io_uring::cqueue::more(cqe.flags()) {
+                                self.ops.remove(key);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Operations the kernel still owns memory for.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Cancels everything in flight and waits for the kernel to give the memory back.
+    pub(crate) fn shutdown(&mut self) {
+        let cancel_all = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(CANCEL_TOKEN);
+        // SAFETY: carries no pointers.
+        unsafe { self.push(&cancel_all) };
+        for _ in 0..1000 {
+            let outstanding = self
+                .ops
+                .iter()
+                .filter(|(_, s)| !matches!(s, OpSlot::Completed { .. }))
+                .count()
+                + self.eventfd_armed as usize;
+            if outstanding == 0 {
+                break;
+            }
+            if self.eventfd_armed {
+                Notifier::EventFd(self.eventfd.clone()).notify();
+            }
+            let ts = types::Timespec::new().nsec(1_000_000);
+            let args = types::SubmitArgs::new().timespec(&ts);
+            let _ = self.ring.submitter().submit_with_args(1, &args);
+            self.reap();
+        }
+    }
+}
+
+impl Drop for UringDriver {
+    fn drop(&mut self) {
+        self.shutdown();
+        let outstanding = self
+            .ops
+            .iter()
+            .filter(|(_, s)| !matches!(s, OpSlot::Completed { .. }))
+            .count()
+            + self.eventfd_armed as usize;
+        if outstanding > 0 {
+            // The kernel did not hand everything back in time: leak that memory
+            // rather than free what it may still write.
+            tracing::warn!(
+                "{outstanding} io_uring operations outlived shutdown; their buffers are leaked"
+            );
+            std::mem::forget(std::mem::take(&mut self.ops));
+            std::mem::forget(std::mem::replace(&mut self.eventfd_buf, Box::new(0)));
+        }
+    }
+}
+
+impl UringDriver {
+    /// Takes the wakers of waiting operations (shutdown: dropping them lets the
+    /// tasks that own the operations be dropped).
+    pub(crate) fn take_wakers(&mut self) -> Vec<Waker> {
+        self.ops
+            .iter_mut()
+            .filter_map(|(_, s)| match s {
+                OpSlot::Waiting(w) => w.take(),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,159 @@
+//! The local executor: tasks are `!Send` futures pinned to their reactor's thread.
+//!
+//! Tasks are `async-task` runnables. A wake on the reactor's own thread pushes to a
+//! thread-local queue (no atomics beyond the task's own state). A wake from another
+//! thread pushes to the reactor's remote queue and notifies the reactor only if it
+//! is parked: a spinning reactor sees the queue on its next turn, so a busy-polling
+//! reactor is never sent a wake-up.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_task::Runnable;
+
+use crate::driver::Notifier;
+
+static NEXT_REACTOR_ID: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The id of the reactor running on this thread (0: none).
+    static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
+    /// Runnables woken on this thread.
+    static LOCAL_QUEUE: RefCell<VecDeque<Runnable>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// The part of a reactor other threads may touch.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    id: usize,
+    remote: Mutex<VecDeque<Runnable>>,
+    remote_pending: AtomicBool,
+    pub(crate) parked: AtomicBool,
+    notifier: Notifier,
+}
+
+impl Shared {
+    pub(crate) fn new(notifier: Notifier) -> Arc<Shared> {
+        Arc::new(Shared {
+            id: NEXT_REACTOR_ID.fetch_add(1, Ordering::Relaxed),
+            remote: Mutex::new(VecDeque::new()),
+            remote_pending: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+            notifier,
+        })
+    }
+
+    /// Marks this thread as running the reactor.
+    pub(crate) fn enter(&self) -> EnterGuard {
+        let prev = CURRENT_ID.with(|c| c.replace(self.id));
+        EnterGuard { prev }
+    }
+
+    fn schedule(&self, runnable: Runnable) {
+        if CURRENT_ID.with(Cell::get) == self.id {
+            LOCAL_QUEUE.with(|q| q.borrow_mut().push_back(runnable));
+        } else {
+            self.remote
+                .lock()
+                .expect("remote queue poisoned")
+                .push_back(runnable);
+            self.remote_pending.store(true, Ordering::SeqCst);
+            self.wake_if_parked();
+        }
+    }
+
+    /// Wakes the reactor if it sleeps in the kernel.
+    pub(crate) fn wake_if_parked(&self) {
+        if self.parked.load(Ordering::SeqCst) {
+            self.notifier.notify();
+        }
+    }
+
+    /// Whether runnables from other threads are waiting.
+    pub(crate) fn has_remote(&self) -> bool {
+        self.remote_pending.load(Ordering::SeqCst)
+    }
+
+    /// Runs up to `budget` runnables; returns how many ran.
+    pub(crate) fn run_ready(&self, budget: usize) -> usize {
+        let mut ran = 0;
+        while ran < budget {
+            let next = LOCAL_QUEUE.with(|q| q.borrow_mut().pop_front());
+            let runnable = match next {
+                Some(r) => r,
+                None => match self.pop_remote() {
+                    Some(r) => r,
+                    None => break,
+                },
+            };
+            runnable.run();
+            ran += 1;
+        }
+        ran
+    }
+
+    fn pop_remote(&self) -> Option<Runnable> {
+        if !self.remote_pending.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut q = self.remote.lock().expect("remote queue poisoned");
+        let r = q.pop_front();
+        if q.is_empty() {
+            self.remote_pending.store(false, Ordering::SeqCst);
+        }
+        r
+    }
+
+    /// Whether local runnables are waiting.
+    pub(crate) fn has_local(&self) -> bool {
+        LOCAL_QUEUE.with(|q| !q.borrow().is_empty())
+    }
+
+    /// Drops every queued runnable (their futures are dropped, cancelling their IO).
+    pub(crate) fn drain(&self) {
+        loop {
+            let local: Vec<Runnable> = LOCAL_QUEUE.with(|q| q.borrow_mut().drain(..).collect());
+            let remote: Vec<Runnable> = self
+                .remote
+                .lock()
+                .expect("remote queue poisoned")
+                .drain(..)
+                .collect();
+            if local.is_empty() && remote.is_empty() {
+                break;
+            }
+            drop(local);
+            drop(remote);
+        }
+    }
+}
+
+/// Restores the previous reactor id of the thread on drop.
+pub(crate) struct EnterGuard {
+    prev: usize,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CURRENT_ID.with(|c| c.set(self.prev));
+    }
+}
+
+/// A spawned task. Await it for its output; drop it to cancel the task;
+/// [`detach`](async_task::Task::detach) it to let it run on its own.
+pub type JoinHandle<T> = async_task::Task<T>;
+
+/// Spawns a `!Send` future on this thread's reactor.
+pub(crate) fn spawn_local<F>(shared: &Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let s = shared.clone();
+    let (runnable, task) = async_task::spawn_local(future, move |r| s.schedule(r));
+    runnable.schedule();
+    task
+}

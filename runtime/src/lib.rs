@@ -1,0 +1,32 @@
+//! # monocoque-runtime
+//!
+//! The engine Monocoque's sockets run on: one reactor per thread, optionally
+//! pinned to a core, each with its own io_uring (an epoll driver where io_uring
+//! cannot be used), a local executor for `!Send` futures, and timers.
+//!
+//! Every syscall and every `unsafe` block of the project lives in this crate;
+//! each `unsafe` block says why it holds in a `// SAFETY:` comment.
+//!
+//! What exists today: the reactor loop, the three wait strategies, TCP
+//! listen/accept/connect/read/gathered write over both drivers, timers, and a
+//! safe ownership model for buffers the kernel is using. Not yet: multishot
+//! accept and recv with provided buffer rings, registered buffers, SendZc, Unix
+//! sockets, cross-core SPSC rings (see the crate README).
+#![warn(missing_docs)]
+
+mod driver;
+mod error;
+mod executor;
+pub mod net;
+mod op;
+mod reactor;
+mod runtime;
+mod timer;
+mod wait_strategy;
+
+pub use driver::DriverKind;
+pub use error::{Error, Result};
+pub use executor::JoinHandle;
+pub use runtime::{spawn, Runtime, RuntimeBuilder};
+pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
+pub use wait_strategy::WaitStrategy;

@@ -1,0 +1,95 @@
+//! A descriptor bound to the reactor that created it.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::driver::epoll::Direction;
+use crate::driver::{Driver, DriverKind};
+use crate::reactor;
+
+/// An open socket and, on the epoll driver, its registration.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    fd: OwnedFd,
+    kind: DriverKind,
+    epoll_key: Option<usize>,
+    /// Sockets belong to their reactor's thread.
+    _not_send: std::marker::PhantomData<std::rc::Rc<()>>,
+}
+
+impl Socket {
+    /// Wraps `fd` for the current reactor's driver. On epoll, `fd` must be non-blocking.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
+        let (kind, epoll_key) = reactor::with(|r| match &mut *r.driver.borrow_mut() {
+            Driver::Uring(_) => Ok::<_, io::Error>((DriverKind::Uring, None)),
+            Driver::Epoll(d) => Ok((DriverKind::Epoll, Some(d.register(fd.as_raw_fd())?))),
+        })?;
+        Ok(Socket {
+            fd,
+            kind,
+            epoll_key,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+
+    /// The driver kind of the current reactor (decides blocking mode before a socket exists).
+    pub(crate) fn current_kind() -> DriverKind {
+        reactor::with(|r| r.kind())
+    }
+
+    pub(crate) fn kind(&self) -> DriverKind {
+        self.kind
+    }
+
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Waits until the descriptor is ready in `dir` (epoll driver only).
+    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
+        let key = self
+            .epoll_key
+            .expect("readiness is only awaited on the epoll driver");
+        poll_fn(|cx| {
+            reactor::with(|r| match &mut *r.driver.borrow_mut() {
+                Driver::Epoll(d) => d.poll_ready(key, dir, cx),
+                Driver::Uring(_) => unreachable!("epoll socket on the io_uring driver"),
+            })
+        })
+        .await
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(key) = self.epoll_key {
+            reactor::try_with(|r| {
+                if let Ok(mut d) = r.driver.try_borrow_mut() {
+                    if let Driver::Epoll(e) = &mut *d {
+                        e.deregister(key);
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Retries `f` on the epoll driver until it stops returning EAGAIN.
+pub(crate) async fn retry<T>(
+    sock: &Socket,
+    dir: Direction,
+    mut f: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => sock.ready(dir).await?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}

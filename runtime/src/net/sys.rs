@@ -1,0 +1,135 @@
+//! Thin, checked wrappers over the few socket syscalls made outside the driver.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::sockaddr::RawAddr;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A new TCP socket for `family`; non-blocking if asked.
+pub(crate) fn tcp_socket(family: libc::c_int, nonblocking: bool) -> io::Result<OwnedFd> {
+    let mut ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    if nonblocking {
+        ty |= libc::SOCK_NONBLOCK;
+    }
+    // SAFETY: socket(2) has no pointer arguments.
+    let fd = check(unsafe { libc::socket(family, ty, 0) })?;
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub(crate) fn set_nodelay(fd: RawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: passes a live c_int and its size.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+pub(crate) fn take_socket_error(fd: RawFd) -> io::Result<()> {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: passes a live c_int and its size for the kernel to fill.
+    check(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(err))
+    }
+}
+
+/// Non-blocking connect: Ok(true) connected, Ok(false) in progress.
+pub(crate) fn connect(fd: &OwnedFd, addr: &RawAddr) -> io::Result<bool> {
+    // SAFETY: the address pointer and length come from a live RawAddr.
+    let r = unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// accept4 on a non-blocking listener.
+pub(crate) fn accept(fd: RawFd, addr: &mut RawAddr) -> io::Result<OwnedFd> {
+    addr.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: the address buffer and its length live in `addr`.
+    let new = check(unsafe {
+        libc::accept4(
+            fd,
+            addr.as_mut_ptr(),
+            &mut addr.len,
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+        )
+    })?;
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+pub(crate) fn recv(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+pub(crate) fn writev(fd: RawFd, iov: &[libc::iovec]) -> io::Result<usize> {
+    // SAFETY: each iovec points into a live `Bytes` held by the caller.
+    let n = unsafe { libc::writev(fd, iov.as_ptr(), iov.len().min(1024) as libc::c_int) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+pub(crate) fn shutdown(fd: RawFd, how: std::net::Shutdown) -> io::Result<()> {
+    let how = match how {
+        std::net::Shutdown::Read => libc::SHUT_RD,
+        std::net::Shutdown::Write => libc::SHUT_WR,
+        std::net::Shutdown::Both => libc::SHUT_RDWR,
+    };
+    // SAFETY: shutdown(2) has no pointer arguments.
+    check(unsafe { libc::shutdown(fd, how) })?;
+    Ok(())
+}
+
+/// Builds iovecs for `bufs` (at most IOV_MAX).
+pub(crate) fn iovecs(bufs: &[bytes::Bytes]) -> Box<[libc::iovec]> {
+    bufs.iter()
+        .filter(|b| !b.is_empty())
+        .take(1024)
+        .map(|b| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        })
+        .collect()
+}

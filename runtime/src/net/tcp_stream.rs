@@ -1,0 +1,176 @@
+//! A TCP connection whose reads and writes run on the reactor.
+//!
+//! Buffers are passed by value and handed back with the result: with io_uring the
+//! kernel owns a buffer until the operation completes, and a future dropped before
+//! then leaves the buffer with the driver (see `op.rs`), never freed under the kernel.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::OwnedFd;
+
+use bytes::{Buf, Bytes, BytesMut};
+use io_uring::{opcode, types};
+
+use super::sockaddr::RawAddr;
+use super::socket::{retry, Socket};
+use super::sys;
+use crate::driver::epoll::Direction;
+use crate::driver::DriverKind;
+use crate::op::Op;
+
+/// Spare capacity a read reserves when the buffer has none.
+const DEFAULT_READ_RESERVE: usize = 16 * 1024;
+
+/// A connected TCP socket. `!Send`: it belongs to the reactor that made it.
+#[derive(Debug)]
+pub struct TcpStream {
+    socket: Socket,
+}
+
+impl TcpStream {
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            socket: Socket::new(fd)?,
+        })
+    }
+
+    /// Connects to `addr`; TCP_NODELAY is set.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let kind = Socket::current_kind();
+        let fd = sys::tcp_socket(family, kind == DriverKind::Epoll)?;
+        let stream = TcpStream::from_fd(fd)?;
+        let raw = RawAddr::from_std(addr);
+        match kind {
+            DriverKind::Uring => {
+                let entry =
+                    opcode::Connect::new(types::Fd(stream.socket.raw()), raw.as_ptr(), raw.len)
+                        .build();
+                // SAFETY: the address lives in the boxed RawAddr the op owns.
+                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
+                res?;
+            }
+            DriverKind::Epoll => {
+                // The descriptor is owned by `stream`; connect through a borrowed view.
+                let connected = sys::connect(stream.socket_fd(), &raw)?;
+                if !connected {
+                    stream.socket.ready(Direction::Write).await?;
+                    sys::take_socket_error(stream.socket.raw())?;
+                }
+            }
+        }
+        sys::set_nodelay(stream.socket.raw())?;
+        Ok(stream)
+    }
+
+    fn socket_fd(&self) -> &OwnedFd {
+        self.socket.fd()
+    }
+
+    /// Reads into `buf`'s spare capacity (reserving 16 KiB if it has none) and
+    /// returns the count (0 at end of stream) with the buffer.
+    pub async fn read(&self, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+        if buf.capacity() == buf.len() {
+            buf.reserve(DEFAULT_READ_RESERVE);
+        }
+        match self.socket.kind() {
+            DriverKind::Uring => {
+                let spare = buf.spare_capacity_mut();
+                let (ptr, len) = (spare.as_mut_ptr(), spare.len());
+                let entry =
+                    opcode::Recv::new(types::Fd(self.socket.raw()), ptr.cast(), len as u32).build();
+                // SAFETY: the pointer is into `buf`'s heap allocation, which the op owns
+                // and which does not move when the BytesMut handle moves.
+                let (res, _, mut buf) = unsafe { Op::submit(entry, buf) }.await;
+                match res {
+                    Ok(n) => {
+                        // SAFETY: the kernel initialised `n` bytes of the spare capacity.
+                        unsafe { buf.set_len(buf.len() + n as usize) };
+                        (Ok(n as usize), buf)
+                    }
+                    Err(e) => (Err(e), buf),
+                }
+            }
+            DriverKind::Epoll => {
+                let fd = self.socket.raw();
+                let r = retry(&self.socket, Direction::Read, || {
+                    let spare: &mut [MaybeUninit<u8>] = buf.spare_capacity_mut();
+                    sys::recv(fd, spare)
+                })
+                .await;
+                if let Ok(n) = r {
+                    // SAFETY: recv initialised `n` bytes of the spare capacity.
+                    unsafe { buf.set_len(buf.len() + n) };
+                }
+                (r, buf)
+            }
+        }
+    }
+
+    /// Writes some of `bufs` with one gathered write; returns the count written
+    /// with the buffers (unchanged: advance them yourself, or use [`write_all_vectored`](Self::write_all_vectored)).
+    pub async fn writev(&self, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+        let iov = sys::iovecs(&bufs);
+        if iov.is_empty() {
+            return (Ok(0), bufs);
+        }
+        match self.socket.kind() {
+            DriverKind::Uring => {
+                let entry = opcode::Writev::new(
+                    types::Fd(self.socket.raw()),
+                    iov.as_ptr().cast(),
+                    iov.len() as u32,
+                )
+                .build();
+                // SAFETY: the iovecs and the bytes they point to are owned by the op
+                // (boxed slice and Vec of Bytes: heap memory that does not move).
+                let (res, _, (bufs, _iov)) = unsafe { Op::submit(entry, (bufs, iov)) }.await;
+                (res.map(|n| n as usize), bufs)
+            }
+            DriverKind::Epoll => {
+                let fd = self.socket.raw();
+                let r = retry(&self.socket, Direction::Write, || sys::writev(fd, &iov)).await;
+                (r, bufs)
+            }
+        }
+    }
+
+    /// Writes every byte of `bufs`, in as few gathered writes as the socket allows.
+    pub async fn write_all_vectored(&self, mut bufs: Vec<Bytes>) -> io::Result<()> {
+        bufs.retain(|b| !b.is_empty());
+        while !bufs.is_empty() {
+            let (r, back) = self.writev(bufs).await;
+            bufs = back;
+            let mut n = r?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            while n > 0 {
+                let first = &mut bufs[0];
+                if first.len() <= n {
+                    n -= first.len();
+                    bufs.remove(0);
+                } else {
+                    first.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every byte of `buf`.
+    pub async fn write_all(&self, buf: Bytes) -> io::Result<()> {
+        self.write_all_vectored(vec![buf]).await
+    }
+
+    /// Shuts down one or both directions.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        sys::shutdown(self.socket.raw(), how)
+    }
+}

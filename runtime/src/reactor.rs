@@ -1,0 +1,176 @@
+//! One reactor: a driver, timers and the executor's queues, owned by one thread.
+//!
+//! The loop, once per turn:
+//!
+//! ```text
+//!  poll the main future if it was woken
+//!  run up to BUDGET ready tasks (local queue, then tasks woken from other threads)
+//!  driver turn: submit queued operations; wait as the strategy says
+//!               (not at all if work is ready; else until the next timer,
+//!                a completion, or a wake-up from another thread)
+//!  read the clock once; fire due timers
+//! ```
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use crate::driver::{Driver, DriverKind};
+use crate::error::Result;
+use crate::executor::{self, JoinHandle, Shared};
+use crate::timer::TimerQueue;
+use crate::wait_strategy::WaitStrategy;
+
+/// Tasks run per turn before IO is looked at again.
+const BUDGET: usize = 128;
+
+pub(crate) struct Reactor {
+    pub(crate) driver: RefCell<Driver>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's reactor.
+///
+/// # Panics
+/// Off a reactor thread: runtime futures must be polled by a monocoque runtime.
+pub(crate) fn with<R>(f: impl FnOnce(&Reactor) -> R) -> R {
+    try_with(f).expect("monocoque IO and timers must run inside Runtime::block_on")
+}
+
+/// Runs `f` with this thread's reactor, if there is one.
+pub(crate) fn try_with<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
+    let reactor = CURRENT.with(|c| c.borrow().clone())?;
+    Some(f(&reactor))
+}
+
+/// Installs a reactor as this thread's current one for a scope.
+pub(crate) struct CurrentGuard {
+    prev: Option<Rc<Reactor>>,
+    _enter: executor::EnterGuard,
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.wake_if_parked();
+    }
+}
+
+impl Reactor {
+    pub(crate) fn new(strategy: WaitStrategy, ring_entries: u32) -> Result<Rc<Reactor>> {
+        let (driver, notifier) = Driver::new(strategy, ring_entries)?;
+        Ok(Rc::new(Reactor {
+            driver: RefCell::new(driver),
+            timers: RefCell::new(TimerQueue::default()),
+            shared: Shared::new(notifier),
+        }))
+    }
+
+    pub(crate) fn kind(&self) -> DriverKind {
+        self.driver.borrow().kind()
+    }
+
+    pub(crate) fn enter(self: &Rc<Self>) -> CurrentGuard {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        CurrentGuard {
+            prev,
+            _enter: self.shared.enter(),
+        }
+    }
+
+    pub(crate) fn spawn<F>(self: &Rc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        executor::spawn_local(&self.shared, future)
+    }
+
+    pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
+        let _current = self.enter();
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::SeqCst) {
+                if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                    return v;
+                }
+            }
+            self.shared.run_ready(BUDGET);
+            let busy = main.woken.load(Ordering::SeqCst)
+                || self.shared.has_local()
+                || self.shared.has_remote();
+            let wait = if busy {
+                Some(Duration::ZERO)
+            } else {
+                self.timers
+                    .borrow()
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
+            let shared = &self.shared;
+            let has_work = || main.woken.load(Ordering::SeqCst) || shared.has_remote();
+            if let Err(e) = self.driver.borrow_mut().turn(wait, shared, &has_work) {
+                panic!("the {} driver failed: {e}", self.kind().name());
+            }
+            self.timers.borrow_mut().fire(Instant::now());
+        }
+    }
+
+    /// Drops every task and timer, then lets the driver cancel what is in flight.
+    pub(crate) fn shutdown(self: &Rc<Self>) {
+        let _current = self.enter();
+        for _ in 0..16 {
+            self.shared.drain();
+            let wakers: Vec<Waker> = {
+                let mut d = self.driver.borrow_mut();
+                match &mut *d {
+                    Driver::Uring(u) => u.take_wakers(),
+                    Driver::Epoll(e) => e.take_wakers(),
+                }
+            };
+            let timers = std::mem::take(&mut *self.timers.borrow_mut());
+            let idle = wakers.is_empty()
+                && timers.is_empty()
+                && !self.shared.has_local()
+                && !self.shared.has_remote();
+            drop(wakers);
+            drop(timers);
+            if idle {
+                break;
+            }
+        }
+        if let Driver::Uring(u) = &mut *self.driver.borrow_mut() {
+            u.shutdown();
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The runtime handle and its builder.
+
+use std::future::Future;
+use std::rc::Rc;
+
+use crate::driver::DriverKind;
+use crate::error::{Error, Result};
+use crate::executor::JoinHandle;
+use crate::reactor::{self, Reactor};
+use crate::wait_strategy::WaitStrategy;
+
+/// Settings for a reactor. See [`Runtime::builder`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    core: Option<usize>,
+    wait: WaitStrategy,
+    ring_entries: u32,
+}
+
+/// One reactor, on the thread that built it: a driver (io_uring or epoll), a
+/// local executor and timers. `!Send`: thread-per-core means a runtime never
+/// leaves its thread. Start more with [`RuntimeBuilder::spawn_thread`].
+///
+/// ```
+/// use monocoque_runtime::{Runtime, WaitStrategy};
+/// let rt = Runtime::builder().wait_strategy(WaitStrategy::Park).build().unwrap();
+/// let answer = rt.block_on(async {
+///     let task = monocoque_runtime::spawn(async { 6 * 7 });
+///     task.await
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    reactor: Rc<Reactor>,
+    wait: WaitStrategy,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("driver", &self.driver())
+            .field("wait", &self.wait)
+            .finish()
+    }
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            core: None,
+            wait: WaitStrategy::Park,
+            ring_entries: 256,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Pins the reactor's thread to this CPU (default: not pinned).
+    pub fn core(mut self, core: usize) -> Self {
+        self.core = Some(core);
+        self
+    }
+
+    /// How the reactor waits (default [`WaitStrategy::Park`]).
+    pub fn wait_strategy(mut self, wait: WaitStrategy) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Submission queue size: a power of two from 2 to 32768 (default 256).
+    pub fn ring_entries(mut self, entries: u32) -> Self {
+        self.ring_entries = entries;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(2..=32768).contains(&self.ring_entries) || !self.ring_entries.is_power_of_two() {
+            return Err(Error::InvalidSetting {
+                setting: "ring_entries",
+                reason: format!(
+                    "{} is not a power of two from 2 to 32768",
+                    self.ring_entries
+                ),
+            });
+        }
+        if let Some(core) = self.core {
+            let cores = core_affinity::get_core_ids().unwrap_or_default();
+            if !cores.iter().any(|c| c.id == core) {
+                return Err(Error::InvalidSetting {
+                    setting: "core",
+                    reason: format!(
+                        "CPU {core} is not available to this process (available: {:?})",
+                        cores.iter().map(|c| c.id).collect::<Vec<_>>()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the reactor on the calling thread (pinning it if a core was set).
+    pub fn build(&self) -> Result<Runtime> {
+        self.validate()?;
+        if let Some(core) = self.core {
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                return Err(Error::Pinning(core));
+            }
+        }
+        Ok(Runtime {
+            reactor: Reactor::new(self.wait, self.ring_entries)?,
+            wait: self.wait,
+        })
+    }
+
+    /// Starts a thread with its own reactor built from these settings (pinned if a
+    /// core was set) and runs `f()`'s future on it to completion.
+    pub fn spawn_thread<F, Fut>(
+        &self,
+        name: &str,
+        f: F,
+    ) -> Result<std::thread::JoinHandle<Fut::Output>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.validate()?;
+        let builder = self.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let rt = match builder.build() {
+                    Ok(rt) => {
+                        let _ = tx.send(Ok(()));
+                        rt
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        panic!("runtime thread failed to start");
+                    }
+                };
+                rt.block_on(f())
+            })?;
+        match rx.recv() {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                Err(e)
+            }
+            Err(_) => Err(Error::Io(std::io::Error::other(
+                "runtime thread died while starting",
+            ))),
+        }
+    }
+}
+
+impl Runtime {
+    /// A builder with the defaults: not pinned, [`WaitStrategy::Park`], 256 ring entries.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Runs `future` to completion on this thread, driving IO, timers and spawned tasks.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.reactor.block_on(future)
+    }
+
+    /// Spawns a task on this runtime; it runs whenever `block_on` is running.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.reactor.spawn(future)
+    }
+
+    /// The driver in use (io_uring unless unavailable or `MONOCOQUE_DRIVER=epoll`).
+    pub fn driver(&self) -> DriverKind {
+        self.reactor.kind()
+    }
+
+    /// The wait strategy in use.
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.wait
+    }
+
+    /// Operations (io_uring) or descriptors (epoll) the driver is tracking; for tests
+    /// that check nothing leaks.
+    pub fn driver_load(&self) -> usize {
+        match &*self.reactor.driver.borrow() {
+            crate::driver::Driver::Uring(d) => d.in_flight(),
+            crate::driver::Driver::Epoll(d) => d.registered(),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.reactor.shutdown();
+    }
+}
+
+/// Spawns a task on the current thread's runtime.
+///
+/// # Panics
+/// Outside [`Runtime::block_on`].
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    reactor::with(|r| crate::executor::spawn_local(&r.shared, future))
+}

@@ -1,0 +1,401 @@
+//! TCP over the reactor: echo with many connections, partial writes, resets,
+//! accept storms, cancellation, and timers. Runs on whichever driver
+//! `MONOCOQUE_DRIVER` selects (CI runs it with both).
+
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use monocoque_runtime::net::{TcpListener, TcpStream};
+use monocoque_runtime::{sleep, spawn, timeout, Runtime, WaitStrategy};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn rt() -> Runtime {
+    Runtime::builder().build().unwrap()
+}
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Echoes every connection until it closes.
+async fn echo_server(listener: TcpListener, connections: usize) {
+    for _ in 0..connections {
+        let (stream, _) = listener.accept().await.unwrap();
+        spawn(async move {
+            let mut buf = BytesMut::with_capacity(64 * 1024);
+            loop {
+                let (n, b) = stream.read(buf).await;
+                buf = b;
+                match n {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        let data = buf.split().freeze();
+                        if stream.write_all(data).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+async fn read_exact(stream: &TcpStream, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    while out.len() < len {
+        let (n, b) = stream.read(buf).await;
+        buf = b;
+        let n = n.unwrap();
+        assert!(n > 0, "peer closed after {} of {len} bytes", out.len());
+        out.extend_from_slice(&buf.split());
+    }
+    out
+}
+
+#[test]
+fn echo_hundreds_of_connections() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            const CONNS: usize = 300;
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(echo_server(listener, CONNS)).detach();
+            let done = Rc::new(Cell::new(0));
+            let mut clients = Vec::new();
+            for i in 0..CONNS {
+                let done = done.clone();
+                clients.push(spawn(async move {
+                    let s = TcpStream::connect(addr).await.unwrap();
+                    for round in 0..5 {
+                        let msg = format!("conn {i} round {round}");
+                        s.write_all(Bytes::from(msg.clone())).await.unwrap();
+                        assert_eq!(read_exact(&s, msg.len()).await, msg.as_bytes());
+                    }
+                    done.set(done.get() + 1);
+                }));
+            }
+            for c in clients {
+                c.await;
+            }
+            assert_eq!(done.get(), CONNS);
+        })
+        .await
+        .expect("echo test timed out");
+    });
+}
+
+#[test]
+fn large_gathered_writes_survive_partial_writes() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(echo_server(listener, 1)).detach();
+            let s = Rc::new(TcpStream::connect(addr).await.unwrap());
+            // 7 MiB in 3 chunks: far beyond the socket buffers, so writev returns short.
+            let parts: Vec<Bytes> = [4usize << 20, 2 << 20, 1 << 20]
+                .iter()
+                .enumerate()
+                .map(|(i, len)| Bytes::from(vec![i as u8 + 1; *len]))
+                .collect();
+            let expected: Vec<u8> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+            let reader = {
+                let s = s.clone();
+                let total = expected.len();
+                spawn(async move { read_exact(&s, total).await })
+            };
+            s.write_all_vectored(parts).await.unwrap();
+            assert!(reader.await == expected);
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+#[test]
+fn peer_reset_mid_stream_is_an_error_not_a_hang() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            // A blocking peer that sends a little, then resets (SO_LINGER 0).
+            let peer = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(b"partial").unwrap();
+                let mut one = [0u8; 1];
+                // Wait for our go-ahead byte, then reset.
+                c.read_exact(&mut one).unwrap();
+                set_linger_zero(std::os::fd::AsRawFd::as_raw_fd(&c));
+                drop(c);
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            assert_eq!(read_exact(&s, 7).await, b"partial");
+            s.write_all(Bytes::from_static(b"x")).await.unwrap();
+            let mut buf = BytesMut::with_capacity(1024);
+            let err = loop {
+                let (n, b) = s.read(buf).await;
+                buf = b;
+                match n {
+                    Ok(0) => break None,
+                    Ok(_) => continue,
+                    Err(e) => break Some(e),
+                }
+            };
+            let err = err.expect("a reset reads as an error");
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+            peer.join().unwrap();
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+fn set_linger_zero(fd: i32) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: passes a live linger struct and its size; the only way to make a
+    // peer send RST.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
+#[test]
+fn accept_storm() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            const N: usize = 500;
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let connector = std::thread::spawn(move || {
+                (0..N)
+                    .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                    .collect::<Vec<_>>()
+            });
+            let mut accepted = Vec::with_capacity(N);
+            for _ in 0..N {
+                accepted.push(listener.accept().await.unwrap().0);
+            }
+            let clients = connector.join().unwrap();
+            assert_eq!((accepted.len(), clients.len()), (N, N));
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+#[test]
+fn cancelled_operations_free_their_slots_and_the_stream_still_works() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (client, server) = {
+                let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+                let (s, _) = listener.accept().await.unwrap();
+                (c.await, s)
+            };
+            // A read that can never complete, cancelled by a timeout, 100 times.
+            for _ in 0..100 {
+                let r = timeout(
+                    Duration::from_millis(1),
+                    server.read(BytesMut::with_capacity(64)),
+                )
+                .await;
+                assert!(r.is_err(), "nothing was sent, the read must time out");
+            }
+            // An accept cancelled the same way.
+            assert!(timeout(Duration::from_millis(1), listener.accept())
+                .await
+                .is_err());
+            // A sleep cancelled by dropping it.
+            assert!(
+                timeout(Duration::from_millis(1), sleep(Duration::from_secs(3600)))
+                    .await
+                    .is_err()
+            );
+            client
+                .write_all(Bytes::from_static(b"after"))
+                .await
+                .unwrap();
+            assert_eq!(read_exact(&server, 5).await, b"after");
+        })
+        .await
+        .expect("timed out");
+    });
+    // Every cancelled operation's completion came back and its slot was freed.
+    assert_eq!(rt.driver_load(), 0, "operations or registrations leaked");
+}
+
+#[test]
+fn timers_fire_in_order_within_tolerance() {
+    let rt = rt();
+    let fired = rt.block_on(async {
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for ms in [30u64, 10, 50, 20, 40, 0] {
+            let order = order.clone();
+            tasks.push(spawn(async move {
+                sleep(Duration::from_millis(ms)).await;
+                order.borrow_mut().push((ms, start.elapsed()));
+            }));
+        }
+        for t in tasks {
+            t.await;
+        }
+        Rc::try_unwrap(order).unwrap().into_inner()
+    });
+    let order: Vec<u64> = fired.iter().map(|(ms, _)| *ms).collect();
+    assert_eq!(order, vec![0, 10, 20, 30, 40, 50]);
+    for (ms, at) in fired {
+        assert!(
+            at >= Duration::from_millis(ms),
+            "{ms} ms timer fired early at {at:?}"
+        );
+        assert!(
+            at < Duration::from_millis(ms + 200),
+            "{ms} ms timer fired late at {at:?}"
+        );
+    }
+}
+
+#[test]
+fn busy_poll_strategy_echoes() {
+    let rt = Runtime::builder()
+        .wait_strategy(WaitStrategy::BusyPoll)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(echo_server(listener, 1)).detach();
+            let s = TcpStream::connect(addr).await.unwrap();
+            for i in 0..1000u32 {
+                s.write_all(Bytes::copy_from_slice(&i.to_be_bytes()))
+                    .await
+                    .unwrap();
+                assert_eq!(read_exact(&s, 4).await, i.to_be_bytes());
+            }
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+#[test]
+fn wakes_from_another_thread_reach_a_parked_reactor() {
+    let rt = rt();
+    let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f2 = flag.clone();
+    let waker_thread = std::thread::spawn(move || {
+        let w = rx.recv().unwrap();
+        f2.store(true, std::sync::atomic::Ordering::SeqCst);
+        w.wake();
+    });
+    rt.block_on(async {
+        let mut sent = Some(tx);
+        timeout(
+            LIMIT,
+            std::future::poll_fn(|cx| {
+                if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    return std::task::Poll::Ready(());
+                }
+                if let Some(tx) = sent.take() {
+                    tx.send(cx.waker().clone()).unwrap();
+                }
+                std::task::Poll::Pending
+            }),
+        )
+        .await
+        .expect("the cross-thread wake never arrived");
+    });
+    waker_thread.join().unwrap();
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let err = Runtime::builder().ring_entries(3).build().unwrap_err();
+    assert!(err.to_string().contains("ring_entries"), "{err}");
+    let err = Runtime::builder().core(100_000).build().unwrap_err();
+    assert!(err.to_string().contains("core"), "{err}");
+}
+
+#[test]
+fn spawn_thread_runs_its_own_reactor() {
+    let handle = Runtime::builder()
+        .core(0)
+        .spawn_thread("reactor-0", || async {
+            sleep(Duration::from_millis(1)).await;
+            7
+        })
+        .unwrap();
+    assert_eq!(handle.join().unwrap(), 7);
+}
+
+#[test]
+fn driver_matches_environment() {
+    let rt = rt();
+    match std::env::var("MONOCOQUE_DRIVER").as_deref() {
+        Ok("epoll") => assert_eq!(rt.driver(), monocoque_runtime::DriverKind::Epoll),
+        Ok("uring") => assert_eq!(rt.driver(), monocoque_runtime::DriverKind::Uring),
+        _ => {}
+    }
+}
+
+#[test]
+fn sqpoll_echoes_or_is_refused_by_name() {
+    let built = Runtime::builder()
+        .wait_strategy(WaitStrategy::SqPoll {
+            cpu: None,
+            idle: Duration::from_millis(10),
+        })
+        .build();
+    let rt = match built {
+        Ok(rt) => rt,
+        Err(e) => {
+            // The epoll driver, or a kernel without SQPOLL, must say which setting failed.
+            assert!(e.to_string().contains("sqpoll"), "{e}");
+            return;
+        }
+    };
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(echo_server(listener, 1)).detach();
+            let s = TcpStream::connect(addr).await.unwrap();
+            for i in 0..100u32 {
+                s.write_all(Bytes::copy_from_slice(&i.to_be_bytes()))
+                    .await
+                    .unwrap();
+                assert_eq!(read_exact(&s, 4).await, i.to_be_bytes());
+            }
+        })
+        .await
+        .expect("timed out");
+    });
+}
