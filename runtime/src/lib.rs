@@ -21,6 +21,7 @@ pub mod net;
 mod op;
 mod reactor;
 mod runtime;
+pub mod spsc;
 mod timer;
 mod wait_strategy;
 

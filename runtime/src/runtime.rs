@@ -84,14 +84,15 @@ impl RuntimeBuilder {
             });
         }
         if let Some(core) = self.core {
-            let cores = core_affinity::get_core_ids().unwrap_or_default();
-            if !cores.iter().any(|c| c.id == core) {
+            // Not core_affinity::get_core_ids(): from a pinned thread it lists only
+            // that thread's core.
+            let configured = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .max(cpus_configured());
+            if core >= configured {
                 return Err(Error::InvalidSetting {
                     setting: "core",
-                    reason: format!(
-                        "CPU {core} is not available to this process (available: {:?})",
-                        cores.iter().map(|c| c.id).collect::<Vec<_>>()
-                    ),
+                    reason: format!("CPU {core} does not exist (this machine has {configured})"),
                 });
             }
         }
@@ -152,6 +153,17 @@ impl RuntimeBuilder {
                 "runtime thread died while starting",
             ))),
         }
+    }
+}
+
+/// CPUs the kernel was configured with.
+fn cpus_configured() -> usize {
+    // SAFETY: sysconf has no pointer arguments.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    if n > 0 {
+        n as usize
+    } else {
+        1
     }
 }
 

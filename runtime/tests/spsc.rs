@@ -1,0 +1,104 @@
+//! SPSC channels stressed across threads and reactors: nothing lost, nothing
+//! duplicated, order kept, capacity respected.
+
+use std::time::Duration;
+
+use monocoque_runtime::spsc::{channel, Closed, TrySendError};
+use monocoque_runtime::{timeout, Runtime, WaitStrategy};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn consume_in_order(rt: &Runtime, mut rx: monocoque_runtime::spsc::Receiver<u64>, n: u64) {
+    rt.block_on(async move {
+        timeout(LIMIT, async {
+            let mut expected = 0u64;
+            while let Some(v) = rx.recv().await {
+                assert_eq!(v, expected, "lost, duplicated or reordered");
+                expected += 1;
+            }
+            assert_eq!(expected, n);
+        })
+        .await
+        .expect("consumer timed out");
+    });
+}
+
+#[test]
+fn millions_from_a_plain_thread_to_a_parked_reactor() {
+    const N: u64 = 2_000_000;
+    let (mut tx, rx) = channel::<u64>(1024);
+    let producer = std::thread::spawn(move || {
+        for i in 0..N {
+            tx.send_blocking(i).unwrap();
+        }
+    });
+    consume_in_order(&Runtime::builder().build().unwrap(), rx, N);
+    producer.join().unwrap();
+}
+
+#[test]
+fn reactor_to_busy_polling_reactor() {
+    const N: u64 = 1_000_000;
+    let (mut tx, rx) = channel::<u64>(256);
+    let producer = Runtime::builder()
+        .spawn_thread("producer", move || async move {
+            for i in 0..N {
+                tx.send(i).await.unwrap();
+            }
+        })
+        .unwrap();
+    let rt = Runtime::builder()
+        .wait_strategy(WaitStrategy::BusyPoll)
+        .build()
+        .unwrap();
+    consume_in_order(&rt, rx, N);
+    producer.join().unwrap();
+}
+
+#[test]
+fn blocking_consumer_thread() {
+    const N: u64 = 500_000;
+    let (tx, mut rx) = channel::<u64>(64);
+    let consumer = std::thread::spawn(move || {
+        let mut expected = 0;
+        while let Some(v) = rx.recv_blocking() {
+            assert_eq!(v, expected);
+            expected += 1;
+        }
+        expected
+    });
+    let rt = Runtime::builder().build().unwrap();
+    rt.block_on(async move {
+        let mut tx = tx;
+        for i in 0..N {
+            tx.send(i).await.unwrap();
+        }
+    });
+    assert_eq!(consumer.join().unwrap(), N);
+}
+
+#[test]
+fn capacity_is_the_bound_and_closing_is_seen() {
+    let (mut tx, mut rx) = channel::<u32>(2);
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(tx.len(), 2);
+    assert_eq!(rx.try_recv(), Some(1));
+    tx.try_send(3).unwrap();
+    drop(tx);
+    let rt = Runtime::builder().build().unwrap();
+    let rest = rt.block_on(async move {
+        let mut v = Vec::new();
+        while let Some(x) = rx.recv().await {
+            v.push(x);
+        }
+        v
+    });
+    assert_eq!(rest, vec![2, 3]);
+
+    let (mut tx, rx) = channel::<u32>(1);
+    drop(rx);
+    assert_eq!(tx.try_send(7), Err(TrySendError::Closed(7)));
+    assert_eq!(tx.send_blocking(8), Err(Closed(8)));
+}
