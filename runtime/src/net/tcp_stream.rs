@@ -164,9 +164,40 @@ impl TcpStream {
         Ok(())
     }
 
-    /// Writes every byte of `buf`.
-    pub async fn write_all(&self, buf: Bytes) -> io::Result<()> {
-        self.write_all_vectored(vec![buf]).await
+    /// Writes some of `buf` with one send; returns the count written with the buffer.
+    pub async fn write(&self, buf: Bytes) -> (io::Result<usize>, Bytes) {
+        if buf.is_empty() {
+            return (Ok(0), buf);
+        }
+        match self.socket.kind() {
+            DriverKind::Uring => {
+                let entry =
+                    opcode::Send::new(types::Fd(self.socket.raw()), buf.as_ptr(), buf.len() as u32)
+                        .flags(libc::MSG_NOSIGNAL)
+                        .build();
+                // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
+                let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
+                (res.map(|n| n as usize), buf)
+            }
+            DriverKind::Epoll => {
+                let fd = self.socket.raw();
+                let r = retry(&self.socket, Direction::Write, || sys::send(fd, &buf)).await;
+                (r, buf)
+            }
+        }
+    }
+
+    /// Writes every byte of `buf` (one send per partial write, no allocation).
+    pub async fn write_all(&self, mut buf: Bytes) -> io::Result<()> {
+        while !buf.is_empty() {
+            let (r, back) = self.write(buf).await;
+            buf = back;
+            match r? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf.advance(n),
+            }
+        }
+        Ok(())
     }
 
     /// Shuts down one or both directions.
