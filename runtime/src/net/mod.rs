@@ -2,9 +2,12 @@
 
 mod sockaddr;
 mod socket;
+mod stream_io;
 mod sys;
 mod tcp_listener;
 mod tcp_stream;
+mod unix;
 
 pub use tcp_listener::TcpListener;
 pub use tcp_stream::TcpStream;
+pub use unix::{UnixListener, UnixStream};

@@ -65,6 +65,38 @@ impl RawAddr {
         raw
     }
 
+    /// A Unix domain socket address for `path` (at most 107 bytes).
+    pub(crate) fn unix(path: &std::path::Path) -> io::Result<Box<RawAddr>> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        let mut raw = RawAddr::empty();
+        // SAFETY: sockaddr_un is plain data; all-zero is valid (and NUL-terminates the path).
+        let mut sun: libc::sockaddr_un = unsafe { mem::zeroed() };
+        if bytes.len() >= sun.sun_path.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "Unix socket path of {} bytes is too long (at most {})",
+                    bytes.len(),
+                    sun.sun_path.len() - 1
+                ),
+            ));
+        }
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un.
+        unsafe {
+            std::ptr::write(
+                (&mut raw.storage as *mut libc::sockaddr_storage).cast(),
+                sun,
+            )
+        };
+        raw.len = (mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+        Ok(raw)
+    }
+
     pub(crate) fn to_std(&self) -> io::Result<SocketAddr> {
         match self.storage.ss_family as libc::c_int {
             libc::AF_INET => {

@@ -13,8 +13,8 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// A new TCP socket for `family`; non-blocking if asked.
-pub(crate) fn tcp_socket(family: libc::c_int, nonblocking: bool) -> io::Result<OwnedFd> {
+/// A new stream socket for `family`; non-blocking if asked.
+pub(crate) fn socket(family: libc::c_int, nonblocking: bool) -> io::Result<OwnedFd> {
     let mut ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
     if nonblocking {
         ty |= libc::SOCK_NONBLOCK;

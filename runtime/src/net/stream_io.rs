@@ -1,0 +1,143 @@
+//! Reads and writes shared by every stream socket (TCP, Unix), on either driver.
+//!
+//! Buffers are passed by value and handed back with the result: with io_uring the
+//! kernel owns a buffer until the operation completes, and a future dropped before
+//! then leaves the buffer with the driver (see `op.rs`), never freed under the kernel.
+
+use std::io;
+use std::mem::MaybeUninit;
+
+use bytes::{Buf, Bytes, BytesMut};
+use io_uring::{opcode, types};
+
+use super::socket::{retry, Socket};
+use super::sys;
+use crate::driver::epoll::Direction;
+use crate::driver::DriverKind;
+use crate::op::Op;
+
+/// Spare capacity a read reserves when the buffer has none.
+const DEFAULT_READ_RESERVE: usize = 16 * 1024;
+
+/// Reads into `buf`'s spare capacity (reserving 16 KiB if it has none) and
+/// returns the count (0 at end of stream) with the buffer.
+pub(crate) async fn read(sock: &Socket, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+    if buf.capacity() == buf.len() {
+        buf.reserve(DEFAULT_READ_RESERVE);
+    }
+    match sock.kind() {
+        DriverKind::Uring => {
+            let spare = buf.spare_capacity_mut();
+            let (ptr, len) = (spare.as_mut_ptr(), spare.len());
+            let entry = opcode::Recv::new(types::Fd(sock.raw()), ptr.cast(), len as u32).build();
+            // SAFETY: the pointer is into `buf`'s heap allocation, which the op owns
+            // and which does not move when the BytesMut handle moves.
+            let (res, _, mut buf) = unsafe { Op::submit(entry, buf) }.await;
+            match res {
+                Ok(n) => {
+                    // SAFETY: the kernel initialised `n` bytes of the spare capacity.
+                    unsafe { buf.set_len(buf.len() + n as usize) };
+                    (Ok(n as usize), buf)
+                }
+                Err(e) => (Err(e), buf),
+            }
+        }
+        DriverKind::Epoll => {
+            let fd = sock.raw();
+            let r = retry(sock, Direction::Read, || {
+                let spare: &mut [MaybeUninit<u8>] = buf.spare_capacity_mut();
+                sys::recv(fd, spare)
+            })
+            .await;
+            if let Ok(n) = r {
+                // SAFETY: recv initialised `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+            }
+            (r, buf)
+        }
+    }
+}
+
+/// Writes some of `bufs` with one gathered write; returns the count written
+/// with the buffers (unchanged: advance them yourself, or use [`write_all_vectored`](Self::write_all_vectored)).
+pub(crate) async fn writev(sock: &Socket, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+    let iov = sys::iovecs(&bufs);
+    if iov.is_empty() {
+        return (Ok(0), bufs);
+    }
+    match sock.kind() {
+        DriverKind::Uring => {
+            let entry =
+                opcode::Writev::new(types::Fd(sock.raw()), iov.as_ptr().cast(), iov.len() as u32)
+                    .build();
+            // SAFETY: the iovecs and the bytes they point to are owned by the op
+            // (boxed slice and Vec of Bytes: heap memory that does not move).
+            let (res, _, (bufs, _iov)) = unsafe { Op::submit(entry, (bufs, iov)) }.await;
+            (res.map(|n| n as usize), bufs)
+        }
+        DriverKind::Epoll => {
+            let fd = sock.raw();
+            let r = retry(sock, Direction::Write, || sys::writev(fd, &iov)).await;
+            (r, bufs)
+        }
+    }
+}
+
+/// Writes every byte of `bufs`, in as few gathered writes as the socket allows.
+pub(crate) async fn write_all_vectored(sock: &Socket, mut bufs: Vec<Bytes>) -> io::Result<()> {
+    bufs.retain(|b| !b.is_empty());
+    while !bufs.is_empty() {
+        let (r, back) = writev(sock, bufs).await;
+        bufs = back;
+        let mut n = r?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let first = &mut bufs[0];
+            if first.len() <= n {
+                n -= first.len();
+                bufs.remove(0);
+            } else {
+                first.advance(n);
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes some of `buf` with one send; returns the count written with the buffer.
+pub(crate) async fn write(sock: &Socket, buf: Bytes) -> (io::Result<usize>, Bytes) {
+    if buf.is_empty() {
+        return (Ok(0), buf);
+    }
+    match sock.kind() {
+        DriverKind::Uring => {
+            let entry = opcode::Send::new(types::Fd(sock.raw()), buf.as_ptr(), buf.len() as u32)
+                .flags(libc::MSG_NOSIGNAL)
+                .build();
+            // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
+            let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
+            (res.map(|n| n as usize), buf)
+        }
+        DriverKind::Epoll => {
+            let fd = sock.raw();
+            let r = retry(sock, Direction::Write, || sys::send(fd, &buf)).await;
+            (r, buf)
+        }
+    }
+}
+
+/// Writes every byte of `buf` (one send per partial write, no allocation).
+pub(crate) async fn write_all(sock: &Socket, mut buf: Bytes) -> io::Result<()> {
+    while !buf.is_empty() {
+        let (r, back) = write(sock, buf).await;
+        buf = back;
+        match r? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf.advance(n),
+        }
+    }
+    Ok(())
+}

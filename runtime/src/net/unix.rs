@@ -1,0 +1,158 @@
+//! Unix domain stream sockets (for `ipc://`), the same way as TCP.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use io_uring::{opcode, types};
+
+use super::sockaddr::RawAddr;
+use super::socket::{retry, Socket};
+use super::{stream_io, sys};
+use crate::driver::epoll::Direction;
+use crate::driver::DriverKind;
+use crate::op::Op;
+
+/// A listening Unix domain socket. Removes its socket file when dropped.
+#[derive(Debug)]
+pub struct UnixListener {
+    socket: Socket,
+    path: PathBuf,
+}
+
+impl UnixListener {
+    /// Binds and listens at `path`.
+    ///
+    /// A socket file left behind by a process that died (connecting to it is
+    /// refused) is removed and the bind retried. A path where something is
+    /// listening is refused with `AddrInUse`: unlike libzmq, which unlinks
+    /// unconditionally, we never steal a live endpoint. (The probe is a
+    /// connection, so the live listener accepts one connection that closes at once.)
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        let std = match std::os::unix::net::UnixListener::bind(path) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                match std::os::unix::net::UnixStream::connect(path) {
+                    Err(c) if c.kind() == io::ErrorKind::ConnectionRefused => {
+                        std::fs::remove_file(path)?;
+                        std::os::unix::net::UnixListener::bind(path)?
+                    }
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        std.set_nonblocking(Socket::current_kind() == DriverKind::Epoll)?;
+        Ok(UnixListener {
+            socket: Socket::new(OwnedFd::from(std))?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path bound.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Accepts one connection.
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        let fd = match self.socket.kind() {
+            DriverKind::Uring => {
+                let mut raw = RawAddr::empty();
+                let entry = opcode::Accept::new(
+                    types::Fd(self.socket.raw()),
+                    raw.as_mut_ptr(),
+                    &mut raw.len,
+                )
+                .flags(libc::SOCK_CLOEXEC)
+                .build();
+                // SAFETY: the address and its length live in the boxed RawAddr the op owns.
+                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
+                // SAFETY: a successful accept returns a fresh descriptor we now own.
+                unsafe { OwnedFd::from_raw_fd(res? as i32) }
+            }
+            DriverKind::Epoll => {
+                let mut raw = RawAddr::empty();
+                retry(&self.socket, Direction::Read, || {
+                    sys::accept(self.socket.raw(), &mut raw)
+                })
+                .await?
+            }
+        };
+        Ok(UnixStream {
+            socket: Socket::new(fd)?,
+        })
+    }
+}
+
+impl Drop for UnixListener {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A connected Unix domain stream socket. `!Send`: it belongs to its reactor.
+#[derive(Debug)]
+pub struct UnixStream {
+    socket: Socket,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let raw = RawAddr::unix(path.as_ref())?;
+        let kind = Socket::current_kind();
+        let stream = UnixStream {
+            socket: Socket::new(sys::socket(libc::AF_UNIX, kind == DriverKind::Epoll)?)?,
+        };
+        match kind {
+            DriverKind::Uring => {
+                let entry =
+                    opcode::Connect::new(types::Fd(stream.socket.raw()), raw.as_ptr(), raw.len)
+                        .build();
+                // SAFETY: the address lives in the boxed RawAddr the op owns.
+                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
+                res?;
+            }
+            DriverKind::Epoll => {
+                if !sys::connect(stream.socket.fd(), &raw)? {
+                    stream.socket.ready(Direction::Write).await?;
+                    sys::take_socket_error(stream.socket.raw())?;
+                }
+            }
+        }
+        Ok(stream)
+    }
+
+    /// As [`TcpStream::read`](super::TcpStream::read).
+    pub async fn read(&self, buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+        stream_io::read(&self.socket, buf).await
+    }
+
+    /// As [`TcpStream::write`](super::TcpStream::write).
+    pub async fn write(&self, buf: Bytes) -> (io::Result<usize>, Bytes) {
+        stream_io::write(&self.socket, buf).await
+    }
+
+    /// As [`TcpStream::write_all`](super::TcpStream::write_all).
+    pub async fn write_all(&self, buf: Bytes) -> io::Result<()> {
+        stream_io::write_all(&self.socket, buf).await
+    }
+
+    /// As [`TcpStream::writev`](super::TcpStream::writev).
+    pub async fn writev(&self, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+        stream_io::writev(&self.socket, bufs).await
+    }
+
+    /// As [`TcpStream::write_all_vectored`](super::TcpStream::write_all_vectored).
+    pub async fn write_all_vectored(&self, bufs: Vec<Bytes>) -> io::Result<()> {
+        stream_io::write_all_vectored(&self.socket, bufs).await
+    }
+
+    /// Shuts down one or both directions.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        sys::shutdown(self.socket.raw(), how)
+    }
+}
