@@ -122,14 +122,22 @@ fn spin_read_exact(s: &mut TcpStream, buf: &mut [u8]) {
     }
 }
 
-async fn rt_read_exact(s: &net::TcpStream, mut buf: BytesMut) -> BytesMut {
-    buf.clear();
-    while buf.len() < SIZE {
-        let (n, b) = s.read(buf).await;
-        buf = b;
-        assert!(n.expect("read") > 0, "peer closed");
+/// Receives one 64-byte message with the zero-copy `recv` (multishot RECV on
+/// io_uring); returns it as one `Bytes` (gathered only if it arrived split).
+async fn rt_read_exact(s: &net::TcpStream, mut acc: BytesMut) -> (Bytes, BytesMut) {
+    let first = s.recv().await.expect("recv");
+    assert!(!first.is_empty(), "peer closed");
+    if first.len() == SIZE {
+        return (first, acc);
     }
-    buf
+    acc.clear();
+    acc.extend_from_slice(&first);
+    while acc.len() < SIZE {
+        let more = s.recv().await.expect("recv");
+        assert!(!more.is_empty(), "peer closed");
+        acc.extend_from_slice(&more);
+    }
+    (acc.split().freeze(), acc)
 }
 
 /// The echo side, in the child process.
@@ -161,8 +169,9 @@ fn serve(variant: Variant, listener: TcpListener, rounds: usize) {
                 let (s, _) = l.accept().await.unwrap();
                 let mut buf = BytesMut::with_capacity(4096);
                 for _ in 0..rounds {
-                    buf = rt_read_exact(&s, buf).await;
-                    s.write_all(buf.split().freeze()).await.unwrap();
+                    let (msg, b) = rt_read_exact(&s, buf).await;
+                    buf = b;
+                    s.write_all(msg).await.unwrap();
                 }
             });
         }
@@ -202,7 +211,8 @@ fn client(variant: Variant, addr: SocketAddr, warmup: usize, count: usize) -> Hi
                 for i in 0..warmup + count {
                     let t = Instant::now();
                     s.write_all(payload.clone()).await.unwrap();
-                    buf = rt_read_exact(&s, buf).await;
+                    let (_, b) = rt_read_exact(&s, buf).await;
+                    buf = b;
                     if i >= warmup {
                         hist.record(t.elapsed().as_nanos() as u64).unwrap();
                     }

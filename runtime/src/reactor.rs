@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crate::driver::{Driver, DriverKind};
 use crate::error::Result;
 use crate::executor::{self, JoinHandle, Shared};
+use crate::recv_pool::BufPool;
 use crate::timer::TimerQueue;
 use crate::wait_strategy::WaitStrategy;
 
@@ -32,6 +33,9 @@ pub(crate) struct Reactor {
     pub(crate) driver: RefCell<Driver>,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) shared: Arc<Shared>,
+    /// Readers waiting for a receive buffer to come back.
+    pub(crate) buffer_waiters: RefCell<Vec<Waker>>,
+    pub(crate) pool: Arc<BufPool>,
 }
 
 thread_local! {
@@ -81,13 +85,28 @@ impl Wake for MainWaker {
 }
 
 impl Reactor {
-    pub(crate) fn new(strategy: WaitStrategy, ring_entries: u32) -> Result<Rc<Reactor>> {
-        let (driver, notifier) = Driver::new(strategy, ring_entries)?;
+    pub(crate) fn new(
+        strategy: WaitStrategy,
+        ring_entries: u32,
+        recv_buffers: u16,
+        recv_buffer_size: usize,
+    ) -> Result<Rc<Reactor>> {
+        let pool = BufPool::new(recv_buffers, recv_buffer_size);
+        let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone())?;
+        pool.set_notifier(notifier.clone());
         Ok(Rc::new(Reactor {
             driver: RefCell::new(driver),
             timers: RefCell::new(TimerQueue::default()),
             shared: Shared::new(notifier),
+            buffer_waiters: RefCell::new(Vec::new()),
+            pool,
         }))
+    }
+
+    /// Parks the current reader until a receive buffer comes back.
+    pub(crate) fn wait_for_buffer(&self, waker: &Waker) {
+        self.pool.want();
+        self.buffer_waiters.borrow_mut().push(waker.clone());
     }
 
     pub(crate) fn kind(&self) -> DriverKind {
@@ -139,8 +158,13 @@ impl Reactor {
             };
             let shared = &self.shared;
             let has_work = || main.woken.load(Ordering::SeqCst) || shared.has_remote();
-            if let Err(e) = self.driver.borrow_mut().turn(wait, shared, &has_work) {
-                panic!("the {} driver failed: {e}", self.kind().name());
+            let buffers_back = match self.driver.borrow_mut().turn(wait, shared, &has_work) {
+                Ok(b) => b,
+                Err(e) => panic!("the {} driver failed: {e}", self.kind().name()),
+            };
+            if buffers_back && !self.buffer_waiters.borrow().is_empty() {
+                let waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
+                waiters.into_iter().for_each(Waker::wake);
             }
             self.timers.borrow_mut().fire(Instant::now());
         }
@@ -159,12 +183,15 @@ impl Reactor {
                 }
             };
             let timers = std::mem::take(&mut *self.timers.borrow_mut());
+            let buffer_waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
             let idle = wakers.is_empty()
                 && timers.is_empty()
+                && buffer_waiters.is_empty()
                 && !self.shared.has_local()
                 && !self.shared.has_remote();
             drop(wakers);
             drop(timers);
+            drop(buffer_waiters);
             if idle {
                 break;
             }

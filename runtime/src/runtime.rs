@@ -15,6 +15,8 @@ pub struct RuntimeBuilder {
     core: Option<usize>,
     wait: WaitStrategy,
     ring_entries: u32,
+    recv_buffers: u16,
+    recv_buffer_size: usize,
 }
 
 /// One reactor, on the thread that built it: a driver (io_uring or epoll), a
@@ -50,6 +52,8 @@ impl Default for RuntimeBuilder {
             core: None,
             wait: WaitStrategy::Park,
             ring_entries: 256,
+            recv_buffers: crate::recv_pool::DEFAULT_RECV_BUFFERS,
+            recv_buffer_size: crate::recv_pool::DEFAULT_RECV_BUFFER_SIZE,
         }
     }
 }
@@ -73,7 +77,34 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The receive pool: `count` buffers (a power of two, 1 to 32768) of `size`
+    /// bytes (default 256 x 16 KiB = 4 MiB per reactor). Received data lives only
+    /// there; when the application holds every buffer, reads pause.
+    pub fn recv_buffers(mut self, count: u16, size: usize) -> Self {
+        self.recv_buffers = count;
+        self.recv_buffer_size = size;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
+        if self.recv_buffers == 0
+            || !self.recv_buffers.is_power_of_two()
+            || self.recv_buffers > 32768
+        {
+            return Err(Error::InvalidSetting {
+                setting: "recv_buffers",
+                reason: format!(
+                    "count {} is not a power of two from 1 to 32768",
+                    self.recv_buffers
+                ),
+            });
+        }
+        if self.recv_buffer_size == 0 || self.recv_buffer_size > u32::MAX as usize {
+            return Err(Error::InvalidSetting {
+                setting: "recv_buffers",
+                reason: format!("size {} is not from 1 byte to 4 GiB", self.recv_buffer_size),
+            });
+        }
         if !(2..=32768).contains(&self.ring_entries) || !self.ring_entries.is_power_of_two() {
             return Err(Error::InvalidSetting {
                 setting: "ring_entries",
@@ -108,7 +139,12 @@ impl RuntimeBuilder {
             }
         }
         Ok(Runtime {
-            reactor: Reactor::new(self.wait, self.ring_entries)?,
+            reactor: Reactor::new(
+                self.wait,
+                self.ring_entries,
+                self.recv_buffers,
+                self.recv_buffer_size,
+            )?,
             wait: self.wait,
         })
     }
@@ -195,6 +231,12 @@ impl Runtime {
     /// The wait strategy in use.
     pub fn wait_strategy(&self) -> WaitStrategy {
         self.wait
+    }
+
+    /// Receive buffers not held by the application or lent to the kernel's ring
+    /// (for tests of the memory bound).
+    pub fn free_recv_buffers(&self) -> usize {
+        self.reactor.pool.free_count()
     }
 
     /// Operations (io_uring) or descriptors (epoll) the driver is tracking; for tests

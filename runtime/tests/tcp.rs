@@ -399,3 +399,165 @@ fn sqpoll_echoes_or_is_refused_by_name() {
         .expect("timed out");
     });
 }
+
+/// Echo server on `recv()`: received chunks go straight back out, no copy.
+async fn recv_echo_server(listener: TcpListener, connections: usize) {
+    for _ in 0..connections {
+        let (stream, _) = listener.accept().await.unwrap();
+        spawn(async move {
+            loop {
+                match stream.recv().await {
+                    Ok(chunk) if !chunk.is_empty() => {
+                        if stream.write_all(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+async fn recv_exact(stream: &TcpStream, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let chunk = stream.recv().await.unwrap();
+        assert!(
+            !chunk.is_empty(),
+            "peer closed after {} of {len} bytes",
+            out.len()
+        );
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+#[test]
+fn zero_copy_recv_echo_many_connections() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            const CONNS: usize = 300;
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(recv_echo_server(listener, CONNS)).detach();
+            let mut clients = Vec::new();
+            for i in 0..CONNS {
+                clients.push(spawn(async move {
+                    let s = TcpStream::connect(addr).await.unwrap();
+                    for round in 0..5 {
+                        let msg = format!("conn {i} round {round}");
+                        s.write_all(Bytes::from(msg.clone())).await.unwrap();
+                        assert_eq!(recv_exact(&s, msg.len()).await, msg.as_bytes());
+                    }
+                }));
+            }
+            for c in clients {
+                c.await;
+            }
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+#[test]
+fn exhausted_pool_pauses_reads_and_memory_stays_bounded() {
+    const BUFFERS: u16 = 8;
+    const SIZE: usize = 4096;
+    const TOTAL: usize = 32 << 20;
+    let rt = Runtime::builder()
+        .recv_buffers(BUFFERS, SIZE)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            // A flood: 32 MiB of a counting pattern, far more than the pool and the
+            // socket buffers together.
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+            let flood = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(&data).unwrap();
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            // Hold every chunk: the pool runs dry and reads must stop.
+            let mut held = Vec::new();
+            let mut received = 0usize;
+            loop {
+                match timeout(Duration::from_millis(200), s.recv()).await {
+                    Ok(chunk) => {
+                        let chunk = chunk.unwrap();
+                        assert!(chunk.len() <= SIZE);
+                        received += chunk.len();
+                        held.push(chunk);
+                        assert!(held.len() <= BUFFERS as usize, "more chunks than buffers");
+                    }
+                    Err(_) => break,
+                }
+            }
+            assert_eq!(
+                held.len(),
+                BUFFERS as usize,
+                "reads paused only when every buffer was held"
+            );
+            assert!(received <= BUFFERS as usize * SIZE);
+            assert!(!flood.is_finished(), "TCP must push back on the sender");
+            // Check the pattern of what was held, then let it go: reading resumes.
+            let mut offset = 0;
+            for chunk in held.drain(..) {
+                for (k, b) in chunk.iter().enumerate() {
+                    assert_eq!(*b as usize, (offset + k) % 251);
+                }
+                offset += chunk.len();
+            }
+            while received < TOTAL {
+                let chunk = s.recv().await.unwrap();
+                assert!(!chunk.is_empty());
+                for (k, b) in chunk.iter().enumerate() {
+                    assert_eq!(*b as usize, (received + k) % 251, "data lost or reordered");
+                }
+                received += chunk.len();
+            }
+            flood.join().unwrap();
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+#[test]
+fn cancelled_recv_loses_no_data() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+            let (server, _) = listener.accept().await.unwrap();
+            let client = c.await;
+            for i in 0..50u8 {
+                assert!(timeout(Duration::from_millis(1), server.recv())
+                    .await
+                    .is_err());
+                client
+                    .write_all(Bytes::copy_from_slice(&[i]))
+                    .await
+                    .unwrap();
+                assert_eq!(recv_exact(&server, 1).await, [i]);
+            }
+            drop(server);
+            drop(client);
+            drop(listener);
+            // The multishot RECV's cancellation completes; no slot is left behind.
+            while rt.driver_load() > 0 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("timed out: an operation slot leaked");
+    });
+}

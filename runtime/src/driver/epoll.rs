@@ -17,6 +17,7 @@ use slab::Slab;
 
 use super::Notifier;
 use crate::executor::Shared;
+use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
 
 /// Which way a task waits on a descriptor.
@@ -42,15 +43,17 @@ pub(crate) struct EpollDriver {
     sources: Slab<Source>,
     events: Events,
     strategy: WaitStrategy,
+    pool: Arc<BufPool>,
 }
 
 impl EpollDriver {
-    pub(crate) fn new(strategy: WaitStrategy) -> io::Result<Self> {
+    pub(crate) fn new(strategy: WaitStrategy, pool: Arc<BufPool>) -> io::Result<Self> {
         Ok(EpollDriver {
             poller: Arc::new(Poller::new()?),
             sources: Slab::new(),
             events: Events::new(),
             strategy,
+            pool,
         })
     }
 
@@ -112,12 +115,13 @@ impl EpollDriver {
         Poll::Pending
     }
 
+    /// Returns whether the pool has free buffers (readers waiting for one may retry).
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         self.events.clear();
         let timeout = match self.strategy {
             WaitStrategy::BusyPoll => Some(Duration::ZERO),
@@ -157,7 +161,7 @@ impl EpollDriver {
                 }
             }
         }
-        Ok(())
+        Ok(self.pool.free_count() > 0)
     }
 
     /// Descriptors registered.

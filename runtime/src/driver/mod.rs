@@ -7,6 +7,7 @@
 //! non-blocking syscall when the descriptor is ready.
 
 pub(crate) mod epoll;
+mod provided_ring;
 pub(crate) mod uring;
 
 use std::io;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::executor::Shared;
+use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
 
 /// Which driver a reactor runs.
@@ -74,7 +76,11 @@ pub(crate) enum Driver {
 impl Driver {
     /// Builds the driver `MONOCOQUE_DRIVER` asks for, or io_uring with a fallback
     /// to epoll (one log line) when io_uring cannot be used.
-    pub(crate) fn new(strategy: WaitStrategy, ring_entries: u32) -> Result<(Driver, Notifier)> {
+    pub(crate) fn new(
+        strategy: WaitStrategy,
+        ring_entries: u32,
+        pool: Arc<BufPool>,
+    ) -> Result<(Driver, Notifier)> {
         let forced = match std::env::var("MONOCOQUE_DRIVER") {
             Ok(v) if v == "uring" => Some(DriverKind::Uring),
             Ok(v) if v == "epoll" => Some(DriverKind::Epoll),
@@ -83,9 +89,9 @@ impl Driver {
             Err(_) => None,
         };
         if forced == Some(DriverKind::Epoll) {
-            return Self::epoll(strategy);
+            return Self::epoll(strategy, pool);
         }
-        match uring::UringDriver::new(strategy, ring_entries) {
+        match uring::UringDriver::new(strategy, ring_entries, pool.clone()) {
             Ok(d) => {
                 let n = d.notifier();
                 Ok((Driver::Uring(d), n))
@@ -99,19 +105,19 @@ impl Driver {
             }
             Err(uring::SetupError::Unavailable(e)) => {
                 tracing::info!("io_uring unavailable ({e}); using the epoll driver");
-                Self::epoll(strategy)
+                Self::epoll(strategy, pool)
             }
         }
     }
 
-    fn epoll(strategy: WaitStrategy) -> Result<(Driver, Notifier)> {
+    fn epoll(strategy: WaitStrategy, pool: Arc<BufPool>) -> Result<(Driver, Notifier)> {
         if let WaitStrategy::SqPoll { .. } = strategy {
             return Err(Error::UnsupportedWaitStrategy {
                 strategy: strategy.name(),
                 missing: "SQPOLL needs io_uring; the epoll driver is in use".into(),
             });
         }
-        let d = epoll::EpollDriver::new(strategy)?;
+        let d = epoll::EpollDriver::new(strategy, pool)?;
         let n = d.notifier();
         Ok((Driver::Epoll(d), n))
     }
@@ -124,13 +130,14 @@ impl Driver {
     }
 
     /// Submits pending work, waits up to `wait` (`None`: until something happens)
-    /// as the strategy allows, and wakes the tasks whose IO completed.
+    /// as the strategy allows, and wakes the tasks whose IO completed. Returns
+    /// whether receive buffers are available again.
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
         match self {
             Driver::Uring(d) => d.turn(wait, shared, has_work),
             Driver::Epoll(d) => d.turn(wait, shared, has_work),

@@ -24,8 +24,10 @@ use std::time::Duration;
 use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
 
+use super::provided_ring::ProvidedRing;
 use super::Notifier;
 use crate::executor::Shared;
+use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
 
 const EVENTFD_TOKEN: u64 = u64::MAX;
@@ -44,8 +46,32 @@ pub(crate) enum SetupError {
 
 enum OpSlot {
     Waiting(Option<Waker>),
-    Completed { result: i32, flags: u32 },
+    Completed {
+        result: i32,
+        flags: u32,
+    },
     Abandoned(#[allow(dead_code)] Box<dyn Any>),
+    /// A multishot operation: completions queue up until the owner takes them.
+    Multi {
+        results: std::collections::VecDeque<(i32, u32)>,
+        waker: Option<Waker>,
+    },
+    /// A multishot operation whose owner is gone: buffers in late completions go
+    /// back to the pool; the slot is freed by the last completion.
+    AbandonedMulti,
+}
+
+impl OpSlot {
+    /// Whether the kernel may still post completions (and touch memory) for it.
+    fn kernel_owns(&self) -> bool {
+        match self {
+            OpSlot::Completed { .. } => false,
+            OpSlot::Multi { results, .. } => !results
+                .back()
+                .is_some_and(|(_, flags)| !io_uring::cqueue::more(*flags)),
+            _ => true,
+        }
+    }
 }
 
 /// One reactor's ring and its in-flight operations.
@@ -56,6 +82,10 @@ pub(crate) struct UringDriver {
     eventfd_buf: Box<u64>,
     eventfd_armed: bool,
     strategy: WaitStrategy,
+    /// The receive pool's buffers, lent to the kernel for multishot RECV (`None`
+    /// where the kernel lacks provided-buffer rings: single-shot RECV is used).
+    recv_ring: Option<ProvidedRing>,
+    pool: Arc<BufPool>,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -79,7 +109,11 @@ const REQUIRED: [(u8, &str); 7] = [
 ];
 
 impl UringDriver {
-    pub(crate) fn new(strategy: WaitStrategy, entries: u32) -> Result<Self, SetupError> {
+    pub(crate) fn new(
+        strategy: WaitStrategy,
+        entries: u32,
+        pool: Arc<BufPool>,
+    ) -> Result<Self, SetupError> {
         let ring = match strategy {
             WaitStrategy::Park => IoUring::builder().build(entries),
             WaitStrategy::BusyPoll => {
@@ -130,6 +164,15 @@ impl UringDriver {
         }
         // SAFETY: `efd` is a fresh descriptor owned by nobody else.
         let eventfd = Arc::new(unsafe { OwnedFd::from_raw_fd(efd) });
+        let recv_ring = match ProvidedRing::new(&ring, pool.clone(), 0) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::info!(
+                    "io_uring provided-buffer rings unavailable ({e}); using single-shot RECV"
+                );
+                None
+            }
+        };
         Ok(UringDriver {
             ring,
             ops: Slab::with_capacity(256),
@@ -137,6 +180,8 @@ impl UringDriver {
             eventfd_buf: Box::new(0),
             eventfd_armed: false,
             strategy,
+            recv_ring,
+            pool,
         })
     }
 
@@ -186,8 +231,88 @@ impl UringDriver {
                 }
                 Poll::Pending
             }
-            OpSlot::Abandoned(_) => unreachable!("an abandoned operation is never polled"),
+            _ => unreachable!("not a single-shot operation"),
         }
+    }
+
+    /// Submits a multishot operation; its completions queue in its slot.
+    ///
+    /// # Safety
+    /// As for [`push`](Self::push) (multishot RECV carries no pointers: the kernel
+    /// picks buffers from the provided ring).
+    pub(crate) unsafe fn submit_multi(&mut self, entry: squeue::Entry) -> usize {
+        let key = self.ops.insert(OpSlot::Multi {
+            results: std::collections::VecDeque::new(),
+            waker: None,
+        });
+        // SAFETY: forwarded from the caller.
+        unsafe { self.push(&entry.user_data(key as u64)) };
+        key
+    }
+
+    /// The next completion of a multishot operation. After one without MORE the
+    /// slot is freed and `key` must not be used again.
+    pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let OpSlot::Multi { results, waker } = &mut self.ops[key] else {
+            unreachable!("not a multishot operation")
+        };
+        match results.pop_front() {
+            Some((res, flags)) => {
+                if !io_uring::cqueue::more(flags) {
+                    self.ops.remove(key);
+                }
+                Poll::Ready((res, flags))
+            }
+            None => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The owner of a multishot operation is gone: cancel it, and give back the
+    /// buffers of completions it never took.
+    pub(crate) fn cancel_multi(&mut self, key: usize) {
+        let Some(OpSlot::Multi { results, .. }) = self.ops.get_mut(key) else {
+            return;
+        };
+        let mut finished = false;
+        for (res, flags) in results.drain(..) {
+            if res > 0 {
+                if let Some(id) = io_uring::cqueue::buffer_select(flags) {
+                    self.pool.give_back(id);
+                }
+            }
+            finished |= !io_uring::cqueue::more(flags);
+        }
+        if finished {
+            self.ops.remove(key);
+            return;
+        }
+        self.ops[key] = OpSlot::AbandonedMulti;
+        let cancel = opcode::AsyncCancel::new(key as u64)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        // SAFETY: ASYNC_CANCEL carries no pointers.
+        unsafe { self.push(&cancel) };
+    }
+
+    /// The buffer group multishot RECV should use, if rings are available.
+    pub(crate) fn recv_group(&self) -> Option<u16> {
+        self.recv_ring.as_ref().map(ProvidedRing::bgid)
+    }
+
+    /// The receive pool.
+    pub(crate) fn pool(&self) -> &Arc<BufPool> {
+        &self.pool
+    }
+
+    /// Gives returned buffers back to the kernel now; how many.
+    pub(crate) fn refill(&mut self) -> usize {
+        self.recv_ring.as_mut().map_or(0, ProvidedRing::refill)
     }
 
     /// The future was dropped before completion: keep its memory until the
@@ -226,12 +351,16 @@ impl UringDriver {
         self.eventfd_armed = true;
     }
 
+    /// Returns whether buffers came back to the pool (readers waiting for one may retry).
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
+        let refilled =
+            self.refill() > 0 || (self.recv_ring.is_none() && self.pool.free_count() > 0);
+        let wait = if refilled { Some(Duration::ZERO) } else { wait };
         let result = match self.strategy {
             WaitStrategy::BusyPoll => {
                 // Deferred completions are posted only by an enter with GETEVENTS;
@@ -280,7 +409,7 @@ impl UringDriver {
             Err(e) => return Err(e),
         }
         self.reap();
-        Ok(())
+        Ok(refilled)
     }
 
     fn reap(&mut self) {
@@ -301,6 +430,22 @@ impl UringDriver {
                             }
                         }
                         Some(OpSlot::Abandoned(_)) => {
+                            if !io_uring::cqueue::more(cqe.flags()) {
+                                self.ops.remove(key);
+                            }
+                        }
+                        Some(OpSlot::Multi { results, waker }) => {
+                            results.push_back((cqe.result(), cqe.flags()));
+                            if let Some(w) = waker.take() {
+                                w.wake();
+                            }
+                        }
+                        Some(OpSlot::AbandonedMulti) => {
+                            if cqe.result() > 0 {
+                                if let Some(id) = io_uring::cqueue::buffer_select(cqe.flags()) {
+                                    self.pool.give_back(id);
+                                }
+                            }
                             if !io_uring::cqueue::more(cqe.flags()) {
                                 self.ops.remove(key);
                             }
@@ -348,12 +493,11 @@ impl UringDriver {
 impl Drop for UringDriver {
     fn drop(&mut self) {
         self.shutdown();
-        let outstanding = self
-            .ops
-            .iter()
-            .filter(|(_, s)| !matches!(s, OpSlot::Completed { .. }))
-            .count()
-            + self.eventfd_armed as usize;
+        if let Some(r) = &self.recv_ring {
+            r.unregister(&self.ring);
+        }
+        let outstanding =
+            self.ops.iter().filter(|(_, s)| s.kernel_owns()).count() + self.eventfd_armed as usize;
         if outstanding > 0 {
             // The kernel did not hand everything back in time: leak that memory
             // rather than free what it may still write.
@@ -374,6 +518,7 @@ impl UringDriver {
             .iter_mut()
             .filter_map(|(_, s)| match s {
                 OpSlot::Waiting(w) => w.take(),
+                OpSlot::Multi { waker, .. } => waker.take(),
                 _ => None,
             })
             .collect()

@@ -14,6 +14,8 @@ pub(crate) struct Socket {
     fd: OwnedFd,
     kind: DriverKind,
     epoll_key: Option<usize>,
+    /// The multishot RECV armed on this socket (io_uring with a provided ring).
+    pub(crate) multishot: std::cell::Cell<Option<usize>>,
     /// Sockets belong to their reactor's thread.
     _not_send: std::marker::PhantomData<std::rc::Rc<()>>,
 }
@@ -29,6 +31,7 @@ impl Socket {
             fd,
             kind,
             epoll_key,
+            multishot: std::cell::Cell::new(None),
             _not_send: std::marker::PhantomData,
         })
     }
@@ -67,6 +70,15 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
+        if let Some(key) = self.multishot.take() {
+            reactor::try_with(|r| {
+                if let Ok(mut d) = r.driver.try_borrow_mut() {
+                    if let Driver::Uring(u) = &mut *d {
+                        u.cancel_multi(key);
+                    }
+                }
+            });
+        }
         if let Some(key) = self.epoll_key {
             reactor::try_with(|r| {
                 if let Ok(mut d) = r.driver.try_borrow_mut() {

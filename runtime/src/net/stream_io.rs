@@ -4,8 +4,10 @@
 //! kernel owns a buffer until the operation completes, and a future dropped before
 //! then leaves the buffer with the driver (see `op.rs`), never freed under the kernel.
 
+use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
+use std::task::Poll;
 
 use bytes::{Buf, Bytes, BytesMut};
 use io_uring::{opcode, types};
@@ -13,8 +15,10 @@ use io_uring::{opcode, types};
 use super::socket::{retry, Socket};
 use super::sys;
 use crate::driver::epoll::Direction;
-use crate::driver::DriverKind;
+use crate::driver::{Driver, DriverKind};
 use crate::op::Op;
+use crate::reactor;
+use crate::recv_pool::BufGuard;
 
 /// Spare capacity a read reserves when the buffer has none.
 const DEFAULT_READ_RESERVE: usize = 16 * 1024;
@@ -140,4 +144,124 @@ pub(crate) async fn write_all(sock: &Socket, mut buf: Bytes) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Receives the next chunk as `Bytes` borrowing a receive-pool buffer (no copy);
+/// empty at end of stream.
+///
+/// With io_uring and a provided-buffer ring, a multishot RECV stays armed on the
+/// socket across calls: data that arrives between calls is already completed into
+/// a buffer, and a cancelled call loses nothing (the next one takes it). When the
+/// application holds every pool buffer, the RECV stops with ENOBUFS and resumes
+/// once a buffer comes back: reads pause and TCP pushes back.
+pub(crate) async fn recv(sock: &Socket) -> io::Result<Bytes> {
+    match sock.kind() {
+        DriverKind::Uring => {
+            let ring = reactor::with(|r| match &*r.driver.borrow() {
+                Driver::Uring(u) => u.recv_group().is_some(),
+                Driver::Epoll(_) => false,
+            });
+            if ring {
+                recv_multishot(sock).await
+            } else {
+                recv_single_shot(sock).await
+            }
+        }
+        DriverKind::Epoll => recv_readiness(sock).await,
+    }
+}
+
+async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
+    poll_fn(|cx| {
+        reactor::with(|r| loop {
+            let mut d = r.driver.borrow_mut();
+            let Driver::Uring(u) = &mut *d else {
+                unreachable!("io_uring socket on the epoll driver")
+            };
+            let key = match sock.multishot.get() {
+                Some(k) => k,
+                None => {
+                    let group = u.recv_group().expect("checked by recv");
+                    let entry = opcode::RecvMulti::new(types::Fd(sock.raw()), group).build();
+                    // SAFETY: multishot RECV carries no pointers; buffers come from
+                    // the provided ring, which lives as long as the driver.
+                    let k = unsafe { u.submit_multi(entry) };
+                    sock.multishot.set(Some(k));
+                    k
+                }
+            };
+            let Poll::Ready((res, flags)) = u.poll_multi(key, cx) else {
+                return Poll::Pending;
+            };
+            if !io_uring::cqueue::more(flags) {
+                sock.multishot.set(None);
+            }
+            if res > 0 {
+                let id = io_uring::cqueue::buffer_select(flags)
+                    .expect("a RECV with provided buffers names its buffer");
+                return Poll::Ready(Ok(u.pool().into_bytes(id, res as usize)));
+            }
+            if res == 0 {
+                return Poll::Ready(Ok(Bytes::new()));
+            }
+            if -res == libc::ENOBUFS {
+                if u.refill() > 0 {
+                    continue;
+                }
+                drop(d);
+                r.wait_for_buffer(cx.waker());
+                return Poll::Pending;
+            }
+            return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
+        })
+    })
+    .await
+}
+
+/// Waits for a free receive buffer.
+async fn take_buffer() -> BufGuard {
+    poll_fn(|cx| {
+        reactor::with(|r| match r.pool.take_guard() {
+            Some(g) => Poll::Ready(g),
+            None => {
+                r.wait_for_buffer(cx.waker());
+                Poll::Pending
+            }
+        })
+    })
+    .await
+}
+
+/// io_uring without provided-buffer rings: one RECV at a time into a pool buffer.
+async fn recv_single_shot(sock: &Socket) -> io::Result<Bytes> {
+    let guard = take_buffer().await;
+    let entry = opcode::Recv::new(types::Fd(sock.raw()), guard.addr(), guard.size() as u32).build();
+    // SAFETY: the pointer is into the pool buffer the guard owns; the op keeps the
+    // guard (and so the buffer) until the kernel is done.
+    let (res, _, guard) = unsafe { Op::submit(entry, guard) }.await;
+    match res? {
+        0 => Ok(Bytes::new()),
+        n => Ok(guard.into_bytes(n as usize)),
+    }
+}
+
+/// epoll: wait until readable, then take a buffer, so idle sockets hold none.
+async fn recv_readiness(sock: &Socket) -> io::Result<Bytes> {
+    loop {
+        let guard = take_buffer().await;
+        // SAFETY: the guard owns the buffer: nobody else reads or writes it.
+        let buf = unsafe {
+            std::slice::from_raw_parts_mut(guard.addr().cast::<MaybeUninit<u8>>(), guard.size())
+        };
+        match sys::recv(sock.raw(), buf) {
+            Ok(0) => return Ok(Bytes::new()),
+            Ok(n) => return Ok(guard.into_bytes(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                drop(guard);
+                sock.ready(Direction::Read).await?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }

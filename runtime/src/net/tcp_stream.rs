@@ -64,6 +64,14 @@ impl TcpStream {
         self.socket.fd()
     }
 
+    /// Receives the next chunk without a copy, as `Bytes` borrowing a buffer of the
+    /// reactor's receive pool (returned to the pool when the last `Bytes` referring
+    /// to it is dropped); empty at end of stream. With io_uring a multishot RECV
+    /// stays armed between calls, and cancelling a call loses no data.
+    pub async fn recv(&self) -> io::Result<Bytes> {
+        stream_io::recv(&self.socket).await
+    }
+
     /// Reads into `buf`'s spare capacity (reserving 16 KiB if it has none) and
     /// returns the count (0 at end of stream) with the buffer.
     pub async fn read(&self, buf: BytesMut) -> (io::Result<usize>, BytesMut) {

@@ -126,6 +126,11 @@ impl UnixStream {
         Ok(stream)
     }
 
+    /// As [`TcpStream::recv`](super::TcpStream::recv).
+    pub async fn recv(&self) -> io::Result<Bytes> {
+        stream_io::recv(&self.socket).await
+    }
+
     /// As [`TcpStream::read`](super::TcpStream::read).
     pub async fn read(&self, buf: BytesMut) -> (io::Result<usize>, BytesMut) {
         stream_io::read(&self.socket, buf).await

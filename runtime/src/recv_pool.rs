@@ -1,0 +1,227 @@
+//! The receive buffer pool: a fixed number of fixed-size buffers, the only memory
+//! received data lives in.
+//!
+//! A received chunk is handed up as a `Bytes` that borrows its pool buffer (no
+//! copy). When the last `Bytes` (or slice of it) is dropped, on whatever thread,
+//! the buffer's id goes back on the pool's free queue, and the reactor gives it
+//! back to the kernel (io_uring) or reads into it again (epoll). When every buffer
+//! is held by the application, reads pause and TCP pushes back on the sender:
+//! memory is `count x size`, whatever the peers do.
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
+
+use crate::driver::Notifier;
+
+/// Default number of receive buffers per reactor.
+pub const DEFAULT_RECV_BUFFERS: u16 = 256;
+/// Default size of each receive buffer.
+pub const DEFAULT_RECV_BUFFER_SIZE: usize = 16 * 1024;
+
+/// The buffers' memory and the queue of free buffer ids.
+pub(crate) struct BufPool {
+    base: *mut u8,
+    layout: Layout,
+    size: usize,
+    count: u16,
+    free: ArrayQueue<u16>,
+    /// Set when a reader waits for a buffer: the next give-back wakes the reactor.
+    wanted: AtomicBool,
+    notifier: OnceLock<Notifier>,
+}
+
+// SAFETY: the raw memory is only reached through buffer ids, and each id is owned
+// by exactly one party at a time (the free queue, the kernel, or one RecvBuf), so
+// no two threads ever touch the same buffer; the queue is itself thread-safe.
+unsafe impl Send for BufPool {}
+// SAFETY: as for Send: shared access is only to the thread-safe free queue.
+unsafe impl Sync for BufPool {}
+
+impl std::fmt::Debug for BufPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BufPool")
+            .field("size", &self.size)
+            .field("count", &self.count)
+            .field("free", &self.free.len())
+            .finish()
+    }
+}
+
+impl BufPool {
+    /// `count` buffers of `size` bytes, all free.
+    pub(crate) fn new(count: u16, size: usize) -> Arc<BufPool> {
+        assert!(count > 0 && size > 0, "validated by the builder");
+        let layout = Layout::from_size_align(count as usize * size, 4096).expect("pool layout");
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { alloc(layout) };
+        if base.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        let free = ArrayQueue::new(count as usize);
+        for id in 0..count {
+            let _ = free.push(id);
+        }
+        Arc::new(BufPool {
+            base,
+            layout,
+            size,
+            count,
+            free,
+            wanted: AtomicBool::new(false),
+            notifier: OnceLock::new(),
+        })
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    pub(crate) fn count(&self) -> u16 {
+        self.count
+    }
+
+    /// Start of buffer `id`.
+    pub(crate) fn addr(&self, id: u16) -> *mut u8 {
+        assert!(id < self.count);
+        // SAFETY: id < count, so the offset stays inside the allocation.
+        unsafe { self.base.add(id as usize * self.size) }
+    }
+
+    /// Takes a free buffer id, if any.
+    pub(crate) fn take_free(&self) -> Option<u16> {
+        self.free.pop()
+    }
+
+    /// Gives a buffer id back (it must be owned by the caller). Wakes the reactor
+    /// if a reader is waiting for a buffer.
+    pub(crate) fn give_back(&self, id: u16) {
+        // Cannot fail: there are exactly `count` ids and the queue holds `count`.
+        let _ = self.free.push(id);
+        if self.wanted.load(Ordering::SeqCst) && self.wanted.swap(false, Ordering::SeqCst) {
+            if let Some(n) = self.notifier.get() {
+                n.notify();
+            }
+        }
+    }
+
+    /// Called by the reactor once: how give-backs from other threads wake it.
+    pub(crate) fn set_notifier(&self, notifier: Notifier) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// A reader waits for a buffer: make the next give-back wake the reactor.
+    pub(crate) fn want(&self) {
+        self.wanted.store(true, Ordering::SeqCst);
+    }
+
+    /// Free buffers right now.
+    pub(crate) fn free_count(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Takes a free buffer with a guard that gives it back unless converted.
+    pub(crate) fn take_guard(self: &Arc<Self>) -> Option<BufGuard> {
+        self.take_free().map(|id| BufGuard {
+            pool: self.clone(),
+            id: Some(id),
+        })
+    }
+
+    /// Hands up the first `len` bytes of buffer `id` as `Bytes`, without a copy.
+    /// The caller gives up its ownership of `id`; the `Bytes` returns it when dropped.
+    pub(crate) fn into_bytes(self: &Arc<Self>, id: u16, len: usize) -> Bytes {
+        assert!(len <= self.size);
+        Bytes::from_owner(RecvBuf {
+            pool: self.clone(),
+            id,
+            len,
+        })
+    }
+}
+
+impl Drop for BufPool {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; no RecvBuf is alive (each holds an Arc).
+        unsafe { dealloc(self.base, self.layout) };
+    }
+}
+
+/// A buffer owned by an in-flight read; returns it to the pool if dropped unconverted.
+pub(crate) struct BufGuard {
+    pool: Arc<BufPool>,
+    id: Option<u16>,
+}
+
+impl BufGuard {
+    pub(crate) fn addr(&self) -> *mut u8 {
+        self.pool.addr(self.id.expect("guard holds a buffer"))
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        self.pool.size()
+    }
+
+    /// The first `len` bytes as `Bytes` (the buffer now belongs to the `Bytes`).
+    pub(crate) fn into_bytes(mut self, len: usize) -> Bytes {
+        let id = self.id.take().expect("guard holds a buffer");
+        self.pool.into_bytes(id, len)
+    }
+}
+
+impl Drop for BufGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.pool.give_back(id);
+        }
+    }
+}
+
+/// One received chunk; returns its buffer to the pool when dropped.
+struct RecvBuf {
+    pool: Arc<BufPool>,
+    id: u16,
+    len: usize,
+}
+
+impl AsRef<[u8]> for RecvBuf {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: this RecvBuf owns buffer `id` (nobody writes it until it is given
+        // back in Drop), and the kernel or recv(2) initialised its first `len` bytes.
+        unsafe { std::slice::from_raw_parts(self.pool.addr(self.id), self.len) }
+    }
+}
+
+impl Drop for RecvBuf {
+    fn drop(&mut self) {
+        self.pool.give_back(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_back_when_the_last_slice_drops() {
+        let pool = BufPool::new(2, 64);
+        let a = pool.take_free().unwrap();
+        let b = pool.take_free().unwrap();
+        assert_eq!(pool.take_free(), None);
+        // SAFETY: we own `a`; write 3 bytes into it.
+        unsafe { std::ptr::copy_nonoverlapping(b"abc".as_ptr(), pool.addr(a), 3) };
+        let bytes = pool.into_bytes(a, 3);
+        let slice = bytes.slice(1..);
+        drop(bytes);
+        assert_eq!(pool.free_count(), 0, "a slice still holds the buffer");
+        assert_eq!(&slice[..], b"bc");
+        let moved = std::thread::spawn(move || drop(slice));
+        moved.join().unwrap();
+        assert_eq!(pool.free_count(), 1);
+        pool.give_back(b);
+        assert_eq!(pool.free_count(), 2);
+    }
+}
