@@ -23,6 +23,8 @@ pub(crate) struct ProvidedRing {
     mask: u16,
     tail: u16,
     bgid: u16,
+    /// Buffers lent to the kernel and not yet returned in a completion.
+    in_ring: usize,
 }
 
 impl std::fmt::Debug for ProvidedRing {
@@ -64,6 +66,7 @@ impl ProvidedRing {
             mask: n - 1,
             tail: 0,
             bgid,
+            in_ring: 0,
         };
         this.refill();
         Ok(this)
@@ -87,6 +90,7 @@ impl ProvidedRing {
             self.tail = self.tail.wrapping_add(1);
             added += 1;
         }
+        self.in_ring += added;
         if added > 0 {
             // SAFETY: the tail field lives in the first entry, which is allocated and
             // aligned for a u16; the kernel reads it, so publish it atomically.
@@ -94,6 +98,16 @@ impl ProvidedRing {
             tail.store(self.tail, Ordering::Release);
         }
         added
+    }
+
+    /// A completion carried one of the ring's buffers.
+    pub(crate) fn consumed(&mut self) {
+        self.in_ring -= 1;
+    }
+
+    /// Whether the kernel has buffers to receive into right now.
+    pub(crate) fn has_buffers(&self) -> bool {
+        self.in_ring > 0
     }
 
     /// Unregisters the ring; after this the kernel no longer reads the entries.

@@ -315,6 +315,15 @@ impl UringDriver {
         self.recv_ring.as_mut().map_or(0, ProvidedRing::refill)
     }
 
+    /// After ENOBUFS: whether the ring holds buffers again (returned ones are
+    /// given back first), so a RECV can be re-armed at once.
+    pub(crate) fn ring_has_buffers(&mut self) -> bool {
+        self.refill();
+        self.recv_ring
+            .as_ref()
+            .is_some_and(ProvidedRing::has_buffers)
+    }
+
     /// The future was dropped before completion: keep its memory until the
     /// kernel is done, and ask the kernel to cancel.
     pub(crate) fn abandon(&mut self, key: usize, memory: Box<dyn Any>) {
@@ -414,6 +423,11 @@ impl UringDriver {
 
     fn reap(&mut self) {
         for cqe in self.ring.completion() {
+            if io_uring::cqueue::buffer_select(cqe.flags()).is_some() {
+                if let Some(r) = self.recv_ring.as_mut() {
+                    r.consumed();
+                }
+            }
             match cqe.user_data() {
                 EVENTFD_TOKEN => self.eventfd_armed = false,
                 CANCEL_TOKEN => {}

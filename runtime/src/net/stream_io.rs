@@ -205,7 +205,9 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
                 return Poll::Ready(Ok(Bytes::new()));
             }
             if -res == libc::ENOBUFS {
-                if u.refill() > 0 {
+                // The ring ran dry when the kernel looked; it may have been refilled
+                // since. Re-arm if it holds buffers, else wait for one to come back.
+                if u.ring_has_buffers() {
                     continue;
                 }
                 drop(d);
