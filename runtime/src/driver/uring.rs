@@ -53,12 +53,22 @@ enum OpSlot {
     Abandoned(#[allow(dead_code)] Box<dyn Any>),
     /// A multishot operation: completions queue up until the owner takes them.
     Multi {
+        kind: MultiKind,
         results: std::collections::VecDeque<(i32, u32)>,
         waker: Option<Waker>,
     },
-    /// A multishot operation whose owner is gone: buffers in late completions go
-    /// back to the pool; the slot is freed by the last completion.
-    AbandonedMulti,
+    /// A multishot operation whose owner is gone: what late completions carry
+    /// (a buffer, a new descriptor) is released; the last completion frees the slot.
+    AbandonedMulti(MultiKind),
+}
+
+/// What a multishot operation's completions carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MultiKind {
+    /// RECV with provided buffers: a buffer id in the flags.
+    Recv,
+    /// ACCEPT: a new descriptor in the result.
+    Accept,
 }
 
 impl OpSlot {
@@ -70,6 +80,25 @@ impl OpSlot {
                 .back()
                 .is_some_and(|(_, flags)| !io_uring::cqueue::more(*flags)),
             _ => true,
+        }
+    }
+}
+
+/// Releases what an untaken multishot completion carries.
+fn release(pool: &BufPool, kind: MultiKind, res: i32, flags: u32) {
+    match kind {
+        MultiKind::Recv => {
+            if res > 0 {
+                if let Some(id) = io_uring::cqueue::buffer_select(flags) {
+                    pool.give_back(id);
+                }
+            }
+        }
+        MultiKind::Accept => {
+            if res >= 0 {
+                // SAFETY: an accepted descriptor nobody else has seen.
+                unsafe { libc::close(res) };
+            }
         }
     }
 }
@@ -240,8 +269,9 @@ impl UringDriver {
     /// # Safety
     /// As for [`push`](Self::push) (multishot RECV carries no pointers: the kernel
     /// picks buffers from the provided ring).
-    pub(crate) unsafe fn submit_multi(&mut self, entry: squeue::Entry) -> usize {
+    pub(crate) unsafe fn submit_multi(&mut self, kind: MultiKind, entry: squeue::Entry) -> usize {
         let key = self.ops.insert(OpSlot::Multi {
+            kind,
             results: std::collections::VecDeque::new(),
             waker: None,
         });
@@ -253,7 +283,7 @@ impl UringDriver {
     /// The next completion of a multishot operation. After one without MORE the
     /// slot is freed and `key` must not be used again.
     pub(crate) fn poll_multi(&mut self, key: usize, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
-        let OpSlot::Multi { results, waker } = &mut self.ops[key] else {
+        let OpSlot::Multi { results, waker, .. } = &mut self.ops[key] else {
             unreachable!("not a multishot operation")
         };
         match results.pop_front() {
@@ -276,23 +306,21 @@ impl UringDriver {
     /// The owner of a multishot operation is gone: cancel it, and give back the
     /// buffers of completions it never took.
     pub(crate) fn cancel_multi(&mut self, key: usize) {
-        let Some(OpSlot::Multi { results, .. }) = self.ops.get_mut(key) else {
+        let Some(OpSlot::Multi { kind, results, .. }) = self.ops.get_mut(key) else {
             return;
         };
+        let kind = *kind;
         let mut finished = false;
-        for (res, flags) in results.drain(..) {
-            if res > 0 {
-                if let Some(id) = io_uring::cqueue::buffer_select(flags) {
-                    self.pool.give_back(id);
-                }
-            }
+        let results: Vec<(i32, u32)> = results.drain(..).collect();
+        for (res, flags) in results {
+            release(&self.pool, kind, res, flags);
             finished |= !io_uring::cqueue::more(flags);
         }
         if finished {
             self.ops.remove(key);
             return;
         }
-        self.ops[key] = OpSlot::AbandonedMulti;
+        self.ops[key] = OpSlot::AbandonedMulti(kind);
         let cancel = opcode::AsyncCancel::new(key as u64)
             .build()
             .user_data(CANCEL_TOKEN);
@@ -448,18 +476,15 @@ impl UringDriver {
                                 self.ops.remove(key);
                             }
                         }
-                        Some(OpSlot::Multi { results, waker }) => {
+                        Some(OpSlot::Multi { results, waker, .. }) => {
                             results.push_back((cqe.result(), cqe.flags()));
                             if let Some(w) = waker.take() {
                                 w.wake();
                             }
                         }
-                        Some(OpSlot::AbandonedMulti) => {
-                            if cqe.result() > 0 {
-                                if let Some(id) = io_uring::cqueue::buffer_select(cqe.flags()) {
-                                    self.pool.give_back(id);
-                                }
-                            }
+                        Some(OpSlot::AbandonedMulti(kind)) => {
+                            let kind = *kind;
+                            release(&self.pool, kind, cqe.result(), cqe.flags());
                             if !io_uring::cqueue::more(cqe.flags()) {
                                 self.ops.remove(key);
                             }

@@ -15,6 +15,7 @@ use io_uring::{opcode, types};
 use super::socket::{retry, Socket};
 use super::sys;
 use crate::driver::epoll::Direction;
+use crate::driver::uring::MultiKind;
 use crate::driver::{Driver, DriverKind};
 use crate::op::Op;
 use crate::reactor;
@@ -185,7 +186,7 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
                     let entry = opcode::RecvMulti::new(types::Fd(sock.raw()), group).build();
                     // SAFETY: multishot RECV carries no pointers; buffers come from
                     // the provided ring, which lives as long as the driver.
-                    let k = unsafe { u.submit_multi(entry) };
+                    let k = unsafe { u.submit_multi(MultiKind::Recv, entry) };
                     sock.multishot.set(Some(k));
                     k
                 }

@@ -143,3 +143,11 @@ pub(crate) fn iovecs(bufs: &[bytes::Bytes]) -> Box<[libc::iovec]> {
         })
         .collect()
 }
+
+/// The peer address of a connected socket.
+pub(crate) fn peer_addr(fd: RawFd) -> io::Result<std::net::SocketAddr> {
+    let mut raw = RawAddr::empty();
+    // SAFETY: the address buffer and its length live in `raw`.
+    check(unsafe { libc::getpeername(fd, raw.as_mut_ptr(), &mut raw.len) })?;
+    raw.to_std()
+}

@@ -4,6 +4,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use std::task::Poll;
+
 use io_uring::{opcode, types};
 
 use super::sockaddr::RawAddr;
@@ -11,8 +13,9 @@ use super::socket::{retry, Socket};
 use super::sys;
 use super::TcpStream;
 use crate::driver::epoll::Direction;
-use crate::driver::DriverKind;
-use crate::op::Op;
+use crate::driver::uring::MultiKind;
+use crate::driver::{Driver, DriverKind};
+use crate::reactor;
 
 /// A listening TCP socket.
 ///
@@ -68,19 +71,9 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = match self.socket.kind() {
             DriverKind::Uring => {
-                let mut raw = RawAddr::empty();
-                let entry = opcode::Accept::new(
-                    types::Fd(self.socket.raw()),
-                    raw.as_mut_ptr(),
-                    &mut raw.len,
-                )
-                .flags(libc::SOCK_CLOEXEC)
-                .build();
-                // SAFETY: the address and its length live in the boxed RawAddr the op owns.
-                let (res, _, raw) = unsafe { Op::submit(entry, raw) }.await;
-                let fd = res?;
-                // SAFETY: a successful accept returns a fresh descriptor we now own.
-                (unsafe { OwnedFd::from_raw_fd(fd as i32) }, raw.to_std()?)
+                let fd = accept_multishot(&self.socket).await?;
+                let addr = sys::peer_addr(fd.as_raw_fd())?;
+                (fd, addr)
             }
             DriverKind::Epoll => {
                 let mut raw = RawAddr::empty();
@@ -94,4 +87,42 @@ impl TcpListener {
         sys::set_nodelay(fd.as_raw_fd())?;
         Ok((TcpStream::from_fd(fd)?, addr))
     }
+}
+
+/// Takes the next connection from the listener's multishot ACCEPT (armed on first
+/// use, re-armed if the kernel ends it). Connections accepted between calls wait
+/// in the operation's slot; dropping the listener closes any not taken.
+pub(crate) async fn accept_multishot(socket: &Socket) -> io::Result<OwnedFd> {
+    std::future::poll_fn(|cx| {
+        reactor::with(|r| {
+            let mut d = r.driver.borrow_mut();
+            let Driver::Uring(u) = &mut *d else {
+                unreachable!("io_uring socket on the epoll driver")
+            };
+            let key = match socket.multishot.get() {
+                Some(k) => k,
+                None => {
+                    let entry = opcode::AcceptMulti::new(types::Fd(socket.raw()))
+                        .flags(libc::SOCK_CLOEXEC)
+                        .build();
+                    // SAFETY: multishot ACCEPT without an address carries no pointers.
+                    let k = unsafe { u.submit_multi(MultiKind::Accept, entry) };
+                    socket.multishot.set(Some(k));
+                    k
+                }
+            };
+            let Poll::Ready((res, flags)) = u.poll_multi(key, cx) else {
+                return Poll::Pending;
+            };
+            if !io_uring::cqueue::more(flags) {
+                socket.multishot.set(None);
+            }
+            if res < 0 {
+                return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
+            }
+            // SAFETY: a successful accept returns a fresh descriptor we now own.
+            Poll::Ready(Ok(unsafe { OwnedFd::from_raw_fd(res) }))
+        })
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 //! Unix domain stream sockets (for `ipc://`), the same way as TCP.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
@@ -59,20 +59,7 @@ impl UnixListener {
     /// Accepts one connection.
     pub async fn accept(&self) -> io::Result<UnixStream> {
         let fd = match self.socket.kind() {
-            DriverKind::Uring => {
-                let mut raw = RawAddr::empty();
-                let entry = opcode::Accept::new(
-                    types::Fd(self.socket.raw()),
-                    raw.as_mut_ptr(),
-                    &mut raw.len,
-                )
-                .flags(libc::SOCK_CLOEXEC)
-                .build();
-                // SAFETY: the address and its length live in the boxed RawAddr the op owns.
-                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
-                // SAFETY: a successful accept returns a fresh descriptor we now own.
-                unsafe { OwnedFd::from_raw_fd(res? as i32) }
-            }
+            DriverKind::Uring => super::tcp_listener::accept_multishot(&self.socket).await?,
             DriverKind::Epoll => {
                 let mut raw = RawAddr::empty();
                 retry(&self.socket, Direction::Read, || {
