@@ -3,6 +3,7 @@
 //! `MONOCOQUE_DRIVER` selects (CI runs it with both).
 
 use std::cell::Cell;
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -602,5 +603,38 @@ fn connections_wait_for_accept_and_untaken_ones_close_with_the_listener() {
         })
         .await
         .expect("timed out");
+    });
+}
+
+#[test]
+fn cancelled_connect_and_write_leave_nothing_behind() {
+    let rt = rt();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            // A connect cancelled before it can be polled to completion.
+            for _ in 0..20 {
+                drop(TcpStream::connect(addr));
+                let mut fut = std::pin::pin!(TcpStream::connect(addr));
+                // Poll once (submits the CONNECT), then drop it.
+                let _ =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+            }
+            // A write cancelled while the peer is not reading and the buffers are full.
+            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+            let (_server, _) = listener.accept().await.unwrap();
+            let client = c.await;
+            let big = Bytes::from(vec![7u8; 32 << 20]);
+            assert!(timeout(Duration::from_millis(50), client.write_all(big))
+                .await
+                .is_err());
+            drop((client, listener, _server));
+            while rt.driver_load() > 0 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("timed out: a cancelled connect or write leaked its slot");
     });
 }

@@ -326,6 +326,7 @@ impl UringDriver {
             .user_data(CANCEL_TOKEN);
         // SAFETY: ASYNC_CANCEL carries no pointers.
         unsafe { self.push(&cancel) };
+        self.flush_submissions();
     }
 
     /// The buffer group multishot RECV should use, if rings are available.
@@ -366,9 +367,30 @@ impl UringDriver {
                     .user_data(CANCEL_TOKEN);
                 // SAFETY: ASYNC_CANCEL carries no pointers.
                 unsafe { self.push(&cancel) };
+                self.flush_submissions();
             }
             _ => {}
         }
+    }
+
+    /// Hands every queued entry to the kernel now. Called when an operation is
+    /// abandoned: its descriptor may be closed right after and the number reused
+    /// by a new socket, and an entry still in our queue would then be applied to
+    /// the new socket when submitted. Once submitted, the kernel holds its own
+    /// reference to the original file.
+    fn flush_submissions(&mut self) {
+        for _ in 0..1000 {
+            let _ = self.ring.submit();
+            let mut sq = self.ring.submission();
+            sq.sync();
+            // With SQPOLL the kernel thread consumes the queue on its own time.
+            if sq.is_empty() {
+                return;
+            }
+            drop(sq);
+            std::hint::spin_loop();
+        }
+        tracing::warn!("io_uring submission queue not drained after cancelling an operation");
     }
 
     fn arm_eventfd(&mut self) {
@@ -545,6 +567,11 @@ impl Drop for UringDriver {
             );
             std::mem::forget(std::mem::take(&mut self.ops));
             std::mem::forget(std::mem::replace(&mut self.eventfd_buf, Box::new(0)));
+            // Receive buffers too: a RECV still armed may write into them.
+            std::mem::forget(self.pool.clone());
+            if let Some(ring) = self.recv_ring.take() {
+                std::mem::forget(ring);
+            }
         }
     }
 }
