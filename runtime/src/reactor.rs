@@ -36,6 +36,8 @@ pub(crate) struct Reactor {
     /// Readers waiting for a receive buffer to come back.
     pub(crate) buffer_waiters: RefCell<Vec<Waker>>,
     pub(crate) pool: Arc<BufPool>,
+    /// Sends of at least this many bytes use SEND_ZC (io_uring only).
+    pub(crate) send_zc_threshold: Option<usize>,
 }
 
 thread_local! {
@@ -90,16 +92,26 @@ impl Reactor {
         ring_entries: u32,
         recv_buffers: u16,
         recv_buffer_size: usize,
+        send_zc_threshold: Option<usize>,
     ) -> Result<Rc<Reactor>> {
         let pool = BufPool::new(recv_buffers, recv_buffer_size);
         let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone())?;
         pool.set_notifier(notifier.clone());
+        let send_zc_threshold = match (&driver, send_zc_threshold) {
+            (Driver::Uring(u), Some(t)) if u.supports_send_zc() => Some(t),
+            (_, Some(_)) => {
+                tracing::info!("SEND_ZC unavailable on this driver; large sends use SEND");
+                None
+            }
+            (_, None) => None,
+        };
         Ok(Rc::new(Reactor {
             driver: RefCell::new(driver),
             timers: RefCell::new(TimerQueue::default()),
             shared: Shared::new(notifier),
             buffer_waiters: RefCell::new(Vec::new()),
             pool,
+            send_zc_threshold,
         }))
     }
 

@@ -17,6 +17,7 @@ pub struct RuntimeBuilder {
     ring_entries: u32,
     recv_buffers: u16,
     recv_buffer_size: usize,
+    send_zc_threshold: Option<usize>,
 }
 
 /// One reactor, on the thread that built it: a driver (io_uring or epoll), a
@@ -54,6 +55,7 @@ impl Default for RuntimeBuilder {
             ring_entries: 256,
             recv_buffers: crate::recv_pool::DEFAULT_RECV_BUFFERS,
             recv_buffer_size: crate::recv_pool::DEFAULT_RECV_BUFFER_SIZE,
+            send_zc_threshold: None,
         }
     }
 }
@@ -83,6 +85,15 @@ impl RuntimeBuilder {
     pub fn recv_buffers(mut self, count: u16, size: usize) -> Self {
         self.recv_buffers = count;
         self.recv_buffer_size = size;
+        self
+    }
+
+    /// Sends of at least `bytes` use SEND_ZC (zero-copy) instead of SEND, on
+    /// io_uring where the kernel offers it (default: never; see the `send_path`
+    /// benchmark in docs/BENCHMARKS.md for why). On epoll it has no effect, and
+    /// says so in one log line.
+    pub fn send_zc_threshold(mut self, bytes: Option<usize>) -> Self {
+        self.send_zc_threshold = bytes;
         self
     }
 
@@ -144,6 +155,7 @@ impl RuntimeBuilder {
                 self.ring_entries,
                 self.recv_buffers,
                 self.recv_buffer_size,
+                self.send_zc_threshold,
             )?,
             wait: self.wait,
         })

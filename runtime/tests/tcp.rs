@@ -638,3 +638,48 @@ fn cancelled_connect_and_write_leave_nothing_behind() {
         .expect("timed out: a cancelled connect or write leaked its slot");
     });
 }
+
+#[test]
+fn zero_copy_sends_deliver_everything_and_cancel_cleanly() {
+    let rt = Runtime::builder()
+        .send_zc_threshold(Some(1024))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            const TOTAL: usize = 8 << 20;
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let reader = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                let mut got = vec![0u8; TOTAL];
+                c.read_exact(&mut got).unwrap();
+                got
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 253) as u8).collect();
+            let data = Bytes::from(data);
+            for chunk in 0..TOTAL / 65536 {
+                s.write_all(data.slice(chunk * 65536..(chunk + 1) * 65536))
+                    .await
+                    .unwrap();
+            }
+            assert!(reader.join().unwrap() == data[..]);
+
+            // A zero-copy send cancelled while the peer does not read.
+            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+            let (_idle, _) = listener.accept().await.unwrap();
+            let client = c.await;
+            let big = Bytes::from(vec![1u8; 32 << 20]);
+            assert!(timeout(Duration::from_millis(50), client.write_all(big))
+                .await
+                .is_err());
+            drop((client, _idle, listener, s));
+            while rt.driver_load() > 0 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("timed out");
+    });
+}

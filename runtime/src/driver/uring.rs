@@ -46,6 +46,13 @@ pub(crate) enum SetupError {
 
 enum OpSlot {
     Waiting(Option<Waker>),
+    /// A zero-copy send reported its result; its memory stays with the kernel
+    /// until the notification completion.
+    Notifying {
+        result: i32,
+        flags: u32,
+        waker: Option<Waker>,
+    },
     Completed {
         result: i32,
         flags: u32,
@@ -115,6 +122,8 @@ pub(crate) struct UringDriver {
     /// where the kernel lacks provided-buffer rings: single-shot RECV is used).
     recv_ring: Option<ProvidedRing>,
     pool: Arc<BufPool>,
+    /// Whether the kernel offers SEND_ZC.
+    send_zc: bool,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -178,6 +187,7 @@ impl UringDriver {
         ring.submitter()
             .register_probe(&mut probe)
             .map_err(SetupError::Unavailable)?;
+        let send_zc = probe.is_supported(opcode::SendZc::CODE);
         for (code, name) in REQUIRED {
             if !probe.is_supported(code) {
                 return Err(SetupError::Unavailable(io::Error::new(
@@ -211,6 +221,7 @@ impl UringDriver {
             strategy,
             recv_ring,
             pool,
+            send_zc,
         })
     }
 
@@ -253,7 +264,7 @@ impl UringDriver {
                 self.ops.remove(key);
                 Poll::Ready(out)
             }
-            OpSlot::Waiting(w) => {
+            OpSlot::Waiting(w) | OpSlot::Notifying { waker: w, .. } => {
                 match w {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *w = Some(cx.waker().clone()),
@@ -334,6 +345,11 @@ impl UringDriver {
         self.recv_ring.as_ref().map(ProvidedRing::bgid)
     }
 
+    /// Whether SEND_ZC can be used.
+    pub(crate) fn supports_send_zc(&self) -> bool {
+        self.send_zc
+    }
+
     /// The receive pool.
     pub(crate) fn pool(&self) -> &Arc<BufPool> {
         &self.pool
@@ -359,6 +375,10 @@ impl UringDriver {
         match self.ops.get(key) {
             Some(OpSlot::Completed { .. }) => {
                 self.ops.remove(key);
+            }
+            Some(OpSlot::Notifying { .. }) => {
+                // The send is done; only the notification is outstanding.
+                self.ops[key] = OpSlot::Abandoned(memory);
             }
             Some(OpSlot::Waiting(_)) => {
                 self.ops[key] = OpSlot::Abandoned(memory);
@@ -485,11 +505,39 @@ impl UringDriver {
                     let key = key as usize;
                     match self.ops.get_mut(key) {
                         Some(slot @ OpSlot::Waiting(_)) => {
-                            let done = OpSlot::Completed {
-                                result: cqe.result(),
-                                flags: cqe.flags(),
+                            let OpSlot::Waiting(waker) =
+                                std::mem::replace(slot, OpSlot::Waiting(None))
+                            else {
+                                unreachable!()
                             };
-                            if let OpSlot::Waiting(Some(w)) = std::mem::replace(slot, done) {
+                            if io_uring::cqueue::more(cqe.flags()) {
+                                // SEND_ZC: the notification follows.
+                                *slot = OpSlot::Notifying {
+                                    result: cqe.result(),
+                                    flags: cqe.flags(),
+                                    waker,
+                                };
+                            } else {
+                                *slot = OpSlot::Completed {
+                                    result: cqe.result(),
+                                    flags: cqe.flags(),
+                                };
+                                if let Some(w) = waker {
+                                    w.wake();
+                                }
+                            }
+                        }
+                        Some(slot @ OpSlot::Notifying { .. }) => {
+                            let OpSlot::Notifying {
+                                result,
+                                flags,
+                                waker,
+                            } = std::mem::replace(slot, OpSlot::Waiting(None))
+                            else {
+                                unreachable!()
+                            };
+                            *slot = OpSlot::Completed { result, flags };
+                            if let Some(w) = waker {
                                 w.wake();
                             }
                         }
@@ -584,6 +632,7 @@ impl UringDriver {
             .iter_mut()
             .filter_map(|(_, s)| match s {
                 OpSlot::Waiting(w) => w.take(),
+                OpSlot::Notifying { waker, .. } => waker.take(),
                 OpSlot::Multi { waker, .. } => waker.take(),
                 _ => None,
             })

@@ -119,9 +119,18 @@ pub(crate) async fn write(sock: &Socket, buf: Bytes) -> (io::Result<usize>, Byte
     }
     match sock.kind() {
         DriverKind::Uring => {
-            let entry = opcode::Send::new(types::Fd(sock.raw()), buf.as_ptr(), buf.len() as u32)
-                .flags(libc::MSG_NOSIGNAL)
-                .build();
+            let zc = reactor::with(|r| r.send_zc_threshold).is_some_and(|t| buf.len() >= t);
+            let entry = if zc {
+                // Two completions: the result, then the notification that the kernel
+                // no longer reads the buffer (the op keeps the buffer until then).
+                opcode::SendZc::new(types::Fd(sock.raw()), buf.as_ptr(), buf.len() as u32)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+            } else {
+                opcode::Send::new(types::Fd(sock.raw()), buf.as_ptr(), buf.len() as u32)
+                    .flags(libc::MSG_NOSIGNAL)
+                    .build()
+            };
             // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
             let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
             (res.map(|n| n as usize), buf)
