@@ -28,16 +28,18 @@ enum Variant {
     BusyPoll,
     UringPark,
     UringBusyPoll,
+    UringBusyPollFixed,
     UringSqPoll,
     EpollPark,
     EpollBusyPoll,
 }
 
-const ALL: [Variant; 7] = [
+const ALL: [Variant; 8] = [
     Variant::Blocking,
     Variant::BusyPoll,
     Variant::UringPark,
     Variant::UringBusyPoll,
+    Variant::UringBusyPollFixed,
     Variant::UringSqPoll,
     Variant::EpollPark,
     Variant::EpollBusyPoll,
@@ -50,6 +52,7 @@ impl Variant {
             Variant::BusyPoll => "busy-poll",
             Variant::UringPark => "uring-park",
             Variant::UringBusyPoll => "uring-busy-poll",
+            Variant::UringBusyPollFixed => "uring-busy-poll-fixed",
             Variant::UringSqPoll => "uring-sqpoll",
             Variant::EpollPark => "epoll-park",
             Variant::EpollBusyPoll => "epoll-busy-poll",
@@ -63,6 +66,9 @@ impl Variant {
             Variant::UringPark => "runtime, io_uring, park",
             Variant::UringBusyPoll => {
                 "runtime, io_uring, busy-poll (SINGLE_ISSUER + DEFER_TASKRUN)"
+            }
+            Variant::UringBusyPollFixed => {
+                "as above, sends copied into registered buffers (WRITE_FIXED)"
             }
             Variant::UringSqPoll => "runtime, io_uring, SQPOLL (kernel thread, idle 50 ms)",
             Variant::EpollPark => "runtime, epoll fallback, park",
@@ -79,7 +85,9 @@ impl Variant {
         let (driver, wait) = match self {
             Variant::Blocking | Variant::BusyPoll => return None,
             Variant::UringPark => ("uring", WaitStrategy::Park),
-            Variant::UringBusyPoll => ("uring", WaitStrategy::BusyPoll),
+            Variant::UringBusyPoll | Variant::UringBusyPollFixed => {
+                ("uring", WaitStrategy::BusyPoll)
+            }
             Variant::UringSqPoll => (
                 "uring",
                 WaitStrategy::SqPoll {

@@ -93,9 +93,10 @@ impl Reactor {
         recv_buffers: u16,
         recv_buffer_size: usize,
         send_zc_threshold: Option<usize>,
+        fixed: Option<(u16, usize)>,
     ) -> Result<Rc<Reactor>> {
         let pool = BufPool::new(recv_buffers, recv_buffer_size);
-        let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone())?;
+        let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone(), fixed)?;
         pool.set_notifier(notifier.clone());
         let send_zc_threshold = match (&driver, send_zc_threshold) {
             (Driver::Uring(u), Some(t)) if u.supports_send_zc() => Some(t),

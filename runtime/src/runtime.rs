@@ -18,6 +18,7 @@ pub struct RuntimeBuilder {
     recv_buffers: u16,
     recv_buffer_size: usize,
     send_zc_threshold: Option<usize>,
+    registered_buffers: Option<(u16, usize)>,
 }
 
 /// One reactor, on the thread that built it: a driver (io_uring or epoll), a
@@ -56,6 +57,7 @@ impl Default for RuntimeBuilder {
             recv_buffers: crate::recv_pool::DEFAULT_RECV_BUFFERS,
             recv_buffer_size: crate::recv_pool::DEFAULT_RECV_BUFFER_SIZE,
             send_zc_threshold: None,
+            registered_buffers: None,
         }
     }
 }
@@ -97,7 +99,25 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Registers `count` buffers of `size` bytes with the ring (io_uring only);
+    /// sends of at most `size` bytes are copied into one and written with
+    /// WRITE_FIXED. Fewer are registered if RLIMIT_MEMLOCK is small; if none can
+    /// be, one log line says why and sends use plain SEND. Default: none (see
+    /// the pingpong benchmark's `uring-busy-poll-fixed` row).
+    pub fn registered_buffers(mut self, buffers: Option<(u16, usize)>) -> Self {
+        self.registered_buffers = buffers;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
+        if let Some((count, size)) = self.registered_buffers {
+            if count == 0 || size == 0 || size > u32::MAX as usize {
+                return Err(Error::InvalidSetting {
+                    setting: "registered_buffers",
+                    reason: format!("{count} buffers of {size} bytes: both must be at least 1, size under 4 GiB"),
+                });
+            }
+        }
         if self.recv_buffers == 0
             || !self.recv_buffers.is_power_of_two()
             || self.recv_buffers > 32768
@@ -156,6 +176,7 @@ impl RuntimeBuilder {
                 self.recv_buffers,
                 self.recv_buffer_size,
                 self.send_zc_threshold,
+                self.registered_buffers,
             )?,
             wait: self.wait,
         })
@@ -243,6 +264,14 @@ impl Runtime {
     /// The wait strategy in use.
     pub fn wait_strategy(&self) -> WaitStrategy {
         self.wait
+    }
+
+    /// Buffers registered with the ring for WRITE_FIXED (0: none, or the epoll driver).
+    pub fn registered_buffer_count(&self) -> usize {
+        match &*self.reactor.driver.borrow() {
+            crate::driver::Driver::Uring(d) => d.fixed_pool().map_or(0, |p| p.count() as usize),
+            crate::driver::Driver::Epoll(_) => 0,
+        }
     }
 
     /// Receive buffers not held by the application or lent to the kernel's ring

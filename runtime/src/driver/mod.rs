@@ -8,6 +8,7 @@
 
 pub(crate) mod epoll;
 mod provided_ring;
+pub(crate) mod registered_buffers;
 pub(crate) mod uring;
 
 use std::io;
@@ -80,6 +81,7 @@ impl Driver {
         strategy: WaitStrategy,
         ring_entries: u32,
         pool: Arc<BufPool>,
+        fixed: Option<(u16, usize)>,
     ) -> Result<(Driver, Notifier)> {
         let forced = match std::env::var("MONOCOQUE_DRIVER") {
             Ok(v) if v == "uring" => Some(DriverKind::Uring),
@@ -91,7 +93,7 @@ impl Driver {
         if forced == Some(DriverKind::Epoll) {
             return Self::epoll(strategy, pool);
         }
-        match uring::UringDriver::new(strategy, ring_entries, pool.clone()) {
+        match uring::UringDriver::new(strategy, ring_entries, pool.clone(), fixed) {
             Ok(d) => {
                 let n = d.notifier();
                 Ok((Driver::Uring(d), n))

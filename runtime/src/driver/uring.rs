@@ -25,6 +25,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
 
 use super::provided_ring::ProvidedRing;
+use super::registered_buffers::FixedPool;
 use super::Notifier;
 use crate::executor::Shared;
 use crate::recv_pool::BufPool;
@@ -124,6 +125,8 @@ pub(crate) struct UringDriver {
     pool: Arc<BufPool>,
     /// Whether the kernel offers SEND_ZC.
     send_zc: bool,
+    /// Registered buffers for WRITE_FIXED, if configured and registration worked.
+    fixed: Option<std::rc::Rc<FixedPool>>,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -151,6 +154,7 @@ impl UringDriver {
         strategy: WaitStrategy,
         entries: u32,
         pool: Arc<BufPool>,
+        fixed: Option<(u16, usize)>,
     ) -> Result<Self, SetupError> {
         let ring = match strategy {
             WaitStrategy::Park => IoUring::builder().build(entries),
@@ -212,6 +216,18 @@ impl UringDriver {
                 None
             }
         };
+        let fixed = match fixed {
+            Some((count, size)) => {
+                match FixedPool::register(&ring, count, size) {
+                    Ok(p) => Some(p),
+                    Err(why) => {
+                        tracing::info!("registered buffers unavailable: {why}; sending from unregistered memory");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         Ok(UringDriver {
             ring,
             ops: Slab::with_capacity(256),
@@ -222,6 +238,7 @@ impl UringDriver {
             recv_ring,
             pool,
             send_zc,
+            fixed,
         })
     }
 
@@ -343,6 +360,11 @@ impl UringDriver {
     /// The buffer group multishot RECV should use, if rings are available.
     pub(crate) fn recv_group(&self) -> Option<u16> {
         self.recv_ring.as_ref().map(ProvidedRing::bgid)
+    }
+
+    /// The registered buffers, if any.
+    pub(crate) fn fixed_pool(&self) -> Option<&std::rc::Rc<FixedPool>> {
+        self.fixed.as_ref()
     }
 
     /// Whether SEND_ZC can be used.

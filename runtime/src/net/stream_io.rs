@@ -119,6 +119,26 @@ pub(crate) async fn write(sock: &Socket, buf: Bytes) -> (io::Result<usize>, Byte
     }
     match sock.kind() {
         DriverKind::Uring => {
+            let fixed = reactor::with(|r| match &*r.driver.borrow() {
+                Driver::Uring(u) => u
+                    .fixed_pool()
+                    .filter(|p| buf.len() <= p.size())
+                    .and_then(|p| p.copy_in(&buf)),
+                Driver::Epoll(_) => None,
+            });
+            if let Some(fixed) = fixed {
+                let entry = opcode::WriteFixed::new(
+                    types::Fd(sock.raw()),
+                    fixed.ptr(),
+                    fixed.len() as u32,
+                    fixed.index(),
+                )
+                .build();
+                // SAFETY: the pointer is into the registered buffer the op owns (the
+                // FixedBuf returns it to the pool only when dropped, after completion).
+                let (res, _, _fixed) = unsafe { Op::submit(entry, fixed) }.await;
+                return (res.map(|n| n as usize), buf);
+            }
             let zc = reactor::with(|r| r.send_zc_threshold).is_some_and(|t| buf.len() >= t);
             let entry = if zc {
                 // Two completions: the result, then the notification that the kernel
