@@ -297,3 +297,28 @@ async fn recv_readiness(sock: &Socket) -> io::Result<Bytes> {
         }
     }
 }
+
+/// Opens a stream socket of `family` for the current driver and connects it to `addr`.
+pub(crate) async fn connect(
+    family: libc::c_int,
+    addr: Box<super::sockaddr::RawAddr>,
+) -> io::Result<Socket> {
+    let kind = Socket::current_kind();
+    let sock = Socket::new(sys::socket(family, kind == DriverKind::Epoll)?)?;
+    match kind {
+        DriverKind::Uring => {
+            let entry =
+                opcode::Connect::new(types::Fd(sock.raw()), addr.as_ptr(), addr.len).build();
+            // SAFETY: the address lives in the boxed RawAddr the op owns.
+            let (res, _, _addr) = unsafe { Op::submit(entry, addr) }.await;
+            res?;
+        }
+        DriverKind::Epoll => {
+            if !sys::connect(sock.fd(), &addr)? {
+                sock.ready(Direction::Write).await?;
+                sys::take_socket_error(sock.raw())?;
+            }
+        }
+    }
+    Ok(sock)
+}

@@ -5,14 +5,10 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 
 use bytes::{Bytes, BytesMut};
-use io_uring::{opcode, types};
 
 use super::sockaddr::RawAddr;
 use super::socket::Socket;
 use super::{stream_io, sys};
-use crate::driver::epoll::Direction;
-use crate::driver::DriverKind;
-use crate::op::Op;
 
 /// A connected TCP socket. `!Send`: it belongs to the reactor that made it.
 #[derive(Debug)]
@@ -34,34 +30,11 @@ impl TcpStream {
         } else {
             libc::AF_INET6
         };
-        let kind = Socket::current_kind();
-        let fd = sys::socket(family, kind == DriverKind::Epoll)?;
-        let stream = TcpStream::from_fd(fd)?;
-        let raw = RawAddr::from_std(addr);
-        match kind {
-            DriverKind::Uring => {
-                let entry =
-                    opcode::Connect::new(types::Fd(stream.socket.raw()), raw.as_ptr(), raw.len)
-                        .build();
-                // SAFETY: the address lives in the boxed RawAddr the op owns.
-                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
-                res?;
-            }
-            DriverKind::Epoll => {
-                // The descriptor is owned by `stream`; connect through a borrowed view.
-                let connected = sys::connect(stream.socket_fd(), &raw)?;
-                if !connected {
-                    stream.socket.ready(Direction::Write).await?;
-                    sys::take_socket_error(stream.socket.raw())?;
-                }
-            }
-        }
+        let stream = TcpStream {
+            socket: stream_io::connect(family, RawAddr::from_std(addr)).await?,
+        };
         sys::set_nodelay(stream.socket.raw())?;
         Ok(stream)
-    }
-
-    fn socket_fd(&self) -> &OwnedFd {
-        self.socket.fd()
     }
 
     /// Receives the next chunk without a copy, as `Bytes` borrowing a buffer of the

@@ -5,14 +5,12 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use io_uring::{opcode, types};
 
 use super::sockaddr::RawAddr;
 use super::socket::{retry, Socket};
 use super::{stream_io, sys};
 use crate::driver::epoll::Direction;
 use crate::driver::DriverKind;
-use crate::op::Op;
 
 /// A listening Unix domain socket. Removes its socket file when dropped.
 #[derive(Debug)]
@@ -90,26 +88,9 @@ impl UnixStream {
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let raw = RawAddr::unix(path.as_ref())?;
-        let kind = Socket::current_kind();
         let stream = UnixStream {
-            socket: Socket::new(sys::socket(libc::AF_UNIX, kind == DriverKind::Epoll)?)?,
+            socket: stream_io::connect(libc::AF_UNIX, raw).await?,
         };
-        match kind {
-            DriverKind::Uring => {
-                let entry =
-                    opcode::Connect::new(types::Fd(stream.socket.raw()), raw.as_ptr(), raw.len)
-                        .build();
-                // SAFETY: the address lives in the boxed RawAddr the op owns.
-                let (res, _, _raw) = unsafe { Op::submit(entry, raw) }.await;
-                res?;
-            }
-            DriverKind::Epoll => {
-                if !sys::connect(stream.socket.fd(), &raw)? {
-                    stream.socket.ready(Direction::Write).await?;
-                    sys::take_socket_error(stream.socket.raw())?;
-                }
-            }
-        }
         Ok(stream)
     }
 
