@@ -60,6 +60,34 @@ async fn read_exact(stream: &TcpStream, len: usize) -> Vec<u8> {
     out
 }
 
+/// Echoes `n` small messages through a fresh connection on `rt`.
+fn echo_round_trips(rt: &Runtime, n: u32) {
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            spawn(echo_server(listener, 1)).detach();
+            let s = TcpStream::connect(addr).await.unwrap();
+            for i in 0..n {
+                s.write_all(Bytes::copy_from_slice(&i.to_be_bytes()))
+                    .await
+                    .unwrap();
+                assert_eq!(read_exact(&s, 4).await, i.to_be_bytes());
+            }
+        })
+        .await
+        .expect("timed out");
+    });
+}
+
+/// A connected (client, server) pair from `listener`.
+async fn connected(listener: &TcpListener) -> (TcpStream, TcpStream) {
+    let addr = listener.local_addr().unwrap();
+    let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (server, _) = listener.accept().await.unwrap();
+    (c.await, server)
+}
+
 #[test]
 fn echo_hundreds_of_connections() {
     let rt = rt();
@@ -211,12 +239,7 @@ fn cancelled_operations_free_their_slots_and_the_stream_still_works() {
     rt.block_on(async {
         timeout(LIMIT, async {
             let listener = TcpListener::bind(localhost()).unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (client, server) = {
-                let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-                let (s, _) = listener.accept().await.unwrap();
-                (c.await, s)
-            };
+            let (client, server) = connected(&listener).await;
             // A read that can never complete, cancelled by a timeout, 100 times.
             for _ in 0..100 {
                 let r = timeout(
@@ -292,22 +315,7 @@ fn busy_poll_strategy_echoes() {
         .wait_strategy(WaitStrategy::BusyPoll)
         .build()
         .unwrap();
-    rt.block_on(async {
-        timeout(LIMIT, async {
-            let listener = TcpListener::bind(localhost()).unwrap();
-            let addr = listener.local_addr().unwrap();
-            spawn(echo_server(listener, 1)).detach();
-            let s = TcpStream::connect(addr).await.unwrap();
-            for i in 0..1000u32 {
-                s.write_all(Bytes::copy_from_slice(&i.to_be_bytes()))
-                    .await
-                    .unwrap();
-                assert_eq!(read_exact(&s, 4).await, i.to_be_bytes());
-            }
-        })
-        .await
-        .expect("timed out");
-    });
+    echo_round_trips(&rt, 1000);
 }
 
 #[test]
@@ -387,22 +395,7 @@ fn sqpoll_echoes_or_is_refused_by_name() {
             return;
         }
     };
-    rt.block_on(async {
-        timeout(LIMIT, async {
-            let listener = TcpListener::bind(localhost()).unwrap();
-            let addr = listener.local_addr().unwrap();
-            spawn(echo_server(listener, 1)).detach();
-            let s = TcpStream::connect(addr).await.unwrap();
-            for i in 0..100u32 {
-                s.write_all(Bytes::copy_from_slice(&i.to_be_bytes()))
-                    .await
-                    .unwrap();
-                assert_eq!(read_exact(&s, 4).await, i.to_be_bytes());
-            }
-        })
-        .await
-        .expect("timed out");
-    });
+    echo_round_trips(&rt, 100);
 }
 
 /// Echo server on `recv()`: received chunks go straight back out, no copy.
@@ -540,10 +533,7 @@ fn cancelled_recv_loses_no_data() {
     rt.block_on(async {
         timeout(LIMIT, async {
             let listener = TcpListener::bind(localhost()).unwrap();
-            let addr = listener.local_addr().unwrap();
-            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-            let (server, _) = listener.accept().await.unwrap();
-            let client = c.await;
+            let (client, server) = connected(&listener).await;
             for i in 0..50u8 {
                 assert!(timeout(Duration::from_millis(1), server.recv())
                     .await
@@ -622,9 +612,7 @@ fn cancelled_connect_and_write_leave_nothing_behind() {
                     std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
             }
             // A write cancelled while the peer is not reading and the buffers are full.
-            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-            let (_server, _) = listener.accept().await.unwrap();
-            let client = c.await;
+            let (client, _server) = connected(&listener).await;
             let big = Bytes::from(vec![7u8; 32 << 20]);
             assert!(timeout(Duration::from_millis(50), client.write_all(big))
                 .await
@@ -667,9 +655,7 @@ fn zero_copy_sends_deliver_everything_and_cancel_cleanly() {
             assert!(reader.join().unwrap() == data[..]);
 
             // A zero-copy send cancelled while the peer does not read.
-            let c = spawn(async move { TcpStream::connect(addr).await.unwrap() });
-            let (_idle, _) = listener.accept().await.unwrap();
-            let client = c.await;
+            let (client, _idle) = connected(&listener).await;
             let big = Bytes::from(vec![1u8; 32 << 20]);
             assert!(timeout(Duration::from_millis(50), client.write_all(big))
                 .await
