@@ -179,7 +179,12 @@ impl Reactor {
                 let waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
                 waiters.into_iter().for_each(Waker::wake);
             }
-            self.timers.borrow_mut().fire(Instant::now());
+            // Read the clock only when a timer could be due: in a busy-poll spin
+            // the read is a measurable share of the loop (perf: 4 %).
+            let mut timers = self.timers.borrow_mut();
+            if !timers.is_empty() {
+                timers.fire(Instant::now());
+            }
         }
     }
 
