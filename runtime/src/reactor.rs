@@ -8,7 +8,7 @@
 //!  driver turn: submit queued operations; wait as the strategy says
 //!               (not at all if work is ready; else until the next timer,
 //!                a completion, or a wake-up from another thread)
-//!  read the clock once; fire due timers
+//!  if a timer is armed: read the clock once, fire due timers
 //! ```
 
 use std::cell::RefCell;
