@@ -1,0 +1,100 @@
+//! Round-robin over the peers that have room (REQ, DEALER, PUSH sends; libzmq's lb).
+//!
+//! A peer whose pipe reached its high-water mark is marked full and skipped until
+//! it drains; a message goes whole to the one peer `next` returned.
+
+use super::round_robin::RoundRobin;
+use crate::PeerId;
+
+/// Picks the peer for each outgoing message.
+///
+/// ```
+/// use monocoque_patterns::{strategy::LoadBalancer, PeerId};
+/// let mut lb = LoadBalancer::default();
+/// lb.attach(PeerId(1));
+/// lb.attach(PeerId(2));
+/// lb.set_full(PeerId(1), true);
+/// assert_eq!(lb.next(), Some(PeerId(2)));
+/// assert_eq!(lb.next(), Some(PeerId(2)));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct LoadBalancer {
+    rr: RoundRobin,
+}
+
+impl LoadBalancer {
+    /// A new peer, with room.
+    pub fn attach(&mut self, peer: PeerId) {
+        self.rr.attach(peer, true);
+    }
+
+    /// The peer is gone.
+    pub fn detach(&mut self, peer: PeerId) {
+        self.rr.detach(peer);
+    }
+
+    /// The peer's pipe is at (`true`) or below (`false`) its high-water mark.
+    pub fn set_full(&mut self, peer: PeerId, full: bool) {
+        self.rr.set_eligible(peer, !full);
+    }
+
+    /// The peer for the next message, or `None` if every peer is full (or there
+    /// are none): the socket then blocks or returns EAGAIN, as its type says.
+    pub fn next(&mut self) -> Option<PeerId> {
+        self.rr.next()
+    }
+
+    /// Peers attached.
+    pub fn len(&self) -> usize {
+        self.rr.len()
+    }
+
+    /// Whether no peer is attached.
+    pub fn is_empty(&self) -> bool {
+        self.rr.len() == 0
+    }
+
+    /// Peers with room.
+    pub fn with_room(&self) -> usize {
+        self.rr.eligible()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_over_peers_with_room() {
+        let mut lb = LoadBalancer::default();
+        assert_eq!(lb.next(), None);
+        for i in 1..=3 {
+            lb.attach(PeerId(i));
+        }
+        let got: Vec<u64> = (0..6).map(|_| lb.next().unwrap().0).collect();
+        assert_eq!(got, vec![1, 2, 3, 1, 2, 3]);
+        lb.set_full(PeerId(2), true);
+        let got: Vec<u64> = (0..4).map(|_| lb.next().unwrap().0).collect();
+        assert_eq!(got, vec![1, 3, 1, 3]);
+        lb.set_full(PeerId(1), true);
+        lb.set_full(PeerId(3), true);
+        assert_eq!(lb.next(), None, "every peer full: block or EAGAIN");
+        lb.set_full(PeerId(2), false);
+        assert_eq!(lb.next(), Some(PeerId(2)));
+    }
+
+    #[test]
+    fn detaching_keeps_the_rotation_fair() {
+        let mut lb = LoadBalancer::default();
+        for i in 1..=4 {
+            lb.attach(PeerId(i));
+        }
+        assert_eq!(lb.next(), Some(PeerId(1)));
+        assert_eq!(lb.next(), Some(PeerId(2)));
+        lb.detach(PeerId(1));
+        assert_eq!(lb.next(), Some(PeerId(3)), "the peer after the last served");
+        lb.detach(PeerId(4));
+        assert_eq!(lb.next(), Some(PeerId(2)));
+        assert_eq!(lb.len(), 2);
+    }
+}

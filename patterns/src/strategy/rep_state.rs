@@ -1,0 +1,121 @@
+//! The REP envelope stack (RFC 28).
+//!
+//! ```text
+//!   Idle ── request from peer P ──▶ Replying(P, envelope) ── reply ──▶ Idle
+//!   Idle ── reply ──▶ EFSM            Replying ── recv ──▶ EFSM
+//! ```
+//!
+//! A request is `envelope... [empty] body...`: the envelope (routing ids added by
+//! ROUTERs on the way, possibly none) and the delimiter are stored, the body goes
+//! to the application, and the reply goes back to P with the envelope in front.
+//! A request without a delimiter is malformed and dropped.
+
+use bytes::Bytes;
+use monocoque_zmtp::Msg;
+
+use crate::{Error, PeerId, Result};
+
+/// One REP socket's request/reply state.
+#[derive(Debug, Clone, Default)]
+pub struct RepState {
+    pending: Option<(PeerId, Vec<Bytes>)>,
+}
+
+impl RepState {
+    /// Whether a request may be received (no reply is owed).
+    pub fn can_recv(&self) -> bool {
+        self.pending.is_none()
+    }
+
+    /// Takes a request from `from`: returns the body for the application and
+    /// remembers where the reply goes.
+    pub fn accept_request(&mut self, from: PeerId, msg: Msg) -> Result<Msg> {
+        if self.pending.is_some() {
+            return Err(Error::InvalidState(
+                "REP must send the reply before receiving again",
+            ));
+        }
+        let frames = msg.into_frames();
+        let Some(delim) = frames.iter().position(|f| f.is_empty()) else {
+            return Err(Error::Malformed(
+                "request without the empty delimiter frame",
+            ));
+        };
+        let mut frames = frames;
+        let body = frames.split_off(delim + 1);
+        if body.is_empty() {
+            return Err(Error::Malformed("request with no body after the delimiter"));
+        }
+        self.pending = Some((from, frames));
+        Ok(Msg::from(body))
+    }
+
+    /// Wraps the reply in the stored envelope; returns the peer it must go to.
+    pub fn reply(&mut self, body: Msg) -> Result<(PeerId, Msg)> {
+        if body.is_empty() {
+            return Err(Error::Malformed("a reply needs at least one frame"));
+        }
+        let (peer, envelope) = self
+            .pending
+            .take()
+            .ok_or(Error::InvalidState("REP has no request to reply to"))?;
+        let mut frames = envelope;
+        frames.extend(body.into_frames());
+        Ok((peer, Msg::from(frames)))
+    }
+
+    /// The requesting peer disconnected before the reply: the reply will be
+    /// discarded (RFC 28: silently), and the socket may receive again.
+    pub fn peer_gone(&mut self, peer: PeerId) -> bool {
+        if self.pending.as_ref().is_some_and(|(p, _)| *p == peer) {
+            self.pending = None;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_goes_back_with_the_reply() {
+        let mut rep = RepState::default();
+        assert_eq!(
+            rep.reply(Msg::from("x")).unwrap_err(),
+            Error::InvalidState("REP has no request to reply to")
+        );
+        let request = Msg::from(["router-2", "router-1", "", "body", "more"]);
+        let body = rep.accept_request(PeerId(9), request).unwrap();
+        assert_eq!(body, Msg::from(["body", "more"]));
+        assert!(
+            rep.accept_request(PeerId(9), Msg::from(["", "x"])).is_err(),
+            "EFSM before the reply"
+        );
+        let (peer, reply) = rep.reply(Msg::from("answer")).unwrap();
+        assert_eq!(peer, PeerId(9));
+        assert_eq!(reply, Msg::from(["router-2", "router-1", "", "answer"]));
+        assert!(rep.can_recv());
+    }
+
+    #[test]
+    fn malformed_requests_are_refused_and_change_nothing() {
+        let mut rep = RepState::default();
+        assert!(matches!(
+            rep.accept_request(PeerId(1), Msg::from("no delimiter")),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(
+            rep.accept_request(PeerId(1), Msg::from(["id", ""])),
+            Err(Error::Malformed(_))
+        ));
+        assert!(rep.can_recv());
+        let body = rep
+            .accept_request(PeerId(1), Msg::from(["", "ok"]))
+            .unwrap();
+        assert_eq!(body, Msg::from("ok"));
+        assert!(rep.peer_gone(PeerId(1)));
+        assert!(rep.can_recv());
+    }
+}
