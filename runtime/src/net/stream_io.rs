@@ -322,3 +322,56 @@ pub(crate) async fn connect(
     }
     Ok(sock)
 }
+
+/// The stream methods TCP and Unix sockets share, all delegating to this module.
+macro_rules! stream_methods {
+    () => {
+        /// Receives the next chunk without a copy, as `Bytes` borrowing a buffer of
+        /// the reactor's receive pool (returned to the pool when the last `Bytes`
+        /// referring to it is dropped); empty at end of stream. With io_uring a
+        /// multishot RECV stays armed between calls, and cancelling a call loses no data.
+        pub async fn recv(&self) -> std::io::Result<bytes::Bytes> {
+            $crate::net::stream_io::recv(&self.socket).await
+        }
+
+        /// Reads into `buf`'s spare capacity (reserving 16 KiB if it has none) and
+        /// returns the count (0 at end of stream) with the buffer.
+        pub async fn read(
+            &self,
+            buf: bytes::BytesMut,
+        ) -> (std::io::Result<usize>, bytes::BytesMut) {
+            $crate::net::stream_io::read(&self.socket, buf).await
+        }
+
+        /// Writes some of `buf` with one send; returns the count written with the buffer.
+        pub async fn write(&self, buf: bytes::Bytes) -> (std::io::Result<usize>, bytes::Bytes) {
+            $crate::net::stream_io::write(&self.socket, buf).await
+        }
+
+        /// Writes every byte of `buf` (one send per partial write, no allocation).
+        pub async fn write_all(&self, buf: bytes::Bytes) -> std::io::Result<()> {
+            $crate::net::stream_io::write_all(&self.socket, buf).await
+        }
+
+        /// Writes some of `bufs` with one gathered write; returns the count written
+        /// with the buffers (unchanged: advance them yourself, or use
+        /// [`write_all_vectored`](Self::write_all_vectored)).
+        pub async fn writev(
+            &self,
+            bufs: Vec<bytes::Bytes>,
+        ) -> (std::io::Result<usize>, Vec<bytes::Bytes>) {
+            $crate::net::stream_io::writev(&self.socket, bufs).await
+        }
+
+        /// Writes every byte of `bufs`, in as few gathered writes as the socket allows.
+        pub async fn write_all_vectored(&self, bufs: Vec<bytes::Bytes>) -> std::io::Result<()> {
+            $crate::net::stream_io::write_all_vectored(&self.socket, bufs).await
+        }
+
+        /// Shuts down one or both directions.
+        pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+            $crate::net::sys::shutdown(self.socket.raw(), how)
+        }
+    };
+}
+pub(crate) use stream_methods;

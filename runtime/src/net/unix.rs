@@ -4,8 +4,6 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
-
 use super::sockaddr::RawAddr;
 use super::socket::{retry, Socket};
 use super::{stream_io, sys};
@@ -94,38 +92,5 @@ impl UnixStream {
         Ok(stream)
     }
 
-    /// As [`TcpStream::recv`](super::TcpStream::recv).
-    pub async fn recv(&self) -> io::Result<Bytes> {
-        stream_io::recv(&self.socket).await
-    }
-
-    /// As [`TcpStream::read`](super::TcpStream::read).
-    pub async fn read(&self, buf: BytesMut) -> (io::Result<usize>, BytesMut) {
-        stream_io::read(&self.socket, buf).await
-    }
-
-    /// As [`TcpStream::write`](super::TcpStream::write).
-    pub async fn write(&self, buf: Bytes) -> (io::Result<usize>, Bytes) {
-        stream_io::write(&self.socket, buf).await
-    }
-
-    /// As [`TcpStream::write_all`](super::TcpStream::write_all).
-    pub async fn write_all(&self, buf: Bytes) -> io::Result<()> {
-        stream_io::write_all(&self.socket, buf).await
-    }
-
-    /// As [`TcpStream::writev`](super::TcpStream::writev).
-    pub async fn writev(&self, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
-        stream_io::writev(&self.socket, bufs).await
-    }
-
-    /// As [`TcpStream::write_all_vectored`](super::TcpStream::write_all_vectored).
-    pub async fn write_all_vectored(&self, bufs: Vec<Bytes>) -> io::Result<()> {
-        stream_io::write_all_vectored(&self.socket, bufs).await
-    }
-
-    /// Shuts down one or both directions.
-    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        sys::shutdown(self.socket.raw(), how)
-    }
+    stream_io::stream_methods!();
 }
