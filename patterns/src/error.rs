@@ -8,12 +8,6 @@ pub enum Error {
     /// sending twice without a reply, a REP replying with no request.
     #[error("operation not valid in the socket's current state: {0} (EFSM)")]
     InvalidState(&'static str),
-    /// No peer can take the message now (libzmq EAGAIN).
-    #[error("no peer can take the message now (EAGAIN)")]
-    WouldBlock,
-    /// ROUTER_MANDATORY: the identity names no connected peer (libzmq EHOSTUNREACH).
-    #[error("no connected peer has that routing id (EHOSTUNREACH)")]
-    HostUnreachable,
     /// A message without the frames the socket type needs.
     #[error("malformed message: {0}")]
     Malformed(&'static str),

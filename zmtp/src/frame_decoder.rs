@@ -50,11 +50,6 @@ impl FrameDecoder {
         self.limit = limit;
     }
 
-    /// Whether a header has been read and its body is still awaited.
-    pub fn is_mid_frame(&self) -> bool {
-        self.pending.is_some()
-    }
-
     /// Decodes the next frame, or returns `None` if `input` does not yet hold it.
     pub fn decode(&mut self, input: &mut InputBuffer) -> Result<Option<Frame>> {
         let (flags, size) = match self.pending {

@@ -14,6 +14,9 @@ pub(crate) struct Socket {
     fd: OwnedFd,
     kind: DriverKind,
     epoll_key: Option<usize>,
+    /// Whether the reactor lends receive buffers to the kernel (multishot RECV);
+    /// fixed for the reactor's life, so read once here.
+    recv_ring: bool,
     /// The multishot RECV armed on this socket (io_uring with a provided ring).
     pub(crate) multishot: std::cell::Cell<Option<usize>>,
     /// Sockets belong to their reactor's thread.
@@ -23,14 +26,17 @@ pub(crate) struct Socket {
 impl Socket {
     /// Wraps `fd` for the current reactor's driver. On epoll, `fd` must be non-blocking.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
-        let (kind, epoll_key) = reactor::with(|r| match &mut *r.driver.borrow_mut() {
-            Driver::Uring(_) => Ok::<_, io::Error>((DriverKind::Uring, None)),
-            Driver::Epoll(d) => Ok((DriverKind::Epoll, Some(d.register(fd.as_raw_fd())?))),
+        let (kind, epoll_key, recv_ring) = reactor::with(|r| match &mut *r.driver.borrow_mut() {
+            Driver::Uring(u) => {
+                Ok::<_, io::Error>((DriverKind::Uring, None, u.recv_group().is_some()))
+            }
+            Driver::Epoll(d) => Ok((DriverKind::Epoll, Some(d.register(fd.as_raw_fd())?), false)),
         })?;
         Ok(Socket {
             fd,
             kind,
             epoll_key,
+            recv_ring,
             multishot: std::cell::Cell::new(None),
             _not_send: std::marker::PhantomData,
         })
@@ -39,6 +45,11 @@ impl Socket {
     /// The driver kind of the current reactor (decides blocking mode before a socket exists).
     pub(crate) fn current_kind() -> DriverKind {
         reactor::with(|r| r.kind())
+    }
+
+    /// Whether `recv` can use a multishot RECV on the provided-buffer ring.
+    pub(crate) fn has_recv_ring(&self) -> bool {
+        self.recv_ring
     }
 
     pub(crate) fn kind(&self) -> DriverKind {

@@ -119,12 +119,17 @@ pub(crate) async fn write(sock: &Socket, buf: Bytes) -> (io::Result<usize>, Byte
     }
     match sock.kind() {
         DriverKind::Uring => {
-            let fixed = reactor::with(|r| match &*r.driver.borrow() {
-                Driver::Uring(u) => u
-                    .fixed_pool()
-                    .filter(|p| buf.len() <= p.size())
-                    .and_then(|p| p.copy_in(&buf)),
-                Driver::Epoll(_) => None,
+            // One look at the reactor decides the path: registered buffer, zero-copy, or plain.
+            let (fixed, zc) = reactor::with(|r| {
+                let zc = r.send_zc_threshold.is_some_and(|t| buf.len() >= t);
+                let fixed = match &*r.driver.borrow() {
+                    Driver::Uring(u) => u
+                        .fixed_pool()
+                        .filter(|p| buf.len() <= p.size())
+                        .and_then(|p| p.copy_in(&buf)),
+                    Driver::Epoll(_) => None,
+                };
+                (fixed, zc)
             });
             if let Some(fixed) = fixed {
                 let entry = opcode::WriteFixed::new(
@@ -139,7 +144,6 @@ pub(crate) async fn write(sock: &Socket, buf: Bytes) -> (io::Result<usize>, Byte
                 let (res, _, _fixed) = unsafe { Op::submit(entry, fixed) }.await;
                 return (res.map(|n| n as usize), buf);
             }
-            let zc = reactor::with(|r| r.send_zc_threshold).is_some_and(|t| buf.len() >= t);
             let entry = if zc {
                 // Two completions: the result, then the notification that the kernel
                 // no longer reads the buffer (the op keeps the buffer until then).
@@ -186,17 +190,8 @@ pub(crate) async fn write_all(sock: &Socket, mut buf: Bytes) -> io::Result<()> {
 /// once a buffer comes back: reads pause and TCP pushes back.
 pub(crate) async fn recv(sock: &Socket) -> io::Result<Bytes> {
     match sock.kind() {
-        DriverKind::Uring => {
-            let ring = reactor::with(|r| match &*r.driver.borrow() {
-                Driver::Uring(u) => u.recv_group().is_some(),
-                Driver::Epoll(_) => false,
-            });
-            if ring {
-                recv_multishot(sock).await
-            } else {
-                recv_single_shot(sock).await
-            }
-        }
+        DriverKind::Uring if sock.has_recv_ring() => recv_multishot(sock).await,
+        DriverKind::Uring => recv_single_shot(sock).await,
         DriverKind::Epoll => recv_readiness(sock).await,
     }
 }
