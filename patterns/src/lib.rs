@@ -1,15 +1,30 @@
 //! # monocoque-patterns
 //!
-//! The ZeroMQ socket types, built from routing strategies that are plain data
-//! structures (no IO, no clock): [`strategy::LoadBalancer`], [`strategy::FairQueue`],
+//! The ZeroMQ socket types on Monocoque's runtime: [`Socket`] (async, owned by
+//! one reactor thread) with REQ, REP, DEALER, ROUTER, PUSH, PULL and PAIR
+//! semantics, over tcp, ipc and inproc, with libzmq's options
+//! ([`SocketOption`]) and monitor events ([`Monitor`]).
+//!
+//! The rules themselves are plain data structures (no IO, no clock), tested
+//! alone: [`strategy::LoadBalancer`], [`strategy::FairQueue`],
 //! [`strategy::RoutingTable`], [`strategy::ReqState`], [`strategy::RepState`].
-//! The sockets that drive them over the runtime arrive with issue #4.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod endpoint;
 mod error;
+mod lifecycle;
+mod monitor;
+mod options;
 mod peer_id;
+mod pipe;
+mod socket;
 pub mod strategy;
+mod transport;
 
+pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
+pub use options::{Options, SocketOption};
 pub use peer_id::PeerId;
+pub use socket::Socket;

@@ -7,11 +7,11 @@
 //! Every syscall and every `unsafe` block of the project lives in this crate;
 //! each `unsafe` block says why it holds in a `// SAFETY:` comment.
 //!
-//! What exists today: the reactor loop, the three wait strategies, TCP
-//! listen/accept/connect/read/gathered write over both drivers, timers, and a
-//! safe ownership model for buffers the kernel is using. Not yet: multishot
-//! accept and recv with provided buffer rings, registered buffers, SendZc, Unix
-//! sockets, cross-core SPSC rings (see the crate README).
+//! It holds the reactor loop and its three wait strategies, TCP and Unix
+//! sockets over io_uring (multishot accept, multishot recv into a provided
+//! buffer ring, gathered writes, SendZc, registered buffers) or epoll, timers,
+//! cross-thread SPSC rings, and a safe ownership model for buffers the kernel
+//! is using (see the crate README).
 #![warn(missing_docs)]
 
 mod driver;
@@ -30,6 +30,6 @@ pub use driver::DriverKind;
 pub use error::{Error, Result};
 pub use executor::JoinHandle;
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};
-pub use runtime::{spawn, Runtime, RuntimeBuilder};
+pub use runtime::{in_runtime, spawn, Runtime, RuntimeBuilder};
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;

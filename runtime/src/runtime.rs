@@ -296,7 +296,13 @@ impl Drop for Runtime {
     }
 }
 
-/// Spawns a task on the current thread's runtime.
+/// Whether this thread is inside [`Runtime::block_on`] (so that IO, timers
+/// and [`spawn`] work here).
+pub fn in_runtime() -> bool {
+    reactor::try_with(|_| ()).is_some()
+}
+
+/// Spawns a `!Send` task on the current thread's runtime.
 ///
 /// # Panics
 /// Outside [`Runtime::block_on`].

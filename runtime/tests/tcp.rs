@@ -485,17 +485,12 @@ fn exhausted_pool_pauses_reads_and_memory_stays_bounded() {
             // Hold every chunk: the pool runs dry and reads must stop.
             let mut held = Vec::new();
             let mut received = 0usize;
-            loop {
-                match timeout(Duration::from_millis(200), s.recv()).await {
-                    Ok(chunk) => {
-                        let chunk = chunk.unwrap();
-                        assert!(chunk.len() <= SIZE);
-                        received += chunk.len();
-                        held.push(chunk);
-                        assert!(held.len() <= BUFFERS as usize, "more chunks than buffers");
-                    }
-                    Err(_) => break,
-                }
+            while let Ok(chunk) = timeout(Duration::from_millis(200), s.recv()).await {
+                let chunk = chunk.unwrap();
+                assert!(chunk.len() <= SIZE);
+                received += chunk.len();
+                held.push(chunk);
+                assert!(held.len() <= BUFFERS as usize, "more chunks than buffers");
             }
             assert_eq!(
                 held.len(),

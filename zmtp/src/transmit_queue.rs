@@ -125,6 +125,20 @@ impl TransmitQueue {
     }
 }
 
+impl TransmitQueue {
+    /// Moves everything queued out as chunks for one gathered write: the sealed
+    /// large bodies as they are (never copied) and the coalesced small frames as
+    /// one more chunk. The queue is empty afterwards.
+    pub fn take_chunks(&mut self) -> Vec<Bytes> {
+        let mut out: Vec<Bytes> = self.chunks.drain(..).collect();
+        if !self.tail.is_empty() {
+            out.push(self.tail.split().freeze());
+        }
+        self.len = 0;
+        out
+    }
+}
+
 impl Buf for TransmitQueue {
     fn remaining(&self) -> usize {
         self.len
@@ -181,6 +195,24 @@ impl Buf for TransmitQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_chunks_keeps_the_order_and_empties_the_queue() {
+        let mut q = TransmitQueue::with_copy_threshold(4);
+        let big = Bytes::from(vec![7u8; 300]);
+        q.push_frame(true, false, &Bytes::from_static(b"ab"));
+        q.push_frame(false, false, &big);
+        q.push_frame(false, false, &Bytes::from_static(b"z"));
+        let mut copy = TransmitQueue::with_copy_threshold(4);
+        copy.push_frame(true, false, &Bytes::from_static(b"ab"));
+        copy.push_frame(false, false, &big);
+        copy.push_frame(false, false, &Bytes::from_static(b"z"));
+        let chunks = q.take_chunks();
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[1].as_ptr(), big.as_ptr());
+        assert_eq!(chunks.concat(), copy.take_all().to_vec());
+        assert!(q.is_empty() && !q.has_remaining());
+    }
 
     #[test]
     fn large_bodies_are_not_copied() {

@@ -12,7 +12,7 @@ use crate::PeerId;
 /// fq.attach(PeerId(1));
 /// fq.attach(PeerId(2));
 /// fq.set_readable(PeerId(2), true);
-/// assert_eq!(fq.next(), Some(PeerId(2)));
+/// assert_eq!(fq.next_peer(), Some(PeerId(2)));
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct FairQueue {
@@ -36,7 +36,7 @@ impl FairQueue {
     }
 
     /// The peer to take the next message from, after the last one served.
-    pub fn next(&mut self) -> Option<PeerId> {
+    pub fn next_peer(&mut self) -> Option<PeerId> {
         self.rr.next()
     }
 
@@ -56,14 +56,14 @@ mod tests {
         for i in 1..=3 {
             fq.attach(PeerId(i));
         }
-        assert_eq!(fq.next(), None);
+        assert_eq!(fq.next_peer(), None);
         // Peer 1 always has more; 2 and 3 have one message each.
         fq.set_readable(PeerId(1), true);
         fq.set_readable(PeerId(2), true);
         fq.set_readable(PeerId(3), true);
         let mut order = Vec::new();
         for _ in 0..5 {
-            let p = fq.next().unwrap();
+            let p = fq.next_peer().unwrap();
             order.push(p.0);
             if p != PeerId(1) {
                 fq.set_readable(p, false);

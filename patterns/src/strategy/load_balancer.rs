@@ -14,8 +14,8 @@ use crate::PeerId;
 /// lb.attach(PeerId(1));
 /// lb.attach(PeerId(2));
 /// lb.set_full(PeerId(1), true);
-/// assert_eq!(lb.next(), Some(PeerId(2)));
-/// assert_eq!(lb.next(), Some(PeerId(2)));
+/// assert_eq!(lb.next_peer(), Some(PeerId(2)));
+/// assert_eq!(lb.next_peer(), Some(PeerId(2)));
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct LoadBalancer {
@@ -40,7 +40,7 @@ impl LoadBalancer {
 
     /// The peer for the next message, or `None` if every peer is full (or there
     /// are none): the socket then blocks or returns EAGAIN, as its type says.
-    pub fn next(&mut self) -> Option<PeerId> {
+    pub fn next_peer(&mut self) -> Option<PeerId> {
         self.rr.next()
     }
 
@@ -67,20 +67,20 @@ mod tests {
     #[test]
     fn rotates_over_peers_with_room() {
         let mut lb = LoadBalancer::default();
-        assert_eq!(lb.next(), None);
+        assert_eq!(lb.next_peer(), None);
         for i in 1..=3 {
             lb.attach(PeerId(i));
         }
-        let got: Vec<u64> = (0..6).map(|_| lb.next().unwrap().0).collect();
+        let got: Vec<u64> = (0..6).map(|_| lb.next_peer().unwrap().0).collect();
         assert_eq!(got, vec![1, 2, 3, 1, 2, 3]);
         lb.set_full(PeerId(2), true);
-        let got: Vec<u64> = (0..4).map(|_| lb.next().unwrap().0).collect();
+        let got: Vec<u64> = (0..4).map(|_| lb.next_peer().unwrap().0).collect();
         assert_eq!(got, vec![1, 3, 1, 3]);
         lb.set_full(PeerId(1), true);
         lb.set_full(PeerId(3), true);
-        assert_eq!(lb.next(), None, "every peer full: block or EAGAIN");
+        assert_eq!(lb.next_peer(), None, "every peer full: block or EAGAIN");
         lb.set_full(PeerId(2), false);
-        assert_eq!(lb.next(), Some(PeerId(2)));
+        assert_eq!(lb.next_peer(), Some(PeerId(2)));
     }
 
     #[test]
@@ -89,12 +89,16 @@ mod tests {
         for i in 1..=4 {
             lb.attach(PeerId(i));
         }
-        assert_eq!(lb.next(), Some(PeerId(1)));
-        assert_eq!(lb.next(), Some(PeerId(2)));
+        assert_eq!(lb.next_peer(), Some(PeerId(1)));
+        assert_eq!(lb.next_peer(), Some(PeerId(2)));
         lb.detach(PeerId(1));
-        assert_eq!(lb.next(), Some(PeerId(3)), "the peer after the last served");
+        assert_eq!(
+            lb.next_peer(),
+            Some(PeerId(3)),
+            "the peer after the last served"
+        );
         lb.detach(PeerId(4));
-        assert_eq!(lb.next(), Some(PeerId(2)));
+        assert_eq!(lb.next_peer(), Some(PeerId(2)));
         assert_eq!(lb.len(), 2);
     }
 }

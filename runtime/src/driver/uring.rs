@@ -84,9 +84,9 @@ impl OpSlot {
     fn kernel_owns(&self) -> bool {
         match self {
             OpSlot::Completed { .. } => false,
-            OpSlot::Multi { results, .. } => !results
+            OpSlot::Multi { results, .. } => results
                 .back()
-                .is_some_and(|(_, flags)| !io_uring::cqueue::more(*flags)),
+                .is_none_or(|(_, flags)| io_uring::cqueue::more(*flags)),
             _ => true,
         }
     }
@@ -563,11 +563,10 @@ impl UringDriver {
                                 w.wake();
                             }
                         }
-                        Some(OpSlot::Abandoned(_)) => {
-                            if !io_uring::cqueue::more(cqe.flags()) {
-                                self.ops.remove(key);
-                            }
+                        Some(OpSlot::Abandoned(_)) if !io_uring::cqueue::more(cqe.flags()) => {
+                            self.ops.remove(key);
                         }
+                        Some(OpSlot::Abandoned(_)) => {}
                         Some(OpSlot::Multi { results, waker, .. }) => {
                             results.push_back((cqe.result(), cqe.flags()));
                             if let Some(w) = waker.take() {

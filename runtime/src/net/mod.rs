@@ -9,5 +9,5 @@ mod tcp_stream;
 mod unix;
 
 pub use tcp_listener::TcpListener;
-pub use tcp_stream::TcpStream;
+pub use tcp_stream::{Keepalive, TcpStream};
 pub use unix::{UnixListener, UnixStream};

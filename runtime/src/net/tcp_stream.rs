@@ -35,5 +35,61 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// Applies TCP keepalive settings; `None` fields keep the system's values.
+    pub fn set_keepalive(&self, keepalive: &Keepalive) -> io::Result<()> {
+        let fd = self.socket.raw();
+        if let Some(on) = keepalive.enabled {
+            sys::set_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, on as libc::c_int)?;
+        }
+        let secs = |d: std::time::Duration| d.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
+        if let Some(idle) = keepalive.idle {
+            sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, secs(idle))?;
+        }
+        if let Some(intvl) = keepalive.interval {
+            sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, secs(intvl))?;
+        }
+        if let Some(count) = keepalive.count {
+            let count = count.clamp(1, i32::MAX as u32) as libc::c_int;
+            sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, count)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the keepalive settings back from the kernel.
+    pub fn keepalive(&self) -> io::Result<Keepalive> {
+        let fd = self.socket.raw();
+        let secs = |v: libc::c_int| std::time::Duration::from_secs(v.max(0) as u64);
+        Ok(Keepalive {
+            enabled: Some(sys::get_int_option(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)? != 0),
+            idle: Some(secs(sys::get_int_option(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_KEEPIDLE,
+            )?)),
+            interval: Some(secs(sys::get_int_option(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_KEEPINTVL,
+            )?)),
+            count: Some(
+                sys::get_int_option(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT)?.max(0) as u32,
+            ),
+        })
+    }
+
     stream_io::stream_methods!();
+}
+
+/// TCP keepalive settings (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+/// TCP_KEEPCNT); times are whole seconds, as the kernel takes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    /// SO_KEEPALIVE.
+    pub enabled: Option<bool>,
+    /// TCP_KEEPIDLE.
+    pub idle: Option<std::time::Duration>,
+    /// TCP_KEEPINTVL.
+    pub interval: Option<std::time::Duration>,
+    /// TCP_KEEPCNT.
+    pub count: Option<u32>,
 }

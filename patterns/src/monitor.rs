@@ -1,0 +1,176 @@
+//! Socket monitor events, as zmq_socket_monitor reports them.
+//!
+//! [`Socket::monitor`](crate::Socket::monitor) returns a [`Monitor`]; every
+//! connection-level event of the socket is queued to it from then on. The queue
+//! is bounded ([`MONITOR_CAPACITY`]): a monitor nobody reads keeps the newest
+//! events and counts the ones it lost, so it never grows memory.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+/// Events a monitor holds before it starts losing the oldest.
+pub const MONITOR_CAPACITY: usize = 1024;
+
+/// Something that happened to one of the socket's endpoints or connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MonitorEvent {
+    /// A bind succeeded (ZMQ_EVENT_LISTENING); `endpoint` is the resolved one.
+    Listening {
+        /// The bound endpoint.
+        endpoint: String,
+    },
+    /// A connection was accepted on a bound endpoint (ZMQ_EVENT_ACCEPTED).
+    Accepted {
+        /// The bound endpoint.
+        endpoint: String,
+    },
+    /// An outgoing connection was established (ZMQ_EVENT_CONNECTED).
+    Connected {
+        /// The endpoint connected to.
+        endpoint: String,
+    },
+    /// A connection attempt failed and another is scheduled
+    /// (ZMQ_EVENT_CONNECT_RETRIED).
+    ConnectRetried {
+        /// The endpoint.
+        endpoint: String,
+        /// When the next attempt starts.
+        after: Duration,
+    },
+    /// The ZMTP handshake completed (ZMQ_EVENT_HANDSHAKE_SUCCEEDED).
+    HandshakeSucceeded {
+        /// The endpoint of the connection.
+        endpoint: String,
+    },
+    /// The handshake failed: wrong socket type, authentication, malformed
+    /// greeting, timeout (ZMQ_EVENT_HANDSHAKE_FAILED_*).
+    HandshakeFailed {
+        /// The endpoint of the connection.
+        endpoint: String,
+        /// Why, as the protocol layer reported it.
+        reason: String,
+    },
+    /// An established connection ended (ZMQ_EVENT_DISCONNECTED).
+    Disconnected {
+        /// The endpoint of the connection.
+        endpoint: String,
+        /// Why: the peer closed, a protocol error, a heartbeat timeout.
+        reason: String,
+    },
+    /// A bound endpoint stopped listening (ZMQ_EVENT_CLOSED): unbind or close.
+    Closed {
+        /// The endpoint.
+        endpoint: String,
+    },
+}
+
+#[derive(Debug, Default)]
+struct MonitorQueue {
+    events: VecDeque<MonitorEvent>,
+    lost: u64,
+    waker: Option<Waker>,
+}
+
+/// Receives a socket's monitor events. Lives on the socket's thread.
+#[derive(Debug)]
+pub struct Monitor {
+    queue: Rc<RefCell<MonitorQueue>>,
+}
+
+/// The socket's side: where events are posted. Holds the queue weakly, so a
+/// dropped [`Monitor`] costs nothing.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct MonitorSink {
+    queues: Vec<Weak<RefCell<MonitorQueue>>>,
+}
+
+impl MonitorSink {
+    pub(crate) fn subscribe(&mut self) -> Monitor {
+        let queue = Rc::new(RefCell::new(MonitorQueue::default()));
+        self.queues.retain(|q| q.strong_count() > 0);
+        self.queues.push(Rc::downgrade(&queue));
+        Monitor { queue }
+    }
+
+    pub(crate) fn post(&self, event: MonitorEvent) {
+        for q in &self.queues {
+            let Some(q) = q.upgrade() else { continue };
+            let mut q = q.borrow_mut();
+            if q.events.len() == MONITOR_CAPACITY {
+                q.events.pop_front();
+                q.lost += 1;
+            }
+            q.events.push_back(event.clone());
+            if let Some(w) = q.waker.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl Monitor {
+    /// The next event, if one is queued.
+    pub fn try_recv(&self) -> Option<MonitorEvent> {
+        self.queue.borrow_mut().events.pop_front()
+    }
+
+    /// The next event, waiting for one.
+    pub async fn recv(&self) -> MonitorEvent {
+        poll_fn(|cx| {
+            let mut q = self.queue.borrow_mut();
+            match q.events.pop_front() {
+                Some(e) => Poll::Ready(e),
+                None => {
+                    q.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Events lost because the monitor was not read fast enough.
+    pub fn lost(&self) -> u64 {
+        self.queue.borrow().lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_monitor_keeps_the_newest_events() {
+        let mut sink = MonitorSink::default();
+        let m = sink.subscribe();
+        for i in 0..MONITOR_CAPACITY + 5 {
+            sink.post(MonitorEvent::Accepted {
+                endpoint: i.to_string(),
+            });
+        }
+        assert_eq!(m.lost(), 5);
+        assert_eq!(
+            m.try_recv(),
+            Some(MonitorEvent::Accepted {
+                endpoint: "5".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_dropped_monitor_is_forgotten() {
+        let mut sink = MonitorSink::default();
+        drop(sink.subscribe());
+        sink.post(MonitorEvent::Closed {
+            endpoint: "x".into(),
+        });
+        let m = sink.subscribe();
+        assert_eq!(sink.queues.len(), 1);
+        assert!(m.try_recv().is_none());
+    }
+}

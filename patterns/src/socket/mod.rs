@@ -1,0 +1,475 @@
+//! The async socket: one ZeroMQ socket owned by the current reactor thread.
+
+pub(crate) mod rules;
+pub(crate) mod shared;
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Instant;
+
+use monocoque_runtime::net::{TcpListener, UnixListener};
+use monocoque_runtime::{sleep_until, spawn, Sleep};
+use monocoque_zmtp::{Msg, SocketType};
+
+use crate::endpoint::Endpoint;
+use crate::monitor::{Monitor, MonitorEvent};
+use crate::options::{Options, SocketOption};
+use crate::pipe::{Notify, Pipe, Queue};
+use crate::transport::engine::PersistentPipe;
+use crate::transport::{inproc, network};
+use crate::{Error, Result};
+use rules::Step;
+use shared::{EndpointEntry, SocketShared};
+
+/// A ZeroMQ socket on the current reactor thread (`!Send`: it belongs to the
+/// core that made it, and so do its connections).
+///
+/// ```
+/// use monocoque_patterns::Socket;
+/// use monocoque_zmtp::{Msg, SocketType};
+/// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+/// rt.block_on(async {
+///     let rep = Socket::new(SocketType::Rep).unwrap();
+///     rep.bind("tcp://127.0.0.1:0").unwrap();
+///     let req = Socket::new(SocketType::Req).unwrap();
+///     req.connect(&rep.last_endpoint().unwrap()).unwrap();
+///     req.send("ping").await.unwrap();
+///     let got = rep.recv().await.unwrap();
+///     rep.send(got).await.unwrap();
+///     assert_eq!(&req.recv().await.unwrap()[0][..], b"ping");
+/// });
+/// ```
+pub struct Socket {
+    shared: Rc<SocketShared>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("type", &self.shared.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    /// A new socket of `kind`, with libzmq's default options. Must be called
+    /// inside a runtime's `block_on`.
+    pub fn new(kind: SocketType) -> Result<Socket> {
+        if !monocoque_runtime::in_runtime() {
+            return Err(Error::NoRuntime);
+        }
+        Ok(Socket {
+            shared: SocketShared::new(kind),
+        })
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.shared.kind
+    }
+
+    /// Sets an option (see [`SocketOption`]); refused if this socket type does
+    /// not support it. Options that shape connections (HWMs, heartbeats,
+    /// identities, security) apply to connections made afterwards, as in libzmq.
+    pub fn set_option(&self, option: SocketOption) -> Result<()> {
+        let mut core = self.shared.core.borrow_mut();
+        let kind = self.shared.kind;
+        core.options.apply(kind, option)?;
+        core.refresh_req();
+        Ok(())
+    }
+
+    /// The current option values.
+    pub fn options(&self) -> Options {
+        self.shared.core.borrow().options.clone()
+    }
+
+    /// The endpoint of the last bind, with the port the kernel chose
+    /// (ZMQ_LAST_ENDPOINT).
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.shared.core.borrow().last_endpoint.clone()
+    }
+
+    /// Messages queued in this socket's pipes: `(inbound, outbound)`, summed
+    /// over peers (received but not yet read; sent but not yet written).
+    pub fn queued(&self) -> (usize, usize) {
+        let mut core = self.shared.core.borrow_mut();
+        core.sync(&self.shared.signals);
+        core.pipes.values().fold((0, 0), |(i, o), p| {
+            (i + p.inbound.borrow().len(), o + p.outbound.borrow().len())
+        })
+    }
+
+    /// Peers connected now: handshake done (tcp, ipc) or joined (inproc).
+    pub fn peer_count(&self) -> usize {
+        let mut core = self.shared.core.borrow_mut();
+        core.sync(&self.shared.signals);
+        core.pipes
+            .iter()
+            .filter(|(id, p)| p.connected && !core.dying.contains_key(id))
+            .count()
+    }
+
+    /// Starts queueing this socket's connection events to a new [`Monitor`].
+    pub fn monitor(&self) -> Monitor {
+        self.shared.monitor.borrow_mut().subscribe()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.shared.core.borrow().closed {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Binds to an endpoint: `tcp://*:5555`, `tcp://127.0.0.1:0` (read the port
+    /// back with [`last_endpoint`](Self::last_endpoint)), `ipc:///path`,
+    /// `inproc://name`. A socket may bind several endpoints.
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        let (resolved, task) = match &ep {
+            Endpoint::Tcp { host, port } => {
+                let addr = Endpoint::bind_addr(host, *port)?;
+                let listener = TcpListener::bind(addr)
+                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
+                let resolved = Endpoint::tcp_from_addr(local).to_string();
+                let task = spawn(network::listen(
+                    self.shared.clone(),
+                    network::Listener::Tcp(listener),
+                    resolved.clone(),
+                ));
+                (resolved, Some(task))
+            }
+            Endpoint::Ipc(path) => {
+                if path.as_os_str() == "*" {
+                    return Err(Error::InvalidEndpoint {
+                        endpoint: endpoint.into(),
+                        reason: "ipc://* (a generated path) is not supported; give a path".into(),
+                    });
+                }
+                let listener = UnixListener::bind(path)
+                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
+                let resolved = ep.to_string();
+                let task = spawn(network::listen(
+                    self.shared.clone(),
+                    network::Listener::Ipc(listener),
+                    resolved.clone(),
+                ));
+                (resolved, Some(task))
+            }
+            Endpoint::Inproc(name) => {
+                inproc::bind(&self.shared, name)?;
+                (ep.to_string(), None)
+            }
+        };
+        let mut core = self.shared.core.borrow_mut();
+        core.last_endpoint = Some(resolved.clone());
+        core.endpoints.push(EndpointEntry {
+            resolved: resolved.clone(),
+            given: endpoint.to_string(),
+            bound: true,
+            task,
+            pipe: None,
+        });
+        drop(core);
+        tracing::debug!(endpoint = %resolved, "listening");
+        self.shared
+            .monitor
+            .borrow()
+            .post(MonitorEvent::Listening { endpoint: resolved });
+        Ok(())
+    }
+
+    /// Connects to an endpoint. The connection is made (and remade after a
+    /// failure, every RECONNECT_IVL) in the background; unless IMMEDIATE is
+    /// set, messages queue for it at once.
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        self.check_open()?;
+        let ep: Endpoint = endpoint.parse()?;
+        let display = ep.to_string();
+        let (task, pipe) = match &ep {
+            Endpoint::Inproc(name) => {
+                let pipe = inproc::connect(&self.shared, name, &display)?;
+                let peer = pipe.peer;
+                self.shared.core.borrow_mut().attach(pipe);
+                (None, Some(peer))
+            }
+            Endpoint::Tcp { port, host } => {
+                if *port == 0 || host == "*" {
+                    return Err(Error::InvalidEndpoint {
+                        endpoint: endpoint.into(),
+                        reason: "connect needs a host and a non-zero port".into(),
+                    });
+                }
+                self.connect_network(ep.clone(), display.clone())
+            }
+            Endpoint::Ipc(_) => self.connect_network(ep.clone(), display.clone()),
+        };
+        self.shared.core.borrow_mut().endpoints.push(EndpointEntry {
+            resolved: display,
+            given: endpoint.to_string(),
+            bound: false,
+            task,
+            pipe,
+        });
+        Ok(())
+    }
+
+    fn connect_network(
+        &self,
+        ep: Endpoint,
+        display: String,
+    ) -> (
+        Option<monocoque_runtime::JoinHandle<()>>,
+        Option<crate::PeerId>,
+    ) {
+        let mut core = self.shared.core.borrow_mut();
+        let persistent = if core.options.immediate {
+            None
+        } else {
+            let peer = self.shared.allocate_peer();
+            let inbound = Queue::new(core.options.rcvhwm);
+            let outbound = Queue::new(core.options.sndhwm);
+            let signals = Rc::downgrade(&self.shared.signals);
+            inbound.borrow_mut().reader = Notify::Socket {
+                signals: signals.clone(),
+                peer,
+            };
+            outbound.borrow_mut().writer = Notify::Socket { signals, peer };
+            core.attach(Pipe {
+                peer,
+                inbound: inbound.clone(),
+                outbound: outbound.clone(),
+                identity: bytes::Bytes::new(),
+                peer_type: None,
+                connected: false,
+                endpoint: display.clone(),
+                inproc_peer: None,
+            });
+            Some(PersistentPipe {
+                peer,
+                inbound,
+                outbound,
+            })
+        };
+        drop(core);
+        let peer = persistent.as_ref().map(|p| p.peer);
+        let task = spawn(network::connect(
+            self.shared.clone(),
+            ep,
+            display,
+            persistent,
+        ));
+        (Some(task), peer)
+    }
+
+    /// Stops listening on a bound endpoint and drops the connections accepted
+    /// on it. `endpoint` may be as given to `bind` or as `last_endpoint` reports it.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        self.remove_endpoint(endpoint, true)
+    }
+
+    /// Drops a connection made with `connect` (and stops reconnecting).
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        self.remove_endpoint(endpoint, false)
+    }
+
+    fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
+        self.check_open()?;
+        let mut core = self.shared.core.borrow_mut();
+        core.sync(&self.shared.signals);
+        let normalized = endpoint.parse::<Endpoint>().ok().map(|e| e.to_string());
+        let Some(i) = core.endpoints.iter().position(|e| {
+            e.bound == bound
+                && (e.given == endpoint
+                    || e.resolved == endpoint
+                    || normalized.as_deref() == Some(e.resolved.as_str()))
+        }) else {
+            return Err(Error::UnknownEndpoint(endpoint.to_string()));
+        };
+        let entry = core.endpoints.remove(i);
+        drop(entry.task);
+        if let Some(peer) = entry.pipe {
+            core.terminate(peer);
+        }
+        if bound {
+            let on_it: Vec<_> = core
+                .pipes
+                .values()
+                .filter(|p| p.endpoint == entry.resolved)
+                .map(|p| p.peer)
+                .collect();
+            for peer in on_it {
+                core.terminate(peer);
+            }
+        }
+        drop(core);
+        if let Ok(Endpoint::Inproc(name)) = entry.resolved.parse::<Endpoint>() {
+            if bound {
+                inproc::unbind(&self.shared, &name);
+            } else {
+                inproc::forget_pending(&self.shared, &name);
+            }
+        }
+        if bound {
+            self.shared.monitor.borrow().post(MonitorEvent::Closed {
+                endpoint: entry.resolved,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends a multipart message under the socket type's rule, waiting while
+    /// the rule says block, up to SNDTIMEO (then [`Error::WouldBlock`]).
+    pub async fn send(&self, msg: impl Into<Msg>) -> Result<()> {
+        let timeout = self.shared.core.borrow().options.sndtimeo;
+        self.send_until(msg.into(), timeout.map(|t| Instant::now() + t))
+            .await
+    }
+
+    /// Sends without waiting: [`Error::WouldBlock`] where `send` would wait
+    /// (libzmq's ZMQ_DONTWAIT).
+    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
+        let mut core = self.shared.core.borrow_mut();
+        if core.closed {
+            return Err(Error::Closed);
+        }
+        core.sync(&self.shared.signals);
+        match rules::try_send(&mut core, msg.into())? {
+            Step::Done(_) => Ok(()),
+            Step::Wait(_) => Err(Error::WouldBlock("no peer can take the message now")),
+        }
+    }
+
+    async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {
+        let mut msg = Some(msg);
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        poll_fn(|cx| {
+            let mut core = self.shared.core.borrow_mut();
+            if core.closed {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            core.sync(&self.shared.signals);
+            match rules::try_send(&mut core, msg.take().expect("polled after completion"))? {
+                Step::Done(_) => Poll::Ready(Ok(())),
+                Step::Wait(m) => {
+                    msg = Some(m);
+                    if let Some(d) = deadline {
+                        let t = timer.get_or_insert_with(|| Box::pin(sleep_until(d)));
+                        if t.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Err(Error::WouldBlock(
+                                "no peer could take the message within SNDTIMEO",
+                            )));
+                        }
+                    }
+                    self.shared.signals.register_send(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Receives the next message under the socket type's rule, waiting up to
+    /// RCVTIMEO (then [`Error::WouldBlock`]).
+    pub async fn recv(&self) -> Result<Msg> {
+        let timeout = self.shared.core.borrow().options.rcvtimeo;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        poll_fn(|cx| {
+            let mut core = self.shared.core.borrow_mut();
+            if core.closed {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            core.sync(&self.shared.signals);
+            if let Some(m) = rules::try_recv(&mut core)? {
+                return Poll::Ready(Ok(m));
+            }
+            if let Some(d) = deadline {
+                let t = timer.get_or_insert_with(|| Box::pin(sleep_until(d)));
+                if t.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Error::WouldBlock(
+                        "no message arrived within RCVTIMEO",
+                    )));
+                }
+            }
+            self.shared.signals.register_recv(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
+    pub fn try_recv(&self) -> Result<Msg> {
+        let mut core = self.shared.core.borrow_mut();
+        if core.closed {
+            return Err(Error::Closed);
+        }
+        core.sync(&self.shared.signals);
+        rules::try_recv(&mut core)?.ok_or(Error::WouldBlock("no message is ready"))
+    }
+
+    /// Closes the socket: stops listening and connecting, and lets queued
+    /// messages leave within LINGER, in the background (the runtime must keep
+    /// running for that). Also done on drop.
+    pub fn close(&self) {
+        let mut core = self.shared.core.borrow_mut();
+        if core.closed {
+            return;
+        }
+        core.sync(&self.shared.signals);
+        core.closed = true;
+        let linger = core.options.linger;
+        let peers: Vec<_> = core.pipes.keys().copied().collect();
+        for peer in peers {
+            if linger.is_some_and(|l| l.is_zero()) {
+                if let Some(p) = core.pipes.get(&peer) {
+                    p.outbound.borrow_mut().close_reader();
+                }
+            }
+            core.terminate(peer);
+        }
+        let endpoints = std::mem::take(&mut core.endpoints);
+        drop(core);
+        for e in endpoints {
+            let is_inproc = e.resolved.starts_with("inproc://");
+            match e.task {
+                // Listeners stop at once; connecters finish delivering within the linger.
+                Some(t) if e.bound || linger.is_some_and(|l| l.is_zero()) => drop(t),
+                Some(t) => t.detach(),
+                None => {}
+            }
+            if is_inproc {
+                let name = &e.resolved["inproc://".len()..];
+                if e.bound {
+                    inproc::unbind(&self.shared, name);
+                } else {
+                    inproc::forget_pending(&self.shared, name);
+                }
+            }
+            if e.bound {
+                self.shared.monitor.borrow().post(MonitorEvent::Closed {
+                    endpoint: e.resolved,
+                });
+            }
+        }
+        self.shared
+            .lifecycle
+            .close(linger.map(|l| Instant::now() + l));
+        self.shared.signals.wake_recv();
+        self.shared.signals.wake_send();
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

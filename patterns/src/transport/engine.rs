@@ -1,0 +1,400 @@
+//! The engine: one connection's task. It runs a ZMTP [`Session`] over a
+//! stream and moves whole messages between the session and the pipe.
+//!
+//! ```text
+//!   stream.recv ─▶ Session::handle_input ─▶ poll_event ─▶ pipe.inbound ─▶ socket.recv
+//!   socket.send ─▶ pipe.outbound ─▶ Session::send ─▶ transmit chunks ─▶ stream.write
+//! ```
+//!
+//! Back-pressure: when the inbound queue is at RCVHWM the engine stops
+//! decoding and stops reading, so the kernel's buffers fill and TCP pushes back
+//! on the peer. Outbound messages are taken in batches (up to
+//! [`WRITE_BATCH_BYTES`]) and leave in one gathered write.
+//!
+//! The engine ends when the peer closes, the session fails (the reason is
+//! logged and reported to the monitor), the socket drops the pipe, or the
+//! socket closes and its linger allows no more.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Instant;
+
+use bytes::Bytes;
+use monocoque_runtime::{sleep_until, Sleep};
+use monocoque_zmtp::{Event, Msg, Session, SessionState};
+
+use super::stream::Stream;
+use crate::monitor::MonitorEvent;
+use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
+use crate::socket::shared::SocketShared;
+use crate::PeerId;
+
+/// Outbound bytes gathered into one write at most.
+pub(crate) const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+/// Inbound messages queued beyond this many are copied out of the receive
+/// buffers, so that a backlog the application is not reading never pins the
+/// reactor's shared receive pool (which would stall every other connection).
+const ZERO_COPY_BACKLOG: usize = 16;
+
+/// A connect-side pipe that outlives its connections (IMMEDIATE off): messages
+/// queue to it while disconnected and leave after the next handshake.
+#[derive(Debug, Clone)]
+pub(crate) struct PersistentPipe {
+    pub(crate) peer: PeerId,
+    pub(crate) inbound: SharedQueue,
+    pub(crate) outbound: SharedQueue,
+}
+
+/// How an engine ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EngineEnd {
+    /// The handshake did not complete.
+    HandshakeFailed(String),
+    /// An established connection dropped.
+    Disconnected(String),
+    /// The socket let go of the connection (close, unbind, pipe dropped).
+    Released,
+}
+
+struct Attached {
+    peer: PeerId,
+    inbound: SharedQueue,
+    outbound: SharedQueue,
+}
+
+/// Runs one connection to its end and reports it.
+pub(crate) async fn run<S: Stream>(
+    stream: S,
+    shared: Rc<SocketShared>,
+    endpoint: String,
+    persistent: Option<PersistentPipe>,
+) -> EngineEnd {
+    let (config, sndhwm, rcvhwm) = {
+        let core = shared.core.borrow();
+        (
+            core.options.session_config(shared.kind),
+            core.options.sndhwm,
+            core.options.rcvhwm,
+        )
+    };
+    let mut session = match Session::new(config, Instant::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::warn!(%endpoint, %reason, "connection refused: bad session configuration");
+            shared.monitor.borrow().post(MonitorEvent::HandshakeFailed {
+                endpoint,
+                reason: reason.clone(),
+            });
+            return EngineEnd::HandshakeFailed(reason);
+        }
+    };
+    let key = shared.lifecycle.task_key();
+    let mut attached: Option<Attached> = None;
+    let mut held: Option<Msg> = None;
+    let stream = &stream;
+    let mut read: Option<Pin<Box<dyn Future<Output = io::Result<Bytes>> + '_>>> = None;
+    let mut write: Option<Pin<Box<dyn Future<Output = io::Result<()>> + '_>>> = None;
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
+
+    let end = poll_fn(|cx| {
+        shared.lifecycle.register(key, cx.waker());
+        loop {
+            let mut progress = false;
+
+            // 1. Decode what was received, while the inbound queue has room.
+            if let (Some(a), Some(_)) = (&attached, &held) {
+                let mut q = a.inbound.borrow_mut();
+                if q.reader_gone() {
+                    return Poll::Ready(EngineEnd::Released);
+                }
+                if !q.is_full() {
+                    q.push(held.take().expect("checked"));
+                    progress = true;
+                } else {
+                    q.writer.register(cx.waker());
+                }
+            }
+            while held.is_none() {
+                let Some(event) = session.poll_event() else {
+                    break;
+                };
+                progress = true;
+                match event {
+                    Event::HandshakeSucceeded(info) => {
+                        let a = attach(&shared, &endpoint, &persistent, info, sndhwm, rcvhwm);
+                        attached = Some(a);
+                    }
+                    Event::Message(msg) => {
+                        let Some(a) = &attached else { continue };
+                        let mut q = a.inbound.borrow_mut();
+                        if q.reader_gone() {
+                            return Poll::Ready(EngineEnd::Released);
+                        }
+                        let msg = if q.len() >= ZERO_COPY_BACKLOG {
+                            detach_from_pool(msg)
+                        } else {
+                            msg
+                        };
+                        if q.is_full() {
+                            held = Some(msg);
+                            q.writer.register(cx.waker());
+                        } else {
+                            q.push(msg);
+                        }
+                    }
+                    Event::Closed(e) => {
+                        // Flush what the session queued last (an ERROR for a
+                        // refused client) without waiting for it.
+                        if session.wants_write() && write.is_none() {
+                            let chunks = session.transmit().take_chunks();
+                            let mut f = Box::pin(stream.write_chunks(chunks));
+                            let _ = f.as_mut().poll(cx);
+                        }
+                        return Poll::Ready(if attached.is_some() {
+                            EngineEnd::Disconnected(e.to_string())
+                        } else {
+                            EngineEnd::HandshakeFailed(e.to_string())
+                        });
+                    }
+                    _ => {}
+                }
+            }
+
+            // 2. Move outbound messages into the session while no write is in flight.
+            if let Some(a) = &attached {
+                if write.is_none() && session.state() == SessionState::Active {
+                    let mut q = a.outbound.borrow_mut();
+                    while session.transmit().len() < WRITE_BATCH_BYTES {
+                        let Some(msg) = q.pop() else { break };
+                        if let Err(e) = session.send(&msg) {
+                            tracing::debug!(error = %e, "message not sent");
+                        }
+                    }
+                    q.reader.register(cx.waker());
+                }
+            }
+
+            // 3. Write.
+            if write.is_none() && session.wants_write() {
+                let chunks = session.transmit().take_chunks();
+                write = Some(Box::pin(stream.write_chunks(chunks)));
+            }
+            if let Some(f) = &mut write {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(Ok(())) => {
+                        write = None;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(lost(&attached, format!("write failed: {e}")));
+                    }
+                    Poll::Pending => {}
+                }
+            }
+
+            // 4. Has the socket let go of us?
+            let now_idle = write.is_none() && !session.wants_write();
+            let lifecycle = &shared.lifecycle;
+            match &attached {
+                Some(a) => {
+                    let out = a.outbound.borrow();
+                    if out.writer_gone() && out.is_empty() && now_idle {
+                        return Poll::Ready(EngineEnd::Released);
+                    }
+                    if a.inbound.borrow().reader_gone() && !lifecycle.is_closing() {
+                        return Poll::Ready(EngineEnd::Released);
+                    }
+                }
+                None if lifecycle.is_closing() => return Poll::Ready(EngineEnd::Released),
+                None => {}
+            }
+            if lifecycle.expired(Instant::now()) {
+                return Poll::Ready(EngineEnd::Released);
+            }
+
+            // 5. Read, unless a decoded message is waiting for room.
+            if held.is_none() {
+                let f = read.get_or_insert_with(|| Box::pin(stream.recv_bytes()));
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(Ok(data)) => {
+                        read = None;
+                        if data.is_empty() {
+                            return Poll::Ready(lost(
+                                &attached,
+                                "the peer closed the connection".into(),
+                            ));
+                        }
+                        session.handle_input(data, Instant::now());
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(lost(&attached, format!("read failed: {e}")));
+                    }
+                    Poll::Pending => {}
+                }
+            }
+
+            // 6. Timers: the session's (handshake, heartbeats) and the linger.
+            let deadline = match (session.poll_timeout(), lifecycle.deadline()) {
+                (Some(a), Some(b)) if lifecycle.is_closing() => Some(a.min(b)),
+                (None, Some(b)) if lifecycle.is_closing() => Some(b),
+                (a, _) => a,
+            };
+            match deadline {
+                None => timer = None,
+                Some(d) => {
+                    if timer.as_ref().is_none_or(|t| t.deadline() != d) {
+                        timer = Some(Box::pin(sleep_until(d)));
+                    }
+                    let t = timer.as_mut().expect("just set");
+                    if t.as_mut().poll(cx).is_ready() {
+                        timer = None;
+                        session.handle_timeout(Instant::now());
+                        progress = true;
+                    }
+                }
+            }
+
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await;
+
+    drop(read);
+    drop(write);
+    shared.lifecycle.forget(key);
+    finish(&shared, &endpoint, attached, &persistent, &end);
+    end
+}
+
+fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
+    if attached.is_some() {
+        EngineEnd::Disconnected(reason)
+    } else {
+        EngineEnd::HandshakeFailed(reason)
+    }
+}
+
+/// Copies a message's frames into their own allocations.
+fn detach_from_pool(msg: Msg) -> Msg {
+    Msg::from(
+        msg.into_frames()
+            .into_iter()
+            .map(|f| Bytes::copy_from_slice(&f))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The handshake succeeded: give the socket the pipe (a new one for accepted
+/// connections and IMMEDIATE, the persistent one otherwise).
+fn attach(
+    shared: &Rc<SocketShared>,
+    endpoint: &str,
+    persistent: &Option<PersistentPipe>,
+    info: monocoque_zmtp::PeerInfo,
+    sndhwm: usize,
+    rcvhwm: usize,
+) -> Attached {
+    tracing::debug!(%endpoint, peer_type = %info.socket_type, "handshake succeeded");
+    shared
+        .monitor
+        .borrow()
+        .post(MonitorEvent::HandshakeSucceeded {
+            endpoint: endpoint.to_string(),
+        });
+    let signals = Rc::downgrade(&shared.signals);
+    match persistent {
+        Some(p) => {
+            p.inbound.borrow_mut().writer = Notify::Task(None);
+            p.outbound.borrow_mut().reader = Notify::Task(None);
+            shared.signals.event(PipeEvent::Connected {
+                peer: p.peer,
+                identity: info.identity.clone(),
+                socket_type: info.socket_type,
+                inproc_peer: None,
+            });
+            Attached {
+                peer: p.peer,
+                inbound: p.inbound.clone(),
+                outbound: p.outbound.clone(),
+            }
+        }
+        None => {
+            let peer = shared.allocate_peer();
+            let inbound = Queue::new(rcvhwm);
+            let outbound = Queue::new(sndhwm);
+            {
+                let mut i = inbound.borrow_mut();
+                i.reader = Notify::Socket {
+                    signals: signals.clone(),
+                    peer,
+                };
+                i.writer = Notify::Task(None);
+                let mut o = outbound.borrow_mut();
+                o.writer = Notify::Socket { signals, peer };
+                o.reader = Notify::Task(None);
+            }
+            shared.signals.event(PipeEvent::Attached(Pipe {
+                peer,
+                inbound: inbound.clone(),
+                outbound: outbound.clone(),
+                identity: info.identity.clone(),
+                peer_type: Some(info.socket_type),
+                connected: true,
+                endpoint: endpoint.to_string(),
+                inproc_peer: None,
+            }));
+            Attached {
+                peer,
+                inbound,
+                outbound,
+            }
+        }
+    }
+}
+
+/// The connection is over: tell the socket and the monitor.
+fn finish(
+    shared: &Rc<SocketShared>,
+    endpoint: &str,
+    attached: Option<Attached>,
+    persistent: &Option<PersistentPipe>,
+    end: &EngineEnd,
+) {
+    if let Some(a) = attached {
+        if persistent.is_some() {
+            a.inbound.borrow_mut().writer = Notify::Nobody;
+            a.outbound.borrow_mut().reader = Notify::Nobody;
+            shared.signals.event(PipeEvent::Disconnected(a.peer));
+        } else {
+            a.inbound.borrow_mut().close_writer();
+            a.outbound.borrow_mut().close_reader();
+            shared.signals.event(PipeEvent::Detached(a.peer));
+        }
+    }
+    let endpoint = endpoint.to_string();
+    match end {
+        EngineEnd::HandshakeFailed(reason) => {
+            tracing::warn!(%endpoint, %reason, "handshake failed; connection closed");
+            shared.monitor.borrow().post(MonitorEvent::HandshakeFailed {
+                endpoint,
+                reason: reason.clone(),
+            });
+        }
+        EngineEnd::Disconnected(reason) => {
+            tracing::info!(%endpoint, %reason, "connection closed");
+            shared.monitor.borrow().post(MonitorEvent::Disconnected {
+                endpoint,
+                reason: reason.clone(),
+            });
+        }
+        EngineEnd::Released => {}
+    }
+}
