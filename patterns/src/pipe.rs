@@ -146,6 +146,14 @@ impl Queue {
         true
     }
 
+    /// Puts a message ahead of everything queued (a PROBE_ROUTER probe).
+    pub(crate) fn push_front(&mut self, msg: Msg) {
+        self.items.push_front(msg);
+        if self.items.len() == 1 {
+            self.reader.readable();
+        }
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Msg> {
         let was_full = self.is_full();
         let msg = self.items.pop_front()?;

@@ -169,10 +169,9 @@ impl Core {
                 if self.options.immediate {
                     self.lb.attach(peer);
                 }
-                if self.kind == SocketType::Router && !self.register_identity(peer, &identity) {
-                    return;
+                if self.kind == SocketType::Router {
+                    self.register_identity(peer, &identity);
                 }
-                self.probe(peer);
             }
             PipeEvent::Disconnected(peer) => {
                 if let Some(p) = self.pipes.get_mut(&peer) {
@@ -226,14 +225,6 @@ impl Core {
         }
     }
 
-    fn probe(&mut self, peer: PeerId) {
-        if self.options.probe_router {
-            if let Some(p) = self.pipes.get(&peer) {
-                p.outbound.borrow_mut().push(Msg::from(vec![Bytes::new()]));
-            }
-        }
-    }
-
     /// A new pipe joins the socket.
     pub(crate) fn attach(&mut self, pipe: Pipe) {
         let peer = pipe.peer;
@@ -259,11 +250,8 @@ impl Core {
             self.lb.attach(peer);
             self.lb.set_full(peer, full);
         }
-        if connected {
-            if self.kind == SocketType::Router && !self.register_identity(peer, &identity) {
-                return;
-            }
-            self.probe(peer);
+        if connected && self.kind == SocketType::Router {
+            self.register_identity(peer, &identity);
         }
     }
 

@@ -73,12 +73,13 @@ pub(crate) async fn run<S: Stream>(
     endpoint: String,
     persistent: Option<PersistentPipe>,
 ) -> EngineEnd {
-    let (config, sndhwm, rcvhwm) = {
+    let (config, sndhwm, rcvhwm, probe) = {
         let core = shared.core.borrow();
         (
             core.options.session_config(shared.kind),
             core.options.sndhwm,
             core.options.rcvhwm,
+            core.options.probe_router,
         )
     };
     let mut session = match Session::new(config, Instant::now()) {
@@ -127,6 +128,13 @@ pub(crate) async fn run<S: Stream>(
                 match event {
                     Event::HandshakeSucceeded(info) => {
                         let a = attach(&shared, &endpoint, &persistent, info, sndhwm, rcvhwm);
+                        if probe {
+                            // PROBE_ROUTER: an empty message goes first on every
+                            // new connection.
+                            a.outbound
+                                .borrow_mut()
+                                .push_front(Msg::from(vec![Bytes::new()]));
+                        }
                         attached = Some(a);
                     }
                     Event::Message(msg) => {
@@ -210,7 +218,15 @@ pub(crate) async fn run<S: Stream>(
                         return Poll::Ready(EngineEnd::Released);
                     }
                 }
-                None if lifecycle.is_closing() => return Poll::Ready(EngineEnd::Released),
+                // A closing socket still completes connections that have
+                // messages queued for them (LINGER); others stop here.
+                None if lifecycle.is_closing()
+                    && persistent
+                        .as_ref()
+                        .is_none_or(|p| p.outbound.borrow().is_empty()) =>
+                {
+                    return Poll::Ready(EngineEnd::Released)
+                }
                 None => {}
             }
             if lifecycle.expired(Instant::now()) {

@@ -187,14 +187,25 @@ fn join(
     endpoint: &str,
 ) -> (Weak<crate::pipe::Signals>, PeerId) {
     let binder_peer = binder.allocate_peer();
-    let (b_snd, b_rcv) = match binder.core.try_borrow() {
-        Ok(c) => (c.options.sndhwm, c.options.rcvhwm),
-        Err(_) => (1000, 1000),
+    let (b_snd, b_rcv, b_probe) = match binder.core.try_borrow() {
+        Ok(c) => (c.options.sndhwm, c.options.rcvhwm, c.options.probe_router),
+        Err(_) => (1000, 1000, false),
     };
-    let (c_snd, c_rcv) = match connecter.core.try_borrow() {
-        Ok(c) => (c.options.sndhwm, c.options.rcvhwm),
-        Err(_) => (1000, 1000),
+    let (c_snd, c_rcv, c_probe) = match connecter.core.try_borrow() {
+        Ok(c) => (c.options.sndhwm, c.options.rcvhwm, c.options.probe_router),
+        Err(_) => (1000, 1000, false),
     };
+    // PROBE_ROUTER: an empty message first, from each side that asks for it.
+    if c_probe {
+        to_binder
+            .borrow_mut()
+            .push_front(monocoque_zmtp::Msg::from(vec![Bytes::new()]));
+    }
+    if b_probe {
+        from_binder
+            .borrow_mut()
+            .push_front(monocoque_zmtp::Msg::from(vec![Bytes::new()]));
+    }
     // libzmq sizes an inproc pipe as the sender's SNDHWM plus the receiver's
     // RCVHWM (unbounded if either is 0).
     let sum = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a + b };

@@ -1,0 +1,574 @@
+//! Socket options and their libzmq behaviour: ROUTER_MANDATORY, ROUTER_HANDOVER,
+//! REQ_CORRELATE, REQ_RELAXED, HWM, IMMEDIATE, heartbeats, RECONNECT_IVL,
+//! LINGER, PROBE_ROUTER, MAXMSGSIZE and monitor events, over every transport
+//! where the option applies to it.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use monocoque_patterns::{Error, MonitorEvent, SocketOption};
+use monocoque_zmtp::SocketType;
+
+fn id(s: &'static str) -> SocketOption {
+    SocketOption::RoutingId(Bytes::from_static(s.as_bytes()))
+}
+
+#[test]
+fn router_mandatory_refuses_unknown_ids_and_default_drops_them() {
+    each_transport(|t| async move {
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, t);
+        let d = socket(SocketType::Dealer, vec![id("known")]);
+        d.connect(&ep).unwrap();
+        peers(&router, 1).await;
+        // Off (the default): an unknown id is silently dropped.
+        router.send(msg(&["unknown", "x"])).await.unwrap();
+        router
+            .set_option(SocketOption::RouterMandatory(true))
+            .unwrap();
+        assert!(matches!(
+            router.send(msg(&["unknown", "x"])).await,
+            Err(Error::HostUnreachable)
+        ));
+        router.send(msg(&["known", "y"])).await.unwrap();
+        assert_eq!(frames(&d.recv().await.unwrap()), ["y"]);
+    });
+}
+
+#[test]
+fn router_mandatory_blocks_at_the_hwm() {
+    run(|| async {
+        let t = Transport::Inproc;
+        let router = socket(
+            SocketType::Router,
+            vec![
+                SocketOption::RouterMandatory(true),
+                SocketOption::SndHwm(1),
+                SocketOption::SndTimeo(Some(Duration::ZERO)),
+            ],
+        );
+        let ep = bind(&router, t);
+        let d = socket(SocketType::Dealer, vec![id("d"), SocketOption::RcvHwm(1)]);
+        d.connect(&ep).unwrap();
+        peers(&router, 1).await;
+        let mut sent = 0;
+        while router.try_send(msg(&["d", "x"])).is_ok() {
+            sent += 1;
+            assert!(sent < 100, "the HWM never applied");
+        }
+        assert!(matches!(
+            router.try_send(msg(&["d", "x"])),
+            Err(Error::WouldBlock(_))
+        ));
+        d.recv().await.unwrap();
+        router.try_send(msg(&["d", "again"])).unwrap();
+    });
+}
+
+#[test]
+fn router_handover_lets_a_new_peer_take_the_id() {
+    each_transport(|t| async move {
+        for handover in [false, true] {
+            let router = socket(
+                SocketType::Router,
+                vec![SocketOption::RouterHandover(handover)],
+            );
+            let ep = bind(&router, t);
+            let first = socket(SocketType::Dealer, vec![id("X")]);
+            first.connect(&ep).unwrap();
+            peers(&router, 1).await;
+            first.send("from first").await.unwrap();
+            assert_eq!(frames(&router.recv().await.unwrap()), ["X", "from first"]);
+            let second = socket(SocketType::Dealer, vec![id("X")]);
+            second.connect(&ep).unwrap();
+            second.send("from second").await.unwrap();
+            if handover {
+                assert_eq!(frames(&router.recv().await.unwrap()), ["X", "from second"]);
+                router.send(msg(&["X", "to X"])).await.unwrap();
+                assert_eq!(frames(&second.recv().await.unwrap()), ["to X"]);
+            } else {
+                // The duplicate is refused: the first keeps the id.
+                first.send("first again").await.unwrap();
+                assert_eq!(frames(&router.recv().await.unwrap()), ["X", "first again"]);
+                router.send(msg(&["X", "to X"])).await.unwrap();
+                assert_eq!(frames(&first.recv().await.unwrap()), ["to X"]);
+            }
+        }
+    });
+}
+
+#[test]
+fn req_correlate_and_relaxed() {
+    each_transport(|t| async move {
+        let req = socket(
+            SocketType::Req,
+            vec![
+                SocketOption::ReqCorrelate(true),
+                SocketOption::ReqRelaxed(true),
+            ],
+        );
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, t);
+        req.connect(&ep).unwrap();
+        req.send("first").await.unwrap();
+        let r1 = router.recv().await.unwrap();
+        assert_eq!(r1.len(), 4, "[peer id][request id][empty][body]");
+        assert_eq!(r1[1].len(), 4);
+        // RELAXED: a second request without waiting for the first reply.
+        req.send("second").await.unwrap();
+        let r2 = router.recv().await.unwrap();
+        assert_ne!(r1[1], r2[1], "each request has its own id");
+        // The late reply to the first request is dropped; the second's is delivered.
+        let mut late = r1.frames().to_vec();
+        late[3] = Bytes::from_static(b"reply to first");
+        router.send(monocoque_zmtp::Msg::from(late)).await.unwrap();
+        let mut good = r2.frames().to_vec();
+        good[3] = Bytes::from_static(b"reply to second");
+        router.send(monocoque_zmtp::Msg::from(good)).await.unwrap();
+        assert_eq!(frames(&req.recv().await.unwrap()), ["reply to second"]);
+    });
+}
+
+#[test]
+fn req_correlate_refuses_options_on_other_types() {
+    run(|| async {
+        let rep = socket(SocketType::Rep, vec![]);
+        let e = rep
+            .set_option(SocketOption::ReqCorrelate(true))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidOption {
+                    option: "REQ_CORRELATE",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    });
+}
+
+#[test]
+fn hwm_blocks_push_and_bounds_memory() {
+    each_transport(|t| async move {
+        let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(4)]);
+        let ep = bind(&pull, t);
+        let push = socket(
+            SocketType::Push,
+            vec![
+                SocketOption::SndHwm(4),
+                SocketOption::SndTimeo(Some(Duration::from_millis(50))),
+            ],
+        );
+        push.connect(&ep).unwrap();
+        peers(&pull, 1).await;
+        let mut sent = 0usize;
+        loop {
+            match push.send(vec![0u8; 1024]).await {
+                Ok(()) => sent += 1,
+                Err(Error::WouldBlock(_)) => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(sent < 100_000, "send never blocked");
+        }
+        // Bounded by the HWMs (an inproc pipe holds SNDHWM + RCVHWM, as in
+        // libzmq; an engine may hold one decoded message beyond RCVHWM).
+        let (queued_in, _) = pull.queued();
+        let (_, queued_out) = push.queued();
+        if t == Transport::Inproc {
+            assert!(queued_in <= 8, "the inproc pipe holds {queued_in} > 8");
+        } else {
+            assert!(queued_in <= 5, "PULL holds {queued_in} > RCVHWM + 1");
+            assert!(queued_out <= 4, "PUSH holds {queued_out} > SNDHWM");
+        }
+        for _ in 0..sent {
+            pull.recv().await.unwrap();
+        }
+        push.send("after").await.unwrap();
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["after"]);
+    });
+}
+
+#[test]
+fn immediate_queues_only_to_completed_connections() {
+    run(|| async {
+        let t = Transport::Tcp;
+        let dead = dead_endpoint();
+
+        let pull = socket(SocketType::Pull, vec![]);
+        let live = bind(&pull, t);
+        for immediate in [false, true] {
+            let push = socket(SocketType::Push, vec![SocketOption::Immediate(immediate)]);
+            push.connect(&dead).unwrap();
+            push.connect(&live).unwrap();
+            until("the live connection", || push.peer_count() == 1).await;
+            for i in 0..4 {
+                push.send(format!("{i}").into_bytes()).await.unwrap();
+            }
+            if immediate {
+                // Every message went to the live peer.
+                for i in 0..4 {
+                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                }
+            } else {
+                // Round robin over both pipes (the dead one attached first):
+                // half wait for the dead endpoint.
+                for i in [1, 3] {
+                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                }
+                assert_eq!(push.queued().1, 2);
+            }
+        }
+    });
+}
+
+/// A tcp endpoint nobody listens on (a port the kernel handed out and took back).
+fn dead_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("tcp://127.0.0.1:{port}")
+}
+
+#[test]
+fn heartbeats_keep_a_live_peer_and_drop_a_silent_one() {
+    run(|| async {
+        let t = Transport::Tcp;
+        let router = socket(
+            SocketType::Router,
+            vec![
+                SocketOption::HeartbeatIvl(Duration::from_millis(20)),
+                SocketOption::HeartbeatTimeout(Duration::from_millis(60)),
+            ],
+        );
+        let monitor = router.monitor();
+        let ep = bind(&router, t);
+        // A live peer answers PINGs: it survives many timeouts' worth of time.
+        let dealer = socket(SocketType::Dealer, vec![]);
+        dealer.connect(&ep).unwrap();
+        peers(&router, 1).await;
+        monocoque_runtime::sleep(Duration::from_millis(300)).await;
+        assert_eq!(router.peer_count(), 1);
+        // A peer that completes the handshake and then goes silent, with its
+        // connection still open, is dropped by the heartbeat timer.
+        let addr = ep.strip_prefix("tcp://").unwrap().to_string();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let silent = std::thread::spawn(move || {
+            let conn = silent_peer(&addr);
+            let _ = hold.recv();
+            drop(conn);
+        });
+        peers(&router, 2).await;
+        until("the silent peer is dropped", || router.peer_count() == 1).await;
+        let reasons: Vec<String> = std::iter::from_fn(|| monitor.try_recv())
+            .filter_map(|e| match e {
+                MonitorEvent::Disconnected { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("HEARTBEAT_TIMEOUT")),
+            "{reasons:?}"
+        );
+        release.send(()).unwrap();
+        silent.join().unwrap();
+        // The live peer is still served.
+        dealer.send("still here").await.unwrap();
+        assert_eq!(frames(&router.recv().await.unwrap())[1], "still here");
+    });
+}
+
+/// Connects with a blocking socket, completes a ZMTP handshake as a DEALER,
+/// and returns the open connection, which will never answer a PING.
+fn silent_peer(addr: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut session = monocoque_zmtp::Session::new(
+        monocoque_zmtp::SessionConfig::new(SocketType::Dealer),
+        Instant::now(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let out = session.transmit().take_all();
+        s.write_all(&out).unwrap();
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the router closed during the handshake");
+        session.handle_input(Bytes::copy_from_slice(&buf[..n]), Instant::now());
+        while let Some(e) = session.poll_event() {
+            if matches!(e, monocoque_zmtp::Event::HandshakeSucceeded(_)) {
+                let out = session.transmit().take_all();
+                s.write_all(&out).unwrap();
+                return s;
+            }
+        }
+    }
+}
+
+#[test]
+fn reconnect_after_the_peer_comes_back() {
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![]);
+            let ep = bind(&pull, t);
+            let push = socket(
+                SocketType::Push,
+                vec![SocketOption::ReconnectIvl(Some(Duration::from_millis(10)))],
+            );
+            let monitor = push.monitor();
+            push.connect(&ep).unwrap();
+            peers(&push, 1).await;
+            push.send("one").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["one"]);
+            drop(pull);
+            until("the push notices", || push.peer_count() == 0).await;
+            let pull = socket(SocketType::Pull, vec![]);
+            pull.bind(&ep).unwrap();
+            peers(&push, 1).await;
+            push.send("two").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["two"]);
+            let mut retried = false;
+            while let Some(e) = monitor.try_recv() {
+                retried |= matches!(e, MonitorEvent::ConnectRetried { .. });
+            }
+            assert!(retried, "a reconnect was scheduled and reported");
+        });
+    }
+}
+
+#[test]
+fn reconnect_ivl_minus_one_never_reconnects() {
+    run(|| async {
+        let t = Transport::Tcp;
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, t);
+        let push = socket(SocketType::Push, vec![SocketOption::ReconnectIvl(None)]);
+        push.connect(&ep).unwrap();
+        peers(&push, 1).await;
+        drop(pull);
+        until("the push notices", || push.peer_count() == 0).await;
+        let pull = socket(SocketType::Pull, vec![]);
+        pull.bind(&ep).unwrap();
+        monocoque_runtime::sleep(Duration::from_millis(100)).await;
+        assert_eq!(push.peer_count(), 0);
+    });
+}
+
+#[test]
+fn linger_delivers_queued_messages_after_close() {
+    each_transport(|t| async move {
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, t);
+        let push = socket(SocketType::Push, vec![]);
+        push.set_option(SocketOption::Linger(Some(Duration::from_secs(5))))
+            .unwrap();
+        push.connect(&ep).unwrap();
+        for i in 0..100 {
+            push.send(format!("{i}").into_bytes()).await.unwrap();
+        }
+        drop(push);
+        for i in 0..100 {
+            assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+        }
+    });
+}
+
+#[test]
+fn linger_zero_discards_queued_messages() {
+    run(|| async {
+        let ep = dead_endpoint();
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&ep).unwrap();
+        push.send("never").await.unwrap();
+        drop(push);
+        let pull = socket(
+            SocketType::Pull,
+            vec![SocketOption::RcvTimeo(Some(Duration::from_millis(100)))],
+        );
+        pull.bind(&ep).unwrap();
+        assert!(matches!(pull.recv().await, Err(Error::WouldBlock(_))));
+    });
+}
+
+#[test]
+fn probe_router_sends_an_empty_message_on_connect() {
+    each_transport(|t| async move {
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, t);
+        let dealer = socket(
+            SocketType::Dealer,
+            vec![id("P"), SocketOption::ProbeRouter(true)],
+        );
+        dealer.connect(&ep).unwrap();
+        assert_eq!(frames(&router.recv().await.unwrap()), ["P", ""]);
+    });
+}
+
+#[test]
+fn maxmsgsize_drops_the_peer_that_exceeds_it() {
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgSize(Some(100))]);
+            let monitor = pull.monitor();
+            let ep = bind(&pull, t);
+            let good = socket(SocketType::Push, vec![]);
+            let bad = socket(SocketType::Push, vec![]);
+            good.connect(&ep).unwrap();
+            bad.connect(&ep).unwrap();
+            peers(&pull, 2).await;
+            good.send("fine").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["fine"]);
+            bad.send(vec![0u8; 101]).await.unwrap();
+            until("the oversize peer is dropped", || pull.peer_count() == 1).await;
+            good.send("still fine").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["still fine"]);
+            let mut reason = None;
+            while let Some(e) = monitor.try_recv() {
+                if let MonitorEvent::Disconnected { reason: r, .. } = e {
+                    reason = Some(r);
+                }
+            }
+            let reason = reason.expect("a Disconnected event");
+            assert!(reason.contains("101"), "{reason}");
+        });
+    }
+}
+
+#[test]
+fn monitor_reports_the_connection_lifecycle() {
+    run(|| async {
+        let t = Transport::Tcp;
+        let rep = socket(SocketType::Rep, vec![]);
+        let server_events = rep.monitor();
+        let ep = bind(&rep, t);
+        let req = socket(SocketType::Req, vec![]);
+        let client_events = req.monitor();
+        req.connect(&ep).unwrap();
+        peers(&rep, 1).await;
+        peers(&req, 1).await;
+        let server: Vec<_> = std::iter::from_fn(|| server_events.try_recv()).collect();
+        assert!(
+            matches!(server[0], MonitorEvent::Listening { .. }),
+            "{server:?}"
+        );
+        assert!(server
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Accepted { .. })));
+        assert!(server
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. })));
+        let client: Vec<_> = std::iter::from_fn(|| client_events.try_recv()).collect();
+        assert!(
+            matches!(client[0], MonitorEvent::Connected { .. }),
+            "{client:?}"
+        );
+        assert!(client
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::HandshakeSucceeded { .. })));
+        rep.unbind(&ep).unwrap();
+        until("the client sees the disconnect", || req.peer_count() == 0).await;
+        let server: Vec<_> = std::iter::from_fn(|| server_events.try_recv()).collect();
+        assert!(
+            server
+                .iter()
+                .any(|e| matches!(e, MonitorEvent::Closed { .. })),
+            "{server:?}"
+        );
+        let client: Vec<_> = std::iter::from_fn(|| client_events.try_recv()).collect();
+        assert!(
+            client
+                .iter()
+                .any(|e| matches!(e, MonitorEvent::Disconnected { .. })),
+            "{client:?}"
+        );
+    });
+}
+
+#[test]
+fn wrong_socket_type_fails_the_handshake() {
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![]);
+            let events = pull.monitor();
+            let ep = bind(&pull, t);
+            let wrong = socket(SocketType::Dealer, vec![]);
+            wrong.connect(&ep).unwrap();
+            let good = socket(SocketType::Push, vec![]);
+            good.connect(&ep).unwrap();
+            good.send("ok").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["ok"]);
+            until("the handshake failure is reported", || {
+                std::iter::from_fn(|| events.try_recv())
+                    .any(|e| matches!(e, MonitorEvent::HandshakeFailed { .. }))
+            })
+            .await;
+            assert_eq!(pull.peer_count(), 1);
+        });
+    }
+    run(|| async {
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, Transport::Inproc);
+        let wrong = socket(SocketType::Dealer, vec![]);
+        assert!(matches!(
+            wrong.connect(&ep),
+            Err(Error::InvalidEndpoint { .. })
+        ));
+    });
+}
+
+#[test]
+fn endpoints_bind_connect_unbind_disconnect() {
+    run(|| async {
+        let s = socket(SocketType::Pull, vec![]);
+        s.bind("tcp://*:0").unwrap();
+        let any = s.last_endpoint().unwrap();
+        assert!(any.starts_with("tcp://0.0.0.0:"), "{any}");
+        s.bind("tcp://[::1]:0").unwrap();
+        let v6 = s.last_endpoint().unwrap();
+        assert!(v6.starts_with("tcp://[::1]:"), "{v6}");
+        let port = v6.rsplit(':').next().unwrap();
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&format!(
+            "tcp://localhost:{}",
+            any.rsplit(':').next().unwrap()
+        ))
+        .unwrap();
+        push.connect(&format!("tcp://[::1]:{port}")).unwrap();
+        peers(&s, 2).await;
+        assert!(matches!(
+            s.unbind("tcp://127.0.0.1:1"),
+            Err(Error::UnknownEndpoint(_))
+        ));
+        s.unbind(&v6).unwrap();
+        push.disconnect(&format!("tcp://[::1]:{port}")).unwrap();
+        assert!(matches!(
+            push.disconnect("tcp://[::1]:1"),
+            Err(Error::UnknownEndpoint(_))
+        ));
+        assert!(matches!(
+            s.bind("udp://x:1"),
+            Err(Error::InvalidEndpoint { .. })
+        ));
+        // ipc: a stale socket file is replaced.
+        let path = std::env::temp_dir().join(format!("mq-stale-{}.sock", std::process::id()));
+        std::fs::write(&path, b"").ok();
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::net::UnixListener::bind(&path).unwrap(); // dropped: stale file left
+        s.bind(&format!("ipc://{}", path.display())).unwrap();
+        // inproc names are exclusive.
+        s.bind("inproc://only-once").unwrap();
+        let other = socket(SocketType::Pull, vec![]);
+        assert!(matches!(
+            other.bind("inproc://only-once"),
+            Err(Error::InprocInUse(_))
+        ));
+        drop(s);
+        other.bind("inproc://only-once").unwrap();
+        let _ = std::fs::remove_file(&path);
+    });
+}
