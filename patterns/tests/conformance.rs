@@ -486,3 +486,21 @@ fn pair_single_peer() {
         assert_eq!(a.peer_count(), 1);
     });
 }
+
+/// Large frames cross every transport whole.
+#[test]
+fn one_mebibyte_frames() {
+    each_transport(|t| async move {
+        let a = socket(SocketType::Dealer, vec![]);
+        let ep = bind(&a, t);
+        let b = socket(SocketType::Dealer, vec![]);
+        b.connect(&ep).unwrap();
+        let big = Bytes::from(vec![0xA5u8; 1 << 20]);
+        let m = monocoque_zmtp::Msg::from(vec![big, Bytes::from_static(b"tail")]);
+        b.send(m.clone()).await.unwrap();
+        let got = a.recv().await.unwrap();
+        assert_eq!(got, m);
+        a.send(got).await.unwrap();
+        assert_eq!(b.recv().await.unwrap(), m);
+    });
+}
