@@ -3,10 +3,29 @@
 //! A ZeroMQ stack for dedicated low-latency boxes. It speaks ZMTP 3.1 on the wire
 //! (with 3.0 fallback), so libzmq, pyzmq and zmq.rs peers work with it unchanged.
 //!
-//! Today this crate is the public facade over the protocol layer,
-//! [`zmtp`] (`monocoque-zmtp`): the sans-IO ZMTP session that the runtime and the
-//! socket types will be built on. The names a user needs most are re-exported at
-//! the top level.
+//! This crate is the public facade over the layers: [`Socket`] (from
+//! [`patterns`]) for REQ, REP, DEALER, ROUTER, PUSH, PULL and PAIR over tcp, ipc
+//! and inproc, on a [`Runtime`] (from [`runtime`]) that owns one thread; and the
+//! sans-IO protocol layer, [`zmtp`].
+//!
+//! ```
+//! use monocoque::{Runtime, Socket, SocketType};
+//! let rt = Runtime::builder().build()?;
+//! rt.block_on(async {
+//!     let rep = Socket::new(SocketType::Rep)?;
+//!     rep.bind("inproc://hello")?;
+//!     let req = Socket::new(SocketType::Req)?;
+//!     req.connect("inproc://hello")?;
+//!     req.send("hello").await?;
+//!     let request = rep.recv().await?;
+//!     rep.send(request).await?;
+//!     assert_eq!(&req.recv().await?[0][..], b"hello");
+//!     Ok::<(), monocoque::patterns::Error>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The protocol layer alone, two sessions talking in memory:
 //!
 //! ```
 //! use std::time::Instant;
@@ -32,6 +51,10 @@
 #![warn(missing_docs)]
 
 pub use bytes::{self, Bytes};
+pub use monocoque_patterns as patterns;
+pub use monocoque_patterns::{Monitor, MonitorEvent, Socket, SocketOption};
+pub use monocoque_runtime as runtime;
+pub use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
 pub use monocoque_zmtp as zmtp;
 pub use monocoque_zmtp::{
     AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, PeerInfo, Session,

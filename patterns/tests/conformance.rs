@@ -504,3 +504,30 @@ fn one_mebibyte_frames() {
         assert_eq!(b.recv().await.unwrap(), m);
     });
 }
+
+/// A peer's last messages are delivered with its routing id even after it left.
+#[test]
+fn router_keeps_the_id_of_a_departed_peer() {
+    each_transport(|t| async move {
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, t);
+        let d = socket(
+            SocketType::Dealer,
+            vec![
+                SocketOption::RoutingId(Bytes::from_static(b"gone")),
+                SocketOption::Linger(Some(Duration::from_secs(5))),
+            ],
+        );
+        d.connect(&ep).unwrap();
+        d.send("last words").await.unwrap();
+        drop(d);
+        until("the peer has left", || {
+            router.peer_count() == 0 && router.queued().0 == 1
+        })
+        .await;
+        assert_eq!(
+            frames(&router.recv().await.unwrap()),
+            ["gone", "last words"]
+        );
+    });
+}

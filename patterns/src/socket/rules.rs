@@ -105,13 +105,7 @@ pub(crate) fn try_recv(core: &mut Core) -> Result<Option<Msg>> {
     use SocketType::*;
     match core.kind {
         Pull | Dealer | Pair => Ok(next_message(core).map(|(_, m)| m)),
-        Router => Ok(next_message(core).map(|(peer, m)| {
-            let identity = core
-                .pipes
-                .get(&peer)
-                .map(|p| p.identity.clone())
-                .or_else(|| core.routing.identity(peer).cloned())
-                .unwrap_or_default();
+        Router => Ok(next_message_with_identity(core).map(|(identity, m)| {
             let mut frames = m.into_frames();
             frames.insert(0, identity);
             Msg::from(frames)
@@ -152,6 +146,18 @@ pub(crate) fn try_recv(core: &mut Core) -> Result<Option<Msg>> {
             other,
             "be used yet (PUB/SUB arrive with issue #5)",
         )),
+    }
+}
+
+/// As [`next_message`], with the sender's routing id, read before the pop
+/// (taking the last message of a departed peer removes its pipe).
+fn next_message_with_identity(core: &mut Core) -> Option<(bytes::Bytes, Msg)> {
+    loop {
+        let peer = core.fq.next_peer()?;
+        let identity = core.pipes.get(&peer).map(|p| p.identity.clone());
+        if let Some(m) = core.pop_from(peer) {
+            return Some((identity.unwrap_or_default(), m));
+        }
     }
 }
 
