@@ -39,23 +39,14 @@ pub(crate) enum Notify {
 
 impl Notify {
     fn readable(&mut self) {
-        match self {
-            Notify::Nobody => {}
-            Notify::Task(w) => {
-                if let Some(w) = w.take() {
-                    w.wake()
-                }
-            }
-            Notify::Socket { signals, peer } => {
-                if let Some(s) = signals.upgrade() {
-                    s.readable.borrow_mut().push(*peer);
-                    s.wake_recv();
-                }
-            }
-        }
+        self.notify(true)
     }
 
     fn writable(&mut self) {
+        self.notify(false)
+    }
+
+    fn notify(&mut self, readable: bool) {
         match self {
             Notify::Nobody => {}
             Notify::Task(w) => {
@@ -65,8 +56,13 @@ impl Notify {
             }
             Notify::Socket { signals, peer } => {
                 if let Some(s) = signals.upgrade() {
-                    s.writable.borrow_mut().push(*peer);
-                    s.wake_send();
+                    if readable {
+                        s.readable.borrow_mut().push(*peer);
+                        s.wake_recv();
+                    } else {
+                        s.writable.borrow_mut().push(*peer);
+                        s.wake_send();
+                    }
                 }
             }
         }

@@ -361,13 +361,10 @@ impl Socket {
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
                     msg = Some(m);
-                    if let Some(d) = deadline {
-                        let t = timer.get_or_insert_with(|| Box::pin(sleep_until(d)));
-                        if t.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Err(Error::WouldBlock(
-                                "no peer could take the message within SNDTIMEO",
-                            )));
-                        }
+                    if timed_out(&mut timer, deadline, cx) {
+                        return Poll::Ready(Err(Error::WouldBlock(
+                            "no peer could take the message within SNDTIMEO",
+                        )));
                     }
                     self.shared.signals.register_send(cx.waker());
                     Poll::Pending
@@ -392,13 +389,8 @@ impl Socket {
             if let Some(m) = rules::try_recv(&mut core)? {
                 return Poll::Ready(Ok(m));
             }
-            if let Some(d) = deadline {
-                let t = timer.get_or_insert_with(|| Box::pin(sleep_until(d)));
-                if t.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(Error::WouldBlock(
-                        "no message arrived within RCVTIMEO",
-                    )));
-                }
+            if timed_out(&mut timer, deadline, cx) {
+                return Poll::Ready(Err(Error::WouldBlock("no message arrived within RCVTIMEO")));
             }
             self.shared.signals.register_recv(cx.waker());
             Poll::Pending
@@ -466,6 +458,18 @@ impl Socket {
         self.shared.signals.wake_recv();
         self.shared.signals.wake_send();
     }
+}
+
+/// Whether `deadline` (SNDTIMEO/RCVTIMEO; `None` waits forever) has passed,
+/// arming `timer` to wake the task at it otherwise.
+fn timed_out(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    let Some(d) = deadline else { return false };
+    let t = timer.get_or_insert_with(|| Box::pin(sleep_until(d)));
+    t.as_mut().poll(cx).is_ready()
 }
 
 impl Drop for Socket {
