@@ -108,7 +108,7 @@ impl Socket {
         core.sync(&self.shared.signals);
         core.pipes
             .iter()
-            .filter(|(id, p)| p.connected && !core.dying.contains_key(id))
+            .filter(|(id, p)| p.connected && !core.dying.contains(*id))
             .count()
     }
 
@@ -131,21 +131,14 @@ impl Socket {
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
-        let (resolved, task) = match &ep {
+        let io_err = |e: std::io::Error| Error::io(format!("bind {endpoint}"), &e);
+        let (resolved, listener) = match &ep {
             Endpoint::Tcp { host, port } => {
-                let addr = Endpoint::bind_addr(host, *port)?;
-                let listener = TcpListener::bind(addr)
-                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
+                let listener =
+                    TcpListener::bind(Endpoint::bind_addr(host, *port)?).map_err(io_err)?;
+                let local = listener.local_addr().map_err(io_err)?;
                 let resolved = Endpoint::tcp_from_addr(local).to_string();
-                let task = spawn(network::listen(
-                    self.shared.clone(),
-                    network::Listener::Tcp(listener),
-                    resolved.clone(),
-                ));
-                (resolved, Some(task))
+                (resolved, Some(network::Listener::Tcp(listener)))
             }
             Endpoint::Ipc(path) => {
                 if path.as_os_str() == "*" {
@@ -154,21 +147,16 @@ impl Socket {
                         reason: "ipc://* (a generated path) is not supported; give a path".into(),
                     });
                 }
-                let listener = UnixListener::bind(path)
-                    .map_err(|e| Error::io(format!("bind {endpoint}"), &e))?;
-                let resolved = ep.to_string();
-                let task = spawn(network::listen(
-                    self.shared.clone(),
-                    network::Listener::Ipc(listener),
-                    resolved.clone(),
-                ));
-                (resolved, Some(task))
+                let listener = UnixListener::bind(path).map_err(io_err)?;
+                (ep.to_string(), Some(network::Listener::Ipc(listener)))
             }
             Endpoint::Inproc(name) => {
                 inproc::bind(&self.shared, name)?;
                 (ep.to_string(), None)
             }
         };
+        let task =
+            listener.map(|l| spawn(network::listen(self.shared.clone(), l, resolved.clone())));
         let mut core = self.shared.core.borrow_mut();
         core.last_endpoint = Some(resolved.clone());
         core.endpoints.push(EndpointEntry {

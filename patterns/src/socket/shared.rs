@@ -2,7 +2,7 @@
 //! socket type's rules work on.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -66,7 +66,7 @@ pub(crate) struct Core {
     pub(crate) options: Options,
     pub(crate) pipes: HashMap<PeerId, Pipe>,
     /// Pipes whose peer is gone but which still hold messages to read.
-    pub(crate) dying: HashMap<PeerId, ()>,
+    pub(crate) dying: HashSet<PeerId>,
     pub(crate) lb: LoadBalancer,
     pub(crate) fq: FairQueue,
     pub(crate) routing: RoutingTable,
@@ -84,7 +84,7 @@ impl Core {
             kind,
             options: Options::new(kind),
             pipes: HashMap::new(),
-            dying: HashMap::new(),
+            dying: HashSet::new(),
             lb: LoadBalancer::default(),
             fq: FairQueue::default(),
             routing: RoutingTable::new(seed),
@@ -124,7 +124,7 @@ impl Core {
         let writable: Vec<PeerId> = std::mem::take(&mut *signals.writable.borrow_mut());
         for peer in writable {
             if let Some(p) = self.pipes.get(&peer) {
-                if !self.dying.contains_key(&peer) {
+                if !self.dying.contains(&peer) {
                     let full = p.outbound.borrow().is_full();
                     self.lb.set_full(peer, full);
                 }
@@ -141,7 +141,7 @@ impl Core {
             let q = p.inbound.borrow();
             (q.is_empty(), q.writer_gone())
         };
-        if empty && writer_gone && self.dying.contains_key(&peer) {
+        if empty && writer_gone && self.dying.contains(&peer) {
             self.remove(peer);
         } else {
             self.fq.set_readable(peer, !empty);
@@ -264,7 +264,7 @@ impl Core {
         self.routing.remove(peer);
         self.rep.peer_gone(peer);
         self.req.peer_gone(peer);
-        self.dying.insert(peer, ());
+        self.dying.insert(peer);
         self.refresh_readable(peer);
     }
 
