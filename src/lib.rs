@@ -5,8 +5,9 @@
 //!
 //! This crate is the public facade over the layers: [`Socket`] (from
 //! [`patterns`]) for REQ, REP, DEALER, ROUTER, PUSH, PULL and PAIR over tcp, ipc
-//! and inproc, on a [`Runtime`] (from [`runtime`]) that owns one thread; and the
-//! sans-IO protocol layer, [`zmtp`].
+//! and inproc, on a [`Runtime`] (from [`runtime`]) that owns one thread; the
+//! blocking [`Context`] whose sockets work from any thread; and the sans-IO
+//! protocol layer, [`zmtp`].
 //!
 //! ```
 //! use monocoque::{Runtime, Socket, SocketType};
@@ -23,6 +24,21 @@
 //!     Ok::<(), monocoque::patterns::Error>(())
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The blocking API, from any thread, as with the `zmq` crate:
+//!
+//! ```
+//! use monocoque::{Context, SocketType};
+//! let ctx = Context::new()?;
+//! let rep = ctx.socket(SocketType::Rep)?;
+//! rep.bind("inproc://hello")?;
+//! let req = ctx.socket(SocketType::Req)?;
+//! req.connect("inproc://hello")?;
+//! req.send("hello")?;
+//! rep.send(rep.recv()?)?;
+//! assert_eq!(&req.recv()?[0][..], b"hello");
+//! # Ok::<(), monocoque::patterns::Error>(())
 //! ```
 //!
 //! The protocol layer alone, two sessions talking in memory:
@@ -52,7 +68,9 @@
 
 pub use bytes::{self, Bytes};
 pub use monocoque_patterns as patterns;
-pub use monocoque_patterns::{Monitor, MonitorEvent, Socket, SocketOption};
+pub use monocoque_patterns::{
+    BlockingMonitor, BlockingSocket, Context, Monitor, MonitorEvent, Socket, SocketOption,
+};
 pub use monocoque_runtime as runtime;
 pub use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
 pub use monocoque_zmtp as zmtp;

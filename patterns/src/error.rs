@@ -71,6 +71,10 @@ pub enum Error {
     /// The socket was closed (libzmq ETERM / ENOTSOCK).
     #[error("the socket is closed")]
     Closed,
+    /// The socket's `Context` was shut down, or its thread is gone (libzmq
+    /// ETERM): close the socket.
+    #[error("the context was shut down; close the socket (ETERM)")]
+    Terminated,
 }
 
 impl Error {

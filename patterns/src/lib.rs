@@ -3,7 +3,8 @@
 //! The ZeroMQ socket types on Monocoque's runtime: [`Socket`] (async, owned by
 //! one reactor thread) with REQ, REP, DEALER, ROUTER, PUSH, PULL and PAIR
 //! semantics, over tcp, ipc and inproc, with libzmq's options
-//! ([`SocketOption`]) and monitor events ([`Monitor`]).
+//! ([`SocketOption`]) and monitor events ([`Monitor`]); and the blocking API
+//! on top of it, a [`Context`] whose [`BlockingSocket`]s work from any thread.
 //!
 //! The rules themselves are plain data structures (no IO, no clock), tested
 //! alone: [`strategy::LoadBalancer`], [`strategy::FairQueue`],
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod context;
 mod endpoint;
 mod error;
 mod lifecycle;
@@ -22,6 +24,7 @@ mod socket;
 pub mod strategy;
 mod transport;
 
+pub use context::{BlockingMonitor, BlockingSocket, Context};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};

@@ -67,6 +67,9 @@ pub enum MonitorEvent {
         /// The endpoint.
         endpoint: String,
     },
+    /// The socket is closed and every connection it had has ended (after
+    /// LINGER): this is the monitor's last event (ZMQ_EVENT_MONITOR_STOPPED).
+    Stopped,
 }
 
 #[derive(Debug, Default)]

@@ -117,6 +117,12 @@ impl Socket {
         self.shared.monitor.borrow_mut().subscribe()
     }
 
+    /// Keeps `value` alive until the socket and every task serving it (its
+    /// lingering connections included) are gone.
+    pub(crate) fn hold_until_gone(&self, value: Box<dyn std::any::Any>) {
+        self.shared.hold_until_gone(value);
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.shared.core.borrow().closed {
             Err(Error::Closed)

@@ -10,7 +10,7 @@ use monocoque_runtime::JoinHandle;
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::lifecycle::Lifecycle;
-use crate::monitor::MonitorSink;
+use crate::monitor::{MonitorEvent, MonitorSink};
 use crate::options::Options;
 use crate::pipe::{Pipe, PipeEvent, Signals};
 use crate::strategy::{FairQueue, LoadBalancer, RepState, ReqOptions, ReqState, RoutingTable};
@@ -25,6 +25,10 @@ pub(crate) struct SocketShared {
     pub(crate) monitor: RefCell<MonitorSink>,
     pub(crate) lifecycle: Lifecycle,
     next_peer: Cell<u64>,
+    /// Values kept alive until the socket and every task serving it are gone:
+    /// the blocking `Context` puts a token here to learn when a closed socket
+    /// has finished lingering.
+    held_until_gone: RefCell<Vec<Box<dyn std::any::Any>>>,
 }
 
 impl SocketShared {
@@ -37,13 +41,27 @@ impl SocketShared {
             monitor: RefCell::new(MonitorSink::default()),
             lifecycle: Lifecycle::default(),
             next_peer: Cell::new(1),
+            held_until_gone: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Keeps `value` alive until this socket and all its tasks are dropped.
+    pub(crate) fn hold_until_gone(&self, value: Box<dyn std::any::Any>) {
+        self.held_until_gone.borrow_mut().push(value);
     }
 
     pub(crate) fn allocate_peer(&self) -> PeerId {
         let p = self.next_peer.get();
         self.next_peer.set(p + 1);
         PeerId(p)
+    }
+}
+
+impl Drop for SocketShared {
+    /// The last task serving the socket has ended (after close and linger):
+    /// monitors hear that nothing more will come.
+    fn drop(&mut self) {
+        self.monitor.get_mut().post(MonitorEvent::Stopped);
     }
 }
 

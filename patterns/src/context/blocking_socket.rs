@@ -1,0 +1,186 @@
+//! The socket handle of the blocking API: usable from any thread, one thread
+//! at a time, like a libzmq socket.
+
+use std::cell::RefCell;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use monocoque_runtime::spsc;
+use monocoque_zmtp::{Msg, SocketType};
+
+use super::command::{expect_reply, Command, Reply};
+use super::{BlockingMonitor, Context};
+use crate::options::{Options, SocketOption};
+use crate::{Error, Result, MONITOR_CAPACITY};
+
+/// A socket of a [`Context`]. `Send` but not `Sync`: move it to the thread
+/// that uses it (as with libzmq, a socket is used by one thread at a time).
+///
+/// Each call hands one command to the context's thread over an SPSC ring and
+/// parks this thread until the answer comes back on another; the socket itself
+/// (its pipes, connections and timers) lives on the context's thread.
+/// Dropping the handle closes the socket; its queued messages still leave
+/// within LINGER, and the last handle of the context waits for that.
+///
+/// ```
+/// use monocoque_patterns::Context;
+/// use monocoque_zmtp::SocketType;
+/// let ctx = Context::new().unwrap();
+/// let pull = ctx.socket(SocketType::Pull).unwrap();
+/// pull.bind("inproc://jobs").unwrap();
+/// let push = ctx.socket(SocketType::Push).unwrap();
+/// push.connect("inproc://jobs").unwrap();
+/// let worker = std::thread::spawn(move || pull.recv().unwrap());
+/// push.send(["job", "42"]).unwrap();
+/// assert_eq!(&worker.join().unwrap()[1][..], b"42");
+/// ```
+pub struct BlockingSocket {
+    rings: RefCell<Rings>,
+    kind: SocketType,
+    // Last: the context may only stop after the rings above are closed.
+    _context: Context,
+}
+
+struct Rings {
+    commands: spsc::Sender<Command>,
+    replies: spsc::Receiver<Reply>,
+}
+
+impl std::fmt::Debug for BlockingSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingSocket")
+            .field("type", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingSocket {
+    pub(super) fn new(
+        kind: SocketType,
+        commands: spsc::Sender<Command>,
+        replies: spsc::Receiver<Reply>,
+        context: Context,
+    ) -> BlockingSocket {
+        BlockingSocket {
+            rings: RefCell::new(Rings { commands, replies }),
+            kind,
+            _context: context,
+        }
+    }
+
+    /// Sends `command` and waits for its answer.
+    fn call(&self, command: Command) -> Result<Reply> {
+        let mut rings = self.rings.borrow_mut();
+        rings
+            .commands
+            .send_blocking(command)
+            .map_err(|_| Error::Terminated)?;
+        rings.replies.recv_blocking().ok_or(Error::Terminated)
+    }
+
+    /// The socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.kind
+    }
+
+    /// Sets an option; see [`Socket::set_option`](crate::Socket::set_option).
+    pub fn set_option(&self, option: SocketOption) -> Result<()> {
+        expect_reply!(self.call(Command::SetOption(option))?, Done)
+    }
+
+    /// The current option values.
+    pub fn options(&self) -> Result<Options> {
+        Ok(*expect_reply!(self.call(Command::Options)?, Options))
+    }
+
+    /// The endpoint of the last bind, with the port the kernel chose
+    /// (ZMQ_LAST_ENDPOINT).
+    pub fn last_endpoint(&self) -> Result<Option<String>> {
+        Ok(expect_reply!(
+            self.call(Command::LastEndpoint)?,
+            LastEndpoint
+        ))
+    }
+
+    /// Messages queued in the socket's pipes, `(inbound, outbound)`.
+    pub fn queued(&self) -> Result<(usize, usize)> {
+        Ok(expect_reply!(self.call(Command::Queued)?, Queued))
+    }
+
+    /// Peers connected now.
+    pub fn peer_count(&self) -> Result<usize> {
+        Ok(expect_reply!(self.call(Command::PeerCount)?, PeerCount))
+    }
+
+    /// Starts queueing the socket's monitor events to a new [`BlockingMonitor`].
+    pub fn monitor(&self) -> Result<BlockingMonitor> {
+        let (events, receiver) = spsc::channel(MONITOR_CAPACITY);
+        let lost = Arc::new(AtomicU64::new(0));
+        expect_reply!(
+            self.call(Command::Monitor {
+                events,
+                lost: lost.clone()
+            })?,
+            Done
+        )?;
+        Ok(BlockingMonitor::new(receiver, lost))
+    }
+
+    /// Binds to an endpoint; see [`Socket::bind`](crate::Socket::bind).
+    /// inproc names are shared by the sockets of one context.
+    pub fn bind(&self, endpoint: &str) -> Result<()> {
+        expect_reply!(self.call(Command::Bind(endpoint.into()))?, Done)
+    }
+
+    /// Connects to an endpoint; see [`Socket::connect`](crate::Socket::connect).
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        expect_reply!(self.call(Command::Connect(endpoint.into()))?, Done)
+    }
+
+    /// Stops listening on a bound endpoint.
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        expect_reply!(self.call(Command::Unbind(endpoint.into()))?, Done)
+    }
+
+    /// Drops a connection made with `connect`.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        expect_reply!(self.call(Command::Disconnect(endpoint.into()))?, Done)
+    }
+
+    /// Sends a multipart message, blocking this thread while the socket type's
+    /// rule says wait, up to SNDTIMEO (then [`Error::WouldBlock`]).
+    pub fn send(&self, msg: impl Into<Msg>) -> Result<()> {
+        let command = Command::Send {
+            msg: msg.into(),
+            wait: true,
+        };
+        expect_reply!(self.call(command)?, Done)
+    }
+
+    /// Sends without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] where
+    /// `send` would wait.
+    pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
+        let command = Command::Send {
+            msg: msg.into(),
+            wait: false,
+        };
+        expect_reply!(self.call(command)?, Done)
+    }
+
+    /// Receives the next message, blocking this thread up to RCVTIMEO (then
+    /// [`Error::WouldBlock`]). [`Context::shutdown`] interrupts it with
+    /// [`Error::Terminated`].
+    pub fn recv(&self) -> Result<Msg> {
+        expect_reply!(self.call(Command::Recv { wait: true })?, Message)
+    }
+
+    /// Receives without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] if
+    /// nothing is ready.
+    pub fn try_recv(&self) -> Result<Msg> {
+        expect_reply!(self.call(Command::Recv { wait: false })?, Message)
+    }
+
+    /// Closes the socket (the same as dropping it): returns at once, while
+    /// queued messages leave within LINGER on the context's thread.
+    pub fn close(self) {}
+}

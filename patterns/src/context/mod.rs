@@ -1,0 +1,200 @@
+//! The blocking API: a [`Context`] and its [`BlockingSocket`]s, usable from
+//! any thread, as with libzmq's `zmq_ctx_new` and `zmq_socket`.
+//!
+//! A context is one runtime thread (a reactor, optionally pinned) that owns
+//! every socket made from it. A user thread reaches its socket through two
+//! SPSC rings (commands one way, replies the other) and parks while it waits;
+//! the context's thread runs the command against an ordinary async
+//! [`Socket`](crate::Socket), so both APIs share every rule, option and
+//! transport. inproc names are per context, as in libzmq, because the
+//! registry is per thread and a context is one thread.
+//!
+//! ```text
+//!  user thread                     context thread (one reactor)
+//!  BlockingSocket ──commands──▶  serve task ── async Socket ── engines, timers
+//!                 ◀──replies───
+//!  Context ───────control─────▶  main task: opens sockets, shutdown,
+//!                                  waits for lingering sockets at the end
+//! ```
+//!
+//! The context's thread ends when the last handle (a [`Context`] clone or a
+//! socket) is dropped and every closed socket has finished lingering; that
+//! last drop waits for it, as zmq_ctx_term does.
+
+mod blocking_monitor;
+mod blocking_socket;
+mod command;
+mod live_set;
+mod serve;
+mod shutdown;
+
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use monocoque_runtime::{spsc, RuntimeBuilder};
+use monocoque_zmtp::SocketType;
+
+pub use blocking_monitor::BlockingMonitor;
+pub use blocking_socket::BlockingSocket;
+use command::{expect_reply, Control, Reply};
+use live_set::LiveSet;
+use shutdown::Shutdown;
+
+use crate::{Error, Result};
+
+/// Requests from user threads that can be waiting to reach the context's
+/// thread at once; more make `socket()` wait for room.
+const CONTROL_CAPACITY: usize = 64;
+
+/// A context: the thread that runs its sockets. Cheap to clone, `Send` and
+/// `Sync`; share it between threads.
+///
+/// ```
+/// use monocoque_patterns::Context;
+/// use monocoque_zmtp::SocketType;
+/// let ctx = Context::new().unwrap();
+/// let rep = ctx.socket(SocketType::Rep).unwrap();
+/// rep.bind("tcp://127.0.0.1:0").unwrap();
+/// let endpoint = rep.last_endpoint().unwrap().unwrap();
+/// let server = std::thread::spawn(move || {
+///     let request = rep.recv().unwrap();
+///     rep.send(request).unwrap();
+/// });
+/// let req = ctx.socket(SocketType::Req).unwrap();
+/// req.connect(&endpoint).unwrap();
+/// req.send("hello").unwrap();
+/// assert_eq!(&req.recv().unwrap()[0][..], b"hello");
+/// server.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// One producer for all user threads, hence the lock; only `socket()`
+    /// and `shutdown()` take it, never a send or recv.
+    control: Mutex<Option<spsc::Sender<Control>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context on a new, unpinned runtime thread that parks when idle.
+    pub fn new() -> Result<Context> {
+        Context::with_runtime(monocoque_runtime::Runtime::builder())
+    }
+
+    /// A context whose thread is built from `runtime`: pin it with
+    /// [`RuntimeBuilder::core`], busy-poll with
+    /// [`RuntimeBuilder::wait_strategy`].
+    pub fn with_runtime(runtime: RuntimeBuilder) -> Result<Context> {
+        let (control, requests) = spsc::channel(CONTROL_CAPACITY);
+        let thread = runtime
+            .spawn_thread("monocoque-ctx", move || run(requests))
+            .map_err(|e| Error::Io {
+                context: "start the context's runtime thread".into(),
+                message: e.to_string(),
+                kind: std::io::ErrorKind::Other,
+            })?;
+        Ok(Context {
+            inner: Arc::new(Inner {
+                control: Mutex::new(Some(control)),
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    fn control(&self, request: Control) -> Result<()> {
+        let mut control = self
+            .inner
+            .control
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(control) = control.as_mut() else {
+            return Err(Error::Terminated);
+        };
+        control
+            .send_blocking(request)
+            .map_err(|_| Error::Terminated)
+    }
+
+    /// A new socket of `kind` with libzmq's default options (note LINGER: -1,
+    /// so the context's last drop waits until queued messages are sent).
+    /// [`Error::Terminated`] after [`shutdown`](Self::shutdown).
+    pub fn socket(&self, kind: SocketType) -> Result<BlockingSocket> {
+        let (commands_tx, commands_rx) = spsc::channel(1);
+        let (replies_tx, mut replies_rx) = spsc::channel(1);
+        self.control(Control::Open {
+            kind,
+            commands: commands_rx,
+            replies: replies_tx,
+        })?;
+        let reply = replies_rx.recv_blocking().ok_or(Error::Terminated)?;
+        expect_reply!(reply, Done)?;
+        Ok(BlockingSocket::new(
+            kind,
+            commands_tx,
+            replies_rx,
+            self.clone(),
+        ))
+    }
+
+    /// zmq_ctx_shutdown: every blocking `send` and `recv` in progress on this
+    /// context's sockets returns [`Error::Terminated`] at once, and so does
+    /// every later operation but close, and `socket()`. Sockets stay open
+    /// until dropped (then they linger as usual).
+    pub fn shutdown(&self) -> Result<()> {
+        self.control(Control::Shutdown)
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: close the control ring, which lets the
+    /// context's thread finish once every socket has lingered, and wait for it
+    /// (zmq_ctx_term).
+    fn drop(&mut self) {
+        let control = self.control.get_mut().unwrap_or_else(|p| p.into_inner());
+        drop(control.take());
+        let thread = self.thread.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(thread) = thread.take() {
+            // Joining from the context's own thread would wait for itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// The context thread's main task.
+async fn run(mut requests: spsc::Receiver<Control>) {
+    let live = Rc::new(LiveSet::default());
+    let shutdown = Rc::new(Shutdown::default());
+    while let Some(request) = requests.recv().await {
+        match request {
+            Control::Open {
+                kind,
+                commands,
+                replies,
+            } => {
+                let task = serve::socket(
+                    kind,
+                    commands,
+                    replies,
+                    live.token(),
+                    shutdown.clone(),
+                    live.clone(),
+                );
+                monocoque_runtime::spawn(task).detach();
+            }
+            Control::Shutdown => shutdown.trigger(),
+        }
+    }
+    // Every handle is gone; closed sockets may still be lingering.
+    live.all_gone().await;
+}

@@ -1,0 +1,115 @@
+//! zmq_ctx_shutdown on the context's thread: once it is triggered, every
+//! blocking send or recv in progress returns [`Error::Terminated`], and so does
+//! every later operation except close.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::{Poll, Waker};
+
+use crate::{Error, Result};
+
+/// Whether the context is shut down, and the sockets' tasks waiting in an
+/// operation that shutting down must interrupt (one slot per socket task).
+#[derive(Debug, Default)]
+pub(super) struct Shutdown {
+    down: Cell<bool>,
+    waiting: RefCell<HashMap<u64, Waker>>,
+    next_key: Cell<u64>,
+}
+
+impl Shutdown {
+    /// A waker slot for one socket's task.
+    pub(super) fn key(&self) -> u64 {
+        let k = self.next_key.get();
+        self.next_key.set(k + 1);
+        k
+    }
+
+    /// Frees a task's slot when the task ends.
+    pub(super) fn forget(&self, key: u64) {
+        self.waiting.borrow_mut().remove(&key);
+    }
+
+    /// Shuts down: wakes every waiting operation so that it returns ETERM.
+    pub(super) fn trigger(&self) {
+        self.down.set(true);
+        let wakers: Vec<Waker> = self.waiting.borrow_mut().drain().map(|(_, w)| w).collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Whether the context is shut down.
+    pub(super) fn is_down(&self) -> bool {
+        self.down.get()
+    }
+
+    /// [`Error::Terminated`] once shut down.
+    pub(super) fn check(&self) -> Result<()> {
+        if self.is_down() {
+            Err(Error::Terminated)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `op` unless and until the context shuts down, which ends it with
+    /// [`Error::Terminated`] (dropping `op`: a half-done send or recv is
+    /// cancelled, nothing is lost from the socket's queues).
+    pub(super) async fn unless_down<T>(
+        &self,
+        key: u64,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let mut op = pin!(op);
+        poll_fn(|cx| {
+            if self.is_down() {
+                return Poll::Ready(Err(Error::Terminated));
+            }
+            if let Poll::Ready(r) = op.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            let mut waiting = self.waiting.borrow_mut();
+            match waiting.get(&key) {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => {
+                    waiting.insert(key, cx.waker().clone());
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::pending;
+    use std::task::Context;
+
+    #[test]
+    fn shutting_down_ends_a_waiting_operation_with_eterm() {
+        let shutdown = Shutdown::default();
+        let key = shutdown.key();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut op = pin!(shutdown.unless_down(key, pending::<Result<()>>()));
+        assert!(op.as_mut().poll(&mut cx).is_pending());
+        shutdown.trigger();
+        assert_eq!(
+            op.as_mut().poll(&mut cx),
+            Poll::Ready(Err(Error::Terminated))
+        );
+        assert_eq!(shutdown.check(), Err(Error::Terminated));
+    }
+
+    #[test]
+    fn a_finished_operation_keeps_its_result() {
+        let shutdown = Shutdown::default();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut op = pin!(shutdown.unless_down(shutdown.key(), async { Ok(7) }));
+        assert_eq!(op.as_mut().poll(&mut cx), Poll::Ready(Ok(7)));
+    }
+}
