@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let mut config = SessionConfig::new(ours);
     config.heartbeat_interval = Some(Duration::from_millis(100));
     config.max_message_size = (ctl[1] & 1 == 1).then_some(4096);
+    config.max_message_frames = (ctl[1] & 8 == 8).then_some(8);
     config.mechanism = match ctl[1] >> 6 {
         1 => MechanismConfig::PlainClient { username: "u".into(), password: "p".into() },
         2 => MechanismConfig::PlainServer { authenticator: Arc::new(Half) },

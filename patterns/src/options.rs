@@ -56,8 +56,16 @@ pub enum SocketOption {
     /// ZMQ_HANDSHAKE_IVL: the handshake must finish within this (zero = no limit).
     /// Default 30 s.
     HandshakeIvl(Duration),
-    /// ZMQ_MAXMSGSIZE: the largest frame accepted (`None` = no limit, the default).
+    /// ZMQ_MAXMSGSIZE: the largest message accepted from tcp and ipc peers,
+    /// its frames summed (`None` = no limit, the default). libzmq checks each
+    /// frame alone; summing keeps a peer from growing one message without
+    /// bound through endless MORE frames. A peer over the limit is disconnected.
     MaxMsgSize(Option<u64>),
+    /// The most frames a message from a tcp or ipc peer may have (`None` = no
+    /// cap, the default). A Monocoque option, not in libzmq: with MAXMSGSIZE it
+    /// bounds what a peer can make a connection buffer, since empty frames
+    /// cost memory but no bytes. A peer over the cap is disconnected.
+    MaxMsgFrames(Option<usize>),
     /// ZMQ_ROUTING_ID: the identity sent to peers (REQ, DEALER, ROUTER; 1 to 255
     /// bytes, not starting with a zero byte).
     RoutingId(Bytes),
@@ -112,6 +120,7 @@ impl SocketOption {
             HeartbeatTimeout(_) => "HEARTBEAT_TIMEOUT",
             HandshakeIvl(_) => "HANDSHAKE_IVL",
             MaxMsgSize(_) => "MAXMSGSIZE",
+            MaxMsgFrames(_) => "MAXMSGFRAMES",
             RoutingId(_) => "ROUTING_ID",
             RouterMandatory(_) => "ROUTER_MANDATORY",
             RouterHandover(_) => "ROUTER_HANDOVER",
@@ -163,6 +172,8 @@ pub struct Options {
     pub handshake_ivl: Duration,
     /// MAXMSGSIZE.
     pub maxmsgsize: Option<u64>,
+    /// MAXMSGFRAMES (Monocoque's).
+    pub maxmsgframes: Option<usize>,
     /// ROUTING_ID.
     pub routing_id: Bytes,
     /// ROUTER_MANDATORY.
@@ -211,6 +222,7 @@ impl Options {
             heartbeat_timeout: Duration::ZERO,
             handshake_ivl: Duration::from_secs(30),
             maxmsgsize: None,
+            maxmsgframes: None,
             routing_id: Bytes::new(),
             router_mandatory: false,
             router_handover: false,
@@ -260,6 +272,13 @@ impl Options {
             HeartbeatTimeout(v) => self.heartbeat_timeout = v,
             HandshakeIvl(v) => self.handshake_ivl = v,
             MaxMsgSize(v) => self.maxmsgsize = v,
+            MaxMsgFrames(Some(0)) => {
+                return Err(Error::InvalidOption {
+                    option: name,
+                    reason: "zero; a message has at least one frame (None for no cap)".into(),
+                })
+            }
+            MaxMsgFrames(v) => self.maxmsgframes = v,
             RoutingId(v) => {
                 only(&[T::Req, T::Dealer, T::Router])?;
                 if v.is_empty() || v.len() > 255 || v[0] == 0 {
@@ -318,6 +337,7 @@ impl Options {
         }
         c.mechanism = self.mechanism.clone();
         c.max_message_size = self.maxmsgsize;
+        c.max_message_frames = self.maxmsgframes;
         c.handshake_timeout = non_zero(self.handshake_ivl);
         c.heartbeat_interval = non_zero(self.heartbeat_ivl);
         c.heartbeat_timeout = non_zero(self.heartbeat_timeout);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use monocoque_patterns::{Error, MonitorEvent, SocketOption};
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{Msg, SocketType};
 
 fn id(s: &'static str) -> SocketOption {
     SocketOption::RoutingId(Bytes::from_static(s.as_bytes()))
@@ -437,6 +437,85 @@ fn maxmsgsize_drops_the_peer_that_exceeds_it() {
             assert!(reason.contains("101"), "{reason}");
         });
     }
+}
+
+/// What disconnected the peers of `pull`, from its monitor.
+fn disconnect_reasons(monitor: &monocoque_patterns::Monitor) -> Vec<String> {
+    std::iter::from_fn(|| monitor.try_recv())
+        .filter_map(|e| match e {
+            MonitorEvent::Disconnected { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn maxmsgsize_bounds_a_multipart_message_as_a_whole() {
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgSize(Some(100))]);
+            let monitor = pull.monitor();
+            let ep = bind(&pull, t);
+            let good = socket(SocketType::Push, vec![]);
+            let bad = socket(SocketType::Push, vec![]);
+            good.connect(&ep).unwrap();
+            bad.connect(&ep).unwrap();
+            peers(&pull, 2).await;
+            // 50 + 50 bytes: exactly the limit.
+            good.send(Msg::from(vec![
+                Bytes::from(vec![1u8; 50]),
+                Bytes::from(vec![2u8; 50]),
+            ]))
+            .await
+            .unwrap();
+            assert_eq!(pull.recv().await.unwrap().frames().len(), 2);
+            // Each frame is under the limit; the message is not.
+            let parts: Vec<Bytes> = (0..3).map(|_| Bytes::from(vec![0u8; 40])).collect();
+            bad.send(Msg::from(parts)).await.unwrap();
+            until("the peer is dropped", || pull.peer_count() == 1).await;
+            good.send("still served").await.unwrap();
+            assert_eq!(frames(&pull.recv().await.unwrap()), ["still served"]);
+            let reasons = disconnect_reasons(&monitor);
+            assert!(
+                reasons
+                    .iter()
+                    .any(|r| r.contains("multipart message of at least 120 bytes")),
+                "{reasons:?}"
+            );
+        });
+    }
+}
+
+#[test]
+fn maxmsgframes_stops_endless_empty_frames() {
+    run(|| async {
+        let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgFrames(Some(4))]);
+        let monitor = pull.monitor();
+        let ep = bind(&pull, Transport::Tcp);
+        let good = socket(SocketType::Push, vec![]);
+        let bad = socket(SocketType::Push, vec![]);
+        good.connect(&ep).unwrap();
+        bad.connect(&ep).unwrap();
+        peers(&pull, 2).await;
+        good.send(msg(&["", "", "", "four"])).await.unwrap();
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["", "", "", "four"]);
+        bad.send(msg(&["", "", "", "", ""])).await.unwrap();
+        until("the peer is dropped", || pull.peer_count() == 1).await;
+        good.send("still served").await.unwrap();
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["still served"]);
+        let reasons = disconnect_reasons(&monitor);
+        assert!(
+            reasons.iter().any(|r| r.contains("more than 4 frames")),
+            "{reasons:?}"
+        );
+        assert!(matches!(
+            pull.set_option(SocketOption::MaxMsgFrames(Some(0))),
+            Err(Error::InvalidOption {
+                option: "MAXMSGFRAMES",
+                ..
+            })
+        ));
+    });
 }
 
 #[test]

@@ -84,6 +84,20 @@ pub enum Error {
         /// What the handshake was waiting for.
         expected: &'static str,
     },
+    /// A multipart message's frames add up to more than MAXMSGSIZE.
+    #[error("peer sent a multipart message of at least {size} bytes, above the maximum message size of {limit} bytes (MAXMSGSIZE)")]
+    MessageTooLarge {
+        /// The message's size so far, the refused frame included.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A message had more frames than the configured cap.
+    #[error("peer sent a message of more than {limit} frames (MAXMSGFRAMES)")]
+    TooManyFrames {
+        /// The configured cap.
+        limit: usize,
+    },
     /// A handshake command was larger than the handshake allows.
     #[error("peer sent a {size}-byte frame during the handshake; at most {limit} bytes are accepted before authentication")]
     HandshakeFrameTooLarge {

@@ -3,6 +3,11 @@
 //! The decoder reads a header as soon as it is complete and checks the announced
 //! length against the limit *before* any of the body is awaited, so a peer that
 //! announces an oversized frame is refused without the body being buffered.
+//!
+//! After the handshake, MAXMSGSIZE bounds a whole multipart message: the data
+//! frames of one message are summed as their headers arrive, so a peer cannot
+//! grow a message without limit with endless MORE frames of legal size. An
+//! optional cap on frames per message bounds a stream of empty MORE frames.
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
@@ -13,7 +18,8 @@ use crate::input_buffer::InputBuffer;
 pub enum FrameLimit {
     /// Before authentication completes: a fixed cap, whatever MAXMSGSIZE says.
     Handshake(u64),
-    /// After the handshake: MAXMSGSIZE, or no limit.
+    /// After the handshake: MAXMSGSIZE for a whole message (its data frames
+    /// summed), or no limit.
     Message(Option<u64>),
 }
 
@@ -34,6 +40,11 @@ pub struct FrameDecoder {
     limit: FrameLimit,
     /// Header already consumed, waiting for the body: (flags, body length).
     pending: Option<(u8, usize)>,
+    /// Most data frames in one message (`None`: no cap).
+    max_frames: Option<usize>,
+    /// Bytes and frames of the message being received, up to the last header.
+    message_size: u64,
+    message_frames: usize,
 }
 
 impl FrameDecoder {
@@ -42,7 +53,16 @@ impl FrameDecoder {
         FrameDecoder {
             limit,
             pending: None,
+            max_frames: None,
+            message_size: 0,
+            message_frames: 0,
         }
+    }
+
+    /// Caps the data frames of one message (after the handshake); `None` for
+    /// no cap.
+    pub fn set_max_frames(&mut self, max_frames: Option<usize>) {
+        self.max_frames = max_frames;
     }
 
     /// Changes the limit for frames whose header has not been read yet.
@@ -73,7 +93,7 @@ impl FrameDecoder {
         }))
     }
 
-    fn decode_header(&self, input: &mut InputBuffer) -> Result<Option<(u8, usize)>> {
+    fn decode_header(&mut self, input: &mut InputBuffer) -> Result<Option<(u8, usize)>> {
         let mut h = [0u8; 9];
         let front = input.front();
         let header = if front.len() >= 9 {
@@ -111,6 +131,9 @@ impl FrameDecoder {
             FrameLimit::Handshake(limit) if size > limit => {
                 return Err(Error::HandshakeFrameTooLarge { size, limit })
             }
+            FrameLimit::Message(limit) if flags & FLAG_COMMAND == 0 => {
+                self.account_message_frame(flags, size, limit)?
+            }
             FrameLimit::Message(Some(limit)) if size > limit => {
                 return Err(Error::FrameTooLarge { size, limit })
             }
@@ -118,6 +141,34 @@ impl FrameDecoder {
         }
         input.skip(header_len);
         Ok(Some((flags, size as usize)))
+    }
+
+    /// Adds a data frame's header to the message being received, refusing it if
+    /// the message would pass MAXMSGSIZE or the frame cap.
+    fn account_message_frame(&mut self, flags: u8, size: u64, limit: Option<u64>) -> Result<()> {
+        let total = self.message_size.saturating_add(size);
+        let frames = self.message_frames + 1;
+        if let Some(limit) = limit {
+            if size > limit {
+                return Err(Error::FrameTooLarge { size, limit });
+            }
+            if total > limit {
+                return Err(Error::MessageTooLarge { size: total, limit });
+            }
+        }
+        if let Some(max) = self.max_frames {
+            if frames > max {
+                return Err(Error::TooManyFrames { limit: max });
+            }
+        }
+        if flags & FLAG_MORE != 0 {
+            self.message_size = total;
+            self.message_frames = frames;
+        } else {
+            self.message_size = 0;
+            self.message_frames = 0;
+        }
+        Ok(())
     }
 }
 
@@ -171,6 +222,64 @@ mod tests {
                 FrameLimit::Message(None)
             ),
             Err(Error::InvalidFrameLength { size: u64::MAX })
+        );
+    }
+
+    fn decode_all(bytes: &'static [u8], dec: &mut FrameDecoder) -> Result<Vec<Frame>> {
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(bytes));
+        let mut frames = Vec::new();
+        while let Some(f) = dec.decode(&mut input)? {
+            frames.push(f);
+        }
+        Ok(frames)
+    }
+
+    #[test]
+    fn maxmsgsize_bounds_the_whole_message() {
+        let mut dec = FrameDecoder::new(FrameLimit::Message(Some(5)));
+        // 3 + 2 bytes: exactly the limit, then a new message starts from zero.
+        let ok = decode_all(
+            &[
+                0x01, 3, b'a', b'b', b'c', 0x00, 2, b'd', b'e', 0x00, 5, 1, 2, 3, 4, 5,
+            ],
+            &mut dec,
+        );
+        assert_eq!(ok.unwrap().len(), 3);
+        // 3 + 3 bytes: the second header is refused before its body arrives.
+        let mut dec = FrameDecoder::new(FrameLimit::Message(Some(5)));
+        assert_eq!(
+            decode_all(&[0x01, 3, b'a', b'b', b'c', 0x00, 3], &mut dec),
+            Err(Error::MessageTooLarge { size: 6, limit: 5 })
+        );
+    }
+
+    #[test]
+    fn commands_do_not_count_towards_the_message() {
+        let mut dec = FrameDecoder::new(FrameLimit::Message(Some(4)));
+        // 2 data bytes, a 4-byte command, 2 data bytes: the message is 4 bytes.
+        let frames = decode_all(
+            &[
+                0x01, 2, b'a', b'b', 0x04, 4, 4, b'P', b'I', b'N', 0x00, 2, b'c', b'd',
+            ],
+            &mut dec,
+        );
+        assert_eq!(frames.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_frame_cap_stops_endless_empty_frames() {
+        let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+        dec.set_max_frames(Some(3));
+        assert_eq!(
+            decode_all(&[0x01, 0, 0x01, 0, 0x00, 0], &mut dec)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            decode_all(&[0x01, 0, 0x01, 0, 0x01, 0, 0x00, 0], &mut dec),
+            Err(Error::TooManyFrames { limit: 3 })
         );
     }
 

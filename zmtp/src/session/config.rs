@@ -39,8 +39,13 @@ pub struct SessionConfig {
     pub mechanism: MechanismConfig,
     /// METADATA: application properties, names starting with `X-`.
     pub properties: Vec<(String, Bytes)>,
-    /// MAXMSGSIZE: the largest frame accepted after the handshake (`None`: no limit).
+    /// MAXMSGSIZE: the largest message accepted after the handshake, its
+    /// frames summed (`None`: no limit). libzmq checks each frame alone; see
+    /// docs/ARCHITECTURE.md.
     pub max_message_size: Option<u64>,
+    /// The most frames one message may have (`None`: no cap). Not a libzmq
+    /// option; with MAXMSGSIZE it bounds what a peer can make us buffer.
+    pub max_message_frames: Option<usize>,
     /// HANDSHAKE_IVL: the greeting and handshake must finish within this (`None`: never time out).
     pub handshake_timeout: Option<Duration>,
     /// HEARTBEAT_IVL: send a PING this often once the handshake is done (`None`: off).
@@ -62,6 +67,7 @@ impl SessionConfig {
             mechanism: MechanismConfig::Null,
             properties: Vec::new(),
             max_message_size: None,
+            max_message_frames: None,
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             heartbeat_interval: None,
             heartbeat_timeout: None,
@@ -116,6 +122,12 @@ impl SessionConfig {
                     format!("{ttl:?}; a PING carries at most {MAX_HEARTBEAT_TTL:?}"),
                 );
             }
+        }
+        if self.max_message_frames == Some(0) {
+            return invalid(
+                "MAXMSGFRAMES",
+                "zero; a message has at least one frame (use None for no cap)".into(),
+            );
         }
         if self.heartbeat_interval == Some(Duration::ZERO) {
             return invalid(

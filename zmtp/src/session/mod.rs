@@ -401,6 +401,7 @@ impl Session {
         self.state = SessionState::Active;
         self.decoder
             .set_limit(FrameLimit::Message(self.config.max_message_size));
+        self.decoder.set_max_frames(self.config.max_message_frames);
         self.timers.handshake_done(self.now);
         self.peer = Some(info.clone());
         self.events.push_back(Event::HandshakeSucceeded(info));
