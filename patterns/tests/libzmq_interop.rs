@@ -1,7 +1,8 @@
 //! Our sockets against real libzmq 4.3 (the `zmq` crate builds its own copy):
 //! every valid pair in both directions with either side binding, multi-peer
 //! load balancing and fair queuing, multipart, empty and 1 MiB frames,
-//! reconnect after the libzmq peer is recreated, and heartbeats.
+//! reconnect after the libzmq peer is recreated, and heartbeats. The pairs, the
+//! frame sizes and the heartbeats run over tcp and ipc.
 //!
 //! libzmq runs in its own threads with receive timeouts; our sockets run on the
 //! test thread's runtime. Every wait is bounded.
@@ -51,14 +52,18 @@ async fn join<T>(h: JoinHandle<T>) -> T {
 /// Where the libzmq side's socket goes: it binds (and reports the endpoint)
 /// or connects to ours.
 enum Side {
-    Bind(std::sync::mpsc::Sender<String>),
+    Bind(std::sync::mpsc::Sender<String>, Transport),
     Connect(String),
 }
 
 fn place(s: &zmq::Socket, side: Side) {
     match side {
-        Side::Bind(tx) => {
-            s.bind("tcp://127.0.0.1:*").unwrap();
+        Side::Bind(tx, t) => {
+            match t {
+                Transport::Tcp => s.bind("tcp://127.0.0.1:*").unwrap(),
+                Transport::Ipc => s.bind(&t.endpoint()).unwrap(),
+                Transport::Inproc => panic!("inproc does not cross libraries"),
+            }
             tx.send(s.get_last_endpoint().unwrap().unwrap()).unwrap();
         }
         Side::Connect(ep) => s.connect(&ep).unwrap(),
@@ -104,14 +109,14 @@ fn client_frames(ours: SocketType, theirs: SocketType) -> Vec<Bytes> {
 }
 
 /// Our client against a libzmq server, either side binding.
-async fn our_client_against(ours: SocketType, theirs: SocketType, we_bind: bool) {
+async fn our_client_against(ours: SocketType, theirs: SocketType, we_bind: bool, t: Transport) {
     let s = socket(ours, vec![]);
     let server = if we_bind {
-        let ep = bind(&s, Transport::Tcp);
+        let ep = bind(&s, t);
         libzmq_server(theirs, Side::Connect(ep), 3, Some(b"Z"))
     } else {
         let (tx, rx) = std::sync::mpsc::channel();
-        let h = libzmq_server(theirs, Side::Bind(tx), 3, Some(b"Z"));
+        let h = libzmq_server(theirs, Side::Bind(tx, t), 3, Some(b"Z"));
         let ep = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         s.connect(&ep).unwrap();
         h
@@ -137,7 +142,7 @@ async fn our_client_against(ours: SocketType, theirs: SocketType, we_bind: bool)
         assert_eq!(
             back.frames(),
             &expect[..],
-            "{ours} against libzmq {theirs} (we bind: {we_bind})"
+            "{ours} against libzmq {theirs} over {t:?} (we bind: {we_bind})"
         );
     }
     let got = join(server).await;
@@ -145,21 +150,17 @@ async fn our_client_against(ours: SocketType, theirs: SocketType, we_bind: bool)
 }
 
 /// A libzmq client against our echo server, either side binding.
-async fn libzmq_client_against(ours: SocketType, theirs: SocketType, we_bind: bool) {
+async fn libzmq_client_against(ours: SocketType, theirs: SocketType, we_bind: bool, t: Transport) {
     let s = socket(ours, vec![]);
     let (ep_tx, ep_rx) = std::sync::mpsc::channel::<String>();
-    let ep = if we_bind {
-        Some(bind(&s, Transport::Tcp))
-    } else {
-        None
-    };
+    let ep = if we_bind { Some(bind(&s, t)) } else { None };
     let client = std::thread::spawn(move || {
         let ctx = zmq::Context::new();
         let c = zsock(&ctx, theirs);
         c.set_identity(b"C").unwrap();
         match ep {
             Some(ep) => c.connect(&ep).unwrap(),
-            None => place(&c, Side::Bind(ep_tx)),
+            None => place(&c, Side::Bind(ep_tx, t)),
         }
         let body: Vec<&[u8]> = match (theirs, ours) {
             (SocketType::Dealer, SocketType::Rep) => vec![b"", b"hi"],
@@ -189,6 +190,9 @@ async fn libzmq_client_against(ours: SocketType, theirs: SocketType, we_bind: bo
     join(client).await;
 }
 
+/// The transports libzmq shares with us (inproc stays inside one library).
+const NETWORK: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
+
 /// Client/server pairs: (client type, server type).
 const PAIRS: [(SocketType, SocketType); 9] = [
     (SocketType::Req, SocketType::Rep),
@@ -208,9 +212,11 @@ fn every_pair_with_ours_as_client() {
         if client == SocketType::Router && server == SocketType::Rep {
             continue; // a REP never speaks first: covered the other way round
         }
-        for we_bind in [true, false] {
-            eprintln!("-- our {client} -> libzmq {server}, we bind: {we_bind}");
-            run(|| our_client_against(client, server, we_bind));
+        for t in NETWORK {
+            for we_bind in [true, false] {
+                eprintln!("-- our {client} -> libzmq {server} over {t:?}, we bind: {we_bind}");
+                run(|| our_client_against(client, server, we_bind, t));
+            }
         }
     }
 }
@@ -221,9 +227,11 @@ fn every_pair_with_libzmq_as_client() {
         if client == SocketType::Router {
             continue; // a libzmq ROUTER client needs our id first: see router_to_router
         }
-        for we_bind in [true, false] {
-            eprintln!("-- libzmq {client} -> our {server}, we bind: {we_bind}");
-            run(|| libzmq_client_against(server, client, we_bind));
+        for t in NETWORK {
+            for we_bind in [true, false] {
+                eprintln!("-- libzmq {client} -> our {server} over {t:?}, we bind: {we_bind}");
+                run(|| libzmq_client_against(server, client, we_bind, t));
+            }
         }
     }
 }
@@ -366,26 +374,28 @@ fn five_libzmq_reps_behind_our_dealer_get_round_robin() {
 
 #[test]
 fn multipart_empty_and_one_mebibyte_frames() {
-    run(|| async {
-        let ours = socket(SocketType::Dealer, vec![]);
-        let ep = bind(&ours, Transport::Tcp);
-        let echo = libzmq_server(SocketType::Dealer, Side::Connect(ep), 3, None);
-        let big = Bytes::from(vec![0xA5u8; 1 << 20]);
-        let messages = [
-            Msg::from(vec![
-                Bytes::from_static(b"a"),
-                Bytes::new(),
-                Bytes::from_static(b"c"),
-            ]),
-            Msg::from(vec![Bytes::new()]),
-            Msg::from(vec![big.clone(), Bytes::from_static(b"tail")]),
-        ];
-        for m in &messages {
-            ours.send(m.clone()).await.unwrap();
-            assert_eq!(ours.recv().await.unwrap(), *m);
-        }
-        join(echo).await;
-    });
+    for t in NETWORK {
+        run(|| async move {
+            let ours = socket(SocketType::Dealer, vec![]);
+            let ep = bind(&ours, t);
+            let echo = libzmq_server(SocketType::Dealer, Side::Connect(ep), 3, None);
+            let big = Bytes::from(vec![0xA5u8; 1 << 20]);
+            let messages = [
+                Msg::from(vec![
+                    Bytes::from_static(b"a"),
+                    Bytes::new(),
+                    Bytes::from_static(b"c"),
+                ]),
+                Msg::from(vec![Bytes::new()]),
+                Msg::from(vec![big.clone(), Bytes::from_static(b"tail")]),
+            ];
+            for m in &messages {
+                ours.send(m.clone()).await.unwrap();
+                assert_eq!(ours.recv().await.unwrap(), *m);
+            }
+            join(echo).await;
+        });
+    }
 }
 
 #[test]
@@ -424,33 +434,35 @@ fn reconnect_after_libzmq_peer_is_recreated() {
 
 #[test]
 fn heartbeats_with_libzmq() {
-    run(|| async {
-        // Our side pings; libzmq answers with PONG (and pings us too).
-        let ours = socket(
-            SocketType::Dealer,
-            vec![
-                SocketOption::HeartbeatIvl(Duration::from_millis(20)),
-                SocketOption::HeartbeatTimeout(Duration::from_millis(200)),
-            ],
-        );
-        let ep = bind(&ours, Transport::Tcp);
-        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-        let theirs = std::thread::spawn(move || {
-            let ctx = zmq::Context::new();
-            let d = zsock(&ctx, SocketType::Dealer);
-            d.set_heartbeat_ivl(20).unwrap();
-            d.set_heartbeat_timeout(200).unwrap();
-            d.connect(&ep).unwrap();
-            d.send("hello", 0).unwrap();
-            let _ = stop_rx.recv();
-            d.send("bye", 0).unwrap();
+    for t in NETWORK {
+        run(|| async move {
+            // Our side pings; libzmq answers with PONG (and pings us too).
+            let ours = socket(
+                SocketType::Dealer,
+                vec![
+                    SocketOption::HeartbeatIvl(Duration::from_millis(20)),
+                    SocketOption::HeartbeatTimeout(Duration::from_millis(200)),
+                ],
+            );
+            let ep = bind(&ours, t);
+            let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+            let theirs = std::thread::spawn(move || {
+                let ctx = zmq::Context::new();
+                let d = zsock(&ctx, SocketType::Dealer);
+                d.set_heartbeat_ivl(20).unwrap();
+                d.set_heartbeat_timeout(200).unwrap();
+                d.connect(&ep).unwrap();
+                d.send("hello", 0).unwrap();
+                let _ = stop_rx.recv();
+                d.send("bye", 0).unwrap();
+            });
+            assert_eq!(frames(&ours.recv().await.unwrap()), ["hello"]);
+            // Many intervals pass; PING/PONG both ways keep the connection up.
+            monocoque_runtime::sleep(Duration::from_millis(500)).await;
+            assert_eq!(ours.peer_count(), 1);
+            stop_tx.send(()).unwrap();
+            assert_eq!(frames(&ours.recv().await.unwrap()), ["bye"]);
+            join(theirs).await;
         });
-        assert_eq!(frames(&ours.recv().await.unwrap()), ["hello"]);
-        // Many intervals pass; PING/PONG both ways keep the connection up.
-        monocoque_runtime::sleep(Duration::from_millis(500)).await;
-        assert_eq!(ours.peer_count(), 1);
-        stop_tx.send(()).unwrap();
-        assert_eq!(frames(&ours.recv().await.unwrap()), ["bye"]);
-        join(theirs).await;
-    });
+    }
 }

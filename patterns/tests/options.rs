@@ -195,35 +195,40 @@ fn hwm_blocks_push_and_bounds_memory() {
 
 #[test]
 fn immediate_queues_only_to_completed_connections() {
-    run(|| async {
-        let t = Transport::Tcp;
-        let dead = dead_endpoint();
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let dead = match t {
+                Transport::Tcp => dead_endpoint(),
+                // A path nobody listens on: the connecter retries, never connects.
+                _ => t.endpoint(),
+            };
 
-        let pull = socket(SocketType::Pull, vec![]);
-        let live = bind(&pull, t);
-        for immediate in [false, true] {
-            let push = socket(SocketType::Push, vec![SocketOption::Immediate(immediate)]);
-            push.connect(&dead).unwrap();
-            push.connect(&live).unwrap();
-            until("the live connection", || push.peer_count() == 1).await;
-            for i in 0..4 {
-                push.send(format!("{i}").into_bytes()).await.unwrap();
-            }
-            if immediate {
-                // Every message went to the live peer.
+            let pull = socket(SocketType::Pull, vec![]);
+            let live = bind(&pull, t);
+            for immediate in [false, true] {
+                let push = socket(SocketType::Push, vec![SocketOption::Immediate(immediate)]);
+                push.connect(&dead).unwrap();
+                push.connect(&live).unwrap();
+                until("the live connection", || push.peer_count() == 1).await;
                 for i in 0..4 {
-                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                    push.send(format!("{i}").into_bytes()).await.unwrap();
                 }
-            } else {
-                // Round robin over both pipes (the dead one attached first):
-                // half wait for the dead endpoint.
-                for i in [1, 3] {
-                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                if immediate {
+                    // Every message went to the live peer.
+                    for i in 0..4 {
+                        assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                    }
+                } else {
+                    // Round robin over both pipes (the dead one attached first):
+                    // half wait for the dead endpoint.
+                    for i in [1, 3] {
+                        assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                    }
+                    assert_eq!(push.queued().1, 2);
                 }
-                assert_eq!(push.queued().1, 2);
             }
-        }
-    });
+        });
+    }
 }
 
 /// A tcp endpoint nobody listens on (a port the kernel handed out and took back).
@@ -236,58 +241,66 @@ fn dead_endpoint() -> String {
 
 #[test]
 fn heartbeats_keep_a_live_peer_and_drop_a_silent_one() {
-    run(|| async {
-        let t = Transport::Tcp;
-        let router = socket(
-            SocketType::Router,
-            vec![
-                SocketOption::HeartbeatIvl(Duration::from_millis(20)),
-                SocketOption::HeartbeatTimeout(Duration::from_millis(60)),
-            ],
-        );
-        let monitor = router.monitor();
-        let ep = bind(&router, t);
-        // A live peer answers PINGs: it survives many timeouts' worth of time.
-        let dealer = socket(SocketType::Dealer, vec![]);
-        dealer.connect(&ep).unwrap();
-        peers(&router, 1).await;
-        monocoque_runtime::sleep(Duration::from_millis(300)).await;
-        assert_eq!(router.peer_count(), 1);
-        // A peer that completes the handshake and then goes silent, with its
-        // connection still open, is dropped by the heartbeat timer.
-        let addr = ep.strip_prefix("tcp://").unwrap().to_string();
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let silent = std::thread::spawn(move || {
-            let conn = silent_peer(&addr);
-            let _ = hold.recv();
-            drop(conn);
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let router = socket(
+                SocketType::Router,
+                vec![
+                    SocketOption::HeartbeatIvl(Duration::from_millis(20)),
+                    SocketOption::HeartbeatTimeout(Duration::from_millis(60)),
+                ],
+            );
+            let monitor = router.monitor();
+            let ep = bind(&router, t);
+            // A live peer answers PINGs: it survives many timeouts' worth of time.
+            let dealer = socket(SocketType::Dealer, vec![]);
+            dealer.connect(&ep).unwrap();
+            peers(&router, 1).await;
+            monocoque_runtime::sleep(Duration::from_millis(300)).await;
+            assert_eq!(router.peer_count(), 1);
+            // A peer that completes the handshake and then goes silent, with its
+            // connection still open, is dropped by the heartbeat timer.
+            let (release, hold) = std::sync::mpsc::channel::<()>();
+            let silent = std::thread::spawn(move || {
+                let conn = silent_peer(&ep);
+                let _ = hold.recv();
+                drop(conn);
+            });
+            peers(&router, 2).await;
+            until("the silent peer is dropped", || router.peer_count() == 1).await;
+            let reasons: Vec<String> = std::iter::from_fn(|| monitor.try_recv())
+                .filter_map(|e| match e {
+                    MonitorEvent::Disconnected { reason, .. } => Some(reason),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                reasons.iter().any(|r| r.contains("HEARTBEAT_TIMEOUT")),
+                "{reasons:?}"
+            );
+            release.send(()).unwrap();
+            silent.join().unwrap();
+            // The live peer is still served.
+            dealer.send("still here").await.unwrap();
+            assert_eq!(frames(&router.recv().await.unwrap())[1], "still here");
         });
-        peers(&router, 2).await;
-        until("the silent peer is dropped", || router.peer_count() == 1).await;
-        let reasons: Vec<String> = std::iter::from_fn(|| monitor.try_recv())
-            .filter_map(|e| match e {
-                MonitorEvent::Disconnected { reason, .. } => Some(reason),
-                _ => None,
-            })
-            .collect();
-        assert!(
-            reasons.iter().any(|r| r.contains("HEARTBEAT_TIMEOUT")),
-            "{reasons:?}"
-        );
-        release.send(()).unwrap();
-        silent.join().unwrap();
-        // The live peer is still served.
-        dealer.send("still here").await.unwrap();
-        assert_eq!(frames(&router.recv().await.unwrap())[1], "still here");
-    });
+    }
 }
 
-/// Connects with a blocking socket, completes a ZMTP handshake as a DEALER,
-/// and returns the open connection, which will never answer a PING.
-fn silent_peer(addr: &str) -> std::net::TcpStream {
-    use std::io::{Read, Write};
+/// A blocking tcp or ipc stream.
+trait RawStream: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> RawStream for T {}
+
+/// Connects to a tcp:// or ipc:// endpoint with a blocking socket, completes a
+/// ZMTP handshake as a DEALER, and returns the open connection, which will
+/// never answer a PING.
+fn silent_peer(endpoint: &str) -> Box<dyn RawStream> {
     use std::time::Instant;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut s: Box<dyn RawStream> = match endpoint.split_once("://").unwrap() {
+        ("tcp", addr) => Box::new(std::net::TcpStream::connect(addr).unwrap()),
+        ("ipc", path) => Box::new(std::os::unix::net::UnixStream::connect(path).unwrap()),
+        other => panic!("no raw stream for {other:?}"),
+    };
     let mut session = monocoque_zmtp::Session::new(
         monocoque_zmtp::SessionConfig::new(SocketType::Dealer),
         Instant::now(),
@@ -738,5 +751,81 @@ fn tcp_keepalive_options_reach_the_connection() {
             ],
         );
         assert_eq!(s.options().tcp_keepalive, ka);
+    });
+}
+
+/// The kernel's view of the established tcp connections to or from `port` on
+/// 127.0.0.1, from /proc/net/tcp: `(ours_is_the_connecting_side, timer, ticks)`
+/// where timer 2 is the keepalive timer and ticks count down to it (USER_HZ, 100/s).
+fn kernel_timers(port: u16) -> Vec<(bool, u8, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port_of = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap(), 16).unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote, state, timer) = (f[1], f[2], f[3], f[5]);
+            if state != "01" {
+                return None;
+            }
+            let connecting = port_of(remote) == port;
+            if !connecting && port_of(local) != port {
+                return None;
+            }
+            let (tr, when) = timer.split_once(':').unwrap();
+            Some((
+                connecting,
+                u8::from_str_radix(tr, 16).unwrap(),
+                u64::from_str_radix(when, 16).unwrap(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn tcp_keepalive_is_armed_on_live_connections_with_the_idle_given() {
+    run(|| async {
+        let keepalive = |idle: u64| {
+            vec![
+                SocketOption::TcpKeepalive(Some(true)),
+                SocketOption::TcpKeepaliveIdle(Some(Duration::from_secs(idle))),
+            ]
+        };
+        // 1000 s on the accepting side, 2000 s on the connecting side: the
+        // kernel's keepalive timer on each connection shows which was applied.
+        let pull = socket(SocketType::Pull, keepalive(1000));
+        let ep = bind(&pull, Transport::Tcp);
+        let port: u16 = ep.rsplit(':').next().unwrap().parse().unwrap();
+        let push = socket(SocketType::Push, keepalive(2000));
+        push.connect(&ep).unwrap();
+        push.send("x").await.unwrap();
+        pull.recv().await.unwrap();
+        let mut seen = Vec::new();
+        until("both sides' keepalive timers", || {
+            seen = kernel_timers(port);
+            seen.len() == 2 && seen.iter().all(|&(_, timer, _)| timer == 2)
+        })
+        .await;
+        for (connecting, _, ticks) in seen {
+            let idle = if connecting { 2000 } else { 1000 };
+            assert!(
+                ticks <= idle * 100 && ticks > (idle - 60) * 100,
+                "connecting side {connecting}: keepalive fires in {ticks} ticks, expected about {idle} s"
+            );
+        }
+        // Without the option, the kernel arms no keepalive timer.
+        let plain = socket(SocketType::Pull, vec![]);
+        let ep = bind(&plain, Transport::Tcp);
+        let port: u16 = ep.rsplit(':').next().unwrap().parse().unwrap();
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&ep).unwrap();
+        push.send("x").await.unwrap();
+        plain.recv().await.unwrap();
+        until("an idle connection without timers", || {
+            let t = kernel_timers(port);
+            t.len() == 2 && t.iter().all(|&(_, timer, _)| timer == 0)
+        })
+        .await;
     });
 }
