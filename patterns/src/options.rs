@@ -38,7 +38,8 @@ pub enum SocketOption {
     SndTimeo(Option<Duration>),
     /// ZMQ_RCVTIMEO: how long `recv` waits (as SNDTIMEO).
     RcvTimeo(Option<Duration>),
-    /// ZMQ_IMMEDIATE: queue messages only to completed connections. Default off.
+    /// ZMQ_IMMEDIATE: queue messages only to completed connections (for
+    /// inproc: to bound names). Default off.
     Immediate(bool),
     /// ZMQ_RECONNECT_IVL: wait before reconnecting (`None` = never reconnect,
     /// libzmq's -1). Default 100 ms.

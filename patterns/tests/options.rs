@@ -40,8 +40,7 @@ fn router_mandatory_refuses_unknown_ids_and_default_drops_them() {
 
 #[test]
 fn router_mandatory_blocks_at_the_hwm() {
-    run(|| async {
-        let t = Transport::Inproc;
+    each_transport(|t| async move {
         let router = socket(
             SocketType::Router,
             vec![
@@ -195,40 +194,40 @@ fn hwm_blocks_push_and_bounds_memory() {
 
 #[test]
 fn immediate_queues_only_to_completed_connections() {
-    for t in [Transport::Tcp, Transport::Ipc] {
-        run(|| async move {
-            let dead = match t {
-                Transport::Tcp => dead_endpoint(),
-                // A path nobody listens on: the connecter retries, never connects.
-                _ => t.endpoint(),
-            };
+    // inproc too: a connect to a name not bound yet is not a completed
+    // connection. (libzmq attaches that inproc pipe at once, IMMEDIATE or not.)
+    each_transport(|t| async move {
+        let dead = match t {
+            Transport::Tcp => dead_endpoint(),
+            // A path or name nobody listens on: never a completed connection.
+            _ => t.endpoint(),
+        };
 
-            let pull = socket(SocketType::Pull, vec![]);
-            let live = bind(&pull, t);
-            for immediate in [false, true] {
-                let push = socket(SocketType::Push, vec![SocketOption::Immediate(immediate)]);
-                push.connect(&dead).unwrap();
-                push.connect(&live).unwrap();
-                until("the live connection", || push.peer_count() == 1).await;
-                for i in 0..4 {
-                    push.send(format!("{i}").into_bytes()).await.unwrap();
-                }
-                if immediate {
-                    // Every message went to the live peer.
-                    for i in 0..4 {
-                        assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
-                    }
-                } else {
-                    // Round robin over both pipes (the dead one attached first):
-                    // half wait for the dead endpoint.
-                    for i in [1, 3] {
-                        assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
-                    }
-                    assert_eq!(push.queued().1, 2);
-                }
+        let pull = socket(SocketType::Pull, vec![]);
+        let live = bind(&pull, t);
+        for immediate in [false, true] {
+            let push = socket(SocketType::Push, vec![SocketOption::Immediate(immediate)]);
+            push.connect(&dead).unwrap();
+            push.connect(&live).unwrap();
+            until("the live connection", || push.peer_count() == 1).await;
+            for i in 0..4 {
+                push.send(format!("{i}").into_bytes()).await.unwrap();
             }
-        });
-    }
+            if immediate {
+                // Every message went to the live peer.
+                for i in 0..4 {
+                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                }
+            } else {
+                // Round robin over both pipes (the dead one attached first):
+                // half wait for the dead endpoint.
+                for i in [1, 3] {
+                    assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{i}")]);
+                }
+                assert_eq!(push.queued().1, 2);
+            }
+        }
+    });
 }
 
 /// A tcp endpoint nobody listens on (a port the kernel handed out and took back).
@@ -356,20 +355,22 @@ fn reconnect_after_the_peer_comes_back() {
 
 #[test]
 fn reconnect_ivl_minus_one_never_reconnects() {
-    run(|| async {
-        let t = Transport::Tcp;
-        let pull = socket(SocketType::Pull, vec![]);
-        let ep = bind(&pull, t);
-        let push = socket(SocketType::Push, vec![SocketOption::ReconnectIvl(None)]);
-        push.connect(&ep).unwrap();
-        peers(&push, 1).await;
-        drop(pull);
-        until("the push notices", || push.peer_count() == 0).await;
-        let pull = socket(SocketType::Pull, vec![]);
-        pull.bind(&ep).unwrap();
-        monocoque_runtime::sleep(Duration::from_millis(100)).await;
-        assert_eq!(push.peer_count(), 0);
-    });
+    // inproc has no reconnect to turn off: its pipes live as long as the sockets.
+    for t in [Transport::Tcp, Transport::Ipc] {
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![]);
+            let ep = bind(&pull, t);
+            let push = socket(SocketType::Push, vec![SocketOption::ReconnectIvl(None)]);
+            push.connect(&ep).unwrap();
+            peers(&push, 1).await;
+            drop(pull);
+            until("the push notices", || push.peer_count() == 0).await;
+            let pull = socket(SocketType::Pull, vec![]);
+            pull.bind(&ep).unwrap();
+            monocoque_runtime::sleep(Duration::from_millis(100)).await;
+            assert_eq!(push.peer_count(), 0);
+        });
+    }
 }
 
 #[test]
