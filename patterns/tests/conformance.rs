@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use monocoque_patterns::{Error, SocketOption};
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{Msg, SocketType};
 
 const SERVICES: usize = 5;
 
@@ -452,6 +452,85 @@ fn pushpull_destroy_queue_on_disconnect() {
     });
 }
 
+/// PUSH and PULL SHALL either receive or drop multipart messages atomically:
+/// test_push_multipart_atomic_drop, with a blocking send of the message in
+/// flight while the pipe is being replaced.
+#[test]
+fn push_multipart_atomic_drop_block() {
+    each_transport(|t| push_multipart_atomic_drop(t, true));
+}
+
+/// The same with ZMQ_DONTWAIT (retried blocking if the new pipe is not there yet).
+#[test]
+fn push_multipart_atomic_drop_non_block() {
+    each_transport(|t| push_multipart_atomic_drop(t, false));
+}
+
+async fn push_multipart_atomic_drop(t: common::Transport, block: bool) {
+    // Large enough to overrun the kernel's socket buffers, as in libzmq's case.
+    const LEN: usize = 16 << 20;
+    let big = |fill: u8| Bytes::from(vec![fill; LEN]);
+    let small = |s: &'static str| Bytes::from_static(s.as_bytes());
+    let push = socket(SocketType::Push, vec![SocketOption::SndHwm(1)]);
+    let ep = bind(&push, t);
+    let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(1)]);
+    pull.connect(&ep).unwrap();
+    peers(&push, 1).await;
+
+    // The normal case exercises the queues.
+    push.send(Msg::from(vec![small("0"), small("0"), big(b'a')]))
+        .await
+        .unwrap();
+    let m = pull.recv().await.unwrap();
+    assert_eq!(
+        (&m[0][..], &m[1][..], m[2].len()),
+        (&b"0"[..], &b"0"[..], LEN)
+    );
+
+    // Fill both HWMs, then replace the connection while a large message is
+    // on its way.
+    push.send("1").await.unwrap();
+    push.send(Msg::from(vec![small("2"), small("2"), big(b'b')]))
+        .await
+        .unwrap();
+    pull.disconnect(&ep).unwrap();
+    until("PUSH notices the disconnect", || push.peer_count() == 0).await;
+    pull.connect(&ep).unwrap();
+    let three = Msg::from(vec![small("3"), small("3"), big(b'c'), small("3b")]);
+    if block {
+        push.send(three).await.unwrap();
+    } else {
+        match push.try_send(three.clone()) {
+            Ok(()) => {}
+            Err(Error::WouldBlock(_)) => push.send(three).await.unwrap(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    push.send(Msg::from(vec![small("5"), small("5"), big(b'd')]))
+        .await
+        .unwrap();
+
+    // Whatever was dropped was dropped whole: the next message starts with
+    // its first frame and has all of its frames.
+    let first = pull.recv().await.unwrap();
+    let five = if &first[0][..] == b"3" {
+        assert_eq!(first.frames().len(), 4);
+        assert_eq!(
+            (&first[1][..], first[2].len(), first[2][0]),
+            (&b"3"[..], LEN, b'c')
+        );
+        assert_eq!(&first[3][..], b"3b");
+        pull.recv().await.unwrap()
+    } else {
+        first
+    };
+    assert_eq!(five.frames().len(), 3, "a whole message, not a tail");
+    assert_eq!(
+        (&five[0][..], &five[1][..], five[2].len(), five[2][0]),
+        (&b"5"[..], &b"5"[..], LEN, b'd')
+    );
+}
+
 /// PUSH cannot receive; PULL cannot send.
 #[test]
 fn pushpull_directions() {
@@ -502,6 +581,29 @@ fn one_mebibyte_frames() {
         assert_eq!(got, m);
         a.send(got).await.unwrap();
         assert_eq!(b.recv().await.unwrap(), m);
+    });
+}
+
+/// Messages bigger than the reactor's whole receive pool (4 MiB by default)
+/// arrive whole: one 24 MiB frame, and one message of 6,000 small frames. A
+/// message still arriving must not hold every receive buffer.
+#[test]
+fn messages_larger_than_the_receive_pool() {
+    each_transport(|t| async move {
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, t);
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&ep).unwrap();
+        let huge = Msg::from(vec![Bytes::from(vec![0x5Au8; 24 << 20])]);
+        let many = Msg::from(
+            (0..6000u32)
+                .map(|i| Bytes::from(vec![(i % 251) as u8; 1000]))
+                .collect::<Vec<_>>(),
+        );
+        push.send(huge.clone()).await.unwrap();
+        push.send(many.clone()).await.unwrap();
+        assert!(pull.recv().await.unwrap() == huge, "the 24 MiB frame");
+        assert!(pull.recv().await.unwrap() == many, "the 6,000 frames");
     });
 }
 

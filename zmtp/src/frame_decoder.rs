@@ -83,6 +83,9 @@ impl FrameDecoder {
             },
         };
         if input.len() < size {
+            // Gather what has come of a body that spans receives, so the
+            // receive buffers go back to the pool while the rest arrives.
+            input.assemble(size);
             return Ok(None);
         }
         self.pending = None;

@@ -4,6 +4,12 @@
 //! registered buffer). Decoding takes frame bodies as slices of those chunks, so a
 //! body that arrived within one receive is never copied. A body split across two
 //! receives must be made contiguous; that is the one copy, and it is counted.
+//!
+//! That copy is made as the body arrives ([`InputBuffer::assemble`]), not once
+//! it is complete: the chunks are the runtime's receive buffers, a bounded pool
+//! shared by every connection on the thread, and a frame larger than the pool
+//! must not hold all of it while it waits for its last byte (reads would pause
+//! and the frame would never complete).
 
 use std::collections::VecDeque;
 
@@ -12,7 +18,10 @@ use bytes::{Buf, Bytes, BytesMut};
 /// A queue of received chunks read as one byte stream.
 #[derive(Debug, Default)]
 pub struct InputBuffer {
+    /// The front of the stream while a body is being gathered; before `chunks`.
+    assembly: BytesMut,
     chunks: VecDeque<Bytes>,
+    /// `assembly.len()` plus the chunks' lengths.
     len: usize,
     copied_bytes: u64,
 }
@@ -46,6 +55,44 @@ impl InputBuffer {
         self.copied_bytes
     }
 
+    /// The buffered bytes in order, as contiguous slices.
+    fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(&self.assembly[..])
+            .filter(|a| !a.is_empty())
+            .chain(self.chunks.iter().map(|c| &c[..]))
+    }
+
+    /// Announces that the next `n` bytes will be taken as one body. If they do
+    /// not all lie in the front chunk, what has arrived of them is moved into
+    /// one owned buffer now (and what arrives later, on the next call), so the
+    /// chunks it came in are released at once. That is the copy [`take`]
+    /// would make anyway, done early; a body within one chunk stays zero-copy.
+    /// The buffer grows with the bytes received, never with the length a peer
+    /// announces.
+    ///
+    /// [`take`]: Self::take
+    pub fn assemble(&mut self, n: usize) {
+        if self.assembly.is_empty() {
+            match self.chunks.front() {
+                None => return,
+                Some(front) if front.len() >= n => return,
+                Some(_) => {}
+            }
+        }
+        while self.assembly.len() < n {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let k = (n - self.assembly.len()).min(front.len());
+            self.assembly.extend_from_slice(&front[..k]);
+            self.copied_bytes += k as u64;
+            front.advance(k);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+    }
+
     /// Copies the first `dst.len()` bytes into `dst` without consuming them.
     /// Returns false (and leaves `dst` partly written) if fewer are buffered.
     pub fn peek(&self, dst: &mut [u8]) -> bool {
@@ -53,7 +100,7 @@ impl InputBuffer {
             return false;
         }
         let mut filled = 0;
-        for chunk in &self.chunks {
+        for chunk in self.slices() {
             if filled == dst.len() {
                 break;
             }
@@ -67,12 +114,12 @@ impl InputBuffer {
     /// The contiguous bytes at the front (the first chunk), for fast paths that
     /// fall back to [`peek`](Self::peek) when it is too short.
     pub fn front(&self) -> &[u8] {
-        self.chunks.front().map_or(&[], |c| &c[..])
+        self.slices().next().unwrap_or(&[])
     }
 
     /// The byte at `index` from the front, if buffered.
     pub fn byte_at(&self, mut index: usize) -> Option<u8> {
-        for chunk in &self.chunks {
+        for chunk in self.slices() {
             if index < chunk.len() {
                 return Some(chunk[index]);
             }
@@ -85,6 +132,9 @@ impl InputBuffer {
     pub fn skip(&mut self, mut n: usize) {
         assert!(n <= self.len, "skip past the end of the input buffer");
         self.len -= n;
+        let k = n.min(self.assembly.len());
+        self.assembly.advance(k);
+        n -= k;
         while n > 0 {
             let front = self.chunks.front_mut().expect("len counts the chunks");
             if front.len() > n {
@@ -104,6 +154,11 @@ impl InputBuffer {
         assert!(n <= self.len, "take past the end of the input buffer");
         if n == 0 {
             return Bytes::new();
+        }
+        if !self.assembly.is_empty() {
+            self.assemble(n);
+            self.len -= n;
+            return self.assembly.split_to(n).freeze();
         }
         let front = self.chunks.front_mut().expect("len counts the chunks");
         if front.len() >= n {
@@ -166,5 +221,49 @@ mod tests {
         assert_eq!(&b.take(1)[..], b"f");
         assert!(b.is_empty());
         assert!(!b.peek(&mut [0u8; 1]));
+    }
+
+    #[test]
+    fn assembling_releases_chunks_as_they_arrive() {
+        let mut b = InputBuffer::new();
+        let first = Bytes::from(b"abc".to_vec());
+        b.push(first.clone());
+        b.assemble(7);
+        // The chunk's bytes were moved out, so the chunk itself is free.
+        assert!(first.is_unique(), "the receive buffer is still held");
+        b.push(Bytes::from_static(b"de"));
+        b.assemble(7);
+        assert_eq!(b.len(), 5);
+        assert_eq!(b.front(), b"abcde");
+        assert_eq!(b.byte_at(4), Some(b'e'));
+        b.push(Bytes::from_static(b"fgXY"));
+        b.assemble(7);
+        assert_eq!(&b.take(7)[..], b"abcdefg");
+        assert_eq!(b.copied_bytes(), 7);
+        assert_eq!(&b.take(2)[..], b"XY");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_body_within_one_chunk_is_not_assembled() {
+        let mut b = InputBuffer::new();
+        let data = Bytes::from_static(b"hello world");
+        b.push(data.clone());
+        b.assemble(5);
+        assert_eq!(b.take(5).as_ptr(), data.as_ptr());
+        assert_eq!(b.copied_bytes(), 0);
+    }
+
+    #[test]
+    fn skip_and_peek_see_the_assembly_first() {
+        let mut b = InputBuffer::new();
+        b.push(Bytes::from_static(b"ab"));
+        b.assemble(4);
+        b.push(Bytes::from_static(b"cdef"));
+        let mut four = [0u8; 4];
+        assert!(b.peek(&mut four));
+        assert_eq!(&four, b"abcd");
+        b.skip(3);
+        assert_eq!(&b.take(3)[..], b"def");
     }
 }

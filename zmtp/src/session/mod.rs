@@ -91,9 +91,16 @@ pub struct SessionStats {
     pub pings_sent: u64,
     /// PONGs received.
     pub pongs_received: u64,
-    /// Body bytes that had to be copied because they straddled two receives.
+    /// Body bytes that had to be copied because they straddled two receives,
+    /// or were frames of a long multipart message (see [`ZERO_COPY_FRAMES`]).
     pub input_bytes_copied: u64,
 }
+
+/// Frames of one message kept as slices of the receive buffers; later frames
+/// of the same message are copied out. A message still arriving must not pin
+/// the bounded receive pool (shared by every connection on the thread) frame
+/// by frame: reads would pause before its last frame came.
+pub const ZERO_COPY_FRAMES: usize = 16;
 
 /// One connection's ZMTP state machine. See the [module docs](self).
 #[derive(Debug)]
@@ -110,6 +117,8 @@ pub struct Session {
     version: Option<ProtocolVersion>,
     peer: Option<PeerInfo>,
     partial: Vec<Bytes>,
+    /// Bytes of `partial` copied out of the receive buffers.
+    partial_bytes_copied: u64,
     events: VecDeque<Event>,
     timers: Timers,
     now: Instant,
@@ -154,6 +163,7 @@ impl Session {
             version: None,
             peer: None,
             partial: Vec::new(),
+            partial_bytes_copied: 0,
             events: VecDeque::new(),
             timers,
             now,
@@ -190,7 +200,7 @@ impl Session {
     /// Counters.
     pub fn stats(&self) -> SessionStats {
         SessionStats {
-            input_bytes_copied: self.input.copied_bytes(),
+            input_bytes_copied: self.input.copied_bytes() + self.partial_bytes_copied,
             ..self.stats
         }
     }
@@ -433,7 +443,12 @@ impl Session {
             Some(codec) => codec.decode(frame)?,
         };
         let more = frame.more;
-        self.partial.push(frame.body);
+        if self.partial.len() >= ZERO_COPY_FRAMES {
+            self.partial_bytes_copied += frame.body.len() as u64;
+            self.partial.push(Bytes::copy_from_slice(&frame.body));
+        } else {
+            self.partial.push(frame.body);
+        }
         if !more {
             let frames = std::mem::take(&mut self.partial);
             self.on_message(frames);
