@@ -7,9 +7,11 @@ mod rep_state;
 mod req_state;
 mod round_robin;
 mod routing_table;
+mod subscription_trie;
 
 pub use fair_queue::FairQueue;
 pub use load_balancer::LoadBalancer;
 pub use rep_state::RepState;
 pub use req_state::{ReqOptions, ReqState};
 pub use routing_table::{Registration, RoutingTable};
+pub use subscription_trie::{Subscribed, SubscriptionTrie, Unsubscribed};
