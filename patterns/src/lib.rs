@@ -23,6 +23,7 @@ mod pipe;
 mod socket;
 pub mod strategy;
 mod transport;
+mod waker_set;
 
 pub use context::{BlockingMonitor, BlockingSocket, Context};
 pub use endpoint::Endpoint;

@@ -5,10 +5,11 @@
 //! socket (it is gone), so they hold this: whether the socket is closing, the
 //! deadline, and the wakers to call when closing starts.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::task::Waker;
 use std::time::Instant;
+
+use crate::waker_set::WakerSet;
 
 /// Shared by a socket and all its engine and connecter tasks.
 #[derive(Debug, Default)]
@@ -16,40 +17,28 @@ pub(crate) struct Lifecycle {
     closing: Cell<bool>,
     /// `None` while closing: linger forever (libzmq's -1).
     deadline: Cell<Option<Instant>>,
-    wakers: RefCell<HashMap<u64, Waker>>,
-    next_task: Cell<u64>,
+    tasks: WakerSet,
 }
 
 impl Lifecycle {
     /// A key for one task's waker slot.
     pub(crate) fn task_key(&self) -> u64 {
-        let k = self.next_task.get();
-        self.next_task.set(k + 1);
-        k
+        self.tasks.key()
     }
 
     pub(crate) fn register(&self, key: u64, waker: &Waker) {
-        let mut w = self.wakers.borrow_mut();
-        match w.get(&key) {
-            Some(old) if old.will_wake(waker) => {}
-            _ => {
-                w.insert(key, waker.clone());
-            }
-        }
+        self.tasks.register(key, waker);
     }
 
     pub(crate) fn forget(&self, key: u64) {
-        self.wakers.borrow_mut().remove(&key);
+        self.tasks.forget(key);
     }
 
     /// Starts closing; tasks are woken to notice.
     pub(crate) fn close(&self, deadline: Option<Instant>) {
         self.closing.set(true);
         self.deadline.set(deadline);
-        let wakers: Vec<Waker> = self.wakers.borrow_mut().drain().map(|(_, w)| w).collect();
-        for w in wakers {
-            w.wake();
-        }
+        self.tasks.wake_all();
     }
 
     pub(crate) fn is_closing(&self) -> bool {

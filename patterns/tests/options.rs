@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use monocoque_patterns::{Error, MonitorEvent, SocketOption};
+use monocoque_patterns::{Error, MonitorEvent, Socket, SocketOption};
 use monocoque_zmtp::{Msg, SocketType};
 
 fn id(s: &'static str) -> SocketOption {
@@ -267,12 +267,7 @@ fn heartbeats_keep_a_live_peer_and_drop_a_silent_one() {
             });
             peers(&router, 2).await;
             until("the silent peer is dropped", || router.peer_count() == 1).await;
-            let reasons: Vec<String> = std::iter::from_fn(|| monitor.try_recv())
-                .filter_map(|e| match e {
-                    MonitorEvent::Disconnected { reason, .. } => Some(reason),
-                    _ => None,
-                })
-                .collect();
+            let reasons = disconnect_reasons(&monitor);
             assert!(
                 reasons.iter().any(|r| r.contains("HEARTBEAT_TIMEOUT")),
                 "{reasons:?}"
@@ -427,30 +422,35 @@ fn probe_router_sends_an_empty_message_on_connect() {
 fn maxmsgsize_drops_the_peer_that_exceeds_it() {
     for t in [Transport::Tcp, Transport::Ipc] {
         run(|| async move {
-            let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgSize(Some(100))]);
-            let monitor = pull.monitor();
-            let ep = bind(&pull, t);
-            let good = socket(SocketType::Push, vec![]);
-            let bad = socket(SocketType::Push, vec![]);
-            good.connect(&ep).unwrap();
-            bad.connect(&ep).unwrap();
-            peers(&pull, 2).await;
+            let (pull, monitor, good, bad) =
+                good_and_bad_pushers(t, SocketOption::MaxMsgSize(Some(100))).await;
             good.send("fine").await.unwrap();
             assert_eq!(frames(&pull.recv().await.unwrap()), ["fine"]);
             bad.send(vec![0u8; 101]).await.unwrap();
             until("the oversize peer is dropped", || pull.peer_count() == 1).await;
             good.send("still fine").await.unwrap();
             assert_eq!(frames(&pull.recv().await.unwrap()), ["still fine"]);
-            let mut reason = None;
-            while let Some(e) = monitor.try_recv() {
-                if let MonitorEvent::Disconnected { reason: r, .. } = e {
-                    reason = Some(r);
-                }
-            }
-            let reason = reason.expect("a Disconnected event");
-            assert!(reason.contains("101"), "{reason}");
+            let reasons = disconnect_reasons(&monitor);
+            assert!(reasons.iter().any(|r| r.contains("101")), "{reasons:?}");
         });
     }
+}
+
+/// A PULL with `limit` bound on `t`, watched by a monitor, with two PUSH
+/// peers connected: one that will keep to the limit and one that will not.
+async fn good_and_bad_pushers(
+    t: Transport,
+    limit: SocketOption,
+) -> (Socket, monocoque_patterns::Monitor, Socket, Socket) {
+    let pull = socket(SocketType::Pull, vec![limit]);
+    let monitor = pull.monitor();
+    let ep = bind(&pull, t);
+    let good = socket(SocketType::Push, vec![]);
+    let bad = socket(SocketType::Push, vec![]);
+    good.connect(&ep).unwrap();
+    bad.connect(&ep).unwrap();
+    peers(&pull, 2).await;
+    (pull, monitor, good, bad)
 }
 
 /// What disconnected the peers of `pull`, from its monitor.
@@ -467,14 +467,8 @@ fn disconnect_reasons(monitor: &monocoque_patterns::Monitor) -> Vec<String> {
 fn maxmsgsize_bounds_a_multipart_message_as_a_whole() {
     for t in [Transport::Tcp, Transport::Ipc] {
         run(|| async move {
-            let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgSize(Some(100))]);
-            let monitor = pull.monitor();
-            let ep = bind(&pull, t);
-            let good = socket(SocketType::Push, vec![]);
-            let bad = socket(SocketType::Push, vec![]);
-            good.connect(&ep).unwrap();
-            bad.connect(&ep).unwrap();
-            peers(&pull, 2).await;
+            let (pull, monitor, good, bad) =
+                good_and_bad_pushers(t, SocketOption::MaxMsgSize(Some(100))).await;
             // 50 + 50 bytes: exactly the limit.
             good.send(Msg::from(vec![
                 Bytes::from(vec![1u8; 50]),
@@ -503,14 +497,8 @@ fn maxmsgsize_bounds_a_multipart_message_as_a_whole() {
 #[test]
 fn maxmsgframes_stops_endless_empty_frames() {
     run(|| async {
-        let pull = socket(SocketType::Pull, vec![SocketOption::MaxMsgFrames(Some(4))]);
-        let monitor = pull.monitor();
-        let ep = bind(&pull, Transport::Tcp);
-        let good = socket(SocketType::Push, vec![]);
-        let bad = socket(SocketType::Push, vec![]);
-        good.connect(&ep).unwrap();
-        bad.connect(&ep).unwrap();
-        peers(&pull, 2).await;
+        let (pull, monitor, good, bad) =
+            good_and_bad_pushers(Transport::Tcp, SocketOption::MaxMsgFrames(Some(4))).await;
         good.send(msg(&["", "", "", "four"])).await.unwrap();
         assert_eq!(frames(&pull.recv().await.unwrap()), ["", "", "", "four"]);
         bad.send(msg(&["", "", "", "", ""])).await.unwrap();

@@ -2,12 +2,12 @@
 //! blocking send or recv in progress returns [`Error::Terminated`], and so does
 //! every later operation except close.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 
+use crate::waker_set::WakerSet;
 use crate::{Error, Result};
 
 /// Whether the context is shut down, and the sockets' tasks waiting in an
@@ -15,30 +15,24 @@ use crate::{Error, Result};
 #[derive(Debug, Default)]
 pub(super) struct Shutdown {
     down: Cell<bool>,
-    waiting: RefCell<HashMap<u64, Waker>>,
-    next_key: Cell<u64>,
+    waiting: WakerSet,
 }
 
 impl Shutdown {
     /// A waker slot for one socket's task.
     pub(super) fn key(&self) -> u64 {
-        let k = self.next_key.get();
-        self.next_key.set(k + 1);
-        k
+        self.waiting.key()
     }
 
     /// Frees a task's slot when the task ends.
     pub(super) fn forget(&self, key: u64) {
-        self.waiting.borrow_mut().remove(&key);
+        self.waiting.forget(key);
     }
 
     /// Shuts down: wakes every waiting operation so that it returns ETERM.
     pub(super) fn trigger(&self) {
         self.down.set(true);
-        let wakers: Vec<Waker> = self.waiting.borrow_mut().drain().map(|(_, w)| w).collect();
-        for w in wakers {
-            w.wake();
-        }
+        self.waiting.wake_all();
     }
 
     /// Whether the context is shut down.
@@ -71,13 +65,7 @@ impl Shutdown {
             if let Poll::Ready(r) = op.as_mut().poll(cx) {
                 return Poll::Ready(r);
             }
-            let mut waiting = self.waiting.borrow_mut();
-            match waiting.get(&key) {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => {
-                    waiting.insert(key, cx.waker().clone());
-                }
-            }
+            self.waiting.register(key, cx.waker());
             Poll::Pending
         })
         .await
@@ -88,7 +76,7 @@ impl Shutdown {
 mod tests {
     use super::*;
     use std::future::pending;
-    use std::task::Context;
+    use std::task::{Context, Waker};
 
     #[test]
     fn shutting_down_ends_a_waiting_operation_with_eterm() {
