@@ -123,6 +123,17 @@ impl Socket {
         self.shared.hold_until_gone(value);
     }
 
+    /// The core with every signalled event applied, for a send or receive;
+    /// [`Error::Closed`] once the socket is closed.
+    fn open_core(&self) -> Result<std::cell::RefMut<'_, shared::Core>> {
+        let mut core = self.shared.core.borrow_mut();
+        if core.closed {
+            return Err(Error::Closed);
+        }
+        core.sync(&self.shared.signals);
+        Ok(core)
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.shared.core.borrow().closed {
             Err(Error::Closed)
@@ -331,11 +342,7 @@ impl Socket {
     /// Sends without waiting: [`Error::WouldBlock`] where `send` would wait
     /// (libzmq's ZMQ_DONTWAIT).
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closed {
-            return Err(Error::Closed);
-        }
-        core.sync(&self.shared.signals);
+        let mut core = self.open_core()?;
         match rules::try_send(&mut core, msg.into())? {
             Step::Done(_) => Ok(()),
             Step::Wait(_) => Err(Error::WouldBlock("no peer can take the message now")),
@@ -346,11 +353,7 @@ impl Socket {
         let mut msg = Some(msg);
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
-            let mut core = self.shared.core.borrow_mut();
-            if core.closed {
-                return Poll::Ready(Err(Error::Closed));
-            }
-            core.sync(&self.shared.signals);
+            let mut core = self.open_core()?;
             match rules::try_send(&mut core, msg.take().expect("polled after completion"))? {
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
@@ -375,11 +378,7 @@ impl Socket {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
-            let mut core = self.shared.core.borrow_mut();
-            if core.closed {
-                return Poll::Ready(Err(Error::Closed));
-            }
-            core.sync(&self.shared.signals);
+            let mut core = self.open_core()?;
             if let Some(m) = rules::try_recv(&mut core)? {
                 return Poll::Ready(Ok(m));
             }
@@ -394,11 +393,7 @@ impl Socket {
 
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closed {
-            return Err(Error::Closed);
-        }
-        core.sync(&self.shared.signals);
+        let mut core = self.open_core()?;
         rules::try_recv(&mut core)?.ok_or(Error::WouldBlock("no message is ready"))
     }
 
