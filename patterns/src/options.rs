@@ -98,6 +98,36 @@ pub enum SocketOption {
         /// At most 255 bytes.
         password: Bytes,
     },
+    /// ZMQ_SUBSCRIBE: receive messages whose first frame starts with these
+    /// bytes (SUB, XSUB; empty = everything). Counted: subscribing twice takes
+    /// two UNSUBSCRIBEs. On an XPUB with XPUB_MANUAL: subscribe the peer whose
+    /// request was received last.
+    Subscribe(Bytes),
+    /// ZMQ_UNSUBSCRIBE: withdraw one count of a subscription (SUB, XSUB; XPUB
+    /// with XPUB_MANUAL).
+    Unsubscribe(Bytes),
+    /// ZMQ_XPUB_VERBOSE: pass every subscribe to the XPUB user, not only
+    /// those for topics nobody had (cancels stay deduplicated).
+    XpubVerbose(bool),
+    /// ZMQ_XPUB_VERBOSER: pass every subscribe and every cancel.
+    XpubVerboser(bool),
+    /// ZMQ_XPUB_MANUAL: subscriptions are not applied by themselves; the user
+    /// reads each request and applies it with Subscribe/Unsubscribe.
+    XpubManual(bool),
+    /// ZMQ_XPUB_NODROP: a send that would drop a message for a subscriber at
+    /// its SNDHWM waits (or fails with `WouldBlock`) instead (PUB, XPUB).
+    XpubNodrop(bool),
+    /// ZMQ_XPUB_WELCOME_MSG: a message sent to each subscriber as it connects
+    /// (empty = none, the default).
+    XpubWelcomeMsg(Bytes),
+    /// ZMQ_INVERT_MATCHING: PUB and XPUB send to the subscribers a message
+    /// does not match; SUB receives the messages matching none of its
+    /// subscriptions.
+    InvertMatching(bool),
+    /// ZMQ_CONFLATE: keep only the newest message in each pipe (PUB, SUB, PUSH,
+    /// PULL, DEALER), for "last value" feeds. SNDHWM and RCVHWM no longer apply
+    /// to the conflated direction.
+    Conflate(bool),
     /// ZMQ_PLAIN_SERVER, with the authenticator that decides who gets in (libzmq
     /// asks a ZAP handler; here it is a plain Rust trait object).
     PlainServer(Arc<dyn Authenticator>),
@@ -134,6 +164,15 @@ impl SocketOption {
             TcpKeepaliveCnt(_) => "TCP_KEEPALIVE_CNT",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
+            Subscribe(_) => "SUBSCRIBE",
+            Unsubscribe(_) => "UNSUBSCRIBE",
+            XpubVerbose(_) => "XPUB_VERBOSE",
+            XpubVerboser(_) => "XPUB_VERBOSER",
+            XpubManual(_) => "XPUB_MANUAL",
+            XpubNodrop(_) => "XPUB_NODROP",
+            XpubWelcomeMsg(_) => "XPUB_WELCOME_MSG",
+            InvertMatching(_) => "INVERT_MATCHING",
+            Conflate(_) => "CONFLATE",
         }
     }
 }
@@ -191,6 +230,20 @@ pub struct Options {
     pub tcp_keepalive: Keepalive,
     /// The security mechanism and role.
     pub mechanism: MechanismConfig,
+    /// XPUB_VERBOSE (or XPUB_VERBOSER): every subscribe reaches the XPUB user.
+    pub xpub_verbose_subs: bool,
+    /// XPUB_VERBOSER: every cancel reaches the XPUB user.
+    pub xpub_verbose_unsubs: bool,
+    /// XPUB_MANUAL.
+    pub xpub_manual: bool,
+    /// XPUB_NODROP.
+    pub xpub_nodrop: bool,
+    /// XPUB_WELCOME_MSG (empty = none).
+    pub xpub_welcome_msg: Bytes,
+    /// INVERT_MATCHING.
+    pub invert_matching: bool,
+    /// CONFLATE.
+    pub conflate: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -232,6 +285,13 @@ impl Options {
             req_relaxed: false,
             tcp_keepalive: Keepalive::default(),
             mechanism: MechanismConfig::Null,
+            xpub_verbose_subs: false,
+            xpub_verbose_unsubs: false,
+            xpub_manual: false,
+            xpub_nodrop: false,
+            xpub_welcome_msg: Bytes::new(),
+            invert_matching: false,
+            conflate: false,
         }
     }
 
@@ -326,8 +386,59 @@ impl Options {
             PlainServer(authenticator) => {
                 self.mechanism = MechanismConfig::PlainServer { authenticator }
             }
+            Subscribe(_) | Unsubscribe(_) => {
+                only(&[T::Sub, T::XSub, T::XPub])?;
+                return Err(Error::InvalidOption {
+                    option: name,
+                    reason: "changes a socket's subscriptions, not a stored value: \
+                             give it to Socket::set_option"
+                        .into(),
+                });
+            }
+            XpubVerbose(v) => {
+                only(&[T::XPub])?;
+                self.xpub_verbose_subs = v;
+                self.xpub_verbose_unsubs = false;
+            }
+            XpubVerboser(v) => {
+                only(&[T::XPub])?;
+                self.xpub_verbose_subs = v;
+                self.xpub_verbose_unsubs = v;
+            }
+            XpubManual(v) => {
+                only(&[T::XPub])?;
+                self.xpub_manual = v
+            }
+            XpubNodrop(v) => {
+                only(&[T::Pub, T::XPub])?;
+                self.xpub_nodrop = v
+            }
+            XpubWelcomeMsg(v) => {
+                only(&[T::XPub])?;
+                self.xpub_welcome_msg = v
+            }
+            InvertMatching(v) => {
+                only(&[T::Pub, T::XPub, T::Sub])?;
+                self.invert_matching = v
+            }
+            Conflate(v) => {
+                only(&[T::Pub, T::Sub, T::Push, T::Pull, T::Dealer])?;
+                self.conflate = v
+            }
         }
         Ok(())
+    }
+
+    /// Whether CONFLATE applies to what this socket receives.
+    pub(crate) fn conflate_inbound(&self, socket_type: SocketType) -> bool {
+        use SocketType as T;
+        self.conflate && matches!(socket_type, T::Sub | T::Pull | T::Dealer)
+    }
+
+    /// Whether CONFLATE applies to what this socket sends.
+    pub(crate) fn conflate_outbound(&self, socket_type: SocketType) -> bool {
+        use SocketType as T;
+        self.conflate && matches!(socket_type, T::Pub | T::Push | T::Dealer)
     }
 
     /// The protocol session's configuration for one connection.

@@ -85,6 +85,8 @@ pub(crate) struct Queue {
     items: VecDeque<Msg>,
     /// 0 = unbounded.
     hwm: usize,
+    /// CONFLATE: a push replaces whatever is queued (never full).
+    conflate: bool,
     /// The writer is gone: no more messages will come.
     writer_gone: bool,
     /// The reader is gone: pushes are discarded.
@@ -101,6 +103,7 @@ impl Queue {
         Rc::new(RefCell::new(Queue {
             items: VecDeque::new(),
             hwm,
+            conflate: false,
             writer_gone: false,
             reader_gone: false,
             reader: Notify::Nobody,
@@ -116,8 +119,22 @@ impl Queue {
         }
     }
 
+    /// CONFLATE: from now on keep only the newest message.
+    pub(crate) fn set_conflate(&mut self, conflate: bool) {
+        let was_full = self.is_full();
+        self.conflate = conflate;
+        if conflate {
+            while self.items.len() > 1 {
+                self.items.pop_front();
+            }
+        }
+        if was_full && !self.is_full() {
+            self.writer.writable();
+        }
+    }
+
     pub(crate) fn is_full(&self) -> bool {
-        self.hwm != 0 && self.items.len() >= self.hwm
+        !self.conflate && self.hwm != 0 && self.items.len() >= self.hwm
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -134,6 +151,12 @@ impl Queue {
     pub(crate) fn push(&mut self, msg: Msg) -> bool {
         if self.reader_gone {
             return false;
+        }
+        if self.conflate && !self.items.is_empty() {
+            // The newest value replaces the one not read yet.
+            self.items.clear();
+            self.items.push_back(msg);
+            return true;
         }
         self.items.push_back(msg);
         if self.items.len() == 1 {
@@ -326,6 +349,20 @@ mod tests {
         q.borrow_mut().close_reader();
         assert!(q.borrow().is_empty());
         assert!(!q.borrow_mut().push(Msg::from("b")));
+    }
+
+    #[test]
+    fn a_conflating_queue_keeps_the_newest_message_only() {
+        let q = Queue::new(1);
+        let reader = signals_for(&q, PeerId(1));
+        q.borrow_mut().set_conflate(true);
+        for i in 0..5 {
+            q.borrow_mut().push(Msg::from(format!("{i}").into_bytes()));
+            assert!(!q.borrow().is_full());
+        }
+        assert_eq!(q.borrow().len(), 1);
+        assert_eq!(*reader.readable.borrow(), vec![PeerId(1)], "one edge");
+        assert_eq!(&q.borrow_mut().pop().unwrap()[0][..], b"4");
     }
 
     #[test]

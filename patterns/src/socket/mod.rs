@@ -1,5 +1,6 @@
 //! The async socket: one ZeroMQ socket owned by the current reactor thread.
 
+pub(crate) mod pubsub;
 pub(crate) mod rules;
 pub(crate) mod shared;
 
@@ -76,9 +77,37 @@ impl Socket {
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
         let mut core = self.shared.core.borrow_mut();
         let kind = self.shared.kind;
-        core.options.apply(kind, option)?;
-        core.refresh_req();
-        Ok(())
+        match option {
+            SocketOption::Subscribe(ref topic) | SocketOption::Unsubscribe(ref topic) => {
+                let subscribe = matches!(option, SocketOption::Subscribe(_));
+                let name = option.name();
+                // Learn of new and gone peers first, so the request reaches
+                // every publisher connected now.
+                core.sync(&self.shared.signals);
+                match kind {
+                    SocketType::Sub | SocketType::XSub if subscribe => core.subscribe(topic),
+                    SocketType::Sub | SocketType::XSub => core.unsubscribe(topic),
+                    SocketType::XPub if core.options.xpub_manual => {
+                        core.xpub_apply_manually(subscribe, topic)
+                    }
+                    _ => {
+                        return Err(Error::InvalidOption {
+                            option: name,
+                            reason: format!(
+                                "not supported by {kind} sockets (XPUB takes it with XPUB_MANUAL)"
+                            ),
+                        })
+                    }
+                }
+                Ok(())
+            }
+            option => {
+                core.options.apply(kind, option)?;
+                core.refresh_req();
+                core.refresh_pubsub();
+                Ok(())
+            }
+        }
     }
 
     /// The current option values.
@@ -110,6 +139,19 @@ impl Socket {
             .iter()
             .filter(|(id, p)| p.connected && !core.dying.contains(*id))
             .count()
+    }
+
+    /// Distinct topics subscribed (libzmq's ZMQ_TOPICS_COUNT): for PUB and
+    /// XPUB, the topics some subscriber wants (requests received so far
+    /// applied); for SUB and XSUB, this socket's own; 0 for other types.
+    pub fn topics_count(&self) -> usize {
+        let mut core = self.shared.core.borrow_mut();
+        core.sync(&self.shared.signals);
+        if core.kind.is_publisher() {
+            core.publisher.topic_count()
+        } else {
+            core.subscriber.len()
+        }
     }
 
     /// Starts queueing this socket's connection events to a new [`Monitor`].
@@ -242,6 +284,12 @@ impl Socket {
             let peer = self.shared.allocate_peer();
             let inbound = Queue::new(core.options.rcvhwm);
             let outbound = Queue::new(core.options.sndhwm);
+            inbound
+                .borrow_mut()
+                .set_conflate(core.options.conflate_inbound(core.kind));
+            outbound
+                .borrow_mut()
+                .set_conflate(core.options.conflate_outbound(core.kind));
             let signals = Rc::downgrade(&self.shared.signals);
             inbound.borrow_mut().reader = Notify::Socket {
                 signals: signals.clone(),

@@ -92,11 +92,9 @@ pub(crate) fn try_send(core: &mut Core, msg: Msg) -> Result<Step<Msg>> {
             }
             Ok(Step::Done(Msg::new()))
         }
-        Pull => Err(not_supported(core.kind, "send")),
-        other => Err(not_supported(
-            other,
-            "be used yet (PUB/SUB arrive with issue #5)",
-        )),
+        Pub | XPub => Ok(core.publish(msg)),
+        XSub => core.xsub_send(msg),
+        other => Err(not_supported(other, "send")),
     }
 }
 
@@ -141,11 +139,19 @@ pub(crate) fn try_recv(core: &mut Core) -> Result<Option<Msg>> {
             }
             Ok(None)
         }
-        Push => Err(not_supported(core.kind, "receive")),
-        other => Err(not_supported(
-            other,
-            "be used yet (PUB/SUB arrive with issue #5)",
-        )),
+        Sub => {
+            while let Some((_, m)) = next_message(core) {
+                if core.subscriber.accepts(&m[0]) {
+                    return Ok(Some(m));
+                }
+            }
+            Ok(None)
+        }
+        // XSUB passes everything: filtering is the publisher's job, and a
+        // forwarder must not lose what its downstream asked for.
+        XSub => Ok(next_message(core).map(|(_, m)| m)),
+        XPub => Ok(core.next_notice()),
+        other => Err(not_supported(other, "receive")),
     }
 }
 

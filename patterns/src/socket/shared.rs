@@ -2,7 +2,7 @@
 //! socket type's rules work on.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -13,7 +13,10 @@ use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MonitorSink};
 use crate::options::Options;
 use crate::pipe::{Pipe, PipeEvent, Signals};
-use crate::strategy::{FairQueue, LoadBalancer, RepState, ReqOptions, ReqState, RoutingTable};
+use crate::strategy::{
+    FairQueue, LoadBalancer, PublisherState, RepState, ReqOptions, ReqState, RoutingTable,
+    SubscriberFilter,
+};
 use crate::PeerId;
 
 /// Shared between the socket handle and its tasks (listeners, connecters,
@@ -90,6 +93,17 @@ pub(crate) struct Core {
     pub(crate) routing: RoutingTable,
     pub(crate) req: ReqState,
     pub(crate) rep: RepState,
+    /// PUB/XPUB: the subscribers' subscriptions.
+    pub(crate) publisher: PublisherState<PeerId>,
+    /// SUB/XSUB: this socket's own subscriptions.
+    pub(crate) subscriber: SubscriberFilter,
+    /// XPUB: subscription requests and upstream messages for `recv`, with the
+    /// peer each came from (none for cancels of a departed peer).
+    pub(crate) notices: VecDeque<(Msg, Option<PeerId>)>,
+    /// XPUB_MANUAL: the peer of the request read last.
+    pub(crate) last_notice_peer: Option<PeerId>,
+    /// Reused for each published message's targets.
+    pub(crate) scratch: Vec<PeerId>,
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
@@ -108,6 +122,11 @@ impl Core {
             routing: RoutingTable::new(seed),
             req: ReqState::new(ReqOptions::default(), seed),
             rep: RepState::default(),
+            publisher: PublisherState::default(),
+            subscriber: SubscriberFilter::default(),
+            notices: VecDeque::new(),
+            last_notice_peer: None,
+            scratch: Vec::new(),
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,
@@ -138,6 +157,9 @@ impl Core {
         let readable: Vec<PeerId> = std::mem::take(&mut *signals.readable.borrow_mut());
         for peer in readable {
             self.refresh_readable(peer);
+        }
+        if self.kind.is_publisher() {
+            self.pump_upstream();
         }
         let writable: Vec<PeerId> = std::mem::take(&mut *signals.writable.borrow_mut());
         for peer in writable {
@@ -192,6 +214,9 @@ impl Core {
                 }
             }
             PipeEvent::Disconnected(peer) => {
+                // The subscriptions were the connection's: a reconnecting
+                // subscriber sends its own again.
+                self.publisher_peer_gone(peer);
                 if let Some(p) = self.pipes.get_mut(&peer) {
                     p.connected = false;
                     // RFC 28/30/31: messages for a peer that disconnected are
@@ -301,6 +326,9 @@ impl Core {
     }
 
     fn remove(&mut self, peer: PeerId) {
+        if self.pipes.contains_key(&peer) {
+            self.publisher_peer_gone(peer);
+        }
         self.pipes.remove(&peer);
         self.dying.remove(&peer);
         self.lb.detach(peer);

@@ -84,6 +84,8 @@ pub struct SubscriptionTrie<K> {
     free: Vec<u32>,
     /// Distinct (topic, subscriber) pairs.
     entries: usize,
+    /// Distinct topics with at least one subscriber.
+    topics: usize,
 }
 
 impl<K: Copy + Eq> Default for SubscriptionTrie<K> {
@@ -99,12 +101,18 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
             nodes: vec![Node::new(Vec::new())],
             free: Vec::new(),
             entries: 0,
+            topics: 0,
         }
     }
 
     /// Distinct (topic, subscriber) pairs held.
     pub fn len(&self) -> usize {
         self.entries
+    }
+
+    /// Distinct topics someone is subscribed to (libzmq's ZMQ_TOPICS_COUNT).
+    pub fn topic_count(&self) -> usize {
+        self.topics
     }
 
     /// Whether nobody is subscribed to anything.
@@ -180,6 +188,9 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
         }
         let subs = &mut self.nodes[node as usize].subscribers;
         let new_topic = subs.is_empty();
+        if new_topic {
+            self.topics += 1;
+        }
         match subs.iter_mut().find(|(k, _)| *k == key) {
             Some((_, count)) => {
                 *count += 1;
@@ -249,6 +260,7 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
         self.entries -= 1;
         let topic_gone = subs.is_empty();
         if topic_gone {
+            self.topics -= 1;
             self.prune(node, &mut path);
         }
         Some(Unsubscribed {
@@ -360,8 +372,9 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
     }
 
     /// Drops every subscription of `key` (a peer that left), calling
-    /// `topic_gone` for each topic nobody is subscribed to any more.
-    pub fn remove_subscriber(&mut self, key: K, mut topic_gone: impl FnMut(&[u8])) {
+    /// `removed(topic, topic_gone)` once for each topic it had, with whether
+    /// nobody is subscribed to that topic any more.
+    pub fn remove_subscriber(&mut self, key: K, mut removed: impl FnMut(&[u8], bool)) {
         let mut topics = Vec::new();
         self.for_each(|topic, k, count| {
             if *k == key {
@@ -369,13 +382,13 @@ impl<K: Copy + Eq> SubscriptionTrie<K> {
             }
         });
         for (topic, count) in topics {
+            let mut gone = false;
             for _ in 0..count {
                 if let Some(u) = self.unsubscribe(&topic, key) {
-                    if u.topic_gone {
-                        topic_gone(&topic);
-                    }
+                    gone = u.topic_gone;
                 }
             }
+            removed(&topic, gone);
         }
     }
 
@@ -477,7 +490,11 @@ mod tests {
         t.subscribe(b"A", 2);
         t.subscribe(b"B", 1);
         let mut gone = Vec::new();
-        t.remove_subscriber(1, |topic| gone.push(topic.to_vec()));
+        t.remove_subscriber(1, |topic, topic_gone| {
+            if topic_gone {
+                gone.push(topic.to_vec())
+            }
+        });
         assert_eq!(gone, [b"B".to_vec()]);
         assert_eq!(matched(&t, b"A"), [2]);
         assert_eq!(t.len(), 1);
@@ -538,11 +555,13 @@ mod tests {
                         }
                     }
                     Op::Gone(k) => {
-                        t.remove_subscriber(k, |_| {});
+                        t.remove_subscriber(k, |_, _| {});
                         model.retain(|(_, key), _| *key != k);
                     }
                 }
                 prop_assert_eq!(t.len(), model.len());
+                let topics: std::collections::HashSet<_> = model.keys().map(|(tp, _)| tp).collect();
+                prop_assert_eq!(t.topic_count(), topics.len());
                 prop_assert!(t.node_count() <= 2 * model.len() + 1);
             }
             for probe in probes {

@@ -29,6 +29,7 @@ use monocoque_zmtp::{Event, Msg, Session, SessionState};
 use super::stream::Stream;
 use crate::monitor::MonitorEvent;
 use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
+use crate::socket::pubsub::{greeting_messages, subscription_msg, subscription_of};
 use crate::socket::shared::SocketShared;
 use crate::PeerId;
 
@@ -60,6 +61,15 @@ pub(crate) enum EngineEnd {
     Released,
 }
 
+/// How a new connection's pipe is sized (from the socket's options when the
+/// connection started).
+struct PipeShape {
+    sndhwm: usize,
+    rcvhwm: usize,
+    conflate_in: bool,
+    conflate_out: bool,
+}
+
 struct Attached {
     peer: PeerId,
     inbound: SharedQueue,
@@ -73,13 +83,18 @@ pub(crate) async fn run<S: Stream>(
     endpoint: String,
     persistent: Option<PersistentPipe>,
 ) -> EngineEnd {
-    let (config, sndhwm, rcvhwm, probe) = {
+    let (config, hwm, probe) = {
         let core = shared.core.borrow();
+        let o = &core.options;
         (
-            core.options.session_config(shared.kind),
-            core.options.sndhwm,
-            core.options.rcvhwm,
-            core.options.probe_router,
+            o.session_config(shared.kind),
+            PipeShape {
+                sndhwm: o.sndhwm,
+                rcvhwm: o.rcvhwm,
+                conflate_in: o.conflate_inbound(shared.kind),
+                conflate_out: o.conflate_outbound(shared.kind),
+            },
+            o.probe_router,
         )
     };
     let mut session = match Session::new(config, Instant::now()) {
@@ -94,6 +109,7 @@ pub(crate) async fn run<S: Stream>(
             return EngineEnd::HandshakeFailed(reason);
         }
     };
+    let subscriber = shared.kind.is_subscriber();
     let key = shared.lifecycle.task_key();
     let mut attached: Option<Attached> = None;
     let mut held: Option<Msg> = None;
@@ -127,7 +143,8 @@ pub(crate) async fn run<S: Stream>(
                 progress = true;
                 match event {
                     Event::HandshakeSucceeded(info) => {
-                        let a = attach(&shared, &endpoint, &persistent, info, sndhwm, rcvhwm);
+                        let a = attach(&shared, &endpoint, &persistent, info, &hwm);
+                        greet(&shared, &mut session);
                         if probe {
                             // PROBE_ROUTER: an empty message goes first on every
                             // new connection.
@@ -137,7 +154,15 @@ pub(crate) async fn run<S: Stream>(
                         }
                         attached = Some(a);
                     }
-                    Event::Message(msg) => {
+                    Event::Message(_) | Event::Subscribe(_) | Event::Cancel(_) => {
+                        let msg = match event {
+                            Event::Message(m) => m,
+                            // Subscriptions reach the PUB/XPUB core in their
+                            // message form, as inproc subscribers send them.
+                            Event::Subscribe(t) => subscription_msg(true, &t),
+                            Event::Cancel(t) => subscription_msg(false, &t),
+                            _ => unreachable!("matched above"),
+                        };
                         let Some(a) = &attached else { continue };
                         let mut q = a.inbound.borrow_mut();
                         if q.reader_gone() {
@@ -179,7 +204,14 @@ pub(crate) async fn run<S: Stream>(
                     let mut q = a.outbound.borrow_mut();
                     while session.transmit().len() < WRITE_BATCH_BYTES {
                         let Some(msg) = q.pop() else { break };
-                        if let Err(e) = session.send(&msg) {
+                        let sent = match subscription_of(&msg) {
+                            // A SUB/XSUB's subscriptions: commands to a 3.1
+                            // peer, 0x01/0x00 messages to a 3.0 peer.
+                            Some((true, topic)) if subscriber => session.subscribe(topic),
+                            Some((false, topic)) if subscriber => session.cancel(topic),
+                            _ => session.send(&msg),
+                        };
+                        if let Err(e) = sent {
                             tracing::debug!(error = %e, "message not sent");
                         }
                     }
@@ -290,6 +322,29 @@ pub(crate) async fn run<S: Stream>(
     end
 }
 
+/// Sends what the socket says first to every new peer (subscriptions, the
+/// XPUB welcome), ahead of anything queued.
+fn greet(shared: &SocketShared, session: &mut Session) {
+    let greeting = match shared.core.try_borrow() {
+        Ok(core) => greeting_messages(&core),
+        // Tasks never run while a socket call holds the core (calls do not
+        // await with it borrowed), so this does not happen.
+        Err(_) => {
+            tracing::error!("socket state busy at handshake; subscriptions not sent");
+            return;
+        }
+    };
+    for msg in greeting {
+        let sent = match subscription_of(&msg) {
+            Some((true, topic)) if shared.kind.is_subscriber() => session.subscribe(topic),
+            _ => session.send(&msg),
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "greeting message not sent");
+        }
+    }
+}
+
 fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
     if attached.is_some() {
         EngineEnd::Disconnected(reason)
@@ -315,8 +370,7 @@ fn attach(
     endpoint: &str,
     persistent: &Option<PersistentPipe>,
     info: monocoque_zmtp::PeerInfo,
-    sndhwm: usize,
-    rcvhwm: usize,
+    shape: &PipeShape,
 ) -> Attached {
     tracing::debug!(%endpoint, peer_type = %info.socket_type, "handshake succeeded");
     shared
@@ -344,16 +398,18 @@ fn attach(
         }
         None => {
             let peer = shared.allocate_peer();
-            let inbound = Queue::new(rcvhwm);
-            let outbound = Queue::new(sndhwm);
+            let inbound = Queue::new(shape.rcvhwm);
+            let outbound = Queue::new(shape.sndhwm);
             {
                 let mut i = inbound.borrow_mut();
+                i.set_conflate(shape.conflate_in);
                 i.reader = Notify::Socket {
                     signals: signals.clone(),
                     peer,
                 };
                 i.writer = Notify::Task(None);
                 let mut o = outbound.borrow_mut();
+                o.set_conflate(shape.conflate_out);
                 o.writer = Notify::Socket { signals, peer };
                 o.reader = Notify::Task(None);
             }

@@ -16,6 +16,7 @@ use monocoque_zmtp::SocketType;
 
 use crate::monitor::MonitorEvent;
 use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
+use crate::socket::pubsub::greeting_messages;
 use crate::socket::shared::SocketShared;
 use crate::{Error, PeerId, Result};
 
@@ -111,9 +112,18 @@ pub(crate) fn forget_pending(socket: &Rc<SocketShared>, name: &str) {
 /// the name is bound, or waiting for the bind otherwise.
 pub(crate) fn connect(socket: &Rc<SocketShared>, name: &str, endpoint: &str) -> Result<Pipe> {
     let peer = socket.allocate_peer();
-    let sndhwm = socket.core.borrow().options.sndhwm;
+    let (sndhwm, conflate_out, conflate_in) = {
+        let c = socket.core.borrow();
+        (
+            c.options.sndhwm,
+            c.options.conflate_outbound(socket.kind),
+            c.options.conflate_inbound(socket.kind),
+        )
+    };
     let to_binder = Queue::new(sndhwm);
     let from_binder = Queue::new(0);
+    to_binder.borrow_mut().set_conflate(conflate_out);
+    from_binder.borrow_mut().set_conflate(conflate_in);
     let signals = Rc::downgrade(&socket.signals);
     to_binder.borrow_mut().writer = Notify::Socket {
         signals: signals.clone(),
@@ -187,14 +197,18 @@ fn join(
     endpoint: &str,
 ) -> (Weak<crate::pipe::Signals>, PeerId) {
     let binder_peer = binder.allocate_peer();
-    let (b_snd, b_rcv, b_probe) = match binder.core.try_borrow() {
-        Ok(c) => (c.options.sndhwm, c.options.rcvhwm, c.options.probe_router),
-        Err(_) => (1000, 1000, false),
+    let shape = |s: &Rc<SocketShared>| match s.core.try_borrow() {
+        Ok(c) => (
+            c.options.sndhwm,
+            c.options.rcvhwm,
+            c.options.probe_router,
+            c.options.conflate_inbound(s.kind),
+            c.options.conflate_outbound(s.kind),
+        ),
+        Err(_) => (1000, 1000, false, false, false),
     };
-    let (c_snd, c_rcv, c_probe) = match connecter.core.try_borrow() {
-        Ok(c) => (c.options.sndhwm, c.options.rcvhwm, c.options.probe_router),
-        Err(_) => (1000, 1000, false),
-    };
+    let (b_snd, b_rcv, b_probe, b_conflate_in, b_conflate_out) = shape(binder);
+    let (c_snd, c_rcv, c_probe, c_conflate_in, c_conflate_out) = shape(connecter);
     // PROBE_ROUTER: an empty message first, from each side that asks for it.
     if c_probe {
         to_binder
@@ -206,6 +220,15 @@ fn join(
             .borrow_mut()
             .push_front(monocoque_zmtp::Msg::from(vec![Bytes::new()]));
     }
+    // Each side's greeting (subscriptions, an XPUB welcome) goes first.
+    for (from, q) in [(connecter, to_binder), (binder, from_binder)] {
+        if let Ok(core) = from.core.try_borrow() {
+            let mut q = q.borrow_mut();
+            for m in greeting_messages(&core) {
+                q.push(m);
+            }
+        }
+    }
     // libzmq sizes an inproc pipe as the sender's SNDHWM plus the receiver's
     // RCVHWM (unbounded if either is 0).
     let sum = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a + b };
@@ -213,6 +236,8 @@ fn join(
     {
         let mut q = to_binder.borrow_mut();
         q.set_hwm(sum(c_snd, b_rcv));
+        // CONFLATE on either end (the sender's outbound, the receiver's inbound).
+        q.set_conflate(c_conflate_out || b_conflate_in);
         q.reader = Notify::Socket {
             signals: bsig.clone(),
             peer: binder_peer,
@@ -221,6 +246,7 @@ fn join(
     {
         let mut q = from_binder.borrow_mut();
         q.set_hwm(sum(b_snd, c_rcv));
+        q.set_conflate(b_conflate_out || c_conflate_in);
         q.writer = Notify::Socket {
             signals: bsig,
             peer: binder_peer,
