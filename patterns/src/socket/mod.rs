@@ -397,7 +397,9 @@ impl Socket {
         }
     }
 
-    async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {
+    /// As [`send`](Self::send), waiting until `deadline` (`None`: for ever)
+    /// whatever SNDTIMEO says.
+    pub(crate) async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {
         let mut msg = Some(msg);
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
@@ -423,7 +425,12 @@ impl Socket {
     /// RCVTIMEO (then [`Error::WouldBlock`]).
     pub async fn recv(&self) -> Result<Msg> {
         let timeout = self.shared.core.borrow().options.rcvtimeo;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        self.recv_until(timeout.map(|t| Instant::now() + t)).await
+    }
+
+    /// As [`recv`](Self::recv), waiting until `deadline` (`None`: for ever)
+    /// whatever RCVTIMEO says.
+    pub(crate) async fn recv_until(&self, deadline: Option<Instant>) -> Result<Msg> {
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
             let mut core = self.open_core()?;
