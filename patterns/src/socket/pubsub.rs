@@ -191,10 +191,12 @@ impl Core {
             Some((true, topic)) => self.subscribe(topic),
             Some((false, topic)) => self.unsubscribe(topic),
             None => {
+                // Like libzmq's, an XSUB queues to a connect-side pipe whose
+                // connection is not up yet (IMMEDIATE off).
                 let peers: Vec<PeerId> = self
                     .pipes
                     .values()
-                    .filter(|p| p.connected && !self.dying.contains(&p.peer))
+                    .filter(|p| !self.dying.contains(&p.peer))
                     .map(|p| p.peer)
                     .collect();
                 for peer in peers {
