@@ -4,8 +4,9 @@
 //! (with 3.0 fallback), so libzmq, pyzmq and zmq.rs peers work with it unchanged.
 //!
 //! This crate is the public facade over the layers: [`Socket`] (from
-//! [`patterns`]) for REQ, REP, DEALER, ROUTER, PUSH, PULL and PAIR over tcp, ipc
-//! and inproc, on a [`Runtime`] (from [`runtime`]) that owns one thread; the
+//! [`patterns`]) for REQ, REP, DEALER, ROUTER, PUSH, PULL, PAIR, PUB, SUB, XPUB
+//! and XSUB over tcp, ipc and inproc, with [`proxy`] for forwarders and brokers,
+//! on a [`Runtime`] (from [`runtime`]) that owns one thread; the
 //! blocking [`Context`] whose sockets work from any thread; and the sans-IO
 //! protocol layer, [`zmtp`].
 //!
@@ -69,7 +70,8 @@
 pub use bytes::{self, Bytes};
 pub use monocoque_patterns as patterns;
 pub use monocoque_patterns::{
-    BlockingMonitor, BlockingSocket, Context, Monitor, MonitorEvent, Socket, SocketOption,
+    proxy, proxy_steerable, BlockingMonitor, BlockingSocket, Context, Monitor, MonitorEvent,
+    ProxyStatistics, Socket, SocketOption,
 };
 pub use monocoque_runtime as runtime;
 pub use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
