@@ -92,6 +92,43 @@ fn req_rep_across_threads_on_every_transport() {
     });
 }
 
+/// PUB/SUB from plain threads: a subscription set on one thread reaches a
+/// publisher used on another, which waits for it through `topics_count`.
+#[test]
+fn pub_sub_across_threads_on_every_transport() {
+    bounded(|| {
+        for t in TRANSPORTS {
+            let ctx = Context::new().unwrap();
+            let publisher = socket(&ctx, SocketType::Pub);
+            let endpoint = bind(&publisher, t);
+            let subscriber = socket(&ctx, SocketType::Sub);
+            subscriber
+                .set_option(SocketOption::Subscribe(bytes::Bytes::from_static(b"tick")))
+                .unwrap();
+            subscriber.connect(&endpoint).unwrap();
+            let feed = thread::spawn(move || {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while publisher.topics_count().unwrap() < 1 {
+                    assert!(std::time::Instant::now() < deadline, "no subscription");
+                    thread::sleep(Duration::from_millis(1));
+                }
+                for i in 0..100 {
+                    publisher.send(msg(&["other", "x"])).unwrap();
+                    publisher.send(msg(&["tick", &i.to_string()])).unwrap();
+                }
+                publisher
+            });
+            for i in 0..100 {
+                assert_eq!(
+                    frames(&subscriber.recv().unwrap()),
+                    ["tick".to_string(), i.to_string()]
+                );
+            }
+            drop(feed.join().unwrap());
+        }
+    });
+}
+
 #[test]
 fn a_socket_made_on_one_thread_is_used_on_another() {
     bounded(|| {

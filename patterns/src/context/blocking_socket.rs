@@ -112,6 +112,12 @@ impl BlockingSocket {
         Ok(expect_reply!(self.call(Command::PeerCount)?, PeerCount))
     }
 
+    /// Distinct topics subscribed (ZMQ_TOPICS_COUNT): see
+    /// [`Socket::topics_count`](crate::Socket::topics_count).
+    pub fn topics_count(&self) -> Result<usize> {
+        Ok(expect_reply!(self.call(Command::TopicsCount)?, TopicsCount))
+    }
+
     /// Starts queueing the socket's monitor events to a new [`BlockingMonitor`].
     pub fn monitor(&self) -> Result<BlockingMonitor> {
         let (events, receiver) = spsc::channel(MONITOR_CAPACITY);

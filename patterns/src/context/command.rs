@@ -33,6 +33,7 @@ pub(super) enum Command {
     LastEndpoint,
     Queued,
     PeerCount,
+    TopicsCount,
     /// Forward the socket's monitor events to this ring, counting the ones
     /// that find it full in `lost`.
     Monitor {
@@ -62,6 +63,7 @@ pub(super) enum Reply {
     LastEndpoint(Option<String>),
     Queued((usize, usize)),
     PeerCount(usize),
+    TopicsCount(usize),
 }
 
 impl Reply {
@@ -74,6 +76,7 @@ impl Reply {
             Reply::LastEndpoint(_) => "LastEndpoint",
             Reply::Queued(_) => "Queued",
             Reply::PeerCount(_) => "PeerCount",
+            Reply::TopicsCount(_) => "TopicsCount",
         }
     }
 }

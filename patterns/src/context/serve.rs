@@ -66,6 +66,7 @@ async fn run(
         Command::LastEndpoint => Reply::LastEndpoint(socket.last_endpoint()),
         Command::Queued => Reply::Queued(socket.queued()),
         Command::PeerCount => Reply::PeerCount(socket.peer_count()),
+        Command::TopicsCount => Reply::TopicsCount(socket.topics_count()),
         Command::SetOption(o) => Reply::Done(shutdown.check().and_then(|()| socket.set_option(o))),
         Command::Monitor { events, lost } => {
             let monitor = socket.monitor();
