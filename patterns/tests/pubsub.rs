@@ -17,14 +17,6 @@ use common::*;
 use monocoque_patterns::{Error, Socket, SocketOption};
 use monocoque_zmtp::SocketType;
 
-fn sub(topic: &str) -> SocketOption {
-    SocketOption::Subscribe(Bytes::copy_from_slice(topic.as_bytes()))
-}
-
-fn unsub(topic: &str) -> SocketOption {
-    SocketOption::Unsubscribe(Bytes::copy_from_slice(topic.as_bytes()))
-}
-
 /// Waits until the publisher knows `n` topics.
 async fn topics(publisher: &Socket, n: usize) {
     until(&format!("{n} topics at the publisher"), || {

@@ -41,10 +41,6 @@ fn zbind(s: &zmq::Socket, t: Transport) -> String {
     s.get_last_endpoint().unwrap().unwrap()
 }
 
-fn sub(topic: &str) -> SocketOption {
-    SocketOption::Subscribe(Bytes::copy_from_slice(topic.as_bytes()))
-}
-
 async fn join<T>(h: JoinHandle<T>) -> T {
     until("the libzmq thread", || h.is_finished()).await;
     h.join().expect("the libzmq thread panicked")

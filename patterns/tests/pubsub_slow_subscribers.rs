@@ -27,13 +27,8 @@ fn vanishing_subscriber(ep: String, bytes: usize) -> std::thread::JoinHandle<()>
     std::thread::spawn(move || {
         let mut s = TcpStream::connect(ep.strip_prefix("tcp://").unwrap()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 1];
-        greeting.extend_from_slice(b"NULL");
-        greeting.resize(64, 0);
-        s.write_all(&greeting).unwrap();
-        let ready = b"\x05READY\x0bSocket-Type\x00\x00\x00\x03SUB";
-        s.write_all(&[0x04, ready.len() as u8]).unwrap();
-        s.write_all(ready).unwrap();
+        s.write_all(&raw_greeting(1)).unwrap();
+        s.write_all(&raw_ready("SUB")).unwrap();
         s.write_all(b"\x04\x0a\x09SUBSCRIBE").unwrap();
         s.write_all(b"\x04\x0d\x09SUBSCRIBEraw").unwrap();
         let mut buf = vec![0; bytes];

@@ -15,35 +15,16 @@ use common::*;
 use monocoque_patterns::SocketOption;
 use monocoque_zmtp::SocketType;
 
-/// A raw peer's greeting: NULL mechanism, version 3.0 or 3.1.
-fn greeting(minor: u8) -> Vec<u8> {
-    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, minor];
-    let mut mechanism = b"NULL".to_vec();
-    mechanism.resize(20, 0);
-    g.extend_from_slice(&mechanism);
-    g.extend_from_slice(&[0; 32]);
-    g
-}
-
-fn ready(socket_type: &str) -> Vec<u8> {
-    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
-    body.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
-    body.extend_from_slice(socket_type.as_bytes());
-    let mut frame = vec![0x04, body.len() as u8];
-    frame.extend_from_slice(&body);
-    frame
-}
-
 /// Connects a raw peer to `ep`, greets as ZMTP 3.`minor` with `socket_type`, and
 /// reads our greeting and READY (whose length is known: 64 + READY for `ours`).
 fn raw_peer(ep: &str, minor: u8, socket_type: &str, ours: &str) -> TcpStream {
     let mut s = TcpStream::connect(ep.strip_prefix("tcp://").unwrap()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(&greeting(minor)).unwrap();
-    s.write_all(&ready(socket_type)).unwrap();
-    let mut theirs = vec![0; 64 + ready(ours).len()];
+    s.write_all(&raw_greeting(minor)).unwrap();
+    s.write_all(&raw_ready(socket_type)).unwrap();
+    let mut theirs = vec![0; 64 + raw_ready(ours).len()];
     s.read_exact(&mut theirs).unwrap();
-    assert_eq!(&theirs[64..], &ready(ours)[..], "our READY");
+    assert_eq!(&theirs[64..], &raw_ready(ours)[..], "our READY");
     s
 }
 

@@ -12,14 +12,6 @@ use common::*;
 use monocoque_patterns::{Error, Socket, SocketOption};
 use monocoque_zmtp::SocketType;
 
-fn sub(topic: &str) -> SocketOption {
-    SocketOption::Subscribe(Bytes::copy_from_slice(topic.as_bytes()))
-}
-
-fn unsub(topic: &str) -> SocketOption {
-    SocketOption::Unsubscribe(Bytes::copy_from_slice(topic.as_bytes()))
-}
-
 async fn heard(xpub: &Socket) -> String {
     frames(&xpub.recv().await.unwrap()).concat()
 }

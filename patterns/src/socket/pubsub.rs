@@ -128,8 +128,8 @@ impl Core {
 
     /// PUB/XPUB send: to every subscriber whose subscription prefixes the
     /// first frame (INVERT_MATCHING: to every other one).
+    /// The socket's `sync` has just applied the subscribers' requests.
     pub(crate) fn publish(&mut self, msg: Msg) -> Step<Msg> {
-        self.pump_upstream();
         let mut targets = std::mem::take(&mut self.scratch);
         self.publisher.targets(&msg[0], &mut targets);
         if self.options.invert_matching {

@@ -123,3 +123,33 @@ pub fn frames(m: &Msg) -> Vec<String> {
         .map(|f| String::from_utf8_lossy(f).into_owned())
         .collect()
 }
+
+/// SUBSCRIBE to `topic`.
+pub fn sub(topic: &str) -> SocketOption {
+    SocketOption::Subscribe(bytes::Bytes::copy_from_slice(topic.as_bytes()))
+}
+
+/// UNSUBSCRIBE from `topic`.
+pub fn unsub(topic: &str) -> SocketOption {
+    SocketOption::Unsubscribe(bytes::Bytes::copy_from_slice(topic.as_bytes()))
+}
+
+/// A raw peer's ZMTP greeting: version 3.`minor`, NULL mechanism, as client.
+pub fn raw_greeting(minor: u8) -> Vec<u8> {
+    let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, minor];
+    let mut mechanism = b"NULL".to_vec();
+    mechanism.resize(20, 0);
+    g.extend_from_slice(&mechanism);
+    g.extend_from_slice(&[0; 32]);
+    g
+}
+
+/// A raw READY command frame announcing `socket_type`.
+pub fn raw_ready(socket_type: &str) -> Vec<u8> {
+    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
+    body.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    body.extend_from_slice(socket_type.as_bytes());
+    let mut frame = vec![0x04, body.len() as u8];
+    frame.extend_from_slice(&body);
+    frame
+}
