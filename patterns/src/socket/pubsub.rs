@@ -127,8 +127,8 @@ impl Core {
     }
 
     /// PUB/XPUB send: to every subscriber whose subscription prefixes the
-    /// first frame (INVERT_MATCHING: to every other one).
-    /// The socket's `sync` has just applied the subscribers' requests.
+    /// first frame (INVERT_MATCHING: to every other one). The subscribers'
+    /// requests were applied by the `sync` that opened the core for this send.
     pub(crate) fn publish(&mut self, msg: Msg) -> Step<Msg> {
         let mut targets = std::mem::take(&mut self.scratch);
         self.publisher.targets(&msg[0], &mut targets);
