@@ -141,6 +141,13 @@ pub(crate) async fn run<S: Stream>(
                     break;
                 };
                 progress = true;
+                // Subscriptions reach the PUB/XPUB core in their message form,
+                // as inproc subscribers send them.
+                let event = match event {
+                    Event::Subscribe(t) => Event::Message(subscription_msg(true, &t)),
+                    Event::Cancel(t) => Event::Message(subscription_msg(false, &t)),
+                    other => other,
+                };
                 match event {
                     Event::HandshakeSucceeded(info) => {
                         let a = attach(&shared, &endpoint, &persistent, info, &hwm);
@@ -154,15 +161,7 @@ pub(crate) async fn run<S: Stream>(
                         }
                         attached = Some(a);
                     }
-                    Event::Message(_) | Event::Subscribe(_) | Event::Cancel(_) => {
-                        let msg = match event {
-                            Event::Message(m) => m,
-                            // Subscriptions reach the PUB/XPUB core in their
-                            // message form, as inproc subscribers send them.
-                            Event::Subscribe(t) => subscription_msg(true, &t),
-                            Event::Cancel(t) => subscription_msg(false, &t),
-                            _ => unreachable!("matched above"),
-                        };
+                    Event::Message(msg) => {
                         let Some(a) = &attached else { continue };
                         let mut q = a.inbound.borrow_mut();
                         if q.reader_gone() {
@@ -204,14 +203,7 @@ pub(crate) async fn run<S: Stream>(
                     let mut q = a.outbound.borrow_mut();
                     while session.transmit().len() < WRITE_BATCH_BYTES {
                         let Some(msg) = q.pop() else { break };
-                        let sent = match subscription_of(&msg) {
-                            // A SUB/XSUB's subscriptions: commands to a 3.1
-                            // peer, 0x01/0x00 messages to a 3.0 peer.
-                            Some((true, topic)) if subscriber => session.subscribe(topic),
-                            Some((false, topic)) if subscriber => session.cancel(topic),
-                            _ => session.send(&msg),
-                        };
-                        if let Err(e) = sent {
+                        if let Err(e) = to_session(&mut session, &msg, subscriber) {
                             tracing::debug!(error = %e, "message not sent");
                         }
                     }
@@ -322,6 +314,16 @@ pub(crate) async fn run<S: Stream>(
     end
 }
 
+/// Queues one message from the pipe in the session. A SUB/XSUB's
+/// subscriptions become commands to a 3.1 peer, 0x01/0x00 messages to a 3.0 one.
+fn to_session(session: &mut Session, msg: &Msg, subscriber: bool) -> monocoque_zmtp::Result<()> {
+    match subscription_of(msg) {
+        Some((true, topic)) if subscriber => session.subscribe(topic),
+        Some((false, topic)) if subscriber => session.cancel(topic),
+        _ => session.send(msg),
+    }
+}
+
 /// Sends what the socket says first to every new peer (subscriptions, the
 /// XPUB welcome), ahead of anything queued.
 fn greet(shared: &SocketShared, session: &mut Session) {
@@ -335,11 +337,7 @@ fn greet(shared: &SocketShared, session: &mut Session) {
         }
     };
     for msg in greeting {
-        let sent = match subscription_of(&msg) {
-            Some((true, topic)) if shared.kind.is_subscriber() => session.subscribe(topic),
-            _ => session.send(&msg),
-        };
-        if let Err(e) = sent {
+        if let Err(e) = to_session(session, &msg, shared.kind.is_subscriber()) {
             tracing::debug!(error = %e, "greeting message not sent");
         }
     }
