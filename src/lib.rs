@@ -70,8 +70,8 @@
 pub use bytes::{self, Bytes};
 pub use monocoque_patterns as patterns;
 pub use monocoque_patterns::{
-    proxy, proxy_steerable, BlockingMonitor, BlockingSocket, Context, Monitor, MonitorEvent,
-    ProxyStatistics, Socket, SocketOption,
+    proxy, proxy_steerable, BlockingMonitor, BlockingSocket, Context, IoCoreStatistics, IoCores,
+    Monitor, MonitorEvent, ProxyStatistics, Socket, SocketOption,
 };
 pub use monocoque_runtime as runtime;
 pub use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};

@@ -15,6 +15,7 @@
 mod context;
 mod endpoint;
 mod error;
+mod fanout;
 mod lifecycle;
 mod monitor;
 mod options;
@@ -29,6 +30,7 @@ mod waker_set;
 pub use context::{BlockingMonitor, BlockingSocket, Context};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use fanout::{IoCoreStatistics, IoCores};
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
 pub use options::{Options, SocketOption};
 pub use peer_id::PeerId;

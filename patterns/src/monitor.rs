@@ -124,17 +124,19 @@ impl Monitor {
 
     /// The next event, waiting for one.
     pub async fn recv(&self) -> MonitorEvent {
-        poll_fn(|cx| {
-            let mut q = self.queue.borrow_mut();
-            match q.events.pop_front() {
-                Some(e) => Poll::Ready(e),
-                None => {
-                    q.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next event, or `Pending` with `cx` registered to be woken by the next.
+    pub(crate) fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> Poll<MonitorEvent> {
+        let mut q = self.queue.borrow_mut();
+        match q.events.pop_front() {
+            Some(e) => Poll::Ready(e),
+            None => {
+                q.waker = Some(cx.waker().clone());
+                Poll::Pending
             }
-        })
-        .await
+        }
     }
 
     /// Events lost because the monitor was not read fast enough.

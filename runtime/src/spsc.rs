@@ -153,6 +153,30 @@ impl<T> Sender<T> {
         .await
     }
 
+    /// `Ready` when the ring has room for one item or the receiver is gone;
+    /// otherwise registers `cx`'s waker to be woken when the consumer makes room.
+    pub fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if !self.is_full() || self.is_closed() {
+            return Poll::Ready(());
+        }
+        self.shared.tx.register(cx.waker());
+        // Re-check after registering: the consumer may have made room.
+        if !self.is_full() || self.is_closed() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// Whether the ring holds `capacity` items.
+    pub fn is_full(&self) -> bool {
+        self.ring.is_full()
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.rx_closed.load(Ordering::Acquire)
+    }
+
     /// Pushes `item`, parking this (non-runtime) thread while the ring is full.
     pub fn send_blocking(&mut self, item: T) -> Result<(), Closed<T>> {
         block_on_thread(self.send(item))
@@ -187,23 +211,26 @@ impl<T> Receiver<T> {
     /// The next item, waiting for one (on a reactor); `None` once the sender is
     /// gone and the ring is empty.
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| {
-            if let Some(item) = self.try_recv() {
-                return Poll::Ready(Some(item));
-            }
-            if self.shared.tx_closed.load(Ordering::Acquire) {
-                return Poll::Ready(self.try_recv());
-            }
-            self.shared.rx.register(cx.waker());
-            match self.try_recv() {
-                Some(item) => Poll::Ready(Some(item)),
-                None if self.shared.tx_closed.load(Ordering::Acquire) => {
-                    Poll::Ready(self.try_recv())
-                }
-                None => Poll::Pending,
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next item if there is one; otherwise registers `cx`'s waker to be
+    /// woken when one arrives (or the sender goes) and returns `Pending`.
+    /// `Ready(None)` once the sender is gone and the ring is empty. For tasks
+    /// that wait on several sources in one `poll`.
+    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<T>> {
+        if let Some(item) = self.try_recv() {
+            return Poll::Ready(Some(item));
+        }
+        if self.shared.tx_closed.load(Ordering::Acquire) {
+            return Poll::Ready(self.try_recv());
+        }
+        self.shared.rx.register(cx.waker());
+        match self.try_recv() {
+            Some(item) => Poll::Ready(Some(item)),
+            None if self.shared.tx_closed.load(Ordering::Acquire) => Poll::Ready(self.try_recv()),
+            None => Poll::Pending,
+        }
     }
 
     /// The next item, parking this (non-runtime) thread while the ring is empty.

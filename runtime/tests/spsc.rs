@@ -102,3 +102,21 @@ fn capacity_is_the_bound_and_closing_is_seen() {
     assert_eq!(tx.try_send(7), Err(TrySendError::Closed(7)));
     assert_eq!(tx.send_blocking(8), Err(Closed(8)));
 }
+
+/// `poll_ready` and `poll_recv` let one task wait on a ring beside other sources.
+#[test]
+fn poll_ready_and_poll_recv_report_room_and_items() {
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u8>(1);
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+    assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(()));
+    tx.try_send(7).unwrap();
+    assert!(tx.is_full());
+    assert_eq!(tx.poll_ready(&mut cx), Poll::Pending);
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(7)));
+    assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(()));
+    drop(rx);
+    assert!(tx.is_closed());
+    assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(()));
+}

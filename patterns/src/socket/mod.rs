@@ -154,6 +154,36 @@ impl Socket {
         }
     }
 
+    /// Spreads the connections this PUB or XPUB accepts from now on over
+    /// `cores`, round-robin: each subscriber's connection (handshake,
+    /// heartbeats, writes) runs on an IO core, while subscriptions and
+    /// matching stay here. A published message is matched once and handed to
+    /// each IO core with subscribers for it once, its payload shared, never
+    /// copied per subscriber. Connections made with `connect`, and inproc
+    /// peers, stay on this core. Options set later apply to connections
+    /// accepted later, as usual; each IO core's ring holds at most SNDHWM
+    /// messages (as set now; see [`IoCores`](crate::IoCores)).
+    ///
+    /// Refused for other socket types, and if the socket is already spread.
+    pub fn spread_connections(&self, cores: &crate::IoCores) -> Result<()> {
+        self.check_open()?;
+        if !self.shared.kind.is_publisher() {
+            return Err(Error::NotSupported {
+                socket_type: self.shared.kind.as_str(),
+                operation: "spread connections over IO cores (only PUB and XPUB do)",
+            });
+        }
+        crate::fanout::spread(&self.shared, cores)
+    }
+
+    /// Per IO core: connections, messages handed over and messages lost to a
+    /// full ring; `None` if the socket is not spread.
+    pub fn io_core_statistics(&self) -> Option<Vec<crate::IoCoreStatistics>> {
+        let mut core = self.shared.core.borrow_mut();
+        core.sync(&self.shared.signals);
+        core.fanout.as_ref().map(crate::fanout::statistics)
+    }
+
     /// Starts queueing this socket's connection events to a new [`Monitor`].
     pub fn monitor(&self) -> Monitor {
         self.shared.monitor.borrow_mut().subscribe()
@@ -408,6 +438,9 @@ impl Socket {
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
                     msg = Some(m);
+                    if let Some(f) = core.fanout.as_mut() {
+                        f.wait_for_room(cx);
+                    }
                     if timed_out(&mut timer, deadline, cx) {
                         return Poll::Ready(Err(Error::WouldBlock(
                             "no peer could take the message within SNDTIMEO",
@@ -463,6 +496,10 @@ impl Socket {
         core.sync(&self.shared.signals);
         core.closed = true;
         let linger = core.options.linger;
+        // IO cores end their connections themselves, within the linger.
+        if let Some(f) = core.fanout.take() {
+            f.close(linger);
+        }
         let peers: Vec<_> = core.pipes.keys().copied().collect();
         for peer in peers {
             if linger.is_some_and(|l| l.is_zero()) {

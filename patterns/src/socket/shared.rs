@@ -9,6 +9,7 @@ use bytes::Bytes;
 use monocoque_runtime::JoinHandle;
 use monocoque_zmtp::{Msg, SocketType};
 
+use crate::fanout::Fanout;
 use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MonitorSink};
 use crate::options::Options;
@@ -104,6 +105,8 @@ pub(crate) struct Core {
     pub(crate) last_notice_peer: Option<PeerId>,
     /// Reused for each published message's targets.
     pub(crate) scratch: Vec<PeerId>,
+    /// PUB/XPUB spread over IO cores: the links and the remote peers.
+    pub(crate) fanout: Option<Fanout>,
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
@@ -127,6 +130,7 @@ impl Core {
             notices: VecDeque::new(),
             last_notice_peer: None,
             scratch: Vec::new(),
+            fanout: None,
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,
@@ -313,6 +317,10 @@ impl Core {
 
     /// The socket drops a pipe: its engine (or inproc peer) is told to finish.
     pub(crate) fn terminate(&mut self, peer: PeerId) {
+        if let Some(f) = self.fanout.as_mut() {
+            // A peer on an IO core: its core ends the connection.
+            f.release(peer);
+        }
         if let Some(p) = self.pipes.get(&peer) {
             p.inbound.borrow_mut().close_reader();
             p.outbound.borrow_mut().close_writer();
@@ -331,6 +339,9 @@ impl Core {
         }
         self.pipes.remove(&peer);
         self.dying.remove(&peer);
+        if let Some(f) = self.fanout.as_mut() {
+            f.remote.remove(&peer);
+        }
         self.lb.detach(peer);
         self.fq.detach(peer);
         self.routing.remove(peer);
@@ -358,6 +369,9 @@ impl Core {
     }
 
     pub(crate) fn is_full(&self, peer: PeerId) -> bool {
+        if let Some(full) = self.fanout.as_ref().and_then(|f| f.is_full(peer)) {
+            return full;
+        }
         self.pipes
             .get(&peer)
             .is_none_or(|p| p.outbound.borrow().is_full())

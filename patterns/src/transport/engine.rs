@@ -352,7 +352,7 @@ fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
 }
 
 /// Copies a message's frames into their own allocations.
-fn detach_from_pool(msg: Msg) -> Msg {
+pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
     Msg::from(
         msg.into_frames()
             .into_iter()

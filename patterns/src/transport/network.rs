@@ -10,6 +10,7 @@ use monocoque_runtime::{sleep_until, spawn};
 use super::engine::{self, EngineEnd, PersistentPipe};
 use super::reconnect::Backoff;
 use crate::endpoint::{resolve, Endpoint};
+use crate::fanout;
 use crate::monitor::MonitorEvent;
 use crate::socket::shared::{random_seed, SocketShared};
 
@@ -38,15 +39,23 @@ pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoin
                 match stream {
                     Accepted::Tcp(s) => {
                         apply_keepalive(&shared, &s);
+                        let Some(s) = fanout::hand_off(&shared, s, &endpoint) else {
+                            continue;
+                        };
                         spawn(async move {
                             engine::run(s, sh, ep, None).await;
                         })
                         .detach();
                     }
-                    Accepted::Ipc(s) => spawn(async move {
-                        engine::run(s, sh, ep, None).await;
-                    })
-                    .detach(),
+                    Accepted::Ipc(s) => {
+                        let Some(s) = fanout::hand_off(&shared, s, &endpoint) else {
+                            continue;
+                        };
+                        spawn(async move {
+                            engine::run(s, sh, ep, None).await;
+                        })
+                        .detach()
+                    }
                 }
             }
             Err(e) => {

@@ -42,6 +42,24 @@ impl Socket {
         })
     }
 
+    /// Lets go of the descriptor so another reactor can adopt it: the epoll
+    /// registration is removed and a duplicate of the descriptor is returned
+    /// (the original closes). Refused while a multishot receive is armed,
+    /// since that receive would keep taking the connection's bytes here.
+    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+        if self.multishot.get().is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "a multishot receive is armed on this socket; it cannot move to another reactor",
+            ));
+        }
+        // The duplicate shares the open file, so the connection survives the
+        // original's close; `drop` deregisters from epoll by the original first.
+        let moved = self.fd.try_clone()?;
+        drop(self);
+        Ok(moved)
+    }
+
     /// The driver kind of the current reactor (decides blocking mode before a socket exists).
     pub(crate) fn current_kind() -> DriverKind {
         reactor::with(|r| r.kind())

@@ -320,7 +320,28 @@ pub(crate) async fn connect(
 
 /// The stream methods TCP and Unix sockets share, all delegating to this module.
 macro_rules! stream_methods {
-    () => {
+    ($std:ty) => {
+        /// Lets go of the connection so that another reactor (another thread)
+        /// can adopt it with `from_owned_fd`. Call it before any read: a
+        /// multishot receive armed by [`recv`](Self::recv) refuses the move
+        /// (`ResourceBusy`).
+        pub fn into_owned_fd(self) -> std::io::Result<std::os::fd::OwnedFd> {
+            self.socket.into_fd()
+        }
+
+        /// Adopts a connected stream socket (from `into_owned_fd` on another
+        /// reactor, or from anywhere else) on the current reactor, setting the
+        /// blocking mode its driver needs.
+        pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<Self> {
+            let std = <$std>::from(fd);
+            std.set_nonblocking(
+                $crate::net::socket::Socket::current_kind() == $crate::DriverKind::Epoll,
+            )?;
+            Ok(Self {
+                socket: $crate::net::socket::Socket::new(std::os::fd::OwnedFd::from(std))?,
+            })
+        }
+
         /// Receives the next chunk without a copy, as `Bytes` borrowing a buffer of
         /// the reactor's receive pool (returned to the pool when the last `Bytes`
         /// referring to it is dropped); empty at end of stream. With io_uring a

@@ -77,7 +77,7 @@ impl TcpStream {
         })
     }
 
-    stream_io::stream_methods!();
+    stream_io::stream_methods!(std::net::TcpStream);
 }
 
 /// TCP keepalive settings (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,

@@ -92,5 +92,5 @@ impl UnixStream {
         Ok(stream)
     }
 
-    stream_io::stream_methods!();
+    stream_io::stream_methods!(std::os::unix::net::UnixStream);
 }

@@ -1,0 +1,266 @@
+//! What travels between a publishing socket and one IO core, and the
+//! socket's end of those rings.
+//!
+//! Each (socket, IO core) pair has three SPSC rings, so that one kind of
+//! traffic never waits behind another:
+//!
+//! ```text
+//!   owner ──control──▶ core   Adopt a connection, Release one, Close
+//!   owner ───data────▶ core   Publish: one message and the subscribers it is for
+//!   owner ◀──events─── core   Joined, Upstream (what a subscriber sent), Left, Monitor
+//! ```
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::task::Context;
+use std::time::Duration;
+
+use bytes::Bytes;
+use monocoque_runtime::spsc;
+use monocoque_zmtp::{Msg, SocketType};
+
+use crate::monitor::MonitorEvent;
+use crate::options::Options;
+use crate::PeerId;
+
+/// Control messages stay few (one per connection at most), so this bound is
+/// generous; a full ring makes the listener keep the connection on its own core.
+pub(crate) const CONTROL_CAPACITY: usize = 1024;
+
+/// Joined, Left and monitor events per IO core the owner has not applied yet;
+/// past it the IO core holds them (and reads no more subscriptions) until room.
+pub(crate) const EVENTS_CAPACITY: usize = 1024;
+
+/// The largest data ring (for SNDHWM 0, unlimited, which a ring cannot be).
+const MAX_DATA_CAPACITY: usize = 65_536;
+
+/// The data ring holds at most SNDHWM messages (at least 64), each shared by
+/// all its targets: memory follows from SNDHWM as it does for a local pipe.
+pub(crate) fn data_capacity(sndhwm: usize) -> usize {
+    if sndhwm == 0 {
+        MAX_DATA_CAPACITY
+    } else {
+        sndhwm.clamp(64, MAX_DATA_CAPACITY)
+    }
+}
+
+/// A connection's transport, to rebuild the stream on the IO core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    Tcp,
+    Ipc,
+}
+
+/// Owner to IO core: connections.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Run this accepted connection with these options (the socket's, as the
+    /// connection was accepted).
+    Adopt {
+        fd: OwnedFd,
+        stream: StreamKind,
+        endpoint: String,
+        options: Box<Options>,
+    },
+    /// The socket let go of this peer (unbind): finish its connection.
+    Release(PeerId),
+    /// The socket closed: deliver what is queued within `linger`, then end.
+    Close { linger: Option<Duration> },
+}
+
+/// Owner to IO core: one published message and the IO core's peers it goes to.
+#[derive(Debug)]
+pub(crate) struct Publish {
+    pub(crate) msg: Msg,
+    pub(crate) targets: Vec<PeerId>,
+}
+
+/// IO core to owner. Peer ids are the IO core's own.
+#[derive(Debug)]
+pub(crate) enum CoreEvent {
+    /// A connection completed its handshake.
+    Joined {
+        peer: PeerId,
+        identity: Bytes,
+        socket_type: SocketType,
+        endpoint: String,
+    },
+    /// A message the subscriber sent (a subscription, or XSUB data).
+    Upstream { peer: PeerId, msg: Msg },
+    /// The connection ended; everything it sent came before this.
+    Left(PeerId),
+    /// A monitor event of a connection on the IO core.
+    Monitor(MonitorEvent),
+}
+
+/// The IO core's ends of one link, sent to it when a socket spreads its
+/// connections.
+#[derive(Debug)]
+pub(crate) struct CoreEnd {
+    pub(crate) kind: SocketType,
+    pub(crate) control: spsc::Receiver<Control>,
+    pub(crate) data: spsc::Receiver<Publish>,
+    pub(crate) events: spsc::Sender<CoreEvent>,
+}
+
+/// The socket's end of the link to one IO core.
+#[derive(Debug)]
+pub(crate) struct OwnerEnd {
+    pub(crate) control: spsc::Sender<Control>,
+    pub(crate) data: spsc::Sender<Publish>,
+    /// Messages handed to this core (one per published message that had
+    /// subscribers there).
+    pub(crate) handed: u64,
+    /// Messages this core's subscribers lost because the data ring was full.
+    pub(crate) dropped: u64,
+}
+
+/// A new link: the socket keeps the [`OwnerEnd`] and the receiver of events;
+/// the IO core gets the [`CoreEnd`].
+pub(crate) fn link(
+    kind: SocketType,
+    sndhwm: usize,
+) -> (OwnerEnd, spsc::Receiver<CoreEvent>, CoreEnd) {
+    let (control_tx, control_rx) = spsc::channel(CONTROL_CAPACITY);
+    let (data_tx, data_rx) = spsc::channel(data_capacity(sndhwm));
+    let (events_tx, events_rx) = spsc::channel(EVENTS_CAPACITY);
+    (
+        OwnerEnd {
+            control: control_tx,
+            data: data_tx,
+            handed: 0,
+            dropped: 0,
+        },
+        events_rx,
+        CoreEnd {
+            kind,
+            control: control_rx,
+            data: data_rx,
+            events: events_tx,
+        },
+    )
+}
+
+/// A publishing socket's view of its IO cores: the links and which of its
+/// peers live on which core.
+#[derive(Debug, Default)]
+pub(crate) struct Fanout {
+    pub(crate) links: Vec<OwnerEnd>,
+    /// The socket's peer id of each remote subscriber: (core, the core's id).
+    pub(crate) remote: HashMap<PeerId, (usize, PeerId)>,
+    /// The core the next accepted connection goes to.
+    next: usize,
+}
+
+impl Fanout {
+    pub(crate) fn new(links: Vec<OwnerEnd>) -> Fanout {
+        Fanout {
+            links,
+            remote: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Hands an accepted connection to the next IO core (round-robin), or
+    /// gives it back if every core's control ring is full.
+    pub(crate) fn adopt(
+        &mut self,
+        fd: OwnedFd,
+        stream: StreamKind,
+        endpoint: &str,
+        options: &Options,
+    ) -> Result<(), OwnedFd> {
+        let mut item = Control::Adopt {
+            fd,
+            stream,
+            endpoint: endpoint.to_string(),
+            options: Box::new(options.clone()),
+        };
+        for _ in 0..self.links.len() {
+            let core = self.next;
+            self.next = (self.next + 1) % self.links.len();
+            match self.links[core].control.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(spsc::TrySendError::Full(back) | spsc::TrySendError::Closed(back)) => {
+                    item = back
+                }
+            }
+        }
+        match item {
+            Control::Adopt { fd, .. } => Err(fd),
+            _ => unreachable!("the item is the Adopt built above"),
+        }
+    }
+
+    /// Whether `peer` lives on an IO core whose data ring is full (what a
+    /// local pipe at SNDHWM is for XPUB_NODROP). `None` for local peers.
+    pub(crate) fn is_full(&self, peer: PeerId) -> Option<bool> {
+        let &(core, _) = self.remote.get(&peer)?;
+        Some(self.links[core].data.is_full())
+    }
+
+    /// Hands `msg` to each core with targets there: one ring slot per core,
+    /// the frames shared, never copied. Returns the subscribers that lost it
+    /// to a full ring.
+    pub(crate) fn publish(&mut self, msg: &Msg, per_core: Vec<Vec<PeerId>>) -> usize {
+        let mut dropped = 0;
+        for (core, targets) in per_core.into_iter().enumerate() {
+            if targets.is_empty() {
+                continue;
+            }
+            let link = &mut self.links[core];
+            let n = targets.len();
+            match link.data.try_send(Publish {
+                msg: msg.clone(),
+                targets,
+            }) {
+                Ok(()) => link.handed += 1,
+                Err(spsc::TrySendError::Full(_)) => {
+                    link.dropped += 1;
+                    dropped += n;
+                }
+                // The core is finishing (the socket is closing).
+                Err(spsc::TrySendError::Closed(_)) => {}
+            }
+        }
+        dropped
+    }
+
+    /// Registers `cx` to be woken when a full data ring gets room (a send
+    /// waiting under XPUB_NODROP).
+    pub(crate) fn wait_for_room(&mut self, cx: &mut Context<'_>) {
+        for link in &mut self.links {
+            if link.data.is_full() {
+                let _ = link.data.poll_ready(cx);
+            }
+        }
+    }
+
+    /// The socket let go of a remote peer: its core finishes the connection.
+    pub(crate) fn release(&mut self, peer: PeerId) {
+        if let Some((core, id)) = self.remote.remove(&peer) {
+            if self.links[core]
+                .control
+                .try_send(Control::Release(id))
+                .is_err()
+            {
+                tracing::warn!(
+                    ?peer,
+                    core,
+                    "IO core busy; the connection ends when the socket closes"
+                );
+            }
+        }
+    }
+
+    /// The socket closed: every core delivers what it holds within `linger`
+    /// and ends its connections.
+    pub(crate) fn close(self, linger: Option<Duration>) {
+        for mut link in self.links {
+            if link.control.try_send(Control::Close { linger }).is_err() {
+                tracing::debug!("IO core link already closed");
+            }
+            // Dropping the senders also tells the core the socket is gone.
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Fan-out across IO cores: a publisher's subscriber connections spread over
+//! several reactor threads, while matching stays on the socket's own core.
+//!
+//! ```text
+//!   socket's core (owner)                          IO core k (one of N threads)
+//!   ─────────────────────                          ────────────────────────────
+//!   listener: accept ─ fd, options ──control k──▶  relay: engine per connection
+//!   send(msg): trie match once                     Publish{msg, targets}: a clone
+//!     local targets  ─▶ their pipes                  per target pipe (frames shared)
+//!     core k targets ─▶ Publish{msg, ids} ─data k─▶   ─▶ engine ─▶ socket write
+//!   owner task k: pipes for remote peers ◀─events k─ Joined, Upstream (subscriptions),
+//!     (subscriptions reach the trie as                Left, Monitor
+//!      from local pipes)
+//! ```
+//!
+//! The message's frames are `Bytes`: each IO core gets one ring slot per
+//! message holding a handle to the same payload, never a copy, however many
+//! of its subscribers the message is for. With no IO cores, or for
+//! connections the socket makes itself (`connect`) and inproc peers,
+//! everything stays on the socket's core.
+//!
+//! Limits: each IO core's data ring holds at most SNDHWM messages (at least
+//! 64, at most 65,536); when it is full the message is lost for that core's
+//! subscribers (counted in [`IoCoreStatistics::dropped`]), or under
+//! XPUB_NODROP the send waits. Each subscriber's own pipe on its IO core has
+//! SNDHWM as usual.
+
+mod link;
+mod owner_task;
+mod relay;
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use monocoque_runtime::net::{TcpStream, UnixStream};
+use monocoque_runtime::{spawn, spsc, RuntimeBuilder};
+use monocoque_zmtp::SocketType;
+
+use link::{CoreEnd, CoreEvent, OwnerEnd};
+pub(crate) use link::{Fanout, StreamKind};
+
+use crate::socket::shared::SocketShared;
+use crate::{Error, Result};
+
+/// Links a core can be waiting to set up (one per `spread_connections`).
+const NEW_LINKS_CAPACITY: usize = 64;
+
+/// IO cores: reactor threads that run the connections of the publishers
+/// spread over them ([`Socket::spread_connections`](crate::Socket::spread_connections)).
+/// Cheap to clone, `Send` and `Sync`. Each thread ends once the handle is
+/// dropped and the sockets that used it have closed and finished lingering.
+///
+/// ```
+/// use monocoque_patterns::{IoCores, Socket};
+/// use monocoque_runtime::{Runtime, RuntimeBuilder};
+/// use monocoque_zmtp::SocketType;
+/// let cores = IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()]).unwrap();
+/// let rt = Runtime::builder().build().unwrap();
+/// rt.block_on(async {
+///     let publisher = Socket::new(SocketType::Pub).unwrap();
+///     publisher.spread_connections(&cores).unwrap();
+///     publisher.bind("tcp://127.0.0.1:0").unwrap();
+///     // Subscribers that connect now are served by the two IO cores.
+/// });
+/// ```
+#[derive(Clone)]
+pub struct IoCores {
+    inner: Arc<Vec<CoreThread>>,
+}
+
+struct CoreThread {
+    /// New links for this core; sockets on any thread add them, hence the lock
+    /// (taken once per `spread_connections`, never per message).
+    new_links: Mutex<spsc::Sender<CoreEnd>>,
+}
+
+impl std::fmt::Debug for IoCores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoCores")
+            .field("cores", &self.inner.len())
+            .finish()
+    }
+}
+
+impl IoCores {
+    /// Starts one reactor thread per builder (each pinned where its builder
+    /// names a core, with its wait strategy and ring sizes).
+    pub fn start(builders: Vec<RuntimeBuilder>) -> Result<IoCores> {
+        if builders.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "IO cores",
+                reason: "at least one IO core is needed".into(),
+            });
+        }
+        let mut cores = Vec::with_capacity(builders.len());
+        for (i, builder) in builders.iter().enumerate() {
+            let (tx, rx) = spsc::channel(NEW_LINKS_CAPACITY);
+            builder
+                .spawn_thread(&format!("monocoque-io-{i}"), move || serve(rx))
+                .map_err(|e| Error::Io {
+                    context: format!("start IO core {i}"),
+                    message: e.to_string(),
+                    kind: io::ErrorKind::Other,
+                })?;
+            cores.push(CoreThread {
+                new_links: Mutex::new(tx),
+            });
+        }
+        Ok(IoCores {
+            inner: Arc::new(cores),
+        })
+    }
+
+    /// The number of IO cores.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Always false: [`start`](Self::start) refuses an empty list.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// One link per core for a new socket of `kind`.
+    fn link_all(
+        &self,
+        kind: SocketType,
+        sndhwm: usize,
+    ) -> Result<Vec<(OwnerEnd, spsc::Receiver<CoreEvent>)>> {
+        let mut out = Vec::with_capacity(self.inner.len());
+        for (i, core) in self.inner.iter().enumerate() {
+            let (owner, events, end) = link::link(kind, sndhwm);
+            let mut tx = core.new_links.lock().expect("IO core lock poisoned");
+            tx.try_send(end).map_err(|e| Error::Io {
+                context: format!("spread connections over IO core {i}"),
+                message: e.to_string(),
+                kind: io::ErrorKind::Other,
+            })?;
+            out.push((owner, events));
+        }
+        Ok(out)
+    }
+}
+
+/// An IO core's main task: runs each link it is given, and ends once no more
+/// can come and every link has finished.
+async fn serve(mut new_links: spsc::Receiver<CoreEnd>) {
+    let mut relays = Vec::new();
+    while let Some(end) = new_links.recv().await {
+        relays.retain(|r: &monocoque_runtime::JoinHandle<()>| !r.is_finished());
+        relays.push(spawn(relay::run(end)));
+    }
+    for r in relays {
+        r.await;
+    }
+}
+
+/// One IO core's figures for a spread socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoCoreStatistics {
+    /// Subscribers connected through this core now.
+    pub connections: usize,
+    /// Published messages handed to this core: one per message that had a
+    /// subscriber here, however many it had.
+    pub handed: u64,
+    /// Messages this core's subscribers lost because its ring was full.
+    pub dropped: u64,
+}
+
+/// Spreads `shared`'s future accepted connections over `cores`.
+pub(crate) fn spread(shared: &Rc<SocketShared>, cores: &IoCores) -> Result<()> {
+    let kind = shared.kind;
+    let sndhwm = {
+        let core = shared.core.borrow();
+        if core.fanout.is_some() {
+            return Err(Error::InvalidState(
+                "the socket's connections are already spread over IO cores",
+            ));
+        }
+        core.options.sndhwm
+    };
+    let links = cores.link_all(kind, sndhwm)?;
+    let mut owners = Vec::with_capacity(links.len());
+    for (i, (owner, events)) in links.into_iter().enumerate() {
+        owners.push(owner);
+        spawn(owner_task::run(shared.clone(), i, events)).detach();
+    }
+    shared.core.borrow_mut().fanout = Some(Fanout::new(owners));
+    Ok(())
+}
+
+/// Figures per IO core, if the socket is spread.
+pub(crate) fn statistics(fanout: &Fanout) -> Vec<IoCoreStatistics> {
+    let mut out: Vec<IoCoreStatistics> = fanout
+        .links
+        .iter()
+        .map(|l| IoCoreStatistics {
+            connections: 0,
+            handed: l.handed,
+            dropped: l.dropped,
+        })
+        .collect();
+    for &(core, _) in fanout.remote.values() {
+        out[core].connections += 1;
+    }
+    out
+}
+
+/// A stream that can move to another reactor.
+pub(crate) trait MovableStream: Sized {
+    const KIND: StreamKind;
+    fn into_fd(self) -> io::Result<OwnedFd>;
+    fn from_fd(fd: OwnedFd) -> io::Result<Self>;
+}
+
+impl MovableStream for TcpStream {
+    const KIND: StreamKind = StreamKind::Tcp;
+    fn into_fd(self) -> io::Result<OwnedFd> {
+        self.into_owned_fd()
+    }
+    fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        TcpStream::from_owned_fd(fd)
+    }
+}
+
+impl MovableStream for UnixStream {
+    const KIND: StreamKind = StreamKind::Ipc;
+    fn into_fd(self) -> io::Result<OwnedFd> {
+        self.into_owned_fd()
+    }
+    fn from_fd(fd: OwnedFd) -> io::Result<Self> {
+        UnixStream::from_owned_fd(fd)
+    }
+}
+
+/// The listener's choice for an accepted connection: handed to an IO core
+/// (`None`), or back to run here (not spread, or every core's control ring full).
+pub(crate) fn hand_off<S: MovableStream>(
+    shared: &SocketShared,
+    stream: S,
+    endpoint: &str,
+) -> Option<S> {
+    let mut core = shared.core.borrow_mut();
+    let core = &mut *core;
+    let Some(fanout) = core.fanout.as_mut() else {
+        return Some(stream);
+    };
+    let fd = match stream.into_fd() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::warn!(%endpoint, error = %e, "connection could not move to an IO core; closed");
+            return None;
+        }
+    };
+    match fanout.adopt(fd, S::KIND, endpoint, &core.options) {
+        Ok(()) => None,
+        Err(fd) => {
+            tracing::debug!(%endpoint, "IO cores busy; the connection stays on the socket's core");
+            match S::from_fd(fd) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(%endpoint, error = %e, "connection could not be kept; closed");
+                    None
+                }
+            }
+        }
+    }
+}

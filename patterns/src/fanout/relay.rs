@@ -1,0 +1,354 @@
+//! The IO core's side of one link: the publishing socket's connections that
+//! live on this core, run by the ordinary engine.
+//!
+//! A relay is a socket without an application: a [`SocketShared`] of the
+//! publisher's type (so handshakes, heartbeats, security and the XPUB welcome
+//! are the engine's, unchanged), whose pipes the relay loop serves itself:
+//!
+//! ```text
+//!   control ring ─▶ Adopt: spawn engine::run(stream)     Release, Close
+//!   data ring    ─▶ Publish{msg, targets}: a clone (shared frames) into each
+//!                   target's pipe; a pipe at SNDHWM loses its copy, or under
+//!                   XPUB_NODROP the relay waits (the ring fills, the socket waits)
+//!   engines      ─▶ Attached / Detached / inbound messages
+//!                ─▶ events ring: Joined, Upstream, Left, Monitor
+//! ```
+//!
+//! Upstream messages are read from a pipe only while the events ring has
+//! room, so a socket that does not keep up pushes back on its subscribers
+//! exactly as RCVHWM does locally. Joined and Left are never dropped.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use monocoque_runtime::net::{TcpStream, UnixStream};
+use monocoque_runtime::{spawn, spsc};
+
+use super::link::{Control, CoreEnd, CoreEvent, Publish, StreamKind};
+use crate::monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
+use crate::pipe::{Pipe, PipeEvent};
+use crate::socket::shared::SocketShared;
+use crate::transport::engine::{self, detach_from_pool};
+use crate::PeerId;
+
+/// Runs one link until the socket has closed and every connection here has
+/// finished (delivered within the linger, or dropped at its end).
+pub(crate) async fn run(end: CoreEnd) {
+    let mut relay = Relay::new(end);
+    poll_fn(|cx| relay.poll(cx)).await
+}
+
+struct Relay {
+    shared: Rc<SocketShared>,
+    monitor: Monitor,
+    control: spsc::Receiver<Control>,
+    data: spsc::Receiver<Publish>,
+    events: spsc::Sender<CoreEvent>,
+    pipes: HashMap<PeerId, Pipe>,
+    /// Peers whose connection ended; they leave once their inbound is read.
+    gone: HashSet<PeerId>,
+    /// Peers with inbound messages not yet forwarded.
+    readable: VecDeque<PeerId>,
+    /// Joined, Left and monitor events waiting for room in the events ring.
+    outbox: VecDeque<CoreEvent>,
+    /// XPUB_NODROP: a message still owed to targets that were full.
+    pending: Option<Publish>,
+    closing: bool,
+}
+
+impl Relay {
+    fn new(end: CoreEnd) -> Relay {
+        let shared = SocketShared::new(end.kind);
+        let monitor = shared.monitor.borrow_mut().subscribe();
+        Relay {
+            shared,
+            monitor,
+            control: end.control,
+            data: end.data,
+            events: end.events,
+            pipes: HashMap::new(),
+            gone: HashSet::new(),
+            readable: VecDeque::new(),
+            outbox: VecDeque::new(),
+            pending: None,
+            closing: false,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // Pipe events and readiness wake both lists; register once per poll.
+        self.shared.signals.register_recv(cx.waker());
+        self.shared.signals.register_send(cx.waker());
+        loop {
+            let mut progress = self.control(cx);
+            progress |= self.pipe_events();
+            progress |= self.monitor_events(cx);
+            progress |= self.upstream(cx);
+            progress |= self.flush_outbox(cx);
+            progress |= self.deliver(cx);
+            if self.closing && self.pipes.is_empty() && self.outbox.is_empty() {
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn control(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while !self.closing {
+            let command = match self.control.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(c) => c,
+            };
+            progress = true;
+            match command {
+                Some(Control::Adopt {
+                    fd,
+                    stream,
+                    endpoint,
+                    options,
+                }) => {
+                    self.shared.core.borrow_mut().options = *options;
+                    self.adopt(fd, stream, endpoint);
+                }
+                Some(Control::Release(peer)) => self.release(peer, false),
+                Some(Control::Close { linger }) => self.close(linger),
+                None => {
+                    let linger = self.shared.core.borrow().options.linger;
+                    self.close(linger);
+                }
+            }
+        }
+        progress
+    }
+
+    fn adopt(&self, fd: std::os::fd::OwnedFd, stream: StreamKind, endpoint: String) {
+        let shared = self.shared.clone();
+        match stream {
+            StreamKind::Tcp => match TcpStream::from_owned_fd(fd) {
+                Ok(s) => spawn(async move {
+                    engine::run(s, shared, endpoint, None).await;
+                })
+                .detach(),
+                Err(e) => {
+                    tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection")
+                }
+            },
+            StreamKind::Ipc => match UnixStream::from_owned_fd(fd) {
+                Ok(s) => spawn(async move {
+                    engine::run(s, shared, endpoint, None).await;
+                })
+                .detach(),
+                Err(e) => {
+                    tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection")
+                }
+            },
+        }
+    }
+
+    /// Ends a peer's connection: what is queued to it still leaves (within
+    /// the linger), unless `now`.
+    fn release(&mut self, peer: PeerId, now: bool) {
+        if let Some(p) = self.pipes.get(&peer) {
+            p.inbound.borrow_mut().close_reader();
+            let mut out = p.outbound.borrow_mut();
+            if now {
+                out.close_reader();
+            }
+            out.close_writer();
+        }
+    }
+
+    /// The socket closed: what the data ring holds still goes out, then every
+    /// connection finishes within the linger.
+    fn close(&mut self, linger: Option<std::time::Duration>) {
+        self.closing = true;
+        if let Some(p) = self.pending.take() {
+            self.push(p, false);
+        }
+        while let Some(p) = self.data.try_recv() {
+            self.push(p, false);
+        }
+        let now = linger.is_some_and(|l| l.is_zero());
+        let peers: Vec<PeerId> = self.pipes.keys().copied().collect();
+        for peer in peers {
+            self.release(peer, now);
+        }
+        self.shared
+            .lifecycle
+            .close(linger.map(|l| Instant::now() + l));
+    }
+
+    fn pipe_events(&mut self) -> bool {
+        let mut progress = false;
+        loop {
+            let event = self.shared.signals.events.borrow_mut().pop_front();
+            let Some(event) = event else { break };
+            progress = true;
+            match event {
+                PipeEvent::Attached(pipe) => {
+                    self.outbox.push_back(CoreEvent::Joined {
+                        peer: pipe.peer,
+                        identity: pipe.identity.clone(),
+                        socket_type: pipe.peer_type.unwrap_or(self.shared.kind),
+                        endpoint: pipe.endpoint.clone(),
+                    });
+                    if self.closing {
+                        pipe.inbound.borrow_mut().close_reader();
+                        pipe.outbound.borrow_mut().close_writer();
+                    }
+                    self.readable.push_back(pipe.peer);
+                    self.pipes.insert(pipe.peer, pipe);
+                }
+                PipeEvent::Detached(peer) | PipeEvent::Disconnected(peer) => {
+                    self.gone.insert(peer);
+                    self.readable.push_back(peer);
+                }
+                PipeEvent::Connected { .. } => {}
+            }
+        }
+        let readable = std::mem::take(&mut *self.shared.signals.readable.borrow_mut());
+        progress |= !readable.is_empty();
+        self.readable.extend(readable);
+        // Writable edges matter only to a message waiting under XPUB_NODROP,
+        // which `deliver` retries on every turn.
+        self.shared.signals.writable.borrow_mut().clear();
+        progress
+    }
+
+    fn monitor_events(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(e) = self.monitor.poll_recv(cx) {
+            progress = true;
+            // The owner's listener reports Accepted; Stopped is the owner's own.
+            if matches!(e, MonitorEvent::Accepted { .. } | MonitorEvent::Stopped) {
+                continue;
+            }
+            if self.outbox.len() < MONITOR_CAPACITY {
+                self.outbox.push_back(CoreEvent::Monitor(e));
+            }
+        }
+        progress
+    }
+
+    /// Forwards what subscribers sent, in order per peer, while the events
+    /// ring has room; a peer that is gone leaves after its last message.
+    fn upstream(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Some(&peer) = self.readable.front() {
+            // Joined and Left go first, in order with the messages.
+            if !self.outbox.is_empty() {
+                break;
+            }
+            let Some(p) = self.pipes.get(&peer) else {
+                self.readable.pop_front();
+                continue;
+            };
+            loop {
+                if self.events.is_full() {
+                    let _ = self.events.poll_ready(cx);
+                    return progress;
+                }
+                let msg = p.inbound.borrow_mut().pop();
+                let Some(msg) = msg else { break };
+                progress = true;
+                // Copied out of this core's receive buffers: the socket may
+                // hold it a while, and must not pin this reactor's pool.
+                let msg = detach_from_pool(msg);
+                if self
+                    .events
+                    .try_send(CoreEvent::Upstream { peer, msg })
+                    .is_err()
+                {
+                    return progress;
+                }
+            }
+            self.readable.pop_front();
+            if self.gone.remove(&peer) {
+                self.pipes.remove(&peer);
+                self.outbox.push_back(CoreEvent::Left(peer));
+                progress = true;
+            }
+        }
+        progress
+    }
+
+    fn flush_outbox(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Some(event) = self.outbox.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => progress = true,
+                Err(spsc::TrySendError::Full(event)) => {
+                    self.outbox.push_front(event);
+                    let _ = self.events.poll_ready(cx);
+                    break;
+                }
+                // The socket's side is gone: nobody to tell.
+                Err(spsc::TrySendError::Closed(_)) => {
+                    self.outbox.clear();
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Moves published messages into their targets' pipes.
+    fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
+        let nodrop = self.shared.core.borrow().options.xpub_nodrop && !self.closing;
+        let mut progress = false;
+        loop {
+            let publish = match self.pending.take() {
+                Some(p) => p,
+                None => match self.data.poll_recv(cx) {
+                    Poll::Ready(Some(p)) => p,
+                    Poll::Ready(None) | Poll::Pending => return progress,
+                },
+            };
+            if let Some(rest) = self.push(publish, nodrop) {
+                self.pending = Some(rest);
+                return progress;
+            }
+            progress = true;
+        }
+    }
+
+    /// Queues `p.msg` to each target with room. A full target loses its copy,
+    /// or under `nodrop` the targets still owed are handed back.
+    fn push(&mut self, p: Publish, nodrop: bool) -> Option<Publish> {
+        let Publish { msg, mut targets } = p;
+        let mut dropped = 0usize;
+        let mut owed = Vec::new();
+        for peer in targets.drain(..) {
+            let Some(pipe) = self.pipes.get(&peer) else {
+                continue;
+            };
+            let mut q = pipe.outbound.borrow_mut();
+            if q.reader_gone() {
+                continue;
+            }
+            if q.is_full() {
+                if nodrop {
+                    owed.push(peer);
+                } else {
+                    dropped += 1;
+                }
+            } else {
+                q.push(msg.clone());
+            }
+        }
+        if dropped > 0 {
+            tracing::trace!(dropped, "PUB: subscribers at SNDHWM lost this message");
+        }
+        if owed.is_empty() {
+            None
+        } else {
+            Some(Publish { msg, targets: owed })
+        }
+    }
+}
