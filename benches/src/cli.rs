@@ -1,0 +1,165 @@
+//! The command line: scenarios, implementations and what every run shares.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Side-by-side benchmarks: Monocoque against libzmq and the kernel's floor.
+#[derive(Debug, Parser)]
+#[command(name = "monocoque-bench")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Scenario {
+    /// REQ/REP ping-pong: latency (round trip / 2, mean) and round-trip percentiles.
+    Lat(Common),
+    /// One-way throughput (PUSH/PULL or PUB/SUB), timed from the first message received.
+    Thr {
+        #[command(flatten)]
+        common: Common,
+        /// The socket pair.
+        #[arg(long, value_enum, default_value_t = Pattern::PushPull)]
+        pattern: Pattern,
+    },
+    /// Raw TCP ping-pong, blocking and busy-polling: the floor on this box.
+    Floor(Common),
+    /// The other end of a run (started by the harness itself).
+    #[command(hide = true)]
+    Peer(PeerArgs),
+}
+
+/// What every scenario takes.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// Implementations to run, in order.
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq, Impl::Raw])]
+    pub impls: Vec<Impl>,
+    /// Transport.
+    #[arg(long, value_enum, default_value_t = Transport::Tcp)]
+    pub transport: Transport,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Messages (or round trips) measured.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Messages (or round trips) before measuring.
+    #[arg(long, default_value_t = 10_000)]
+    pub warmup: u64,
+    /// Runs per implementation; the table shows the median, min and max.
+    #[arg(long, default_value_t = 1)]
+    pub runs: u32,
+    /// The measuring process's core and the peer's.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 1])]
+    pub cores: Vec<usize>,
+    /// Monocoque's profile (the others have none).
+    #[arg(long, value_enum, default_value_t = Profile::Balanced)]
+    pub profile: Profile,
+    /// Also write every run as a JSON array to this file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Impl {
+    Monocoque,
+    Libzmq,
+    Raw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    Tcp,
+    Ipc,
+    Inproc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pattern {
+    PushPull,
+    PubSub,
+}
+
+/// Monocoque's runtime settings for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// Busy-polling reactors: lowest latency, a core each.
+    Latency,
+    /// Parking reactors with larger receive buffers.
+    Throughput,
+    /// Parking reactors, default buffers.
+    Balanced,
+}
+
+/// The peer's side of a run.
+#[derive(Debug, Args, Clone)]
+pub struct PeerArgs {
+    #[arg(long, value_enum)]
+    pub role: Role,
+    #[arg(long = "impl", value_enum)]
+    pub imp: Impl,
+    #[arg(long)]
+    pub endpoint: String,
+    #[arg(long)]
+    pub size: usize,
+    /// Warm-up plus measured messages: all the peer handles.
+    #[arg(long)]
+    pub total: u64,
+    #[arg(long)]
+    pub core: usize,
+    #[arg(long, value_enum)]
+    pub profile: Profile,
+    #[arg(long, value_enum, default_value_t = Pattern::PushPull)]
+    pub pattern: Pattern,
+}
+
+/// What the peer process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Echo every message (lat).
+    Echo,
+    /// Send `total` messages (thr).
+    Send,
+    /// Raw busy-polling echo (floor).
+    BusyEcho,
+}
+
+impl Impl {
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Monocoque => "monocoque",
+            Impl::Libzmq => "libzmq",
+            Impl::Raw => "raw",
+        }
+    }
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Ipc => "ipc",
+            Transport::Inproc => "inproc",
+        }
+    }
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Latency => "latency",
+            Profile::Throughput => "throughput",
+            Profile::Balanced => "balanced",
+        }
+    }
+}
+
+impl Pattern {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::PushPull => "push-pull",
+            Pattern::PubSub => "pub-sub",
+        }
+    }
+}
