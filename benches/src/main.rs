@@ -21,7 +21,7 @@ use clap::Parser;
 
 use cli::{Cli, Common, Impl, Pattern, Scenario, Transport};
 use placement::Setup;
-use record::Record;
+use record::{Figures, Record};
 
 fn main() {
     let cli = Cli::parse();
@@ -79,7 +79,7 @@ fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
                 profile: c.profile,
                 pattern,
             };
-            for (label, fill) in measure(scenario, &setup)? {
+            for (label, figures) in measure(scenario, &setup)? {
                 let mut r = Record {
                     scenario: scenario.into(),
                     imp: label.into(),
@@ -89,15 +89,9 @@ fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
                     size: c.size,
                     count: c.count,
                     run,
-                    latency_us: None,
-                    rtt_p50_us: None,
-                    rtt_p99_us: None,
-                    rtt_p999_us: None,
-                    rtt_max_us: None,
-                    msgs_per_s: None,
-                    mbit_per_s: None,
+                    ..Record::default()
                 };
-                fill(&mut r);
+                figures.fill(&mut r);
                 eprintln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
                 records.push(r);
             }
@@ -124,47 +118,23 @@ fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
     Ok(())
 }
 
-type Fill = Box<dyn FnOnce(&mut Record)>;
+/// An implementation's name and what its run measured.
+type Measured = (&'static str, Box<dyn Figures>);
 
 /// One run of one implementation: the records it yields (the floor yields
 /// two: blocking and busy-polling).
-fn measure(scenario: &str, s: &Setup) -> Result<Vec<(&'static str, Fill)>, String> {
-    let name = s.imp.name();
+fn measure(scenario: &str, s: &Setup) -> Result<Vec<Measured>, String> {
+    let one = |f: Box<dyn Figures>| vec![(s.imp.name(), f)];
     Ok(match (scenario, s.imp) {
-        ("lat", Impl::Monocoque) => {
-            let l = impls::monocoque::lat(s)?;
-            vec![(name, Box::new(move |r: &mut Record| l.fill(r)) as Fill)]
-        }
-        ("lat", Impl::Libzmq) => {
-            let l = impls::libzmq::lat(s)?;
-            vec![(name, Box::new(move |r: &mut Record| l.fill(r)) as Fill)]
-        }
-        ("lat" | "floor", Impl::Raw) => {
-            let blocking = impls::raw::lat(s, false)?;
-            let busy = impls::raw::lat(s, true)?;
-            vec![
-                (
-                    "raw",
-                    Box::new(move |r: &mut Record| blocking.fill(r)) as Fill,
-                ),
-                (
-                    "raw-busy-poll",
-                    Box::new(move |r: &mut Record| busy.fill(r)),
-                ),
-            ]
-        }
-        ("thr", Impl::Monocoque) => {
-            let t = impls::monocoque::thr(s)?;
-            vec![(name, Box::new(move |r: &mut Record| t.fill(r)) as Fill)]
-        }
-        ("thr", Impl::Libzmq) => {
-            let t = impls::libzmq::thr(s)?;
-            vec![(name, Box::new(move |r: &mut Record| t.fill(r)) as Fill)]
-        }
-        ("thr", Impl::Raw) => {
-            let t = impls::raw::thr(s)?;
-            vec![(name, Box::new(move |r: &mut Record| t.fill(r)) as Fill)]
-        }
+        ("lat", Impl::Monocoque) => one(Box::new(impls::monocoque::lat(s)?)),
+        ("lat", Impl::Libzmq) => one(Box::new(impls::libzmq::lat(s)?)),
+        ("lat" | "floor", Impl::Raw) => vec![
+            ("raw", Box::new(impls::raw::lat(s, false)?)),
+            ("raw-busy-poll", Box::new(impls::raw::lat(s, true)?)),
+        ],
+        ("thr", Impl::Monocoque) => one(Box::new(impls::monocoque::thr(s)?)),
+        ("thr", Impl::Libzmq) => one(Box::new(impls::libzmq::thr(s)?)),
+        ("thr", Impl::Raw) => one(Box::new(impls::raw::thr(s)?)),
         (other, imp) => return Err(format!("{other} has no {} variant", imp.name())),
     })
 }

@@ -4,7 +4,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// One implementation's run of one scenario, as written to `--json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
     pub scenario: String,
     #[serde(rename = "impl")]
@@ -54,8 +54,16 @@ impl Latency {
         let ns = (rtt.as_nanos() as u64).clamp(1, 60_000_000_000);
         self.rtt_ns.record(ns).expect("clamped into range");
     }
+}
 
-    pub fn fill(&self, r: &mut Record) {
+/// What a run measured, written into its record.
+pub trait Figures {
+    /// Sets the record's figures that apply.
+    fn fill(&self, r: &mut Record);
+}
+
+impl Figures for Latency {
+    fn fill(&self, r: &mut Record) {
         let us = |ns: u64| ns as f64 / 1000.0;
         r.latency_us = Some(self.total.as_secs_f64() * 1e6 / (2.0 * self.count as f64));
         r.rtt_p50_us = Some(us(self.rtt_ns.value_at_quantile(0.5)));
@@ -72,8 +80,8 @@ pub struct Throughput {
     pub elapsed: std::time::Duration,
 }
 
-impl Throughput {
-    pub fn fill(&self, r: &mut Record) {
+impl Figures for Throughput {
+    fn fill(&self, r: &mut Record) {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let rate = self.count as f64 / secs;
         r.msgs_per_s = Some(rate);
@@ -175,19 +183,11 @@ mod tests {
         Record {
             scenario: "lat".into(),
             imp: "libzmq".into(),
-            profile: None,
             transport: "tcp".into(),
-            pattern: None,
             size: 64,
             count: 4,
             run: 1,
-            latency_us: None,
-            rtt_p50_us: None,
-            rtt_p99_us: None,
-            rtt_p999_us: None,
-            rtt_max_us: None,
-            msgs_per_s: None,
-            mbit_per_s: None,
+            ..Record::default()
         }
     }
 

@@ -28,10 +28,12 @@ use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc};
 
 use super::link::{Control, CoreEnd, CoreEvent, Publish, StreamKind};
+use super::MovableStream;
 use crate::monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
 use crate::pipe::{Pipe, PipeEvent};
 use crate::socket::shared::SocketShared;
 use crate::transport::engine::{self, detach_from_pool};
+use crate::transport::stream::Stream;
 use crate::PeerId;
 
 /// Runs one link until the socket has closed and every connection here has
@@ -128,26 +130,21 @@ impl Relay {
     }
 
     fn adopt(&self, fd: std::os::fd::OwnedFd, stream: StreamKind, endpoint: String) {
-        let shared = self.shared.clone();
         match stream {
-            StreamKind::Tcp => match TcpStream::from_owned_fd(fd) {
-                Ok(s) => spawn(async move {
-                    engine::run(s, shared, endpoint, None).await;
-                })
-                .detach(),
-                Err(e) => {
-                    tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection")
-                }
-            },
-            StreamKind::Ipc => match UnixStream::from_owned_fd(fd) {
-                Ok(s) => spawn(async move {
-                    engine::run(s, shared, endpoint, None).await;
-                })
-                .detach(),
-                Err(e) => {
-                    tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection")
-                }
-            },
+            StreamKind::Tcp => self.start::<TcpStream>(fd, endpoint),
+            StreamKind::Ipc => self.start::<UnixStream>(fd, endpoint),
+        }
+    }
+
+    /// Runs an adopted connection in the ordinary engine.
+    fn start<S: MovableStream + Stream>(&self, fd: std::os::fd::OwnedFd, endpoint: String) {
+        let shared = self.shared.clone();
+        match S::from_fd(fd) {
+            Ok(s) => spawn(async move {
+                engine::run(s, shared, endpoint, None).await;
+            })
+            .detach(),
+            Err(e) => tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection"),
         }
     }
 
