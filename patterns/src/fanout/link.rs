@@ -150,6 +150,8 @@ pub(crate) struct Fanout {
     pub(crate) remote: HashMap<PeerId, (usize, PeerId)>,
     /// The core the next accepted connection goes to.
     next: usize,
+    /// XPUB_NODROP: the cores whose full ring made the last send wait.
+    waiting_on: Vec<usize>,
 }
 
 impl Fanout {
@@ -158,6 +160,7 @@ impl Fanout {
             links,
             remote: HashMap::new(),
             next: 0,
+            waiting_on: Vec::new(),
         }
     }
 
@@ -226,12 +229,23 @@ impl Fanout {
         dropped
     }
 
-    /// Registers `cx` to be woken when a full data ring gets room (a send
-    /// waiting under XPUB_NODROP).
+    /// XPUB_NODROP: a send must wait because `peer`'s core has a full ring
+    /// (if `peer` is remote); remembered for [`wait_for_room`](Self::wait_for_room).
+    pub(crate) fn note_full(&mut self, peer: PeerId) {
+        if let Some(&(core, _)) = self.remote.get(&peer) {
+            if self.links[core].data.is_full() && !self.waiting_on.contains(&core) {
+                self.waiting_on.push(core);
+            }
+        }
+    }
+
+    /// Registers `cx` to be woken when a ring that made the send wait gets
+    /// room; if one already has (it drained since the send looked), wakes
+    /// `cx` at once so the send tries again rather than missing the change.
     pub(crate) fn wait_for_room(&mut self, cx: &mut Context<'_>) {
-        for link in &mut self.links {
-            if link.data.is_full() {
-                let _ = link.data.poll_ready(cx);
+        for core in std::mem::take(&mut self.waiting_on) {
+            if self.links[core].data.poll_ready(cx).is_ready() {
+                cx.waker().wake_by_ref();
             }
         }
     }

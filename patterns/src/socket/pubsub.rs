@@ -143,6 +143,11 @@ impl Core {
         }
         targets.retain(|id| !self.dying.contains(id));
         if self.options.xpub_nodrop && targets.iter().any(|&t| self.is_full(t)) {
+            if let Some(f) = self.fanout.as_mut() {
+                for &t in &targets {
+                    f.note_full(t);
+                }
+            }
             self.scratch = targets;
             return Step::Wait(msg);
         }
