@@ -152,11 +152,15 @@ pub(crate) struct Fanout {
     next: usize,
     /// XPUB_NODROP: the cores whose full ring made the last send wait.
     waiting_on: Vec<usize>,
+    /// The message being published: its targets on each core, gathered by
+    /// [`add_target`](Self::add_target) and sent by [`publish`](Self::publish).
+    per_core: Vec<Vec<PeerId>>,
 }
 
 impl Fanout {
     pub(crate) fn new(links: Vec<OwnerEnd>) -> Fanout {
         Fanout {
+            per_core: vec![Vec::new(); links.len()],
             links,
             remote: HashMap::new(),
             next: 0,
@@ -202,16 +206,29 @@ impl Fanout {
         Some(self.links[core].data.is_full())
     }
 
-    /// Hands `msg` to each core with targets there: one ring slot per core,
-    /// the frames shared, never copied. Returns the subscribers that lost it
-    /// to a full ring.
-    pub(crate) fn publish(&mut self, msg: &Msg, per_core: Vec<Vec<PeerId>>) -> usize {
+    /// Adds `peer` to the current message's targets if it lives on an IO
+    /// core; false for a local peer.
+    pub(crate) fn add_target(&mut self, peer: PeerId) -> bool {
+        match self.remote.get(&peer) {
+            Some(&(core, id)) => {
+                self.per_core[core].push(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hands `msg` to each core with targets there (from `add_target`): one
+    /// ring slot per core, the frames shared, never copied. Returns the
+    /// subscribers that lost it to a full ring.
+    pub(crate) fn publish(&mut self, msg: &Msg) -> usize {
         let mut dropped = 0;
-        for (core, targets) in per_core.into_iter().enumerate() {
-            if targets.is_empty() {
+        for (core, link) in self.links.iter_mut().enumerate() {
+            if self.per_core[core].is_empty() {
                 continue;
             }
-            let link = &mut self.links[core];
+            // The list travels with the message; the next one starts empty.
+            let targets = std::mem::take(&mut self.per_core[core]);
             let n = targets.len();
             match link.data.try_send(Publish {
                 msg: msg.clone(),

@@ -152,22 +152,19 @@ impl Core {
             return Step::Wait(msg);
         }
         let mut dropped = 0usize;
-        // Peers on IO cores, grouped by core: one handoff per core.
-        let mut per_core: Vec<Vec<PeerId>> = match &self.fanout {
-            Some(f) => vec![Vec::new(); f.links.len()],
-            None => Vec::new(),
-        };
         for &t in &targets {
-            if let Some(&(core, id)) = self.fanout.as_ref().and_then(|f| f.remote.get(&t)) {
-                per_core[core].push(id);
-            } else if self.is_full(t) {
+            // Peers on IO cores are gathered per core: one handoff per core.
+            if self.fanout.as_mut().is_some_and(|f| f.add_target(t)) {
+                continue;
+            }
+            if self.is_full(t) {
                 dropped += 1;
             } else {
                 self.push_to(t, msg.clone());
             }
         }
         if let Some(f) = self.fanout.as_mut() {
-            dropped += f.publish(&msg, per_core);
+            dropped += f.publish(&msg);
         }
         if dropped > 0 {
             tracing::trace!(dropped, "PUB: subscribers at SNDHWM lost this message");
