@@ -22,8 +22,29 @@ pub enum Scenario {
         #[arg(long, value_enum, default_value_t = Pattern::PushPull)]
         pattern: Pattern,
     },
+    /// One PUB to N SUBs: aggregate msgs/s, losses and delivery latency.
+    Fanout {
+        #[command(flatten)]
+        common: Common,
+        /// SUB sockets, all in the measuring process.
+        #[arg(long, default_value_t = 8)]
+        subscribers: usize,
+        /// Messages per second the publisher sends (0: as fast as it can).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+    },
+    /// N DEALERs sending into one ROUTER: aggregate msgs/s.
+    Lb {
+        #[command(flatten)]
+        common: Common,
+        /// DEALER sockets, all in the peer process.
+        #[arg(long, default_value_t = 4)]
+        dealers: usize,
+    },
     /// Raw TCP ping-pong, blocking and busy-polling: the floor on this box.
     Floor(Common),
+    /// The standard matrix; writes its tables into docs/BENCHMARKS.md and its plot beside it.
+    Suite(SuiteArgs),
     /// The other end of a run (started by the harness itself).
     #[command(hide = true)]
     Peer(PeerArgs),
@@ -33,7 +54,7 @@ pub enum Scenario {
 #[derive(Debug, Args, Clone)]
 pub struct Common {
     /// Implementations to run, in order.
-    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq, Impl::Raw])]
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq, Impl::Zeromq, Impl::Raw])]
     pub impls: Vec<Impl>,
     /// Transport.
     #[arg(long, value_enum, default_value_t = Transport::Tcp)]
@@ -53,18 +74,59 @@ pub struct Common {
     /// The measuring process's core and the peer's.
     #[arg(long, value_delimiter = ',', default_values_t = [0, 1])]
     pub cores: Vec<usize>,
-    /// Monocoque's profile (the others have none).
-    #[arg(long, value_enum, default_value_t = Profile::Balanced)]
-    pub profile: Profile,
+    /// Monocoque's profiles, each run in turn (the others have none).
+    #[arg(long = "profile", value_enum, value_delimiter = ',', default_values_t = [Profile::Balanced])]
+    pub profiles: Vec<Profile>,
     /// Also write every run as a JSON array to this file.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
+    /// Also plot latency percentiles and throughput by size into this SVG file.
+    #[arg(long)]
+    pub svg: Option<std::path::PathBuf>,
+}
+
+/// The standard matrix's settings.
+#[derive(Debug, Args, Clone)]
+pub struct SuiteArgs {
+    /// Implementations to run, in order.
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq, Impl::Zeromq, Impl::Raw])]
+    pub impls: Vec<Impl>,
+    /// Monocoque's profiles.
+    #[arg(long = "profile", value_enum, value_delimiter = ',', default_values_t = [Profile::Latency, Profile::Balanced])]
+    pub profiles: Vec<Profile>,
+    /// Messages (or round trips) measured per run; capped at 2 GiB of payload.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Warm-up per run; at most a tenth of the run's count.
+    #[arg(long, default_value_t = 10_000)]
+    pub warmup: u64,
+    /// Runs per cell.
+    #[arg(long, default_value_t = 1)]
+    pub runs: u32,
+    /// The two cores.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 1])]
+    pub cores: Vec<usize>,
+    /// Message sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 64, 1024, 65536])]
+    pub sizes: Vec<usize>,
+    /// Transports.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Transport::Tcp, Transport::Ipc])]
+    pub transports: Vec<Transport>,
+    /// The Markdown file whose suite section is replaced (the plot and the
+    /// JSON go beside it).
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    pub doc: std::path::PathBuf,
+    /// Run even when another process is using the CPU.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Impl {
     Monocoque,
     Libzmq,
+    /// zmq.rs (the `zeromq` crate) on a current-thread tokio runtime.
+    Zeromq,
     Raw,
 }
 
@@ -112,6 +174,13 @@ pub struct PeerArgs {
     pub profile: Profile,
     #[arg(long, value_enum, default_value_t = Pattern::PushPull)]
     pub pattern: Pattern,
+    /// lb: the DEALERs this process runs; fanout: the subscribers the
+    /// publisher waits for.
+    #[arg(long, default_value_t = 1)]
+    pub peers: usize,
+    /// fanout: messages per second (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
 }
 
 /// What the peer process does.
@@ -123,6 +192,10 @@ pub enum Role {
     Send,
     /// Raw busy-polling echo (floor).
     BusyEcho,
+    /// Bind a PUB, print its endpoint, wait for the subscribers, send `total` (fanout).
+    Publish,
+    /// `peers` DEALERs each send `total` messages (lb).
+    Dealers,
 }
 
 impl Impl {
@@ -130,6 +203,7 @@ impl Impl {
         match self {
             Impl::Monocoque => "monocoque",
             Impl::Libzmq => "libzmq",
+            Impl::Zeromq => "zeromq",
             Impl::Raw => "raw",
         }
     }

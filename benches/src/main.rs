@@ -1,27 +1,91 @@
-//! `monocoque-bench`: Monocoque beside libzmq and the kernel's floor, in one run.
+//! `monocoque-bench`: Monocoque beside libzmq, zmq.rs and the kernel's floor,
+//! in one run.
 //!
 //! ```sh
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- lat --size 64
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- thr --pattern pub-sub --runs 3
+//! cargo run --release -p monocoque-benches --bin monocoque-bench -- fanout --subscribers 8
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- floor --json floor.json
+//! cargo run --release -p monocoque-benches --bin monocoque-bench -- suite
 //! ```
 //!
 //! Each run's two ends are separate processes (this binary re-executed with the
 //! hidden `peer` subcommand), pinned to `--cores` (default 0 and 1). The
-//! measuring end binds; the peer connects. Every implementation gets the same
-//! count, size, warm-up and placement; each message is built from a byte slice
-//! (one copy) on every side, as libzmq's perf tools do.
+//! measuring end binds (fanout: the peer's publisher binds and the measuring
+//! process's subscribers connect). Every implementation gets the same count,
+//! size, warm-up and placement; each message is built from a byte slice (one
+//! copy) on every side, as libzmq's perf tools do.
 
 mod cli;
+mod delivery;
 mod impls;
 mod placement;
+mod plot;
 mod record;
+mod suite;
 
 use clap::Parser;
 
-use cli::{Cli, Common, Impl, Pattern, Scenario, Transport};
+use cli::{Cli, Common, Impl, Pattern, Profile, Scenario};
 use placement::Setup;
 use record::{Figures, Record};
+
+/// A scenario and its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Lat,
+    Thr(Pattern),
+    /// One PUB to this many SUBs, at this rate (0: flat out).
+    Fanout(usize, u64),
+    /// This many DEALERs into one ROUTER.
+    Lb(usize),
+    Floor,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Lat => "lat",
+            Kind::Thr(_) => "thr",
+            Kind::Fanout(..) => "fanout",
+            Kind::Lb(_) => "lb",
+            Kind::Floor => "floor",
+        }
+    }
+
+    fn peers(self) -> usize {
+        match self {
+            Kind::Fanout(n, _) | Kind::Lb(n) => n,
+            _ => 1,
+        }
+    }
+
+    fn rate(self) -> u64 {
+        match self {
+            Kind::Fanout(_, rate) => rate,
+            _ => 0,
+        }
+    }
+
+    fn pattern(self) -> Pattern {
+        match self {
+            Kind::Thr(p) => p,
+            Kind::Fanout(..) => Pattern::PubSub,
+            _ => Pattern::PushPull,
+        }
+    }
+
+    /// What the table's heading says about the run's shape.
+    pub fn describe(self) -> String {
+        match self {
+            Kind::Thr(p) => format!(", {}", p.name()),
+            Kind::Fanout(n, 0) => format!(", 1 PUB to {n} SUBs, flat out (default HWM: PUB drops)"),
+            Kind::Fanout(n, rate) => format!(", 1 PUB to {n} SUBs, paced at {rate} msgs/s"),
+            Kind::Lb(n) => format!(", {n} DEALERs into 1 ROUTER"),
+            _ => String::new(),
+        }
+    }
+}
 
 fn main() {
     let cli = Cli::parse();
@@ -29,11 +93,19 @@ fn main() {
         Scenario::Peer(p) => match p.imp {
             Impl::Monocoque => impls::monocoque::peer(&p),
             Impl::Libzmq => impls::libzmq::peer(&p),
+            Impl::Zeromq => impls::zeromq::peer(&p),
             Impl::Raw => impls::raw::peer(&p),
         },
-        Scenario::Lat(c) => run("lat", &c, Pattern::PushPull),
-        Scenario::Thr { common, pattern } => run("thr", &common, pattern),
-        Scenario::Floor(c) => run("floor", &c, Pattern::PushPull),
+        Scenario::Lat(c) => single(Kind::Lat, &c),
+        Scenario::Thr { common, pattern } => single(Kind::Thr(pattern), &common),
+        Scenario::Fanout {
+            common,
+            subscribers,
+            rate,
+        } => single(Kind::Fanout(subscribers, rate), &common),
+        Scenario::Lb { common, dealers } => single(Kind::Lb(dealers), &common),
+        Scenario::Floor(c) => single(Kind::Floor, &c),
+        Scenario::Suite(s) => suite::run(&s),
     };
     if let Err(e) = result {
         eprintln!("monocoque-bench: {e}");
@@ -41,9 +113,20 @@ fn main() {
     }
 }
 
-/// Runs `scenario` for each implementation `runs` times, then prints the
-/// table and writes the JSON file.
-fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
+/// One scenario from the command line: the table, then the files asked for.
+fn single(kind: Kind, c: &Common) -> Result<(), String> {
+    let records = run(kind, c)?;
+    if let Some(path) = &c.json {
+        record::write_json(path, &records)?;
+    }
+    if let Some(path) = &c.svg {
+        plot::write_svg(path, &records)?;
+    }
+    Ok(())
+}
+
+/// Checks what every scenario needs of its settings.
+fn validate(kind: Kind, c: &Common) -> Result<(), String> {
     if c.cores.len() != 2 {
         return Err(format!(
             "--cores takes two cores (the measuring end's and the peer's), got {:?}",
@@ -56,7 +139,20 @@ fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
     if c.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
-    let impls: Vec<Impl> = if scenario == "floor" {
+    if c.profiles.is_empty() {
+        return Err("--profile needs at least one profile".into());
+    }
+    if kind.peers() == 0 {
+        return Err(format!("{} needs at least one peer socket", kind.name()));
+    }
+    Ok(())
+}
+
+/// Runs `kind` for each implementation (Monocoque once per profile) `runs`
+/// times, prints the table, and returns every run's record.
+pub fn run(kind: Kind, c: &Common) -> Result<Vec<Record>, String> {
+    validate(kind, c)?;
+    let impls: Vec<Impl> = if kind == Kind::Floor {
         vec![Impl::Raw]
     } else {
         c.impls.clone()
@@ -64,58 +160,70 @@ fn run(scenario: &str, c: &Common, pattern: Pattern) -> Result<(), String> {
     let mut records = Vec::new();
     for run in 1..=c.runs {
         for &imp in &impls {
-            if imp == Impl::Raw && c.transport == Transport::Inproc {
-                eprintln!("raw: no inproc transport; skipped");
+            if let Some(why) = impls::unsupported(kind, imp, c.transport) {
+                if run == 1 {
+                    eprintln!("{}: skipped ({why})", imp.name());
+                }
                 continue;
             }
-            let setup = Setup {
-                imp,
-                transport: c.transport,
-                size: c.size,
-                count: c.count,
-                warmup: c.warmup,
-                main_core: c.cores[0],
-                peer_core: c.cores[1],
-                profile: c.profile,
-                pattern,
+            let profiles: &[Profile] = if imp == Impl::Monocoque {
+                &c.profiles
+            } else {
+                &c.profiles[..1]
             };
-            for (label, figures) in measure(scenario, &setup)? {
-                let mut r = Record {
-                    scenario: scenario.into(),
-                    imp: label.into(),
-                    profile: (imp == Impl::Monocoque).then(|| c.profile.name().to_string()),
-                    transport: c.transport.name().into(),
-                    pattern: (scenario == "thr").then(|| pattern.name().to_string()),
+            for &profile in profiles {
+                let setup = Setup {
+                    imp,
+                    transport: c.transport,
                     size: c.size,
                     count: c.count,
-                    run,
-                    ..Record::default()
+                    warmup: c.warmup,
+                    main_core: c.cores[0],
+                    peer_core: c.cores[1],
+                    profile,
+                    pattern: kind.pattern(),
+                    peers: kind.peers(),
+                    rate: kind.rate(),
                 };
-                figures.fill(&mut r);
-                eprintln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
-                records.push(r);
+                for (label, figures) in measure(kind, &setup)? {
+                    let mut r = Record {
+                        scenario: kind.name().into(),
+                        imp: label.into(),
+                        profile: (imp == Impl::Monocoque).then(|| profile.name().to_string()),
+                        transport: c.transport.name().into(),
+                        pattern: matches!(kind, Kind::Thr(_))
+                            .then(|| kind.pattern().name().to_string()),
+                        size: c.size,
+                        count: c.count,
+                        peers: matches!(kind, Kind::Fanout(..) | Kind::Lb(_)).then(|| kind.peers()),
+                        run,
+                        ..Record::default()
+                    };
+                    figures.fill(&mut r);
+                    eprintln!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+                    records.push(r);
+                }
             }
         }
     }
-    println!(
-        "\n{scenario}: {} bytes, {} measured after {} warm-up, {} run(s), {} on cores {:?}{}",
+    println!("\n{}", heading(kind, c));
+    record::print_table(&records);
+    Ok(records)
+}
+
+/// The line above a table: what was run, and where.
+pub fn heading(kind: Kind, c: &Common) -> String {
+    format!(
+        "{}: {} bytes, {} measured after {} warm-up, {} run(s), {} on cores {:?}{}",
+        kind.name(),
         c.size,
         c.count,
         c.warmup,
         c.runs,
         c.transport.name(),
         c.cores,
-        if scenario == "thr" {
-            format!(", {}", pattern.name())
-        } else {
-            String::new()
-        }
-    );
-    record::print_table(&records);
-    if let Some(path) = &c.json {
-        record::write_json(path, &records)?;
-    }
-    Ok(())
+        kind.describe()
+    )
 }
 
 /// An implementation's name and what its run measured.
@@ -123,18 +231,26 @@ type Measured = (&'static str, Box<dyn Figures>);
 
 /// One run of one implementation: the records it yields (the floor yields
 /// two: blocking and busy-polling).
-fn measure(scenario: &str, s: &Setup) -> Result<Vec<Measured>, String> {
+fn measure(kind: Kind, s: &Setup) -> Result<Vec<Measured>, String> {
     let one = |f: Box<dyn Figures>| vec![(s.imp.name(), f)];
-    Ok(match (scenario, s.imp) {
-        ("lat", Impl::Monocoque) => one(Box::new(impls::monocoque::lat(s)?)),
-        ("lat", Impl::Libzmq) => one(Box::new(impls::libzmq::lat(s)?)),
-        ("lat" | "floor", Impl::Raw) => vec![
+    Ok(match (kind, s.imp) {
+        (Kind::Lat | Kind::Floor, Impl::Raw) => vec![
             ("raw", Box::new(impls::raw::lat(s, false)?)),
             ("raw-busy-poll", Box::new(impls::raw::lat(s, true)?)),
         ],
-        ("thr", Impl::Monocoque) => one(Box::new(impls::monocoque::thr(s)?)),
-        ("thr", Impl::Libzmq) => one(Box::new(impls::libzmq::thr(s)?)),
-        ("thr", Impl::Raw) => one(Box::new(impls::raw::thr(s)?)),
-        (other, imp) => return Err(format!("{other} has no {} variant", imp.name())),
+        (Kind::Lat, Impl::Monocoque) => one(Box::new(impls::monocoque::lat(s)?)),
+        (Kind::Lat, Impl::Libzmq) => one(Box::new(impls::libzmq::lat(s)?)),
+        (Kind::Lat, Impl::Zeromq) => one(Box::new(impls::zeromq::lat(s)?)),
+        (Kind::Thr(_), Impl::Monocoque) => one(impls::monocoque::thr(s)?),
+        (Kind::Thr(_), Impl::Libzmq) => one(impls::libzmq::thr(s)?),
+        (Kind::Thr(_), Impl::Zeromq) => one(impls::zeromq::thr(s)?),
+        (Kind::Thr(_), Impl::Raw) => one(Box::new(impls::raw::thr(s)?)),
+        (Kind::Fanout(..), Impl::Monocoque) => one(Box::new(impls::monocoque::fanout(s)?)),
+        (Kind::Fanout(..), Impl::Libzmq) => one(Box::new(impls::libzmq::fanout(s)?)),
+        (Kind::Fanout(..), Impl::Zeromq) => one(Box::new(impls::zeromq::fanout(s)?)),
+        (Kind::Lb(_), Impl::Monocoque) => one(Box::new(impls::monocoque::lb(s)?)),
+        (Kind::Lb(_), Impl::Libzmq) => one(Box::new(impls::libzmq::lb(s)?)),
+        (Kind::Lb(_), Impl::Zeromq) => one(Box::new(impls::zeromq::lb(s)?)),
+        (kind, imp) => return Err(format!("{} has no {} variant", kind.name(), imp.name())),
     })
 }

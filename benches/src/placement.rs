@@ -1,7 +1,8 @@
 //! Where each end runs: pinning, Monocoque's profile, and starting the peer
 //! process (this binary again, with the hidden `peer` subcommand).
 
-use std::process::{Child, Command};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
 
 use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
 
@@ -44,6 +45,10 @@ pub struct Setup {
     pub peer_core: usize,
     pub profile: Profile,
     pub pattern: Pattern,
+    /// Subscribers (fanout) or dealers (lb); 1 otherwise.
+    pub peers: usize,
+    /// fanout: the publisher's messages per second (0: flat out).
+    pub rate: u64,
 }
 
 impl Setup {
@@ -56,6 +61,8 @@ impl Setup {
     pub fn bind_endpoint(&self) -> String {
         match self.transport {
             Transport::Tcp => "tcp://127.0.0.1:0".into(),
+            // The pid keeps concurrent harnesses (and the two processes of a
+            // run, when the peer binds) apart.
             Transport::Ipc => format!(
                 "ipc:///tmp/monocoque-bench-{}-{}.sock",
                 std::process::id(),
@@ -67,9 +74,39 @@ impl Setup {
 
     /// Starts the peer process for `role`, connecting to `endpoint`.
     pub fn spawn_peer(&self, role: Role, endpoint: &str) -> Result<Peer, String> {
+        let child = self
+            .peer_command(role, endpoint)?
+            .spawn()
+            .map_err(|e| format!("starting the peer: {e}"))?;
+        Ok(Peer { child: Some(child) })
+    }
+
+    /// Starts a peer that binds (fanout's publisher) and reads the endpoint
+    /// it prints as its first line.
+    pub fn spawn_binding_peer(&self, role: Role) -> Result<(Peer, String), String> {
+        let mut child = self
+            .peer_command(role, &self.bind_endpoint())?
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting the peer: {e}"))?;
+        let out = child.stdout.take().expect("piped");
+        let mut peer = Peer { child: Some(child) };
+        let mut line = String::new();
+        std::io::BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the peer's endpoint: {e}"))?;
+        let endpoint = line.trim().to_string();
+        if endpoint.is_empty() {
+            let status = peer.child.take().map(|mut c| c.wait());
+            return Err(format!("the peer did not bind ({status:?})"));
+        }
+        Ok((peer, endpoint))
+    }
+
+    fn peer_command(&self, role: Role, endpoint: &str) -> Result<Command, String> {
         let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
-        let child = Command::new(exe)
-            .arg("peer")
+        let mut cmd = Command::new(exe);
+        cmd.arg("peer")
             .args(["--role", role_name(role)])
             .args(["--impl", self.imp.name()])
             .args(["--endpoint", endpoint])
@@ -78,9 +115,9 @@ impl Setup {
             .args(["--core", &self.peer_core.to_string()])
             .args(["--profile", self.profile.name()])
             .args(["--pattern", self.pattern.name()])
-            .spawn()
-            .map_err(|e| format!("starting the peer: {e}"))?;
-        Ok(Peer { child: Some(child) })
+            .args(["--peers", &self.peers.to_string()])
+            .args(["--rate", &self.rate.to_string()]);
+        Ok(cmd)
     }
 }
 
@@ -89,6 +126,8 @@ fn role_name(role: Role) -> &'static str {
         Role::Echo => "echo",
         Role::Send => "send",
         Role::BusyEcho => "busy-echo",
+        Role::Publish => "publish",
+        Role::Dealers => "dealers",
     }
 }
 

@@ -16,6 +16,9 @@ pub struct Record {
     pub pattern: Option<String>,
     pub size: usize,
     pub count: u64,
+    /// Subscribers (fanout) or dealers (lb).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peers: Option<usize>,
     pub run: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<f64>,
@@ -31,6 +34,18 @@ pub struct Record {
     pub msgs_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mbit_per_s: Option<f64>,
+    /// Measured messages a subscriber never got (PUB drops at the HWM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+    /// Publisher's send to subscriber's receipt, from the payload's timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_p50_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_p99_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_p999_us: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_max_us: Option<f64>,
 }
 
 /// Round trips: each one's duration (ns) and the whole run's time.
@@ -101,11 +116,16 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     (median, values[0], values[n - 1])
 }
 
+/// The median of `values`, if there are any.
+pub fn median(values: Vec<f64>) -> Option<f64> {
+    (!values.is_empty()).then(|| spread(values).0)
+}
+
 /// Reads one figure of a record.
 type Figure = fn(&Record) -> Option<f64>;
 
 /// The figures a scenario may report.
-const FIGURES: [(&str, Figure); 7] = [
+const FIGURES: [(&str, Figure); 12] = [
     ("latency us", |r| r.latency_us),
     ("rtt p50 us", |r| r.rtt_p50_us),
     ("rtt p99 us", |r| r.rtt_p99_us),
@@ -113,12 +133,29 @@ const FIGURES: [(&str, Figure); 7] = [
     ("rtt max us", |r| r.rtt_max_us),
     ("msgs/s", |r| r.msgs_per_s),
     ("Mb/s", |r| r.mbit_per_s),
+    ("lost", |r| r.lost.map(|l| l as f64)),
+    ("delivery p50 us", |r| r.delivery_p50_us),
+    ("delivery p99 us", |r| r.delivery_p99_us),
+    ("delivery p99.9 us", |r| r.delivery_p999_us),
+    ("delivery max us", |r| r.delivery_max_us),
 ];
 
-/// Prints one line per implementation and figure: the median across runs
-/// (min-max), and its ratio to libzmq's median and to the floor's (raw:
+/// One line of the table: an implementation's figure across runs.
+pub struct Row {
+    /// "impl (profile)".
+    pub label: String,
+    pub figure: &'static str,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Ratios of the median to libzmq's, raw's and raw-busy-poll's ("-" when absent).
+    pub ratios: [String; 3],
+}
+
+/// The table's rows: one per implementation and figure, the median across
+/// runs (min-max), and its ratio to libzmq's median and to the floor's (raw:
 /// blocking sockets; raw-busy-poll: spinning ones).
-pub fn print_table(records: &[Record]) {
+pub fn rows(records: &[Record]) -> Vec<Row> {
     let mut impls: Vec<(String, Option<String>)> = Vec::new();
     for r in records {
         let key = (r.imp.clone(), r.profile.clone());
@@ -134,16 +171,13 @@ pub fn print_table(records: &[Record]) {
             .collect();
         (!v.is_empty()).then(|| spread(v).0)
     };
-    println!(
-        "{:<24} {:<14} {:>14} {:>22} {:>9} {:>9} {:>9}",
-        "impl (profile)", "figure", "median", "min - max", "/ libzmq", "/ raw", "/ busy"
-    );
+    let mut out = Vec::new();
     for (imp, profile) in &impls {
         let label = match profile {
             Some(p) => format!("{imp} ({p})"),
             None => imp.clone(),
         };
-        for (name, f) in FIGURES {
+        for (figure, f) in FIGURES {
             let v: Vec<f64> = records
                 .iter()
                 .filter(|r| &r.imp == imp && &r.profile == profile)
@@ -154,18 +188,57 @@ pub fn print_table(records: &[Record]) {
             }
             let (median, min, max) = spread(v);
             let ratio = |other: &str| match median_of(other, f) {
-                Some(o) if o > 0.0 && other != imp => format!("{:.2}x", median / o),
+                Some(o) if o > 0.0 && other != imp && figure != "lost" => {
+                    format!("{:.2}x", median / o)
+                }
                 _ => "-".into(),
             };
-            println!(
-                "{label:<24} {name:<14} {median:>14.2} {:>22} {:>9} {:>9} {:>9}",
-                format!("{min:.2} - {max:.2}"),
-                ratio("libzmq"),
-                ratio("raw"),
-                ratio("raw-busy-poll"),
-            );
+            out.push(Row {
+                label: label.clone(),
+                figure,
+                median,
+                min,
+                max,
+                ratios: [ratio("libzmq"), ratio("raw"), ratio("raw-busy-poll")],
+            });
         }
     }
+    out
+}
+
+/// Prints the table to stdout.
+pub fn print_table(records: &[Record]) {
+    println!(
+        "{:<24} {:<18} {:>14} {:>24} {:>9} {:>9} {:>9}",
+        "impl (profile)", "figure", "median", "min - max", "/ libzmq", "/ raw", "/ busy"
+    );
+    for r in rows(records) {
+        println!(
+            "{:<24} {:<18} {:>14.2} {:>24} {:>9} {:>9} {:>9}",
+            r.label,
+            r.figure,
+            r.median,
+            format!("{:.2} - {:.2}", r.min, r.max),
+            r.ratios[0],
+            r.ratios[1],
+            r.ratios[2],
+        );
+    }
+}
+
+/// The same table in Markdown (for docs/BENCHMARKS.md).
+pub fn markdown_table(records: &[Record]) -> String {
+    let mut s = String::from(
+        "| impl (profile) | figure | median | min - max | / libzmq | / raw | / raw-busy-poll |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows(records) {
+        s += &format!(
+            "| {} | {} | {:.2} | {:.2} - {:.2} | {} | {} | {} |\n",
+            r.label, r.figure, r.median, r.min, r.max, r.ratios[0], r.ratios[1], r.ratios[2]
+        );
+    }
+    s
 }
 
 /// Writes every record as one JSON array.

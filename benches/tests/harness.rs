@@ -6,7 +6,10 @@ use std::process::Command;
 fn bench(args: &[&str]) -> serde_json::Value {
     let dir = std::env::temp_dir().join(format!("monocoque-bench-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{}.json", args.join("_").replace(['-', ','], "")));
+    let json = dir.join(format!(
+        "{}.json",
+        args.join("_").replace(['-', ',', '/', '.'], "")
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_monocoque-bench"))
         .args(args)
         .args(["--count", "500", "--warmup", "50", "--json"])
@@ -35,7 +38,10 @@ fn impls(v: &serde_json::Value) -> Vec<String> {
 fn lat_over_tcp_and_ipc_for_every_implementation() {
     for transport in ["tcp", "ipc"] {
         let v = bench(&["lat", "--transport", transport]);
-        assert_eq!(impls(&v), ["monocoque", "libzmq", "raw", "raw-busy-poll"]);
+        assert_eq!(
+            impls(&v),
+            ["monocoque", "libzmq", "zeromq", "raw", "raw-busy-poll"]
+        );
         for r in v.as_array().unwrap() {
             let lat = r["latency_us"].as_f64().unwrap();
             let p50 = r["rtt_p50_us"].as_f64().unwrap();
@@ -57,8 +63,137 @@ fn thr_push_pull_and_pub_sub() {
         for r in v.as_array().unwrap() {
             assert!(r["msgs_per_s"].as_f64().unwrap() > 0.0, "{r}");
             assert_eq!(r["pattern"], pattern);
+            // 550 messages stay under the default HWM: PUB drops none.
+            if pattern == "pub-sub" {
+                assert_eq!(r["lost"], 0, "{r}");
+                assert!(r["delivery_p50_us"].as_f64().unwrap() > 0.0, "{r}");
+            }
         }
     }
+    let v = bench(&["thr", "--impl", "zeromq"]);
+    assert!(v[0]["msgs_per_s"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
+fn fanout_counts_every_subscriber_and_times_delivery() {
+    let v = bench(&[
+        "fanout",
+        "--subscribers",
+        "3",
+        "--impl",
+        "monocoque,libzmq,zeromq",
+    ]);
+    assert_eq!(impls(&v), ["monocoque", "libzmq", "zeromq"]);
+    for r in v.as_array().unwrap() {
+        assert_eq!(r["peers"], 3, "{r}");
+        assert!(r["lost"].as_u64().unwrap() <= 3 * 500, "{r}");
+    }
+    for r in &v.as_array().unwrap()[..2] {
+        assert_eq!(r["lost"], 0, "under the HWM: {r}");
+        assert!(r["msgs_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        let (p50, max) = (r["delivery_p50_us"].as_f64(), r["delivery_max_us"].as_f64());
+        assert!(p50.unwrap() > 0.0 && max.unwrap() >= p50.unwrap(), "{r}");
+    }
+}
+
+#[test]
+fn a_paced_fanout_takes_as_long_as_its_rate_says() {
+    let start = std::time::Instant::now();
+    let v = bench(&[
+        "fanout",
+        "--subscribers",
+        "2",
+        "--rate",
+        "5000",
+        "--impl",
+        "monocoque",
+    ]);
+    // 550 messages at 5000 a second: at least 110 ms.
+    assert!(start.elapsed() >= std::time::Duration::from_millis(110));
+    let rate = v[0]["msgs_per_s"].as_f64().unwrap();
+    assert!(
+        rate < 2.0 * 5000.0 * 1.5,
+        "two subscribers at about 5000 each: {rate}"
+    );
+    assert_eq!(v[0]["lost"], 0);
+}
+
+#[test]
+fn lb_sums_what_the_dealers_send() {
+    let v = bench(&["lb", "--dealers", "3", "--impl", "monocoque,libzmq,zeromq"]);
+    assert_eq!(impls(&v), ["monocoque", "libzmq", "zeromq"]);
+    for r in v.as_array().unwrap() {
+        assert_eq!(r["peers"], 3);
+        assert!(r["msgs_per_s"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
+fn svg_plots_every_implementation() {
+    let svg = std::env::temp_dir().join(format!("monocoque-harness-{}.svg", std::process::id()));
+    bench(&[
+        "lat",
+        "--impl",
+        "monocoque,libzmq",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    std::fs::remove_file(&svg).unwrap();
+    assert!(text.starts_with("<svg"));
+    let texts = |name: &str| text.lines().filter(|l| l.trim() == name).count();
+    assert_eq!(texts("monocoque (balanced)"), 1, "its legend entry");
+    assert_eq!(texts("libzmq"), 1);
+}
+
+#[test]
+fn suite_writes_its_section_and_refuses_a_busy_machine() {
+    let dir = std::env::temp_dir().join(format!("monocoque-suite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("BENCH.md");
+    std::fs::write(&doc, "# Bench\n\nkept\n").unwrap();
+    let suite = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_monocoque-bench"))
+            .args(["suite", "--impl", "monocoque", "--profile", "balanced"])
+            .args(["--sizes", "64", "--transports", "ipc", "--count", "300"])
+            .args(["--warmup", "30", "--doc", doc.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let mut spinner = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let busy = suite(&[]);
+    spinner.kill().unwrap();
+    spinner.wait().unwrap();
+    assert!(!busy.status.success());
+    let why = String::from_utf8_lossy(&busy.stderr);
+    assert!(why.contains("busy") && why.contains("--force"), "{why}");
+
+    let out = suite(&["--force"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert!(text.starts_with("# Bench\n\nkept\n"), "the rest is kept");
+    for heading in [
+        "#### lat: 64 bytes",
+        "#### thr: 64 bytes",
+        "#### fanout: 64 bytes",
+        "#### lb: 64 bytes",
+    ] {
+        assert!(text.contains(heading), "{heading} missing:\n{text}");
+    }
+    assert!(dir.join("benchmarks-suite.svg").exists());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("benchmarks-suite.json")).unwrap())
+            .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

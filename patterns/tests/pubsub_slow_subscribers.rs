@@ -116,3 +116,54 @@ fn slow_and_vanishing_subscribers_do_not_hold_back_the_others() {
         assert!(slow.queued().0 <= HWM);
     });
 }
+
+/// A publisher that sends in a tight loop, never waiting, on the same thread
+/// as its engines. At SNDHWM a message is dropped for the full subscriber,
+/// and the send then yields once so the engines can drain the pipes: the
+/// subscriber loses some messages (PUB's rule) but not everything after the
+/// first SNDHWM, which is what a publisher that never yields would cause.
+#[test]
+fn a_publisher_that_never_waits_still_lets_its_engines_drain() {
+    const SNDHWM: usize = 10;
+    const SENT: u64 = 2000;
+    each_transport(|t| async move {
+        let publisher = socket(SocketType::XPub, vec![SocketOption::SndHwm(SNDHWM)]);
+        let ep = bind(&publisher, t);
+        let sub = socket(
+            SocketType::Sub,
+            vec![
+                SocketOption::Subscribe(Bytes::new()),
+                SocketOption::RcvHwm(100_000),
+            ],
+        );
+        sub.connect(&ep).unwrap();
+        publisher.recv().await.unwrap(); // the subscription
+        for n in 0..SENT {
+            publisher
+                .send(Bytes::copy_from_slice(&n.to_be_bytes()))
+                .await
+                .unwrap();
+        }
+        // The end marker must not be dropped: NODROP makes the send wait.
+        publisher
+            .set_option(SocketOption::XpubNodrop(true))
+            .unwrap();
+        publisher.send(Bytes::from_static(b"end")).await.unwrap();
+        let mut received = 0u64;
+        let mut last = None;
+        loop {
+            let m = sub.recv().await.unwrap();
+            if &m[0][..] == b"end" {
+                break;
+            }
+            let n = u64::from_be_bytes(m[0][..].try_into().unwrap());
+            assert!(last.is_none_or(|l| n > l), "in order");
+            last = Some(n);
+            received += 1;
+        }
+        assert!(
+            received >= 10 * SNDHWM as u64,
+            "{t:?}: only {received} of {SENT} arrived; the engines never ran"
+        );
+    });
+}

@@ -171,10 +171,16 @@ impl Reactor {
             };
             let shared = &self.shared;
             let has_work = || main.woken.load(Ordering::SeqCst) || shared.has_remote();
-            let buffers_back = match self.driver.borrow_mut().turn(wait, shared, &has_work) {
-                Ok(b) => b,
-                Err(e) => panic!("the {} driver failed: {e}", self.kind().name()),
-            };
+            let buffers_wanted = !self.buffer_waiters.borrow().is_empty();
+            let buffers_back =
+                match self
+                    .driver
+                    .borrow_mut()
+                    .turn(wait, shared, &has_work, buffers_wanted)
+                {
+                    Ok(b) => b,
+                    Err(e) => panic!("the {} driver failed: {e}", self.kind().name()),
+                };
             if buffers_back && !self.buffer_waiters.borrow().is_empty() {
                 let waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
                 waiters.into_iter().for_each(Waker::wake);

@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use crate::cli::{Pattern, PeerArgs, Role, Transport};
+use crate::delivery::{stamp, Delivery, Pacer, Receipts};
 use crate::placement::{pin, Setup};
-use crate::record::{Latency, Throughput};
+use crate::record::{Figures, Latency, Throughput};
 
 fn err(e: impl std::fmt::Display) -> String {
     format!("libzmq: {e}")
@@ -78,7 +79,7 @@ fn echo(rep: &zmq::Socket, total: u64) -> Result<(), String> {
 }
 
 /// PULL or SUB (bound, measuring) fed by a PUSH or XPUB in the peer process.
-pub fn thr(s: &Setup) -> Result<Throughput, String> {
+pub fn thr(s: &Setup) -> Result<Box<dyn Figures>, String> {
     pin(s.main_core)?;
     let ctx = zmq::Context::new();
     let sock = match s.pattern {
@@ -103,24 +104,127 @@ pub fn thr(s: &Setup) -> Result<Throughput, String> {
     } else {
         peer = Some(s.spawn_peer(Role::Send, &ep)?);
     }
-    let mut msg = zmq::Message::new();
-    for _ in 0..s.warmup {
+    let figures: Box<dyn Figures> = if s.pattern == Pattern::PubSub {
+        let receipts = subscribers(std::slice::from_ref(&sock), s.warmup, s.total())?;
+        Box::new(Delivery {
+            count: s.count,
+            size: s.size,
+            subscribers: 1,
+            receipts,
+        })
+    } else {
+        let mut msg = zmq::Message::new();
+        for _ in 0..s.warmup {
+            sock.recv(&mut msg, 0).map_err(err)?;
+        }
         sock.recv(&mut msg, 0).map_err(err)?;
-    }
-    sock.recv(&mut msg, 0).map_err(err)?;
-    let start = Instant::now();
-    for _ in 1..s.count {
-        sock.recv(&mut msg, 0).map_err(err)?;
-    }
-    let elapsed = start.elapsed();
+        let start = Instant::now();
+        for _ in 1..s.count {
+            sock.recv(&mut msg, 0).map_err(err)?;
+        }
+        Box::new(Throughput {
+            count: s.count,
+            size: s.size,
+            elapsed: start.elapsed(),
+        })
+    };
     if let Some(p) = peer {
         p.finish()?;
     }
     if let Some(l) = local {
         l.join().map_err(|_| err("sender thread panicked"))??;
     }
-    Ok(Throughput {
+    Ok(figures)
+}
+
+/// Serves every SUB from one thread, as a libzmq user would: zmq_poll, then
+/// drain each readable socket without blocking. Ends when every subscriber
+/// has its last message, or on silence (the rest was dropped).
+fn subscribers(socks: &[zmq::Socket], warmup: u64, total: u64) -> Result<Vec<Receipts>, String> {
+    let mut receipts: Vec<Receipts> = socks.iter().map(|_| Receipts::new(warmup, total)).collect();
+    let mut done = vec![false; socks.len()];
+    let mut msg = zmq::Message::new();
+    while done.contains(&false) {
+        let patience = receipts
+            .iter()
+            .zip(&done)
+            .filter(|(_, d)| !**d)
+            .map(|(r, _)| r.patience())
+            .max()
+            .expect("one is not done");
+        let mut items: Vec<zmq::PollItem> =
+            socks.iter().map(|s| s.as_poll_item(zmq::POLLIN)).collect();
+        if zmq::poll(&mut items, patience.as_millis() as i64).map_err(err)? == 0 {
+            break;
+        }
+        for (i, item) in items.iter().enumerate() {
+            if done[i] || !item.is_readable() {
+                continue;
+            }
+            loop {
+                match socks[i].recv(&mut msg, zmq::DONTWAIT) {
+                    Ok(()) => {
+                        if receipts[i].on_message(&msg) {
+                            done[i] = true;
+                            break;
+                        }
+                    }
+                    Err(zmq::Error::EAGAIN) => break,
+                    Err(e) => return Err(err(e)),
+                }
+            }
+        }
+    }
+    Ok(receipts)
+}
+
+/// N SUBs in this process, connected to an XPUB the peer process binds.
+pub fn fanout(s: &Setup) -> Result<Delivery, String> {
+    pin(s.main_core)?;
+    let ctx = zmq::Context::new();
+    let (peer, ep) = s.spawn_binding_peer(Role::Publish)?;
+    let mut socks = Vec::new();
+    for _ in 0..s.peers {
+        let sub = ctx.socket(zmq::SUB).map_err(err)?;
+        sub.set_subscribe(b"").map_err(err)?;
+        sub.connect(&ep).map_err(err)?;
+        socks.push(sub);
+    }
+    let receipts = subscribers(&socks, s.warmup, s.total())?;
+    peer.finish()?;
+    Ok(Delivery {
         count: s.count,
+        size: s.size,
+        subscribers: s.peers,
+        receipts,
+    })
+}
+
+/// A ROUTER (bound, measuring) fed by N DEALERs in the peer process.
+pub fn lb(s: &Setup) -> Result<Throughput, String> {
+    pin(s.main_core)?;
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER).map_err(err)?;
+    router.bind(&bindable(&s.bind_endpoint())).map_err(err)?;
+    let peer = s.spawn_peer(Role::Dealers, &last_endpoint(&router)?)?;
+    let (mut id, mut body) = (zmq::Message::new(), zmq::Message::new());
+    let mut recv = || -> Result<(), String> {
+        router.recv(&mut id, 0).map_err(err)?;
+        router.recv(&mut body, 0).map_err(err)
+    };
+    let n = s.peers as u64;
+    for _ in 0..s.warmup * n {
+        recv()?;
+    }
+    recv()?;
+    let start = Instant::now();
+    for _ in 1..s.count * n {
+        recv()?;
+    }
+    let elapsed = start.elapsed();
+    peer.finish()?;
+    Ok(Throughput {
+        count: s.count * n,
         size: s.size,
         elapsed,
     })
@@ -143,9 +247,52 @@ fn send_all(
     if pattern == Pattern::PubSub {
         sock.recv_bytes(0).map_err(err)?;
     }
-    let payload = vec![0u8; size];
-    for _ in 0..total {
+    let mut payload = vec![0u8; size];
+    for seq in 0..total {
+        if pattern == Pattern::PubSub {
+            stamp(&mut payload, seq);
+        }
         sock.send(&payload[..], 0).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Binds an XPUB (verbose: every subscriber's subscription is reported),
+/// prints its endpoint, waits for the subscribers, then publishes `total`.
+fn publish(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
+    let xpub = ctx.socket(zmq::XPUB).map_err(err)?;
+    xpub.set_xpub_verbose(true).map_err(err)?;
+    xpub.bind(&bindable(&p.endpoint)).map_err(err)?;
+    println!("{}", last_endpoint(&xpub)?);
+    std::io::Write::flush(&mut std::io::stdout()).map_err(err)?;
+    for _ in 0..p.peers {
+        xpub.recv_bytes(0).map_err(err)?;
+    }
+    let mut payload = vec![0u8; p.size];
+    let pacer = Pacer::new(p.rate);
+    for seq in 0..p.total {
+        if let Some(at) = pacer.as_ref().and_then(|p| p.due(seq)) {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        stamp(&mut payload, seq);
+        xpub.send(&payload[..], 0).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// `peers` DEALERs served from one thread in turn, each sending `total`.
+fn dealers(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
+    let mut socks = Vec::new();
+    for _ in 0..p.peers {
+        let dealer = ctx.socket(zmq::DEALER).map_err(err)?;
+        dealer.connect(&p.endpoint).map_err(err)?;
+        socks.push(dealer);
+    }
+    let payload = vec![0u8; p.size];
+    for _ in 0..p.total {
+        for d in &socks {
+            d.send(&payload[..], 0).map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -161,6 +308,8 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
             echo(&rep, p.total)
         }
         Role::Send => send_all(&ctx, &p.endpoint, p.pattern, p.size, p.total),
+        Role::Publish => publish(&ctx, p),
+        Role::Dealers => dealers(&ctx, p),
         Role::BusyEcho => Err("libzmq has no busy-echo role".into()),
     }
 }

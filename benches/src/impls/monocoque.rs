@@ -3,13 +3,14 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use monocoque_patterns::{MonitorEvent, Socket, SocketOption};
-use monocoque_runtime::spawn;
+use monocoque_patterns::{Error, MonitorEvent, Socket, SocketOption};
+use monocoque_runtime::{sleep_until, spawn};
 use monocoque_zmtp::SocketType;
 
 use crate::cli::{Pattern, PeerArgs, Role, Transport};
+use crate::delivery::{stamp, Delivery, Pacer, Receipts};
 use crate::placement::{runtime, Setup};
-use crate::record::{Latency, Throughput};
+use crate::record::{Figures, Latency, Throughput};
 
 fn err(e: impl std::fmt::Display) -> String {
     format!("monocoque: {e}")
@@ -69,8 +70,9 @@ async fn echo(rep: &Socket, total: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// PULL or SUB (bound, measuring) fed by a PUSH or XPUB in the peer process.
-pub fn thr(s: &Setup) -> Result<Throughput, String> {
+/// PULL or SUB (bound, measuring) fed by a PUSH or XPUB in the peer process
+/// (inproc: a task on the same reactor).
+pub fn thr(s: &Setup) -> Result<Box<dyn Figures>, String> {
     let rt = runtime(s.profile, s.main_core)?;
     rt.block_on(async {
         let kind = match s.pattern {
@@ -95,23 +97,113 @@ pub fn thr(s: &Setup) -> Result<Throughput, String> {
         } else {
             peer = Some(s.spawn_peer(Role::Send, &ep)?);
         }
-        for _ in 0..s.warmup {
+        let figures: Box<dyn Figures> = if kind == SocketType::Sub {
+            let receipts = subscriber(&sock, s.warmup, s.total()).await?;
+            Box::new(Delivery {
+                count: s.count,
+                size: s.size,
+                subscribers: 1,
+                receipts: vec![receipts],
+            })
+        } else {
+            for _ in 0..s.warmup {
+                sock.recv().await.map_err(err)?;
+            }
             sock.recv().await.map_err(err)?;
-        }
-        sock.recv().await.map_err(err)?;
-        let start = Instant::now();
-        for _ in 1..s.count {
-            sock.recv().await.map_err(err)?;
-        }
-        let elapsed = start.elapsed();
+            let start = Instant::now();
+            for _ in 1..s.count {
+                sock.recv().await.map_err(err)?;
+            }
+            Box::new(Throughput {
+                count: s.count,
+                size: s.size,
+                elapsed: start.elapsed(),
+            })
+        };
         if let Some(p) = peer {
             p.finish()?;
         }
         if let Some(l) = local {
             l.await?;
         }
-        Ok(Throughput {
+        Ok(figures)
+    })
+}
+
+/// Receives until the last message (or silence: the rest was dropped).
+/// RCVTIMEO bounds the wait; it arms a timer only when a recv would block.
+async fn subscriber(sock: &Socket, warmup: u64, total: u64) -> Result<Receipts, String> {
+    let mut r = Receipts::new(warmup, total);
+    sock.set_option(SocketOption::RcvTimeo(Some(r.patience())))
+        .map_err(err)?;
+    let mut first = true;
+    loop {
+        match sock.recv().await {
+            Ok(m) => {
+                if r.on_message(&m.frames()[0]) {
+                    return Ok(r);
+                }
+                if first {
+                    first = false;
+                    sock.set_option(SocketOption::RcvTimeo(Some(r.patience())))
+                        .map_err(err)?;
+                }
+            }
+            Err(Error::WouldBlock(_)) => return Ok(r),
+            Err(e) => return Err(err(e)),
+        }
+    }
+}
+
+/// N SUBs in this process, connected to a PUB the peer process binds.
+pub fn fanout(s: &Setup) -> Result<Delivery, String> {
+    let rt = runtime(s.profile, s.main_core)?;
+    rt.block_on(async {
+        let (peer, ep) = s.spawn_binding_peer(Role::Publish)?;
+        let mut tasks = Vec::new();
+        for _ in 0..s.peers {
+            let sub = Socket::new(SocketType::Sub).map_err(err)?;
+            sub.set_option(SocketOption::Subscribe(Bytes::new()))
+                .map_err(err)?;
+            sub.connect(&ep).map_err(err)?;
+            let (warmup, total) = (s.warmup, s.total());
+            tasks.push(spawn(async move { subscriber(&sub, warmup, total).await }));
+        }
+        let mut receipts = Vec::new();
+        for t in tasks {
+            receipts.push(t.await?);
+        }
+        peer.finish()?;
+        Ok(Delivery {
             count: s.count,
+            size: s.size,
+            subscribers: s.peers,
+            receipts,
+        })
+    })
+}
+
+/// A ROUTER (bound, measuring) fed by N DEALERs in the peer process.
+pub fn lb(s: &Setup) -> Result<Throughput, String> {
+    let rt = runtime(s.profile, s.main_core)?;
+    rt.block_on(async {
+        let router = Socket::new(SocketType::Router).map_err(err)?;
+        router.bind(&s.bind_endpoint()).map_err(err)?;
+        let ep = router.last_endpoint().expect("bound");
+        let peer = s.spawn_peer(Role::Dealers, &ep)?;
+        let n = s.peers as u64;
+        for _ in 0..s.warmup * n {
+            router.recv().await.map_err(err)?;
+        }
+        router.recv().await.map_err(err)?;
+        let start = Instant::now();
+        for _ in 1..s.count * n {
+            router.recv().await.map_err(err)?;
+        }
+        let elapsed = start.elapsed();
+        peer.finish()?;
+        Ok(Throughput {
+            count: s.count * n,
             size: s.size,
             elapsed,
         })
@@ -130,13 +222,68 @@ async fn send_all(ep: &str, pattern: Pattern, size: usize, total: u64) -> Result
     if kind == SocketType::XPub {
         sock.recv().await.map_err(err)?;
     }
-    let payload = vec![0u8; size];
-    for _ in 0..total {
+    let mut payload = vec![0u8; size];
+    for seq in 0..total {
+        if kind == SocketType::XPub {
+            stamp(&mut payload, seq);
+        }
         sock.send(Bytes::copy_from_slice(&payload))
             .await
             .map_err(err)?;
     }
     close_delivered(sock).await;
+    Ok(())
+}
+
+/// Binds an XPUB (verbose: every subscriber's subscription is reported),
+/// prints its endpoint, waits for `subscribers`, then publishes `total`.
+async fn publish(p: &PeerArgs) -> Result<(), String> {
+    let xpub = Socket::new(SocketType::XPub).map_err(err)?;
+    xpub.set_option(SocketOption::XpubVerbose(true))
+        .map_err(err)?;
+    xpub.bind(&p.endpoint).map_err(err)?;
+    println!("{}", xpub.last_endpoint().expect("bound"));
+    std::io::Write::flush(&mut std::io::stdout()).map_err(err)?;
+    for _ in 0..p.peers {
+        xpub.recv().await.map_err(err)?;
+    }
+    let mut payload = vec![0u8; p.size];
+    let pacer = Pacer::new(p.rate);
+    for seq in 0..p.total {
+        if let Some(at) = pacer.as_ref().and_then(|p| p.due(seq)) {
+            sleep_until(at).await;
+        }
+        stamp(&mut payload, seq);
+        xpub.send(Bytes::copy_from_slice(&payload))
+            .await
+            .map_err(err)?;
+    }
+    close_delivered(xpub).await;
+    Ok(())
+}
+
+/// `peers` DEALERs, one task each, each sending `total` messages.
+async fn dealers(p: &PeerArgs) -> Result<(), String> {
+    let mut tasks = Vec::new();
+    for _ in 0..p.peers {
+        let dealer = Socket::new(SocketType::Dealer).map_err(err)?;
+        dealer.connect(&p.endpoint).map_err(err)?;
+        let (size, total) = (p.size, p.total);
+        tasks.push(spawn(async move {
+            let payload = vec![0u8; size];
+            for _ in 0..total {
+                dealer
+                    .send(Bytes::copy_from_slice(&payload))
+                    .await
+                    .map_err(err)?;
+            }
+            close_delivered(dealer).await;
+            Ok::<(), String>(())
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
     Ok(())
 }
 
@@ -161,6 +308,8 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 Ok(())
             }
             Role::Send => send_all(&p.endpoint, p.pattern, p.size, p.total).await,
+            Role::Publish => publish(p).await,
+            Role::Dealers => dealers(p).await,
             Role::BusyEcho => Err("monocoque has no busy-echo role".into()),
         }
     })

@@ -192,6 +192,9 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 sent += n;
             }
         }
+        Role::Publish | Role::Dealers => {
+            return Err("raw sockets have no fanout or lb role".into());
+        }
     }
     Ok(())
 }

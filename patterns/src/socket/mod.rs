@@ -421,7 +421,10 @@ impl Socket {
     /// (libzmq's ZMQ_DONTWAIT).
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
         let mut core = self.open_core()?;
-        match rules::try_send(&mut core, msg.into())? {
+        let step = rules::try_send(&mut core, msg.into())?;
+        // Nothing to yield to without an await (see `Core::dropped_at_hwm`).
+        core.dropped_at_hwm = false;
+        match step {
             Step::Done(_) => Ok(()),
             Step::Wait(_) => Err(Error::WouldBlock("no peer can take the message now")),
         }
@@ -432,9 +435,20 @@ impl Socket {
     pub(crate) async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {
         let mut msg = Some(msg);
         let mut timer: Option<Pin<Box<Sleep>>> = None;
+        let mut sent = false;
         poll_fn(|cx| {
+            if sent {
+                return Poll::Ready(Ok(()));
+            }
             let mut core = self.open_core()?;
             match rules::try_send(&mut core, msg.take().expect("polled after completion"))? {
+                // A PUB that dropped at SNDHWM gives its engines a turn (see
+                // `Core::dropped_at_hwm`); the message is already sent.
+                Step::Done(_) if std::mem::take(&mut core.dropped_at_hwm) => {
+                    sent = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
                     msg = Some(m);

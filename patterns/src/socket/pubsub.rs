@@ -168,6 +168,7 @@ impl Core {
         }
         if dropped > 0 {
             tracing::trace!(dropped, "PUB: subscribers at SNDHWM lost this message");
+            self.dropped_at_hwm = true;
         }
         self.scratch = targets;
         Step::Done(Msg::new())

@@ -107,6 +107,11 @@ pub(crate) struct Core {
     pub(crate) scratch: Vec<PeerId>,
     /// PUB/XPUB spread over IO cores: the links and the remote peers.
     pub(crate) fanout: Option<Fanout>,
+    /// PUB/XPUB: the last publish dropped the message for a subscriber at
+    /// SNDHWM. The async send then yields once: a publisher that never waits
+    /// would otherwise keep its own engines (same thread) from draining the
+    /// pipes, and every message after the first SNDHWM would be lost.
+    pub(crate) dropped_at_hwm: bool,
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
@@ -131,6 +136,7 @@ impl Core {
             last_notice_peer: None,
             scratch: Vec::new(),
             fanout: None,
+            dropped_at_hwm: false,
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,

@@ -121,6 +121,7 @@ impl EpollDriver {
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
+        _buffers_wanted: bool,
     ) -> io::Result<bool> {
         self.events.clear();
         let timeout = match self.strategy {

@@ -135,16 +135,18 @@ impl Driver {
 
     /// Submits pending work, waits up to `wait` (`None`: until something happens)
     /// as the strategy allows, and wakes the tasks whose IO completed. Returns
-    /// whether receive buffers are available again.
+    /// whether receive buffers are available again. `buffers_wanted`: a reader
+    /// is waiting for a receive buffer, so returned ones end the wait at once.
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
+        buffers_wanted: bool,
     ) -> io::Result<bool> {
         match self {
-            Driver::Uring(d) => d.turn(wait, shared, has_work),
-            Driver::Epoll(d) => d.turn(wait, shared, has_work),
+            Driver::Uring(d) => d.turn(wait, shared, has_work, buffers_wanted),
+            Driver::Epoll(d) => d.turn(wait, shared, has_work, buffers_wanted),
         }
     }
 }
