@@ -184,8 +184,14 @@ pub fn run(kind: Kind, c: &Common) -> Result<Vec<Record>, String> {
                     pattern: kind.pattern(),
                     peers: kind.peers(),
                     rate: kind.rate(),
+                    serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 };
-                for (label, figures) in measure(kind, &setup)? {
+                let measured = measure(kind, &setup);
+                if c.transport == cli::Transport::Ipc {
+                    // Not every implementation removes its socket file.
+                    let _ = std::fs::remove_file(setup.ipc_path());
+                }
+                for (label, figures) in measured? {
                     let mut r = Record {
                         scenario: kind.name().into(),
                         imp: label.into(),
@@ -225,6 +231,9 @@ pub fn heading(kind: Kind, c: &Common) -> String {
         kind.describe()
     )
 }
+
+/// Counts runs in this process (see `Setup::serial`).
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// An implementation's name and what its run measured.
 type Measured = (&'static str, Box<dyn Figures>);

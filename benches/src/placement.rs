@@ -49,6 +49,8 @@ pub struct Setup {
     pub peers: usize,
     /// fanout: the publisher's messages per second (0: flat out).
     pub rate: u64,
+    /// Numbers this run's ipc socket file apart from every other run's.
+    pub serial: u64,
 }
 
 impl Setup {
@@ -63,13 +65,20 @@ impl Setup {
             Transport::Tcp => "tcp://127.0.0.1:0".into(),
             // The pid keeps concurrent harnesses (and the two processes of a
             // run, when the peer binds) apart.
-            Transport::Ipc => format!(
-                "ipc:///tmp/monocoque-bench-{}-{}.sock",
-                std::process::id(),
-                self.imp.name()
-            ),
+            Transport::Ipc => format!("ipc://{}", self.ipc_path()),
             Transport::Inproc => format!("inproc://monocoque-bench-{}", self.imp.name()),
         }
+    }
+
+    /// The socket file of an ipc run. Unique per run: zmq.rs does not
+    /// replace a file left by an earlier bind.
+    pub fn ipc_path(&self) -> String {
+        format!(
+            "/tmp/monocoque-bench-{}-{}-{}.sock",
+            std::process::id(),
+            self.imp.name(),
+            self.serial
+        )
     }
 
     /// Starts the peer process for `role`, connecting to `endpoint`.

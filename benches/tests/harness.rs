@@ -218,3 +218,18 @@ fn bad_arguments_are_refused_with_the_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cores takes two cores"));
 }
+
+#[test]
+fn ipc_runs_one_after_another_each_get_a_fresh_socket_file() {
+    // zmq.rs does not replace a socket file an earlier run left behind.
+    let v = bench(&[
+        "lat",
+        "--transport",
+        "ipc",
+        "--impl",
+        "zeromq",
+        "--runs",
+        "2",
+    ]);
+    assert_eq!(impls(&v), ["zeromq", "zeromq"]);
+}
