@@ -1,8 +1,11 @@
 //! Where each end runs: pinning, Monocoque's profile, and starting the peer
 //! process (this binary again, with the hidden `peer` subcommand).
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
 
@@ -87,7 +90,7 @@ impl Setup {
             .peer_command(role, endpoint)?
             .spawn()
             .map_err(|e| format!("starting the peer: {e}"))?;
-        Ok(Peer { child: Some(child) })
+        Ok(Peer::watch(child))
     }
 
     /// Starts a peer that binds (fanout's publisher) and reads the endpoint
@@ -99,15 +102,14 @@ impl Setup {
             .spawn()
             .map_err(|e| format!("starting the peer: {e}"))?;
         let out = child.stdout.take().expect("piped");
-        let mut peer = Peer { child: Some(child) };
+        let peer = Peer::watch(child);
         let mut line = String::new();
         std::io::BufReader::new(out)
             .read_line(&mut line)
             .map_err(|e| format!("reading the peer's endpoint: {e}"))?;
         let endpoint = line.trim().to_string();
         if endpoint.is_empty() {
-            let status = peer.child.take().map(|mut c| c.wait());
-            return Err(format!("the peer did not bind ({status:?})"));
+            return Err(format!("the peer did not bind ({:?})", peer.finish()));
         }
         Ok((peer, endpoint))
     }
@@ -125,7 +127,8 @@ impl Setup {
             .args(["--profile", self.profile.name()])
             .args(["--pattern", self.pattern.name()])
             .args(["--peers", &self.peers.to_string()])
-            .args(["--rate", &self.rate.to_string()]);
+            .args(["--rate", &self.rate.to_string()])
+            .stdin(Stdio::piped());
         Ok(cmd)
     }
 }
@@ -140,15 +143,51 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// The peer process; killed if the run ends before it does.
+/// How long the measuring side may go on waiting after the peer exited
+/// cleanly: longer means a message was lost, and the run would hang.
+const AFTER_PEER_EXIT: Duration = Duration::from_secs(10);
+
+/// Blocks a sending peer until the measuring side has everything (it closes
+/// the peer's stdin in [`Peer::finish`]). libzmq needs it: over ipc its
+/// receiving side drops what it had queued when the sender disconnects,
+/// linger notwithstanding (zeromq/libzmq#4660). It runs after the last send,
+/// outside every measured interval.
+pub fn hold_until_released() {
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+}
+
+/// The peer process, watched from a thread: if it fails, or exits cleanly
+/// while the measuring side still waits [`AFTER_PEER_EXIT`] later, the
+/// harness says so and exits instead of hanging. Killed if the run ends
+/// before it does.
 pub struct Peer {
-    child: Option<Child>,
+    watched: Arc<Watched>,
+}
+
+struct Watched {
+    /// `Child` keeps the status once `try_wait` has reaped it.
+    child: Mutex<Child>,
+    finished: AtomicBool,
 }
 
 impl Peer {
-    /// Waits for the peer to finish; an error if it failed.
-    pub fn finish(mut self) -> Result<(), String> {
-        let mut child = self.child.take().expect("finished once");
+    fn watch(child: Child) -> Peer {
+        let watched = Arc::new(Watched {
+            child: Mutex::new(child),
+            finished: AtomicBool::new(false),
+        });
+        let w = Arc::clone(&watched);
+        std::thread::spawn(move || watchdog(&w));
+        Peer { watched }
+    }
+
+    /// Releases the peer (closes its stdin), waits for it to finish; an
+    /// error if it failed.
+    pub fn finish(self) -> Result<(), String> {
+        self.watched.finished.store(true, Ordering::SeqCst);
+        let mut child = self.watched.child.lock().expect("not poisoned");
+        drop(child.stdin.take());
         let status = child
             .wait()
             .map_err(|e| format!("waiting for the peer: {e}"))?;
@@ -160,9 +199,36 @@ impl Peer {
     }
 }
 
+fn watchdog(w: &Watched) {
+    let mut exited_at: Option<Instant> = None;
+    while !w.finished.load(Ordering::SeqCst) {
+        if let Some(at) = exited_at {
+            if at.elapsed() > AFTER_PEER_EXIT {
+                eprintln!(
+                    "error: the peer finished {} s ago but the measuring side is still \
+                     waiting: messages were lost",
+                    AFTER_PEER_EXIT.as_secs()
+                );
+                std::process::exit(1);
+            }
+        } else if let Ok(Some(status)) = w.child.lock().expect("not poisoned").try_wait() {
+            if !status.success() && !w.finished.load(Ordering::SeqCst) {
+                eprintln!("error: the peer failed ({status}) while the run was waiting for it");
+                std::process::exit(1);
+            }
+            exited_at = Some(Instant::now());
+        }
+        // Polling: a blocked wait() would hold the child for good.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if self.watched.finished.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut c) = self.watched.child.lock() {
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -55,9 +55,13 @@ pub fn run(s: &SuiteArgs) -> Result<(), String> {
                     json: None,
                     svg: None,
                 };
-                let records = crate::run(kind, &c)?;
-                sections.push((crate::heading(kind, &c), records.clone()));
-                all.extend(records);
+                // One failing cell is reported in its place; the rest still run.
+                let cell = crate::run(kind, &c);
+                match &cell {
+                    Ok(records) => all.extend(records.iter().cloned()),
+                    Err(e) => eprintln!("{}: failed: {e}", crate::heading(kind, &c)),
+                }
+                sections.push((crate::heading(kind, &c), cell));
             }
         }
     }
@@ -75,7 +79,10 @@ pub fn run(s: &SuiteArgs) -> Result<(), String> {
         svg.display(),
         json.display()
     );
-    Ok(())
+    match sections.iter().filter(|(_, cell)| cell.is_err()).count() {
+        0 => Ok(()),
+        n => Err(format!("{n} cell(s) failed; their sections say why")),
+    }
 }
 
 fn beside(doc: &Path, name: &str) -> PathBuf {
@@ -83,7 +90,12 @@ fn beside(doc: &Path, name: &str) -> PathBuf {
 }
 
 /// The suite's section: the command, the machine, the plot, and one table per cell.
-fn render(sections: &[(String, Vec<Record>)], machine: &str, svg: &Path, json: &Path) -> String {
+fn render(
+    sections: &[(String, Result<Vec<Record>, String>)],
+    machine: &str,
+    svg: &Path,
+    json: &Path,
+) -> String {
     let file = |p: &Path| {
         p.file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -99,8 +111,12 @@ fn render(sections: &[(String, Vec<Record>)], machine: &str, svg: &Path, json: &
         file(json),
         file(svg),
     );
-    for (heading, records) in sections {
-        out += &format!("\n#### {heading}\n\n{}", record::markdown_table(records));
+    for (heading, cell) in sections {
+        let body = match cell {
+            Ok(records) => record::markdown_table(records),
+            Err(e) => format!("The run failed: {e}\n"),
+        };
+        out += &format!("\n#### {heading}\n\n{body}");
     }
     out
 }

@@ -233,3 +233,28 @@ fn ipc_runs_one_after_another_each_get_a_fresh_socket_file() {
     ]);
     assert_eq!(impls(&v), ["zeromq", "zeromq"]);
 }
+
+/// libzmq's PULL drops what it holds when an ipc sender disconnects
+/// (zeromq/libzmq#4660); the sending peer is held open until the measuring
+/// side has everything, so the run ends instead of waiting forever.
+#[test]
+fn libzmq_push_pull_over_ipc_gets_every_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_monocoque-bench"))
+        .args([
+            "thr",
+            "--impl",
+            "libzmq",
+            "--transport",
+            "ipc",
+            "--size",
+            "1",
+        ])
+        .args(["--count", "50000", "--warmup", "1000", "--runs", "10"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

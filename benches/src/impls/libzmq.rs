@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::cli::{Pattern, PeerArgs, Role, Transport};
 use crate::delivery::{stamp, Delivery, Pacer, Receipts};
-use crate::placement::{pin, Setup};
+use crate::placement::{hold_until_released, pin, Setup};
 use crate::record::{Figures, Latency, Throughput};
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -99,7 +99,7 @@ pub fn thr(s: &Setup) -> Result<Box<dyn Figures>, String> {
         let (pattern, size, total) = (s.pattern, s.size, s.total());
         local = Some(std::thread::spawn(move || {
             pin(core)?;
-            send_all(&ctx, &ep, pattern, size, total)
+            send_all(&ctx, &ep, pattern, size, total).map(drop)
         }));
     } else {
         peer = Some(s.spawn_peer(Role::Send, &ep)?);
@@ -231,14 +231,15 @@ pub fn lb(s: &Setup) -> Result<Throughput, String> {
 }
 
 /// Connects a PUSH (or an XPUB, which waits for the subscription) and sends
-/// `total` messages; the context's end waits for delivery (LINGER -1).
+/// `total` messages. Returns the socket: over ipc, closing it before the
+/// receiver has read everything loses messages (see `hold_until_released`).
 fn send_all(
     ctx: &zmq::Context,
     ep: &str,
     pattern: Pattern,
     size: usize,
     total: u64,
-) -> Result<(), String> {
+) -> Result<zmq::Socket, String> {
     let sock = match pattern {
         Pattern::PushPull => ctx.socket(zmq::PUSH).map_err(err)?,
         Pattern::PubSub => ctx.socket(zmq::XPUB).map_err(err)?,
@@ -254,7 +255,7 @@ fn send_all(
         }
         sock.send(&payload[..], 0).map_err(err)?;
     }
-    Ok(())
+    Ok(sock)
 }
 
 /// Binds an XPUB (verbose: every subscriber's subscription is reported),
@@ -277,6 +278,7 @@ fn publish(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
         stamp(&mut payload, seq);
         xpub.send(&payload[..], 0).map_err(err)?;
     }
+    hold_until_released();
     Ok(())
 }
 
@@ -294,6 +296,7 @@ fn dealers(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
             d.send(&payload[..], 0).map_err(err)?;
         }
     }
+    hold_until_released();
     Ok(())
 }
 
@@ -307,7 +310,11 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
             rep.connect(&p.endpoint).map_err(err)?;
             echo(&rep, p.total)
         }
-        Role::Send => send_all(&ctx, &p.endpoint, p.pattern, p.size, p.total),
+        Role::Send => {
+            let _sending = send_all(&ctx, &p.endpoint, p.pattern, p.size, p.total)?;
+            hold_until_released();
+            Ok(())
+        }
         Role::Publish => publish(&ctx, p),
         Role::Dealers => dealers(&ctx, p),
         Role::BusyEcho => Err("libzmq has no busy-echo role".into()),
