@@ -10,7 +10,7 @@
 //!   owner ◀──events─── core   Joined, Upstream (what a subscriber sent), Left, Monitor
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::os::fd::OwnedFd;
 use std::task::Context;
 use std::time::Duration;
@@ -147,7 +147,7 @@ pub(crate) fn link(
 pub(crate) struct Fanout {
     pub(crate) links: Vec<OwnerEnd>,
     /// The socket's peer id of each remote subscriber: (core, the core's id).
-    pub(crate) remote: HashMap<PeerId, (usize, PeerId)>,
+    pub(crate) remote: FxHashMap<PeerId, (usize, PeerId)>,
     /// The core the next accepted connection goes to.
     next: usize,
     /// XPUB_NODROP: the cores whose full ring made the last send wait.
@@ -162,7 +162,7 @@ impl Fanout {
         Fanout {
             per_core: vec![Vec::new(); links.len()],
             links,
-            remote: HashMap::new(),
+            remote: FxHashMap::default(),
             next: 0,
             waiting_on: Vec::new(),
         }

@@ -7,7 +7,7 @@
 //! outbound queue is never used: [`publish`](crate::socket::shared::Core)
 //! sends remote subscribers' copies through the data ring instead.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
@@ -28,7 +28,7 @@ pub(crate) async fn run(
     mut events: spsc::Receiver<CoreEvent>,
 ) {
     // The core's peer id -> the socket's peer id and the pipe's inbound queue.
-    let mut peers: HashMap<PeerId, (PeerId, SharedQueue)> = HashMap::new();
+    let mut peers: FxHashMap<PeerId, (PeerId, SharedQueue)> = FxHashMap::default();
     // An upstream message waiting for room in its pipe (RCVHWM).
     let mut held: Option<(PeerId, Msg)> = None;
     poll_fn(|cx| loop {

@@ -18,7 +18,8 @@
 //! room, so a socket that does not keep up pushes back on its subscribers
 //! exactly as RCVHWM does locally. Joined and Left are never dropped.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -49,9 +50,9 @@ struct Relay {
     control: spsc::Receiver<Control>,
     data: spsc::Receiver<Publish>,
     events: spsc::Sender<CoreEvent>,
-    pipes: HashMap<PeerId, Pipe>,
+    pipes: FxHashMap<PeerId, Pipe>,
     /// Peers whose connection ended; they leave once their inbound is read.
-    gone: HashSet<PeerId>,
+    gone: FxHashSet<PeerId>,
     /// Peers with inbound messages not yet forwarded.
     readable: VecDeque<PeerId>,
     /// Joined, Left and monitor events waiting for room in the events ring.
@@ -71,8 +72,8 @@ impl Relay {
             control: end.control,
             data: end.data,
             events: end.events,
-            pipes: HashMap::new(),
-            gone: HashSet::new(),
+            pipes: FxHashMap::default(),
+            gone: FxHashSet::default(),
             readable: VecDeque::new(),
             outbox: VecDeque::new(),
             pending: None,

@@ -364,6 +364,40 @@ impl Socket {
         self.remove_endpoint(endpoint, false)
     }
 
+    /// Messages dropped for a peer at its SNDHWM since the socket opened, where
+    /// the socket type's rule is to drop: PUB and XPUB count one per subscriber
+    /// that missed a message, ROUTER one per message to a full peer. Drops by
+    /// IO cores of a spread publisher are not included.
+    pub fn hwm_drops(&self) -> u64 {
+        self.shared.core.borrow().hwm_drops
+    }
+
+    /// Stops accepting connections on every bound tcp and ipc endpoint,
+    /// keeping those already accepted (unlike `unbind`, which drops them):
+    /// the first step of a graceful stop, before draining and `close`.
+    /// libzmq has no equivalent. Monitors hear `Closed` for each endpoint; the
+    /// listening sockets close at the reactor's next turn.
+    pub fn stop_listening(&self) -> Result<()> {
+        self.check_open()?;
+        let mut core = self.shared.core.borrow_mut();
+        let mut stopped = Vec::new();
+        for e in core.endpoints.iter_mut().filter(|e| e.bound) {
+            // Dropping the listener task closes the listening socket.
+            if e.task.take().is_some() {
+                stopped.push(e.resolved.clone());
+            }
+        }
+        drop(core);
+        for endpoint in stopped {
+            tracing::debug!(%endpoint, "stopped listening");
+            self.shared
+                .monitor
+                .borrow()
+                .post(MonitorEvent::Closed { endpoint });
+        }
+        Ok(())
+    }
+
     fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
         self.check_open()?;
         let mut core = self.shared.core.borrow_mut();

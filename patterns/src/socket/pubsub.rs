@@ -169,6 +169,7 @@ impl Core {
         if dropped > 0 {
             tracing::trace!(dropped, "PUB: subscribers at SNDHWM lost this message");
             self.dropped_at_hwm = true;
+            self.hwm_drops += dropped as u64;
         }
         self.scratch = targets;
         Step::Done(Msg::new())

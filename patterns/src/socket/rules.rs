@@ -80,6 +80,7 @@ pub(crate) fn try_send(core: &mut Core, msg: Msg) -> Result<Step<Msg>> {
                     frames.insert(0, identity);
                     return Ok(Step::Wait(Msg::from(frames)));
                 }
+                core.hwm_drops += 1;
                 return Ok(Step::Done(Msg::new()));
             }
             core.push_to(peer, Msg::from(frames));

@@ -1,8 +1,9 @@
 //! What a socket shares with its connection tasks, and the core state the
 //! socket type's rules work on.
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -86,9 +87,9 @@ pub(crate) struct EndpointEntry {
 pub(crate) struct Core {
     pub(crate) kind: SocketType,
     pub(crate) options: Options,
-    pub(crate) pipes: HashMap<PeerId, Pipe>,
+    pub(crate) pipes: FxHashMap<PeerId, Pipe>,
     /// Pipes whose peer is gone but which still hold messages to read.
-    pub(crate) dying: HashSet<PeerId>,
+    pub(crate) dying: FxHashSet<PeerId>,
     pub(crate) lb: LoadBalancer,
     pub(crate) fq: FairQueue,
     pub(crate) routing: RoutingTable,
@@ -112,6 +113,10 @@ pub(crate) struct Core {
     /// would otherwise keep its own engines (same thread) from draining the
     /// pipes, and every message after the first SNDHWM would be lost.
     pub(crate) dropped_at_hwm: bool,
+    /// Messages dropped for a peer at its SNDHWM since the socket opened
+    /// (PUB/XPUB count one per subscriber that missed a message; ROUTER one
+    /// per message to a full peer). See `Socket::hwm_drops`.
+    pub(crate) hwm_drops: u64,
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
@@ -123,8 +128,8 @@ impl Core {
         Core {
             kind,
             options: Options::new(kind),
-            pipes: HashMap::new(),
-            dying: HashSet::new(),
+            pipes: FxHashMap::default(),
+            dying: FxHashSet::default(),
             lb: LoadBalancer::default(),
             fq: FairQueue::default(),
             routing: RoutingTable::new(seed),
@@ -137,6 +142,7 @@ impl Core {
             scratch: Vec::new(),
             fanout: None,
             dropped_at_hwm: false,
+            hwm_drops: 0,
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,

@@ -6,6 +6,7 @@
 //! A peer asking for an id another connected peer holds is refused, unless
 //! ROUTER_HANDOVER is on: then it takes the id and the old peer is evicted.
 
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -35,7 +36,7 @@ pub struct Registration {
 #[derive(Debug, Clone)]
 pub struct RoutingTable {
     by_identity: HashMap<Bytes, PeerId>,
-    by_peer: HashMap<PeerId, Bytes>,
+    by_peer: FxHashMap<PeerId, Bytes>,
     next_auto: u32,
 }
 
@@ -44,7 +45,7 @@ impl RoutingTable {
     pub fn new(seed: u32) -> Self {
         RoutingTable {
             by_identity: HashMap::new(),
-            by_peer: HashMap::new(),
+            by_peer: FxHashMap::default(),
             next_auto: seed,
         }
     }

@@ -1,0 +1,567 @@
+//! The appliance's configuration: TOML read through serde, then checked as a
+//! whole before anything starts.
+//!
+//! ```toml
+//! profile = "balanced"                 # latency | throughput | balanced | auto
+//! [metrics]
+//! listen = "127.0.0.1:9464"            # or "off"
+//! [[service]]
+//! name = "market-data"
+//! kind = "forwarder"                   # forwarder | queue | streamer | bridge
+//! frontend = { bind = ["tcp://*:5556"] }
+//! backend = { bind = ["tcp://*:5557"], options = { sndhwm = 100000 } }
+//! core = 1                             # optional: the core this service runs on
+//! profile = "latency"                  # optional: this service's own profile
+//! ```
+//!
+//! Every mistake is refused with the file, the line and column, and the field:
+//! `appliance.toml:14:11: service "md" backend option sndhwm: must be 0 or more`.
+//! Unknown fields are mistakes too (a misspelt option must not be ignored).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use monocoque_patterns::{Endpoint, Options};
+use monocoque_zmtp::SocketType;
+use serde::Deserialize;
+use toml::{Spanned, Value};
+
+use crate::profile::Profile;
+use crate::socket_options::{self, Applied};
+
+/// The embedded default: a market-data forwarder and a request queue.
+pub const DEFAULT: &str = include_str!("default.toml");
+
+/// Where the embedded default says it comes from in messages.
+pub const DEFAULT_NAME: &str = "<embedded default>";
+
+/// A checked configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The profile for every service without its own.
+    pub profile: Profile,
+    /// Where metrics are served (`None`: not at all).
+    pub metrics: Option<SocketAddr>,
+    /// The services, in the file's order.
+    pub services: Vec<ServiceSpec>,
+}
+
+/// What a service does with its two sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// XSUB (publishers) to XPUB (subscribers); subscriptions go back up.
+    Forwarder,
+    /// ROUTER (clients) to DEALER (workers); replies come back.
+    Queue,
+    /// PULL to PUSH.
+    Streamer,
+    /// Any two socket types that can carry messages from frontend to backend.
+    Bridge,
+}
+
+impl Kind {
+    /// The config's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Forwarder => "forwarder",
+            Kind::Queue => "queue",
+            Kind::Streamer => "streamer",
+            Kind::Bridge => "bridge",
+        }
+    }
+
+    /// The socket types the kind fixes (`None` for a bridge).
+    fn types(self) -> Option<(SocketType, SocketType)> {
+        match self {
+            Kind::Forwarder => Some((SocketType::XSub, SocketType::XPub)),
+            Kind::Queue => Some((SocketType::Router, SocketType::Dealer)),
+            Kind::Streamer => Some((SocketType::Pull, SocketType::Push)),
+            Kind::Bridge => None,
+        }
+    }
+}
+
+/// One service, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// Unique; the `service` label of its metrics.
+    pub name: String,
+    /// What it does.
+    pub kind: Kind,
+    /// The side messages come in from.
+    pub frontend: SocketSpec,
+    /// The side they go out to (and replies or subscriptions come back from).
+    pub backend: SocketSpec,
+    /// The core it runs on, if the config places it.
+    pub core: Option<usize>,
+    /// Its own profile, if it overrides the file's.
+    pub profile: Option<Profile>,
+}
+
+/// One socket of a service, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SocketSpec {
+    /// Its type.
+    pub socket_type: SocketType,
+    /// Endpoints to bind.
+    pub bind: Vec<String>,
+    /// Endpoints to connect to.
+    pub connect: Vec<String>,
+    /// The options as written (already checked by [`SocketSpec::applied`]).
+    pub options: BTreeMap<String, Value>,
+}
+
+/// LINGER when the config sets none: a stopping appliance waits this long
+/// for queued messages, where libzmq's default (-1) could wait for ever.
+pub const DEFAULT_LINGER_MS: i64 = 1000;
+
+impl SocketSpec {
+    /// What to apply to the socket, in order: the options, then the
+    /// subscriptions. Checked when the config was read.
+    pub fn applied(&self) -> Vec<Applied> {
+        let mut out = Vec::new();
+        let (mut user, mut pass) = (None, None);
+        if !self.options.contains_key("linger") {
+            out.push(
+                socket_options::parse("linger", &Value::Integer(DEFAULT_LINGER_MS))
+                    .expect("a valid linger"),
+            );
+        }
+        for (name, value) in &self.options {
+            match socket_options::parse(name, value).expect("checked when read") {
+                Applied::PlainUsername(u) => user = Some(u),
+                Applied::PlainPassword(p) => pass = Some(p),
+                a => out.push(a),
+            }
+        }
+        if let (Some(username), Some(password)) = (user, pass) {
+            out.push(Applied::Option(
+                monocoque_patterns::SocketOption::PlainClient { username, password },
+            ));
+        }
+        out
+    }
+}
+
+/// A configuration mistake, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {what}")]
+pub struct ConfigError {
+    /// The file (or [`DEFAULT_NAME`]).
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
+    /// The field and what is wrong with it.
+    pub what: String,
+}
+
+/// Reads and checks `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        line: 0,
+        column: 0,
+        what: format!("cannot read it: {e}"),
+    })?;
+    parse(&path.display().to_string(), &text)
+}
+
+/// Checks `text`, naming it `file` in errors.
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+    let at = |span: std::ops::Range<usize>, what: String| {
+        let (line, column) = line_column(text, span.start);
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            what,
+        }
+    };
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim_end();
+        // toml names an unknown field but not the field of a bad value:
+        // the key before the value's `=` is it.
+        match key_before(text, span.start) {
+            Some(key) => at(span, format!("{key}: {message}")),
+            None => at(span, message.to_string()),
+        }
+    })?;
+    let profile = raw.profile.map(|p| *p.get_ref()).unwrap_or_default();
+    let metrics = match raw.metrics.and_then(|m| m.listen) {
+        None => Some(default_metrics()),
+        Some(l) if l.get_ref() == "off" => None,
+        Some(l) => Some(l.get_ref().parse().map_err(|e| {
+            at(
+                l.span(),
+                format!("metrics.listen: {e} (ip:port, or \"off\")"),
+            )
+        })?),
+    };
+    if raw.services.is_empty() {
+        return Err(at(
+            0..0,
+            "no [[service]]: there would be nothing to run".into(),
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut bound = HashSet::new();
+    let mut services = Vec::new();
+    for s in raw.services {
+        let name = s.name.get_ref().clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(at(
+                s.name.span(),
+                format!("service name {name:?}: use letters, digits, - and _"),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(at(
+                s.name.span(),
+                format!("service name {name:?} is used twice"),
+            ));
+        }
+        let kind = *s.kind.get_ref();
+        let side = |raw: Spanned<RawSocketFields>, which: &str, fixed: Option<SocketType>| {
+            check_socket(raw.into(), &name, which, fixed, &at)
+        };
+        let fixed = kind.types();
+        let frontend = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
+        let backend = side(s.backend, "backend", fixed.map(|t| t.1))?;
+        if kind == Kind::Bridge
+            && !(can_receive(frontend.socket_type) && can_send(backend.socket_type))
+        {
+            return Err(at(
+                s.kind.span(),
+                format!(
+                    "service {name:?}: a bridge carries messages from a frontend that receives \
+                     to a backend that sends; {} to {} cannot",
+                    frontend.socket_type.as_str(),
+                    backend.socket_type.as_str()
+                ),
+            ));
+        }
+        for ep in frontend.bind.iter().chain(&backend.bind) {
+            if !ep.ends_with(":0") && !bound.insert(ep.clone()) {
+                return Err(at(
+                    s.name.span(),
+                    format!("service {name:?}: {ep} is bound by another socket already"),
+                ));
+            }
+        }
+        services.push(ServiceSpec {
+            name,
+            kind,
+            frontend,
+            backend,
+            core: s.core.map(|c| *c.get_ref()),
+            profile: s.profile.map(|p| *p.get_ref()),
+        });
+    }
+    Ok(Config {
+        profile,
+        metrics,
+        services,
+    })
+}
+
+/// The default metrics address.
+pub fn default_metrics() -> SocketAddr {
+    "127.0.0.1:9464".parse().expect("a valid address")
+}
+
+fn can_receive(t: SocketType) -> bool {
+    !matches!(t, SocketType::Pub | SocketType::Push)
+}
+
+fn can_send(t: SocketType) -> bool {
+    !matches!(t, SocketType::Sub | SocketType::Pull)
+}
+
+fn check_socket(
+    raw: RawSocket,
+    service: &str,
+    which: &str,
+    fixed: Option<SocketType>,
+    at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
+) -> Result<SocketSpec, ConfigError> {
+    let field = |f: &str| format!("service {service:?} {which} {f}");
+    let socket_type = match (fixed, raw.socket_type) {
+        (Some(t), None) => t,
+        (Some(t), Some(given)) => {
+            return Err(at(
+                given.span(),
+                format!(
+                    "{}: the service's kind makes it {}; only a bridge takes a type",
+                    field("type"),
+                    t.as_str()
+                ),
+            ))
+        }
+        (None, None) => {
+            return Err(at(
+                raw.span.clone(),
+                format!("{}: a bridge needs both socket types", field("type")),
+            ))
+        }
+        (None, Some(given)) => {
+            let name = given.get_ref().to_ascii_uppercase();
+            match SocketType::from_wire(name.as_bytes()) {
+                Some(SocketType::Req | SocketType::Rep) => {
+                    return Err(at(
+                        given.span(),
+                        format!(
+                            "{}: REQ and REP keep strict turns and cannot be bridged; \
+                             use ROUTER or DEALER",
+                            field("type")
+                        ),
+                    ))
+                }
+                Some(t) => t,
+                None => {
+                    return Err(at(
+                        given.span(),
+                        format!("{}: no socket type {:?}", field("type"), given.get_ref()),
+                    ))
+                }
+            }
+        }
+    };
+    if raw.bind.is_empty() && raw.connect.is_empty() {
+        return Err(at(
+            raw.span.clone(),
+            format!("service {service:?} {which}: needs at least one bind or connect"),
+        ));
+    }
+    for (list, verb) in [(&raw.bind, "bind"), (&raw.connect, "connect")] {
+        for ep in list {
+            match ep.get_ref().parse::<Endpoint>() {
+                Err(e) => return Err(at(ep.span(), format!("{}: {e}", field(verb)))),
+                Ok(Endpoint::Inproc(_)) => {
+                    return Err(at(
+                        ep.span(),
+                        format!(
+                            "{}: inproc reaches only sockets in the same process; \
+                             use tcp or ipc",
+                            field(verb)
+                        ),
+                    ))
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    let mut scratch = Options::new(socket_type);
+    let mut options = BTreeMap::new();
+    for (name, value) in raw.options {
+        let what = field(&format!("option {name}"));
+        let applied = socket_options::parse(&name, value.get_ref())
+            .map_err(|e| at(value.span(), format!("{what}: {e}")))?;
+        let refused = match applied {
+            Applied::Option(o) => scratch.apply(socket_type, o).err().map(|e| e.to_string()),
+            Applied::Subscribe(_) => (!matches!(socket_type, SocketType::Sub | SocketType::XSub))
+                .then(|| "only a SUB or XSUB subscribes".to_string()),
+            Applied::PlainUsername(_) | Applied::PlainPassword(_) => None,
+        };
+        if let Some(e) = refused {
+            return Err(at(value.span(), format!("{what}: {e}")));
+        }
+        options.insert(name, value.into_inner());
+    }
+    if options.contains_key("plain_username") != options.contains_key("plain_password") {
+        return Err(at(
+            raw.span,
+            format!(
+                "{}: plain_username and plain_password go together",
+                field("options")
+            ),
+        ));
+    }
+    Ok(SocketSpec {
+        socket_type,
+        bind: raw.bind.into_iter().map(Spanned::into_inner).collect(),
+        connect: raw.connect.into_iter().map(Spanned::into_inner).collect(),
+        options,
+    })
+}
+
+/// The key whose value starts at `offset` (`kind` in `kind = "x"`), if the
+/// text before it on its line ends with `key =`.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let line = text[..offset.min(text.len())].rsplit('\n').next()?;
+    let before_eq = line.trim_end().strip_suffix('=')?.trim_end();
+    let start = before_eq
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |i| i + 1);
+    let key = &before_eq[start..];
+    (!key.is_empty()).then_some(key)
+}
+
+/// 1-based line and column of byte `offset`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    profile: Option<Spanned<Profile>>,
+    metrics: Option<RawMetrics>,
+    #[serde(rename = "service", default)]
+    services: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    kind: Spanned<Kind>,
+    frontend: Spanned<RawSocketFields>,
+    backend: Spanned<RawSocketFields>,
+    core: Option<Spanned<usize>>,
+    profile: Option<Spanned<Profile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSocketFields {
+    #[serde(rename = "type")]
+    socket_type: Option<Spanned<String>>,
+    #[serde(default)]
+    bind: Vec<Spanned<String>>,
+    #[serde(default)]
+    connect: Vec<Spanned<String>>,
+    #[serde(default)]
+    options: BTreeMap<String, Spanned<Value>>,
+}
+
+/// A socket's fields with the span of its table, for errors about the whole.
+struct RawSocket {
+    socket_type: Option<Spanned<String>>,
+    bind: Vec<Spanned<String>>,
+    connect: Vec<Spanned<String>>,
+    options: BTreeMap<String, Spanned<Value>>,
+    span: std::ops::Range<usize>,
+}
+
+impl From<Spanned<RawSocketFields>> for RawSocket {
+    fn from(s: Spanned<RawSocketFields>) -> RawSocket {
+        let span = s.span();
+        let f = s.into_inner();
+        RawSocket {
+            socket_type: f.socket_type,
+            bind: f.bind,
+            connect: f.connect,
+            options: f.options,
+            span,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse("f.toml", text).unwrap_err().to_string()
+    }
+
+    const OK: &str = "[[service]]\nname = \"s\"\nkind = \"streamer\"\n\
+                      frontend = { bind = [\"tcp://*:7001\"] }\n\
+                      backend = { connect = [\"tcp://127.0.0.1:7002\"] }\n";
+
+    #[test]
+    fn the_embedded_default_is_a_forwarder_and_a_queue() {
+        let c = parse(DEFAULT_NAME, DEFAULT).unwrap();
+        assert_eq!(c.profile, Profile::Balanced);
+        assert_eq!(c.metrics, Some(default_metrics()));
+        let kinds: Vec<_> = c
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), s.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("market-data", Kind::Forwarder), ("requests", Kind::Queue)]
+        );
+        assert_eq!(c.services[0].frontend.socket_type, SocketType::XSub);
+        assert_eq!(c.services[0].backend.bind, ["tcp://*:5557"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_file_line_column_and_field() {
+        assert_eq!(
+            err("[[service]]\nname = \"s\"\nkind = \"nonsense\"\n"),
+            "f.toml:3:8: kind: unknown variant `nonsense`, expected one of \
+             `forwarder`, `queue`, `streamer`, `bridge`"
+        );
+        assert_eq!(
+            err(&format!("{OK}colour = 3\n")),
+            "f.toml:6:1: unknown field `colour`, expected one of `name`, `kind`, \
+             `frontend`, `backend`, `core`, `profile`"
+        );
+        assert_eq!(
+            err(&OK.replace("connect = [", "options = { sndhwm = -5 }, connect = [")),
+            "f.toml:5:34: service \"s\" backend option sndhwm: must be 0 or more"
+        );
+        assert_eq!(
+            err(&OK.replace("options", "x").replace(
+                "bind = [",
+                "options = { router_mandatory = true }, bind = ["
+            )),
+            "f.toml:4:45: service \"s\" frontend option router_mandatory: \
+             option ROUTER_MANDATORY: not supported by PULL sockets (EINVAL)"
+        );
+        assert_eq!(
+            err(&OK.replace("tcp://*:7001", "tcp://*:99999")),
+            "f.toml:4:22: service \"s\" frontend bind: invalid endpoint \"tcp://*:99999\": \
+             the port must be a number from 0 to 65535, or *"
+        );
+    }
+
+    #[test]
+    fn bridges_need_types_that_carry_messages_forward() {
+        let bridge = |f: &str, b: &str| {
+            format!(
+                "[[service]]\nname = \"b\"\nkind = \"bridge\"\n\
+                 frontend = {{ type = \"{f}\", bind = [\"tcp://*:7001\"] }}\n\
+                 backend = {{ type = \"{b}\", bind = [\"tcp://*:7002\"] }}\n"
+            )
+        };
+        let c = parse("f.toml", &bridge("sub", "pub")).unwrap();
+        assert_eq!(c.services[0].frontend.socket_type, SocketType::Sub);
+        assert!(err(&bridge("pub", "sub")).contains("PUB to SUB cannot"));
+        assert!(err(&bridge("req", "dealer")).contains("REQ and REP keep strict turns"));
+        assert!(err(&bridge("nope", "pub")).contains("no socket type \"nope\""));
+        assert!(err(&OK.replace("{ bind", "{ type = \"pull\", bind"))
+            .contains("the service's kind makes it PULL; only a bridge takes a type"));
+    }
+
+    #[test]
+    fn a_port_bound_twice_and_a_name_used_twice_are_refused() {
+        let twice = format!("{OK}{}", OK.replace("7002", "7003"));
+        assert!(err(&twice).contains("service name \"s\" is used twice"));
+        let same_port = format!("{OK}{}", OK.replace("name = \"s\"", "name = \"t\""));
+        assert!(err(&same_port).contains("tcp://*:7001 is bound by another socket already"));
+        assert!(err("profile = \"fast\"\n").contains("profile: unknown variant `fast`"));
+        assert!(err("").contains("no [[service]]"));
+        assert!(err(&format!("[metrics]\nlisten = \"nowhere\"\n{OK}")).contains("metrics.listen"));
+    }
+}

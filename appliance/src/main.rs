@@ -1,0 +1,106 @@
+//! `monocoque`: the appliance. See `monocoque --help` and appliance/README.md.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod config;
+mod metrics;
+mod metrics_http;
+mod placement;
+mod profile;
+mod service;
+mod socket_options;
+mod stats;
+mod supervisor;
+
+use profile::Profile;
+
+/// A tuned ZeroMQ gateway: forwarders, queues, streamers and bridges that
+/// libzmq peers use unchanged.
+#[derive(Parser)]
+#[command(name = "monocoque", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the services of a config (without --config: the embedded
+    /// default, a market-data forwarder on 5556/5557 and a request queue on
+    /// 5559/5560).
+    Run {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Overrides the config's profile (a service's own still wins).
+        #[arg(long, value_enum)]
+        profile: Option<Profile>,
+    },
+    /// Checks or prints configs.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Prints a running appliance's metrics as a table.
+    Stats {
+        /// Its metrics address (the config's metrics.listen).
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        metrics: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Checks a config file without starting anything.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Prints the embedded default config.
+    Default,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = match Cli::parse().command {
+        Command::Run { config, profile } => supervisor::run(supervisor::Source {
+            path: config,
+            profile,
+        }),
+        Command::Config(ConfigCommand::Check { file }) => config::load(&file)
+            .map(|c| {
+                println!(
+                    "{}: ok ({} service(s): {})",
+                    file.display(),
+                    c.services.len(),
+                    c.services
+                        .iter()
+                        .map(|s| format!("{} ({})", s.name, s.kind.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .map_err(|e| e.to_string()),
+        Command::Stats { metrics } => {
+            stats::fetch(&metrics).map(|text| print!("{}", stats::table(&text)))
+        }
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", config::DEFAULT);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
