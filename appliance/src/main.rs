@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cat;
 mod config;
 mod metrics;
 mod metrics_http;
@@ -42,6 +43,9 @@ enum Command {
     /// Checks or prints configs.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// A command-line peer of any socket type: stdin lines out, messages in
+    /// as lines (frames separated by TAB).
+    Cat(cat::CatArgs),
     /// Prints a running appliance's metrics as a table.
     Stats {
         /// Its metrics address (the config's metrics.listen).
@@ -88,6 +92,14 @@ fn main() -> ExitCode {
                 )
             })
             .map_err(|e| e.to_string()),
+        Command::Cat(args) => match cat::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                eprintln!("monocoque cat: fewer messages than --count arrived");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => Err(e),
+        },
         Command::Stats { metrics } => {
             stats::fetch(&metrics).map(|text| print!("{}", stats::table(&text)))
         }

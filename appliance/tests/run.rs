@@ -341,3 +341,65 @@ fn sigterm_delivers_what_the_box_accepted_and_metrics_count_it() {
     let app = cmd_app.0;
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn malformed_traffic_on_every_port_is_cut_off_and_the_rest_serves() {
+    use std::io::{Read, Write};
+    let config = format!("{FORWARDER}{QUEUE}[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let (app, report) = App::start_with_report(&[], Some(config_file("hostile", &config)));
+    let metrics = metrics_address(&report);
+    let garbage: [&[u8]; 3] = [
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        // A ZMTP 3 greeting with the wrong filler, then more.
+        b"\xff\x00\x00\x00\x00\x00\x00\x00\x00\x7e\x03\x01NULL",
+        &[0xAB; 600],
+    ];
+    for (service, side) in [
+        ("md", "frontend"),
+        ("md", "backend"),
+        ("rq", "frontend"),
+        ("rq", "backend"),
+    ] {
+        for bytes in garbage {
+            let ep = app.endpoint(service, side);
+            let mut s = std::net::TcpStream::connect(ep.trim_start_matches("tcp://")).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = s.write_all(bytes);
+            // The box answers with at most its greeting, then closes.
+            let mut sink = Vec::new();
+            let closed = s.read_to_end(&mut sink);
+            assert!(
+                closed.is_ok()
+                    || closed.as_ref().unwrap_err().kind() == std::io::ErrorKind::ConnectionReset,
+                "{service} {side}: still open after garbage: {closed:?}"
+            );
+        }
+    }
+    // Every service still serves libzmq peers.
+    let ctx = zmq::Context::new();
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &app.endpoint("rq", "backend"));
+    let client = zsock(&ctx, zmq::REQ);
+    connect_ready(&ctx, &client, &app.endpoint("rq", "frontend"));
+    client.send("still there?", 0).unwrap();
+    assert_eq!(worker.recv_bytes(0).unwrap(), b"still there?");
+    worker.send("yes", 0).unwrap();
+    assert_eq!(client.recv_bytes(0).unwrap(), b"yes");
+    let sub = zsock(&ctx, zmq::SUB);
+    sub.set_subscribe(b"").unwrap();
+    connect_ready(&ctx, &sub, &app.endpoint("md", "backend"));
+    let publisher = zsock(&ctx, zmq::XPUB);
+    connect_ready(&ctx, &publisher, &app.endpoint("md", "frontend"));
+    assert_eq!(publisher.recv_bytes(0).unwrap(), b"\x01");
+    publisher.send("tick", 0).unwrap();
+    assert_eq!(sub.recv_bytes(0).unwrap(), b"tick");
+    // Each failed handshake is counted where it happened.
+    let table = stats(&metrics);
+    for line in table
+        .lines()
+        .filter(|l| l.contains(" frontend ") || l.contains(" backend "))
+    {
+        let failed: u64 = line.split_whitespace().nth(9).unwrap().parse().unwrap();
+        assert_eq!(failed, 3, "{table}");
+    }
+}

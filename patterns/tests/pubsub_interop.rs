@@ -338,3 +338,32 @@ fn our_forwarder_between_libzmq_publishers_and_subscribers() {
         });
     }
 }
+
+/// The other way round: libzmq's SUB binds, our XPUB connects. The
+/// subscriptions it holds reach us once the connection is up.
+#[test]
+fn our_xpub_connecting_to_a_bound_libzmq_sub() {
+    for t in NETWORK {
+        run(|| async move {
+            let (ep_tx, ep_rx) = std::sync::mpsc::channel();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let libzmq = std::thread::spawn(move || {
+                let ctx = zmq::Context::new();
+                let s = zsock(&ctx, zmq::SUB);
+                let ep = zbind(&s, t);
+                s.set_subscribe(b"T").unwrap();
+                ep_tx.send(ep).unwrap();
+                let got = s.recv_string(0).unwrap().unwrap();
+                let _ = done_rx.recv();
+                got
+            });
+            let ep = ep_rx.recv().unwrap();
+            let xpub = socket(SocketType::XPub, vec![]);
+            xpub.connect(&ep).unwrap();
+            assert_eq!(frames(&xpub.recv().await.unwrap()), ["\u{1}T"]);
+            xpub.send("T1").await.unwrap();
+            drop(done_tx);
+            assert_eq!(join(libzmq).await, "T1");
+        });
+    }
+}

@@ -1,0 +1,302 @@
+//! `monocoque cat`: a command-line peer of any socket type, for scripts and
+//! debugging, like `nc` for ZeroMQ.
+//!
+//! Each line on stdin is one message, its frames separated by a TAB (with
+//! `--hex`, each frame hex-encoded). Each message received is printed the same
+//! way, one line each, flushed at once. The socket sends when its type allows:
+//! a REQ alternates (a line, then the reply); a REP answers each request with
+//! the next line, or with `--echo` with the request itself (so does a ROUTER
+//! with `--echo`); the others send as lines arrive.
+//!
+//! It ends when `--count` messages have arrived; when nothing arrived for
+//! `--timeout-ms` (exit status 1 if `--count` was not reached); or, for a
+//! socket that cannot receive (PUSH, PUB) and for a REQ with its last reply,
+//! at the end of stdin. It lingers up to a second for what it sent.
+
+use std::future::{poll_fn, Future};
+use std::io::{BufRead, Write};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use monocoque_patterns::{MonitorEvent, Socket, SocketOption};
+use monocoque_runtime::{spsc, Runtime};
+use monocoque_zmtp::{Msg, SocketType};
+
+/// What `monocoque cat` was asked to do.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatArgs {
+    /// The socket type (req, rep, dealer, router, push, pull, pub, sub, xpub, xsub, pair).
+    #[arg(long = "type", value_parser = parse_type)]
+    pub socket_type: SocketType,
+    /// An endpoint to bind (repeatable).
+    #[arg(long)]
+    pub bind: Vec<String>,
+    /// An endpoint to connect to (repeatable).
+    #[arg(long)]
+    pub connect: Vec<String>,
+    /// A topic to subscribe to (SUB; repeatable; "" is everything).
+    #[arg(long)]
+    pub subscribe: Vec<String>,
+    /// The routing id this socket gives its peers (ZMQ_ROUTING_ID).
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// Exit after this many messages received.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Exit when nothing arrived for this long.
+    #[arg(long = "timeout-ms")]
+    pub timeout_ms: Option<u64>,
+    /// Frames are hex on stdin and stdout.
+    #[arg(long)]
+    pub hex: bool,
+    /// REP and ROUTER send each message received back unchanged.
+    #[arg(long)]
+    pub echo: bool,
+}
+
+fn parse_type(s: &str) -> Result<SocketType, String> {
+    SocketType::from_wire(s.to_ascii_uppercase().as_bytes())
+        .ok_or_else(|| format!("no socket type {s:?}"))
+}
+
+/// How long the socket may linger for messages sent just before the end.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Runs `cat`; `Ok(false)` when `--count` was not reached.
+pub fn run(args: CatArgs) -> Result<bool, String> {
+    let t = args.socket_type;
+    if args.echo && !matches!(t, SocketType::Rep | SocketType::Router) {
+        return Err("--echo is for REP and ROUTER".into());
+    }
+    if !args.subscribe.is_empty() && t != SocketType::Sub {
+        return Err("--subscribe is for SUB (an XSUB sends subscriptions as messages)".into());
+    }
+    if args.bind.is_empty() && args.connect.is_empty() {
+        return Err("give at least one --bind or --connect".into());
+    }
+    let (mut lines_tx, lines_rx) = spsc::channel::<Result<Msg, String>>(64);
+    // `--echo` answers by itself: stdin is not read.
+    if !args.echo && can_send(t) {
+        let hex = args.hex;
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let item = line
+                    .map_err(|e| format!("reading stdin: {e}"))
+                    .and_then(|l| parse_line(&l, hex));
+                let stop = item.is_err();
+                if lines_tx.send_blocking(item).is_err() || stop {
+                    return;
+                }
+            }
+        });
+    } else {
+        drop(lines_tx);
+    }
+    let runtime = Runtime::builder()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(serve(args, lines_rx))
+}
+
+fn can_send(t: SocketType) -> bool {
+    !matches!(t, SocketType::Sub | SocketType::Pull)
+}
+
+fn can_receive(t: SocketType) -> bool {
+    !matches!(t, SocketType::Pub | SocketType::Push)
+}
+
+/// One stdin line as a message.
+pub fn parse_line(line: &str, hex: bool) -> Result<Msg, String> {
+    let mut msg = Msg::new();
+    for frame in line.split('\t') {
+        if hex {
+            msg.push(decode_hex(frame)?);
+        } else {
+            msg.push(Bytes::copy_from_slice(frame.as_bytes()));
+        }
+    }
+    Ok(msg)
+}
+
+/// One message as an output line (without the newline).
+pub fn format_message(msg: &Msg, hex: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, frame) in msg.frames().iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        if hex {
+            for b in frame.iter() {
+                out.extend_from_slice(format!("{b:02x}").as_bytes());
+            }
+        } else {
+            out.extend_from_slice(frame);
+        }
+    }
+    out
+}
+
+fn decode_hex(s: &str) -> Result<Bytes, String> {
+    if s.len() % 2 != 0 {
+        return Err(format!("{s:?}: hex needs an even number of digits"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("{s:?}: not hex")))
+        .collect::<Result<Vec<u8>, String>>()
+        .map(Bytes::from)
+}
+
+async fn serve(
+    args: CatArgs,
+    mut lines: spsc::Receiver<Result<Msg, String>>,
+) -> Result<bool, String> {
+    let t = args.socket_type;
+    let socket = Socket::new(t).map_err(|e| e.to_string())?;
+    let option = |o: SocketOption| socket.set_option(o).map_err(|e| e.to_string());
+    option(SocketOption::Linger(Some(LINGER)))?;
+    if let Some(id) = &args.identity {
+        option(SocketOption::RoutingId(Bytes::copy_from_slice(
+            id.as_bytes(),
+        )))?;
+    }
+    for topic in &args.subscribe {
+        option(SocketOption::Subscribe(Bytes::copy_from_slice(
+            topic.as_bytes(),
+        )))?;
+    }
+    let monitor = socket.monitor();
+    for ep in &args.bind {
+        socket.bind(ep).map_err(|e| format!("bind {ep}: {e}"))?;
+    }
+    for ep in &args.connect {
+        socket
+            .connect(ep)
+            .map_err(|e| format!("connect {ep}: {e}"))?;
+    }
+    let timeout = args.timeout_ms.map(Duration::from_millis);
+    let mut received = 0u64;
+    let mut stdin_open = !args.echo && can_send(t);
+    // REQ: a request is out, its reply not yet in. REP: a request is in,
+    // its reply not yet out.
+    let mut in_turn = false;
+    let mut stdout = std::io::stdout().lock();
+    let outcome = loop {
+        if args.count.is_some_and(|n| received >= n) {
+            break Ok(true);
+        }
+        let done_sending = !stdin_open;
+        if done_sending && (!can_receive(t) || (t == SocketType::Req && !in_turn)) {
+            break Ok(args.count.is_none());
+        }
+        if done_sending && t == SocketType::Rep && !args.echo && in_turn {
+            break Ok(args.count.is_none());
+        }
+        let may_send = stdin_open
+            && match t {
+                SocketType::Req => !in_turn,
+                SocketType::Rep => in_turn,
+                _ => true,
+            };
+        let may_recv = can_receive(t)
+            && match t {
+                SocketType::Req => in_turn,
+                SocketType::Rep => !in_turn || args.echo,
+                _ => true,
+            };
+        let deadline = timeout.map(|d| Instant::now() + d);
+        let mut quiet = pin!(async {
+            match deadline {
+                Some(at) => monocoque_runtime::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        });
+        enum Next {
+            Received(Msg),
+            Line(Option<Result<Msg, String>>),
+            Quiet,
+            Failed(String),
+        }
+        let next = {
+            let mut recv = pin!(socket.recv());
+            poll_fn(|cx| {
+                if may_recv {
+                    if let Poll::Ready(r) = recv.as_mut().poll(cx) {
+                        return Poll::Ready(match r {
+                            Ok(m) => Next::Received(m),
+                            Err(e) => Next::Failed(e.to_string()),
+                        });
+                    }
+                }
+                if may_send {
+                    if let Poll::Ready(line) = lines.poll_recv(cx) {
+                        return Poll::Ready(Next::Line(line));
+                    }
+                }
+                if quiet.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Next::Quiet);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        match next {
+            Next::Received(msg) => {
+                received += 1;
+                let mut line = format_message(&msg, args.hex);
+                line.push(b'\n');
+                stdout
+                    .write_all(&line)
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| format!("writing stdout: {e}"))?;
+                match t {
+                    SocketType::Req => in_turn = false,
+                    SocketType::Rep if !args.echo => in_turn = true,
+                    _ => {}
+                }
+                if args.echo {
+                    socket.send(msg).await.map_err(|e| format!("echo: {e}"))?;
+                }
+            }
+            Next::Line(Some(Ok(msg))) => {
+                socket.send(msg).await.map_err(|e| format!("send: {e}"))?;
+                if matches!(t, SocketType::Req | SocketType::Rep) {
+                    in_turn = t == SocketType::Req;
+                }
+            }
+            Next::Line(Some(Err(e))) => break Err(e),
+            Next::Line(None) => stdin_open = false,
+            Next::Quiet => break Ok(args.count.is_none()),
+            Next::Failed(e) => break Err(e),
+        }
+    };
+    drop(stdout);
+    // Let what was sent leave (within LINGER): the monitor's last event says
+    // the socket's connections are done.
+    drop(socket);
+    let _ = monocoque_runtime::timeout(LINGER + Duration::from_millis(100), async {
+        while monitor.recv().await != MonitorEvent::Stopped {}
+    })
+    .await;
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_messages_round_trip_as_text_and_hex() {
+        let m = parse_line("a\tbc\t", false).unwrap();
+        assert_eq!(m.frames(), [&b"a"[..], b"bc", b""]);
+        assert_eq!(format_message(&m, false), b"a\tbc\t");
+        let h = parse_line("00ff\t41", true).unwrap();
+        assert_eq!(h.frames(), [&[0u8, 255][..], b"A"]);
+        assert_eq!(format_message(&h, true), b"00ff\t41");
+        assert!(parse_line("0", true).unwrap_err().contains("even"));
+        assert!(parse_line("zz", true).unwrap_err().contains("not hex"));
+    }
+}
