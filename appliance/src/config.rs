@@ -27,8 +27,8 @@ use monocoque_zmtp::SocketType;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use crate::profile::Profile;
 use crate::socket_options::{self, Applied};
+use monocoque_tuning::Profile;
 
 /// The embedded default: a market-data forwarder and a request queue.
 pub const DEFAULT: &str = include_str!("default.toml");

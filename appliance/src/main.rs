@@ -10,13 +10,12 @@ mod config;
 mod metrics;
 mod metrics_http;
 mod placement;
-mod profile;
 mod service;
 mod socket_options;
 mod stats;
 mod supervisor;
 
-use profile::Profile;
+use monocoque_tuning::Profile;
 
 /// A tuned ZeroMQ gateway: forwarders, queues, streamers and bridges that
 /// libzmq peers use unchanged.
@@ -36,10 +35,17 @@ enum Command {
         /// The config file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Overrides the config's profile (a service's own still wins).
-        #[arg(long, value_enum)]
+        /// Overrides the config's profile (a service's own still wins):
+        /// latency, throughput, balanced or auto.
+        #[arg(long)]
         profile: Option<Profile>,
+        /// Read the host from this sysfs/procfs root instead of / (tests).
+        #[arg(long, default_value = "/", hide = true)]
+        host_root: PathBuf,
     },
+    /// Host tuning: the placement plan, and the settings that hurt it.
+    #[command(subcommand)]
+    Tune(TuneCommand),
     /// Checks or prints configs.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -55,6 +61,32 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum TuneCommand {
+    /// Prints where each service of the config runs and how it waits.
+    Plan(TuneArgs),
+    /// Lists every host setting that hurts the plan, with its severity and
+    /// the command or kernel parameter that fixes it.
+    Check(TuneArgs),
+}
+
+#[derive(clap::Args)]
+struct TuneArgs {
+    /// The profile (default: the config's).
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// The config whose services are placed (default: the embedded one).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Read the host from this sysfs/procfs root instead of / (a copy of
+    /// another machine's, or a test fixture).
+    #[arg(long, default_value = "/")]
+    host_root: PathBuf,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Checks a config file without starting anything.
     Check {
@@ -63,6 +95,34 @@ enum ConfigCommand {
     },
     /// Prints the embedded default config.
     Default,
+}
+
+/// `tune plan` and `tune check`.
+fn tune(a: &TuneArgs, check: bool) -> Result<(), String> {
+    let config = match &a.config {
+        Some(p) => config::load(p),
+        None => config::parse(config::DEFAULT_NAME, config::DEFAULT),
+    }
+    .map_err(|e| e.to_string())?;
+    let host = placement::this_host(&a.host_root)?;
+    let plan = placement::plan_for(&config, a.profile, &host)?;
+    let json = |v: serde_json::Result<String>| v.expect("plain data serializes");
+    if check {
+        let findings = monocoque_tuning::check::check(&host, &plan);
+        if a.json {
+            println!("{}", json(serde_json::to_string_pretty(&findings)));
+        } else {
+            print!(
+                "{}",
+                monocoque_tuning::check::render(&findings, plan.profile)
+            );
+        }
+    } else if a.json {
+        println!("{}", json(serde_json::to_string_pretty(&plan)));
+    } else {
+        print!("{}", plan.render(&host));
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -74,10 +134,17 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match Cli::parse().command {
-        Command::Run { config, profile } => supervisor::run(supervisor::Source {
+        Command::Run {
+            config,
+            profile,
+            host_root,
+        } => supervisor::run(supervisor::Source {
             path: config,
             profile,
+            host_root,
         }),
+        Command::Tune(TuneCommand::Plan(a)) => tune(&a, false),
+        Command::Tune(TuneCommand::Check(a)) => tune(&a, true),
         Command::Config(ConfigCommand::Check { file }) => config::load(&file)
             .map(|c| {
                 println!(

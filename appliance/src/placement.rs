@@ -1,41 +1,49 @@
-//! Where each service runs and how its thread waits, from its profile and
-//! the cores this process may use.
-//!
-//! The rules: a busy-polling (latency) service gets a core of its own, never
-//! shared with another service; throughput services are pinned and park when
-//! idle; balanced services park and float unless the config pins them; `auto`
-//! is latency when every service can have its own core and one core is left
-//! for everything else, balanced otherwise.
+//! Where each service runs and how its thread waits: the tuning crate's plan
+//! for this host, turned into runtime settings.
+
+use std::path::Path;
+use std::time::Duration;
 
 use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
+use monocoque_tuning::cpu_list::CpuSet;
+use monocoque_tuning::plan::{self, Plan, ServiceRequest, Wait};
+use monocoque_tuning::{Host, Profile};
 
 use crate::config::Config;
-use crate::profile::Profile;
+
+/// How long an SQPOLL kernel thread spins idle before it sleeps.
+const SQPOLL_IDLE: Duration = Duration::from_secs(1);
 
 /// One service's placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
-    /// The profile in force (never `Auto`: that is resolved here).
-    pub profile: Profile,
+    /// The plan's decision.
+    pub planned: plan::Placement,
     /// Where the profile came from, for the start-up report.
     pub profile_from: &'static str,
-    /// The core its thread is pinned to (`None`: the scheduler decides).
-    pub core: Option<usize>,
-    /// How its reactor waits for work.
-    pub wait: WaitStrategy,
-    /// Receive buffers (count, bytes each), when the profile wants other
-    /// than the runtime's default.
-    pub recv_buffers: Option<(u16, usize)>,
 }
 
 impl Placement {
+    /// The runtime's wait strategy for the plan's.
+    pub fn wait(&self) -> WaitStrategy {
+        match self.planned.wait {
+            Wait::BusyPoll => WaitStrategy::BusyPoll,
+            Wait::Park => WaitStrategy::Park,
+            Wait::SqPoll { cpu } => WaitStrategy::SqPoll {
+                cpu: u32::try_from(cpu).ok(),
+                idle: SQPOLL_IDLE,
+            },
+        }
+    }
+
     /// The service's reactor.
     pub fn runtime(&self) -> Result<Runtime, String> {
-        let mut b = RuntimeBuilder::default().wait_strategy(self.wait);
-        if let Some(core) = self.core {
-            b = b.core(core);
+        let mut b = RuntimeBuilder::default().wait_strategy(self.wait());
+        if let Some(cpu) = self.planned.cpu {
+            b = b.core(cpu);
         }
-        if let Some((count, size)) = self.recv_buffers {
+        let (count, size) = self.planned.recv_buffers;
+        if (count, size) != plan::DEFAULT_RECV_BUFFERS {
             b = b.recv_buffers(count, size);
         }
         b.build().map_err(|e| format!("its runtime: {e}"))
@@ -43,112 +51,78 @@ impl Placement {
 
     /// One line for the start-up report.
     pub fn describe(&self) -> String {
-        let core = match self.core {
-            Some(c) => format!("pinned to core {c}"),
-            None => "not pinned".into(),
+        let p = &self.planned;
+        let cpu = match (p.cpu, p.node) {
+            (Some(c), Some(n)) => format!("pinned to CPU {c} (node {n})"),
+            (Some(c), None) => format!("pinned to CPU {c}"),
+            _ => "not pinned".into(),
         };
-        let wait = match self.wait {
-            WaitStrategy::BusyPoll => "busy-polls",
-            _ => "parks when idle",
+        let wait = match p.wait {
+            Wait::BusyPoll => "busy-polls".to_string(),
+            Wait::SqPoll { cpu } => format!("SQPOLL thread on CPU {cpu}"),
+            Wait::Park => "parks when idle".to_string(),
         };
         format!(
-            "profile {} ({}), {core}, {wait}",
-            self.profile.name(),
-            self.profile_from
+            "profile {} ({}), {cpu}, {wait}",
+            p.profile, self.profile_from
         )
     }
 }
 
-/// Places every service of `config`; `cli` is `--profile`, which overrides
-/// the file's profile (a service's own still wins). `cores` are the cores
-/// this process may run on.
-pub fn plan(
-    config: &Config,
-    cli: Option<Profile>,
-    cores: &[usize],
-) -> Result<Vec<Placement>, String> {
-    let (default, default_from) = match cli {
-        Some(p) => (p, "--profile"),
-        None => (config.profile, "the config"),
-    };
-    let default = match default {
-        Profile::Auto if cores.len() > config.services.len() => Profile::Latency,
-        Profile::Auto => Profile::Balanced,
-        p => p,
-    };
-    for s in &config.services {
-        if let Some(c) = s.core {
-            if !cores.contains(&c) {
-                return Err(format!(
-                    "service {:?}: core {c} is not one this process may use ({cores:?})",
-                    s.name
-                ));
-            }
-        }
-    }
-    let mut taken_by_busy: Vec<usize> = Vec::new();
-    let mut next = 0usize;
-    let mut placements = Vec::new();
-    for s in &config.services {
-        let (profile, from) = match s.profile {
-            Some(Profile::Auto) => (default, "auto"),
-            Some(p) => (p, "the service"),
-            None => (default, default_from),
-        };
-        let pinned = matches!(profile, Profile::Latency | Profile::Throughput);
-        let core = match s.core {
-            Some(c) => Some(c),
-            None if pinned => {
-                // The next core no busy-polling service holds.
-                let free: Vec<usize> = cores
-                    .iter()
-                    .copied()
-                    .filter(|c| !taken_by_busy.contains(c))
-                    .collect();
-                if free.is_empty() {
-                    return Err(format!(
-                        "service {:?}: no core left for it ({} cores, all held by busy-polling services)",
-                        s.name,
-                        cores.len()
-                    ));
-                }
-                let c = free[next % free.len()];
-                next += 1;
-                Some(c)
-            }
-            None => None,
-        };
-        if profile == Profile::Latency {
-            let c = core.expect("latency services are pinned");
-            if taken_by_busy.contains(&c) {
-                return Err(format!(
-                    "service {:?}: core {c} already has a busy-polling service; \
-                     two would take turns and both lose",
-                    s.name
-                ));
-            }
-            taken_by_busy.push(c);
-        }
-        placements.push(Placement {
-            profile,
-            profile_from: from,
-            core,
-            wait: if profile == Profile::Latency {
-                WaitStrategy::BusyPoll
-            } else {
-                WaitStrategy::Park
-            },
-            recv_buffers: (profile == Profile::Throughput).then_some((256, 64 * 1024)),
-        });
-    }
-    Ok(placements)
+/// The service requests of a config.
+pub fn requests(config: &Config) -> Vec<ServiceRequest> {
+    config
+        .services
+        .iter()
+        .map(|s| ServiceRequest {
+            name: s.name.clone(),
+            profile: s.profile,
+            cpu: s.core,
+        })
+        .collect()
 }
 
-/// The cores this process may run on.
-pub fn usable_cores() -> Vec<usize> {
-    core_affinity::get_core_ids()
+/// The plan for `config` on `host`; `cli` is `--profile`, which overrides
+/// the file's profile (a service's own still wins).
+pub fn plan_for(config: &Config, cli: Option<Profile>, host: &Host) -> Result<Plan, String> {
+    plan::plan(host, cli.unwrap_or(config.profile), &requests(config)).map_err(|e| e.to_string())
+}
+
+/// Places every service of `config` on `host`.
+pub fn place(config: &Config, cli: Option<Profile>, host: &Host) -> Result<Vec<Placement>, String> {
+    let plan = plan_for(config, cli, host)?;
+    Ok(plan
+        .services
+        .into_iter()
+        .zip(&config.services)
+        .map(|(planned, s)| Placement {
+            planned,
+            profile_from: match (s.profile, cli) {
+                (Some(Profile::Auto), _) => "auto, the service",
+                (Some(_), _) => "the service",
+                (None, Some(Profile::Auto)) => "auto, --profile",
+                (None, Some(_)) => "--profile",
+                (None, None) if config.profile == Profile::Auto => "auto, the config",
+                (None, None) => "the config",
+            },
+        })
+        .collect())
+}
+
+/// This host, as this process may use it (`root` is `/` but for tests).
+pub fn this_host(root: &Path) -> Result<Host, String> {
+    let host = Host::read(root).map_err(|e| format!("reading the host: {e}"))?;
+    if root != Path::new("/") {
+        return Ok(host);
+    }
+    let allowed: CpuSet = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    Ok(if allowed.is_empty() {
+        host
+    } else {
+        host.restricted_to(&allowed)
+    })
 }
 
 #[cfg(test)]
@@ -156,13 +130,20 @@ mod tests {
     use super::*;
     use crate::config;
 
+    fn fixture(name: &str) -> Host {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tuning/tests/fixtures")
+            .join(name);
+        Host::read(&root).unwrap()
+    }
+
     fn cfg(extra: &str) -> Config {
         config::parse(
             "t.toml",
             &format!(
                 "{extra}\n[[service]]\nname = \"a\"\nkind = \"streamer\"\n\
                  frontend = {{ bind = [\"tcp://*:0\"] }}\nbackend = {{ bind = [\"tcp://*:0\"] }}\n\
-                 [[service]]\nname = \"b\"\nkind = \"streamer\"\n\
+                 [[service]]\nname = \"b\"\nkind = \"streamer\"\nprofile = \"throughput\"\n\
                  frontend = {{ bind = [\"tcp://*:0\"] }}\nbackend = {{ bind = [\"tcp://*:0\"] }}\n"
             ),
         )
@@ -170,40 +151,44 @@ mod tests {
     }
 
     #[test]
-    fn balanced_floats_and_parks() {
-        let p = plan(&cfg(""), None, &[0, 1]).unwrap();
-        assert!(p
-            .iter()
-            .all(|p| p.core.is_none() && p.wait == WaitStrategy::Park));
+    fn the_config_profile_applies_and_a_service_profile_wins() {
+        let p = place(&cfg(""), None, &fixture("two-socket-smt")).unwrap();
         assert_eq!(
             p[0].describe(),
             "profile balanced (the config), not pinned, parks when idle"
         );
+        assert_eq!(
+            p[1].describe(),
+            "profile throughput (the service), pinned to CPU 1 (node 0), parks when idle"
+        );
+        assert_eq!(p[0].wait(), WaitStrategy::Park);
     }
 
     #[test]
-    fn latency_gives_each_service_its_own_core() {
-        let p = plan(&cfg(""), Some(Profile::Latency), &[0, 1]).unwrap();
-        assert_eq!(p[0].core, Some(0));
-        assert_eq!(p[1].core, Some(1));
-        assert!(p.iter().all(|p| p.wait == WaitStrategy::BusyPoll));
-        let e = plan(&cfg(""), Some(Profile::Latency), &[0]).unwrap_err();
-        assert!(e.contains("no core left"), "{e}");
+    fn the_command_line_profile_overrides_the_file() {
+        let p = place(&cfg(""), Some(Profile::Latency), &fixture("isolated")).unwrap();
+        assert_eq!(
+            p[0].describe(),
+            "profile latency (--profile), pinned to CPU 1 (node 0), SQPOLL thread on CPU 3"
+        );
+        assert!(matches!(
+            p[0].wait(),
+            WaitStrategy::SqPoll { cpu: Some(3), .. }
+        ));
     }
 
     #[test]
-    fn auto_is_latency_only_with_a_core_to_spare() {
-        let p = plan(&cfg("profile = \"auto\""), None, &[0, 1]).unwrap();
-        assert!(p.iter().all(|p| p.profile == Profile::Balanced));
-        let p = plan(&cfg("profile = \"auto\""), None, &[0, 1, 2]).unwrap();
-        assert!(p.iter().all(|p| p.profile == Profile::Latency));
-    }
-
-    #[test]
-    fn a_core_outside_the_process_mask_is_refused() {
+    fn a_plan_the_host_cannot_hold_is_refused_with_the_reason() {
         let mut c = cfg("");
-        c.services[0].core = Some(7);
-        let e = plan(&c, None, &[0, 1]).unwrap_err();
-        assert!(e.contains("core 7 is not one this process may use"), "{e}");
+        c.services[1].profile = Some(Profile::Latency);
+        let e = place(&c, Some(Profile::Latency), &fixture("vm-2vcpu")).unwrap_err();
+        assert!(e.contains("needs a core of its own"), "{e}");
+    }
+
+    #[test]
+    fn the_process_affinity_mask_limits_the_host() {
+        let h = fixture("two-socket-smt").restricted_to(&[0, 1, 8, 9].into_iter().collect());
+        assert_eq!(h.cores().len(), 2);
+        assert_eq!(h.nodes.len(), 1);
     }
 }

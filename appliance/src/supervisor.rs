@@ -15,8 +15,8 @@ use signal_hook::iterator::Signals;
 
 use crate::config::{self, Config};
 use crate::placement::{self, Placement};
-use crate::profile::Profile;
 use crate::service::Running;
+use monocoque_tuning::Profile;
 
 /// Where the config comes from.
 pub struct Source {
@@ -24,6 +24,8 @@ pub struct Source {
     pub path: Option<PathBuf>,
     /// `--profile`.
     pub profile: Option<Profile>,
+    /// The sysfs/procfs root the host is read from (`/`).
+    pub host_root: PathBuf,
 }
 
 impl Source {
@@ -34,7 +36,8 @@ impl Source {
             None => config::parse(config::DEFAULT_NAME, config::DEFAULT),
         }
         .map_err(|e| e.to_string())?;
-        let placements = placement::plan(&config, self.profile, &placement::usable_cores())?;
+        let host = placement::this_host(&self.host_root)?;
+        let placements = placement::place(&config, self.profile, &host)?;
         Ok((config, placements))
     }
 }

@@ -230,9 +230,10 @@ fn sub_prints_what_matches_its_topics() {
 
 #[test]
 fn xpub_prints_subscriptions_and_publishes_lines() {
-    // cat binds here and libzmq's SUB connects. (Our XPUB connecting to a
-    // libzmq SUB bound in another process does not see its subscription:
-    // a known bug, noted on issue #7.)
+    // cat binds here and libzmq's SUB connects. The other way round, a
+    // bound libzmq SUB sends its subscriptions to a new connection only when
+    // its application thread next calls into libzmq (the pipe is attached
+    // from the socket's mailbox), and this thread would be waiting on cat.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
