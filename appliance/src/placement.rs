@@ -38,7 +38,9 @@ impl Placement {
 
     /// The service's reactor.
     pub fn runtime(&self) -> Result<Runtime, String> {
-        let mut b = RuntimeBuilder::default().wait_strategy(self.wait());
+        let mut b = RuntimeBuilder::default()
+            .wait_strategy(self.wait())
+            .ring_entries(self.planned.ring_entries);
         if let Some(cpu) = self.planned.cpu {
             b = b.core(cpu);
         }

@@ -48,6 +48,7 @@ pub fn run(source: Source) -> Result<(), String> {
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| format!("installing signal handlers: {e}"))?;
     let (config, placements) = source.load()?;
+    let housekeeping = housekeeping_cpu(&source, &config)?;
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut order = Vec::new();
     for (spec, placement) in config.services.iter().zip(placements) {
@@ -61,6 +62,13 @@ pub fn run(source: Source) -> Result<(), String> {
                 stop_all(running.into_values().collect());
                 return Err(e);
             }
+        }
+    }
+    // With services pinned, this thread and the metrics thread (started
+    // below, inheriting the mask) keep to the plan's housekeeping CPUs.
+    if let Some(cpu) = housekeeping {
+        if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+            println!("housekeeping: the main and metrics threads on CPU {cpu}");
         }
     }
     let live = crate::metrics_http::Live::default();
@@ -97,6 +105,17 @@ pub fn run(source: Source) -> Result<(), String> {
     stop_all(in_order);
     println!("monocoque: stopped");
     Ok(())
+}
+
+/// The CPU for the appliance's own threads when the plan pins any service
+/// (`None`: nothing is pinned, nothing to keep clear of).
+fn housekeeping_cpu(source: &Source, config: &Config) -> Result<Option<usize>, String> {
+    let host = placement::this_host(&source.host_root)?;
+    let plan = placement::plan_for(config, source.profile, &host)?;
+    if plan.services.iter().all(|p| p.cpu.is_none()) {
+        return Ok(None);
+    }
+    Ok(plan.housekeeping.first().copied())
 }
 
 /// One line per service: what it is, what it bound, where it runs.

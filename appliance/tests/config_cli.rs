@@ -49,3 +49,42 @@ fn config_check_names_the_file_line_and_field_and_fails() {
         "{err}"
     );
 }
+
+/// The example configs in deploy/examples pass the check and place on the
+/// 2-socket fixture host.
+#[test]
+fn the_deploy_examples_check_and_place() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples");
+    let host = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tuning/tests/fixtures/two-socket-smt");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let out = monocoque()
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = monocoque()
+            .args(["tune", "plan", "--config"])
+            .arg(&path)
+            .arg("--host-root")
+            .arg(&host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
+}

@@ -403,3 +403,33 @@ fn malformed_traffic_on_every_port_is_cut_off_and_the_rest_serves() {
         assert_eq!(failed, 3, "{table}");
     }
 }
+
+#[test]
+fn the_throughput_profile_pins_services_and_keeps_housekeeping_apart() {
+    let (app, report) = App::start_with_report(
+        &["--profile", "throughput"],
+        Some(config_file("pinned", &services(QUEUE))),
+    );
+    let line = report
+        .iter()
+        .find(|l| l.starts_with("service rq "))
+        .unwrap();
+    assert!(
+        line.contains("profile throughput (--profile), pinned to CPU"),
+        "{line}"
+    );
+    assert!(line.ends_with("parks when idle"), "{line}");
+    assert!(
+        report
+            .iter()
+            .any(|l| l.starts_with("housekeeping: the main and metrics threads on CPU")),
+        "{report:?}"
+    );
+    let ctx = zmq::Context::new();
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &app.endpoint("rq", "backend"));
+    let client = zsock(&ctx, zmq::REQ);
+    connect_ready(&ctx, &client, &app.endpoint("rq", "frontend"));
+    client.send("pinned", 0).unwrap();
+    assert_eq!(worker.recv_bytes(0).unwrap(), b"pinned");
+}

@@ -6,7 +6,8 @@
 //!   core), isolated cores are taken first, and the first core that is not
 //!   isolated stays for the OS, interrupts and the metrics thread. A kernel
 //!   SQPOLL thread is added only where a spare isolated core is left for it.
-//! - **throughput**: pinned, parks when idle, 256 receive buffers of 64 KiB;
+//! - **throughput**: pinned, parks when idle, a 4096-entry ring and 256
+//!   receive buffers of 64 KiB;
 //!   services spread over the cores busy-pollers do not hold.
 //! - **balanced**: parks when idle, not pinned, the runtime's defaults.
 //! - **auto**: latency if the host has a core for each service and one to
@@ -60,6 +61,8 @@ pub struct Placement {
     pub node: Option<usize>,
     /// How it waits.
     pub wait: Wait,
+    /// io_uring submission ring entries.
+    pub ring_entries: u32,
     /// Receive buffers: how many, and bytes each.
     pub recv_buffers: (u16, usize),
 }
@@ -84,6 +87,12 @@ pub struct PlanError {
     /// Why.
     pub reason: String,
 }
+
+/// The runtime's ring size by default.
+pub const DEFAULT_RING_ENTRIES: u32 = 256;
+/// The throughput profile's ring: room for a turn's worth of gathered sends
+/// and multishot receives across many connections.
+pub const THROUGHPUT_RING_ENTRIES: u32 = 4096;
 
 /// The runtime's receive pool by default: 64 buffers of 64 KiB.
 pub const DEFAULT_RECV_BUFFERS: (u16, usize) = (64, 64 * 1024);
@@ -222,6 +231,11 @@ pub fn plan(host: &Host, default: Profile, services: &[ServiceRequest]) -> Resul
                 cpu,
                 node: cpu.and_then(|c| host.cpu(c)).map(|c| c.node),
                 wait,
+                ring_entries: if profile == Profile::Throughput {
+                    THROUGHPUT_RING_ENTRIES
+                } else {
+                    DEFAULT_RING_ENTRIES
+                },
                 recv_buffers: if profile == Profile::Throughput {
                     THROUGHPUT_RECV_BUFFERS
                 } else {
@@ -276,9 +290,10 @@ impl Plan {
                 None => String::new(),
             };
             out += &format!(
-                "service {}: {}, {cpu}, {wait}, {} x {} KiB receive buffers{memory}\n",
+                "service {}: {}, {cpu}, {wait}, ring of {}, {} x {} KiB receive buffers{memory}\n",
                 p.name,
                 p.profile,
+                p.ring_entries,
                 p.recv_buffers.0,
                 p.recv_buffers.1 / 1024
             );
