@@ -70,11 +70,13 @@ pub fn table(text: &str) -> String {
             })
             .map_or(0.0, |s| s.2)
     };
-    let mut services: Vec<String> = samples
-        .iter()
-        .filter_map(|(_, l, _)| l.get("service").cloned())
-        .collect();
-    services.dedup();
+    // In order of first appearance, once each.
+    let mut services: Vec<String> = Vec::new();
+    for name in samples.iter().filter_map(|(_, l, _)| l.get("service")) {
+        if !services.contains(name) {
+            services.push(name.clone());
+        }
+    }
     let mut out = format!(
         "{:<16} {:<9} {:>12} {:>12} {:>14} {:>14} {:>8} {:>6} {:>10} {:>10}\n",
         "service",
@@ -137,4 +139,44 @@ pub fn table(text: &str) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::metrics::ServiceMetrics;
+    use crate::metrics_http::{render, Live};
+
+    #[test]
+    fn the_table_has_one_row_per_service_and_socket() {
+        let live = Live::default();
+        let a = Arc::new(ServiceMetrics::new("alpha"));
+        a.frontend.received(10);
+        a.backend.sent(10);
+        live.set(vec![a, Arc::new(ServiceMetrics::new("beta"))]);
+        let text = render(&live);
+        assert!(
+            text.contains("monocoque_messages_in_total{service=\"alpha\",socket=\"frontend\"} 1"),
+            "{text}"
+        );
+        let table = super::table(&text);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            rows.iter().filter(|l| l.starts_with("alpha ")).count(),
+            3,
+            "{table}"
+        );
+        assert_eq!(
+            rows.iter().filter(|l| l.starts_with("beta ")).count(),
+            3,
+            "{table}"
+        );
+        let front: Vec<&str> = rows[1].split_whitespace().collect();
+        assert_eq!(
+            front[..6],
+            ["alpha", "frontend", "1", "0", "10", "0"],
+            "{table}"
+        );
+    }
 }
