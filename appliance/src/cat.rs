@@ -19,6 +19,7 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use crate::directions::{can_receive, can_send};
 use bytes::Bytes;
 use monocoque_patterns::{MonitorEvent, Socket, SocketOption};
 use monocoque_runtime::{spsc, Runtime};
@@ -98,14 +99,6 @@ pub fn run(args: CatArgs) -> Result<bool, String> {
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
     runtime.block_on(serve(args, lines_rx))
-}
-
-fn can_send(t: SocketType) -> bool {
-    !matches!(t, SocketType::Sub | SocketType::Pull)
-}
-
-fn can_receive(t: SocketType) -> bool {
-    !matches!(t, SocketType::Pub | SocketType::Push)
 }
 
 /// One stdin line as a message.

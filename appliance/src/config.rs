@@ -27,6 +27,7 @@ use monocoque_zmtp::SocketType;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
+use crate::directions::{can_receive, can_send};
 use crate::socket_options::{self, Applied};
 use monocoque_tuning::Profile;
 
@@ -276,14 +277,6 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
 /// The default metrics address.
 pub fn default_metrics() -> SocketAddr {
     "127.0.0.1:9464".parse().expect("a valid address")
-}
-
-fn can_receive(t: SocketType) -> bool {
-    !matches!(t, SocketType::Pub | SocketType::Push)
-}
-
-fn can_send(t: SocketType) -> bool {
-    !matches!(t, SocketType::Sub | SocketType::Pull)
 }
 
 fn check_socket(

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cat;
 mod config;
+mod directions;
 mod metrics;
 mod metrics_http;
 mod placement;

@@ -90,10 +90,20 @@ pub fn plan_for(config: &Config, cli: Option<Profile>, host: &Host) -> Result<Pl
     plan::plan(host, cli.unwrap_or(config.profile), &requests(config)).map_err(|e| e.to_string())
 }
 
-/// Places every service of `config` on `host`.
-pub fn place(config: &Config, cli: Option<Profile>, host: &Host) -> Result<Vec<Placement>, String> {
+/// Places every service of `config` on `host`; also returns the CPU for
+/// the appliance's own threads when any service is pinned.
+pub fn place(
+    config: &Config,
+    cli: Option<Profile>,
+    host: &Host,
+) -> Result<(Vec<Placement>, Option<usize>), String> {
     let plan = plan_for(config, cli, host)?;
-    Ok(plan
+    let housekeeping = if plan.services.iter().any(|p| p.cpu.is_some()) {
+        plan.housekeeping.first().copied()
+    } else {
+        None
+    };
+    let placements = plan
         .services
         .into_iter()
         .zip(&config.services)
@@ -108,7 +118,8 @@ pub fn place(config: &Config, cli: Option<Profile>, host: &Host) -> Result<Vec<P
                 (None, None) => "the config",
             },
         })
-        .collect())
+        .collect();
+    Ok((placements, housekeeping))
 }
 
 /// This host, as this process may use it (`root` is `/` but for tests).
@@ -154,7 +165,8 @@ mod tests {
 
     #[test]
     fn the_config_profile_applies_and_a_service_profile_wins() {
-        let p = place(&cfg(""), None, &fixture("two-socket-smt")).unwrap();
+        let (p, housekeeping) = place(&cfg(""), None, &fixture("two-socket-smt")).unwrap();
+        assert_eq!(housekeeping, Some(0));
         assert_eq!(
             p[0].describe(),
             "profile balanced (the config), not pinned, parks when idle"
@@ -168,7 +180,7 @@ mod tests {
 
     #[test]
     fn the_command_line_profile_overrides_the_file() {
-        let p = place(&cfg(""), Some(Profile::Latency), &fixture("isolated")).unwrap();
+        let (p, _) = place(&cfg(""), Some(Profile::Latency), &fixture("isolated")).unwrap();
         assert_eq!(
             p[0].describe(),
             "profile latency (--profile), pinned to CPU 1 (node 0), SQPOLL thread on CPU 3"

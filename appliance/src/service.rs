@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use monocoque_patterns::{Error, Monitor, MonitorEvent, Socket};
 use monocoque_runtime::spsc;
-use monocoque_zmtp::SocketType;
 
 use crate::config::{ServiceSpec, SocketSpec};
+use crate::directions::{can_receive, can_send};
 use crate::metrics::{LatencyRecorder, ServiceMetrics, SideMetrics};
 use crate::placement::Placement;
 use crate::socket_options::Applied;
@@ -281,14 +281,6 @@ fn linger_of(spec: &ServiceSpec) -> Duration {
         })
         .max()
         .unwrap_or(Duration::ZERO)
-}
-
-fn can_receive(t: SocketType) -> bool {
-    !matches!(t, SocketType::Pub | SocketType::Push)
-}
-
-fn can_send(t: SocketType) -> bool {
-    !matches!(t, SocketType::Sub | SocketType::Pull)
 }
 
 /// Carries messages from `from` to `to` until the service stops and `from`

@@ -29,16 +29,17 @@ pub struct Source {
 }
 
 impl Source {
-    /// Reads, checks and places the config.
-    pub fn load(&self) -> Result<(Config, Vec<Placement>), String> {
+    /// Reads, checks and places the config; also the CPU for the
+    /// appliance's own threads, when services are pinned.
+    pub fn load(&self) -> Result<(Config, Vec<Placement>, Option<usize>), String> {
         let config = match &self.path {
             Some(p) => config::load(p),
             None => config::parse(config::DEFAULT_NAME, config::DEFAULT),
         }
         .map_err(|e| e.to_string())?;
         let host = placement::this_host(&self.host_root)?;
-        let placements = placement::place(&config, self.profile, &host)?;
-        Ok((config, placements))
+        let (placements, housekeeping) = placement::place(&config, self.profile, &host)?;
+        Ok((config, placements, housekeeping))
     }
 }
 
@@ -47,8 +48,7 @@ pub fn run(source: Source) -> Result<(), String> {
     // Registered before anything starts: a signal during start-up is not lost.
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| format!("installing signal handlers: {e}"))?;
-    let (config, placements) = source.load()?;
-    let housekeeping = housekeeping_cpu(&source, &config)?;
+    let (config, placements, housekeeping) = source.load()?;
     let mut running: HashMap<String, Running> = HashMap::new();
     let mut order = Vec::new();
     for (spec, placement) in config.services.iter().zip(placements) {
@@ -107,17 +107,6 @@ pub fn run(source: Source) -> Result<(), String> {
     Ok(())
 }
 
-/// The CPU for the appliance's own threads when the plan pins any service
-/// (`None`: nothing is pinned, nothing to keep clear of).
-fn housekeeping_cpu(source: &Source, config: &Config) -> Result<Option<usize>, String> {
-    let host = placement::this_host(&source.host_root)?;
-    let plan = placement::plan_for(config, source.profile, &host)?;
-    if plan.services.iter().all(|p| p.cpu.is_none()) {
-        return Ok(None);
-    }
-    Ok(plan.housekeeping.first().copied())
-}
-
 /// One line per service: what it is, what it bound, where it runs.
 fn report(r: &Running) {
     let side = |which: &str, spec: &crate::config::SocketSpec| {
@@ -164,7 +153,8 @@ fn reload(
     running: &mut HashMap<String, Running>,
     order: &mut Vec<String>,
 ) {
-    let loaded = source.load().and_then(|(c, p)| {
+    // The appliance's own threads stay where they were placed at start.
+    let loaded = source.load().and_then(|(c, p, _)| {
         if c.metrics == metrics {
             Ok((c, p))
         } else {
