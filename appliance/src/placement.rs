@@ -200,6 +200,18 @@ mod tests {
     }
 
     #[test]
+    fn the_plans_default_pool_is_the_runtimes() {
+        // The tuning crate depends on no project crate, so it repeats it.
+        assert_eq!(
+            plan::DEFAULT_RECV_BUFFERS,
+            (
+                monocoque_runtime::DEFAULT_RECV_BUFFERS,
+                monocoque_runtime::DEFAULT_RECV_BUFFER_SIZE
+            )
+        );
+    }
+
+    #[test]
     fn the_process_affinity_mask_limits_the_host() {
         let h = fixture("two-socket-smt").restricted_to(&[0, 1, 8, 9].into_iter().collect());
         assert_eq!(h.cores().len(), 2);

@@ -91,3 +91,40 @@ fn hwm_drops_counts_what_a_router_drops_for_a_full_peer() {
         assert_eq!(router.hwm_drops(), 20 - delivered);
     });
 }
+
+/// A socket whose application does not read must not take the reactor's whole
+/// receive pool: past three quarters held, its backlog is copied out, and
+/// another socket on the same reactor keeps receiving.
+#[test]
+fn a_backlog_nobody_reads_leaves_receive_buffers_for_the_others() {
+    use std::time::Duration;
+    let rt = monocoque_runtime::Runtime::builder()
+        .recv_buffers(32, 4096)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        monocoque_runtime::timeout(Duration::from_secs(20), async {
+            let ignored = socket(SocketType::Pull, vec![SocketOption::RcvHwm(200)]);
+            let flood_ep = bind(&ignored, Transport::Tcp);
+            let flood = socket(SocketType::Push, vec![]);
+            flood.connect(&flood_ep).unwrap();
+            // Each 3 KB message fills most of a 4 KiB buffer: without copying,
+            // 32 queued messages would hold the whole pool.
+            let big = "x".repeat(3000);
+            for _ in 0..200 {
+                flood.send(msg(&[&big])).await.unwrap();
+            }
+            queued_in(&ignored, 200).await;
+            let read = socket(SocketType::Pull, vec![]);
+            let ep = bind(&read, Transport::Tcp);
+            let sender = socket(SocketType::Push, vec![]);
+            sender.connect(&ep).unwrap();
+            for i in 0..20 {
+                sender.send(msg(&[&format!("{i}")])).await.unwrap();
+                assert_eq!(frames(&read.recv().await.unwrap()), [i.to_string()]);
+            }
+        })
+        .await
+        .expect("the second socket starved");
+    });
+}

@@ -30,6 +30,6 @@ pub use driver::DriverKind;
 pub use error::{Error, Result};
 pub use executor::JoinHandle;
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};
-pub use runtime::{in_runtime, spawn, Runtime, RuntimeBuilder};
+pub use runtime::{in_runtime, recv_pool_mostly_held, spawn, Runtime, RuntimeBuilder};
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;

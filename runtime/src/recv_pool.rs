@@ -9,7 +9,7 @@
 //! memory is `count x size`, whatever the peers do.
 
 use std::alloc::{alloc, dealloc, Layout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -32,6 +32,9 @@ pub(crate) struct BufPool {
     /// Set when a reader waits for a buffer: the next give-back wakes the reactor.
     wanted: AtomicBool,
     notifier: OnceLock<Notifier>,
+    /// Buffers handed up as `Bytes` and not yet dropped (held by sockets'
+    /// queues or the application), as opposed to free or lent to the kernel.
+    held: AtomicUsize,
 }
 
 // SAFETY: the raw memory is only reached through buffer ids, and each id is owned
@@ -73,6 +76,7 @@ impl BufPool {
             free,
             wanted: AtomicBool::new(false),
             notifier: OnceLock::new(),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -123,6 +127,11 @@ impl BufPool {
         self.free.len()
     }
 
+    /// Buffers held as `Bytes` right now.
+    pub(crate) fn held_count(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     /// Takes a free buffer with a guard that gives it back unless converted.
     pub(crate) fn take_guard(self: &Arc<Self>) -> Option<BufGuard> {
         self.take_free().map(|id| BufGuard {
@@ -135,6 +144,7 @@ impl BufPool {
     /// The caller gives up its ownership of `id`; the `Bytes` returns it when dropped.
     pub(crate) fn into_bytes(self: &Arc<Self>, id: u16, len: usize) -> Bytes {
         assert!(len <= self.size);
+        self.held.fetch_add(1, Ordering::Relaxed);
         Bytes::from_owner(RecvBuf {
             pool: self.clone(),
             id,
@@ -197,6 +207,7 @@ impl AsRef<[u8]> for RecvBuf {
 
 impl Drop for RecvBuf {
     fn drop(&mut self) {
+        self.pool.held.fetch_sub(1, Ordering::Relaxed);
         self.pool.give_back(self.id);
     }
 }

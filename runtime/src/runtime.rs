@@ -296,6 +296,14 @@ impl Drop for Runtime {
     }
 }
 
+/// Whether at least three quarters of this thread's receive buffers are held
+/// as `Bytes` (queued in sockets or by the application): the point where a
+/// backlog should stop pinning more of them and copy instead. `false` outside
+/// a runtime.
+pub fn recv_pool_mostly_held() -> bool {
+    reactor::try_with(|r| r.pool.held_count() * 4 >= r.pool.count() as usize * 3).unwrap_or(false)
+}
+
 /// Whether this thread is inside [`Runtime::block_on`] (so that IO, timers
 /// and [`spawn`] work here).
 pub fn in_runtime() -> bool {

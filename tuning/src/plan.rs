@@ -94,8 +94,8 @@ pub const DEFAULT_RING_ENTRIES: u32 = 256;
 /// and multishot receives across many connections.
 pub const THROUGHPUT_RING_ENTRIES: u32 = 4096;
 
-/// The runtime's receive pool by default: 64 buffers of 64 KiB.
-pub const DEFAULT_RECV_BUFFERS: (u16, usize) = (64, 64 * 1024);
+/// The runtime's receive pool by default: 256 buffers of 16 KiB (4 MiB).
+pub const DEFAULT_RECV_BUFFERS: (u16, usize) = (256, 16 * 1024);
 /// The throughput profile's pool.
 pub const THROUGHPUT_RECV_BUFFERS: (u16, usize) = (256, 64 * 1024);
 

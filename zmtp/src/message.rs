@@ -12,9 +12,21 @@ use bytes::Bytes;
 /// assert_eq!(m.len(), 2);
 /// assert_eq!(&m[1][..], b"payload");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Msg {
-    frames: Vec<Bytes>,
+    frames: Frames,
+}
+
+/// Most messages have one frame: it is held inline, so receiving, queueing
+/// and cloning a single-frame message (once per subscriber) allocates
+/// nothing. callgrind counted one allocation and one free per received
+/// message when every message had its own `Vec`.
+#[derive(Clone, Default)]
+enum Frames {
+    #[default]
+    None,
+    One(Bytes),
+    Many(Vec<Bytes>),
 }
 
 impl Msg {
@@ -25,52 +37,91 @@ impl Msg {
 
     /// Appends a frame.
     pub fn push(&mut self, frame: impl Into<Bytes>) {
-        self.frames.push(frame.into());
+        let frame = frame.into();
+        self.frames = match std::mem::take(&mut self.frames) {
+            Frames::None => Frames::One(frame),
+            Frames::One(first) => {
+                let mut v = Vec::with_capacity(4);
+                v.push(first);
+                v.push(frame);
+                Frames::Many(v)
+            }
+            Frames::Many(mut v) => {
+                v.push(frame);
+                Frames::Many(v)
+            }
+        };
     }
 
     /// The frames in order.
     pub fn frames(&self) -> &[Bytes] {
-        &self.frames
+        match &self.frames {
+            Frames::None => &[],
+            Frames::One(f) => std::slice::from_ref(f),
+            Frames::Many(v) => v,
+        }
     }
 
     /// Gives up the frames.
     pub fn into_frames(self) -> Vec<Bytes> {
-        self.frames
+        match self.frames {
+            Frames::None => Vec::new(),
+            Frames::One(f) => vec![f],
+            Frames::Many(v) => v,
+        }
     }
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.frames().len()
     }
 
     /// Whether there are no frames.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.frames().is_empty()
     }
 
     /// Total bytes across frames.
     pub fn byte_len(&self) -> usize {
-        self.frames.iter().map(Bytes::len).sum()
+        self.frames().iter().map(Bytes::len).sum()
     }
 }
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Msg")
+            .field("frames", &self.frames())
+            .finish()
+    }
+}
+
+impl PartialEq for Msg {
+    fn eq(&self, other: &Msg) -> bool {
+        self.frames() == other.frames()
+    }
+}
+
+impl Eq for Msg {}
 
 impl std::ops::Index<usize> for Msg {
     type Output = Bytes;
     fn index(&self, i: usize) -> &Bytes {
-        &self.frames[i]
+        &self.frames()[i]
     }
 }
 
 impl From<Vec<Bytes>> for Msg {
     fn from(frames: Vec<Bytes>) -> Self {
-        Msg { frames }
+        Msg {
+            frames: Frames::Many(frames),
+        }
     }
 }
 
 impl From<Bytes> for Msg {
     fn from(frame: Bytes) -> Self {
         Msg {
-            frames: vec![frame],
+            frames: Frames::One(frame),
         }
     }
 }
@@ -89,11 +140,34 @@ impl From<Vec<u8>> for Msg {
 
 impl<const N: usize> From<[&'static str; N]> for Msg {
     fn from(frames: [&'static str; N]) -> Self {
-        Msg {
-            frames: frames
-                .iter()
-                .map(|f| Bytes::from_static(f.as_bytes()))
-                .collect(),
+        let mut m = Msg::new();
+        for f in frames {
+            m.push(Bytes::from_static(f.as_bytes()));
         }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_frame_inline_many_in_a_list_and_equal_either_way() {
+        let mut m = Msg::new();
+        assert!(m.is_empty());
+        m.push("a");
+        assert_eq!(m.frames(), [Bytes::from_static(b"a")]);
+        let one = m.clone();
+        m.push("b");
+        m.push("c");
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.byte_len(), 3);
+        assert_eq!(&m[2][..], b"c");
+        assert_eq!(one, Msg::from(vec![Bytes::from_static(b"a")]));
+        assert_eq!(m, Msg::from(["a", "b", "c"]));
+        assert_eq!(m.clone().into_frames().len(), 3);
+        assert_eq!(one.into_frames(), vec![Bytes::from_static(b"a")]);
+        assert_eq!(format!("{:?}", Msg::from("x")), "Msg { frames: [b\"x\"] }");
     }
 }

@@ -36,9 +36,12 @@ use crate::PeerId;
 /// Outbound bytes gathered into one write at most.
 pub(crate) const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
-/// Inbound messages queued beyond this many are copied out of the receive
-/// buffers, so that a backlog the application is not reading never pins the
-/// reactor's shared receive pool (which would stall every other connection).
+/// Inbound messages queued beyond this many, while three quarters of the
+/// reactor's receive buffers are held, are copied out of them: a backlog the
+/// application is not reading never pins the whole shared pool (which would
+/// stall every other connection). Below that pressure they stay zero-copy:
+/// copying every message of a deep but moving queue cost two allocations per
+/// message (callgrind, docs/BENCHMARKS.md).
 const ZERO_COPY_BACKLOG: usize = 16;
 
 /// A connect-side pipe that outlives its connections (IMMEDIATE off): messages
@@ -167,7 +170,9 @@ pub(crate) async fn run<S: Stream>(
                         if q.reader_gone() {
                             return Poll::Ready(EngineEnd::Released);
                         }
-                        let msg = if q.len() >= ZERO_COPY_BACKLOG {
+                        let msg = if q.len() >= ZERO_COPY_BACKLOG
+                            && monocoque_runtime::recv_pool_mostly_held()
+                        {
                             detach_from_pool(msg)
                         } else {
                             msg
@@ -351,14 +356,14 @@ fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
     }
 }
 
-/// Copies a message's frames into their own allocations.
+/// Copies a message's frames into their own allocations (the frame list is
+/// reused).
 pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
-    Msg::from(
-        msg.into_frames()
-            .into_iter()
-            .map(|f| Bytes::copy_from_slice(&f))
-            .collect::<Vec<_>>(),
-    )
+    let mut frames = msg.into_frames();
+    for f in &mut frames {
+        *f = Bytes::copy_from_slice(f);
+    }
+    Msg::from(frames)
 }
 
 /// The handshake succeeded: give the socket the pipe (a new one for accepted

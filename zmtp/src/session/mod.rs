@@ -116,7 +116,9 @@ pub struct Session {
     codec: Option<Box<dyn MessageCodec>>,
     version: Option<ProtocolVersion>,
     peer: Option<PeerInfo>,
-    partial: Vec<Bytes>,
+    /// The frames of the message being received (a single frame stays
+    /// inline in the `Msg`: no allocation per message).
+    partial: Msg,
     /// Bytes of `partial` copied out of the receive buffers.
     partial_bytes_copied: u64,
     events: VecDeque<Event>,
@@ -162,7 +164,7 @@ impl Session {
             codec: None,
             version: None,
             peer: None,
-            partial: Vec::new(),
+            partial: Msg::new(),
             partial_bytes_copied: 0,
             events: VecDeque::new(),
             timers,
@@ -371,7 +373,7 @@ impl Session {
         }
         self.state = SessionState::Closed;
         self.timers.stop();
-        self.partial.clear();
+        self.partial = Msg::new();
         self.close_reason = Some(error.clone());
         self.events.push_back(Event::Closed(error));
     }
@@ -450,8 +452,8 @@ impl Session {
             self.partial.push(frame.body);
         }
         if !more {
-            let frames = std::mem::take(&mut self.partial);
-            self.on_message(frames);
+            let msg = std::mem::take(&mut self.partial);
+            self.on_message(msg);
         }
         Ok(())
     }
@@ -480,25 +482,23 @@ impl Session {
         Ok(())
     }
 
-    fn on_message(&mut self, mut frames: Vec<Bytes>) {
+    fn on_message(&mut self, msg: Msg) {
         // Subscriptions as messages (ZMTP 3.0 peers, XSUB users): 0x01 / 0x00 + topic.
-        if self.config.socket_type.is_publisher() && frames.len() == 1 {
-            match frames[0].first() {
+        if self.config.socket_type.is_publisher() && msg.len() == 1 {
+            match msg[0].first() {
                 Some(1) => {
-                    let topic = frames.pop().expect("one frame").slice(1..);
-                    self.events.push_back(Event::Subscribe(topic));
+                    self.events.push_back(Event::Subscribe(msg[0].slice(1..)));
                     return;
                 }
                 Some(0) => {
-                    let topic = frames.pop().expect("one frame").slice(1..);
-                    self.events.push_back(Event::Cancel(topic));
+                    self.events.push_back(Event::Cancel(msg[0].slice(1..)));
                     return;
                 }
                 _ => {}
             }
         }
         self.stats.messages_received += 1;
-        self.events.push_back(Event::Message(Msg::from(frames)));
+        self.events.push_back(Event::Message(msg));
     }
 }
 
