@@ -433,3 +433,45 @@ fn the_throughput_profile_pins_services_and_keeps_housekeeping_apart() {
     client.send("pinned", 0).unwrap();
     assert_eq!(worker.recv_bytes(0).unwrap(), b"pinned");
 }
+
+#[test]
+fn sighup_restarts_a_changed_service_and_leaves_the_others_alone() {
+    let path = config_file("changed", &services(&format!("{STREAMER}{QUEUE}")));
+    let mut app = App::start(&[], Some(path.clone()));
+    let ctx = zmq::Context::new();
+    // A queue client and worker that must not notice the reload.
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &app.endpoint("rq", "backend"));
+    let client = zsock(&ctx, zmq::REQ);
+    connect_ready(&ctx, &client, &app.endpoint("rq", "frontend"));
+
+    let changed = STREAMER.replace(
+        "backend = { bind = [\"tcp://127.0.0.1:0\"] }",
+        "backend = { bind = [\"tcp://127.0.0.1:0\"], options = { sndhwm = 10 } }",
+    );
+    assert_ne!(changed, STREAMER);
+    std::fs::write(&path, services(&format!("{changed}{QUEUE}"))).unwrap();
+    app.signal(SIGHUP);
+    let lines = app.read_report("reloaded");
+    assert!(
+        lines.iter().any(|l| l.starts_with("service st (streamer)")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("service rq ")),
+        "{lines:?}"
+    );
+
+    // The queue's connections carried on through the reload.
+    client.send("across the reload", 0).unwrap();
+    assert_eq!(worker.recv_bytes(0).unwrap(), b"across the reload");
+    worker.send("ok", 0).unwrap();
+    assert_eq!(client.recv_bytes(0).unwrap(), b"ok");
+    // The restarted streamer serves on its new endpoints.
+    let sink = zsock(&ctx, zmq::PULL);
+    connect_ready(&ctx, &sink, &app.endpoint("st", "backend"));
+    let source = zsock(&ctx, zmq::PUSH);
+    connect_ready(&ctx, &source, &app.endpoint("st", "frontend"));
+    source.send("restarted", 0).unwrap();
+    assert_eq!(sink.recv_bytes(0).unwrap(), b"restarted");
+}
