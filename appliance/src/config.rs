@@ -17,10 +17,15 @@
 //! Every mistake is refused with the file, the line and column, and the field:
 //! `appliance.toml:14:11: service "md" backend option sndhwm: must be 0 or more`.
 //! Unknown fields are mistakes too (a misspelt option must not be ignored).
+//! So are two binds that `run` could not both make: the same TCP port on
+//! overlapping addresses (`*` covers every IPv4 address, `::` every address),
+//! whether two services' or a service's and the metrics listener's, or the
+//! same ipc path; the error points at the later of the two in the file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use monocoque_patterns::{Endpoint, Options};
 use monocoque_zmtp::SocketType;
@@ -193,15 +198,21 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         }
     })?;
     let profile = raw.profile.map(|p| *p.get_ref()).unwrap_or_default();
+    // The metrics listener takes part in the overlap check below; where it
+    // was written (`None`: the default, which no line names).
+    let mut metrics_span = None;
     let metrics = match raw.metrics.and_then(|m| m.listen) {
         None => Some(default_metrics()),
         Some(l) if l.get_ref() == "off" => None,
-        Some(l) => Some(l.get_ref().parse().map_err(|e| {
-            at(
-                l.span(),
-                format!("metrics.listen: {e} (ip:port, or \"off\")"),
-            )
-        })?),
+        Some(l) => {
+            metrics_span = Some(l.span());
+            Some(l.get_ref().parse().map_err(|e| {
+                at(
+                    l.span(),
+                    format!("metrics.listen: {e} (ip:port, or \"off\")"),
+                )
+            })?)
+        }
     };
     if raw.services.is_empty() {
         return Err(at(
@@ -210,7 +221,16 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         ));
     }
     let mut names = HashSet::new();
-    let mut bound = HashSet::new();
+    let mut binds: Vec<BindSite> = Vec::new();
+    if let Some(addr) = metrics {
+        binds.push(BindSite {
+            span: metrics_span,
+            field: "metrics.listen".into(),
+            owner: "metrics.listen".into(),
+            text: addr.to_string(),
+            key: BindKey::Tcp(addr.ip(), addr.port()),
+        });
+    }
     let mut services = Vec::new();
     for s in raw.services {
         let name = s.name.get_ref().clone();
@@ -235,8 +255,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             check_socket(raw.into(), &name, which, fixed, &at)
         };
         let fixed = kind.types();
-        let frontend = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
-        let backend = side(s.backend, "backend", fixed.map(|t| t.1))?;
+        let (frontend, frontend_spans) = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
+        let (backend, backend_spans) = side(s.backend, "backend", fixed.map(|t| t.1))?;
         if kind == Kind::Bridge
             && !(can_receive(frontend.socket_type) && can_send(backend.socket_type))
         {
@@ -250,12 +270,19 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         }
-        for ep in frontend.bind.iter().chain(&backend.bind) {
-            if !ep.ends_with(":0") && !bound.insert(ep.clone()) {
-                return Err(at(
-                    s.name.span(),
-                    format!("service {name:?}: {ep} is bound by another socket already"),
-                ));
+        for (which, spec, spans) in [
+            ("frontend", &frontend, frontend_spans),
+            ("backend", &backend, backend_spans),
+        ] {
+            for (ep, span) in spec.bind.iter().zip(spans) {
+                let owner = format!("service {name:?} {which}");
+                binds.push(BindSite {
+                    span: Some(span),
+                    field: format!("{owner} bind"),
+                    owner,
+                    text: ep.clone(),
+                    key: BindKey::of(ep),
+                });
             }
         }
         services.push(ServiceSpec {
@@ -267,11 +294,127 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             profile: s.profile.map(|p| *p.get_ref()),
         });
     }
+    check_overlaps(binds, &at)?;
     Ok(Config {
         profile,
         metrics,
         services,
     })
+}
+
+/// One bind of the config (a service's endpoint or the metrics listener),
+/// for the overlap check.
+struct BindSite {
+    /// Where it is written (`None`: the default metrics address).
+    span: Option<Range<usize>>,
+    /// The field an error about it names.
+    field: String,
+    /// Who binds it, as the other side of an error names it.
+    owner: String,
+    /// As written.
+    text: String,
+    /// What it occupies.
+    key: BindKey,
+}
+
+/// What a bind occupies.
+#[derive(Debug, PartialEq)]
+enum BindKey {
+    /// An address (unspecified for `*` and `::`) and a port.
+    Tcp(IpAddr, u16),
+    /// A host name that did not resolve here, and a port: only the same name
+    /// is known to overlap (`run` reports the name itself).
+    Name(String, u16),
+    /// A Unix socket path.
+    Ipc(PathBuf),
+    /// Nothing another bind can collide with (port 0: the kernel picks).
+    Nothing,
+}
+
+impl BindKey {
+    /// The key of a checked bind endpoint. A host name is resolved as `run`
+    /// resolves it, to its first address.
+    fn of(endpoint: &str) -> BindKey {
+        match endpoint.parse::<Endpoint>() {
+            Ok(Endpoint::Tcp { port: 0, .. }) => BindKey::Nothing,
+            Ok(Endpoint::Tcp { host, port }) if host == "*" => {
+                BindKey::Tcp(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+            }
+            Ok(Endpoint::Tcp { host, port }) => match host.parse::<IpAddr>() {
+                Ok(ip) => BindKey::Tcp(ip, port),
+                Err(_) => match (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|mut a| a.next())
+                {
+                    Ok(Some(addr)) => BindKey::Tcp(addr.ip(), port),
+                    _ => BindKey::Name(host.to_ascii_lowercase(), port),
+                },
+            },
+            Ok(Endpoint::Ipc(path)) => BindKey::Ipc(path),
+            // Refused earlier, by check_socket.
+            Ok(Endpoint::Inproc(_)) | Err(_) => BindKey::Nothing,
+        }
+    }
+
+    /// Whether `run` could not make both binds.
+    fn overlaps(&self, other: &BindKey) -> bool {
+        match (self, other) {
+            (BindKey::Tcp(a, p), BindKey::Tcp(b, q)) => {
+                p == q && *p != 0 && addresses_overlap(*a, *b)
+            }
+            (BindKey::Name(a, p), BindKey::Name(b, q)) => p == q && a == b,
+            (BindKey::Ipc(a), BindKey::Ipc(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Whether listeners on `a` and `b` (same port) collide on Linux: equal
+/// addresses, or one unspecified address of the other's family. `::` also
+/// covers IPv4, as sockets bind dual-stack (IPV6_V6ONLY is not set and
+/// Linux's default `net.ipv6.bindv6only` is 0); an IPv4-mapped IPv6 address
+/// is its IPv4 address.
+fn addresses_overlap(a: IpAddr, b: IpAddr) -> bool {
+    let v4 = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let (a, b) = (v4(a), v4(b));
+    if a == b {
+        return true;
+    }
+    match (a, b) {
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+            a.is_unspecified() || b.is_unspecified()
+        }
+        (IpAddr::V6(v6), IpAddr::V4(_)) | (IpAddr::V4(_), IpAddr::V6(v6)) => v6.is_unspecified(),
+    }
+}
+
+/// Refuses the first bind, in file order, that overlaps an earlier one.
+fn check_overlaps(
+    mut binds: Vec<BindSite>,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    // The default metrics address, written nowhere, counts as first.
+    binds.sort_by_key(|b| b.span.as_ref().map(|s| s.start + 1).unwrap_or(0));
+    for (i, later) in binds.iter().enumerate() {
+        let Some(earlier) = binds[..i].iter().find(|e| e.key.overlaps(&later.key)) else {
+            continue;
+        };
+        let where_ = match &earlier.span {
+            Some(span) => format!("at line {}", at(span.clone(), String::new()).line),
+            None => "by default".to_string(),
+        };
+        return Err(at(
+            later.span.clone().unwrap_or(0..0),
+            format!(
+                "{}: {} overlaps {} (bound by {} {where_})",
+                later.field, later.text, earlier.text, earlier.owner
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The default metrics address.
@@ -285,7 +428,7 @@ fn check_socket(
     which: &str,
     fixed: Option<SocketType>,
     at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
-) -> Result<SocketSpec, ConfigError> {
+) -> Result<(SocketSpec, Vec<Range<usize>>), ConfigError> {
     let field = |f: &str| format!("service {service:?} {which} {f}");
     let socket_type = match (fixed, raw.socket_type) {
         (Some(t), None) => t,
@@ -378,12 +521,18 @@ fn check_socket(
             ),
         ));
     }
-    Ok(SocketSpec {
-        socket_type,
-        bind: raw.bind.into_iter().map(Spanned::into_inner).collect(),
-        connect: raw.connect.into_iter().map(Spanned::into_inner).collect(),
-        options,
-    })
+    // The binds' positions go apart from the spec: a spec compares equal
+    // across a reload whatever line it moved to.
+    let bind_spans = raw.bind.iter().map(Spanned::span).collect();
+    Ok((
+        SocketSpec {
+            socket_type,
+            bind: raw.bind.into_iter().map(Spanned::into_inner).collect(),
+            connect: raw.connect.into_iter().map(Spanned::into_inner).collect(),
+            options,
+        },
+        bind_spans,
+    ))
 }
 
 /// The key whose value starts at `offset` (`kind` in `kind = "x"`), if the
@@ -552,9 +701,123 @@ mod tests {
         let twice = format!("{OK}{}", OK.replace("7002", "7003"));
         assert!(err(&twice).contains("service name \"s\" is used twice"));
         let same_port = format!("{OK}{}", OK.replace("name = \"s\"", "name = \"t\""));
-        assert!(err(&same_port).contains("tcp://*:7001 is bound by another socket already"));
+        assert_eq!(
+            err(&same_port),
+            "f.toml:9:22: service \"t\" frontend bind: tcp://*:7001 overlaps tcp://*:7001 \
+             (bound by service \"s\" frontend at line 4)"
+        );
         assert!(err("profile = \"fast\"\n").contains("profile: unknown variant `fast`"));
         assert!(err("").contains("no [[service]]"));
         assert!(err(&format!("[metrics]\nlisten = \"nowhere\"\n{OK}")).contains("metrics.listen"));
+    }
+
+    /// Two streamers, `s` binding `first` and `t` binding `second` (their
+    /// frontends, line 4 and line 9), metrics off.
+    fn two(first: &str, second: &str) -> String {
+        let one = |name: &str, ep: &str| {
+            format!(
+                "[[service]]\nname = \"{name}\"\nkind = \"streamer\"\n\
+                 frontend = {{ bind = [\"{ep}\"] }}\n\
+                 backend = {{ connect = [\"tcp://127.0.0.1:7002\"] }}\n"
+            )
+        };
+        format!(
+            "{}{}[metrics]\nlisten = \"off\"\n",
+            one("s", first),
+            one("t", second)
+        )
+    }
+
+    #[test]
+    fn overlapping_tcp_binds_are_refused_at_the_second() {
+        let said = |second: &str, first: &str| {
+            format!(
+                "f.toml:9:22: service \"t\" frontend bind: {second} overlaps {first} \
+                 (bound by service \"s\" frontend at line 4)"
+            )
+        };
+        for (first, second) in [
+            ("tcp://*:7001", "tcp://127.0.0.1:7001"),
+            ("tcp://127.0.0.1:7001", "tcp://*:7001"),
+            ("tcp://0.0.0.0:7001", "tcp://10.1.2.3:7001"),
+            ("tcp://127.0.0.1:7001", "tcp://127.0.0.1:7001"),
+            ("tcp://*:7001", "tcp://[::]:7001"),
+            ("tcp://[::]:7001", "tcp://127.0.0.1:7001"),
+            ("tcp://[::1]:7001", "tcp://[::]:7001"),
+            ("tcp://[::ffff:127.0.0.1]:7001", "tcp://127.0.0.1:7001"),
+        ] {
+            assert_eq!(err(&two(first, second)), said(second, first));
+        }
+        for (first, second) in [
+            ("tcp://127.0.0.1:7001", "tcp://127.0.0.2:7001"),
+            ("tcp://*:7001", "tcp://*:7003"),
+            ("tcp://*:7001", "tcp://[::1]:7001"),
+            ("tcp://127.0.0.1:0", "tcp://127.0.0.1:0"),
+            ("tcp://*:0", "tcp://127.0.0.1:0"),
+            ("tcp://*:7001", "ipc:///tmp/7001"),
+        ] {
+            assert!(
+                parse("f.toml", &two(first, second)).is_ok(),
+                "{first} {second}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_ipc_path_twice_is_refused() {
+        assert_eq!(
+            err(&two("ipc:///tmp/m.sock", "ipc:///tmp//m.sock")),
+            "f.toml:9:22: service \"t\" frontend bind: ipc:///tmp//m.sock overlaps \
+             ipc:///tmp/m.sock (bound by service \"s\" frontend at line 4)"
+        );
+        assert!(parse("f.toml", &two("ipc:///tmp/m.sock", "ipc:///tmp/n.sock")).is_ok());
+    }
+
+    #[test]
+    fn one_service_binding_twice_is_refused() {
+        let text = OK.replace(
+            "backend = { connect = [\"tcp://127.0.0.1:7002\"] }",
+            "backend = { bind = [\"tcp://127.0.0.1:7001\"] }",
+        );
+        assert_eq!(
+            err(&text),
+            "f.toml:5:21: service \"s\" backend bind: tcp://127.0.0.1:7001 overlaps \
+             tcp://*:7001 (bound by service \"s\" frontend at line 4)"
+        );
+    }
+
+    #[test]
+    fn a_service_on_the_metrics_port_is_refused_at_the_later_line() {
+        // Metrics first: the service's bind is the second.
+        assert_eq!(
+            err(&format!("[metrics]\nlisten = \"127.0.0.1:7001\"\n{OK}")),
+            "f.toml:6:22: service \"s\" frontend bind: tcp://*:7001 overlaps \
+             127.0.0.1:7001 (bound by metrics.listen at line 2)"
+        );
+        // Metrics after the service: the listener is the second.
+        assert_eq!(
+            err(&format!("{OK}[metrics]\nlisten = \"127.0.0.1:7001\"\n")),
+            "f.toml:7:10: metrics.listen: 127.0.0.1:7001 overlaps tcp://*:7001 \
+             (bound by service \"s\" frontend at line 4)"
+        );
+        // The default listener, written nowhere, comes first.
+        assert_eq!(
+            err(&OK.replace("tcp://*:7001", "tcp://*:9464")),
+            "f.toml:4:22: service \"s\" frontend bind: tcp://*:9464 overlaps \
+             127.0.0.1:9464 (bound by metrics.listen by default)"
+        );
+        assert!(parse(
+            "f.toml",
+            &format!("[metrics]\nlisten = \"127.0.0.1:7003\"\n{OK}")
+        )
+        .is_ok());
+        assert!(parse(
+            "f.toml",
+            &format!(
+                "[metrics]\nlisten = \"127.0.0.1:0\"\n{}",
+                OK.replace("7001", "0")
+            )
+        )
+        .is_ok());
     }
 }

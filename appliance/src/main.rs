@@ -1,5 +1,7 @@
 //! `monocoque`: the appliance. See `monocoque --help` and appliance/README.md.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -126,9 +128,37 @@ fn tune(a: &TuneArgs, check: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether log lines get ANSI colours: only on a terminal (escape codes
+/// garble a journal or a log file), and never when NO_COLOR is set to
+/// something (<https://no-color.org>).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// `monocoque run` raises the open-file soft limit to the hard limit before
+/// anything starts (one descriptor per peer: the usual 1,024 would refuse
+/// subscribers long before memory does) and says what it got.
+fn raise_open_files_limit() {
+    match monocoque_runtime::raise_open_files_limit() {
+        Ok(l) if l.after > l.before => println!(
+            "open files: soft limit raised from {} to {} (the hard limit)",
+            l.before, l.after
+        ),
+        Ok(l) => println!("open files: limit {} (the hard limit already)", l.after),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            println!("open files: the soft limit could not be raised: {e}");
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(use_colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -139,11 +169,14 @@ fn main() -> ExitCode {
             config,
             profile,
             host_root,
-        } => supervisor::run(supervisor::Source {
-            path: config,
-            profile,
-            host_root,
-        }),
+        } => {
+            raise_open_files_limit();
+            supervisor::run(supervisor::Source {
+                path: config,
+                profile,
+                host_root,
+            })
+        }
         Command::Tune(TuneCommand::Plan(a)) => tune(&a, false),
         Command::Tune(TuneCommand::Check(a)) => tune(&a, true),
         Command::Config(ConfigCommand::Check { file }) => config::load(&file)
@@ -182,5 +215,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(!use_colour(false, None));
+        assert!(!use_colour(true, Some("1".into())));
+        assert!(!use_colour(false, Some("1".into())));
+        // An empty NO_COLOR is as if unset (no-color.org).
+        assert!(use_colour(true, Some("".into())));
     }
 }

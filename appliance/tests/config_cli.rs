@@ -88,3 +88,51 @@ fn the_deploy_examples_check_and_place() {
     }
     assert_eq!(seen, 2);
 }
+
+/// Two services on the same port, `*` and 127.0.0.1, and a service on the
+/// metrics listener's port: `config check` and `run` refuse both alike,
+/// pointing at the later bind.
+#[test]
+fn overlapping_binds_are_refused_by_check_and_run_at_the_later_line() {
+    let cases = [
+        (
+            "overlap-services",
+            "[metrics]\nlisten = \"off\"\n\
+             [[service]]\nname = \"a\"\nkind = \"streamer\"\n\
+             frontend = { bind = [\"tcp://*:7101\"] }\n\
+             backend = { bind = [\"tcp://*:7102\"] }\n\
+             [[service]]\nname = \"b\"\nkind = \"streamer\"\n\
+             frontend = { bind = [\"tcp://127.0.0.1:7101\"] }\n\
+             backend = { bind = [\"tcp://*:7103\"] }\n",
+            "11:22: service \"b\" frontend bind: tcp://127.0.0.1:7101 overlaps tcp://*:7101 \
+             (bound by service \"a\" frontend at line 6)",
+        ),
+        (
+            "overlap-metrics",
+            "[[service]]\nname = \"a\"\nkind = \"streamer\"\n\
+             frontend = { bind = [\"tcp://*:7104\"] }\n\
+             backend = { bind = [\"tcp://*:7105\"] }\n\
+             [metrics]\nlisten = \"127.0.0.1:7105\"\n",
+            "7:10: metrics.listen: 127.0.0.1:7105 overlaps tcp://*:7105 \
+             (bound by service \"a\" backend at line 5)",
+        ),
+    ];
+    for (name, text, what) in cases {
+        let path = config_file(name, text);
+        let expected = format!("error: {}:{what}\n", path.display());
+        let out = monocoque()
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
+        let out = monocoque()
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
+    }
+}

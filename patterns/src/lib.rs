@@ -17,6 +17,7 @@ mod endpoint;
 mod error;
 mod fanout;
 mod lifecycle;
+mod log_limit;
 mod monitor;
 mod options;
 mod peer_id;

@@ -18,6 +18,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use bytes::Bytes;
+use monocoque_runtime::PoolPressure;
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::PeerId;
@@ -76,6 +77,34 @@ impl Notify {
                 _ => *slot = Some(waker.clone()),
             }
         }
+    }
+}
+
+/// Messages a queue may hold as loans from the receive pool while the pool is
+/// under [`PoolPressure::High`]; past it, pushes copy. Below that pressure
+/// queues stay zero-copy: copying every message of a deep but moving queue
+/// cost two allocations per message (callgrind, docs/BENCHMARKS.md).
+const ZERO_COPY_BACKLOG: usize = 16;
+
+/// The receive pool's loans in `msg` replaced by copies (frames that are not
+/// loans are kept as they are).
+pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
+    if !msg
+        .frames()
+        .iter()
+        .any(|f| monocoque_runtime::in_recv_pool(f))
+    {
+        return msg;
+    }
+    let mut frames = msg.into_frames();
+    for f in &mut frames {
+        if monocoque_runtime::in_recv_pool(f) {
+            *f = Bytes::copy_from_slice(f);
+        }
+    }
+    match frames.len() {
+        1 => Msg::from(frames.pop().expect("one frame")),
+        _ => Msg::from(frames),
     }
 }
 
@@ -148,10 +177,20 @@ impl Queue {
     /// Appends a message, even past the HWM (callers check `is_full` first when
     /// the socket type blocks or drops; the engine may overshoot by the one
     /// message it already decoded). Returns `false` if the reader is gone.
+    ///
+    /// Every message of every pipe, inbound or outbound, passes here, so this
+    /// is where queued messages stop pinning the reactor's shared receive
+    /// pool: under pressure a deep queue's pushes copy their loans out, and
+    /// when the pool is nearly dry every push does.
     pub(crate) fn push(&mut self, msg: Msg) -> bool {
         if self.reader_gone {
             return false;
         }
+        let msg = match monocoque_runtime::recv_pool_pressure() {
+            PoolPressure::Low => msg,
+            PoolPressure::High if self.items.len() < ZERO_COPY_BACKLOG => msg,
+            PoolPressure::High | PoolPressure::NearlyDry => detach_from_pool(msg),
+        };
         if self.conflate && !self.items.is_empty() {
             // The newest value replaces the one not read yet.
             self.items.clear();

@@ -19,6 +19,7 @@ mod error;
 mod executor;
 pub mod net;
 mod op;
+mod process_limits;
 mod reactor;
 mod recv_pool;
 mod runtime;
@@ -29,7 +30,11 @@ mod wait_strategy;
 pub use driver::DriverKind;
 pub use error::{Error, Result};
 pub use executor::JoinHandle;
+pub use process_limits::{physical_memory, raise_open_files_limit, OpenFilesLimit};
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};
-pub use runtime::{in_runtime, recv_pool_mostly_held, spawn, Runtime, RuntimeBuilder};
+pub use runtime::{
+    in_recv_pool, in_runtime, recv_pool_mostly_held, recv_pool_pressure, spawn, PoolPressure,
+    Runtime, RuntimeBuilder,
+};
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;

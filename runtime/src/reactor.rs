@@ -33,8 +33,6 @@ pub(crate) struct Reactor {
     pub(crate) driver: RefCell<Driver>,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) shared: Arc<Shared>,
-    /// Readers waiting for a receive buffer to come back.
-    pub(crate) buffer_waiters: RefCell<Vec<Waker>>,
     pub(crate) pool: Arc<BufPool>,
     /// Sends of at least this many bytes use SEND_ZC (io_uring only).
     pub(crate) send_zc_threshold: Option<usize>,
@@ -97,7 +95,6 @@ impl Reactor {
     ) -> Result<Rc<Reactor>> {
         let pool = BufPool::new(recv_buffers, recv_buffer_size);
         let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone(), fixed)?;
-        pool.set_notifier(notifier.clone());
         let send_zc_threshold = match (&driver, send_zc_threshold) {
             (Driver::Uring(u), Some(t)) if u.supports_send_zc() => Some(t),
             (_, Some(_)) => {
@@ -110,16 +107,9 @@ impl Reactor {
             driver: RefCell::new(driver),
             timers: RefCell::new(TimerQueue::default()),
             shared: Shared::new(notifier),
-            buffer_waiters: RefCell::new(Vec::new()),
             pool,
             send_zc_threshold,
         }))
-    }
-
-    /// Parks the current reader until a receive buffer comes back.
-    pub(crate) fn wait_for_buffer(&self, waker: &Waker) {
-        self.pool.want();
-        self.buffer_waiters.borrow_mut().push(waker.clone());
     }
 
     pub(crate) fn kind(&self) -> DriverKind {
@@ -171,19 +161,8 @@ impl Reactor {
             };
             let shared = &self.shared;
             let has_work = || main.woken.load(Ordering::SeqCst) || shared.has_remote();
-            let buffers_wanted = !self.buffer_waiters.borrow().is_empty();
-            let buffers_back =
-                match self
-                    .driver
-                    .borrow_mut()
-                    .turn(wait, shared, &has_work, buffers_wanted)
-                {
-                    Ok(b) => b,
-                    Err(e) => panic!("the {} driver failed: {e}", self.kind().name()),
-                };
-            if buffers_back && !self.buffer_waiters.borrow().is_empty() {
-                let waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
-                waiters.into_iter().for_each(Waker::wake);
+            if let Err(e) = self.driver.borrow_mut().turn(wait, shared, &has_work) {
+                panic!("the {} driver failed: {e}", self.kind().name());
             }
             // Read the clock only when a timer could be due: in a busy-poll spin
             // the read is a measurable share of the loop (perf: 4 %).
@@ -207,15 +186,12 @@ impl Reactor {
                 }
             };
             let timers = std::mem::take(&mut *self.timers.borrow_mut());
-            let buffer_waiters = std::mem::take(&mut *self.buffer_waiters.borrow_mut());
             let idle = wakers.is_empty()
                 && timers.is_empty()
-                && buffer_waiters.is_empty()
                 && !self.shared.has_local()
                 && !self.shared.has_remote();
             drop(wakers);
             drop(timers);
-            drop(buffer_waiters);
             if idle {
                 break;
             }

@@ -4,18 +4,23 @@
 //! A received chunk is handed up as a `Bytes` that borrows its pool buffer (no
 //! copy). When the last `Bytes` (or slice of it) is dropped, on whatever thread,
 //! the buffer's id goes back on the pool's free queue, and the reactor gives it
-//! back to the kernel (io_uring) or reads into it again (epoll). When every buffer
-//! is held by the application, reads pause and TCP pushes back on the sender:
-//! memory is `count x size`, whatever the peers do.
+//! back to the kernel (io_uring) or reads into it again (epoll).
+//!
+//! The pool is shared by every connection of the reactor, so running dry must
+//! never stop anyone reading (an earlier version paused reads then, and about
+//! 256 idle peers whose metadata pinned a buffer each wedged the box): a read
+//! that finds no free buffer reads into an ordinary heap buffer instead
+//! (`stream_io::recv`), and EOFs and resets are always seen. Keeping the pool
+//! free is the job of the layers above: small and long-lived data is copied
+//! out at decode, and queued messages are copied out under pressure
+//! ([`recv_pool_mostly_held`](crate::recv_pool_mostly_held)).
 
 use std::alloc::{alloc, dealloc, Layout};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
-
-use crate::driver::Notifier;
 
 /// Default number of receive buffers per reactor.
 pub const DEFAULT_RECV_BUFFERS: u16 = 256;
@@ -29,12 +34,11 @@ pub(crate) struct BufPool {
     size: usize,
     count: u16,
     free: ArrayQueue<u16>,
-    /// Set when a reader waits for a buffer: the next give-back wakes the reactor.
-    wanted: AtomicBool,
-    notifier: OnceLock<Notifier>,
     /// Buffers handed up as `Bytes` and not yet dropped (held by sockets'
     /// queues or the application), as opposed to free or lent to the kernel.
     held: AtomicUsize,
+    /// Reads that found no buffer and used the heap.
+    heap_reads: AtomicU64,
 }
 
 // SAFETY: the raw memory is only reached through buffer ids, and each id is owned
@@ -74,9 +78,8 @@ impl BufPool {
             size,
             count,
             free,
-            wanted: AtomicBool::new(false),
-            notifier: OnceLock::new(),
             held: AtomicUsize::new(0),
+            heap_reads: AtomicU64::new(0),
         })
     }
 
@@ -86,6 +89,13 @@ impl BufPool {
 
     pub(crate) fn count(&self) -> u16 {
         self.count
+    }
+
+    /// Whether `bytes` lies in this pool's memory.
+    pub(crate) fn contains(&self, bytes: &[u8]) -> bool {
+        let start = self.base as usize;
+        let p = bytes.as_ptr() as usize;
+        !bytes.is_empty() && p >= start && p < start + self.count as usize * self.size
     }
 
     /// Start of buffer `id`.
@@ -100,26 +110,10 @@ impl BufPool {
         self.free.pop()
     }
 
-    /// Gives a buffer id back (it must be owned by the caller). Wakes the reactor
-    /// if a reader is waiting for a buffer.
+    /// Gives a buffer id back (it must be owned by the caller).
     pub(crate) fn give_back(&self, id: u16) {
         // Cannot fail: there are exactly `count` ids and the queue holds `count`.
         let _ = self.free.push(id);
-        if self.wanted.load(Ordering::SeqCst) && self.wanted.swap(false, Ordering::SeqCst) {
-            if let Some(n) = self.notifier.get() {
-                n.notify();
-            }
-        }
-    }
-
-    /// Called by the reactor once: how give-backs from other threads wake it.
-    pub(crate) fn set_notifier(&self, notifier: Notifier) {
-        let _ = self.notifier.set(notifier);
-    }
-
-    /// A reader waits for a buffer: make the next give-back wake the reactor.
-    pub(crate) fn want(&self) {
-        self.wanted.store(true, Ordering::SeqCst);
     }
 
     /// Free buffers right now.
@@ -130,6 +124,16 @@ impl BufPool {
     /// Buffers held as `Bytes` right now.
     pub(crate) fn held_count(&self) -> usize {
         self.held.load(Ordering::Relaxed)
+    }
+
+    /// Counts a read that found the pool dry and used the heap.
+    pub(crate) fn count_heap_read(&self) {
+        self.heap_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads so far that found the pool dry.
+    pub(crate) fn heap_reads(&self) -> u64 {
+        self.heap_reads.load(Ordering::Relaxed)
     }
 
     /// Takes a free buffer with a guard that gives it back unless converted.

@@ -280,6 +280,12 @@ impl Runtime {
         self.reactor.pool.free_count()
     }
 
+    /// Reads that found every receive buffer taken and read into the heap
+    /// instead (the pool ran dry; nobody stopped reading).
+    pub fn heap_fallback_reads(&self) -> u64 {
+        self.reactor.pool.heap_reads()
+    }
+
     /// Operations (io_uring) or descriptors (epoll) the driver is tracking; for tests
     /// that check nothing leaks.
     pub fn driver_load(&self) -> usize {
@@ -301,7 +307,40 @@ impl Drop for Runtime {
 /// backlog should stop pinning more of them and copy instead. `false` outside
 /// a runtime.
 pub fn recv_pool_mostly_held() -> bool {
-    reactor::try_with(|r| r.pool.held_count() * 4 >= r.pool.count() as usize * 3).unwrap_or(false)
+    recv_pool_pressure() >= PoolPressure::High
+}
+
+/// How much of this thread's receive pool is held as `Bytes` (queued in
+/// sockets or by the application).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PoolPressure {
+    /// Under three quarters: loans are cheap, keep them.
+    Low,
+    /// Three quarters or more: a backlog should copy instead of pinning more.
+    High,
+    /// Seven eighths or more: anything queued should copy.
+    NearlyDry,
+}
+
+/// This thread's [`PoolPressure`]; `Low` outside a runtime.
+pub fn recv_pool_pressure() -> PoolPressure {
+    reactor::try_with(|r| {
+        let (held, count) = (r.pool.held_count(), r.pool.count() as usize);
+        if held * 8 >= count * 7 {
+            PoolPressure::NearlyDry
+        } else if held * 4 >= count * 3 {
+            PoolPressure::High
+        } else {
+            PoolPressure::Low
+        }
+    })
+    .unwrap_or(PoolPressure::Low)
+}
+
+/// Whether `bytes` is a loan from this thread's receive pool (so holding it
+/// holds a pool buffer). `false` outside a runtime.
+pub fn in_recv_pool(bytes: &[u8]) -> bool {
+    reactor::try_with(|r| r.pool.contains(bytes)).unwrap_or(false)
 }
 
 /// Whether this thread is inside [`Runtime::block_on`] (so that IO, timers

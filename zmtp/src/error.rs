@@ -48,6 +48,15 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// With no MAXMSGSIZE set, a frame announced more bytes than the process
+    /// could ever hold.
+    #[error("peer announced a {size}-byte frame, more than the {ceiling} bytes this machine could ever hold (set MAXMSGSIZE to refuse smaller ones)")]
+    FrameBeyondMemory {
+        /// The length the frame header announced.
+        size: u64,
+        /// The decoder's ceiling (the machine's memory).
+        ceiling: u64,
+    },
     /// A long frame announced a length no real frame can have (the top bit set).
     #[error("peer sent a frame length of {size} bytes, which is not a valid ZMTP frame length")]
     InvalidFrameLength {

@@ -8,10 +8,26 @@
 //! frames of one message are summed as their headers arrive, so a peer cannot
 //! grow a message without limit with endless MORE frames of legal size. An
 //! optional cap on frames per message bounds a stream of empty MORE frames.
+//! With no limit set, a length larger than the process could ever hold (the
+//! decoder's ceiling, the machine's memory when the engine sets it) is
+//! refused at the header all the same.
+//!
+//! Who owns a body: a command's body, and a data body of at most
+//! [`INLINE_COPY_MAX`] bytes, is copied out of the receive buffers at decode
+//! (commands are few and often kept for the connection's lifetime: metadata,
+//! identities, topics; small messages are the common market-data case, and a
+//! copy frees the receive buffer at once). Larger data bodies stay slices of
+//! the receive buffer they arrived in (zero-copy), a short loan that the
+//! socket layer ends by copying when the shared pool runs short.
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::input_buffer::InputBuffer;
+
+/// Data bodies up to this many bytes are copied at decode instead of being
+/// loaned from the receive buffer (see the module docs). Chosen by benchmark:
+/// docs/BENCHMARKS.md, "Small frames copied at decode".
+pub const INLINE_COPY_MAX: usize = 512;
 
 /// Which size limit applies to incoming frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +61,8 @@ pub struct FrameDecoder {
     /// Bytes and frames of the message being received, up to the last header.
     message_size: u64,
     message_frames: usize,
+    /// No frame may announce more than this, whatever the limit says.
+    ceiling: u64,
 }
 
 impl FrameDecoder {
@@ -56,7 +74,16 @@ impl FrameDecoder {
             max_frames: None,
             message_size: 0,
             message_frames: 0,
+            ceiling: i64::MAX as u64,
         }
+    }
+
+    /// Refuses any frame announcing more than `ceiling` bytes, even with no
+    /// limit set: a length the process could never hold (the engine passes
+    /// the machine's physical memory). Without it the ceiling is 2^63 - 1, the
+    /// largest length the grammar allows.
+    pub fn set_ceiling(&mut self, ceiling: u64) {
+        self.ceiling = ceiling.min(i64::MAX as u64);
     }
 
     /// Caps the data frames of one message (after the handshake); `None` for
@@ -89,10 +116,16 @@ impl FrameDecoder {
             return Ok(None);
         }
         self.pending = None;
+        let command = flags & FLAG_COMMAND != 0;
+        let body = if command || size <= INLINE_COPY_MAX {
+            input.take_copied(size)
+        } else {
+            input.take(size)
+        };
         Ok(Some(Frame {
             more: flags & FLAG_MORE != 0,
-            command: flags & FLAG_COMMAND != 0,
-            body: input.take(size),
+            command,
+            body,
         }))
     }
 
@@ -129,6 +162,12 @@ impl FrameDecoder {
         }
         if size > i64::MAX as u64 || usize::try_from(size).is_err() {
             return Err(Error::InvalidFrameLength { size });
+        }
+        if size > self.ceiling {
+            return Err(Error::FrameBeyondMemory {
+                size,
+                ceiling: self.ceiling,
+            });
         }
         match self.limit {
             FrameLimit::Handshake(limit) if size > limit => {
@@ -284,6 +323,48 @@ mod tests {
             decode_all(&[0x01, 0, 0x01, 0, 0x01, 0, 0x00, 0], &mut dec),
             Err(Error::TooManyFrames { limit: 3 })
         );
+    }
+
+    #[test]
+    fn a_length_beyond_the_ceiling_is_refused_without_a_limit() {
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(&[0x02, 0, 0, 0, 1, 0, 0, 0, 0]));
+        let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+        dec.set_ceiling(1 << 30);
+        assert_eq!(
+            dec.decode(&mut input),
+            Err(Error::FrameBeyondMemory {
+                size: 1 << 32,
+                ceiling: 1 << 30
+            })
+        );
+        // Within the ceiling, the header is accepted and the body awaited.
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(&[0x02, 0, 0, 0, 0, 0x40, 0, 0, 0]));
+        assert_eq!(dec.decode(&mut input), Ok(None));
+    }
+
+    #[test]
+    fn small_and_command_bodies_are_copied_large_ones_loaned() {
+        let big = vec![9u8; INLINE_COPY_MAX + 1];
+        let mut wire = vec![
+            0x00, 3, b'a', b'b', b'c', 0x04, 5, 4, b'P', b'I', b'N', b'G',
+        ];
+        wire.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 0]);
+        wire.extend_from_slice(&((big.len() as u16).to_be_bytes()));
+        wire.extend_from_slice(&big);
+        let chunk = Bytes::from(wire);
+        let range = chunk.as_ptr() as usize..chunk.as_ptr() as usize + chunk.len();
+        let mut input = InputBuffer::new();
+        input.push(chunk.clone());
+        let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+        let small = dec.decode(&mut input).unwrap().unwrap();
+        let cmd = dec.decode(&mut input).unwrap().unwrap();
+        let large = dec.decode(&mut input).unwrap().unwrap();
+        assert!(!range.contains(&(small.body.as_ptr() as usize)));
+        assert!(!range.contains(&(cmd.body.as_ptr() as usize)));
+        assert!(range.contains(&(large.body.as_ptr() as usize)));
+        assert_eq!(&large.body[..], &big[..]);
     }
 
     #[test]

@@ -10,16 +10,30 @@
 //! shared by every connection on the thread, and a frame larger than the pool
 //! must not hold all of it while it waits for its last byte (reads would pause
 //! and the frame would never complete).
+//!
+//! Small bodies are not loaned at all: [`InputBuffer::take_copied`] copies
+//! them into a per-connection arena, so the receive buffer they came in goes
+//! back to the pool as soon as the chunk is decoded, whatever the application
+//! does with the message. The arena is an ordinary heap block of
+//! [`ARENA_SIZE`] bytes shared by the small bodies cut from it (one allocation
+//! per block, not per body); it is freed when the last of them is dropped.
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
+
+/// Size of one block of the small-body arena. Large enough that a burst of
+/// market-data messages shares a handful of allocations; small enough that an
+/// idle connection's left-over block costs little.
+pub const ARENA_SIZE: usize = 4096;
 
 /// A queue of received chunks read as one byte stream.
 #[derive(Debug, Default)]
 pub struct InputBuffer {
     /// The front of the stream while a body is being gathered; before `chunks`.
     assembly: BytesMut,
+    /// Where small bodies are copied to (allocated on first use).
+    arena: BytesMut,
     chunks: VecDeque<Bytes>,
     /// `assembly.len()` plus the chunks' lengths.
     len: usize,
@@ -146,6 +160,54 @@ impl InputBuffer {
         }
     }
 
+    /// Removes and returns the first `n` bytes as a copy that shares nothing
+    /// with the received chunks: a slice of the connection's arena (or its own
+    /// allocation when `n` is over [`ARENA_SIZE`]). `n` must not exceed
+    /// [`len`](Self::len).
+    ///
+    /// For bodies that are small, or kept long (commands: metadata,
+    /// identities, topics), so that they never hold a receive buffer.
+    pub fn take_copied(&mut self, n: usize) -> Bytes {
+        assert!(n <= self.len, "take past the end of the input buffer");
+        if n == 0 {
+            return Bytes::new();
+        }
+        if n > ARENA_SIZE {
+            let mut out = BytesMut::with_capacity(n);
+            self.copy_front_into(n, &mut out);
+            return out.freeze();
+        }
+        if self.arena.capacity() - self.arena.len() < n {
+            // A fresh block: the old one lives on in the bodies cut from it.
+            // (Not `reserve`, which would double the block while they live.)
+            self.arena = BytesMut::with_capacity(ARENA_SIZE);
+        }
+        let mut arena = std::mem::take(&mut self.arena);
+        self.copy_front_into(n, &mut arena);
+        let out = arena.split_to(arena.len()).freeze();
+        self.arena = arena;
+        out
+    }
+
+    /// Moves the first `n` bytes to the end of `out`, consuming them.
+    fn copy_front_into(&mut self, n: usize, out: &mut BytesMut) {
+        let k = n.min(self.assembly.len());
+        out.extend_from_slice(&self.assembly[..k]);
+        self.assembly.advance(k);
+        let mut left = n - k;
+        while left > 0 {
+            let front = self.chunks.front_mut().expect("len counts the chunks");
+            let k = left.min(front.len());
+            out.extend_from_slice(&front[..k]);
+            front.advance(k);
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+            left -= k;
+        }
+        self.len -= n;
+    }
+
     /// Removes and returns the first `n` bytes. `n` must not exceed [`len`](Self::len).
     ///
     /// Zero-copy when the bytes lie within the front chunk; otherwise they are
@@ -252,6 +314,30 @@ mod tests {
         b.assemble(5);
         assert_eq!(b.take(5).as_ptr(), data.as_ptr());
         assert_eq!(b.copied_bytes(), 0);
+    }
+
+    #[test]
+    fn copied_bodies_hold_no_chunk_and_share_the_arena() {
+        let mut b = InputBuffer::new();
+        let first = Bytes::from(b"hello world".to_vec());
+        b.push(first.clone());
+        b.push(Bytes::from(b"!!".to_vec()));
+        let hello = b.take_copied(5);
+        b.skip(1);
+        let rest = b.take_copied(7);
+        assert_eq!((&hello[..], &rest[..]), (&b"hello"[..], &b"world!!"[..]));
+        assert!(first.is_unique(), "a copied body still holds the chunk");
+        assert!(b.is_empty());
+        // Consecutive small bodies are cut from one arena block.
+        assert_eq!(offset_between(&hello, &rest), 5);
+        // A body larger than a block gets its own allocation.
+        b.push(Bytes::from(vec![7u8; ARENA_SIZE + 1]));
+        assert_eq!(b.take_copied(ARENA_SIZE + 1).len(), ARENA_SIZE + 1);
+    }
+
+    /// How far apart two slices start (same block: the first's length).
+    fn offset_between(a: &Bytes, b: &Bytes) -> usize {
+        (b.as_ptr() as usize).wrapping_sub(a.as_ptr() as usize)
     }
 
     #[test]

@@ -39,27 +39,33 @@ pub struct PeerProperties {
 }
 
 /// Checks the peer's metadata against our socket type, as libzmq does on READY
-/// and INITIATE: the Socket-Type must be present, known and compatible; the
-/// Identity, if any, at most 255 bytes.
+/// and INITIATE: the Socket-Type must be present, and every Socket-Type
+/// property the peer sent (a peer may repeat it) known and compatible; the
+/// Identity, if any, at most 255 bytes. A repeated Identity counts by its last
+/// value, as libzmq sets the routing id once per property in order.
 pub fn check_peer_metadata(local: SocketType, metadata: Metadata) -> Result<PeerProperties> {
-    let type_name = metadata
-        .get(metadata::SOCKET_TYPE)
-        .ok_or(Error::MissingSocketType)?;
-    let theirs = SocketType::from_wire(type_name)
-        .ok_or_else(|| Error::UnknownSocketType(String::from_utf8_lossy(type_name).into_owned()))?;
-    if !local.is_compatible_with(theirs) {
-        return Err(Error::IncompatibleSocketType {
-            ours: local,
-            theirs,
-        });
+    let mut theirs = None;
+    let mut identity = Bytes::new();
+    for (name, value) in metadata.iter() {
+        if name.eq_ignore_ascii_case(metadata::SOCKET_TYPE.as_bytes()) {
+            let t = SocketType::from_wire(value).ok_or_else(|| {
+                Error::UnknownSocketType(String::from_utf8_lossy(value).into_owned())
+            })?;
+            if !local.is_compatible_with(t) {
+                return Err(Error::IncompatibleSocketType {
+                    ours: local,
+                    theirs: t,
+                });
+            }
+            theirs.get_or_insert(t);
+        } else if name.eq_ignore_ascii_case(metadata::IDENTITY.as_bytes()) {
+            if value.len() > MAX_IDENTITY_LEN {
+                return Err(Error::IdentityTooLong(value.len()));
+            }
+            identity = value.clone();
+        }
     }
-    let identity = metadata
-        .get(metadata::IDENTITY)
-        .cloned()
-        .unwrap_or_default();
-    if identity.len() > MAX_IDENTITY_LEN {
-        return Err(Error::IdentityTooLong(identity.len()));
-    }
+    let theirs = theirs.ok_or(Error::MissingSocketType)?;
     Ok(PeerProperties {
         socket_type: theirs,
         identity,
@@ -112,5 +118,36 @@ mod tests {
             ),
             Err(Error::IdentityTooLong(256))
         );
+    }
+
+    #[test]
+    fn repeated_properties_are_each_checked() {
+        assert_eq!(
+            check_peer_metadata(
+                SocketType::Router,
+                md(&[("Socket-Type", b"DEALER"), ("Socket-Type", b"PUSH")])
+            ),
+            Err(Error::IncompatibleSocketType {
+                ours: SocketType::Router,
+                theirs: SocketType::Push
+            })
+        );
+        assert_eq!(
+            check_peer_metadata(
+                SocketType::Router,
+                md(&[("Socket-Type", b"DEALER"), ("Socket-Type", b"bogus")])
+            ),
+            Err(Error::UnknownSocketType("bogus".into()))
+        );
+        let twice = check_peer_metadata(
+            SocketType::Router,
+            md(&[
+                ("Socket-Type", b"DEALER"),
+                ("Identity", b"first"),
+                ("Identity", b"last"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(&twice.identity[..], b"last");
     }
 }

@@ -210,3 +210,45 @@ proptest! {
         s.handle_timeout(now + std::time::Duration::from_secs(60));
     }
 }
+
+#[test]
+fn a_ping_flood_from_a_peer_that_never_reads_owes_one_pong() {
+    let now = Instant::now();
+    let mut s = Session::new(config(SocketType::Router), now).unwrap();
+    s.handle_input(bytes(&after_handshake(&[])), now);
+    drain(&mut s);
+    // What the handshake queued is taken, as an engine would write it.
+    let _ = s.transmit().take_chunks();
+    let mut flood = Vec::new();
+    for i in 0..10_000u16 {
+        let mut ping = vec![0, 0];
+        ping.extend_from_slice(&i.to_be_bytes());
+        flood.extend(command_frame("PING", &ping));
+    }
+    s.handle_input(bytes(&flood), now);
+    drain(&mut s);
+    assert!(s.wants_write());
+    assert_eq!(s.stats().pings_received, 10_000);
+    // One PONG, echoing the latest PING's context.
+    let mut pong = Vec::new();
+    for chunk in s.transmit().take_chunks() {
+        pong.extend_from_slice(&chunk);
+    }
+    assert_eq!(pong, command_frame("PONG", &9_999u16.to_be_bytes()));
+    assert!(!s.wants_write());
+}
+
+#[test]
+fn a_declared_frame_larger_than_the_ceiling_closes_at_the_header() {
+    let mut c = config(SocketType::Router);
+    c.memory_ceiling = Some(1 << 30);
+    // A data frame announcing 2^40 bytes, and none of its body.
+    let events = feed(c, &after_handshake(&[0x02, 0, 0, 0x01, 0, 0, 0, 0, 0]));
+    assert_eq!(
+        closed_with(&events),
+        &Error::FrameBeyondMemory {
+            size: 1 << 40,
+            ceiling: 1 << 30
+        }
+    );
+}

@@ -31,9 +31,10 @@ use monocoque_runtime::{spawn, spsc};
 use super::link::{Control, CoreEnd, CoreEvent, Publish, StreamKind};
 use super::MovableStream;
 use crate::monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
+use crate::pipe::detach_from_pool;
 use crate::pipe::{Pipe, PipeEvent};
 use crate::socket::shared::SocketShared;
-use crate::transport::engine::{self, detach_from_pool};
+use crate::transport::engine;
 use crate::transport::stream::Stream;
 use crate::PeerId;
 

@@ -8,8 +8,16 @@
 //!
 //! Back-pressure: when the inbound queue is at RCVHWM the engine stops
 //! decoding and stops reading, so the kernel's buffers fill and TCP pushes back
-//! on the peer. Outbound messages are taken in batches (up to
-//! [`WRITE_BATCH_BYTES`]) and leave in one gathered write.
+//! on the peer. It also stops reading while a write is stuck and more than
+//! [`TRANSMIT_CAP`] bytes of the session's own output (replies to the peer's
+//! commands) wait behind it: a peer that sends but never reads is pushed back
+//! instead of growing our memory. Outbound messages are taken in batches (up
+//! to [`WRITE_BATCH_BYTES`]) and leave in one gathered write.
+//!
+//! Receive buffers: the session copies small frames and commands out of them
+//! at decode; what stays a loan (large frames) is copied out by the pipe when
+//! a queue backs up while the reactor's pool runs short (`pipe.rs`). So no
+//! connection, and no application holding messages, keeps others from reading.
 //!
 //! The engine ends when the peer closes, the session fails (the reason is
 //! logged and reported to the monitor), the socket drops the pipe, or the
@@ -19,6 +27,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -27,6 +36,7 @@ use monocoque_runtime::{sleep_until, Sleep};
 use monocoque_zmtp::{Event, Msg, Session, SessionState};
 
 use super::stream::Stream;
+use crate::log_limit;
 use crate::monitor::MonitorEvent;
 use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
 use crate::socket::pubsub::{greeting_messages, subscription_msg, subscription_of};
@@ -36,13 +46,17 @@ use crate::PeerId;
 /// Outbound bytes gathered into one write at most.
 pub(crate) const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
-/// Inbound messages queued beyond this many, while three quarters of the
-/// reactor's receive buffers are held, are copied out of them: a backlog the
-/// application is not reading never pins the whole shared pool (which would
-/// stall every other connection). Below that pressure they stay zero-copy:
-/// copying every message of a deep but moving queue cost two allocations per
-/// message (callgrind, docs/BENCHMARKS.md).
-const ZERO_COPY_BACKLOG: usize = 16;
+/// Reading stops while a write is in flight and more than this much of the
+/// session's own output waits behind it. (PONGs are coalesced by the session,
+/// so only a future command that answers per input could pass it; the cap
+/// keeps such growth tied to TCP's push-back rather than to memory.)
+pub(crate) const TRANSMIT_CAP: usize = WRITE_BATCH_BYTES;
+
+/// What no frame may announce, MAXMSGSIZE or not: the machine's memory.
+fn memory_ceiling() -> Option<u64> {
+    static CEILING: OnceLock<Option<u64>> = OnceLock::new();
+    *CEILING.get_or_init(monocoque_runtime::physical_memory)
+}
 
 /// A connect-side pipe that outlives its connections (IMMEDIATE off): messages
 /// queue to it while disconnected and leave after the next handshake.
@@ -86,7 +100,8 @@ pub(crate) async fn run<S: Stream>(
     endpoint: String,
     persistent: Option<PersistentPipe>,
 ) -> EngineEnd {
-    let (config, hwm, probe) = {
+    let remote = stream.remote_address();
+    let (mut config, hwm, probe) = {
         let core = shared.core.borrow();
         let o = &core.options;
         (
@@ -100,6 +115,7 @@ pub(crate) async fn run<S: Stream>(
             o.probe_router,
         )
     };
+    config.memory_ceiling = memory_ceiling();
     let mut session = match Session::new(config, Instant::now()) {
         Ok(s) => s,
         Err(e) => {
@@ -170,13 +186,6 @@ pub(crate) async fn run<S: Stream>(
                         if q.reader_gone() {
                             return Poll::Ready(EngineEnd::Released);
                         }
-                        let msg = if q.len() >= ZERO_COPY_BACKLOG
-                            && monocoque_runtime::recv_pool_mostly_held()
-                        {
-                            detach_from_pool(msg)
-                        } else {
-                            msg
-                        };
                         if q.is_full() {
                             held = Some(msg);
                             q.writer.register(cx.waker());
@@ -262,8 +271,10 @@ pub(crate) async fn run<S: Stream>(
                 return Poll::Ready(EngineEnd::Released);
             }
 
-            // 5. Read, unless a decoded message is waiting for room.
-            if held.is_none() {
+            // 5. Read, unless a decoded message is waiting for room, or a
+            //    write is stuck with too much of our own output behind it.
+            let pushed_back = write.is_some() && session.transmit_len() > TRANSMIT_CAP;
+            if held.is_none() && !pushed_back {
                 let f = read.get_or_insert_with(|| Box::pin(stream.recv_bytes()));
                 match f.as_mut().poll(cx) {
                     Poll::Ready(Ok(data)) => {
@@ -315,7 +326,7 @@ pub(crate) async fn run<S: Stream>(
     drop(read);
     drop(write);
     shared.lifecycle.forget(key);
-    finish(&shared, &endpoint, attached, &persistent, &end);
+    finish(&shared, &endpoint, remote, attached, &persistent, &end);
     end
 }
 
@@ -354,16 +365,6 @@ fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
     } else {
         EngineEnd::HandshakeFailed(reason)
     }
-}
-
-/// Copies a message's frames into their own allocations (the frame list is
-/// reused).
-pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
-    let mut frames = msg.into_frames();
-    for f in &mut frames {
-        *f = Bytes::copy_from_slice(f);
-    }
-    Msg::from(frames)
 }
 
 /// The handshake succeeded: give the socket the pipe (a new one for accepted
@@ -439,6 +440,7 @@ fn attach(
 fn finish(
     shared: &Rc<SocketShared>,
     endpoint: &str,
+    remote: Option<String>,
     attached: Option<Attached>,
     persistent: &Option<PersistentPipe>,
     end: &EngineEnd,
@@ -455,16 +457,23 @@ fn finish(
         }
     }
     let endpoint = endpoint.to_string();
+    // Accepted connections are named by the peer's address too: the
+    // endpoint alone is the same for every peer of a bind.
+    let remote = remote.as_deref().unwrap_or("-");
     match end {
         EngineEnd::HandshakeFailed(reason) => {
-            tracing::warn!(%endpoint, %reason, "handshake failed; connection closed");
+            if let Some(suppressed) = log_limit::HANDSHAKE_FAILED.admit() {
+                tracing::warn!(%endpoint, %remote, %reason, suppressed, "handshake failed; connection closed");
+            }
             shared.monitor.borrow().post(MonitorEvent::HandshakeFailed {
                 endpoint,
                 reason: reason.clone(),
             });
         }
         EngineEnd::Disconnected(reason) => {
-            tracing::info!(%endpoint, %reason, "connection closed");
+            if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
+                tracing::info!(%endpoint, %remote, %reason, suppressed, "connection closed");
+            }
             shared.monitor.borrow().post(MonitorEvent::Disconnected {
                 endpoint,
                 reason: reason.clone(),

@@ -11,6 +11,7 @@ use super::engine::{self, EngineEnd, PersistentPipe};
 use super::reconnect::Backoff;
 use crate::endpoint::{resolve, Endpoint};
 use crate::fanout;
+use crate::log_limit;
 use crate::monitor::MonitorEvent;
 use crate::socket::shared::{random_seed, SocketShared};
 
@@ -20,8 +21,14 @@ pub(crate) enum Listener {
     Ipc(UnixListener),
 }
 
+/// First pause after an accept that failed for want of descriptors or memory.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// Longest pause between accepts while they keep failing.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// Accepts connections until the task is dropped (unbind, close).
 pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoint: String) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
             Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
@@ -32,6 +39,7 @@ pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoin
         }
         match accepted {
             Ok(stream) => {
+                backoff = ACCEPT_BACKOFF_MIN;
                 shared.monitor.borrow().post(MonitorEvent::Accepted {
                     endpoint: endpoint.clone(),
                 });
@@ -58,14 +66,36 @@ pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoin
                     }
                 }
             }
+            Err(e) if peer_gone(&e) => {
+                // The peer reset or aborted before we took the connection:
+                // its doing, not ours; take the next one at once.
+                tracing::debug!(%endpoint, error = %e, "connection gone before accept");
+            }
             Err(e) => {
-                // EMFILE and friends: say so, and give the system a moment
-                // instead of spinning on a failing accept.
-                tracing::warn!(%endpoint, error = %e, "accept failed");
-                monocoque_runtime::sleep(Duration::from_millis(10)).await;
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM: the process or the system
+                // is out of something that only time (connections closing)
+                // gives back. Back off without spinning, doubling up to a
+                // second, and say so at most a few times per interval.
+                if let Some(suppressed) = log_limit::ACCEPT_FAILED.admit() {
+                    tracing::warn!(
+                        %endpoint,
+                        error = %e,
+                        suppressed,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "accept failed"
+                    );
+                }
+                monocoque_runtime::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
             }
         }
     }
+}
+
+/// Whether an accept error means only that the peer went away first.
+fn peer_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, NotConnected};
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | NotConnected)
 }
 
 enum Accepted {

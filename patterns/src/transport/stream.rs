@@ -13,6 +13,9 @@ pub(crate) trait Stream: 'static {
     fn recv_bytes(&self) -> impl Future<Output = io::Result<Bytes>> + '_;
     /// Writes every chunk, in order, with gathered writes.
     fn write_chunks(&self, chunks: Vec<Bytes>) -> impl Future<Output = io::Result<()>> + '_;
+    /// The other end's address for logs (`None` where the transport has none
+    /// worth showing, or the peer is already gone).
+    fn remote_address(&self) -> Option<String>;
 }
 
 impl Stream for TcpStream {
@@ -22,6 +25,9 @@ impl Stream for TcpStream {
     fn write_chunks(&self, chunks: Vec<Bytes>) -> impl Future<Output = io::Result<()>> + '_ {
         self.write_all_vectored(chunks)
     }
+    fn remote_address(&self) -> Option<String> {
+        self.peer_addr().ok().map(|a| a.to_string())
+    }
 }
 
 impl Stream for UnixStream {
@@ -30,5 +36,9 @@ impl Stream for UnixStream {
     }
     fn write_chunks(&self, chunks: Vec<Bytes>) -> impl Future<Output = io::Result<()>> + '_ {
         self.write_all_vectored(chunks)
+    }
+    fn remote_address(&self) -> Option<String> {
+        // An ipc peer's address is unnamed; the endpoint says all there is.
+        None
     }
 }

@@ -17,7 +17,6 @@ use slab::Slab;
 
 use super::Notifier;
 use crate::executor::Shared;
-use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
 
 /// Which way a task waits on a descriptor.
@@ -43,17 +42,15 @@ pub(crate) struct EpollDriver {
     sources: Slab<Source>,
     events: Events,
     strategy: WaitStrategy,
-    pool: Arc<BufPool>,
 }
 
 impl EpollDriver {
-    pub(crate) fn new(strategy: WaitStrategy, pool: Arc<BufPool>) -> io::Result<Self> {
+    pub(crate) fn new(strategy: WaitStrategy) -> io::Result<Self> {
         Ok(EpollDriver {
             poller: Arc::new(Poller::new()?),
             sources: Slab::new(),
             events: Events::new(),
             strategy,
-            pool,
         })
     }
 
@@ -115,14 +112,13 @@ impl EpollDriver {
         Poll::Pending
     }
 
-    /// Returns whether the pool has free buffers (readers waiting for one may retry).
+    /// One turn of the loop (see [`Driver::turn`](super::Driver::turn)).
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-        _buffers_wanted: bool,
-    ) -> io::Result<bool> {
+    ) -> io::Result<()> {
         self.events.clear();
         let timeout = match self.strategy {
             WaitStrategy::BusyPoll => Some(Duration::ZERO),
@@ -162,7 +158,7 @@ impl EpollDriver {
                 }
             }
         }
-        Ok(self.pool.free_count() > 0)
+        Ok(())
     }
 
     /// Descriptors registered.

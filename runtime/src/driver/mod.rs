@@ -93,9 +93,9 @@ impl Driver {
             Err(_) => None,
         };
         if forced == Some(DriverKind::Epoll) {
-            return Self::epoll(strategy, pool);
+            return Self::epoll(strategy);
         }
-        match uring::UringDriver::new(strategy, ring_entries, pool.clone(), fixed) {
+        match uring::UringDriver::new(strategy, ring_entries, pool, fixed) {
             Ok(d) => {
                 let n = d.notifier();
                 Ok((Driver::Uring(d), n))
@@ -109,19 +109,19 @@ impl Driver {
             }
             Err(uring::SetupError::Unavailable(e)) => {
                 tracing::info!("io_uring unavailable ({e}); using the epoll driver");
-                Self::epoll(strategy, pool)
+                Self::epoll(strategy)
             }
         }
     }
 
-    fn epoll(strategy: WaitStrategy, pool: Arc<BufPool>) -> Result<(Driver, Notifier)> {
+    fn epoll(strategy: WaitStrategy) -> Result<(Driver, Notifier)> {
         if let WaitStrategy::SqPoll { .. } = strategy {
             return Err(Error::UnsupportedWaitStrategy {
                 strategy: strategy.name(),
                 missing: "SQPOLL needs io_uring; the epoll driver is in use".into(),
             });
         }
-        let d = epoll::EpollDriver::new(strategy, pool)?;
+        let d = epoll::EpollDriver::new(strategy)?;
         let n = d.notifier();
         Ok((Driver::Epoll(d), n))
     }
@@ -134,19 +134,16 @@ impl Driver {
     }
 
     /// Submits pending work, waits up to `wait` (`None`: until something happens)
-    /// as the strategy allows, and wakes the tasks whose IO completed. Returns
-    /// whether receive buffers are available again. `buffers_wanted`: a reader
-    /// is waiting for a receive buffer, so returned ones end the wait at once.
+    /// as the strategy allows, and wakes the tasks whose IO completed.
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-        buffers_wanted: bool,
-    ) -> io::Result<bool> {
+    ) -> io::Result<()> {
         match self {
-            Driver::Uring(d) => d.turn(wait, shared, has_work, buffers_wanted),
-            Driver::Epoll(d) => d.turn(wait, shared, has_work, buffers_wanted),
+            Driver::Uring(d) => d.turn(wait, shared, has_work),
+            Driver::Epoll(d) => d.turn(wait, shared, has_work),
         }
     }
 }

@@ -452,25 +452,18 @@ impl UringDriver {
         self.eventfd_armed = true;
     }
 
-    /// Returns whether buffers came back to the pool (readers waiting for one may retry).
+    /// One turn of the loop (see [`Driver::turn`](super::Driver::turn)).
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
         shared: &Shared,
         has_work: &dyn Fn() -> bool,
-        buffers_wanted: bool,
-    ) -> io::Result<bool> {
-        let refilled =
-            self.refill() > 0 || (self.recv_ring.is_none() && self.pool.free_count() > 0);
-        // Returned buffers matter only to a reader waiting for one. Refilling
-        // the provided ring is a store to shared memory, not a syscall, so
-        // without waiters the park below is the only enter of this turn: one
-        // less io_uring_enter per received message (strace: 3 -> 2 per hop).
-        let wait = if refilled && buffers_wanted {
-            Some(Duration::ZERO)
-        } else {
-            wait
-        };
+    ) -> io::Result<()> {
+        // Buffers the application dropped go back to the kernel. Nobody waits
+        // for them (a reader finding the ring dry reads into the heap), and
+        // refilling is a store to shared memory, not a syscall, so the park
+        // below stays the only enter of this turn.
+        self.refill();
         let result = match self.strategy {
             WaitStrategy::BusyPoll => {
                 // Deferred completions are posted only by an enter with GETEVENTS;
@@ -527,7 +520,7 @@ impl UringDriver {
             Err(e) => return Err(e),
         }
         self.reap();
-        Ok(refilled)
+        Ok(())
     }
 
     fn reap(&mut self) {

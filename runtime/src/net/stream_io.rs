@@ -185,18 +185,38 @@ pub(crate) async fn write_all(sock: &Socket, mut buf: Bytes) -> io::Result<()> {
 ///
 /// With io_uring and a provided-buffer ring, a multishot RECV stays armed on the
 /// socket across calls: data that arrives between calls is already completed into
-/// a buffer, and a cancelled call loses nothing (the next one takes it). When the
-/// application holds every pool buffer, the RECV stops with ENOBUFS and resumes
-/// once a buffer comes back: reads pause and TCP pushes back.
+/// a buffer, and a cancelled call loses nothing (the next one takes it).
+///
+/// The pool is shared by every connection of the reactor. When it is dry (the
+/// application holds every buffer), this read does not wait for one to come
+/// back, which might be never: it waits for the socket to be readable without
+/// holding any memory, then reads into a buffer of the heap
+/// ([`Runtime::heap_fallback_reads`](crate::Runtime::heap_fallback_reads)
+/// counts these). So EOFs and resets are always seen and no connection can stop
+/// another from reading.
 pub(crate) async fn recv(sock: &Socket) -> io::Result<Bytes> {
     match sock.kind() {
-        DriverKind::Uring if sock.has_recv_ring() => recv_multishot(sock).await,
-        DriverKind::Uring => recv_single_shot(sock).await,
+        DriverKind::Uring if sock.has_recv_ring() => match recv_multishot(sock).await? {
+            Received::Data(b) => Ok(b),
+            Received::PoolDry => recv_when_readable(sock).await,
+        },
+        DriverKind::Uring => match reactor::with(|r| r.pool.take_guard()) {
+            Some(guard) => recv_single_shot(sock, guard).await,
+            None => recv_when_readable(sock).await,
+        },
         DriverKind::Epoll => recv_readiness(sock).await,
     }
 }
 
-async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
+/// What a multishot RECV produced.
+enum Received {
+    /// A chunk (empty at end of stream).
+    Data(Bytes),
+    /// The provided ring had no buffer when data came.
+    PoolDry,
+}
+
+async fn recv_multishot(sock: &Socket) -> io::Result<Received> {
     poll_fn(|cx| {
         reactor::with(|r| loop {
             let mut d = r.driver.borrow_mut();
@@ -224,20 +244,19 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
             if res > 0 {
                 let id = io_uring::cqueue::buffer_select(flags)
                     .expect("a RECV with provided buffers names its buffer");
-                return Poll::Ready(Ok(u.pool().into_bytes(id, res as usize)));
+                return Poll::Ready(Ok(Received::Data(u.pool().into_bytes(id, res as usize))));
             }
             if res == 0 {
-                return Poll::Ready(Ok(Bytes::new()));
+                return Poll::Ready(Ok(Received::Data(Bytes::new())));
             }
             if -res == libc::ENOBUFS {
-                // The ring ran dry when the kernel looked; it may have been refilled
-                // since. Re-arm if it holds buffers, else wait for one to come back.
+                // The ring ran dry when the kernel looked; it may have been
+                // refilled since. Re-arm if it holds buffers, else read
+                // without the pool (the multishot has ended: nothing is lost).
                 if u.ring_has_buffers() {
                     continue;
                 }
-                drop(d);
-                r.wait_for_buffer(cx.waker());
-                return Poll::Pending;
+                return Poll::Ready(Ok(Received::PoolDry));
             }
             return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
         })
@@ -245,23 +264,8 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Bytes> {
     .await
 }
 
-/// Waits for a free receive buffer.
-async fn take_buffer() -> BufGuard {
-    poll_fn(|cx| {
-        reactor::with(|r| match r.pool.take_guard() {
-            Some(g) => Poll::Ready(g),
-            None => {
-                r.wait_for_buffer(cx.waker());
-                Poll::Pending
-            }
-        })
-    })
-    .await
-}
-
 /// io_uring without provided-buffer rings: one RECV at a time into a pool buffer.
-async fn recv_single_shot(sock: &Socket) -> io::Result<Bytes> {
-    let guard = take_buffer().await;
+async fn recv_single_shot(sock: &Socket, guard: BufGuard) -> io::Result<Bytes> {
     let entry = opcode::Recv::new(types::Fd(sock.raw()), guard.addr(), guard.size() as u32).build();
     // SAFETY: the pointer is into the pool buffer the guard owns; the op keeps the
     // guard (and so the buffer) until the kernel is done.
@@ -272,23 +276,75 @@ async fn recv_single_shot(sock: &Socket) -> io::Result<Bytes> {
     }
 }
 
-/// epoll: wait until readable, then take a buffer, so idle sockets hold none.
+/// io_uring with the pool dry: waits for readability holding no buffer (a
+/// single-shot POLL_ADD), then reads what is there into whatever is free by
+/// then, a pool buffer or the heap.
+async fn recv_when_readable(sock: &Socket) -> io::Result<Bytes> {
+    loop {
+        let entry = opcode::PollAdd::new(types::Fd(sock.raw()), libc::POLLIN as u32).build();
+        // SAFETY: POLL_ADD carries no pointers.
+        let (res, _, ()) = unsafe { Op::submit(entry, ()) }.await;
+        res?;
+        match recv_now(sock) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Where a read that cannot wait for the pool puts its bytes.
+enum ReadTarget {
+    Pool(BufGuard),
+    Heap(BytesMut),
+}
+
+impl ReadTarget {
+    /// A free pool buffer, else a heap buffer of the same size.
+    fn take() -> ReadTarget {
+        reactor::with(|r| match r.pool.take_guard() {
+            Some(g) => ReadTarget::Pool(g),
+            None => ReadTarget::Heap(BytesMut::with_capacity(r.pool.size())),
+        })
+    }
+}
+
+/// One non-blocking `recv` into a pool buffer if one is free, else the heap.
+/// Empty at end of stream; `WouldBlock` when nothing is there.
+fn recv_now(sock: &Socket) -> io::Result<Bytes> {
+    match ReadTarget::take() {
+        ReadTarget::Pool(guard) => {
+            // SAFETY: the guard owns the buffer: nobody else reads or writes it.
+            let buf = unsafe {
+                std::slice::from_raw_parts_mut(guard.addr().cast::<MaybeUninit<u8>>(), guard.size())
+            };
+            let n = sys::recv_dontwait(sock.raw(), buf)?;
+            Ok(if n == 0 {
+                Bytes::new()
+            } else {
+                guard.into_bytes(n)
+            })
+        }
+        ReadTarget::Heap(mut buf) => {
+            let n = sys::recv_dontwait(sock.raw(), buf.spare_capacity_mut())?;
+            // SAFETY: recv initialised `n` bytes of the spare capacity.
+            unsafe { buf.set_len(n) };
+            reactor::with(|r| r.pool.count_heap_read());
+            Ok(buf.freeze())
+        }
+    }
+}
+
+/// epoll: read what is there (into a pool buffer, or the heap when the pool is
+/// dry), waiting for readability in between, so idle sockets hold nothing.
 async fn recv_readiness(sock: &Socket) -> io::Result<Bytes> {
     loop {
-        let guard = take_buffer().await;
-        // SAFETY: the guard owns the buffer: nobody else reads or writes it.
-        let buf = unsafe {
-            std::slice::from_raw_parts_mut(guard.addr().cast::<MaybeUninit<u8>>(), guard.size())
-        };
-        match sys::recv(sock.raw(), buf) {
-            Ok(0) => return Ok(Bytes::new()),
-            Ok(n) => return Ok(guard.into_bytes(n)),
+        match recv_now(sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                drop(guard);
                 sock.ready(Direction::Read).await?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
 }

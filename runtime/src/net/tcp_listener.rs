@@ -68,13 +68,21 @@ impl TcpListener {
     }
 
     /// Accepts one connection. TCP_NODELAY is set on it (as libzmq always does).
+    ///
+    /// A connection the peer reset between the kernel's accept and this call
+    /// (its address can no longer be read: ENOTCONN) is closed and skipped,
+    /// not reported: it is the peer's doing, and an error here would make the
+    /// caller back off while the kernel keeps handing out connections.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, addr) = match self.socket.kind() {
-            DriverKind::Uring => {
+            DriverKind::Uring => loop {
                 let fd = accept_multishot(&self.socket).await?;
-                let addr = sys::peer_addr(fd.as_raw_fd())?;
-                (fd, addr)
-            }
+                match sys::peer_addr(fd.as_raw_fd()) {
+                    Ok(addr) => break (fd, addr),
+                    Err(e) if is_gone_before_accept(&e) => continue,
+                    Err(e) => return Err(e),
+                }
+            },
             DriverKind::Epoll => {
                 let mut raw = RawAddr::empty();
                 let fd = retry(&self.socket, Direction::Read, || {
@@ -87,6 +95,15 @@ impl TcpListener {
         sys::set_nodelay(fd.as_raw_fd())?;
         Ok((TcpStream::from_fd(fd)?, addr))
     }
+}
+
+/// Whether an error on a just-accepted connection means the peer already
+/// went away (reset before we looked at it).
+fn is_gone_before_accept(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTCONN | libc::ECONNRESET | libc::ECONNABORTED | libc::EINVAL)
+    )
 }
 
 /// Takes the next connection from the listener's multishot ACCEPT (armed on first

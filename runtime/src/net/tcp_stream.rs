@@ -35,6 +35,11 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// The address of the other end (fails once the peer has reset the connection).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        sys::peer_addr(self.socket.raw())
+    }
+
     /// Applies TCP keepalive settings; `None` fields keep the system's values.
     pub fn set_keepalive(&self, keepalive: &Keepalive) -> io::Result<()> {
         let fd = self.socket.raw();

@@ -46,6 +46,11 @@ pub struct SessionConfig {
     /// The most frames one message may have (`None`: no cap). Not a libzmq
     /// option; with MAXMSGSIZE it bounds what a peer can make us buffer.
     pub max_message_frames: Option<usize>,
+    /// The most bytes any frame may announce, whatever MAXMSGSIZE says
+    /// (`None`: 2^63 - 1, the grammar's limit). With no MAXMSGSIZE, a peer could
+    /// otherwise make us buffer a frame larger than the machine can hold; the
+    /// socket layer sets this to the machine's physical memory.
+    pub memory_ceiling: Option<u64>,
     /// HANDSHAKE_IVL: the greeting and handshake must finish within this (`None`: never time out).
     pub handshake_timeout: Option<Duration>,
     /// HEARTBEAT_IVL: send a PING this often once the handshake is done (`None`: off).
@@ -68,6 +73,7 @@ impl SessionConfig {
             properties: Vec::new(),
             max_message_size: None,
             max_message_frames: None,
+            memory_ceiling: None,
             handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             heartbeat_interval: None,
             heartbeat_timeout: None,

@@ -126,6 +126,11 @@ pub struct Session {
     now: Instant,
     close_reason: Option<Error>,
     stats: SessionStats,
+    /// The PONG owed for the latest PING, encoded only when the transmit
+    /// queue is next taken: PINGs that arrive while the peer is not reading
+    /// replace each other instead of queuing a PONG each (a PING flood from
+    /// a peer that never reads would otherwise grow memory without bound).
+    pending_pong: Option<Pong>,
 }
 
 impl Session {
@@ -152,13 +157,17 @@ impl Session {
             config.heartbeat_interval,
             config.heartbeat_timeout,
         );
+        let mut decoder = FrameDecoder::new(FrameLimit::Handshake(HANDSHAKE_FRAME_LIMIT));
+        if let Some(ceiling) = config.memory_ceiling {
+            decoder.set_ceiling(ceiling);
+        }
         Ok(Session {
             local: config.local_properties(),
             config,
             state: SessionState::Greeting,
             input: InputBuffer::new(),
             greeting: GreetingParser::new(),
-            decoder: FrameDecoder::new(FrameLimit::Handshake(HANDSHAKE_FRAME_LIMIT)),
+            decoder,
             transmit,
             mechanism,
             codec: None,
@@ -171,6 +180,7 @@ impl Session {
             now,
             close_reason: None,
             stats: SessionStats::default(),
+            pending_pong: None,
         })
     }
 
@@ -253,13 +263,27 @@ impl Session {
 
     /// Output waiting to be written. Write what you can, then
     /// [`advance`](bytes::Buf::advance) by the count written.
+    ///
+    /// A PONG owed to the peer is queued here, at most one however many
+    /// PINGs came since the last call: call this only when you are about to
+    /// write (or to measure what waits), not while a write is in flight.
     pub fn transmit(&mut self) -> &mut TransmitQueue {
+        if let Some(pong) = self.pending_pong.take() {
+            pong.encode(&mut self.transmit);
+        }
         &mut self.transmit
+    }
+
+    /// Bytes queued for the peer, not counting a PONG still owed (which
+    /// [`transmit`](Self::transmit) would queue): for back-pressure checks that
+    /// must not disturb the coalescing of PONGs.
+    pub fn transmit_len(&self) -> usize {
+        self.transmit.len()
     }
 
     /// Whether output is waiting.
     pub fn wants_write(&self) -> bool {
-        !self.transmit.is_empty()
+        !self.transmit.is_empty() || self.pending_pong.is_some()
     }
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
@@ -467,7 +491,7 @@ impl Session {
                 let ping = Ping::parse(data)?;
                 self.stats.pings_received += 1;
                 self.timers.ping_received(self.now, ping.ttl());
-                Pong::echoing(&ping.context).encode(&mut self.transmit);
+                self.pending_pong = Some(Pong::echoing(&ping.context));
             }
             Pong::NAME => self.stats.pongs_received += 1,
             Subscribe::NAME if self.config.socket_type.is_publisher() => {
