@@ -648,6 +648,23 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_default_bounds_what_a_peer_can_make_every_socket_hold() {
+        let c = parse(DEFAULT_NAME, DEFAULT).unwrap();
+        for s in &c.services {
+            for side in [&s.frontend, &s.backend] {
+                assert_eq!(
+                    side.options.get("maxmsgsize"),
+                    Some(&Value::Integer(16 << 20)),
+                    "{} {:?}",
+                    s.name,
+                    side.socket_type
+                );
+                assert_eq!(side.options.get("maxmsgframes"), Some(&Value::Integer(1024)));
+            }
+        }
+    }
+
+    #[test]
     fn mistakes_name_the_file_line_column_and_field() {
         assert_eq!(
             err("[[service]]\nname = \"s\"\nkind = \"nonsense\"\n"),

@@ -1,5 +1,7 @@
 //! Frame encode and decode: ns per 64-byte message, GB/s at 64 KiB, and the whole
-//! session path (send, then decode into a message event).
+//! session path (send, then decode into a message event); and the cost of
+//! copying a body at decode against loaning it from the receive buffer, per
+//! body size (`copy_or_loan`), which sets `INLINE_COPY_MAX`.
 //!
 //! `cargo bench -p monocoque-zmtp --bench frame_codec`
 
@@ -107,5 +109,38 @@ fn session_path(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, decode, session_path);
+/// Taking 1000 bodies of one size out of a received chunk: as loans (a slice
+/// of the chunk, a reference count) or as copies into the arena.
+fn copy_or_loan(c: &mut Criterion) {
+    let mut g = c.benchmark_group("copy_or_loan");
+    for size in [64usize, 256, 512, 1024, 2048] {
+        let wire = Bytes::from(vec![0xA5u8; size * BATCH]);
+        g.throughput(Throughput::Elements(BATCH as u64));
+        for (how, copy) in [("loan", false), ("copy", true)] {
+            g.bench_function(format!("{how} {size}B"), |b| {
+                b.iter_batched(
+                    || {
+                        let mut input = InputBuffer::new();
+                        input.push(wire.clone());
+                        input
+                    },
+                    |mut input| {
+                        for _ in 0..BATCH {
+                            let body = if copy {
+                                input.take_copied(size)
+                            } else {
+                                input.take(size)
+                            };
+                            black_box(body);
+                        }
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, encode, decode, session_path, copy_or_loan);
 criterion_main!(benches);
