@@ -659,7 +659,10 @@ mod tests {
                     s.name,
                     side.socket_type
                 );
-                assert_eq!(side.options.get("maxmsgframes"), Some(&Value::Integer(1024)));
+                assert_eq!(
+                    side.options.get("maxmsgframes"),
+                    Some(&Value::Integer(1024))
+                );
             }
         }
     }
