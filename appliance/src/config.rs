@@ -665,6 +665,13 @@ mod tests {
                 );
             }
         }
+        // Subscribers connect to the forwarder's backend: it caps them.
+        let xpub = &c.services[0].backend.options;
+        assert_eq!(xpub.get("max_subscriptions"), Some(&Value::Integer(10_000)));
+        assert_eq!(
+            xpub.get("max_subscription_bytes"),
+            Some(&Value::Integer(1 << 20))
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub const NAMES: &[&str] = &[
     "handshake_ivl",
     "maxmsgsize",
     "maxmsgframes",
+    "max_subscriptions",
+    "max_subscription_bytes",
     "routing_id",
     "router_mandatory",
     "router_handover",
@@ -78,6 +80,10 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "handshake_ivl" => O::HandshakeIvl(millis(value)?),
         "maxmsgsize" => O::MaxMsgSize(minus_one_or(value)?.map(|n| n as u64)),
         "maxmsgframes" => O::MaxMsgFrames(minus_one_or(value)?.map(|n| n as usize)),
+        "max_subscriptions" => O::MaxSubscriptions(minus_one_or(value)?.map(|n| n as usize)),
+        "max_subscription_bytes" => {
+            O::MaxSubscriptionBytes(minus_one_or(value)?.map(|n| n as usize))
+        }
         "routing_id" => O::RoutingId(text(value)?),
         "router_mandatory" => O::RouterMandatory(flag(value)?),
         "router_handover" => O::RouterHandover(flag(value)?),

@@ -86,6 +86,25 @@ fn churn(c: &mut Criterion) {
             trie.unsubscribe(black_box(&topic), 99)
         })
     });
+    // A subscriber with 100 topics joins and leaves: removal visits its own
+    // subscriptions, so this costs the same in a tree of any size.
+    let own: Vec<Vec<u8>> = topics(100)
+        .into_iter()
+        .map(|mut t| {
+            t.extend_from_slice(b".own");
+            t
+        })
+        .collect();
+    c.bench_function("churn/100000/peer-with-100-topics-joins-and-leaves", |b| {
+        b.iter(|| {
+            for t in &own {
+                trie.subscribe(black_box(t), 99);
+            }
+            let mut gone = 0u32;
+            trie.remove_subscriber(99, |_, topic_gone| gone += topic_gone as u32);
+            gone
+        })
+    });
 }
 
 criterion_group! {

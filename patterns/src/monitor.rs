@@ -86,22 +86,25 @@ pub struct Monitor {
 }
 
 /// The socket's side: where events are posted. Holds the queue weakly, so a
-/// dropped [`Monitor`] costs nothing.
+/// dropped [`Monitor`] costs nothing. Clones share the list of monitors: the
+/// socket's core keeps one to report the peers it drops itself (a subscriber
+/// over its subscription caps), and sees monitors created after it.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct MonitorSink {
-    queues: Vec<Weak<RefCell<MonitorQueue>>>,
+    queues: Rc<RefCell<Vec<Weak<RefCell<MonitorQueue>>>>>,
 }
 
 impl MonitorSink {
     pub(crate) fn subscribe(&mut self) -> Monitor {
         let queue = Rc::new(RefCell::new(MonitorQueue::default()));
-        self.queues.retain(|q| q.strong_count() > 0);
-        self.queues.push(Rc::downgrade(&queue));
+        let mut queues = self.queues.borrow_mut();
+        queues.retain(|q| q.strong_count() > 0);
+        queues.push(Rc::downgrade(&queue));
         Monitor { queue }
     }
 
     pub(crate) fn post(&self, event: MonitorEvent) {
-        for q in &self.queues {
+        for q in self.queues.borrow().iter() {
             let Some(q) = q.upgrade() else { continue };
             let mut q = q.borrow_mut();
             if q.events.len() == MONITOR_CAPACITY {
@@ -175,7 +178,7 @@ mod tests {
             endpoint: "x".into(),
         });
         let m = sink.subscribe();
-        assert_eq!(sink.queues.len(), 1);
+        assert_eq!(sink.queues.borrow().len(), 1);
         assert!(m.try_recv().is_none());
     }
 }

@@ -120,6 +120,26 @@ pub enum SocketOption {
     /// ZMQ_XPUB_WELCOME_MSG: a message sent to each subscriber as it connects
     /// (empty = none, the default).
     XpubWelcomeMsg(Bytes),
+    /// The most distinct subscriptions one subscriber connection may hold at
+    /// a PUB or XPUB (`None` = no cap, the default: libzmq has no such
+    /// limit). A Monocoque option, not in libzmq (ZMQ_MAX_SUBSCRIPTIONS, as
+    /// MAXMSGFRAMES is ours): without it one peer can make the publisher hold,
+    /// match against and forward upstream any number of topics. A subscribe
+    /// to a topic the peer already holds changes nothing and is not counted
+    /// again (a PUB keeps each peer's subscriptions as a set); a cancel makes
+    /// room. Under XPUB_MANUAL it counts the topics the peer asked for. A
+    /// peer whose subscribe would go over is disconnected, its subscriptions
+    /// removed as when it leaves (an XPUB user hears the cancels), with a
+    /// warning and a `Disconnected` monitor event naming the cap; the other
+    /// peers are not affected. A new value applies from each peer's next
+    /// subscribe. At least 1.
+    MaxSubscriptions(Option<usize>),
+    /// The most bytes one subscriber connection's topics may add up to at a
+    /// PUB or XPUB, each distinct topic counted once (`None` = no cap, the
+    /// default). A Monocoque option (ZMQ_MAX_SUBSCRIPTION_BYTES), counted and
+    /// enforced as MAX_SUBSCRIPTIONS is; zero allows only the empty
+    /// subscription (everything).
+    MaxSubscriptionBytes(Option<usize>),
     /// ZMQ_INVERT_MATCHING: PUB and XPUB send to the subscribers a message
     /// does not match; SUB receives the messages matching none of its
     /// subscriptions.
@@ -172,6 +192,8 @@ impl SocketOption {
             XpubNodrop(_) => "XPUB_NODROP",
             XpubWelcomeMsg(_) => "XPUB_WELCOME_MSG",
             InvertMatching(_) => "INVERT_MATCHING",
+            MaxSubscriptions(_) => "MAX_SUBSCRIPTIONS",
+            MaxSubscriptionBytes(_) => "MAX_SUBSCRIPTION_BYTES",
             Conflate(_) => "CONFLATE",
         }
     }
@@ -242,6 +264,10 @@ pub struct Options {
     pub xpub_welcome_msg: Bytes,
     /// INVERT_MATCHING.
     pub invert_matching: bool,
+    /// MAX_SUBSCRIPTIONS (Monocoque's).
+    pub max_subscriptions: Option<usize>,
+    /// MAX_SUBSCRIPTION_BYTES (Monocoque's).
+    pub max_subscription_bytes: Option<usize>,
     /// CONFLATE.
     pub conflate: bool,
 }
@@ -291,6 +317,8 @@ impl Options {
             xpub_nodrop: false,
             xpub_welcome_msg: Bytes::new(),
             invert_matching: false,
+            max_subscriptions: None,
+            max_subscription_bytes: None,
             conflate: false,
         }
     }
@@ -421,6 +449,20 @@ impl Options {
                 only(&[T::Pub, T::XPub, T::Sub])?;
                 self.invert_matching = v
             }
+            MaxSubscriptions(v) => {
+                only(&[T::Pub, T::XPub])?;
+                if v == Some(0) {
+                    return Err(Error::InvalidOption {
+                        option: name,
+                        reason: "zero would disconnect every subscriber (None for no cap)".into(),
+                    });
+                }
+                self.max_subscriptions = v
+            }
+            MaxSubscriptionBytes(v) => {
+                only(&[T::Pub, T::XPub])?;
+                self.max_subscription_bytes = v
+            }
             Conflate(v) => {
                 only(&[T::Pub, T::Sub, T::Push, T::Pull, T::Dealer])?;
                 self.conflate = v
@@ -507,6 +549,34 @@ mod tests {
                 if let Err(e) = r {
                     assert!(e.to_string().contains(opt.name()), "{e}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn subscription_caps_are_for_publishers_and_off_by_default() {
+        for t in SocketType::ALL {
+            let mut o = Options::new(t);
+            assert_eq!(
+                (o.max_subscriptions, o.max_subscription_bytes),
+                (None, None)
+            );
+            let publisher = matches!(t, SocketType::Pub | SocketType::XPub);
+            for opt in [
+                SocketOption::MaxSubscriptions(Some(10)),
+                SocketOption::MaxSubscriptionBytes(Some(0)),
+            ] {
+                let r = o.apply(t, opt.clone());
+                assert_eq!(r.is_ok(), publisher, "{} on {t}", opt.name());
+            }
+            if publisher {
+                assert_eq!(
+                    (o.max_subscriptions, o.max_subscription_bytes),
+                    (Some(10), Some(0))
+                );
+                assert!(o.apply(t, SocketOption::MaxSubscriptions(Some(0))).is_err());
+                o.apply(t, SocketOption::MaxSubscriptions(None)).unwrap();
+                assert_eq!(o.max_subscriptions, None);
             }
         }
     }

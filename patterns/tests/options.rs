@@ -1,7 +1,7 @@
 //! Socket options and their libzmq behaviour: ROUTER_MANDATORY, ROUTER_HANDOVER,
 //! REQ_CORRELATE, REQ_RELAXED, HWM, IMMEDIATE, heartbeats, RECONNECT_IVL,
-//! LINGER, PROBE_ROUTER, MAXMSGSIZE and monitor events, over every transport
-//! where the option applies to it.
+//! LINGER, PROBE_ROUTER, MAXMSGSIZE, MAX_SUBSCRIPTIONS, MAX_SUBSCRIPTION_BYTES
+//! and monitor events, over every transport where the option applies to it.
 
 mod common;
 
@@ -816,5 +816,115 @@ fn tcp_keepalive_is_armed_on_live_connections_with_the_idle_given() {
             t.len() == 2 && t.iter().all(|&(_, timer, _)| timer == 0)
         })
         .await;
+    });
+}
+
+/// A PUB with `cap`, a good SUB and a greedy one (that does not reconnect):
+/// the greedy SUB subscribes to `within` once connected (each subscribe goes
+/// upstream, repeats included, which do not count), is served, then
+/// subscribes to `beyond` and is dropped; the good SUB is served throughout.
+async fn greedy_subscriber(
+    t: Transport,
+    cap: SocketOption,
+    within: &[&str],
+    beyond: &str,
+    reason: &str,
+) {
+    let publisher = socket(SocketType::Pub, vec![cap]);
+    let monitor = publisher.monitor();
+    let ep = bind(&publisher, t);
+    let good = socket(SocketType::Sub, vec![sub("z")]);
+    good.connect(&ep).unwrap();
+    let greedy = socket(SocketType::Sub, vec![SocketOption::ReconnectIvl(None)]);
+    greedy.connect(&ep).unwrap();
+    peers(&publisher, 2).await;
+    peers(&greedy, 1).await;
+    for topic in within {
+        greedy.set_option(sub(topic)).unwrap();
+    }
+    let distinct: std::collections::BTreeSet<_> = within.iter().collect();
+    until("the subscriptions within the cap", || {
+        publisher.topics_count() == 1 + distinct.len()
+    })
+    .await;
+    let last = within.last().expect("a topic");
+    publisher.send(msg(&[last, "news"])).await.unwrap();
+    assert_eq!(frames(&greedy.recv().await.unwrap()), [*last, "news"]);
+
+    greedy.set_option(sub(beyond)).unwrap();
+    until("the greedy subscriber dropped", || {
+        publisher.peer_count() == 1
+    })
+    .await;
+    assert_eq!(
+        publisher.topics_count(),
+        1,
+        "its subscriptions went with it"
+    );
+    publisher.send("z still").await.unwrap();
+    assert_eq!(frames(&good.recv().await.unwrap()), ["z still"]);
+    let reasons = disconnect_reasons(&monitor);
+    assert!(reasons.iter().any(|r| r.contains(reason)), "{reasons:?}");
+}
+
+#[test]
+fn max_subscriptions_drops_the_subscriber_that_goes_over() {
+    each_transport(|t| async move {
+        // "a" twice: two subscribes reach the publisher, one topic counts.
+        greedy_subscriber(
+            t,
+            SocketOption::MaxSubscriptions(Some(3)),
+            &["a", "b", "a", "c"],
+            "d",
+            "MAX_SUBSCRIPTIONS (3)",
+        )
+        .await;
+    });
+}
+
+#[test]
+fn max_subscription_bytes_drops_the_subscriber_that_goes_over() {
+    each_transport(|t| async move {
+        // 3 + 2 + 1 = 6 bytes, "abc" counted once.
+        greedy_subscriber(
+            t,
+            SocketOption::MaxSubscriptionBytes(Some(6)),
+            &["abc", "de", "abc", "f"],
+            "g",
+            "MAX_SUBSCRIPTION_BYTES (6)",
+        )
+        .await;
+    });
+}
+
+#[test]
+fn subscription_caps_are_refused_off_publishers_and_zero_subscriptions_too() {
+    run(|| async {
+        let sub_socket = Socket::new(SocketType::Sub).unwrap();
+        for opt in [
+            SocketOption::MaxSubscriptions(Some(5)),
+            SocketOption::MaxSubscriptionBytes(Some(5)),
+        ] {
+            assert!(matches!(
+                sub_socket.set_option(opt),
+                Err(Error::InvalidOption { .. })
+            ));
+        }
+        let publisher = Socket::new(SocketType::XPub).unwrap();
+        assert!(matches!(
+            publisher.set_option(SocketOption::MaxSubscriptions(Some(0))),
+            Err(Error::InvalidOption {
+                option: "MAX_SUBSCRIPTIONS",
+                ..
+            })
+        ));
+        publisher
+            .set_option(SocketOption::MaxSubscriptionBytes(Some(0)))
+            .unwrap();
+        let o = publisher.options();
+        assert_eq!(
+            (o.max_subscriptions, o.max_subscription_bytes),
+            (None, Some(0))
+        );
     });
 }

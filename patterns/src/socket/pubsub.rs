@@ -19,12 +19,22 @@
 //! ones go through the pipes of the connections the socket knows of. They are not subject to SNDHWM on the
 //! subscriber's side: dropping one would silently cut a feed, and their
 //! number follows from the application's own subscribe calls.
+//!
+//! On the publisher's side, what a peer subscribes to is the peer's choice,
+//! so MAX_SUBSCRIPTIONS and MAX_SUBSCRIPTION_BYTES cap it per connection: a
+//! subscribe over a cap is not applied and the connection is dropped
+//! (`Core::terminate`, as ROUTER refuses a duplicate identity), which
+//! removes its subscriptions as a disconnect does; the engine sees its pipe
+//! released and closes the socket.
 
 use bytes::{BufMut, BytesMut};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::rules::Step;
 use super::shared::Core;
+use crate::log_limit;
+use crate::monitor::MonitorEvent;
+use crate::strategy::OverLimit;
 use crate::{PeerId, Result};
 
 /// A subscription request carried as a message: one frame, `0x01`
@@ -56,6 +66,8 @@ impl Core {
         self.publisher.verbose_subs = o.xpub_verbose_subs;
         self.publisher.verbose_unsubs = o.xpub_verbose_unsubs;
         self.publisher.manual = o.xpub_manual;
+        self.publisher.max_subscriptions = o.max_subscriptions;
+        self.publisher.max_subscription_bytes = o.max_subscription_bytes;
         self.subscriber.invert = o.invert_matching && self.kind == SocketType::Sub;
     }
 
@@ -87,16 +99,38 @@ impl Core {
 
     fn on_upstream(&mut self, peer: PeerId, msg: Msg) {
         match subscription_of(&msg) {
-            Some((subscribe, topic)) => {
-                let heard = self.publisher.on_request(peer, subscribe, topic);
-                if heard && self.kind == SocketType::XPub {
-                    self.notices.push_back((msg, Some(peer)));
+            Some((subscribe, topic)) => match self.publisher.on_request(peer, subscribe, topic) {
+                Ok(true) if self.kind == SocketType::XPub => {
+                    self.notices.push_back((msg, Some(peer)))
                 }
-            }
+                Ok(_) => {}
+                Err(over) => self.drop_over_limit(peer, over),
+            },
             // An XPUB user reads what an XSUB sends upstream; a PUB drops it.
             None if self.kind == SocketType::XPub => self.notices.push_back((msg, Some(peer))),
             None => tracing::trace!(?peer, "PUB: dropped a message from a subscriber"),
         }
+    }
+
+    /// A subscriber asked for more than its caps allow: its connection goes
+    /// (and with it its subscriptions, as on a disconnect), said in the log
+    /// and to the monitors. The engine ends without an event of its own when
+    /// the socket releases the pipe, so this is the one `Disconnected`.
+    fn drop_over_limit(&mut self, peer: PeerId, over: OverLimit) {
+        let endpoint = self
+            .pipes
+            .get(&peer)
+            .map(|p| p.endpoint.clone())
+            .unwrap_or_default();
+        let reason = over.to_string();
+        // Rate-limited with the other disconnect warnings: a crowd of greedy
+        // subscribers must not make the log the bottleneck.
+        if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
+            tracing::warn!(%endpoint, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
+        }
+        self.monitor
+            .post(MonitorEvent::Disconnected { endpoint, reason });
+        self.terminate(peer);
     }
 
     /// XPUB: the next subscription request or upstream message.

@@ -39,11 +39,12 @@ pub(crate) struct SocketShared {
 impl SocketShared {
     pub(crate) fn new(kind: SocketType) -> Rc<SocketShared> {
         let seed = random_seed();
+        let monitor = MonitorSink::default();
         Rc::new(SocketShared {
             kind,
             signals: Rc::new(Signals::default()),
-            core: RefCell::new(Core::new(kind, seed)),
-            monitor: RefCell::new(MonitorSink::default()),
+            core: RefCell::new(Core::new(kind, seed, monitor.clone())),
+            monitor: RefCell::new(monitor),
             lifecycle: Lifecycle::default(),
             next_peer: Cell::new(1),
             held_until_gone: RefCell::new(Vec::new()),
@@ -120,11 +121,14 @@ pub(crate) struct Core {
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
+    /// The socket's monitors (shared with `SocketShared::monitor`), for the
+    /// peers the core drops itself.
+    pub(crate) monitor: MonitorSink,
     seed: u32,
 }
 
 impl Core {
-    fn new(kind: SocketType, seed: u32) -> Core {
+    fn new(kind: SocketType, seed: u32, monitor: MonitorSink) -> Core {
         Core {
             kind,
             options: Options::new(kind),
@@ -146,6 +150,7 @@ impl Core {
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,
+            monitor,
             seed,
         }
     }

@@ -13,9 +13,9 @@ mod subscription_trie;
 
 pub use fair_queue::FairQueue;
 pub use load_balancer::LoadBalancer;
-pub use publisher_state::PublisherState;
+pub use publisher_state::{OverLimit, PublisherState};
 pub use rep_state::RepState;
 pub use req_state::{ReqOptions, ReqState};
 pub use routing_table::{Registration, RoutingTable};
 pub use subscriber_filter::SubscriberFilter;
-pub use subscription_trie::{Subscribed, SubscriptionTrie, Unsubscribed};
+pub use subscription_trie::{Holding, Subscribed, SubscriptionTrie, Unsubscribed};

@@ -47,7 +47,9 @@ impl SubscriberFilter {
         self.topics.has_match(first_frame) != self.invert
     }
 
-    /// Calls `f` once for each subscribed topic (for a new publisher).
+    /// Calls `f` once for each subscribed topic (for a new publisher), in
+    /// topic order. Iterative, like every walk of the tree: however deeply
+    /// the topics nest, this uses heap, not the thread's stack.
     pub fn for_each_topic(&self, mut f: impl FnMut(&[u8])) {
         self.topics.for_each(|topic, _, _| f(topic));
     }
@@ -97,5 +99,35 @@ mod tests {
         f.for_each_topic(|t| seen.push(t.to_vec()));
         assert_eq!(seen, [b"A".to_vec(), b"B".to_vec()]);
         assert!(!f.cancel(b"C"), "a cancel of nothing goes nowhere");
+    }
+
+    #[test]
+    fn topics_nested_20000_deep_are_resent_without_recursion() {
+        // An XSUB forwarding a hostile downstream's "a", "aa", "aaa"...: the
+        // walk for a new publisher runs on a stack a recursion would overflow.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                const DEPTH: usize = 20_000;
+                let deep = vec![b'a'; DEPTH];
+                let mut f = SubscriberFilter::default();
+                // Longest first builds the same one-node-per-level tree as
+                // the shortest first, without the walk down the chain for
+                // each topic (slow in an unoptimised test build).
+                for d in (1..=DEPTH).rev() {
+                    f.subscribe(&deep[..d]);
+                }
+                let mut lengths = Vec::new();
+                f.for_each_topic(|t| lengths.push(t.len()));
+                assert_eq!(lengths, (1..=DEPTH).collect::<Vec<_>>());
+                assert!(f.accepts(&deep));
+                for d in 1..=DEPTH {
+                    assert!(f.cancel(&deep[..d]));
+                }
+                assert!(f.is_empty());
+            })
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
     }
 }

@@ -153,3 +153,101 @@ pub fn raw_ready(socket_type: &str) -> Vec<u8> {
     frame.extend_from_slice(&body);
     frame
 }
+
+/// Runs `f` on a fresh runtime, failing the test if it takes more than
+/// `limit` (for the cases that move hundreds of megabytes in a debug build).
+pub fn run_within<F, Fut>(limit: Duration, f: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = Runtime::builder().build().expect("runtime");
+    rt.block_on(async {
+        timeout(limit, f()).await.expect("test timed out");
+    });
+}
+
+/// A raw ZMTP 3.1 peer (NULL mechanism) on tcp `ep` announcing `socket_type`:
+/// connected, greeted, and past our greeting and READY (for `ours`, checked).
+pub fn raw_connect(ep: &str, socket_type: &str, ours: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ep.strip_prefix("tcp://").expect("a tcp endpoint"))
+        .expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&raw_greeting(1)).unwrap();
+    s.write_all(&raw_ready(socket_type)).unwrap();
+    let mut theirs = vec![0; 64 + raw_ready(ours).len()];
+    s.read_exact(&mut theirs).unwrap();
+    assert_eq!(&theirs[64..], &raw_ready(ours)[..], "our READY");
+    s
+}
+
+/// A raw ZMTP 3.1 command frame: `name` (short) and its body, as a short or
+/// long frame as its size requires.
+pub fn raw_command(name: &str, body: &[u8]) -> Vec<u8> {
+    let size = 1 + name.len() + body.len();
+    let mut frame = if size <= 255 {
+        vec![0x04, size as u8]
+    } else {
+        let mut f = vec![0x06];
+        f.extend_from_slice(&(size as u64).to_be_bytes());
+        f
+    };
+    frame.push(name.len() as u8);
+    frame.extend_from_slice(name.as_bytes());
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// A raw SUBSCRIBE command for `topic` (ZMTP 3.1).
+pub fn raw_subscribe(topic: &[u8]) -> Vec<u8> {
+    raw_command("SUBSCRIBE", topic)
+}
+
+/// A raw CANCEL command for `topic` (ZMTP 3.1).
+pub fn raw_cancel(topic: &[u8]) -> Vec<u8> {
+    raw_command("CANCEL", topic)
+}
+
+/// Reads one single-frame message from a raw peer; returns its body.
+pub fn raw_read_message(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut flags = [0u8; 1];
+    s.read_exact(&mut flags).unwrap();
+    assert_eq!(flags[0] & 0x05, 0, "a last data frame, not a command");
+    let len = if flags[0] & 0x02 == 0 {
+        let mut l = [0u8; 1];
+        s.read_exact(&mut l).unwrap();
+        l[0] as usize
+    } else {
+        let mut l = [0u8; 8];
+        s.read_exact(&mut l).unwrap();
+        u64::from_be_bytes(l) as usize
+    };
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).unwrap();
+    body
+}
+
+/// Reads from a raw peer until the other side closes the connection;
+/// returns what came before (a reset counts as closed too).
+pub fn raw_read_until_closed(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the connection was not closed: {e}"),
+    }
+    rest
+}
+
+/// As [`until`], with the time allowed given (for conditions that wait on
+/// hundreds of megabytes in a debug build).
+pub async fn until_within(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        sleep(Duration::from_millis(1)).await;
+    }
+}
