@@ -45,6 +45,10 @@ pub enum Scenario {
     Floor(Common),
     /// The standard matrix; writes its tables into docs/BENCHMARKS.md and its plot beside it.
     Suite(SuiteArgs),
+    /// Many idle connections held on one REP server while a libzmq REQ client
+    /// ping-pongs: the server's RSS, descriptors and CPU, and the client's
+    /// round trips, before, during and after.
+    Soak(SoakArgs),
     /// The other end of a run (started by the harness itself).
     #[command(hide = true)]
     Peer(PeerArgs),
@@ -83,6 +87,35 @@ pub struct Common {
     /// Also plot latency percentiles and throughput by size into this SVG file.
     #[arg(long)]
     pub svg: Option<std::path::PathBuf>,
+}
+
+/// The soak scenario's settings.
+#[derive(Debug, Args, Clone)]
+pub struct SoakArgs {
+    /// Servers to soak, in order (monocoque and libzmq).
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq])]
+    pub impls: Vec<Impl>,
+    /// Idle connections held.
+    #[arg(long, default_value_t = 10_000)]
+    pub connections: usize,
+    /// How long they are held while the client goes on.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// Round trips measured before and after.
+    #[arg(long, default_value_t = 2_000)]
+    pub samples: u64,
+    /// The client's message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// The measuring process's core and the server's.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 1])]
+    pub cores: Vec<usize>,
+    /// Monocoque's profile for its server.
+    #[arg(long, value_enum, default_value_t = Profile::Balanced)]
+    pub profile: Profile,
+    /// Also write every phase as a JSON array to this file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// The standard matrix's settings.
@@ -196,6 +229,8 @@ pub enum Role {
     Publish,
     /// `peers` DEALERs each send `total` messages (lb).
     Dealers,
+    /// Bind a REP, print its endpoint, echo until the stop message (soak).
+    Serve,
 }
 
 impl Impl {

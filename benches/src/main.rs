@@ -7,6 +7,7 @@
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- fanout --subscribers 8
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- floor --json floor.json
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- suite
+//! cargo run --release -p monocoque-benches --bin monocoque-bench -- soak --connections 10000
 //! ```
 //!
 //! Each run's two ends are separate processes (this binary re-executed with the
@@ -22,6 +23,7 @@ mod impls;
 mod placement;
 mod plot;
 mod record;
+mod soak;
 mod suite;
 
 use clap::Parser;
@@ -106,6 +108,7 @@ fn main() {
         Scenario::Lb { common, dealers } => single(Kind::Lb(dealers), &common),
         Scenario::Floor(c) => single(Kind::Floor, &c),
         Scenario::Suite(s) => suite::run(&s),
+        Scenario::Soak(s) => soak::run(&s),
     };
     if let Err(e) = result {
         eprintln!("monocoque-bench: {e}");

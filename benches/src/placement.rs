@@ -140,6 +140,7 @@ fn role_name(role: Role) -> &'static str {
         Role::BusyEcho => "busy-echo",
         Role::Publish => "publish",
         Role::Dealers => "dealers",
+        Role::Serve => "serve",
     }
 }
 
@@ -180,6 +181,11 @@ impl Peer {
         let w = Arc::clone(&watched);
         std::thread::spawn(move || watchdog(&w));
         Peer { watched }
+    }
+
+    /// The peer process's id (for reading its /proc entries).
+    pub fn pid(&self) -> u32 {
+        self.watched.child.lock().expect("not poisoned").id()
     }
 
     /// Releases the peer (closes its stdin), waits for it to finish; an

@@ -258,3 +258,59 @@ fn libzmq_push_pull_over_ipc_gets_every_message() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn soak_holds_idle_connections_and_reports_each_phase_for_both_servers() {
+    let dir = std::env::temp_dir().join(format!("monocoque-bench-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("soak.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_monocoque-bench"))
+        .args(["soak", "--connections", "300", "--duration-secs", "1"])
+        .args(["--samples", "100", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "soak failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows: Vec<(String, String, u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["implementation"].as_str().unwrap().to_string(),
+                p["phase"].as_str().unwrap().to_string(),
+                p["connections"].as_u64().unwrap(),
+                p["fds"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let shape: Vec<(&str, &str, u64)> = rows
+        .iter()
+        .map(|(i, p, c, _)| (i.as_str(), p.as_str(), *c))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("monocoque", "before", 0),
+            ("monocoque", "during", 300),
+            ("monocoque", "after", 0),
+            ("libzmq", "before", 0),
+            ("libzmq", "during", 300),
+            ("libzmq", "after", 0),
+        ]
+    );
+    // The server held a descriptor per idle connection, and gave them back.
+    for imp in rows.chunks(3) {
+        let (before, during, after) = (imp[0].3, imp[1].3, imp[2].3);
+        assert!(during >= before + 300, "{imp:?}");
+        assert!(after <= before + 16, "{imp:?}");
+    }
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("| monocoque | during | 300 |"), "{table}");
+}

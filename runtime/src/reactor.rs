@@ -56,6 +56,14 @@ pub(crate) fn try_with<R>(f: impl FnOnce(&Reactor) -> R) -> Option<R> {
     Some(f(&reactor))
 }
 
+/// Reads this thread's reactor's receive pool, if there is one, without
+/// taking a reference to the reactor: for the per-message pressure checks,
+/// where `try_with`'s `Rc` clone is measurable. `f` must not enter or leave
+/// a reactor (it only reads the pool's counters).
+pub(crate) fn peek_pool<R>(f: impl FnOnce(&BufPool) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|r| f(&r.pool)))
+}
+
 /// Installs a reactor as this thread's current one for a scope.
 pub(crate) struct CurrentGuard {
     prev: Option<Rc<Reactor>>,

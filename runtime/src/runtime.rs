@@ -324,8 +324,8 @@ pub enum PoolPressure {
 
 /// This thread's [`PoolPressure`]; `Low` outside a runtime.
 pub fn recv_pool_pressure() -> PoolPressure {
-    reactor::try_with(|r| {
-        let (held, count) = (r.pool.held_count(), r.pool.count() as usize);
+    reactor::peek_pool(|pool| {
+        let (held, count) = (pool.held_count(), pool.count() as usize);
         if held * 8 >= count * 7 {
             PoolPressure::NearlyDry
         } else if held * 4 >= count * 3 {
@@ -340,7 +340,7 @@ pub fn recv_pool_pressure() -> PoolPressure {
 /// Whether `bytes` is a loan from this thread's receive pool (so holding it
 /// holds a pool buffer). `false` outside a runtime.
 pub fn in_recv_pool(bytes: &[u8]) -> bool {
-    reactor::try_with(|r| r.pool.contains(bytes)).unwrap_or(false)
+    reactor::peek_pool(|pool| pool.contains(bytes)).unwrap_or(false)
 }
 
 /// Whether this thread is inside [`Runtime::block_on`] (so that IO, timers

@@ -26,8 +26,9 @@ use crate::input_buffer::InputBuffer;
 
 /// Data bodies up to this many bytes are copied at decode instead of being
 /// loaned from the receive buffer (see the module docs). Chosen by benchmark:
-/// docs/BENCHMARKS.md, "Small frames copied at decode".
-pub const INLINE_COPY_MAX: usize = 512;
+/// up to here a copy of its own costs no more than a loan (docs/BENCHMARKS.md,
+/// "Small frames copied at decode").
+pub const INLINE_COPY_MAX: usize = 256;
 
 /// Which size limit applies to incoming frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

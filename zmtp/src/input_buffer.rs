@@ -12,28 +12,21 @@
 //! and the frame would never complete).
 //!
 //! Small bodies are not loaned at all: [`InputBuffer::take_copied`] copies
-//! them into a per-connection arena, so the receive buffer they came in goes
+//! each into an allocation of its own, so the receive buffer it came in goes
 //! back to the pool as soon as the chunk is decoded, whatever the application
-//! does with the message. The arena is an ordinary heap block of
-//! [`ARENA_SIZE`] bytes shared by the small bodies cut from it (one allocation
-//! per block, not per body); it is freed when the last of them is dropped.
+//! does with the message. For small bodies that is also cheaper than a loan: a
+//! fresh `Bytes` has no shared reference count to touch until it is cloned
+//! (docs/BENCHMARKS.md, `copy_or_loan`).
 
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
-
-/// Size of one block of the small-body arena. Large enough that a burst of
-/// market-data messages shares a handful of allocations; small enough that an
-/// idle connection's left-over block costs little.
-pub const ARENA_SIZE: usize = 4096;
 
 /// A queue of received chunks read as one byte stream.
 #[derive(Debug, Default)]
 pub struct InputBuffer {
     /// The front of the stream while a body is being gathered; before `chunks`.
     assembly: BytesMut,
-    /// Where small bodies are copied to (allocated on first use).
-    arena: BytesMut,
     chunks: VecDeque<Bytes>,
     /// `assembly.len()` plus the chunks' lengths.
     len: usize,
@@ -160,9 +153,8 @@ impl InputBuffer {
         }
     }
 
-    /// Removes and returns the first `n` bytes as a copy that shares nothing
-    /// with the received chunks: a slice of the connection's arena (or its own
-    /// allocation when `n` is over [`ARENA_SIZE`]). `n` must not exceed
+    /// Removes and returns the first `n` bytes as a copy of their own that
+    /// shares nothing with the received chunks. `n` must not exceed
     /// [`len`](Self::len).
     ///
     /// For bodies that are small, or kept long (commands: metadata,
@@ -172,21 +164,18 @@ impl InputBuffer {
         if n == 0 {
             return Bytes::new();
         }
-        if n > ARENA_SIZE {
-            let mut out = BytesMut::with_capacity(n);
-            self.copy_front_into(n, &mut out);
-            return out.freeze();
+        if self.assembly.is_empty() {
+            if let Some(front) = self.chunks.front() {
+                if front.len() >= n {
+                    let out = Bytes::copy_from_slice(&front[..n]);
+                    self.skip(n);
+                    return out;
+                }
+            }
         }
-        if self.arena.capacity() - self.arena.len() < n {
-            // A fresh block: the old one lives on in the bodies cut from it.
-            // (Not `reserve`, which would double the block while they live.)
-            self.arena = BytesMut::with_capacity(ARENA_SIZE);
-        }
-        let mut arena = std::mem::take(&mut self.arena);
-        self.copy_front_into(n, &mut arena);
-        let out = arena.split_to(arena.len()).freeze();
-        self.arena = arena;
-        out
+        let mut out = BytesMut::with_capacity(n);
+        self.copy_front_into(n, &mut out);
+        out.freeze()
     }
 
     /// Moves the first `n` bytes to the end of `out`, consuming them.
@@ -317,27 +306,24 @@ mod tests {
     }
 
     #[test]
-    fn copied_bodies_hold_no_chunk_and_share_the_arena() {
+    fn copied_bodies_hold_no_chunk() {
         let mut b = InputBuffer::new();
         let first = Bytes::from(b"hello world".to_vec());
         b.push(first.clone());
         b.push(Bytes::from(b"!!".to_vec()));
+        // Within the front chunk, and across two chunks.
         let hello = b.take_copied(5);
         b.skip(1);
         let rest = b.take_copied(7);
         assert_eq!((&hello[..], &rest[..]), (&b"hello"[..], &b"world!!"[..]));
         assert!(first.is_unique(), "a copied body still holds the chunk");
         assert!(b.is_empty());
-        // Consecutive small bodies are cut from one arena block.
-        assert_eq!(offset_between(&hello, &rest), 5);
-        // A body larger than a block gets its own allocation.
-        b.push(Bytes::from(vec![7u8; ARENA_SIZE + 1]));
-        assert_eq!(b.take_copied(ARENA_SIZE + 1).len(), ARENA_SIZE + 1);
-    }
-
-    /// How far apart two slices start (same block: the first's length).
-    fn offset_between(a: &Bytes, b: &Bytes) -> usize {
-        (b.as_ptr() as usize).wrapping_sub(a.as_ptr() as usize)
+        // Behind an assembly (a body gathered across receives).
+        b.push(Bytes::from(b"ab".to_vec()));
+        b.assemble(4);
+        b.push(Bytes::from(b"cdef".to_vec()));
+        assert_eq!(&b.take_copied(5)[..], b"abcde");
+        assert_eq!(b.len(), 1);
     }
 
     #[test]

@@ -301,6 +301,26 @@ fn dealers(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
 }
 
 /// The peer process's side.
+/// soak's server: a REP bound where told, echoing until the stop message.
+fn serve(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
+    monocoque_runtime::raise_open_files_limit().map_err(err)?;
+    let rep = ctx.socket(zmq::REP).map_err(err)?;
+    rep.bind(&p.endpoint).map_err(err)?;
+    let ep = rep
+        .get_last_endpoint()
+        .map_err(err)?
+        .map_err(|_| err("endpoint is not UTF-8"))?;
+    println!("{ep}");
+    std::io::Write::flush(&mut std::io::stdout()).map_err(err)?;
+    loop {
+        let m = rep.recv_bytes(0).map_err(err)?;
+        rep.send(&m, 0).map_err(err)?;
+        if m == crate::soak::STOP {
+            return Ok(());
+        }
+    }
+}
+
 pub fn peer(p: &PeerArgs) -> Result<(), String> {
     pin(p.core)?;
     let ctx = zmq::Context::new();
@@ -317,6 +337,7 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
         }
         Role::Publish => publish(&ctx, p),
         Role::Dealers => dealers(&ctx, p),
+        Role::Serve => serve(&ctx, p),
         Role::BusyEcho => Err("libzmq has no busy-echo role".into()),
     }
 }

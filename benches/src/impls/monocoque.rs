@@ -262,6 +262,24 @@ async fn publish(p: &PeerArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// soak's server: a REP bound where told, echoing until the stop message.
+async fn serve(p: &PeerArgs) -> Result<(), String> {
+    monocoque_runtime::raise_open_files_limit().map_err(err)?;
+    let rep = Socket::new(SocketType::Rep).map_err(err)?;
+    rep.bind(&p.endpoint).map_err(err)?;
+    println!("{}", rep.last_endpoint().expect("bound"));
+    std::io::Write::flush(&mut std::io::stdout()).map_err(err)?;
+    loop {
+        let m = rep.recv().await.map_err(err)?;
+        let stop = m.len() == 1 && &m[0][..] == crate::soak::STOP;
+        rep.send(m).await.map_err(err)?;
+        if stop {
+            close_delivered(rep).await;
+            return Ok(());
+        }
+    }
+}
+
 /// `peers` DEALERs, one task each, each sending `total` messages.
 async fn dealers(p: &PeerArgs) -> Result<(), String> {
     let mut tasks = Vec::new();
@@ -310,6 +328,7 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
             Role::Send => send_all(&p.endpoint, p.pattern, p.size, p.total).await,
             Role::Publish => publish(p).await,
             Role::Dealers => dealers(p).await,
+            Role::Serve => serve(p).await,
             Role::BusyEcho => Err("monocoque has no busy-echo role".into()),
         }
     })

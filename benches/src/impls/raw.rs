@@ -192,8 +192,8 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 sent += n;
             }
         }
-        Role::Publish | Role::Dealers => {
-            return Err("raw sockets have no fanout or lb role".into());
+        Role::Publish | Role::Dealers | Role::Serve => {
+            return Err("raw sockets have no fanout, lb or soak role".into());
         }
     }
     Ok(())

@@ -241,6 +241,9 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 Ok(())
             }
             Role::BusyEcho => Err("zeromq has no busy-echo role".into()),
+            Role::Serve => {
+                Err("zeromq has no soak server (soak compares monocoque and libzmq)".into())
+            }
         }
     })
 }
