@@ -44,31 +44,9 @@ fn metrics_address(report: &[String]) -> String {
         .expect("the app reports its metrics address")
 }
 
-/// `monocoque run` with [`CONFIG`] under `sh -c "ulimit ULIMIT && exec ..."`
-/// (a limit for the child only); its startup report.
+/// `monocoque run` with [`CONFIG`] under `ulimit ULIMIT`; its startup report.
 fn start_with_ulimit(name: &str, ulimit: &str, stderr: Stdio) -> (App, Vec<String>) {
-    let path = config_file(name, CONFIG);
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit {ulimit} && exec \"$0\" run --config \"$1\""
-        ))
-        .arg(env!("CARGO_BIN_EXE_monocoque"))
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut app = App {
-        out,
-        child,
-        bound: Default::default(),
-        config: Some(path),
-    };
-    let report = app.read_report("service(s) running");
-    (app, report)
+    App::start_under_ulimit(config_file(name, CONFIG), ulimit, stderr)
 }
 
 /// One `GET /metrics` on a fresh connection, bounded by a 10 s read timeout;

@@ -344,6 +344,9 @@ pub(crate) struct Pipe {
     pub(crate) connected: bool,
     /// The endpoint this pipe came from (for monitor events and disconnect).
     pub(crate) endpoint: String,
+    /// The peer's address, for logs, where the endpoint does not say it (an
+    /// accepted tcp connection); `None` otherwise.
+    pub(crate) remote: Option<String>,
     /// For inproc pipes: the other socket's signals and its name for this pipe.
     pub(crate) inproc_peer: Option<(Weak<Signals>, PeerId)>,
 }

@@ -59,6 +59,33 @@ impl App {
         (app, lines)
     }
 
+    /// `monocoque run --config CONFIG` under `sh -c "ulimit ULIMIT && exec
+    /// ..."` (a limit for the child only), its stderr going to `stderr`;
+    /// returns it with its startup report.
+    pub fn start_under_ulimit(config: PathBuf, ulimit: &str, stderr: Stdio) -> (App, Vec<String>) {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit {ulimit} && exec \"$0\" run --config \"$1\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_monocoque"))
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut app = App {
+            out,
+            child,
+            bound: HashMap::new(),
+            config: Some(config),
+        };
+        let report = app.read_report("service(s) running");
+        (app, report)
+    }
+
     /// Reads stdout lines until one contains `until`, recording bound
     /// endpoints; returns the lines.
     pub fn read_report(&mut self, until: &str) -> Vec<String> {

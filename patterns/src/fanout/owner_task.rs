@@ -116,6 +116,7 @@ fn attach(
         peer_type: Some(socket_type),
         connected: true,
         endpoint,
+        remote: None,
         inproc_peer: None,
     }));
     (peer, inbound)

@@ -334,6 +334,7 @@ impl Socket {
                 peer_type: None,
                 connected: false,
                 endpoint: display.clone(),
+                remote: None,
                 inproc_peer: None,
             });
             Some(PersistentPipe {

@@ -117,16 +117,17 @@ impl Core {
     /// and to the monitors. The engine ends without an event of its own when
     /// the socket releases the pipe, so this is the one `Disconnected`.
     fn drop_over_limit(&mut self, peer: PeerId, over: OverLimit) {
-        let endpoint = self
+        let (endpoint, remote) = self
             .pipes
             .get(&peer)
-            .map(|p| p.endpoint.clone())
+            .map(|p| (p.endpoint.clone(), p.remote.clone()))
             .unwrap_or_default();
+        let remote = remote.as_deref().unwrap_or("-");
         let reason = over.to_string();
         // Rate-limited with the other disconnect warnings: a crowd of greedy
         // subscribers must not make the log the bottleneck.
         if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
-            tracing::warn!(%endpoint, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
+            tracing::warn!(%endpoint, %remote, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
         }
         self.monitor
             .post(MonitorEvent::Disconnected { endpoint, reason });
@@ -185,6 +186,16 @@ impl Core {
             self.scratch = targets;
             return Step::Wait(msg);
         }
+        // Under receive-pool pressure each subscriber's queue would copy a
+        // loaned message out on its own (`Queue::push`): copy it once here
+        // instead, and every queue shares the copy.
+        let msg = if targets.len() > 1
+            && monocoque_runtime::recv_pool_pressure() >= monocoque_runtime::PoolPressure::High
+        {
+            crate::pipe::detach_from_pool(msg)
+        } else {
+            msg
+        };
         let mut dropped = 0usize;
         for &t in &targets {
             // Peers on IO cores are gathered per core: one handoff per core.

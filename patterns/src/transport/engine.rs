@@ -169,7 +169,7 @@ pub(crate) async fn run<S: Stream>(
                 };
                 match event {
                     Event::HandshakeSucceeded(info) => {
-                        let a = attach(&shared, &endpoint, &persistent, info, &hwm);
+                        let a = attach(&shared, &endpoint, &remote, &persistent, info, &hwm);
                         greet(&shared, &mut session);
                         if probe {
                             // PROBE_ROUTER: an empty message goes first on every
@@ -372,6 +372,7 @@ fn lost(attached: &Option<Attached>, reason: String) -> EngineEnd {
 fn attach(
     shared: &Rc<SocketShared>,
     endpoint: &str,
+    remote: &Option<String>,
     persistent: &Option<PersistentPipe>,
     info: monocoque_zmtp::PeerInfo,
     shape: &PipeShape,
@@ -425,6 +426,7 @@ fn attach(
                 peer_type: Some(info.socket_type),
                 connected: true,
                 endpoint: endpoint.to_string(),
+                remote: remote.clone(),
                 inproc_peer: None,
             }));
             Attached {

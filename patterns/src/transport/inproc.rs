@@ -139,6 +139,7 @@ pub(crate) fn connect(socket: &Rc<SocketShared>, name: &str, endpoint: &str) -> 
         peer_type: None,
         connected: false,
         endpoint: endpoint.to_string(),
+        remote: None,
         inproc_peer: None,
     };
     match binder {
@@ -263,6 +264,7 @@ fn join(
         peer_type: Some(connecter.kind),
         connected: true,
         endpoint: endpoint.to_string(),
+        remote: None,
         inproc_peer: Some((Rc::downgrade(&connecter.signals), connecter_peer)),
     }));
     (Rc::downgrade(&binder.signals), binder_peer)
