@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -59,15 +58,7 @@ fn at_the_descriptor_limit_a_listener_backs_off_and_serves_again() {
     push.send("after the storm", 0).unwrap();
     assert_eq!(pull.recv_bytes(0).unwrap(), b"after the storm");
 
-    app.child.kill().unwrap();
-    let _ = app.child.wait();
-    let mut stderr = String::new();
-    app.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = app.kill_for_stderr();
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("accept failed"))

@@ -383,14 +383,7 @@ fn at_the_descriptor_limit_the_endpoint_keeps_accepting() {
     assert_scrape_works(&addr);
     assert_scrape_works(&addr);
     drop(idle);
-    app.child.kill().unwrap();
-    let mut stderr = String::new();
-    app.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = app.kill_for_stderr();
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains("metrics: accept failed"))

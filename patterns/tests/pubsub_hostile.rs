@@ -152,24 +152,6 @@ fn xpub_survives_nested_subscriptions_20000_deep() {
     nested_subscriptions_then_leaving(SocketType::XPub, "XPUB");
 }
 
-/// Reads one frame from a raw peer: (flags, body).
-fn read_frame(s: &mut impl Read) -> (u8, Vec<u8>) {
-    let mut flags = [0u8; 1];
-    s.read_exact(&mut flags).unwrap();
-    let len = if flags[0] & 0x02 == 0 {
-        let mut l = [0u8; 1];
-        s.read_exact(&mut l).unwrap();
-        l[0] as usize
-    } else {
-        let mut l = [0u8; 8];
-        s.read_exact(&mut l).unwrap();
-        u64::from_be_bytes(l) as usize
-    };
-    let mut body = vec![0; len];
-    s.read_exact(&mut body).unwrap();
-    (flags[0], body)
-}
-
 /// An XSUB (a forwarder's upstream side) holding DEPTH nested subscriptions
 /// connects to a publisher: it sends them all on the new connection, walking
 /// its subscriptions without recursing. The publisher here is a raw peer that
@@ -188,11 +170,11 @@ fn a_forwarder_sends_nested_subscriptions_20000_deep_to_a_new_publisher() {
             let mut r = BufReader::new(s);
             let mut greeting = [0u8; 64];
             r.read_exact(&mut greeting).unwrap();
-            let (flags, ready) = read_frame(&mut r);
+            let (flags, ready) = raw_read_frame(&mut r);
             assert!(flags & 0x04 != 0 && ready.starts_with(b"\x05READY"));
             // The subscriptions, in topic order: "a", "aa", ...
             for d in 1..=DEPTH {
-                let (flags, body) = read_frame(&mut r);
+                let (flags, body) = raw_read_frame(&mut r);
                 assert!(flags & 0x04 != 0, "a command");
                 assert_eq!(&body[..10], b"\x09SUBSCRIBE");
                 assert_eq!(body.len(), 10 + d);

@@ -221,18 +221,7 @@ impl InputBuffer {
             return out;
         }
         let mut out = BytesMut::with_capacity(n);
-        let mut left = n;
-        while left > 0 {
-            let front = self.chunks.front_mut().expect("len counts the chunks");
-            let k = left.min(front.len());
-            out.extend_from_slice(&front[..k]);
-            front.advance(k);
-            if front.is_empty() {
-                self.chunks.pop_front();
-            }
-            left -= k;
-        }
-        self.len -= n;
+        self.copy_front_into(n, &mut out);
         self.copied_bytes += n as u64;
         out.freeze()
     }

@@ -86,6 +86,22 @@ impl App {
         (app, report)
     }
 
+    /// Kills the app (started with a piped stderr) and returns what it wrote
+    /// to stderr.
+    pub fn kill_for_stderr(&mut self) -> String {
+        use std::io::Read;
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .expect("started with a piped stderr")
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+
     /// Reads stdout lines until one contains `until`, recording bound
     /// endpoints; returns the lines.
     pub fn read_report(&mut self, until: &str) -> Vec<String> {

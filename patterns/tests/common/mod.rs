@@ -209,12 +209,10 @@ pub fn raw_cancel(topic: &[u8]) -> Vec<u8> {
     raw_command("CANCEL", topic)
 }
 
-/// Reads one single-frame message from a raw peer; returns its body.
-pub fn raw_read_message(s: &mut std::net::TcpStream) -> Vec<u8> {
-    use std::io::Read;
+/// Reads one frame from a raw peer: (flags, body).
+pub fn raw_read_frame(s: &mut impl std::io::Read) -> (u8, Vec<u8>) {
     let mut flags = [0u8; 1];
     s.read_exact(&mut flags).unwrap();
-    assert_eq!(flags[0] & 0x05, 0, "a last data frame, not a command");
     let len = if flags[0] & 0x02 == 0 {
         let mut l = [0u8; 1];
         s.read_exact(&mut l).unwrap();
@@ -226,6 +224,13 @@ pub fn raw_read_message(s: &mut std::net::TcpStream) -> Vec<u8> {
     };
     let mut body = vec![0; len];
     s.read_exact(&mut body).unwrap();
+    (flags[0], body)
+}
+
+/// Reads one single-frame message from a raw peer; returns its body.
+pub fn raw_read_message(s: &mut std::net::TcpStream) -> Vec<u8> {
+    let (flags, body) = raw_read_frame(s);
+    assert_eq!(flags & 0x05, 0, "a last data frame, not a command");
     body
 }
 
