@@ -21,6 +21,15 @@ frontend = { bind = ["tcp://127.0.0.1:0"] }
 backend = { bind = ["tcp://127.0.0.1:0"] }
 "#;
 
+/// User plus system CPU time of `pid`, in clock ticks (10 ms).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3; utime and stime are fields 14 and 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 #[test]
 fn at_the_descriptor_limit_a_listener_backs_off_and_serves_again() {
     // 48 descriptors in all, the hard limit too (so `run` cannot raise it);
@@ -46,6 +55,16 @@ fn at_the_descriptor_limit_a_listener_backs_off_and_serves_again() {
         std::thread::yield_now();
     }
     assert!(app.child.try_wait().unwrap().is_none(), "the box exited");
+    // Held at the limit for a second, with connections still queued for
+    // accept, it backs off instead of spinning: a spin would burn the whole
+    // second (100 ticks).
+    let before = cpu_ticks(app.child.id());
+    let window = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < window {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let spent = cpu_ticks(app.child.id()) - before;
+    assert!(spent < 30, "{spent} ticks of CPU in 1 s at EMFILE");
     drop(idle);
 
     // Once they leave, peers are accepted again (the back-off is at most

@@ -38,8 +38,19 @@ pub fn raise_open_files_limit() -> io::Result<OpenFilesLimit> {
             after: before,
         });
     }
+    // An unlimited hard limit cannot be the soft one: the kernel caps open
+    // files at fs.nr_open and refuses more (EPERM).
+    let mut target = lim.rlim_max;
+    if target == libc::RLIM_INFINITY {
+        if let Some(nr_open) = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            target = nr_open;
+        }
+    }
     let raised = libc::rlimit {
-        rlim_cur: lim.rlim_max,
+        rlim_cur: target,
         rlim_max: lim.rlim_max,
     };
     // SAFETY: `raised` is a valid rlimit that the call only reads.
@@ -48,7 +59,7 @@ pub fn raise_open_files_limit() -> io::Result<OpenFilesLimit> {
     }
     Ok(OpenFilesLimit {
         before,
-        after: lim.rlim_max,
+        after: target,
     })
 }
 

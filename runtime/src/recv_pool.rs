@@ -13,7 +13,9 @@
 //! (`stream_io::recv`), and EOFs and resets are always seen. Keeping the pool
 //! free is the job of the layers above: small and long-lived data is copied
 //! out at decode, and queued messages are copied out under pressure
-//! ([`recv_pool_mostly_held`](crate::recv_pool_mostly_held)).
+//! ([`recv_pool_pressure`](crate::recv_pool_pressure)), and the io_uring
+//! driver stops a socket's multishot RECV once 16 of its chunks wait untaken
+//! (`MULTISHOT_BACKLOG`), so a reader that stopped reading does not drain it.
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -83,7 +83,8 @@ impl RuntimeBuilder {
 
     /// The receive pool: `count` buffers (a power of two, 1 to 32768) of `size`
     /// bytes (default 256 x 16 KiB = 4 MiB per reactor). Received data lives only
-    /// there; when the application holds every buffer, reads pause.
+    /// there while it is free; when the application holds every buffer, reads
+    /// go on into heap buffers (see [`Runtime::heap_fallback_reads`]).
     pub fn recv_buffers(mut self, count: u16, size: usize) -> Self {
         self.recv_buffers = count;
         self.recv_buffer_size = size;
@@ -284,6 +285,16 @@ impl Runtime {
     /// instead (the pool ran dry; nobody stopped reading).
     pub fn heap_fallback_reads(&self) -> u64 {
         self.reactor.pool.heap_reads()
+    }
+
+    /// Multishot receives the io_uring driver stopped because 16 completed
+    /// chunks waited untaken (a reader that stopped reading must not drain the
+    /// shared pool); each resumes when its reader reads again. Always 0 on epoll.
+    pub fn stopped_receives(&self) -> u64 {
+        match &*self.reactor.driver.borrow() {
+            crate::driver::Driver::Uring(d) => d.stopped_receives(),
+            crate::driver::Driver::Epoll(_) => 0,
+        }
     }
 
     /// Operations (io_uring) or descriptors (epoll) the driver is tracking; for tests

@@ -751,3 +751,52 @@ fn connections_reset_before_accept_are_skipped_not_errors() {
         .expect("timed out");
     });
 }
+
+#[test]
+fn a_reader_that_stops_holds_a_few_buffers_and_loses_nothing() {
+    // A pool four times the flood, so only the backlog cap (not a dry
+    // pool) can end the receive.
+    const TOTAL: usize = 1 << 20;
+    let rt = Runtime::builder().recv_buffers(1024, 4096).build().unwrap();
+    rt.block_on(async {
+        timeout(LIMIT, async {
+            let listener = TcpListener::bind(localhost()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+            let sender = std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(&data).unwrap();
+            });
+            let (s, _) = listener.accept().await.unwrap();
+            // Arm the receive (taking what it may already have), then stop
+            // reading while the flood arrives.
+            let mut received = 0usize;
+            if let Ok(first) = timeout(Duration::from_millis(1), s.recv()).await {
+                let first = first.unwrap();
+                for (k, b) in first.iter().enumerate() {
+                    assert_eq!(*b as usize, k % 251);
+                }
+                received = first.len();
+            }
+            if rt.driver() == monocoque_runtime::DriverKind::Uring {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while rt.stopped_receives() == 0 {
+                    assert!(Instant::now() < deadline, "the receive was never stopped");
+                    sleep(Duration::from_millis(1)).await;
+                }
+            }
+            // Reading again re-arms it: everything arrives, in order.
+            while received < TOTAL {
+                let chunk = s.recv().await.unwrap();
+                assert!(!chunk.is_empty(), "end of stream after {received} bytes");
+                for (k, b) in chunk.iter().enumerate() {
+                    assert_eq!(*b as usize, (received + k) % 251, "data lost or reordered");
+                }
+                received += chunk.len();
+            }
+            sender.join().unwrap();
+        })
+        .await
+        .expect("timed out");
+    });
+}

@@ -50,7 +50,7 @@ pub enum Error {
     },
     /// With no MAXMSGSIZE set, a frame announced more bytes than the process
     /// could ever hold.
-    #[error("peer announced a {size}-byte frame, more than the {ceiling} bytes this machine could ever hold (set MAXMSGSIZE to refuse smaller ones)")]
+    #[error("peer announced {size} bytes in one frame or message, more than the {ceiling} bytes this machine could ever hold (set MAXMSGSIZE to refuse smaller ones)")]
     FrameBeyondMemory {
         /// The length the frame header announced.
         size: u64,

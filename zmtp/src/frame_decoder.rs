@@ -191,6 +191,13 @@ impl FrameDecoder {
     fn account_message_frame(&mut self, flags: u8, size: u64, limit: Option<u64>) -> Result<()> {
         let total = self.message_size.saturating_add(size);
         let frames = self.message_frames + 1;
+        if total > self.ceiling {
+            // Frames each under the ceiling can add up past it.
+            return Err(Error::FrameBeyondMemory {
+                size: total,
+                ceiling: self.ceiling,
+            });
+        }
         if let Some(limit) = limit {
             if size > limit {
                 return Err(Error::FrameTooLarge { size, limit });
@@ -343,6 +350,19 @@ mod tests {
         let mut input = InputBuffer::new();
         input.push(Bytes::from_static(&[0x02, 0, 0, 0, 0, 0x40, 0, 0, 0]));
         assert_eq!(dec.decode(&mut input), Ok(None));
+    }
+
+    #[test]
+    fn frames_under_the_ceiling_cannot_add_up_past_it() {
+        let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+        dec.set_ceiling(10);
+        assert_eq!(
+            decode_all(&[0x01, 6, 1, 2, 3, 4, 5, 6, 0x00, 6], &mut dec).map(|f| f.len()),
+            Err(Error::FrameBeyondMemory {
+                size: 12,
+                ceiling: 10
+            })
+        );
     }
 
     #[test]

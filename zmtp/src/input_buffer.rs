@@ -8,8 +8,7 @@
 //! That copy is made as the body arrives ([`InputBuffer::assemble`]), not once
 //! it is complete: the chunks are the runtime's receive buffers, a bounded pool
 //! shared by every connection on the thread, and a frame larger than the pool
-//! must not hold all of it while it waits for its last byte (reads would pause
-//! and the frame would never complete).
+//! must not hold all of it while it waits for its last byte.
 //!
 //! Small bodies are not loaned at all: [`InputBuffer::take_copied`] copies
 //! each into an allocation of its own, so the receive buffer it came in goes
@@ -172,6 +171,10 @@ impl InputBuffer {
                     return out;
                 }
             }
+        } else if self.assembly.len() >= n {
+            // Gathered already, into memory of our own: no second copy.
+            self.len -= n;
+            return self.assembly.split_to(n).freeze();
         }
         let mut out = BytesMut::with_capacity(n);
         self.copy_front_into(n, &mut out);

@@ -378,7 +378,12 @@ pub fn default_config_on_ephemeral_ports() -> String {
 /// Starts `monocoque run` on the default config (on ephemeral ports, see
 /// [`default_config_on_ephemeral_ports`]) with the given driver.
 pub fn start_default(name: &str, driver: Driver) -> App {
-    let config = crate::common::config_file(name, &default_config_on_ephemeral_ports());
+    start_config(name, &default_config_on_ephemeral_ports(), driver)
+}
+
+/// Starts `monocoque run` on the config `text` with the given driver.
+pub fn start_config(name: &str, text: &str, driver: Driver) -> App {
+    let config = crate::common::config_file(name, text);
     let mut cmd = monocoque();
     match driver {
         Driver::Default => cmd.env_remove("MONOCOQUE_DRIVER"),

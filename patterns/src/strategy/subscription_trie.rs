@@ -71,7 +71,8 @@ struct Node<K> {
     /// The bytes on the edge from the parent (empty only at the root).
     label: Vec<u8>,
     /// The node above (the root's is itself): removal climbs from a
-    /// subscriber's node to prune and to rebuild its topic without a search.
+    /// subscriber's node to prune without a search (and `check_invariants`
+    /// rebuilds topics from it).
     parent: u32,
     /// Children sorted by the first byte of their label (distinct by it).
     children: Vec<(u8, u32)>,

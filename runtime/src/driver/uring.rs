@@ -64,6 +64,8 @@ enum OpSlot {
         kind: MultiKind,
         results: std::collections::VecDeque<(i32, u32)>,
         waker: Option<Waker>,
+        /// A cancel was sent because too many completions waited (RECV only).
+        stopping: bool,
     },
     /// A multishot operation whose owner is gone: what late completions carry
     /// (a buffer, a new descriptor) is released; the last completion frees the slot.
@@ -111,6 +113,14 @@ fn release(pool: &BufPool, kind: MultiKind, res: i32, flags: u32) {
     }
 }
 
+/// Completed receives a socket's multishot RECV may hold untaken before it is
+/// cancelled. The pool is shared by every socket of the reactor: a socket
+/// whose reader has stopped (its queue is at RCVHWM) must not go on filling
+/// buffers until the pool is dry. Past this many, the RECV is cancelled, the
+/// rest stays in the kernel (TCP pushes back on that peer alone), and the
+/// reader's next `recv` re-arms it.
+pub(crate) const MULTISHOT_BACKLOG: usize = 16;
+
 /// One reactor's ring and its in-flight operations.
 pub(crate) struct UringDriver {
     ring: IoUring,
@@ -127,6 +137,11 @@ pub(crate) struct UringDriver {
     send_zc: bool,
     /// Registered buffers for WRITE_FIXED, if configured and registration worked.
     fixed: Option<std::rc::Rc<FixedPool>>,
+    /// Multishot RECVs found over [`MULTISHOT_BACKLOG`] in this reap, to cancel
+    /// once the completion queue is released (kept to reuse its allocation).
+    to_stop: Vec<usize>,
+    /// Multishot RECVs stopped so far for [`MULTISHOT_BACKLOG`].
+    stopped_receives: u64,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -239,6 +254,8 @@ impl UringDriver {
             pool,
             send_zc,
             fixed,
+            to_stop: Vec::new(),
+            stopped_receives: 0,
         })
     }
 
@@ -302,6 +319,7 @@ impl UringDriver {
             kind,
             results: std::collections::VecDeque::new(),
             waker: None,
+            stopping: false,
         });
         // SAFETY: forwarded from the caller.
         unsafe { self.push(&entry.user_data(key as u64)) };
@@ -577,8 +595,21 @@ impl UringDriver {
                             self.ops.remove(key);
                         }
                         Some(OpSlot::Abandoned(_)) => {}
-                        Some(OpSlot::Multi { results, waker, .. }) => {
+                        Some(OpSlot::Multi {
+                            kind,
+                            results,
+                            waker,
+                            stopping,
+                        }) => {
                             results.push_back((cqe.result(), cqe.flags()));
+                            if *kind == MultiKind::Recv
+                                && !*stopping
+                                && results.len() >= MULTISHOT_BACKLOG
+                                && io_uring::cqueue::more(cqe.flags())
+                            {
+                                *stopping = true;
+                                self.to_stop.push(key);
+                            }
                             if let Some(w) = waker.take() {
                                 w.wake();
                             }
@@ -595,6 +626,29 @@ impl UringDriver {
                 }
             }
         }
+        // Cancelled, not abandoned: the owner takes what completed, then the
+        // cancel's completion (no MORE), and re-arms on its next `recv`. The
+        // cancels reach the kernel now, before any task runs: a task could
+        // free a slot and another operation take its key, which a cancel
+        // submitted later would hit instead.
+        if !self.to_stop.is_empty() {
+            let mut to_stop = std::mem::take(&mut self.to_stop);
+            self.stopped_receives += to_stop.len() as u64;
+            for key in to_stop.drain(..) {
+                let cancel = opcode::AsyncCancel::new(key as u64)
+                    .build()
+                    .user_data(CANCEL_TOKEN);
+                // SAFETY: ASYNC_CANCEL carries no pointers.
+                unsafe { self.push(&cancel) };
+            }
+            self.to_stop = to_stop;
+            self.flush_submissions();
+        }
+    }
+
+    /// Multishot RECVs stopped so far because their completions piled up.
+    pub(crate) fn stopped_receives(&self) -> u64 {
+        self.stopped_receives
     }
 
     /// Operations the kernel still owns memory for.

@@ -19,7 +19,6 @@ use crate::driver::uring::MultiKind;
 use crate::driver::{Driver, DriverKind};
 use crate::op::Op;
 use crate::reactor;
-use crate::recv_pool::BufGuard;
 
 /// Spare capacity a read reserves when the buffer has none.
 const DEFAULT_READ_RESERVE: usize = 16 * 1024;
@@ -200,10 +199,9 @@ pub(crate) async fn recv(sock: &Socket) -> io::Result<Bytes> {
             Received::Data(b) => Ok(b),
             Received::PoolDry => recv_when_readable(sock).await,
         },
-        DriverKind::Uring => match reactor::with(|r| r.pool.take_guard()) {
-            Some(guard) => recv_single_shot(sock, guard).await,
-            None => recv_when_readable(sock).await,
-        },
+        // Without a provided ring, a RECV armed on an idle socket would hold
+        // a pool buffer for as long as the peer is silent: wait for data first.
+        DriverKind::Uring => recv_when_readable(sock).await,
         DriverKind::Epoll => recv_readiness(sock).await,
     }
 }
@@ -249,6 +247,11 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Received> {
             if res == 0 {
                 return Poll::Ready(Ok(Received::Data(Bytes::new())));
             }
+            if -res == libc::ECANCELED {
+                // The driver stopped this RECV because completions piled up
+                // untaken (`MULTISHOT_BACKLOG`); the reader is back: re-arm.
+                continue;
+            }
             if -res == libc::ENOBUFS {
                 // The ring ran dry when the kernel looked; it may have been
                 // refilled since. Re-arm if it holds buffers, else read
@@ -264,21 +267,9 @@ async fn recv_multishot(sock: &Socket) -> io::Result<Received> {
     .await
 }
 
-/// io_uring without provided-buffer rings: one RECV at a time into a pool buffer.
-async fn recv_single_shot(sock: &Socket, guard: BufGuard) -> io::Result<Bytes> {
-    let entry = opcode::Recv::new(types::Fd(sock.raw()), guard.addr(), guard.size() as u32).build();
-    // SAFETY: the pointer is into the pool buffer the guard owns; the op keeps the
-    // guard (and so the buffer) until the kernel is done.
-    let (res, _, guard) = unsafe { Op::submit(entry, guard) }.await;
-    match res? {
-        0 => Ok(Bytes::new()),
-        n => Ok(guard.into_bytes(n as usize)),
-    }
-}
-
-/// io_uring with the pool dry: waits for readability holding no buffer (a
-/// single-shot POLL_ADD), then reads what is there into whatever is free by
-/// then, a pool buffer or the heap.
+/// io_uring with the pool dry, or without provided-buffer rings: waits for
+/// readability holding no buffer (a single-shot POLL_ADD), then reads what is
+/// there into whatever is free by then, a pool buffer or the heap.
 async fn recv_when_readable(sock: &Socket) -> io::Result<Bytes> {
     loop {
         let entry = opcode::PollAdd::new(types::Fd(sock.raw()), libc::POLLIN as u32).build();
@@ -293,27 +284,18 @@ async fn recv_when_readable(sock: &Socket) -> io::Result<Bytes> {
     }
 }
 
-/// Where a read that cannot wait for the pool puts its bytes.
-enum ReadTarget {
-    Pool(BufGuard),
-    Heap(BytesMut),
-}
+/// Bytes a read into the heap takes at most: what is there beyond waits for
+/// the next read.
+const HEAP_READ_MAX: usize = 16 * 1024;
 
-impl ReadTarget {
-    /// A free pool buffer, else a heap buffer of the same size.
-    fn take() -> ReadTarget {
-        reactor::with(|r| match r.pool.take_guard() {
-            Some(g) => ReadTarget::Pool(g),
-            None => ReadTarget::Heap(BytesMut::with_capacity(r.pool.size())),
-        })
-    }
-}
-
-/// One non-blocking `recv` into a pool buffer if one is free, else the heap.
-/// Empty at end of stream; `WouldBlock` when nothing is there.
+/// One non-blocking `recv` into a pool buffer if one is free, else through a
+/// buffer on the stack into a heap allocation of exactly the size received
+/// (a short read must not keep 16 KiB alive in the message it ends up in, and
+/// nothing is allocated for a read that finds nothing). Empty at end of
+/// stream; `WouldBlock` when nothing is there.
 fn recv_now(sock: &Socket) -> io::Result<Bytes> {
-    match ReadTarget::take() {
-        ReadTarget::Pool(guard) => {
+    match reactor::with(|r| r.pool.take_guard()) {
+        Some(guard) => {
             // SAFETY: the guard owns the buffer: nobody else reads or writes it.
             let buf = unsafe {
                 std::slice::from_raw_parts_mut(guard.addr().cast::<MaybeUninit<u8>>(), guard.size())
@@ -325,12 +307,15 @@ fn recv_now(sock: &Socket) -> io::Result<Bytes> {
                 guard.into_bytes(n)
             })
         }
-        ReadTarget::Heap(mut buf) => {
-            let n = sys::recv_dontwait(sock.raw(), buf.spare_capacity_mut())?;
-            // SAFETY: recv initialised `n` bytes of the spare capacity.
-            unsafe { buf.set_len(n) };
-            reactor::with(|r| r.pool.count_heap_read());
-            Ok(buf.freeze())
+        None => {
+            let mut stack = [MaybeUninit::<u8>::uninit(); HEAP_READ_MAX];
+            let n = sys::recv_dontwait(sock.raw(), &mut stack)?;
+            // SAFETY: recv initialised the first `n` bytes of `stack`.
+            let read = unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u8>(), n) };
+            if n > 0 {
+                reactor::with(|r| r.pool.count_heap_read());
+            }
+            Ok(Bytes::copy_from_slice(read))
         }
     }
 }

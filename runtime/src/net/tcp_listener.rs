@@ -102,7 +102,7 @@ impl TcpListener {
 fn is_gone_before_accept(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::ENOTCONN | libc::ECONNRESET | libc::ECONNABORTED | libc::EINVAL)
+        Some(libc::ENOTCONN | libc::ECONNRESET | libc::ECONNABORTED)
     )
 }
 

@@ -47,7 +47,7 @@ use bytes::{Bytes, BytesMut};
 use crate::command::{self, Cancel, ErrorCommand, Ping, Pong, Subscribe};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
-use crate::frame_decoder::{FrameDecoder, FrameLimit};
+use crate::frame_decoder::{FrameDecoder, FrameLimit, INLINE_COPY_MAX};
 use crate::greeting::{encode_greeting, Greeting, GreetingParser, ProtocolVersion};
 use crate::input_buffer::InputBuffer;
 use crate::mechanism::{HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
@@ -96,10 +96,10 @@ pub struct SessionStats {
     pub input_bytes_copied: u64,
 }
 
-/// Frames of one message kept as slices of the receive buffers; later frames
-/// of the same message are copied out. A message still arriving must not pin
-/// the bounded receive pool (shared by every connection on the thread) frame
-/// by frame: reads would pause before its last frame came.
+/// Frames of one message kept as slices of the receive buffers; later large
+/// frames of the same message are copied out (small ones are copies already,
+/// see `INLINE_COPY_MAX`). A message still arriving must not pin the bounded
+/// receive pool, shared by every connection on the thread, frame by frame.
 pub const ZERO_COPY_FRAMES: usize = 16;
 
 /// One connection's ZMTP state machine. See the [module docs](self).
@@ -469,7 +469,7 @@ impl Session {
             Some(codec) => codec.decode(frame)?,
         };
         let more = frame.more;
-        if self.partial.len() >= ZERO_COPY_FRAMES {
+        if self.partial.len() >= ZERO_COPY_FRAMES && frame.body.len() > INLINE_COPY_MAX {
             self.partial_bytes_copied += frame.body.len() as u64;
             self.partial.push(Bytes::copy_from_slice(&frame.body));
         } else {
