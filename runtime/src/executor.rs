@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use async_task::Runnable;
 
-use crate::driver::Notifier;
+use crate::wake::{Notifier, ParkFlag};
 
 static NEXT_REACTOR_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -31,7 +31,7 @@ pub(crate) struct Shared {
     id: usize,
     remote: Mutex<VecDeque<Runnable>>,
     remote_pending: AtomicBool,
-    pub(crate) parked: AtomicBool,
+    pub(crate) parked: ParkFlag,
     notifier: Notifier,
 }
 
@@ -41,7 +41,7 @@ impl Shared {
             id: NEXT_REACTOR_ID.fetch_add(1, Ordering::Relaxed),
             remote: Mutex::new(VecDeque::new()),
             remote_pending: AtomicBool::new(false),
-            parked: AtomicBool::new(false),
+            parked: ParkFlag::default(),
             notifier,
         })
     }
@@ -67,7 +67,7 @@ impl Shared {
 
     /// Wakes the reactor if it sleeps in the kernel.
     pub(crate) fn wake_if_parked(&self) {
-        if self.parked.load(Ordering::SeqCst) {
+        if self.parked.is_set() {
             self.notifier.notify();
         }
     }

@@ -25,7 +25,9 @@ mod recv_pool;
 mod runtime;
 pub mod spsc;
 mod timer;
+mod timer_queue;
 mod wait_strategy;
+mod wake;
 
 pub use driver::DriverKind;
 pub use error::{Error, Result};

@@ -23,7 +23,7 @@ use crate::driver::{Driver, DriverKind};
 use crate::error::Result;
 use crate::executor::{self, JoinHandle, Shared};
 use crate::recv_pool::BufPool;
-use crate::timer::TimerQueue;
+use crate::timer_queue::TimerQueue;
 use crate::wait_strategy::WaitStrategy;
 
 /// Tasks run per turn before IO is looked at again.
@@ -169,7 +169,11 @@ impl Reactor {
             };
             let shared = &self.shared;
             let has_work = || main.woken.load(Ordering::SeqCst) || shared.has_remote();
-            if let Err(e) = self.driver.borrow_mut().turn(wait, shared, &has_work) {
+            if let Err(e) = self
+                .driver
+                .borrow_mut()
+                .turn(wait, &shared.parked, &has_work)
+            {
                 panic!("the {} driver failed: {e}", self.kind().name());
             }
             // Read the clock only when a timer could be due: in a busy-poll spin

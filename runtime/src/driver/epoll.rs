@@ -7,7 +7,6 @@
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -15,9 +14,9 @@ use std::time::Duration;
 use polling::{Event, Events, Poller};
 use slab::Slab;
 
-use super::Notifier;
-use crate::executor::Shared;
 use crate::wait_strategy::WaitStrategy;
+use crate::wake::Notifier;
+use crate::wake::ParkFlag;
 
 /// Which way a task waits on a descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +115,7 @@ impl EpollDriver {
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
-        shared: &Shared,
+        parked: &ParkFlag,
         has_work: &dyn Fn() -> bool,
     ) -> io::Result<()> {
         self.events.clear();
@@ -127,14 +126,14 @@ impl EpollDriver {
         if timeout == Some(Duration::ZERO) {
             self.poller.wait(&mut self.events, Some(Duration::ZERO))?;
         } else {
-            shared.parked.store(true, Ordering::SeqCst);
+            parked.set(true);
             let t = if has_work() {
                 Some(Duration::ZERO)
             } else {
                 timeout
             };
             let r = self.poller.wait(&mut self.events, t);
-            shared.parked.store(false, Ordering::SeqCst);
+            parked.set(false);
             match r {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -12,14 +12,14 @@ pub(crate) mod registered_buffers;
 pub(crate) mod uring;
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::executor::Shared;
 use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
+use crate::wake::{Notifier, ParkFlag};
 
 /// Which driver a reactor runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,33 +36,6 @@ impl DriverKind {
         match self {
             DriverKind::Uring => "uring",
             DriverKind::Epoll => "epoll",
-        }
-    }
-}
-
-/// Wakes a parked reactor from another thread.
-#[derive(Debug, Clone)]
-pub(crate) enum Notifier {
-    /// An eventfd the io_uring driver keeps a read armed on while parked.
-    EventFd(Arc<OwnedFd>),
-    /// The epoll driver's poller.
-    Poller(Arc<polling::Poller>),
-}
-
-impl Notifier {
-    pub(crate) fn notify(&self) {
-        match self {
-            Notifier::EventFd(fd) => {
-                let one: u64 = 1;
-                // SAFETY: writes 8 bytes from a live u64 to an eventfd we own; the
-                // only possible failure (counter overflow, EAGAIN) still leaves it readable.
-                unsafe {
-                    libc::write(fd.as_raw_fd(), (&one as *const u64).cast(), 8);
-                }
-            }
-            Notifier::Poller(p) => {
-                let _ = p.notify();
-            }
         }
     }
 }
@@ -138,12 +111,12 @@ impl Driver {
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
-        shared: &Shared,
+        parked: &ParkFlag,
         has_work: &dyn Fn() -> bool,
     ) -> io::Result<()> {
         match self {
-            Driver::Uring(d) => d.turn(wait, shared, has_work),
-            Driver::Epoll(d) => d.turn(wait, shared, has_work),
+            Driver::Uring(d) => d.turn(wait, parked, has_work),
+            Driver::Epoll(d) => d.turn(wait, parked, has_work),
         }
     }
 }

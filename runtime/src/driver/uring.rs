@@ -2,7 +2,7 @@
 //!
 //! Ownership rule: the kernel may read or write an operation's memory (buffers,
 //! socket addresses, iovecs) from submission until its completion arrives. An
-//! operation's memory therefore lives in its [`Op`](crate::op::Op) future, and if
+//! operation's memory therefore lives in its `Op` (op.rs) future, and if
 //! the future is dropped first, it moves into the driver's slot as `Abandoned`
 //! and is freed only when the completion (normal or cancelled) comes back.
 //!
@@ -16,7 +16,6 @@
 use std::any::Any;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -26,10 +25,10 @@ use slab::Slab;
 
 use super::provided_ring::ProvidedRing;
 use super::registered_buffers::FixedPool;
-use super::Notifier;
-use crate::executor::Shared;
 use crate::recv_pool::BufPool;
 use crate::wait_strategy::WaitStrategy;
+use crate::wake::Notifier;
+use crate::wake::ParkFlag;
 
 const EVENTFD_TOKEN: u64 = u64::MAX;
 const CANCEL_TOKEN: u64 = u64::MAX - 1;
@@ -474,7 +473,7 @@ impl UringDriver {
     pub(crate) fn turn(
         &mut self,
         wait: Option<Duration>,
-        shared: &Shared,
+        parked: &ParkFlag,
         has_work: &dyn Fn() -> bool,
     ) -> io::Result<()> {
         // Buffers the application dropped go back to the kernel. Nobody waits
@@ -510,7 +509,7 @@ impl UringDriver {
                     }
                 } else {
                     self.arm_eventfd();
-                    shared.parked.store(true, Ordering::SeqCst);
+                    parked.set(true);
                     let r = if has_work() {
                         self.ring.submitter().submit_and_wait(0)
                     } else {
@@ -523,7 +522,7 @@ impl UringDriver {
                             None => self.ring.submitter().submit_and_wait(1),
                         }
                     };
-                    shared.parked.store(false, Ordering::SeqCst);
+                    parked.set(false);
                     r
                 }
             }
