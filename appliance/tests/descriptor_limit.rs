@@ -10,17 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const CONFIG: &str = r#"
-[metrics]
-listen = "off"
-
-[[service]]
-name = "st"
-kind = "streamer"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
-
 /// User plus system CPU time of `pid`, in clock ticks (10 ms).
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -35,7 +24,7 @@ fn at_the_descriptor_limit_a_listener_backs_off_and_serves_again() {
     // 48 descriptors in all, the hard limit too (so `run` cannot raise it);
     // 80 idle connections run the process out.
     let (mut app, report) =
-        App::start_under_ulimit(config_file("emfile-zmq", CONFIG), "-n 48", Stdio::piped());
+        App::start_under_ulimit(config_file("emfile-zmq", STREAMER), "-n 48", Stdio::piped());
     assert!(
         report.contains(&"open files: limit 48 (the hard limit already)".to_string()),
         "{report:?}"

@@ -17,16 +17,8 @@ use common::*;
 const SERVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A streamer on ephemeral ports with metrics on an ephemeral port too.
-const CONFIG: &str = r#"
-[metrics]
-listen = "127.0.0.1:0"
-
-[[service]]
-name = "st"
-kind = "streamer"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
+/// A streamer with the metrics endpoint on a port of its own.
+const CONFIG: &str = STREAMER;
 
 /// Starts the app; returns it and its metrics address (host:port).
 fn start(name: &str) -> (App, String) {

@@ -22,6 +22,13 @@ fn encoded(body: &Bytes, n: usize) -> Bytes {
     q.take_all()
 }
 
+/// An input buffer holding `wire` as one received chunk.
+fn received(wire: &Bytes) -> InputBuffer {
+    let mut input = InputBuffer::new();
+    input.push(wire.clone());
+    input
+}
+
 fn encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode");
     for (name, size, n) in [("64B", 64usize, BATCH), ("64KiB", 65536, 64)] {
@@ -57,11 +64,7 @@ fn decode(c: &mut Criterion) {
         });
         g.bench_function(name, |b| {
             b.iter_batched(
-                || {
-                    let mut input = InputBuffer::new();
-                    input.push(wire.clone());
-                    input
-                },
+                || received(&wire),
                 |mut input| {
                     let mut dec = FrameDecoder::new(FrameLimit::Message(None));
                     let mut count = 0;
@@ -119,11 +122,7 @@ fn copy_or_loan(c: &mut Criterion) {
         for (how, copy) in [("loan", false), ("copy", true)] {
             g.bench_function(format!("{how} {size}B"), |b| {
                 b.iter_batched(
-                    || {
-                        let mut input = InputBuffer::new();
-                        input.push(wire.clone());
-                        input
-                    },
+                    || received(&wire),
                     |mut input| {
                         for _ in 0..BATCH {
                             let body = if copy {

@@ -210,6 +210,19 @@ pub fn connect_ready(ctx: &zmq::Context, s: &zmq::Socket, endpoint: &str) {
     assert_eq!(id, zmq::SocketEvent::HANDSHAKE_SUCCEEDED as u16);
 }
 
+/// A streamer service `st` (PULL frontend, PUSH backend) on ephemeral
+/// ports, with the metrics endpoint on one too.
+pub const STREAMER: &str = r#"
+[metrics]
+listen = "127.0.0.1:0"
+
+[[service]]
+name = "st"
+kind = "streamer"
+frontend = { bind = ["tcp://127.0.0.1:0"] }
+backend = { bind = ["tcp://127.0.0.1:0"] }
+"#;
+
 /// A config with metrics off and the given services.
 pub fn services(body: &str) -> String {
     format!("[metrics]\nlisten = \"off\"\n{body}")
