@@ -113,7 +113,7 @@ fn session_path(c: &mut Criterion) {
 }
 
 /// Taking 1000 bodies of one size out of a received chunk: as loans (a slice
-/// of the chunk, a reference count) or as copies into the arena.
+/// of the chunk, a reference count) or as copies of their own.
 fn copy_or_loan(c: &mut Criterion) {
     let mut g = c.benchmark_group("copy_or_loan");
     for size in [64usize, 256, 512, 1024, 2048] {
