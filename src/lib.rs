@@ -8,7 +8,9 @@
 //! and XSUB over tcp, ipc and inproc, with [`proxy`] for forwarders and brokers,
 //! on a [`Runtime`] (from [`runtime`]) that owns one thread; the
 //! blocking [`Context`] whose sockets work from any thread; and the sans-IO
-//! protocol layer, [`zmtp`].
+//! protocol layer, [`zmtp`]. Socket calls fail with [`Error`] ([`Result`] for
+//! short); [`spawn`] starts a task beside the current one on the thread's
+//! runtime.
 //!
 //! ```
 //! use monocoque::{Runtime, Socket, SocketType};
@@ -22,7 +24,7 @@
 //!     let request = rep.recv().await?;
 //!     rep.send(request).await?;
 //!     assert_eq!(&req.recv().await?[0][..], b"hello");
-//!     Ok::<(), monocoque::patterns::Error>(())
+//!     Ok::<(), monocoque::Error>(())
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -39,7 +41,7 @@
 //! req.send("hello")?;
 //! rep.send(rep.recv()?)?;
 //! assert_eq!(&req.recv()?[0][..], b"hello");
-//! # Ok::<(), monocoque::patterns::Error>(())
+//! # Ok::<(), monocoque::Error>(())
 //! ```
 //!
 //! The protocol layer alone, two sessions talking in memory:
@@ -69,12 +71,15 @@
 
 pub use bytes::{self, Bytes};
 pub use monocoque_patterns as patterns;
+// `Error` and `Result` at the top are the sockets', the ones most code
+// handles; the runtime's and the protocol layer's keep their modules' names
+// (`runtime::Error`, `zmtp::Error`) so that none is shadowed.
 pub use monocoque_patterns::{
-    proxy, proxy_steerable, BlockingMonitor, BlockingSocket, Context, IoCoreStatistics, IoCores,
-    Monitor, MonitorEvent, ProxyStatistics, Socket, SocketOption,
+    proxy, proxy_steerable, BlockingMonitor, BlockingSocket, Context, Error, IoCoreStatistics,
+    IoCores, Monitor, MonitorEvent, ProxyStatistics, Result, Socket, SocketOption,
 };
 pub use monocoque_runtime as runtime;
-pub use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
+pub use monocoque_runtime::{spawn, JoinHandle, Runtime, RuntimeBuilder, WaitStrategy};
 pub use monocoque_zmtp as zmtp;
 pub use monocoque_zmtp::{
     AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, PeerInfo, Session,

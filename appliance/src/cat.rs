@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::directions::{can_receive, can_send};
 use bytes::Bytes;
-use monocoque_patterns::{MonitorEvent, Socket, SocketOption};
+use monocoque_patterns::{Monitor, MonitorEvent, Socket, SocketOption};
 use monocoque_runtime::{spsc, Runtime};
 use monocoque_zmtp::{Msg, SocketType};
 
@@ -148,7 +148,57 @@ async fn serve(
     mut lines: spsc::Receiver<Result<Msg, String>>,
 ) -> Result<bool, String> {
     let t = args.socket_type;
-    let socket = Socket::new(t).map_err(|e| e.to_string())?;
+    let (socket, monitor) = open_socket(&args)?;
+    let timeout = args.timeout_ms.map(Duration::from_millis);
+    let mut progress = Progress {
+        received: 0,
+        stdin_open: !args.echo && can_send(t),
+        in_turn: false,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let outcome = loop {
+        if let Some(done) = progress.finished(&args) {
+            break Ok(done);
+        }
+        let (may_recv, may_send) = (progress.may_recv(&args), progress.may_send(t));
+        match next_event(&socket, &mut lines, may_recv, may_send, timeout).await {
+            Next::Received(msg) => {
+                progress.on_received(&args);
+                let mut line = format_message(&msg, args.hex);
+                line.push(b'\n');
+                stdout
+                    .write_all(&line)
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| format!("writing stdout: {e}"))?;
+                if args.echo {
+                    socket.send(msg).await.map_err(|e| format!("echo: {e}"))?;
+                }
+            }
+            Next::Line(Some(Ok(msg))) => {
+                socket.send(msg).await.map_err(|e| format!("send: {e}"))?;
+                progress.on_sent(t);
+            }
+            Next::Line(Some(Err(e))) => break Err(e),
+            Next::Line(None) => progress.stdin_open = false,
+            Next::Quiet => break Ok(args.count.is_none()),
+            Next::Failed(e) => break Err(e),
+        }
+    };
+    drop(stdout);
+    // Let what was sent leave (within LINGER): the monitor's last event says
+    // the socket's connections are done.
+    drop(socket);
+    let _ = monocoque_runtime::timeout(LINGER + Duration::from_millis(100), async {
+        while monitor.recv().await != MonitorEvent::Stopped {}
+    })
+    .await;
+    outcome
+}
+
+/// The socket `args` describe, with its options set, bound and connected,
+/// and its monitor (taken first, so that it sees every connection).
+fn open_socket(args: &CatArgs) -> Result<(Socket, Monitor), String> {
+    let socket = Socket::new(args.socket_type).map_err(|e| e.to_string())?;
     let option = |o: SocketOption| socket.set_option(o).map_err(|e| e.to_string());
     option(SocketOption::Linger(Some(LINGER)))?;
     if let Some(id) = &args.identity {
@@ -170,111 +220,127 @@ async fn serve(
             .connect(ep)
             .map_err(|e| format!("connect {ep}: {e}"))?;
     }
-    let timeout = args.timeout_ms.map(Duration::from_millis);
-    let mut received = 0u64;
-    let mut stdin_open = !args.echo && can_send(t);
-    // REQ: a request is out, its reply not yet in. REP: a request is in,
-    // its reply not yet out.
-    let mut in_turn = false;
-    let mut stdout = std::io::stdout().lock();
-    let outcome = loop {
-        if args.count.is_some_and(|n| received >= n) {
-            break Ok(true);
+    Ok((socket, monitor))
+}
+
+/// Where a cat session is in its conversation.
+struct Progress {
+    /// Messages received (and printed).
+    received: u64,
+    /// Whether stdin may still give lines to send.
+    stdin_open: bool,
+    /// REQ: a request is out, its reply not yet in. REP: a request is in,
+    /// its reply not yet out.
+    in_turn: bool,
+}
+
+impl Progress {
+    /// `Some(success)` once the session is over: `--count` messages arrived,
+    /// or nothing is left to send and nothing more can be received.
+    fn finished(&self, args: &CatArgs) -> Option<bool> {
+        let t = args.socket_type;
+        if args.count.is_some_and(|n| self.received >= n) {
+            return Some(true);
         }
-        let done_sending = !stdin_open;
-        if done_sending && (!can_receive(t) || (t == SocketType::Req && !in_turn)) {
-            break Ok(args.count.is_none());
+        let done_sending = !self.stdin_open;
+        if done_sending && (!can_receive(t) || (t == SocketType::Req && !self.in_turn)) {
+            return Some(args.count.is_none());
         }
-        if done_sending && t == SocketType::Rep && !args.echo && in_turn {
-            break Ok(args.count.is_none());
+        // A REP holding a request it has no line left to answer with.
+        if done_sending && t == SocketType::Rep && !args.echo && self.in_turn {
+            return Some(args.count.is_none());
         }
-        let may_send = stdin_open
+        None
+    }
+
+    /// Whether the socket's turn allows sending the next line.
+    fn may_send(&self, t: SocketType) -> bool {
+        self.stdin_open
             && match t {
-                SocketType::Req => !in_turn,
-                SocketType::Rep => in_turn,
+                SocketType::Req => !self.in_turn,
+                SocketType::Rep => self.in_turn,
                 _ => true,
-            };
-        let may_recv = can_receive(t)
+            }
+    }
+
+    /// Whether the socket's turn allows receiving.
+    fn may_recv(&self, args: &CatArgs) -> bool {
+        let t = args.socket_type;
+        can_receive(t)
             && match t {
-                SocketType::Req => in_turn,
-                SocketType::Rep => !in_turn || args.echo,
+                SocketType::Req => self.in_turn,
+                SocketType::Rep => !self.in_turn || args.echo,
                 _ => true,
-            };
-        let deadline = timeout.map(|d| Instant::now() + d);
-        let mut quiet = pin!(async {
-            match deadline {
-                Some(at) => monocoque_runtime::sleep_until(at).await,
-                None => std::future::pending::<()>().await,
             }
-        });
-        enum Next {
-            Received(Msg),
-            Line(Option<Result<Msg, String>>),
-            Quiet,
-            Failed(String),
+    }
+
+    /// Counts a received message and takes the turn it gives.
+    fn on_received(&mut self, args: &CatArgs) {
+        self.received += 1;
+        match args.socket_type {
+            SocketType::Req => self.in_turn = false,
+            SocketType::Rep if !args.echo => self.in_turn = true,
+            _ => {}
         }
-        let next = {
-            let mut recv = pin!(socket.recv());
-            poll_fn(|cx| {
-                if may_recv {
-                    if let Poll::Ready(r) = recv.as_mut().poll(cx) {
-                        return Poll::Ready(match r {
-                            Ok(m) => Next::Received(m),
-                            Err(e) => Next::Failed(e.to_string()),
-                        });
-                    }
-                }
-                if may_send {
-                    if let Poll::Ready(line) = lines.poll_recv(cx) {
-                        return Poll::Ready(Next::Line(line));
-                    }
-                }
-                if quiet.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Next::Quiet);
-                }
-                Poll::Pending
-            })
-            .await
-        };
-        match next {
-            Next::Received(msg) => {
-                received += 1;
-                let mut line = format_message(&msg, args.hex);
-                line.push(b'\n');
-                stdout
-                    .write_all(&line)
-                    .and_then(|()| stdout.flush())
-                    .map_err(|e| format!("writing stdout: {e}"))?;
-                match t {
-                    SocketType::Req => in_turn = false,
-                    SocketType::Rep if !args.echo => in_turn = true,
-                    _ => {}
-                }
-                if args.echo {
-                    socket.send(msg).await.map_err(|e| format!("echo: {e}"))?;
-                }
-            }
-            Next::Line(Some(Ok(msg))) => {
-                socket.send(msg).await.map_err(|e| format!("send: {e}"))?;
-                if matches!(t, SocketType::Req | SocketType::Rep) {
-                    in_turn = t == SocketType::Req;
-                }
-            }
-            Next::Line(Some(Err(e))) => break Err(e),
-            Next::Line(None) => stdin_open = false,
-            Next::Quiet => break Ok(args.count.is_none()),
-            Next::Failed(e) => break Err(e),
+    }
+
+    /// Takes the turn a sent line gives.
+    fn on_sent(&mut self, t: SocketType) {
+        if matches!(t, SocketType::Req | SocketType::Rep) {
+            self.in_turn = t == SocketType::Req;
         }
-    };
-    drop(stdout);
-    // Let what was sent leave (within LINGER): the monitor's last event says
-    // the socket's connections are done.
-    drop(socket);
-    let _ = monocoque_runtime::timeout(LINGER + Duration::from_millis(100), async {
-        while monitor.recv().await != MonitorEvent::Stopped {}
+    }
+}
+
+/// What a cat session waited for.
+enum Next {
+    /// A message from the socket.
+    Received(Msg),
+    /// A line from stdin (`None`: stdin ended).
+    Line(Option<Result<Msg, String>>),
+    /// Nothing arrived for `--timeout-ms`.
+    Quiet,
+    /// The socket failed.
+    Failed(String),
+}
+
+/// Waits for a message (when `may_recv`), a line (when `may_send`), or
+/// `timeout` of neither, whichever is first; a message wins a tie.
+async fn next_event(
+    socket: &Socket,
+    lines: &mut spsc::Receiver<Result<Msg, String>>,
+    may_recv: bool,
+    may_send: bool,
+    timeout: Option<Duration>,
+) -> Next {
+    let deadline = timeout.map(|d| Instant::now() + d);
+    let mut quiet = pin!(async {
+        match deadline {
+            Some(at) => monocoque_runtime::sleep_until(at).await,
+            None => std::future::pending::<()>().await,
+        }
+    });
+    let mut recv = pin!(socket.recv());
+    poll_fn(|cx| {
+        if may_recv {
+            if let Poll::Ready(r) = recv.as_mut().poll(cx) {
+                return Poll::Ready(match r {
+                    Ok(m) => Next::Received(m),
+                    Err(e) => Next::Failed(e.to_string()),
+                });
+            }
+        }
+        if may_send {
+            if let Poll::Ready(line) = lines.poll_recv(cx) {
+                return Poll::Ready(Next::Line(line));
+            }
+        }
+        if quiet.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Next::Quiet);
+        }
+        Poll::Pending
     })
-    .await;
-    outcome
+    .await
 }
 
 #[cfg(test)]

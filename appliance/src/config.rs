@@ -178,7 +178,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Checks `text`, naming it `file` in errors.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
-    let at = |span: std::ops::Range<usize>, what: String| {
+    let at = |span: Range<usize>, what: String| {
         let (line, column) = line_column(text, span.start);
         ConfigError {
             file: file.to_string(),
@@ -187,40 +187,16 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             what,
         }
     };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let message = e.message().trim_end();
-        // toml names an unknown field but not the field of a bad value:
-        // the key before the value's `=` is it.
-        match key_before(text, span.start) {
-            Some(key) => at(span, format!("{key}: {message}")),
-            None => at(span, message.to_string()),
-        }
-    })?;
+    let raw = read_toml(text, &at)?;
     let profile = raw.profile.map(|p| *p.get_ref()).unwrap_or_default();
-    // The metrics listener takes part in the overlap check below; where it
-    // was written (`None`: the default, which no line names).
-    let mut metrics_span = None;
-    let metrics = match raw.metrics.and_then(|m| m.listen) {
-        None => Some(default_metrics()),
-        Some(l) if l.get_ref() == "off" => None,
-        Some(l) => {
-            metrics_span = Some(l.span());
-            Some(l.get_ref().parse().map_err(|e| {
-                at(
-                    l.span(),
-                    format!("metrics.listen: {e} (ip:port, or \"off\")"),
-                )
-            })?)
-        }
-    };
+    let (metrics, metrics_span) = metrics_listener(raw.metrics, &at)?;
     if raw.services.is_empty() {
         return Err(at(
             0..0,
             "no [[service]]: there would be nothing to run".into(),
         ));
     }
-    let mut names = HashSet::new();
+    // Every bind, the metrics listener's too, for the overlap check at the end.
     let mut binds: Vec<BindSite> = Vec::new();
     if let Some(addr) = metrics {
         binds.push(BindSite {
@@ -231,68 +207,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             key: BindKey::Tcp(addr.ip(), addr.port()),
         });
     }
+    let mut names = HashSet::new();
     let mut services = Vec::new();
     for s in raw.services {
-        let name = s.name.get_ref().clone();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(at(
-                s.name.span(),
-                format!("service name {name:?}: use letters, digits, - and _"),
-            ));
-        }
-        if !names.insert(name.clone()) {
-            return Err(at(
-                s.name.span(),
-                format!("service name {name:?} is used twice"),
-            ));
-        }
-        let kind = *s.kind.get_ref();
-        let side = |raw: Spanned<RawSocketFields>, which: &str, fixed: Option<SocketType>| {
-            check_socket(raw.into(), &name, which, fixed, &at)
-        };
-        let fixed = kind.types();
-        let (frontend, frontend_spans) = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
-        let (backend, backend_spans) = side(s.backend, "backend", fixed.map(|t| t.1))?;
-        if kind == Kind::Bridge
-            && !(can_receive(frontend.socket_type) && can_send(backend.socket_type))
-        {
-            return Err(at(
-                s.kind.span(),
-                format!(
-                    "service {name:?}: a bridge carries messages from a frontend that receives \
-                     to a backend that sends; {} to {} cannot",
-                    frontend.socket_type.as_str(),
-                    backend.socket_type.as_str()
-                ),
-            ));
-        }
-        for (which, spec, spans) in [
-            ("frontend", &frontend, frontend_spans),
-            ("backend", &backend, backend_spans),
-        ] {
-            for (ep, span) in spec.bind.iter().zip(spans) {
-                let owner = format!("service {name:?} {which}");
-                binds.push(BindSite {
-                    span: Some(span),
-                    field: format!("{owner} bind"),
-                    owner,
-                    text: ep.clone(),
-                    key: BindKey::of(ep),
-                });
-            }
-        }
-        services.push(ServiceSpec {
-            name,
-            kind,
-            frontend,
-            backend,
-            core: s.core.map(|c| *c.get_ref()),
-            profile: s.profile.map(|p| *p.get_ref()),
-        });
+        services.push(check_service(s, &mut names, &mut binds, &at)?);
     }
     check_overlaps(binds, &at)?;
     Ok(Config {
@@ -300,6 +218,124 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         metrics,
         services,
     })
+}
+
+/// Deserializes `text`, naming the field of a bad value in the error.
+fn read_toml(
+    text: &str,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<RawConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().trim_end();
+        // toml names an unknown field but not the field of a bad value:
+        // the key before the value's `=` is it.
+        match key_before(text, span.start) {
+            Some(key) => at(span, format!("{key}: {message}")),
+            None => at(span, message.to_string()),
+        }
+    })
+}
+
+/// The metrics listener's address (`None`: "off") and where it was written
+/// (`None`: the default, which no line names).
+fn metrics_listener(
+    raw: Option<RawMetrics>,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<(Option<SocketAddr>, Option<Range<usize>>), ConfigError> {
+    match raw.and_then(|m| m.listen) {
+        None => Ok((Some(default_metrics()), None)),
+        Some(l) if l.get_ref() == "off" => Ok((None, None)),
+        Some(l) => {
+            let addr = l.get_ref().parse().map_err(|e| {
+                at(
+                    l.span(),
+                    format!("metrics.listen: {e} (ip:port, or \"off\")"),
+                )
+            })?;
+            Ok((Some(addr), Some(l.span())))
+        }
+    }
+}
+
+/// Checks one service, given the names of those before it, and adds its
+/// binds to `binds`.
+fn check_service(
+    s: RawService,
+    names: &mut HashSet<String>,
+    binds: &mut Vec<BindSite>,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<ServiceSpec, ConfigError> {
+    let name = check_service_name(&s.name, names, at)?;
+    let kind = *s.kind.get_ref();
+    let side = |raw: Spanned<RawSocketFields>, which: &str, fixed: Option<SocketType>| {
+        check_socket(raw.into(), &name, which, fixed, at)
+    };
+    let fixed = kind.types();
+    let (frontend, frontend_spans) = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
+    let (backend, backend_spans) = side(s.backend, "backend", fixed.map(|t| t.1))?;
+    if kind == Kind::Bridge && !(can_receive(frontend.socket_type) && can_send(backend.socket_type))
+    {
+        return Err(at(
+            s.kind.span(),
+            format!(
+                "service {name:?}: a bridge carries messages from a frontend that receives \
+                 to a backend that sends; {} to {} cannot",
+                frontend.socket_type.as_str(),
+                backend.socket_type.as_str()
+            ),
+        ));
+    }
+    for (which, spec, spans) in [
+        ("frontend", &frontend, frontend_spans),
+        ("backend", &backend, backend_spans),
+    ] {
+        for (ep, span) in spec.bind.iter().zip(spans) {
+            let owner = format!("service {name:?} {which}");
+            binds.push(BindSite {
+                span: Some(span),
+                field: format!("{owner} bind"),
+                owner,
+                text: ep.clone(),
+                key: BindKey::of(ep),
+            });
+        }
+    }
+    Ok(ServiceSpec {
+        name,
+        kind,
+        frontend,
+        backend,
+        core: s.core.map(|c| *c.get_ref()),
+        profile: s.profile.map(|p| *p.get_ref()),
+    })
+}
+
+/// A service's name, refused unless it is a plain word (it becomes a metrics
+/// label) not used by an earlier service in `names`.
+fn check_service_name(
+    name: &Spanned<String>,
+    names: &mut HashSet<String>,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<String, ConfigError> {
+    let text = name.get_ref();
+    if text.is_empty()
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(at(
+            name.span(),
+            format!("service name {text:?}: use letters, digits, - and _"),
+        ));
+    }
+    if !names.insert(text.clone()) {
+        return Err(at(
+            name.span(),
+            format!("service name {text:?} is used twice"),
+        ));
+    }
+    Ok(text.clone())
 }
 
 /// One bind of the config (a service's endpoint or the metrics listener),
@@ -719,7 +755,11 @@ mod tests {
         assert!(err(&bridge("pub", "sub")).contains("PUB to SUB cannot"));
         assert!(err(&bridge("req", "dealer")).contains("REQ and REP keep strict turns"));
         assert!(err(&bridge("nope", "pub")).contains("no socket type \"nope\""));
-        assert!(err(&OK.replace("{ bind", "{ type = \"pull\", bind"))
+        let typed_streamer = OK.replace(
+            "bind = [\"tcp://*:7001\"]",
+            "type = \"pull\", bind = [\"tcp://*:7001\"]",
+        );
+        assert!(err(&typed_streamer)
             .contains("the service's kind makes it PULL; only a bridge takes a type"));
     }
 

@@ -110,16 +110,12 @@ async fn serve(
     mut stop: spsc::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<Vec<(&'static str, String)>, String>>,
 ) {
-    let opened = (|| {
-        let front = open(&spec.frontend, "frontend")?;
-        let back = open(&spec.backend, "backend")?;
-        // Monitors first: they must see the Listening and Connected events.
-        let monitors = (front.monitor(), back.monitor());
-        let mut bound = attach(&front, &spec.frontend, "frontend")?;
-        bound.extend(attach(&back, &spec.backend, "backend")?);
-        Ok::<_, String>((front, back, monitors, bound))
-    })();
-    let (front, back, (front_monitor, back_monitor), bound) = match opened {
+    let Opened {
+        front,
+        back,
+        monitors: (front_monitor, back_monitor),
+        bound,
+    } = match open_both(spec) {
         Ok(o) => o,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -192,11 +188,7 @@ async fn serve(
             linger,
             poll_fn(|cx| {
                 poll_watchers(cx);
-                if poll_pumps(cx) {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
+                ready_if(poll_pumps(cx))
             }),
         )
         .await;
@@ -212,19 +204,50 @@ async fn serve(
     drop(back);
     let lingered = monocoque_runtime::timeout(
         linger + Duration::from_secs(1),
-        poll_fn(|cx| {
-            if poll_watchers(cx) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        }),
+        poll_fn(|cx| ready_if(poll_watchers(cx))),
     )
     .await;
     if lingered.is_err() {
         tracing::warn!(service = %spec.name, "connections still open after LINGER");
     }
     tracing::info!(service = %spec.name, "stopped");
+}
+
+/// A service's two sockets, ready to serve.
+struct Opened {
+    /// The side messages come in from.
+    front: Socket,
+    /// The side they go out to.
+    back: Socket,
+    /// The sockets' monitors (frontend's, backend's).
+    monitors: (Monitor, Monitor),
+    /// The endpoints bound ("frontend" or "backend", endpoint).
+    bound: Vec<(&'static str, String)>,
+}
+
+/// Both sockets of `spec`, with their options set, bound and connected.
+fn open_both(spec: &ServiceSpec) -> Result<Opened, String> {
+    let front = open(&spec.frontend, "frontend")?;
+    let back = open(&spec.backend, "backend")?;
+    // Monitors first: they must see the Listening and Connected events.
+    let monitors = (front.monitor(), back.monitor());
+    let mut bound = attach(&front, &spec.frontend, "frontend")?;
+    bound.extend(attach(&back, &spec.backend, "backend")?);
+    Ok(Opened {
+        front,
+        back,
+        monitors,
+        bound,
+    })
+}
+
+/// `Ready` once `done`, for a `poll_fn` that ends when its condition holds.
+fn ready_if(done: bool) -> Poll<()> {
+    if done {
+        Poll::Ready(())
+    } else {
+        Poll::Pending
+    }
 }
 
 /// A new socket with the spec's options and subscriptions.

@@ -43,6 +43,11 @@ pub enum Scenario {
     },
     /// Raw TCP ping-pong, blocking and busy-polling: the floor on this box.
     Floor(Common),
+    /// Through a broker box (Monocoque's appliance, libzmq's zmq_proxy),
+    /// libzmq clients on both sides: REQ -> queue -> REP round trips, and
+    /// PUB -> forwarder -> SUB msgs/s.
+    #[command(name = "box")]
+    Broker(BoxArgs),
     /// The standard matrix; writes its tables into docs/BENCHMARKS.md and its plot beside it.
     Suite(SuiteArgs),
     /// Many idle connections held on one REP server while a libzmq REQ client
@@ -87,6 +92,54 @@ pub struct Common {
     /// Also plot latency percentiles and throughput by size into this SVG file.
     #[arg(long)]
     pub svg: Option<std::path::PathBuf>,
+}
+
+/// The box scenario's settings: `Common` without what a box does not vary
+/// (it runs over tcp, and plots nothing).
+#[derive(Debug, Args, Clone)]
+pub struct BoxArgs {
+    /// Boxes to run, in order (monocoque: the appliance; libzmq: zmq_proxy).
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [Impl::Monocoque, Impl::Libzmq])]
+    pub impls: Vec<Impl>,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Round trips, and messages published, measured.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
+    /// Round trips, and messages published, before measuring.
+    #[arg(long, default_value_t = 10_000)]
+    pub warmup: u64,
+    /// Runs per box; the table shows the median, min and max.
+    #[arg(long, default_value_t = 1)]
+    pub runs: u32,
+    /// The clients' core and the box's.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 1])]
+    pub cores: Vec<usize>,
+    /// The appliance's profiles, each run in turn (zmq_proxy has none).
+    #[arg(long = "profile", value_enum, value_delimiter = ',', default_values_t = [Profile::Balanced])]
+    pub profiles: Vec<Profile>,
+    /// Also write every run as a JSON array to this file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+}
+
+impl BoxArgs {
+    /// The settings every scenario shares, for the shared loop and table.
+    pub fn common(&self) -> Common {
+        Common {
+            impls: self.impls.clone(),
+            transport: Transport::Tcp,
+            size: self.size,
+            count: self.count,
+            warmup: self.warmup,
+            runs: self.runs,
+            cores: self.cores.clone(),
+            profiles: self.profiles.clone(),
+            json: self.json.clone(),
+            svg: None,
+        }
+    }
 }
 
 /// The soak scenario's settings.
@@ -231,6 +284,12 @@ pub enum Role {
     Dealers,
     /// Bind a REP, print its endpoint, echo until the stop message (soak).
     Serve,
+    /// Bind a ROUTER and a DEALER, print both endpoints, run zmq_proxy
+    /// between them until released (box: libzmq's queue).
+    Queue,
+    /// Bind an XSUB and an XPUB, print both endpoints, run zmq_proxy
+    /// between them until released (box: libzmq's forwarder).
+    Forwarder,
 }
 
 impl Impl {

@@ -8,6 +8,7 @@
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- floor --json floor.json
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- suite
 //! cargo run --release -p monocoque-benches --bin monocoque-bench -- soak --connections 10000
+//! cargo run --release -p monocoque-benches --bin monocoque-bench -- box --profile latency,balanced
 //! ```
 //!
 //! Each run's two ends are separate processes (this binary re-executed with the
@@ -15,11 +16,14 @@
 //! measuring end binds (fanout: the peer's publisher binds and the measuring
 //! process's subscribers connect). Every implementation gets the same count,
 //! size, warm-up and placement; each message is built from a byte slice (one
-//! copy) on every side, as libzmq's perf tools do.
+//! copy) on every side, as libzmq's perf tools do. Every table is preceded
+//! by the machine, the profiles and the placement it was measured with.
 
+mod broker;
 mod cli;
 mod delivery;
 mod impls;
+mod machine;
 mod placement;
 mod plot;
 mod record;
@@ -29,6 +33,7 @@ mod suite;
 use clap::Parser;
 
 use cli::{Cli, Common, Impl, Pattern, Profile, Scenario};
+use machine::Machine;
 use placement::Setup;
 use record::{Figures, Record};
 
@@ -42,6 +47,8 @@ pub enum Kind {
     /// This many DEALERs into one ROUTER.
     Lb(usize),
     Floor,
+    /// libzmq clients through a broker box: round trips and a stream.
+    Broker,
 }
 
 impl Kind {
@@ -52,6 +59,7 @@ impl Kind {
             Kind::Fanout(..) => "fanout",
             Kind::Lb(_) => "lb",
             Kind::Floor => "floor",
+            Kind::Broker => "box",
         }
     }
 
@@ -80,10 +88,20 @@ impl Kind {
     /// What the table's heading says about the run's shape.
     pub fn describe(self) -> String {
         match self {
+            // Flat out, libzmq's PUB learns that its pipe has room only when
+            // it next reads its mailbox (at most every ~1 ms while sending),
+            // and drops what comes before: the figure is what gets through
+            // an overloaded PUB, not the pattern's capacity.
+            Kind::Thr(Pattern::PubSub) => {
+                ", pub-sub, flat out (default HWM: PUB drops)".to_string()
+            }
             Kind::Thr(p) => format!(", {}", p.name()),
             Kind::Fanout(n, 0) => format!(", 1 PUB to {n} SUBs, flat out (default HWM: PUB drops)"),
             Kind::Fanout(n, rate) => format!(", 1 PUB to {n} SUBs, paced at {rate} msgs/s"),
             Kind::Lb(n) => format!(", {n} DEALERs into 1 ROUTER"),
+            Kind::Broker => ", libzmq clients: REQ -> queue -> REP round trips, \
+                             XPUB (NODROP) -> forwarder -> SUB stream"
+                .into(),
             _ => String::new(),
         }
     }
@@ -107,6 +125,7 @@ fn main() {
         } => single(Kind::Fanout(subscribers, rate), &common),
         Scenario::Lb { common, dealers } => single(Kind::Lb(dealers), &common),
         Scenario::Floor(c) => single(Kind::Floor, &c),
+        Scenario::Broker(b) => single(Kind::Broker, &b.common()),
         Scenario::Suite(s) => suite::run(&s),
         Scenario::Soak(s) => soak::run(&s),
     };
@@ -206,6 +225,8 @@ pub fn run(kind: Kind, c: &Common) -> Result<Vec<Record>, String> {
                         count: c.count,
                         peers: matches!(kind, Kind::Fanout(..) | Kind::Lb(_)).then(|| kind.peers()),
                         run,
+                        machine: Some(Machine::this().clone()),
+                        cores: Some([c.cores[0], c.cores[1]]),
                         ..Record::default()
                     };
                     figures.fill(&mut r);
@@ -215,7 +236,9 @@ pub fn run(kind: Kind, c: &Common) -> Result<Vec<Record>, String> {
             }
         }
     }
-    println!("\n{}", heading(kind, c));
+    println!("\nmachine: {}", Machine::this().describe());
+    println!("{}", placement_line(kind, c, &impls));
+    println!("{}", heading(kind, c));
     record::print_table(&records);
     Ok(records)
 }
@@ -232,6 +255,34 @@ pub fn heading(kind: Kind, c: &Common) -> String {
         c.transport.name(),
         c.cores,
         kind.describe()
+    )
+}
+
+/// The profiles run and where each side ran.
+fn placement_line(kind: Kind, c: &Common, impls: &[Impl]) -> String {
+    let profiles = if impls.contains(&Impl::Monocoque) {
+        let names: Vec<&str> = c.profiles.iter().map(|p| p.name()).collect();
+        format!("monocoque profile(s) {}", names.join(", "))
+    } else {
+        "no monocoque profile (monocoque not run)".into()
+    };
+    let (main, peer) = match kind {
+        Kind::Broker => ("the clients", "the box"),
+        Kind::Fanout(..) => ("the subscribers", "the publisher"),
+        _ => ("the measuring side", "the peer"),
+    };
+    let peer_core = if c.transport == cli::Transport::Inproc {
+        format!(
+            "{peer} in the same process (inproc: libzmq's a thread on core {}, \
+             monocoque's a task on the same reactor)",
+            c.cores[1]
+        )
+    } else {
+        format!("{peer} on core {}", c.cores[1])
+    };
+    format!(
+        "placement: {profiles}; {main} on core {}, {peer_core}",
+        c.cores[0]
     )
 }
 
@@ -263,6 +314,7 @@ fn measure(kind: Kind, s: &Setup) -> Result<Vec<Measured>, String> {
         (Kind::Lb(_), Impl::Monocoque) => one(Box::new(impls::monocoque::lb(s)?)),
         (Kind::Lb(_), Impl::Libzmq) => one(Box::new(impls::libzmq::lb(s)?)),
         (Kind::Lb(_), Impl::Zeromq) => one(Box::new(impls::zeromq::lb(s)?)),
+        (Kind::Broker, Impl::Monocoque | Impl::Libzmq) => one(Box::new(broker::measure(s)?)),
         (kind, imp) => return Err(format!("{} has no {} variant", kind.name(), imp.name())),
     })
 }

@@ -141,6 +141,8 @@ fn role_name(role: Role) -> &'static str {
         Role::Publish => "publish",
         Role::Dealers => "dealers",
         Role::Serve => "serve",
+        Role::Queue => "queue",
+        Role::Forwarder => "forwarder",
     }
 }
 
@@ -173,7 +175,8 @@ struct Watched {
 }
 
 impl Peer {
-    fn watch(child: Child) -> Peer {
+    /// Watches `child` (see [`Peer`]).
+    pub fn watch(child: Child) -> Peer {
         let watched = Arc::new(Watched {
             child: Mutex::new(child),
             finished: AtomicBool::new(false),
@@ -201,6 +204,21 @@ impl Peer {
             Ok(())
         } else {
             Err(format!("the peer failed ({status})"))
+        }
+    }
+
+    /// Ends a peer that serves until it is killed (the appliance); an error
+    /// if it had already exited, since then it did not serve the whole run.
+    pub fn kill(self) -> Result<(), String> {
+        self.watched.finished.store(true, Ordering::SeqCst);
+        let mut child = self.watched.child.lock().expect("not poisoned");
+        match child.try_wait() {
+            Ok(Some(status)) => Err(format!("the peer exited during the run ({status})")),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Ok(())
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::machine::Machine;
+
 /// One implementation's run of one scenario, as written to `--json`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
@@ -20,6 +22,12 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peers: Option<usize>,
     pub run: u32,
+    /// Where it ran: CPU, logical CPUs, kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
+    /// The measuring side's core and the peer's (box: the clients' and the box's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<[usize; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

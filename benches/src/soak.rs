@@ -83,8 +83,9 @@ pub fn run(a: &SoakArgs) -> Result<(), String> {
         }
         phases.extend(soak_one(imp, a)?);
     }
+    println!("\nmachine: {}", crate::machine::Machine::this().describe());
     println!(
-        "\nsoak: {} idle connections held {} s, {} B round trips ({} per phase before and after), \
+        "soak: {} idle connections held {} s, {} B round trips ({} per phase before and after), \
          cores {:?}, monocoque profile {}",
         a.connections,
         a.duration_secs,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{Common, Pattern, SuiteArgs};
+use crate::machine::Machine;
 use crate::record::{self, Record};
 use crate::{plot, Kind};
 
@@ -70,7 +71,7 @@ pub fn run(s: &SuiteArgs) -> Result<(), String> {
     plot::write_svg(&svg, &all)?;
     record::write_json(&json, &all)?;
     let text = std::fs::read_to_string(&s.doc).map_err(|e| format!("{}: {e}", s.doc.display()))?;
-    let section = render(&sections, &machine(), &svg, &json);
+    let section = render(&sections, &Machine::this().describe(), &svg, &json);
     std::fs::write(&s.doc, splice(&text, &section))
         .map_err(|e| format!("{}: {e}", s.doc.display()))?;
     println!(
@@ -127,22 +128,6 @@ pub fn splice(doc: &str, section: &str) -> String {
         (Some(b), Some(e)) if b < e => format!("{}{BEGIN}\n{section}{}", &doc[..b], &doc[e..]),
         _ => format!("{doc}\n## The standard suite\n\n{BEGIN}\n{section}{END}\n"),
     }
-}
-
-/// CPU model, cores and kernel, from /proc.
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpu
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']))
-        })
-        .unwrap_or("unknown CPU")
-        .to_string();
-    let cores = cpu.lines().filter(|l| l.starts_with("processor")).count();
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{model}, {cores} cores, Linux {}", kernel.trim())
 }
 
 /// CPU time (user + system, in clock ticks) and name of every process.

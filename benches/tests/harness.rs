@@ -23,7 +23,20 @@ fn bench(args: &[&str]) -> serde_json::Value {
     );
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("median"), "no table: {table}");
-    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    // Every table says where it was measured.
+    assert!(table.contains("\nmachine: "), "no machine line: {table}");
+    assert!(
+        table.contains("\nplacement: "),
+        "no placement line: {table}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for r in v.as_array().unwrap() {
+        assert!(r["machine"]["kernel"].is_string(), "{r}");
+        assert!(r["machine"]["cpus"].as_u64().unwrap() >= 1, "{r}");
+        assert_eq!(r["cores"], serde_json::json!([0, 1]), "{r}");
+    }
+    v
 }
 
 fn impls(v: &serde_json::Value) -> Vec<String> {
@@ -72,6 +85,59 @@ fn thr_push_pull_and_pub_sub() {
     }
     let v = bench(&["thr", "--impl", "zeromq"]);
     assert!(v[0]["msgs_per_s"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+/// The raw floor's one-way stream is ZMTP frames, counted as messages (the
+/// frame walker itself is tested in its module, frames split every way).
+#[test]
+fn raw_thr_counts_zmtp_messages_over_tcp_and_ipc() {
+    for transport in ["tcp", "ipc"] {
+        for size in ["64", "1000"] {
+            let v = bench(&[
+                "thr",
+                "--impl",
+                "raw",
+                "--transport",
+                transport,
+                "--size",
+                size,
+            ]);
+            assert_eq!(impls(&v), ["raw"]);
+            let rate = v[0]["msgs_per_s"].as_f64().unwrap();
+            assert!(rate > 0.0 && rate.is_finite(), "{v}");
+        }
+    }
+}
+
+/// `box` through the appliance and through zmq_proxy. The appliance is
+/// another crate's binary, which `cargo test -p monocoque-benches` does not
+/// build: the test runs when it is beside the harness (`cargo build -p
+/// monocoque-appliance`) and says why it did not otherwise.
+#[test]
+fn box_measures_round_trips_and_a_stream_through_both_boxes() {
+    let harness = std::path::Path::new(env!("CARGO_BIN_EXE_monocoque-bench"));
+    let appliance = harness.with_file_name("monocoque");
+    if !appliance.is_file() {
+        eprintln!(
+            "skipped: no appliance at {} (cargo build -p monocoque-appliance builds it)",
+            appliance.display()
+        );
+        return;
+    }
+    let v = bench(&["box", "--impl", "monocoque,libzmq"]);
+    assert_eq!(impls(&v), ["monocoque", "libzmq"]);
+    for r in v.as_array().unwrap() {
+        assert_eq!(r["scenario"], "box", "{r}");
+        assert_eq!(r["transport"], "tcp", "{r}");
+        let (lat, p50) = (r["latency_us"].as_f64(), r["rtt_p50_us"].as_f64());
+        assert!(lat.unwrap() > 0.0 && p50.unwrap() > 0.0, "{r}");
+        assert!(r["msgs_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        // The publisher waits at its HWM, and 550 messages fit the box's.
+        assert_eq!(r["lost"], 0, "{r}");
+        assert!(r["delivery_p50_us"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert_eq!(v[0]["profile"], "balanced");
+    assert!(v[1]["profile"].is_null());
 }
 
 #[test]

@@ -12,10 +12,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod close_reason;
 mod context;
 mod endpoint;
+mod engine;
 mod error;
 mod fanout;
+mod host;
 mod lifecycle;
 mod log_limit;
 mod monitor;
@@ -25,9 +28,11 @@ mod pipe;
 mod proxy;
 mod socket;
 pub mod strategy;
+mod subscription;
 mod transport;
 mod waker_set;
 
+pub use close_reason::CloseReason;
 pub use context::{BlockingMonitor, BlockingSocket, Context};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};

@@ -12,6 +12,8 @@ use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use crate::close_reason::CloseReason;
+
 /// Events a monitor holds before it starts losing the oldest.
 pub const MONITOR_CAPACITY: usize = 1024;
 
@@ -52,15 +54,15 @@ pub enum MonitorEvent {
     HandshakeFailed {
         /// The endpoint of the connection.
         endpoint: String,
-        /// Why, as the protocol layer reported it.
-        reason: String,
+        /// Why.
+        reason: CloseReason,
     },
     /// An established connection ended (ZMQ_EVENT_DISCONNECTED).
     Disconnected {
         /// The endpoint of the connection.
         endpoint: String,
         /// Why: the peer closed, a protocol error, a heartbeat timeout.
-        reason: String,
+        reason: CloseReason,
     },
     /// A bound endpoint stopped listening (ZMQ_EVENT_CLOSED): unbind or close.
     Closed {

@@ -206,70 +206,82 @@ impl std::fmt::Debug for SocketOption {
 }
 
 /// A socket's option values.
+///
+/// Read them with the accessor named after each option and change them with
+/// [`Options::apply`], which checks each value; the fields stay private so
+/// that new options can be added without breaking callers.
+///
+/// ```
+/// use monocoque_patterns::Options;
+/// use monocoque_zmtp::SocketType;
+/// let o = Options::new(SocketType::Dealer);
+/// assert_eq!(o.sndhwm(), 1000);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// SNDHWM.
-    pub sndhwm: usize,
+    pub(crate) sndhwm: usize,
     /// RCVHWM.
-    pub rcvhwm: usize,
+    pub(crate) rcvhwm: usize,
     /// LINGER.
-    pub linger: Option<Duration>,
+    pub(crate) linger: Option<Duration>,
     /// SNDTIMEO.
-    pub sndtimeo: Option<Duration>,
+    pub(crate) sndtimeo: Option<Duration>,
     /// RCVTIMEO.
-    pub rcvtimeo: Option<Duration>,
+    pub(crate) rcvtimeo: Option<Duration>,
     /// IMMEDIATE.
-    pub immediate: bool,
+    pub(crate) immediate: bool,
     /// RECONNECT_IVL.
-    pub reconnect_ivl: Option<Duration>,
+    pub(crate) reconnect_ivl: Option<Duration>,
     /// RECONNECT_IVL_MAX.
-    pub reconnect_ivl_max: Duration,
+    pub(crate) reconnect_ivl_max: Duration,
     /// HEARTBEAT_IVL.
-    pub heartbeat_ivl: Duration,
+    pub(crate) heartbeat_ivl: Duration,
     /// HEARTBEAT_TTL.
-    pub heartbeat_ttl: Duration,
+    pub(crate) heartbeat_ttl: Duration,
     /// HEARTBEAT_TIMEOUT.
-    pub heartbeat_timeout: Duration,
+    pub(crate) heartbeat_timeout: Duration,
     /// HANDSHAKE_IVL.
-    pub handshake_ivl: Duration,
+    pub(crate) handshake_ivl: Duration,
     /// MAXMSGSIZE.
-    pub maxmsgsize: Option<u64>,
+    pub(crate) maxmsgsize: Option<u64>,
     /// MAXMSGFRAMES (Monocoque's).
-    pub maxmsgframes: Option<usize>,
+    pub(crate) maxmsgframes: Option<usize>,
     /// ROUTING_ID.
-    pub routing_id: Bytes,
+    pub(crate) routing_id: Bytes,
     /// ROUTER_MANDATORY.
-    pub router_mandatory: bool,
+    pub(crate) router_mandatory: bool,
     /// ROUTER_HANDOVER.
-    pub router_handover: bool,
+    pub(crate) router_handover: bool,
     /// PROBE_ROUTER.
-    pub probe_router: bool,
+    pub(crate) probe_router: bool,
     /// REQ_CORRELATE.
-    pub req_correlate: bool,
+    pub(crate) req_correlate: bool,
     /// REQ_RELAXED.
-    pub req_relaxed: bool,
+    pub(crate) req_relaxed: bool,
     /// TCP_KEEPALIVE and friends.
-    pub tcp_keepalive: Keepalive,
+    pub(crate) tcp_keepalive: Keepalive,
     /// The security mechanism and role.
-    pub mechanism: MechanismConfig,
+    pub(crate) mechanism: MechanismConfig,
     /// XPUB_VERBOSE (or XPUB_VERBOSER): every subscribe reaches the XPUB user.
-    pub xpub_verbose_subs: bool,
+    pub(crate) xpub_verbose_subs: bool,
     /// XPUB_VERBOSER: every cancel reaches the XPUB user.
-    pub xpub_verbose_unsubs: bool,
+    pub(crate) xpub_verbose_unsubs: bool,
     /// XPUB_MANUAL.
-    pub xpub_manual: bool,
+    pub(crate) xpub_manual: bool,
     /// XPUB_NODROP.
-    pub xpub_nodrop: bool,
+    pub(crate) xpub_nodrop: bool,
     /// XPUB_WELCOME_MSG (empty = none).
-    pub xpub_welcome_msg: Bytes,
+    pub(crate) xpub_welcome_msg: Bytes,
     /// INVERT_MATCHING.
-    pub invert_matching: bool,
+    pub(crate) invert_matching: bool,
     /// MAX_SUBSCRIPTIONS (Monocoque's).
-    pub max_subscriptions: Option<usize>,
+    pub(crate) max_subscriptions: Option<usize>,
     /// MAX_SUBSCRIPTION_BYTES (Monocoque's).
-    pub max_subscription_bytes: Option<usize>,
+    pub(crate) max_subscription_bytes: Option<usize>,
     /// CONFLATE.
-    pub conflate: bool,
+    pub(crate) conflate: bool,
 }
 
 impl std::fmt::Debug for Options {
@@ -323,22 +335,222 @@ impl Options {
         }
     }
 
+    /// ZMQ_SNDHWM: messages queued per outgoing pipe (0 = no limit).
+    pub fn sndhwm(&self) -> usize {
+        self.sndhwm
+    }
+
+    /// ZMQ_RCVHWM: messages queued per incoming pipe (0 = no limit).
+    pub fn rcvhwm(&self) -> usize {
+        self.rcvhwm
+    }
+
+    /// ZMQ_LINGER: how long `close` waits for queued messages (`None` = forever).
+    pub fn linger(&self) -> Option<Duration> {
+        self.linger
+    }
+
+    /// ZMQ_SNDTIMEO: how long `send` waits (`None` = forever, zero = not at all).
+    pub fn sndtimeo(&self) -> Option<Duration> {
+        self.sndtimeo
+    }
+
+    /// ZMQ_RCVTIMEO: how long `recv` waits (`None` = forever, zero = not at all).
+    pub fn rcvtimeo(&self) -> Option<Duration> {
+        self.rcvtimeo
+    }
+
+    /// ZMQ_IMMEDIATE: whether messages queue only to completed connections (a flag).
+    pub fn immediate(&self) -> bool {
+        self.immediate
+    }
+
+    /// ZMQ_RECONNECT_IVL: the wait before reconnecting (`None` = never reconnect).
+    pub fn reconnect_ivl(&self) -> Option<Duration> {
+        self.reconnect_ivl
+    }
+
+    /// ZMQ_RECONNECT_IVL_MAX: the longest backed-off reconnect wait (zero = no backoff).
+    pub fn reconnect_ivl_max(&self) -> Duration {
+        self.reconnect_ivl_max
+    }
+
+    /// ZMQ_HEARTBEAT_IVL: the time between PINGs (zero = no heartbeats).
+    pub fn heartbeat_ivl(&self) -> Duration {
+        self.heartbeat_ivl
+    }
+
+    /// ZMQ_HEARTBEAT_TTL: the TTL our PINGs ask the peer to apply (zero = none).
+    pub fn heartbeat_ttl(&self) -> Duration {
+        self.heartbeat_ttl
+    }
+
+    /// ZMQ_HEARTBEAT_TIMEOUT: the silence after a PING that drops a peer (zero = HEARTBEAT_IVL).
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.heartbeat_timeout
+    }
+
+    /// ZMQ_HANDSHAKE_IVL: the time the handshake may take (zero = no limit).
+    pub fn handshake_ivl(&self) -> Duration {
+        self.handshake_ivl
+    }
+
+    /// ZMQ_MAXMSGSIZE: the largest message accepted, in bytes over all frames (`None` = no limit).
+    pub fn maxmsgsize(&self) -> Option<u64> {
+        self.maxmsgsize
+    }
+
+    /// MAXMSGFRAMES (Monocoque's, not libzmq's): the most frames in a message (`None` = no cap).
+    pub fn maxmsgframes(&self) -> Option<usize> {
+        self.maxmsgframes
+    }
+
+    /// ZMQ_ROUTING_ID: the identity sent to peers, as bytes (empty = none set).
+    pub fn routing_id(&self) -> &Bytes {
+        &self.routing_id
+    }
+
+    /// ZMQ_ROUTER_MANDATORY: whether unroutable sends fail instead of dropping (a flag).
+    pub fn router_mandatory(&self) -> bool {
+        self.router_mandatory
+    }
+
+    /// ZMQ_ROUTER_HANDOVER: whether a new peer takes over a routing id in use (a flag).
+    pub fn router_handover(&self) -> bool {
+        self.router_handover
+    }
+
+    /// ZMQ_PROBE_ROUTER: whether each new connection gets an empty message (a flag).
+    pub fn probe_router(&self) -> bool {
+        self.probe_router
+    }
+
+    /// ZMQ_REQ_CORRELATE: whether requests are numbered and replies matched (a flag).
+    pub fn req_correlate(&self) -> bool {
+        self.req_correlate
+    }
+
+    /// ZMQ_REQ_RELAXED: whether a new request may go before the last reply (a flag).
+    pub fn req_relaxed(&self) -> bool {
+        self.req_relaxed
+    }
+
+    /// ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL and _CNT (whole seconds; `None` = the system's).
+    pub fn tcp_keepalive(&self) -> Keepalive {
+        self.tcp_keepalive
+    }
+
+    /// ZMQ_MECHANISM with ZMQ_PLAIN_*: the security mechanism and role (NULL by default).
+    pub fn mechanism(&self) -> &MechanismConfig {
+        &self.mechanism
+    }
+
+    /// ZMQ_XPUB_VERBOSE (or _VERBOSER): whether every subscribe reaches the XPUB user (a flag).
+    pub fn xpub_verbose_subs(&self) -> bool {
+        self.xpub_verbose_subs
+    }
+
+    /// ZMQ_XPUB_VERBOSER: whether every cancel reaches the XPUB user (a flag).
+    pub fn xpub_verbose_unsubs(&self) -> bool {
+        self.xpub_verbose_unsubs
+    }
+
+    /// ZMQ_XPUB_MANUAL: whether the XPUB user applies subscriptions itself (a flag).
+    pub fn xpub_manual(&self) -> bool {
+        self.xpub_manual
+    }
+
+    /// ZMQ_XPUB_NODROP: whether a send to a full subscriber waits instead of dropping (a flag).
+    pub fn xpub_nodrop(&self) -> bool {
+        self.xpub_nodrop
+    }
+
+    /// ZMQ_XPUB_WELCOME_MSG: the message sent to each new subscriber, as bytes (empty = none).
+    pub fn xpub_welcome_msg(&self) -> &Bytes {
+        &self.xpub_welcome_msg
+    }
+
+    /// ZMQ_INVERT_MATCHING: whether matching is inverted (a flag).
+    pub fn invert_matching(&self) -> bool {
+        self.invert_matching
+    }
+
+    /// MAX_SUBSCRIPTIONS (Monocoque's): distinct topics per subscriber (`None` = no cap).
+    pub fn max_subscriptions(&self) -> Option<usize> {
+        self.max_subscriptions
+    }
+
+    /// MAX_SUBSCRIPTION_BYTES (Monocoque's): topic bytes per subscriber (`None` = no cap).
+    pub fn max_subscription_bytes(&self) -> Option<usize> {
+        self.max_subscription_bytes
+    }
+
+    /// ZMQ_CONFLATE: whether each pipe keeps only the newest message (a flag).
+    pub fn conflate(&self) -> bool {
+        self.conflate
+    }
+
     /// Sets one option, refusing it when `socket_type` does not support it or
     /// the value is out of range.
     pub fn apply(&mut self, socket_type: SocketType, option: SocketOption) -> Result<()> {
-        use SocketOption::*;
-        use SocketType as T;
-        let name = option.name();
-        let only = |types: &[SocketType]| -> Result<()> {
-            if types.contains(&socket_type) {
-                Ok(())
-            } else {
-                Err(Error::InvalidOption {
-                    option: name,
-                    reason: format!("not supported by {socket_type} sockets"),
-                })
+        // The socket type is checked before the value, so that an option on
+        // the wrong socket reports that rather than its value.
+        if let Some(types) = accepted_by(&option) {
+            if !types.contains(&socket_type) {
+                return Err(invalid(
+                    option.name(),
+                    format!("not supported by {socket_type} sockets"),
+                ));
             }
-        };
+        }
+        // Exhaustive, so that a new option has to be given a family; each
+        // family's setter can then take the others as unreachable.
+        match option {
+            SocketOption::SndHwm(_)
+            | SocketOption::RcvHwm(_)
+            | SocketOption::Linger(_)
+            | SocketOption::SndTimeo(_)
+            | SocketOption::RcvTimeo(_)
+            | SocketOption::Immediate(_)
+            | SocketOption::ReconnectIvl(_)
+            | SocketOption::ReconnectIvlMax(_)
+            | SocketOption::HeartbeatIvl(_)
+            | SocketOption::HeartbeatTtl(_)
+            | SocketOption::HeartbeatTimeout(_)
+            | SocketOption::HandshakeIvl(_)
+            | SocketOption::MaxMsgSize(_)
+            | SocketOption::MaxMsgFrames(_) => self.apply_queueing_and_timing(option),
+            SocketOption::RoutingId(_)
+            | SocketOption::RouterMandatory(_)
+            | SocketOption::RouterHandover(_)
+            | SocketOption::ProbeRouter(_)
+            | SocketOption::ReqCorrelate(_)
+            | SocketOption::ReqRelaxed(_) => self.apply_routing(option),
+            SocketOption::Subscribe(_)
+            | SocketOption::Unsubscribe(_)
+            | SocketOption::XpubVerbose(_)
+            | SocketOption::XpubVerboser(_)
+            | SocketOption::XpubManual(_)
+            | SocketOption::XpubNodrop(_)
+            | SocketOption::XpubWelcomeMsg(_)
+            | SocketOption::InvertMatching(_)
+            | SocketOption::MaxSubscriptions(_)
+            | SocketOption::MaxSubscriptionBytes(_)
+            | SocketOption::Conflate(_) => self.apply_pubsub(option),
+            SocketOption::TcpKeepalive(_)
+            | SocketOption::TcpKeepaliveIdle(_)
+            | SocketOption::TcpKeepaliveIntvl(_)
+            | SocketOption::TcpKeepaliveCnt(_)
+            | SocketOption::PlainClient { .. }
+            | SocketOption::PlainServer(_) => self.apply_transport_and_security(option),
+        }
+    }
+
+    /// Stores a queueing, timing or message-limit option (HWMs, timeouts,
+    /// reconnection, heartbeats, MAXMSGSIZE).
+    fn apply_queueing_and_timing(&mut self, option: SocketOption) -> Result<()> {
+        use SocketOption::*;
+        let name = option.name();
         match option {
             SndHwm(v) => self.sndhwm = v,
             RcvHwm(v) => self.rcvhwm = v,
@@ -351,10 +563,10 @@ impl Options {
             HeartbeatIvl(v) => self.heartbeat_ivl = v,
             HeartbeatTtl(v) => {
                 if v > monocoque_zmtp::MAX_HEARTBEAT_TTL {
-                    return Err(Error::InvalidOption {
-                        option: name,
-                        reason: "at most 6553.5 s (the wire carries deciseconds in 16 bits)".into(),
-                    });
+                    return Err(invalid(
+                        name,
+                        "at most 6553.5 s (the wire carries deciseconds in 16 bits)",
+                    ));
                 }
                 self.heartbeat_ttl = v
             }
@@ -362,111 +574,102 @@ impl Options {
             HandshakeIvl(v) => self.handshake_ivl = v,
             MaxMsgSize(v) => self.maxmsgsize = v,
             MaxMsgFrames(Some(0)) => {
-                return Err(Error::InvalidOption {
-                    option: name,
-                    reason: "zero; a message has at least one frame (None for no cap)".into(),
-                })
+                return Err(invalid(
+                    name,
+                    "zero; a message has at least one frame (None for no cap)",
+                ))
             }
             MaxMsgFrames(v) => self.maxmsgframes = v,
+            other => unreachable!("{} is not a queueing or timing option", other.name()),
+        }
+        Ok(())
+    }
+
+    /// Stores a routing option (ROUTING_ID, the ROUTER and REQ switches).
+    fn apply_routing(&mut self, option: SocketOption) -> Result<()> {
+        use SocketOption::*;
+        let name = option.name();
+        match option {
             RoutingId(v) => {
-                only(&[T::Req, T::Dealer, T::Router])?;
                 if v.is_empty() || v.len() > 255 || v[0] == 0 {
-                    return Err(Error::InvalidOption {
-                        option: name,
-                        reason: "1 to 255 bytes, not starting with a zero byte (reserved for automatic ids)".into(),
-                    });
+                    return Err(invalid(
+                        name,
+                        "1 to 255 bytes, not starting with a zero byte (reserved for automatic ids)",
+                    ));
                 }
                 self.routing_id = v
             }
-            RouterMandatory(v) => {
-                only(&[T::Router])?;
-                self.router_mandatory = v
+            RouterMandatory(v) => self.router_mandatory = v,
+            RouterHandover(v) => self.router_handover = v,
+            ProbeRouter(v) => self.probe_router = v,
+            ReqCorrelate(v) => self.req_correlate = v,
+            ReqRelaxed(v) => self.req_relaxed = v,
+            other => unreachable!("{} is not a routing option", other.name()),
+        }
+        Ok(())
+    }
+
+    /// Stores a publish-subscribe option (the XPUB switches, matching,
+    /// subscription caps, CONFLATE).
+    fn apply_pubsub(&mut self, option: SocketOption) -> Result<()> {
+        use SocketOption::*;
+        let name = option.name();
+        match option {
+            Subscribe(_) | Unsubscribe(_) => {
+                return Err(invalid(
+                    name,
+                    "changes a socket's subscriptions, not a stored value: \
+                     give it to Socket::set_option",
+                ));
             }
-            RouterHandover(v) => {
-                only(&[T::Router])?;
-                self.router_handover = v
+            XpubVerbose(v) => {
+                self.xpub_verbose_subs = v;
+                self.xpub_verbose_unsubs = false;
             }
-            ProbeRouter(v) => {
-                only(&[T::Router, T::Dealer, T::Req])?;
-                self.probe_router = v
+            XpubVerboser(v) => {
+                self.xpub_verbose_subs = v;
+                self.xpub_verbose_unsubs = v;
             }
-            ReqCorrelate(v) => {
-                only(&[T::Req])?;
-                self.req_correlate = v
+            XpubManual(v) => self.xpub_manual = v,
+            XpubNodrop(v) => self.xpub_nodrop = v,
+            XpubWelcomeMsg(v) => self.xpub_welcome_msg = v,
+            InvertMatching(v) => self.invert_matching = v,
+            MaxSubscriptions(Some(0)) => {
+                return Err(invalid(
+                    name,
+                    "zero would disconnect every subscriber (None for no cap)",
+                ));
             }
-            ReqRelaxed(v) => {
-                only(&[T::Req])?;
-                self.req_relaxed = v
-            }
+            MaxSubscriptions(v) => self.max_subscriptions = v,
+            MaxSubscriptionBytes(v) => self.max_subscription_bytes = v,
+            Conflate(v) => self.conflate = v,
+            other => unreachable!("{} is not a publish-subscribe option", other.name()),
+        }
+        Ok(())
+    }
+
+    /// Stores a tcp keepalive or security-mechanism option.
+    fn apply_transport_and_security(&mut self, option: SocketOption) -> Result<()> {
+        use SocketOption::*;
+        let name = option.name();
+        match option {
             TcpKeepalive(v) => self.tcp_keepalive.enabled = v,
             TcpKeepaliveIdle(v) => self.tcp_keepalive.idle = v,
             TcpKeepaliveIntvl(v) => self.tcp_keepalive.interval = v,
             TcpKeepaliveCnt(v) => self.tcp_keepalive.count = v,
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
-                    return Err(Error::InvalidOption {
-                        option: name,
-                        reason: "username and password are at most 255 bytes each".into(),
-                    });
+                    return Err(invalid(
+                        name,
+                        "username and password are at most 255 bytes each",
+                    ));
                 }
                 self.mechanism = MechanismConfig::PlainClient { username, password }
             }
             PlainServer(authenticator) => {
                 self.mechanism = MechanismConfig::PlainServer { authenticator }
             }
-            Subscribe(_) | Unsubscribe(_) => {
-                only(&[T::Sub, T::XSub, T::XPub])?;
-                return Err(Error::InvalidOption {
-                    option: name,
-                    reason: "changes a socket's subscriptions, not a stored value: \
-                             give it to Socket::set_option"
-                        .into(),
-                });
-            }
-            XpubVerbose(v) => {
-                only(&[T::XPub])?;
-                self.xpub_verbose_subs = v;
-                self.xpub_verbose_unsubs = false;
-            }
-            XpubVerboser(v) => {
-                only(&[T::XPub])?;
-                self.xpub_verbose_subs = v;
-                self.xpub_verbose_unsubs = v;
-            }
-            XpubManual(v) => {
-                only(&[T::XPub])?;
-                self.xpub_manual = v
-            }
-            XpubNodrop(v) => {
-                only(&[T::Pub, T::XPub])?;
-                self.xpub_nodrop = v
-            }
-            XpubWelcomeMsg(v) => {
-                only(&[T::XPub])?;
-                self.xpub_welcome_msg = v
-            }
-            InvertMatching(v) => {
-                only(&[T::Pub, T::XPub, T::Sub])?;
-                self.invert_matching = v
-            }
-            MaxSubscriptions(v) => {
-                only(&[T::Pub, T::XPub])?;
-                if v == Some(0) {
-                    return Err(Error::InvalidOption {
-                        option: name,
-                        reason: "zero would disconnect every subscriber (None for no cap)".into(),
-                    });
-                }
-                self.max_subscriptions = v
-            }
-            MaxSubscriptionBytes(v) => {
-                only(&[T::Pub, T::XPub])?;
-                self.max_subscription_bytes = v
-            }
-            Conflate(v) => {
-                only(&[T::Pub, T::Sub, T::Push, T::Pull, T::Dealer])?;
-                self.conflate = v
-            }
+            other => unreachable!("{} is not a transport or security option", other.name()),
         }
         Ok(())
     }
@@ -500,6 +703,52 @@ impl Options {
     }
 }
 
+/// The socket types that accept `option`, or `None` when every type does.
+fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
+    use SocketOption::*;
+    use SocketType as T;
+    match option {
+        RoutingId(_) | ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
+        RouterMandatory(_) | RouterHandover(_) => Some(&[T::Router]),
+        ReqCorrelate(_) | ReqRelaxed(_) => Some(&[T::Req]),
+        Subscribe(_) | Unsubscribe(_) => Some(&[T::Sub, T::XSub, T::XPub]),
+        XpubVerbose(_) | XpubVerboser(_) | XpubManual(_) | XpubWelcomeMsg(_) => Some(&[T::XPub]),
+        XpubNodrop(_) | MaxSubscriptions(_) | MaxSubscriptionBytes(_) => Some(&[T::Pub, T::XPub]),
+        InvertMatching(_) => Some(&[T::Pub, T::XPub, T::Sub]),
+        Conflate(_) => Some(&[T::Pub, T::Sub, T::Push, T::Pull, T::Dealer]),
+        // Listed rather than caught by `_`, so that a new option has to be
+        // placed here deliberately.
+        SndHwm(_)
+        | RcvHwm(_)
+        | Linger(_)
+        | SndTimeo(_)
+        | RcvTimeo(_)
+        | Immediate(_)
+        | ReconnectIvl(_)
+        | ReconnectIvlMax(_)
+        | HeartbeatIvl(_)
+        | HeartbeatTtl(_)
+        | HeartbeatTimeout(_)
+        | HandshakeIvl(_)
+        | MaxMsgSize(_)
+        | MaxMsgFrames(_)
+        | TcpKeepalive(_)
+        | TcpKeepaliveIdle(_)
+        | TcpKeepaliveIntvl(_)
+        | TcpKeepaliveCnt(_)
+        | PlainClient { .. }
+        | PlainServer(_) => None,
+    }
+}
+
+/// The error refusing `option`, for `reason`.
+fn invalid(option: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidOption {
+        option,
+        reason: reason.into(),
+    }
+}
+
 fn non_zero(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
@@ -516,6 +765,34 @@ mod tests {
         assert_eq!(o.reconnect_ivl, Some(Duration::from_millis(100)));
         assert_eq!(o.handshake_ivl, Duration::from_secs(30));
         assert!(!o.immediate && !o.router_mandatory && !o.router_handover);
+    }
+
+    #[test]
+    fn accessors_read_what_apply_stored() {
+        let t = SocketType::XPub;
+        let mut o = Options::new(t);
+        for opt in [
+            SocketOption::SndHwm(7),
+            SocketOption::Linger(Some(Duration::ZERO)),
+            SocketOption::TcpKeepaliveCnt(Some(3)),
+            SocketOption::XpubVerboser(true),
+            SocketOption::XpubWelcomeMsg(Bytes::from_static(b"hi")),
+            SocketOption::PlainClient {
+                username: Bytes::from_static(b"u"),
+                password: Bytes::from_static(b"p"),
+            },
+        ] {
+            o.apply(t, opt).unwrap();
+        }
+        assert_eq!((o.sndhwm(), o.rcvhwm()), (7, 1000));
+        assert_eq!(o.linger(), Some(Duration::ZERO));
+        assert_eq!(o.tcp_keepalive().count, Some(3));
+        assert!(o.xpub_verbose_subs() && o.xpub_verbose_unsubs());
+        assert_eq!(&o.xpub_welcome_msg()[..], b"hi");
+        assert!(matches!(o.mechanism(), MechanismConfig::PlainClient { .. }));
+        // XPUB_VERBOSE after XPUB_VERBOSER turns cancels back off.
+        o.apply(t, SocketOption::XpubVerbose(true)).unwrap();
+        assert!(o.xpub_verbose_subs() && !o.xpub_verbose_unsubs());
     }
 
     #[test]

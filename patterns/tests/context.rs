@@ -226,7 +226,7 @@ fn timeouts_dontwait_and_errors() {
             Err(Error::UnknownEndpoint(_))
         ));
         assert_eq!(
-            push.options().unwrap().sndtimeo,
+            push.options().unwrap().sndtimeo(),
             Some(Duration::from_millis(20))
         );
         assert_eq!(push.socket_type(), SocketType::Push);

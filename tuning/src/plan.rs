@@ -113,29 +113,89 @@ pub fn plan(host: &Host, default: Profile, services: &[ServiceRequest]) -> Resul
         .iter()
         .map(|s| s.profile.map_or(default, resolve))
         .collect();
+    let mut placer = Placer::new(host, services, cores, profiles);
+    placer.claim_pinned()?;
+    placer.place_latency()?;
+    placer.place_throughput()?;
+    let placements = placer.placements();
+    let housekeeping = placer.housekeeping(&placements);
+    Ok(Plan {
+        profile: default,
+        services: placements,
+        housekeeping,
+    })
+}
 
-    // The OS keeps the first core that is not isolated (or the first core).
-    let os_core = cores
-        .iter()
-        .find(|c| c.is_disjoint(&host.isolated))
-        .or(cores.first())
-        .cloned()
-        .unwrap_or_default();
-    let mut held: Vec<CpuSet> = Vec::new(); // cores held by busy-pollers
-    let core_of = |cpu: usize| cores.iter().find(|c| c.contains(&cpu)).cloned();
-    let mut cpus: Vec<Option<usize>> = vec![None; services.len()];
+/// The plan in the making: which cores are taken and which CPU each service
+/// has so far, the steps run in the order `plan` gives.
+struct Placer<'a> {
+    host: &'a Host,
+    services: &'a [ServiceRequest],
+    /// The host's physical cores, each the set of its SMT siblings.
+    cores: Vec<CpuSet>,
+    /// Each service's profile, resolved.
+    profiles: Vec<Profile>,
+    /// The OS keeps the first core that is not isolated (or the first core).
+    os_core: CpuSet,
+    /// The cores other than the OS's, isolated ones first.
+    free_cores: Vec<CpuSet>,
+    /// The cores held by busy-pollers.
+    held: Vec<CpuSet>,
+    /// Each service's CPU so far.
+    cpus: Vec<Option<usize>>,
+}
 
-    // Pinned latency services first: they claim their cores.
-    for (i, s) in services.iter().enumerate() {
-        if let Some(cpu) = s.cpu {
-            let Some(core) = core_of(cpu) else {
+impl<'a> Placer<'a> {
+    fn new(
+        host: &'a Host,
+        services: &'a [ServiceRequest],
+        cores: Vec<CpuSet>,
+        profiles: Vec<Profile>,
+    ) -> Placer<'a> {
+        let os_core = cores
+            .iter()
+            .find(|c| c.is_disjoint(&host.isolated))
+            .or(cores.first())
+            .cloned()
+            .unwrap_or_default();
+        let mut free_cores: Vec<CpuSet> =
+            cores.iter().filter(|c| **c != os_core).cloned().collect();
+        free_cores.sort_by_key(|c| (!c.is_subset(&host.isolated), c.first().copied()));
+        Placer {
+            host,
+            services,
+            cpus: vec![None; services.len()],
+            cores,
+            profiles,
+            os_core,
+            free_cores,
+            held: Vec::new(),
+        }
+    }
+
+    /// The core `cpu` is on, if it is online.
+    fn core_of(&self, cpu: usize) -> Option<CpuSet> {
+        self.cores.iter().find(|c| c.contains(&cpu)).cloned()
+    }
+
+    /// Pinned services keep their CPUs, and pinned latency services claim
+    /// their cores, before anything else is placed.
+    fn claim_pinned(&mut self) -> Result<(), PlanError> {
+        for (i, s) in self.services.iter().enumerate() {
+            let Some(cpu) = s.cpu else {
+                continue;
+            };
+            let Some(core) = self.core_of(cpu) else {
                 return Err(PlanError {
                     service: s.name.clone(),
-                    reason: format!("CPU {cpu} is not online on this host ({})", host.summary()),
+                    reason: format!(
+                        "CPU {cpu} is not online on this host ({})",
+                        self.host.summary()
+                    ),
                 });
             };
-            if profiles[i] == Profile::Latency {
-                if held.contains(&core) {
+            if self.profiles[i] == Profile::Latency {
+                if self.held.contains(&core) {
                     return Err(PlanError {
                         service: s.name.clone(),
                         reason: format!(
@@ -145,129 +205,140 @@ pub fn plan(host: &Host, default: Profile, services: &[ServiceRequest]) -> Resul
                         ),
                     });
                 }
-                held.push(core);
+                self.held.push(core);
             }
-            cpus[i] = Some(cpu);
+            self.cpus[i] = Some(cpu);
         }
+        Ok(())
     }
-    // Then the other latency services, isolated cores first, never the OS's.
-    let mut free_cores: Vec<CpuSet> = cores.iter().filter(|c| **c != os_core).cloned().collect();
-    free_cores.sort_by_key(|c| (!c.is_subset(&host.isolated), c.first().copied()));
-    for (i, s) in services.iter().enumerate() {
-        if profiles[i] != Profile::Latency || cpus[i].is_some() {
-            continue;
+
+    /// The other latency services each take a free core, isolated cores
+    /// first, never the OS's.
+    fn place_latency(&mut self) -> Result<(), PlanError> {
+        for (i, s) in self.services.iter().enumerate() {
+            if self.profiles[i] != Profile::Latency || self.cpus[i].is_some() {
+                continue;
+            }
+            let free = self.free_cores.iter().find(|c| !self.held.contains(c));
+            let Some(core) = free.cloned() else {
+                let wanted = self
+                    .profiles
+                    .iter()
+                    .filter(|p| **p == Profile::Latency)
+                    .count();
+                return Err(PlanError {
+                    service: s.name.clone(),
+                    reason: format!(
+                        "the latency profile needs a core of its own for each of {wanted} \
+                         service(s) and one for the OS; this host has {} ({}). Use balanced \
+                         or throughput, or fewer services",
+                        self.cores.len(),
+                        self.host.summary()
+                    ),
+                });
+            };
+            self.cpus[i] = core.first().copied();
+            self.held.push(core);
         }
-        let Some(core) = free_cores.iter().find(|c| !held.contains(c)).cloned() else {
-            let wanted = profiles.iter().filter(|p| **p == Profile::Latency).count();
-            return Err(PlanError {
-                service: s.name.clone(),
-                reason: format!(
-                    "the latency profile needs a core of its own for each of {wanted} service(s) \
-                     and one for the OS; this host has {} ({}). Use balanced or throughput, \
-                     or fewer services",
-                    cores.len(),
-                    host.summary()
-                ),
-            });
-        };
-        cpus[i] = core.first().copied();
-        held.push(core);
+        Ok(())
     }
-    // Throughput services spread over the cores busy-pollers do not hold.
-    let shared: Vec<usize> = cores
-        .iter()
-        .filter(|c| !held.contains(c))
-        .filter_map(|c| c.first().copied())
-        .collect();
-    let mut next = 0;
-    for (i, s) in services.iter().enumerate() {
-        if profiles[i] != Profile::Throughput || cpus[i].is_some() {
-            continue;
-        }
-        if shared.is_empty() {
-            return Err(PlanError {
-                service: s.name.clone(),
-                reason: "every core is held by a busy-polling service".into(),
-            });
-        }
-        // Prefer cores other than the OS's when there are any.
-        let choices: Vec<usize> = shared
+
+    /// Throughput services spread, in turn, over the cores busy-pollers do
+    /// not hold, preferring cores other than the OS's when there are any.
+    fn place_throughput(&mut self) -> Result<(), PlanError> {
+        let shared: Vec<usize> = self
+            .cores
+            .iter()
+            .filter(|c| !self.held.contains(c))
+            .filter_map(|c| c.first().copied())
+            .collect();
+        let not_os: Vec<usize> = shared
             .iter()
             .copied()
-            .filter(|c| !os_core.contains(c))
+            .filter(|c| !self.os_core.contains(c))
             .collect();
-        let choices = if choices.is_empty() {
-            shared.clone()
-        } else {
-            choices
-        };
-        cpus[i] = Some(choices[next % choices.len()]);
-        next += 1;
+        let choices = if not_os.is_empty() { &shared } else { &not_os };
+        let mut next = 0;
+        for (i, s) in self.services.iter().enumerate() {
+            if self.profiles[i] != Profile::Throughput || self.cpus[i].is_some() {
+                continue;
+            }
+            if choices.is_empty() {
+                return Err(PlanError {
+                    service: s.name.clone(),
+                    reason: "every core is held by a busy-polling service".into(),
+                });
+            }
+            self.cpus[i] = Some(choices[next % choices.len()]);
+            next += 1;
+        }
+        Ok(())
     }
-    // SQPOLL only on a spare isolated core: no service pinned on it.
-    let mut spare_isolated: Vec<usize> = free_cores
-        .iter()
-        .filter(|c| !held.contains(c) && c.is_subset(&host.isolated))
-        .filter(|c| !cpus.iter().flatten().any(|cpu| c.contains(cpu)))
-        .filter_map(|c| c.first().copied())
-        .collect();
-    spare_isolated.reverse();
-    let placements = services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let profile = profiles[i];
-            let cpu = cpus[i];
-            let wait = match profile {
-                Profile::Latency => match spare_isolated.pop() {
-                    Some(sq) => Wait::SqPoll { cpu: sq },
-                    None => Wait::BusyPoll,
-                },
-                _ => Wait::Park,
-            };
-            Placement {
+
+    /// Each service's placement: latency services get an SQPOLL thread on a
+    /// spare isolated core (one no service is pinned on) while any is left.
+    fn placements(&self) -> Vec<Placement> {
+        let mut spare_isolated: Vec<usize> = self
+            .free_cores
+            .iter()
+            .filter(|c| !self.held.contains(c) && c.is_subset(&self.host.isolated))
+            .filter(|c| !self.cpus.iter().flatten().any(|cpu| c.contains(cpu)))
+            .filter_map(|c| c.first().copied())
+            .collect();
+        // Popped from the end: the lowest spare core goes to the first service.
+        spare_isolated.reverse();
+        let throughput = |profile: Profile| profile == Profile::Throughput;
+        self.services
+            .iter()
+            .zip(self.profiles.iter().zip(&self.cpus))
+            .map(|(s, (&profile, &cpu))| Placement {
                 name: s.name.clone(),
                 profile,
                 cpu,
-                node: cpu.and_then(|c| host.cpu(c)).map(|c| c.node),
-                wait,
-                ring_entries: if profile == Profile::Throughput {
+                node: cpu.and_then(|c| self.host.cpu(c)).map(|c| c.node),
+                wait: match profile {
+                    Profile::Latency => match spare_isolated.pop() {
+                        Some(sq) => Wait::SqPoll { cpu: sq },
+                        None => Wait::BusyPoll,
+                    },
+                    _ => Wait::Park,
+                },
+                ring_entries: if throughput(profile) {
                     THROUGHPUT_RING_ENTRIES
                 } else {
                     DEFAULT_RING_ENTRIES
                 },
-                recv_buffers: if profile == Profile::Throughput {
+                recv_buffers: if throughput(profile) {
                     THROUGHPUT_RECV_BUFFERS
                 } else {
                     DEFAULT_RECV_BUFFERS
                 },
+            })
+            .collect()
+    }
+
+    /// Housekeeping: every CPU outside the cores the pinned services and the
+    /// SQPOLL threads run on (all CPUs when nothing is pinned).
+    fn housekeeping(&self, placements: &[Placement]) -> CpuSet {
+        let mut housekeeping: CpuSet = self.host.cpus.iter().map(|c| c.id).collect();
+        let taken = placements.iter().flat_map(|p| {
+            let sq = match p.wait {
+                Wait::SqPoll { cpu } => Some(cpu),
+                _ => None,
+            };
+            p.cpu.into_iter().chain(sq)
+        });
+        for cpu in taken {
+            for c in self.core_of(cpu).unwrap_or_default() {
+                housekeeping.remove(&c);
             }
-        })
-        .collect::<Vec<_>>();
-    // Housekeeping: every CPU outside the cores the pinned services and the
-    // SQPOLL threads run on (all CPUs when nothing is pinned).
-    let mut housekeeping: CpuSet = host.cpus.iter().map(|c| c.id).collect();
-    let taken = placements.iter().flat_map(|p| {
-        let sq = match p.wait {
-            Wait::SqPoll { cpu } => Some(cpu),
-            _ => None,
-        };
-        p.cpu.into_iter().chain(sq)
-    });
-    for cpu in taken {
-        for c in core_of(cpu).unwrap_or_default() {
-            housekeeping.remove(&c);
         }
+        if housekeeping.is_empty() {
+            // Every core runs a service: the OS shares the first one.
+            housekeeping = self.os_core.clone();
+        }
+        housekeeping
     }
-    if housekeeping.is_empty() {
-        // Every core runs a service: the OS shares the first one.
-        housekeeping = os_core.clone();
-    }
-    Ok(Plan {
-        profile: default,
-        services: placements,
-        housekeeping,
-    })
 }
 
 impl Plan {

@@ -13,11 +13,34 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// libzmq wants `*` for a kernel-chosen port.
-fn bindable(ep: &str) -> String {
+pub fn bindable(ep: &str) -> String {
     ep.replace("127.0.0.1:0", "127.0.0.1:*")
 }
 
-fn last_endpoint(s: &zmq::Socket) -> Result<String, String> {
+/// Sets XPUB_NODROP: the XPUB waits at its HWM instead of dropping. The
+/// `zmq` crate does not wrap this option, so it is set through `zmq-sys`.
+pub fn set_xpub_nodrop(s: &mut zmq::Socket) -> Result<(), String> {
+    let on: std::ffi::c_int = 1;
+    // SAFETY: `s` is a live socket for the whole call (borrowed), and the
+    // option reads an int through the pointer, of the size given.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            s.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_NODROP as std::ffi::c_int,
+            (&on as *const std::ffi::c_int).cast(),
+            std::mem::size_of::<std::ffi::c_int>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        // SAFETY: reads this thread's errno as libzmq left it; no arguments.
+        Err(err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })))
+    }
+}
+
+/// The endpoint `s` bound last, resolved (the kernel's port).
+pub fn last_endpoint(s: &zmq::Socket) -> Result<String, String> {
     s.get_last_endpoint()
         .map_err(err)?
         .map_err(|_| err("last endpoint is not UTF-8"))
@@ -68,7 +91,8 @@ pub fn lat(s: &Setup) -> Result<Latency, String> {
     Ok(lat)
 }
 
-fn echo(rep: &zmq::Socket, total: u64) -> Result<(), String> {
+/// Echoes `total` requests on a REP.
+pub fn echo(rep: &zmq::Socket, total: u64) -> Result<(), String> {
     let mut msg = zmq::Message::new();
     for _ in 0..total {
         rep.recv(&mut msg, 0).map_err(err)?;
@@ -140,7 +164,11 @@ pub fn thr(s: &Setup) -> Result<Box<dyn Figures>, String> {
 /// Serves every SUB from one thread, as a libzmq user would: zmq_poll, then
 /// drain each readable socket without blocking. Ends when every subscriber
 /// has its last message, or on silence (the rest was dropped).
-fn subscribers(socks: &[zmq::Socket], warmup: u64, total: u64) -> Result<Vec<Receipts>, String> {
+pub fn subscribers(
+    socks: &[zmq::Socket],
+    warmup: u64,
+    total: u64,
+) -> Result<Vec<Receipts>, String> {
     let mut receipts: Vec<Receipts> = socks.iter().map(|_| Receipts::new(warmup, total)).collect();
     let mut done = vec![false; socks.len()];
     let mut msg = zmq::Message::new();
@@ -300,7 +328,6 @@ fn dealers(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The peer process's side.
 /// soak's server: a REP bound where told, echoing until the stop message.
 fn serve(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
     monocoque_runtime::raise_open_files_limit().map_err(err)?;
@@ -321,6 +348,7 @@ fn serve(ctx: &zmq::Context, p: &PeerArgs) -> Result<(), String> {
     }
 }
 
+/// The peer process's side.
 pub fn peer(p: &PeerArgs) -> Result<(), String> {
     pin(p.core)?;
     let ctx = zmq::Context::new();
@@ -338,6 +366,8 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
         Role::Publish => publish(&ctx, p),
         Role::Dealers => dealers(&ctx, p),
         Role::Serve => serve(&ctx, p),
+        Role::Queue => crate::broker::proxy::serve(&ctx, p, zmq::ROUTER, zmq::DEALER),
+        Role::Forwarder => crate::broker::proxy::serve(&ctx, p, zmq::XSUB, zmq::XPUB),
         Role::BusyEcho => Err("libzmq has no busy-echo role".into()),
     }
 }

@@ -5,6 +5,7 @@ pub mod libzmq;
 pub mod monocoque;
 pub mod raw;
 pub mod zeromq;
+mod zmtp_frames;
 
 use crate::cli::{Impl, Transport};
 use crate::Kind;
@@ -15,6 +16,8 @@ pub fn unsupported(kind: Kind, imp: Impl, transport: Transport) -> Option<&'stat
         (Kind::Floor, Impl::Raw, Transport::Inproc) => Some("the floor is a socket pair"),
         (Kind::Floor, Impl::Raw, _) => None,
         (Kind::Floor, _, _) => Some("the floor is raw sockets only"),
+        (Kind::Broker, Impl::Monocoque | Impl::Libzmq, _) => None,
+        (Kind::Broker, _, _) => Some("box compares the appliance and zmq_proxy"),
         (_, Impl::Raw, Transport::Inproc) => Some("raw sockets have no inproc"),
         (Kind::Fanout(..) | Kind::Lb(_), Impl::Raw, _) => Some("no raw variant (no pattern)"),
         (Kind::Fanout(..) | Kind::Lb(_), _, Transport::Inproc) => {

@@ -330,6 +330,8 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
             Role::Dealers => dealers(p).await,
             Role::Serve => serve(p).await,
             Role::BusyEcho => Err("monocoque has no busy-echo role".into()),
+            // Monocoque's box is the appliance binary, not a peer of this one.
+            Role::Queue | Role::Forwarder => Err("monocoque's box is the appliance".into()),
         }
     })
 }

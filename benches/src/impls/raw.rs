@@ -1,12 +1,15 @@
-//! The floor: plain kernel sockets (TCP_NODELAY, or Unix domain for ipc)
-//! with no framing at all. Ping-pong writes and reads `size` bytes; the
-//! one-way stream writes messages back to back in 64 KiB writes.
+//! The floor: plain kernel sockets (TCP_NODELAY, or Unix domain for ipc).
+//! Ping-pong writes and reads `size` bytes, no framing at all. The one-way
+//! stream is a ZMTP 3.1 data stream with no handshake (both ends are the
+//! harness): the sender writes pre-framed single-frame messages in big
+//! writes, the receiver walks the frames and counts messages.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Instant;
 
+use super::zmtp_frames::{frame_len, Prebuilt, Walker};
 use crate::cli::{PeerArgs, Role, Transport};
 use crate::placement::{pin, Setup};
 use crate::record::{Latency, Throughput};
@@ -132,36 +135,78 @@ pub fn lat(s: &Setup, busy: bool) -> Result<Latency, String> {
     Ok(lat)
 }
 
-/// One-way stream: timed from the first byte of the first measured message
-/// to the last byte.
+/// Bytes per write on the sending side, and at most per read on the
+/// receiving side: big, so that the floor pays for the kernel's copy, not
+/// for system calls.
+const STREAM_CHUNK: usize = 256 * 1024;
+/// The receiving side's reads are also at most a 64th of the stream, so that
+/// a short run still arrives in many reads and has an interval to time.
+const READS_AT_LEAST: usize = 64;
+/// ...and at least this, however short the run.
+const MIN_READ: usize = 4 * 1024;
+
+/// One-way stream: what a ZMTP receiver cannot avoid doing, as a floor for
+/// `thr` beside the implementations. The peer writes `total` pre-framed
+/// messages from one buffer built once (`zmtp_frames::Prebuilt`); this side reads
+/// it in big reads and walks the frame headers, counting messages, and does
+/// nothing else: no handshake, no allocation or copy per message, no queue,
+/// no wake-up of another task. pub-sub is the same stream (a floor has no
+/// subscriptions to match).
+///
+/// Timed, as the others are, from the first measured message's arrival to
+/// the last's. Messages arrive a read at a time, so the clock starts after
+/// the read that completes the first measured message, and the rate counts
+/// the messages completed after that read, over the time since.
 pub fn thr(s: &Setup) -> Result<Throughput, String> {
     pin(s.main_core)?;
     let (mut conn, peer) = accept_peer(s, Role::Send)?;
     let c = conn.io();
-    let warm = s.warmup as usize * s.size;
-    let total = s.total() as usize * s.size;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut got = 0usize;
-    let mut start = None;
-    while got < total {
+    let stream_len = s.total() as usize * frame_len(s.size);
+    let read_len = (stream_len / READS_AT_LEAST).clamp(MIN_READ, STREAM_CHUNK);
+    let mut buf = vec![0u8; read_len];
+    let mut walker = Walker::default();
+    // When the clock started, and the messages complete by then.
+    let mut start: Option<(Instant, u64)> = None;
+    while walker.messages < s.total() {
         let n = match c.read(&mut buf) {
             Ok(0) => return Err(err("peer closed early")),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(err(e)),
         };
-        got += n;
-        if start.is_none() && got > warm {
-            start = Some(Instant::now());
+        walker.feed(&buf[..n]);
+        if start.is_none() && walker.messages > s.warmup {
+            start = Some((Instant::now(), walker.messages));
         }
     }
-    let elapsed = start.map(|t| t.elapsed()).unwrap_or_default();
+    let end = Instant::now();
     peer.finish()?;
+    let (started, before) = start.expect("the loop ran past the warm-up");
+    let count = s.total() - before;
+    if count == 0 {
+        return Err(err(format!(
+            "the {} measured messages arrived in one read: nothing to time (use a larger --count)",
+            s.count
+        )));
+    }
     Ok(Throughput {
-        count: s.count,
+        count,
         size: s.size,
-        elapsed,
+        elapsed: end - started,
     })
+}
+
+/// Writes `total` pre-framed messages of `size` in writes of whole frames.
+fn send_stream(c: &mut dyn ReadWrite, size: usize, total: u64) -> Result<(), String> {
+    let stream = Prebuilt::new(size, STREAM_CHUNK);
+    let per_write = stream.messages() as u64;
+    let mut left = total;
+    while left > 0 {
+        let n = per_write.min(left);
+        write_full(c, &stream.bytes[..n as usize * stream.frame_len])?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// The peer process's side.
@@ -180,20 +225,9 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 write_full(c, &buf)?;
             }
         }
-        Role::Send => {
-            let total = p.total as usize * p.size;
-            // Whole messages per write, as a ZeroMQ sender batches them.
-            let per_write = (64 * 1024 / p.size.max(1)).max(1) * p.size.max(1);
-            let chunk = vec![0u8; per_write];
-            let mut sent = 0;
-            while sent < total {
-                let n = per_write.min(total - sent);
-                write_full(c, &chunk[..n])?;
-                sent += n;
-            }
-        }
-        Role::Publish | Role::Dealers | Role::Serve => {
-            return Err("raw sockets have no fanout, lb or soak role".into());
+        Role::Send => send_stream(c, p.size, p.total)?,
+        Role::Publish | Role::Dealers | Role::Serve | Role::Queue | Role::Forwarder => {
+            return Err("raw sockets have no fanout, lb, soak or box role".into());
         }
     }
     Ok(())

@@ -241,6 +241,9 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
                 Ok(())
             }
             Role::BusyEcho => Err("zeromq has no busy-echo role".into()),
+            Role::Queue | Role::Forwarder => {
+                Err("zeromq has no box (box compares the appliance and zmq_proxy)".into())
+            }
             Role::Serve => {
                 Err("zeromq has no soak server (soak compares monocoque and libzmq)".into())
             }

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use monocoque_runtime::spsc;
 use monocoque_zmtp::{Msg, SocketType};
 
+use crate::host::StreamKind;
 use crate::monitor::MonitorEvent;
 use crate::options::Options;
 use crate::PeerId;
@@ -42,13 +43,6 @@ pub(crate) fn data_capacity(sndhwm: usize) -> usize {
     } else {
         sndhwm.clamp(64, MAX_DATA_CAPACITY)
     }
-}
-
-/// A connection's transport, to rebuild the stream on the IO core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StreamKind {
-    Tcp,
-    Ipc,
 }
 
 /// Owner to IO core: connections.

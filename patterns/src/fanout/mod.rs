@@ -30,18 +30,17 @@ mod owner_task;
 mod relay;
 
 use std::io;
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc, RuntimeBuilder};
 use monocoque_zmtp::SocketType;
 
+pub(crate) use link::Fanout;
 use link::{CoreEnd, CoreEvent, OwnerEnd};
-pub(crate) use link::{Fanout, StreamKind};
 
-use crate::socket::shared::SocketShared;
+use crate::host::{MovableStream, SocketHost};
+use crate::options::Options;
 use crate::{Error, Result};
 
 /// Links a core can be waiting to set up (one per `spread_connections`).
@@ -169,26 +168,17 @@ pub struct IoCoreStatistics {
     pub dropped: u64,
 }
 
-/// Spreads `shared`'s future accepted connections over `cores`.
-pub(crate) fn spread(shared: &Rc<SocketShared>, cores: &IoCores) -> Result<()> {
-    let kind = shared.kind;
-    let sndhwm = {
-        let core = shared.core.borrow();
-        if core.fanout.is_some() {
-            return Err(Error::InvalidState(
-                "the socket's connections are already spread over IO cores",
-            ));
-        }
-        core.options.sndhwm
-    };
-    let links = cores.link_all(kind, sndhwm)?;
+/// Links `host` to every IO core, for its future accepted connections: the
+/// socket keeps the returned [`Fanout`] to publish through.
+pub(crate) fn spread(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<Fanout> {
+    let sndhwm = host.terms().shape.sndhwm;
+    let links = cores.link_all(host.kind(), sndhwm)?;
     let mut owners = Vec::with_capacity(links.len());
     for (i, (owner, events)) in links.into_iter().enumerate() {
         owners.push(owner);
-        spawn(owner_task::run(shared.clone(), i, events)).detach();
+        spawn(owner_task::run(host.clone(), i, events)).detach();
     }
-    shared.core.borrow_mut().fanout = Some(Fanout::new(owners));
-    Ok(())
+    Ok(Fanout::new(owners))
 }
 
 /// Figures per IO core, if the socket is spread.
@@ -208,45 +198,14 @@ pub(crate) fn statistics(fanout: &Fanout) -> Vec<IoCoreStatistics> {
     out
 }
 
-/// A stream that can move to another reactor.
-pub(crate) trait MovableStream: Sized {
-    const KIND: StreamKind;
-    fn into_fd(self) -> io::Result<OwnedFd>;
-    fn from_fd(fd: OwnedFd) -> io::Result<Self>;
-}
-
-impl MovableStream for TcpStream {
-    const KIND: StreamKind = StreamKind::Tcp;
-    fn into_fd(self) -> io::Result<OwnedFd> {
-        self.into_owned_fd()
-    }
-    fn from_fd(fd: OwnedFd) -> io::Result<Self> {
-        TcpStream::from_owned_fd(fd)
-    }
-}
-
-impl MovableStream for UnixStream {
-    const KIND: StreamKind = StreamKind::Ipc;
-    fn into_fd(self) -> io::Result<OwnedFd> {
-        self.into_owned_fd()
-    }
-    fn from_fd(fd: OwnedFd) -> io::Result<Self> {
-        UnixStream::from_owned_fd(fd)
-    }
-}
-
 /// The listener's choice for an accepted connection: handed to an IO core
-/// (`None`), or back to run here (not spread, or every core's control ring full).
+/// (`None`), or back to run here (every core's control ring full).
 pub(crate) fn hand_off<S: MovableStream>(
-    shared: &SocketShared,
+    fanout: &mut Fanout,
+    options: &Options,
     stream: S,
     endpoint: &str,
 ) -> Option<S> {
-    let mut core = shared.core.borrow_mut();
-    let core = &mut *core;
-    let Some(fanout) = core.fanout.as_mut() else {
-        return Some(stream);
-    };
     let fd = match stream.into_fd() {
         Ok(fd) => fd,
         Err(e) => {
@@ -254,7 +213,7 @@ pub(crate) fn hand_off<S: MovableStream>(
             return None;
         }
     };
-    match fanout.adopt(fd, S::KIND, endpoint, &core.options) {
+    match fanout.adopt(fd, S::KIND, endpoint, options) {
         Ok(()) => None,
         Err(fd) => {
             tracing::debug!(%endpoint, "IO cores busy; the connection stays on the socket's core");

@@ -4,7 +4,7 @@
 //! A subscriber on an IO core is, to the socket, a pipe like any other: its
 //! inbound queue receives the subscriptions the core forwards, so the fair
 //! queue, RCVHWM, XPUB notices and departures all work unchanged. Its
-//! outbound queue is never used: [`publish`](crate::socket::shared::Core)
+//! outbound queue is never used: the socket's publish
 //! sends remote subscribers' copies through the data ring instead.
 
 use rustc_hash::FxHashMap;
@@ -16,14 +16,14 @@ use monocoque_runtime::spsc;
 use monocoque_zmtp::Msg;
 
 use super::link::CoreEvent;
-use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
-use crate::socket::shared::SocketShared;
+use crate::host::SocketHost;
+use crate::pipe::{Notify, Pipe, PipeEvent, PipeShape, SharedQueue};
 use crate::PeerId;
 
 /// Applies `core`'s events to the socket until the core ends the link (after
 /// the socket closed and the core's connections finished).
 pub(crate) async fn run(
-    shared: Rc<SocketShared>,
+    host: Rc<dyn SocketHost>,
     core: usize,
     mut events: spsc::Receiver<CoreEvent>,
 ) {
@@ -49,7 +49,7 @@ pub(crate) async fn run(
             Poll::Ready(None) => {
                 for (_, (peer, q)) in peers.drain() {
                     q.borrow_mut().close_writer();
-                    shared.signals.event(PipeEvent::Detached(peer));
+                    host.signals().event(PipeEvent::Detached(peer));
                 }
                 return Poll::Ready(());
             }
@@ -62,17 +62,17 @@ pub(crate) async fn run(
                 socket_type,
                 endpoint,
             } => {
-                let (peer, inbound) = attach(&shared, core, id, identity, socket_type, endpoint);
+                let (peer, inbound) = attach(&*host, core, id, identity, socket_type, endpoint);
                 peers.insert(id, (peer, inbound));
             }
             CoreEvent::Upstream { peer, msg } => held = Some((peer, msg)),
             CoreEvent::Left(id) => {
                 if let Some((peer, q)) = peers.remove(&id) {
                     q.borrow_mut().close_writer();
-                    shared.signals.event(PipeEvent::Detached(peer));
+                    host.signals().event(PipeEvent::Detached(peer));
                 }
             }
-            CoreEvent::Monitor(e) => shared.monitor.borrow().post(e),
+            CoreEvent::Monitor(e) => host.post(e),
         }
     })
     .await
@@ -80,44 +80,32 @@ pub(crate) async fn run(
 
 /// A subscriber on IO core `core` (its id there: `id`) becomes a pipe of the socket.
 fn attach(
-    shared: &Rc<SocketShared>,
+    host: &dyn SocketHost,
     core: usize,
     id: PeerId,
     identity: bytes::Bytes,
     socket_type: monocoque_zmtp::SocketType,
     endpoint: String,
 ) -> (PeerId, SharedQueue) {
-    let peer = shared.allocate_peer();
-    let (rcvhwm, sndhwm) = {
-        let c = shared.core.borrow();
-        (c.options.rcvhwm, c.options.sndhwm)
+    let peer = host.allocate_peer();
+    let shape = host.terms().shape;
+    // No conflation on a subscriber's requests; the outbound queue is never
+    // written: copies for this peer go through the data ring. A reader that
+    // is gone makes any push refused rather than silently queued.
+    let shape = PipeShape {
+        conflate_in: false,
+        conflate_out: false,
+        ..shape
     };
-    let inbound = Queue::new(rcvhwm);
-    {
-        let mut q = inbound.borrow_mut();
-        q.reader = Notify::Socket {
-            signals: Rc::downgrade(&shared.signals),
-            peer,
-        };
-        q.writer = Notify::Task(None);
-    }
-    // Never written: copies for this peer go through the data ring. A reader
-    // that is gone makes any push refused rather than silently queued.
-    let outbound = Queue::new(sndhwm);
-    outbound.borrow_mut().close_reader();
-    if let Some(f) = shared.core.borrow_mut().fanout.as_mut() {
-        f.remote.insert(peer, (core, id));
-    }
-    shared.signals.event(PipeEvent::Attached(Pipe {
-        peer,
-        inbound: inbound.clone(),
-        outbound,
-        identity,
-        peer_type: Some(socket_type),
-        connected: true,
-        endpoint,
-        remote: None,
-        inproc_peer: None,
-    }));
+    let mut pipe = Pipe::new(peer, shape, host.signals(), &endpoint);
+    pipe.outbound.borrow_mut().close_reader();
+    // This task writes the inbound queue, and waits on it at RCVHWM.
+    pipe.inbound.borrow_mut().writer = Notify::Task(None);
+    pipe.identity = identity;
+    pipe.peer_type = Some(socket_type);
+    pipe.connected = true;
+    let inbound = pipe.inbound.clone();
+    host.signals()
+        .event(PipeEvent::AttachedRemote { pipe, core, id });
     (peer, inbound)
 }

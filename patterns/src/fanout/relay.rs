@@ -1,9 +1,10 @@
 //! The IO core's side of one link: the publishing socket's connections that
 //! live on this core, run by the ordinary engine.
 //!
-//! A relay is a socket without an application: a [`SocketShared`] of the
-//! publisher's type (so handshakes, heartbeats, security and the XPUB welcome
-//! are the engine's, unchanged), whose pipes the relay loop serves itself:
+//! The relay is the engines' owner here, as a socket is on its own core: it
+//! hands each engine the publisher's session configuration (so handshakes,
+//! heartbeats, security and the XPUB welcome are the engine's, unchanged)
+//! and serves the pipes the engines report, through [`RelayPort`]:
 //!
 //! ```text
 //!   control ring ─▶ Adopt: spawn engine::run(stream)     Release, Close
@@ -19,6 +20,7 @@
 //! exactly as RCVHWM does locally. Joined and Left are never dropped.
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -27,15 +29,16 @@ use std::time::Instant;
 
 use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc};
+use monocoque_zmtp::{Msg, SocketType};
 
-use super::link::{Control, CoreEnd, CoreEvent, Publish, StreamKind};
-use super::MovableStream;
-use crate::monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
-use crate::pipe::detach_from_pool;
-use crate::pipe::{Pipe, PipeEvent};
-use crate::socket::shared::SocketShared;
-use crate::transport::engine;
-use crate::transport::stream::Stream;
+use super::link::{Control, CoreEnd, CoreEvent, Publish};
+use crate::engine::stream::Stream;
+use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
+use crate::host::{ConnectionTerms, MovableStream, StreamKind};
+use crate::lifecycle::Lifecycle;
+use crate::monitor::{MonitorEvent, MONITOR_CAPACITY};
+use crate::options::Options;
+use crate::pipe::{detach_from_pool, Pipe, Signals};
 use crate::PeerId;
 
 /// Runs one link until the socket has closed and every connection here has
@@ -45,9 +48,37 @@ pub(crate) async fn run(end: CoreEnd) {
     poll_fn(|cx| relay.poll(cx)).await
 }
 
+/// What the relay's engines see of it: a lifecycle, the greeting, and
+/// where to report. Reports queue here until the relay loop applies them.
+struct RelayPort {
+    signals: Rc<Signals>,
+    lifecycle: Lifecycle,
+    /// XPUB_WELCOME_MSG, as the last adopted connection's options say.
+    welcome: RefCell<Option<Msg>>,
+    reports: RefCell<VecDeque<EngineEvent>>,
+    next_peer: Cell<u64>,
+}
+
+impl EngineOwner for RelayPort {
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    fn greeting(&self) -> Vec<Msg> {
+        self.welcome.borrow().iter().cloned().collect()
+    }
+
+    fn report(&self, event: EngineEvent) {
+        self.reports.borrow_mut().push_back(event);
+        self.signals.wake_recv();
+    }
+}
+
 struct Relay {
-    shared: Rc<SocketShared>,
-    monitor: Monitor,
+    kind: SocketType,
+    port: Rc<RelayPort>,
+    /// The socket's options as of the last adopted connection.
+    options: Options,
     control: spsc::Receiver<Control>,
     data: spsc::Receiver<Publish>,
     events: spsc::Sender<CoreEvent>,
@@ -65,11 +96,17 @@ struct Relay {
 
 impl Relay {
     fn new(end: CoreEnd) -> Relay {
-        let shared = SocketShared::new(end.kind);
-        let monitor = shared.monitor.borrow_mut().subscribe();
+        let port = Rc::new(RelayPort {
+            signals: Rc::new(Signals::default()),
+            lifecycle: Lifecycle::default(),
+            welcome: RefCell::new(None),
+            reports: RefCell::new(VecDeque::new()),
+            next_peer: Cell::new(1),
+        });
         Relay {
-            shared,
-            monitor,
+            kind: end.kind,
+            port,
+            options: Options::new(end.kind),
             control: end.control,
             data: end.data,
             events: end.events,
@@ -84,12 +121,11 @@ impl Relay {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // Pipe events and readiness wake both lists; register once per poll.
-        self.shared.signals.register_recv(cx.waker());
-        self.shared.signals.register_send(cx.waker());
+        self.port.signals.register_recv(cx.waker());
+        self.port.signals.register_send(cx.waker());
         loop {
             let mut progress = self.control(cx);
-            progress |= self.pipe_events();
-            progress |= self.monitor_events(cx);
+            progress |= self.engine_reports();
             progress |= self.upstream(cx);
             progress |= self.flush_outbox(cx);
             progress |= self.deliver(cx);
@@ -117,15 +153,16 @@ impl Relay {
                     endpoint,
                     options,
                 }) => {
-                    self.shared.core.borrow_mut().options = *options;
+                    self.options = *options;
+                    let welcome = &self.options.xpub_welcome_msg;
+                    *self.port.welcome.borrow_mut() = (self.kind == SocketType::XPub
+                        && !welcome.is_empty())
+                    .then(|| Msg::from(welcome.clone()));
                     self.adopt(fd, stream, endpoint);
                 }
                 Some(Control::Release(peer)) => self.release(peer, false),
                 Some(Control::Close { linger }) => self.close(linger),
-                None => {
-                    let linger = self.shared.core.borrow().options.linger;
-                    self.close(linger);
-                }
+                None => self.close(self.options.linger),
             }
         }
         progress
@@ -140,10 +177,23 @@ impl Relay {
 
     /// Runs an adopted connection in the ordinary engine.
     fn start<S: MovableStream + Stream>(&self, fd: std::os::fd::OwnedFd, endpoint: String) {
-        let shared = self.shared.clone();
+        let terms = ConnectionTerms::of(&self.options, self.kind);
+        let peer = self.port.next_peer.get();
+        self.port.next_peer.set(peer + 1);
+        let setup = EngineSetup {
+            endpoint: endpoint.clone(),
+            session: terms.session,
+            pipe: PipePlan::Fresh {
+                peer: PeerId(peer),
+                shape: terms.shape,
+                signals: self.port.signals.clone(),
+            },
+            probe_router: terms.probe_router,
+        };
+        let owner: Rc<dyn EngineOwner> = self.port.clone();
         match S::from_fd(fd) {
             Ok(s) => spawn(async move {
-                engine::run(s, shared, endpoint, None).await;
+                engine::run(s, setup, owner).await;
             })
             .detach(),
             Err(e) => tracing::warn!(%endpoint, error = %e, "IO core could not adopt a connection"),
@@ -178,61 +228,79 @@ impl Relay {
         for peer in peers {
             self.release(peer, now);
         }
-        self.shared
+        self.port
             .lifecycle
             .close(linger.map(|l| Instant::now() + l));
     }
 
-    fn pipe_events(&mut self) -> bool {
+    /// Applies what the engines reported: new pipes join, ended ones leave
+    /// once their inbound is read; monitor events go to the socket.
+    fn engine_reports(&mut self) -> bool {
         let mut progress = false;
         loop {
-            let event = self.shared.signals.events.borrow_mut().pop_front();
-            let Some(event) = event else { break };
+            let report = self.port.reports.borrow_mut().pop_front();
+            let Some(report) = report else { break };
             progress = true;
-            match event {
-                PipeEvent::Attached(pipe) => {
-                    self.outbox.push_back(CoreEvent::Joined {
-                        peer: pipe.peer,
-                        identity: pipe.identity.clone(),
-                        socket_type: pipe.peer_type.unwrap_or(self.shared.kind),
-                        endpoint: pipe.endpoint.clone(),
-                    });
-                    if self.closing {
-                        pipe.inbound.borrow_mut().close_reader();
-                        pipe.outbound.borrow_mut().close_writer();
+            match report {
+                EngineEvent::Attached(pipe) => self.joined(pipe),
+                EngineEvent::Ended {
+                    endpoint,
+                    pipe,
+                    end,
+                    ..
+                } => {
+                    if let Some(peer) = pipe {
+                        self.gone.insert(peer);
+                        self.readable.push_back(peer);
                     }
-                    self.readable.push_back(pipe.peer);
-                    self.pipes.insert(pipe.peer, pipe);
+                    let event = match end {
+                        EngineEnd::HandshakeFailed(reason) => {
+                            MonitorEvent::HandshakeFailed { endpoint, reason }
+                        }
+                        EngineEnd::Disconnected(reason) => {
+                            MonitorEvent::Disconnected { endpoint, reason }
+                        }
+                        EngineEnd::Released => continue,
+                    };
+                    self.monitor(event);
                 }
-                PipeEvent::Detached(peer) | PipeEvent::Disconnected(peer) => {
-                    self.gone.insert(peer);
-                    self.readable.push_back(peer);
-                }
-                PipeEvent::Connected { .. } => {}
+                // Only connect-side pipes persist, and the relay has none.
+                EngineEvent::Reattached { .. } => {}
             }
         }
-        let readable = std::mem::take(&mut *self.shared.signals.readable.borrow_mut());
+        let readable = std::mem::take(&mut *self.port.signals.readable.borrow_mut());
         progress |= !readable.is_empty();
         self.readable.extend(readable);
         // Writable edges matter only to a message waiting under XPUB_NODROP,
         // which `deliver` retries on every turn.
-        self.shared.signals.writable.borrow_mut().clear();
+        self.port.signals.writable.borrow_mut().clear();
         progress
     }
 
-    fn monitor_events(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        while let Poll::Ready(e) = self.monitor.poll_recv(cx) {
-            progress = true;
-            // The owner's listener reports Accepted; Stopped is the owner's own.
-            if matches!(e, MonitorEvent::Accepted { .. } | MonitorEvent::Stopped) {
-                continue;
-            }
-            if self.outbox.len() < MONITOR_CAPACITY {
-                self.outbox.push_back(CoreEvent::Monitor(e));
-            }
+    fn joined(&mut self, pipe: Pipe) {
+        self.outbox.push_back(CoreEvent::Joined {
+            peer: pipe.peer,
+            identity: pipe.identity.clone(),
+            socket_type: pipe.peer_type.unwrap_or(self.kind),
+            endpoint: pipe.endpoint.clone(),
+        });
+        self.monitor(MonitorEvent::HandshakeSucceeded {
+            endpoint: pipe.endpoint.clone(),
+        });
+        if self.closing {
+            pipe.inbound.borrow_mut().close_reader();
+            pipe.outbound.borrow_mut().close_writer();
         }
-        progress
+        self.readable.push_back(pipe.peer);
+        self.pipes.insert(pipe.peer, pipe);
+    }
+
+    /// Queues a monitor event for the socket; a socket whose monitors fall
+    /// this far behind loses the newest, as a monitor queue would.
+    fn monitor(&mut self, event: MonitorEvent) {
+        if self.outbox.len() < MONITOR_CAPACITY {
+            self.outbox.push_back(CoreEvent::Monitor(event));
+        }
     }
 
     /// Forwards what subscribers sent, in order per peer, while the events
@@ -299,7 +367,7 @@ impl Relay {
 
     /// Moves published messages into their targets' pipes.
     fn deliver(&mut self, cx: &mut Context<'_>) -> bool {
-        let nodrop = self.shared.core.borrow().options.xpub_nodrop && !self.closing;
+        let nodrop = self.options.xpub_nodrop && !self.closing;
         let mut progress = false;
         loop {
             let publish = match self.pending.take() {

@@ -1,8 +1,9 @@
 //! The async socket: one ZeroMQ socket owned by the current reactor thread.
 
-pub(crate) mod pubsub;
-pub(crate) mod rules;
+mod peers;
+mod role;
 pub(crate) mod shared;
+mod state;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -15,13 +16,13 @@ use monocoque_runtime::{sleep_until, spawn, Sleep};
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::endpoint::Endpoint;
+use crate::host::SocketHost;
 use crate::monitor::{Monitor, MonitorEvent};
 use crate::options::{Options, SocketOption};
-use crate::pipe::{Notify, Pipe, Queue};
-use crate::transport::engine::PersistentPipe;
+use crate::pipe::Pipe;
 use crate::transport::{inproc, network};
 use crate::{Error, Result};
-use rules::Step;
+use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
 /// A ZeroMQ socket on the current reactor thread (`!Send`: it belongs to the
@@ -76,35 +77,16 @@ impl Socket {
     /// identities, security) apply to connections made afterwards, as in libzmq.
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
         let mut core = self.shared.core.borrow_mut();
-        let kind = self.shared.kind;
         match option {
             SocketOption::Subscribe(ref topic) | SocketOption::Unsubscribe(ref topic) => {
-                let subscribe = matches!(option, SocketOption::Subscribe(_));
-                let name = option.name();
                 // Learn of new and gone peers first, so the request reaches
                 // every publisher connected now.
                 core.sync(&self.shared.signals);
-                match kind {
-                    SocketType::Sub | SocketType::XSub if subscribe => core.subscribe(topic),
-                    SocketType::Sub | SocketType::XSub => core.unsubscribe(topic),
-                    SocketType::XPub if core.options.xpub_manual => {
-                        core.xpub_apply_manually(subscribe, topic)
-                    }
-                    _ => {
-                        return Err(Error::InvalidOption {
-                            option: name,
-                            reason: format!(
-                                "not supported by {kind} sockets (XPUB takes it with XPUB_MANUAL)"
-                            ),
-                        })
-                    }
-                }
-                Ok(())
+                core.subscription(matches!(option, SocketOption::Subscribe(_)), topic)
             }
             option => {
-                core.options.apply(kind, option)?;
-                core.refresh_req();
-                core.refresh_pubsub();
+                core.apply(option)?;
+                self.shared.refresh_terms(&core.options);
                 Ok(())
             }
         }
@@ -126,19 +108,14 @@ impl Socket {
     pub fn queued(&self) -> (usize, usize) {
         let mut core = self.shared.core.borrow_mut();
         core.sync(&self.shared.signals);
-        core.pipes.values().fold((0, 0), |(i, o), p| {
-            (i + p.inbound.borrow().len(), o + p.outbound.borrow().len())
-        })
+        core.queued()
     }
 
     /// Peers connected now: handshake done (tcp, ipc) or joined (inproc).
     pub fn peer_count(&self) -> usize {
         let mut core = self.shared.core.borrow_mut();
         core.sync(&self.shared.signals);
-        core.pipes
-            .iter()
-            .filter(|(id, p)| p.connected && !core.dying.contains(*id))
-            .count()
+        core.peer_count()
     }
 
     /// Distinct topics subscribed (libzmq's ZMQ_TOPICS_COUNT): for PUB and
@@ -147,11 +124,7 @@ impl Socket {
     pub fn topics_count(&self) -> usize {
         let mut core = self.shared.core.borrow_mut();
         core.sync(&self.shared.signals);
-        if core.kind.is_publisher() {
-            core.publisher.topic_count()
-        } else {
-            core.subscriber.len()
-        }
+        core.topics_count()
     }
 
     /// Spreads the connections this PUB or XPUB accepts from now on over
@@ -173,7 +146,14 @@ impl Socket {
                 operation: "spread connections over IO cores (only PUB and XPUB do)",
             });
         }
-        crate::fanout::spread(&self.shared, cores)
+        if self.shared.core.borrow().fanout().is_some() {
+            return Err(Error::InvalidState(
+                "the socket's connections are already spread over IO cores",
+            ));
+        }
+        let fanout = crate::fanout::spread(&self.host(), cores)?;
+        self.shared.core.borrow_mut().set_fanout(fanout);
+        Ok(())
     }
 
     /// Per IO core: connections, messages handed over and messages lost to a
@@ -181,7 +161,7 @@ impl Socket {
     pub fn io_core_statistics(&self) -> Option<Vec<crate::IoCoreStatistics>> {
         let mut core = self.shared.core.borrow_mut();
         core.sync(&self.shared.signals);
-        core.fanout.as_ref().map(crate::fanout::statistics)
+        core.fanout().map(crate::fanout::statistics)
     }
 
     /// Starts queueing this socket's connection events to a new [`Monitor`].
@@ -197,13 +177,18 @@ impl Socket {
 
     /// The core with every signalled event applied, for a send or receive;
     /// [`Error::Closed`] once the socket is closed.
-    fn open_core(&self) -> Result<std::cell::RefMut<'_, shared::Core>> {
+    fn open_core(&self) -> Result<std::cell::RefMut<'_, state::SocketState>> {
         let mut core = self.shared.core.borrow_mut();
         if core.closed {
             return Err(Error::Closed);
         }
         core.sync(&self.shared.signals);
         Ok(core)
+    }
+
+    /// The socket as its transports see it.
+    fn host(&self) -> Rc<dyn SocketHost> {
+        self.shared.clone()
     }
 
     fn check_open(&self) -> Result<()> {
@@ -240,12 +225,11 @@ impl Socket {
                 (ep.to_string(), Some(network::Listener::Ipc(listener)))
             }
             Endpoint::Inproc(name) => {
-                inproc::bind(&self.shared, name)?;
+                inproc::bind(&self.host(), name)?;
                 (ep.to_string(), None)
             }
         };
-        let task =
-            listener.map(|l| spawn(network::listen(self.shared.clone(), l, resolved.clone())));
+        let task = listener.map(|l| spawn(network::listen(self.host(), l, resolved.clone())));
         let mut core = self.shared.core.borrow_mut();
         core.last_endpoint = Some(resolved.clone());
         core.endpoints.push(EndpointEntry {
@@ -273,7 +257,7 @@ impl Socket {
         let display = ep.to_string();
         let (task, pipe) = match &ep {
             Endpoint::Inproc(name) => {
-                let pipe = inproc::connect(&self.shared, name, &display)?;
+                let pipe = inproc::connect(&self.host(), name, &display)?;
                 let peer = pipe.peer;
                 self.shared.core.borrow_mut().attach(pipe);
                 (None, Some(peer))
@@ -312,45 +296,17 @@ impl Socket {
             None
         } else {
             let peer = self.shared.allocate_peer();
-            let inbound = Queue::new(core.options.rcvhwm);
-            let outbound = Queue::new(core.options.sndhwm);
-            inbound
-                .borrow_mut()
-                .set_conflate(core.options.conflate_inbound(core.kind));
-            outbound
-                .borrow_mut()
-                .set_conflate(core.options.conflate_outbound(core.kind));
-            let signals = Rc::downgrade(&self.shared.signals);
-            inbound.borrow_mut().reader = Notify::Socket {
-                signals: signals.clone(),
-                peer,
-            };
-            outbound.borrow_mut().writer = Notify::Socket { signals, peer };
-            core.attach(Pipe {
-                peer,
-                inbound: inbound.clone(),
-                outbound: outbound.clone(),
-                identity: bytes::Bytes::new(),
-                peer_type: None,
-                connected: false,
-                endpoint: display.clone(),
-                remote: None,
-                inproc_peer: None,
-            });
-            Some(PersistentPipe {
-                peer,
-                inbound,
-                outbound,
-            })
+            let shape = crate::pipe::PipeShape::of(&core.options, core.kind);
+            let pipe = Pipe::new(peer, shape, &self.shared.signals, &display);
+            let far = pipe.far_end();
+            core.attach(pipe);
+            Some(far)
         };
         drop(core);
         let peer = persistent.as_ref().map(|p| p.peer);
-        let task = spawn(network::connect(
-            self.shared.clone(),
-            ep,
-            display,
-            persistent,
-        ));
+        // Each connecter's reconnect jitter starts from its own seed.
+        let seed = (u64::from(shared::random_seed()) << 32) | self.shared.allocate_peer().0;
+        let task = spawn(network::connect(self.host(), ep, display, persistent, seed));
         (Some(task), peer)
     }
 
@@ -418,22 +374,16 @@ impl Socket {
             core.terminate(peer);
         }
         if bound {
-            let on_it: Vec<_> = core
-                .pipes
-                .values()
-                .filter(|p| p.endpoint == entry.resolved)
-                .map(|p| p.peer)
-                .collect();
-            for peer in on_it {
+            for peer in core.peers_on(&entry.resolved) {
                 core.terminate(peer);
             }
         }
         drop(core);
         if let Ok(Endpoint::Inproc(name)) = entry.resolved.parse::<Endpoint>() {
             if bound {
-                inproc::unbind(&self.shared, &name);
+                inproc::unbind(&self.host(), &name);
             } else {
-                inproc::forget_pending(&self.shared, &name);
+                inproc::forget_pending(&self.host(), &name);
             }
         }
         if bound {
@@ -456,9 +406,9 @@ impl Socket {
     /// (libzmq's ZMQ_DONTWAIT).
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
         let mut core = self.open_core()?;
-        let step = rules::try_send(&mut core, msg.into())?;
-        // Nothing to yield to without an await (see `Core::dropped_at_hwm`).
-        core.dropped_at_hwm = false;
+        let step = core.try_send(msg.into())?;
+        // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
+        core.take_dropped_at_hwm();
         match step {
             Step::Done(_) => Ok(()),
             Step::Wait(_) => Err(Error::WouldBlock("no peer can take the message now")),
@@ -476,10 +426,10 @@ impl Socket {
                 return Poll::Ready(Ok(()));
             }
             let mut core = self.open_core()?;
-            match rules::try_send(&mut core, msg.take().expect("polled after completion"))? {
+            match core.try_send(msg.take().expect("polled after completion"))? {
                 // A PUB that dropped at SNDHWM gives its engines a turn (see
-                // `Core::dropped_at_hwm`); the message is already sent.
-                Step::Done(_) if std::mem::take(&mut core.dropped_at_hwm) => {
+                // `Publisher::dropped_at_hwm`); the message is already sent.
+                Step::Done(_) if core.take_dropped_at_hwm() => {
                     sent = true;
                     cx.waker().wake_by_ref();
                     Poll::Pending
@@ -487,7 +437,7 @@ impl Socket {
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
                     msg = Some(m);
-                    if let Some(f) = core.fanout.as_mut() {
+                    if let Some(f) = core.fanout_mut() {
                         f.wait_for_room(cx);
                     }
                     if timed_out(&mut timer, deadline, cx) {
@@ -516,7 +466,7 @@ impl Socket {
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
             let mut core = self.open_core()?;
-            if let Some(m) = rules::try_recv(&mut core)? {
+            if let Some(m) = core.try_recv()? {
                 return Poll::Ready(Ok(m));
             }
             if timed_out(&mut timer, deadline, cx) {
@@ -531,7 +481,8 @@ impl Socket {
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
         let mut core = self.open_core()?;
-        rules::try_recv(&mut core)?.ok_or(Error::WouldBlock("no message is ready"))
+        core.try_recv()?
+            .ok_or(Error::WouldBlock("no message is ready"))
     }
 
     /// Closes the socket: stops listening and connecting, and lets queued
@@ -546,15 +497,12 @@ impl Socket {
         core.closed = true;
         let linger = core.options.linger;
         // IO cores end their connections themselves, within the linger.
-        if let Some(f) = core.fanout.take() {
+        if let Some(f) = core.take_fanout() {
             f.close(linger);
         }
-        let peers: Vec<_> = core.pipes.keys().copied().collect();
-        for peer in peers {
+        for peer in core.peer_ids() {
             if linger.is_some_and(|l| l.is_zero()) {
-                if let Some(p) = core.pipes.get(&peer) {
-                    p.outbound.borrow_mut().close_reader();
-                }
+                core.discard_outbound(peer);
             }
             core.terminate(peer);
         }
@@ -571,9 +519,9 @@ impl Socket {
             if is_inproc {
                 let name = &e.resolved["inproc://".len()..];
                 if e.bound {
-                    inproc::unbind(&self.shared, name);
+                    inproc::unbind(&self.host(), name);
                 } else {
-                    inproc::forget_pending(&self.shared, name);
+                    inproc::forget_pending(&self.host(), name);
                 }
             }
             if e.bound {

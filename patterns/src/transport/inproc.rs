@@ -11,17 +11,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
-use bytes::Bytes;
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{Msg, SocketType};
 
+use crate::host::SocketHost;
 use crate::monitor::MonitorEvent;
-use crate::pipe::{Notify, Pipe, PipeEvent, Queue, SharedQueue};
-use crate::socket::pubsub::greeting_messages;
-use crate::socket::shared::SocketShared;
+use crate::pipe::{Pipe, PipeEvent, PipeShape, SharedQueue};
 use crate::{Error, PeerId, Result};
 
 struct PendingConnect {
-    socket: Weak<SocketShared>,
+    socket: Weak<dyn SocketHost>,
     peer: PeerId,
     /// The connecting socket's outbound queue (its messages to the binder).
     to_binder: SharedQueue,
@@ -31,7 +29,7 @@ struct PendingConnect {
 
 #[derive(Default)]
 struct Registry {
-    bound: HashMap<String, Weak<SocketShared>>,
+    bound: HashMap<String, Weak<dyn SocketHost>>,
     pending: HashMap<String, Vec<PendingConnect>>,
 }
 
@@ -39,8 +37,13 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
+/// Whether `weak` is `socket`.
+fn same(weak: &Weak<dyn SocketHost>, socket: &Rc<dyn SocketHost>) -> bool {
+    std::ptr::addr_eq(weak.as_ptr(), Rc::as_ptr(socket))
+}
+
 /// Binds `name` to `socket`, completing every connect that waited for it.
-pub(crate) fn bind(socket: &Rc<SocketShared>, name: &str) -> Result<()> {
+pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
     let pending = REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
         if r.bound.get(name).is_some_and(|w| w.strong_count() > 0) {
@@ -54,17 +57,19 @@ pub(crate) fn bind(socket: &Rc<SocketShared>, name: &str) -> Result<()> {
         let Some(connecter) = p.socket.upgrade() else {
             continue;
         };
-        if !connecter.kind.is_compatible_with(socket.kind) {
-            let e = incompatible(connecter.kind, socket.kind, &endpoint);
+        if !connecter.kind().is_compatible_with(socket.kind()) {
+            let e = incompatible(connecter.kind(), socket.kind(), &endpoint);
             tracing::warn!(error = %e, "inproc connection refused");
-            connecter
-                .monitor
-                .borrow()
-                .post(MonitorEvent::HandshakeFailed {
-                    endpoint: endpoint.clone(),
-                    reason: e.to_string(),
-                });
-            connecter.signals.event(PipeEvent::Detached(p.peer));
+            connecter.post(MonitorEvent::HandshakeFailed {
+                endpoint: endpoint.clone(),
+                reason: crate::CloseReason::Protocol(
+                    monocoque_zmtp::Error::IncompatibleSocketType {
+                        ours: connecter.kind(),
+                        theirs: socket.kind(),
+                    },
+                ),
+            });
+            connecter.signals().event(PipeEvent::Detached(p.peer));
             continue;
         }
         let remote = join(
@@ -75,10 +80,10 @@ pub(crate) fn bind(socket: &Rc<SocketShared>, name: &str) -> Result<()> {
             socket,
             &endpoint,
         );
-        connecter.signals.event(PipeEvent::Connected {
+        connecter.signals().event(PipeEvent::Connected {
             peer: p.peer,
-            identity: routing_id_of(socket),
-            socket_type: socket.kind,
+            identity: socket.terms().routing_id(),
+            socket_type: socket.kind(),
             inproc_peer: Some(remote),
         });
     }
@@ -86,11 +91,11 @@ pub(crate) fn bind(socket: &Rc<SocketShared>, name: &str) -> Result<()> {
 }
 
 /// Removes the binding (unbind, close).
-pub(crate) fn unbind(socket: &Rc<SocketShared>, name: &str) -> bool {
+pub(crate) fn unbind(socket: &Rc<dyn SocketHost>, name: &str) -> bool {
     REGISTRY.with(|r| {
         let mut r = r.borrow_mut();
         match r.bound.get(name) {
-            Some(w) if std::ptr::eq(w.as_ptr(), Rc::as_ptr(socket)) => {
+            Some(w) if same(w, socket) => {
                 r.bound.remove(name);
                 true
             }
@@ -100,56 +105,43 @@ pub(crate) fn unbind(socket: &Rc<SocketShared>, name: &str) -> bool {
 }
 
 /// Forgets connects of `socket` still waiting for `name` (disconnect, close).
-pub(crate) fn forget_pending(socket: &Rc<SocketShared>, name: &str) {
+pub(crate) fn forget_pending(socket: &Rc<dyn SocketHost>, name: &str) {
     REGISTRY.with(|r| {
         if let Some(v) = r.borrow_mut().pending.get_mut(name) {
-            v.retain(|p| !std::ptr::eq(p.socket.as_ptr(), Rc::as_ptr(socket)));
+            v.retain(|p| !same(&p.socket, socket));
         }
     })
 }
 
 /// Connects `socket` to `name`: returns the connecting side's pipe, complete if
 /// the name is bound, or waiting for the bind otherwise.
-pub(crate) fn connect(socket: &Rc<SocketShared>, name: &str, endpoint: &str) -> Result<Pipe> {
+pub(crate) fn connect(socket: &Rc<dyn SocketHost>, name: &str, endpoint: &str) -> Result<Pipe> {
     let peer = socket.allocate_peer();
-    let (sndhwm, conflate_out, conflate_in) = {
-        let c = socket.core.borrow();
-        (
-            c.options.sndhwm,
-            c.options.conflate_outbound(socket.kind),
-            c.options.conflate_inbound(socket.kind),
-        )
-    };
-    let to_binder = Queue::new(sndhwm);
-    let from_binder = Queue::new(0);
-    to_binder.borrow_mut().set_conflate(conflate_out);
-    from_binder.borrow_mut().set_conflate(conflate_in);
-    let signals = Rc::downgrade(&socket.signals);
-    to_binder.borrow_mut().writer = Notify::Socket {
-        signals: signals.clone(),
+    let shape = socket.terms().shape;
+    // The inbound queue's bound is the binder's to set (its SNDHWM plus our
+    // RCVHWM); until the bind, only the outbound queue's SNDHWM applies.
+    let mut pipe = Pipe::new(
         peer,
-    };
-    from_binder.borrow_mut().reader = Notify::Socket { signals, peer };
+        PipeShape { rcvhwm: 0, ..shape },
+        socket.signals(),
+        endpoint,
+    );
     let binder = REGISTRY.with(|r| r.borrow().bound.get(name).and_then(Weak::upgrade));
-    let mut pipe = Pipe {
-        peer,
-        inbound: from_binder.clone(),
-        outbound: to_binder.clone(),
-        identity: Bytes::new(),
-        peer_type: None,
-        connected: false,
-        endpoint: endpoint.to_string(),
-        remote: None,
-        inproc_peer: None,
-    };
     match binder {
         Some(binder) => {
-            if !socket.kind.is_compatible_with(binder.kind) {
-                return Err(incompatible(socket.kind, binder.kind, endpoint));
+            if !socket.kind().is_compatible_with(binder.kind()) {
+                return Err(incompatible(socket.kind(), binder.kind(), endpoint));
             }
-            let remote = join(socket, peer, &to_binder, &from_binder, &binder, endpoint);
-            pipe.identity = routing_id_of(&binder);
-            pipe.peer_type = Some(binder.kind);
+            let remote = join(
+                socket,
+                peer,
+                &pipe.outbound,
+                &pipe.inbound,
+                &binder,
+                endpoint,
+            );
+            pipe.identity = binder.terms().routing_id();
+            pipe.peer_type = Some(binder.kind());
             pipe.connected = true;
             pipe.inproc_peer = Some(remote);
         }
@@ -161,8 +153,8 @@ pub(crate) fn connect(socket: &Rc<SocketShared>, name: &str, endpoint: &str) -> 
                 .push(PendingConnect {
                     socket: Rc::downgrade(socket),
                     peer,
-                    to_binder,
-                    from_binder,
+                    to_binder: pipe.outbound.clone(),
+                    from_binder: pipe.inbound.clone(),
                 })
         }),
     }
@@ -176,96 +168,55 @@ fn incompatible(ours: SocketType, theirs: SocketType, endpoint: &str) -> Error {
     }
 }
 
-/// The routing id `of` presents to its peers (only REQ, DEALER and ROUTER send one).
-fn routing_id_of(of: &Rc<SocketShared>) -> Bytes {
-    if !of.kind.sends_identity() {
-        return Bytes::new();
-    }
-    match of.core.try_borrow() {
-        Ok(core) => core.options.routing_id.clone(),
-        Err(_) => Bytes::new(),
-    }
-}
-
 /// Gives the binder its end of the pipe; returns the binder's (signals, peer)
 /// for the connecter's pipe, so that either side can tell the other it left.
 fn join(
-    connecter: &Rc<SocketShared>,
+    connecter: &Rc<dyn SocketHost>,
     connecter_peer: PeerId,
     to_binder: &SharedQueue,
     from_binder: &SharedQueue,
-    binder: &Rc<SocketShared>,
+    binder: &Rc<dyn SocketHost>,
     endpoint: &str,
 ) -> (Weak<crate::pipe::Signals>, PeerId) {
     let binder_peer = binder.allocate_peer();
-    let shape = |s: &Rc<SocketShared>| match s.core.try_borrow() {
-        Ok(c) => (
-            c.options.sndhwm,
-            c.options.rcvhwm,
-            c.options.probe_router,
-            c.options.conflate_inbound(s.kind),
-            c.options.conflate_outbound(s.kind),
-        ),
-        Err(_) => (1000, 1000, false, false, false),
-    };
-    let (b_snd, b_rcv, b_probe, b_conflate_in, b_conflate_out) = shape(binder);
-    let (c_snd, c_rcv, c_probe, c_conflate_in, c_conflate_out) = shape(connecter);
+    let (b, c) = (binder.terms(), connecter.terms());
     // PROBE_ROUTER: an empty message first, from each side that asks for it.
-    if c_probe {
-        to_binder
-            .borrow_mut()
-            .push_front(monocoque_zmtp::Msg::from(vec![Bytes::new()]));
-    }
-    if b_probe {
-        from_binder
-            .borrow_mut()
-            .push_front(monocoque_zmtp::Msg::from(vec![Bytes::new()]));
+    for (terms, q) in [(&c, to_binder), (&b, from_binder)] {
+        if terms.probe_router {
+            q.borrow_mut()
+                .push_front(Msg::from(vec![bytes::Bytes::new()]));
+        }
     }
     // Each side's greeting (subscriptions, an XPUB welcome) goes first.
     for (from, q) in [(connecter, to_binder), (binder, from_binder)] {
-        if let Ok(core) = from.core.try_borrow() {
-            let mut q = q.borrow_mut();
-            for m in greeting_messages(&core) {
-                q.push(m);
-            }
+        let mut q = q.borrow_mut();
+        for m in from.greeting() {
+            q.push(m);
         }
     }
-    // libzmq sizes an inproc pipe as the sender's SNDHWM plus the receiver's
-    // RCVHWM (unbounded if either is 0).
-    let sum = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a + b };
-    let bsig = Rc::downgrade(&binder.signals);
-    {
-        let mut q = to_binder.borrow_mut();
-        q.set_hwm(sum(c_snd, b_rcv));
-        // CONFLATE on either end (the sender's outbound, the receiver's inbound).
-        q.set_conflate(c_conflate_out || b_conflate_in);
-        q.reader = Notify::Socket {
-            signals: bsig.clone(),
-            peer: binder_peer,
-        };
+    for (q, sender, receiver) in [
+        (to_binder, c.shape, b.shape),
+        (from_binder, b.shape, c.shape),
+    ] {
+        let (hwm, conflate) = PipeShape::inproc_queue(sender, receiver);
+        let mut q = q.borrow_mut();
+        q.set_hwm(hwm);
+        q.set_conflate(conflate);
     }
-    {
-        let mut q = from_binder.borrow_mut();
-        q.set_hwm(sum(b_snd, c_rcv));
-        q.set_conflate(b_conflate_out || c_conflate_in);
-        q.writer = Notify::Socket {
-            signals: bsig,
-            peer: binder_peer,
-        };
-    }
-    binder.monitor.borrow().post(MonitorEvent::Accepted {
+    binder.post(MonitorEvent::Accepted {
         endpoint: endpoint.to_string(),
     });
-    binder.signals.event(PipeEvent::Attached(Pipe {
-        peer: binder_peer,
-        inbound: to_binder.clone(),
-        outbound: from_binder.clone(),
-        identity: routing_id_of(connecter),
-        peer_type: Some(connecter.kind),
-        connected: true,
-        endpoint: endpoint.to_string(),
-        remote: None,
-        inproc_peer: Some((Rc::downgrade(&connecter.signals), connecter_peer)),
-    }));
-    (Rc::downgrade(&binder.signals), binder_peer)
+    let mut pipe = Pipe::over(
+        binder_peer,
+        to_binder.clone(),
+        from_binder.clone(),
+        binder.signals(),
+        endpoint,
+    );
+    pipe.identity = c.routing_id();
+    pipe.peer_type = Some(connecter.kind());
+    pipe.connected = true;
+    pipe.inproc_peer = Some((Rc::downgrade(connecter.signals()), connecter_peer));
+    binder.signals().event(PipeEvent::Attached(pipe));
+    (Rc::downgrade(binder.signals()), binder_peer)
 }

@@ -1,8 +1,7 @@
-//! How pipes reach peers: tcp and ipc through an engine per connection, inproc
-//! directly between sockets.
+//! How pipes reach peers: tcp and ipc through an engine per connection
+//! (`network`), inproc directly between sockets (`inproc`). Both see the
+//! socket only as a [`SocketHost`](crate::host::SocketHost).
 
-pub(crate) mod engine;
 pub(crate) mod inproc;
 pub(crate) mod network;
 pub(crate) mod reconnect;
-pub(crate) mod stream;

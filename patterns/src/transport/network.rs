@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use monocoque_runtime::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use monocoque_runtime::{sleep_until, spawn};
 
-use super::engine::{self, EngineEnd, PersistentPipe};
 use super::reconnect::Backoff;
 use crate::endpoint::{resolve, Endpoint};
-use crate::fanout;
+use crate::engine::{self, EngineEnd, EngineOwner};
+use crate::host::{NetStream, SocketHost};
 use crate::log_limit;
 use crate::monitor::MonitorEvent;
-use crate::socket::shared::{random_seed, SocketShared};
+use crate::pipe::FarEnd;
 
 /// A bound network listener.
 pub(crate) enum Listener {
@@ -27,43 +27,30 @@ const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts connections until the task is dropped (unbind, close).
-pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoint: String) {
+pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoint: String) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
-            Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
-            Listener::Ipc(l) => l.accept().await.map(Accepted::Ipc),
+            Listener::Tcp(l) => l.accept().await.map(|(s, _)| NetStream::Tcp(s)),
+            Listener::Ipc(l) => l.accept().await.map(NetStream::Ipc),
         };
-        if shared.lifecycle.is_closing() {
+        if host.lifecycle().is_closing() {
             return;
         }
         match accepted {
             Ok(stream) => {
                 backoff = ACCEPT_BACKOFF_MIN;
-                shared.monitor.borrow().post(MonitorEvent::Accepted {
+                host.post(MonitorEvent::Accepted {
                     endpoint: endpoint.clone(),
                 });
-                let (sh, ep) = (shared.clone(), endpoint.clone());
-                match stream {
-                    Accepted::Tcp(s) => {
-                        apply_keepalive(&shared, &s);
-                        let Some(s) = fanout::hand_off(&shared, s, &endpoint) else {
-                            continue;
-                        };
-                        spawn(async move {
-                            engine::run(s, sh, ep, None).await;
-                        })
-                        .detach();
-                    }
-                    Accepted::Ipc(s) => {
-                        let Some(s) = fanout::hand_off(&shared, s, &endpoint) else {
-                            continue;
-                        };
-                        spawn(async move {
-                            engine::run(s, sh, ep, None).await;
-                        })
-                        .detach()
-                    }
+                apply_keepalive(&*host, &stream);
+                if let Some(stream) = host.hand_off(stream, &endpoint) {
+                    let setup = host.engine_setup(&endpoint, None);
+                    let owner: Rc<dyn EngineOwner> = host.clone();
+                    spawn(async move {
+                        run_engine(stream, setup, owner).await;
+                    })
+                    .detach();
                 }
             }
             Err(e) if peer_gone(&e) => {
@@ -92,19 +79,29 @@ pub(crate) async fn listen(shared: Rc<SocketShared>, listener: Listener, endpoin
     }
 }
 
+/// Runs an engine over whichever stream it is.
+async fn run_engine(
+    stream: NetStream,
+    setup: engine::EngineSetup,
+    owner: Rc<dyn EngineOwner>,
+) -> EngineEnd {
+    match stream {
+        NetStream::Tcp(s) => engine::run(s, setup, owner).await,
+        NetStream::Ipc(s) => engine::run(s, setup, owner).await,
+    }
+}
+
 /// Whether an accept error means only that the peer went away first.
 fn peer_gone(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, NotConnected};
     matches!(e.kind(), ConnectionAborted | ConnectionReset | NotConnected)
 }
 
-enum Accepted {
-    Tcp(TcpStream),
-    Ipc(UnixStream),
-}
-
-fn apply_keepalive(shared: &SocketShared, stream: &TcpStream) {
-    let keepalive = shared.core.borrow().options.tcp_keepalive;
+fn apply_keepalive(host: &dyn SocketHost, stream: &NetStream) {
+    let NetStream::Tcp(stream) = stream else {
+        return;
+    };
+    let keepalive = host.terms().tcp_keepalive;
     if keepalive != Default::default() {
         if let Err(e) = stream.set_keepalive(&keepalive) {
             tracing::warn!(error = %e, "TCP keepalive options could not be applied");
@@ -116,41 +113,35 @@ fn apply_keepalive(shared: &SocketShared, stream: &TcpStream) {
 /// jitter and backoff) until the task is dropped or the socket has closed and
 /// has nothing left to deliver.
 pub(crate) async fn connect(
-    shared: Rc<SocketShared>,
+    host: Rc<dyn SocketHost>,
     endpoint: Endpoint,
     shown: String,
-    persistent: Option<PersistentPipe>,
+    persistent: Option<FarEnd>,
+    seed: u64,
 ) {
-    let seed = (u64::from(random_seed()) << 32) | shared.allocate_peer().0;
-    let (ivl, max) = reconnect_options(&shared);
+    let (ivl, max) = reconnect_options(&*host);
     let mut backoff = Backoff::new(ivl.unwrap_or_default(), max, seed);
     loop {
-        if done(&shared, &persistent) {
+        if done(&*host, &persistent) {
             return;
         }
         let result = match &endpoint {
             Endpoint::Tcp { host, port } => match resolve(host, *port) {
-                Ok(addr) => TcpStream::connect(addr).await.map(Accepted::Tcp),
+                Ok(addr) => TcpStream::connect(addr).await.map(NetStream::Tcp),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             },
-            Endpoint::Ipc(path) => UnixStream::connect(path).await.map(Accepted::Ipc),
+            Endpoint::Ipc(path) => UnixStream::connect(path).await.map(NetStream::Ipc),
             Endpoint::Inproc(_) => unreachable!("inproc is not a network transport"),
         };
         match result {
             Ok(stream) => {
-                shared.monitor.borrow().post(MonitorEvent::Connected {
+                host.post(MonitorEvent::Connected {
                     endpoint: shown.clone(),
                 });
                 backoff.reset();
-                let end = match stream {
-                    Accepted::Tcp(s) => {
-                        apply_keepalive(&shared, &s);
-                        engine::run(s, shared.clone(), shown.clone(), persistent.clone()).await
-                    }
-                    Accepted::Ipc(s) => {
-                        engine::run(s, shared.clone(), shown.clone(), persistent.clone()).await
-                    }
-                };
+                apply_keepalive(&*host, &stream);
+                let setup = host.engine_setup(&shown, persistent.clone());
+                let end = run_engine(stream, setup, host.clone()).await;
                 if end == EngineEnd::Released {
                     return;
                 }
@@ -159,34 +150,34 @@ pub(crate) async fn connect(
                 tracing::debug!(endpoint = %shown, error = %e, "connect failed");
             }
         }
-        let (ivl, max) = reconnect_options(&shared);
+        let (ivl, max) = reconnect_options(&*host);
         let Some(ivl) = ivl else {
             tracing::info!(endpoint = %shown, "RECONNECT_IVL is -1: not reconnecting");
             return;
         };
         backoff.configure(ivl, max);
         let delay = backoff.next_delay();
-        shared.monitor.borrow().post(MonitorEvent::ConnectRetried {
+        host.post(MonitorEvent::ConnectRetried {
             endpoint: shown.clone(),
             after: delay,
         });
         let mut wake_at = Instant::now() + delay;
-        if let Some(d) = shared.lifecycle.deadline() {
+        if let Some(d) = host.lifecycle().deadline() {
             wake_at = wake_at.min(d);
         }
         sleep_until(wake_at).await;
     }
 }
 
-fn reconnect_options(shared: &SocketShared) -> (Option<Duration>, Duration) {
-    let core = shared.core.borrow();
-    (core.options.reconnect_ivl, core.options.reconnect_ivl_max)
+fn reconnect_options(host: &dyn SocketHost) -> (Option<Duration>, Duration) {
+    let terms = host.terms();
+    (terms.reconnect_ivl, terms.reconnect_ivl_max)
 }
 
 /// After close, a connecter keeps trying only while it has messages to deliver
 /// and the linger allows.
-fn done(shared: &SocketShared, persistent: &Option<PersistentPipe>) -> bool {
-    let l = &shared.lifecycle;
+fn done(host: &dyn SocketHost, persistent: &Option<FarEnd>) -> bool {
+    let l = host.lifecycle();
     if !l.is_closing() {
         return false;
     }

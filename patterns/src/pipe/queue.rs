@@ -1,26 +1,18 @@
-//! Pipes: the bounded queues between a socket and one peer.
+//! One direction of a pipe: a bounded queue and who to tell when it changes.
 //!
-//! A pipe is two [`Queue`]s, one per direction. For a tcp or ipc peer the far
-//! end of both queues is that connection's engine task; for an inproc peer it
-//! is the other socket itself, so an inproc message goes from one socket's
-//! `send` to the other's `recv` through one `VecDeque`, without framing or
-//! syscalls.
-//!
-//! Each queue holds at most its high-water mark. Readiness travels as edges:
-//! a push into an empty queue tells the reader, a pop from a full queue tells
-//! the writer. A socket learns of these through its [`Signals`] (a list of
-//! peers that became readable or writable), so that picking the next peer
-//! (fair queue, load balancer) never scans idle peers.
+//! Readiness travels as edges: a push into an empty queue tells the reader,
+//! a pop from a full queue tells the writer.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use bytes::Bytes;
 use monocoque_runtime::PoolPressure;
-use monocoque_zmtp::{Msg, SocketType};
+use monocoque_zmtp::Msg;
 
+use super::signals::Signals;
 use crate::PeerId;
 
 /// Who to tell when a queue changes.
@@ -128,11 +120,13 @@ pub(crate) struct Queue {
 pub(crate) type SharedQueue = Rc<RefCell<Queue>>;
 
 impl Queue {
-    pub(crate) fn new(hwm: usize) -> SharedQueue {
+    /// An empty queue holding at most `hwm` messages (0: unbounded), keeping
+    /// only the newest one under `conflate`.
+    pub(crate) fn new(hwm: usize, conflate: bool) -> SharedQueue {
         Rc::new(RefCell::new(Queue {
             items: VecDeque::new(),
             hwm,
-            conflate: false,
+            conflate,
             writer_gone: false,
             reader_gone: false,
             reader: Notify::Nobody,
@@ -260,97 +254,6 @@ impl Queue {
     }
 }
 
-/// A lifecycle change a socket learns of through its signals.
-#[derive(Debug)]
-pub(crate) enum PipeEvent {
-    /// A new peer (an accepted connection after its handshake, an inproc peer).
-    Attached(Pipe),
-    /// A connected pipe's peer completed a handshake; it is reachable as `identity`.
-    Connected {
-        peer: PeerId,
-        identity: Bytes,
-        socket_type: SocketType,
-        /// For inproc: the binder's side, to tell it when this socket drops the pipe.
-        inproc_peer: Option<(Weak<Signals>, PeerId)>,
-    },
-    /// The connection under a persistent (connect-side) pipe dropped; the pipe
-    /// stays and is reused after reconnecting.
-    Disconnected(PeerId),
-    /// The pipe is finished for good.
-    Detached(PeerId),
-}
-
-/// How the socket learns what happened to its pipes while it was not looking.
-#[derive(Debug, Default)]
-pub(crate) struct Signals {
-    pub(crate) readable: RefCell<Vec<PeerId>>,
-    pub(crate) writable: RefCell<Vec<PeerId>>,
-    pub(crate) events: RefCell<VecDeque<PipeEvent>>,
-    recv_wakers: RefCell<Vec<Waker>>,
-    send_wakers: RefCell<Vec<Waker>>,
-    /// Bumped on every signal, so a waiting operation can tell "nothing changed".
-    pub(crate) generation: Cell<u64>,
-}
-
-impl Signals {
-    pub(crate) fn wake_recv(&self) {
-        self.generation.set(self.generation.get() + 1);
-        for w in self.recv_wakers.borrow_mut().drain(..) {
-            w.wake();
-        }
-    }
-
-    pub(crate) fn wake_send(&self) {
-        self.generation.set(self.generation.get() + 1);
-        for w in self.send_wakers.borrow_mut().drain(..) {
-            w.wake();
-        }
-    }
-
-    pub(crate) fn event(&self, e: PipeEvent) {
-        self.events.borrow_mut().push_back(e);
-        self.wake_recv();
-        self.wake_send();
-    }
-
-    pub(crate) fn register_recv(&self, w: &Waker) {
-        let mut v = self.recv_wakers.borrow_mut();
-        if !v.iter().any(|x| x.will_wake(w)) {
-            v.push(w.clone());
-        }
-    }
-
-    pub(crate) fn register_send(&self, w: &Waker) {
-        let mut v = self.send_wakers.borrow_mut();
-        if !v.iter().any(|x| x.will_wake(w)) {
-            v.push(w.clone());
-        }
-    }
-}
-
-/// The socket's end of a pipe.
-#[derive(Debug)]
-pub(crate) struct Pipe {
-    pub(crate) peer: PeerId,
-    /// Messages from the peer.
-    pub(crate) inbound: SharedQueue,
-    /// Messages to the peer.
-    pub(crate) outbound: SharedQueue,
-    /// The peer's routing id (Identity property, or the inproc peer's ROUTING_ID).
-    pub(crate) identity: Bytes,
-    /// The peer's socket type, once known.
-    pub(crate) peer_type: Option<SocketType>,
-    /// Whether a handshake has completed (always, for inproc and accepted pipes).
-    pub(crate) connected: bool,
-    /// The endpoint this pipe came from (for monitor events and disconnect).
-    pub(crate) endpoint: String,
-    /// The peer's address, for logs, where the endpoint does not say it (an
-    /// accepted tcp connection); `None` otherwise.
-    pub(crate) remote: Option<String>,
-    /// For inproc pipes: the other socket's signals and its name for this pipe.
-    pub(crate) inproc_peer: Option<(Weak<Signals>, PeerId)>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,7 +269,7 @@ mod tests {
 
     #[test]
     fn readiness_is_signalled_on_edges_only() {
-        let q = Queue::new(2);
+        let q = Queue::new(2, false);
         let reader = signals_for(&q, PeerId(3));
         let writer = Rc::new(Signals::default());
         q.borrow_mut().writer = Notify::Socket {
@@ -385,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_gone_reader_discards_and_frees_the_writer() {
-        let q = Queue::new(1);
+        let q = Queue::new(1, false);
         q.borrow_mut().push(Msg::from("a"));
         assert!(q.borrow().is_full());
         q.borrow_mut().close_reader();
@@ -395,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_conflating_queue_keeps_the_newest_message_only() {
-        let q = Queue::new(1);
+        let q = Queue::new(1, false);
         let reader = signals_for(&q, PeerId(1));
         q.borrow_mut().set_conflate(true);
         for i in 0..5 {
@@ -409,7 +312,7 @@ mod tests {
 
     #[test]
     fn zero_hwm_is_unbounded() {
-        let q = Queue::new(0);
+        let q = Queue::new(0, false);
         for _ in 0..10_000 {
             q.borrow_mut().push(Msg::from("x"));
         }

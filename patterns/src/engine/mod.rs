@@ -1,0 +1,517 @@
+//! The engine: one connection's task. It runs a ZMTP [`Session`] over a
+//! [`Stream`] and moves whole messages between the session and a pipe.
+//!
+//! ```text
+//!   stream.recv ─▶ Session::handle_input ─▶ poll_event ─▶ pipe.inbound ─▶ owner reads
+//!   owner writes ─▶ pipe.outbound ─▶ Session::send ─▶ transmit chunks ─▶ stream.write
+//! ```
+//!
+//! It is handed an [`EngineSetup`] when spawned (session configuration, the
+//! pipe's shape or the persistent pipe, the endpoint) and reports to its
+//! owner (a socket, or a fan-out relay) through [`EngineOwner`]: the pipe
+//! once the handshake completes, and how the connection ended. It never
+//! touches the owner's state.
+//!
+//! Each turn runs five phases, in this order, until none makes progress:
+//!
+//! 1. **decode** ([`Engine::drive_decode`]): events the session decoded go
+//!    to the pipe while the inbound queue has room (RCVHWM);
+//! 2. **outbound** ([`Engine::drive_outbound`]): queued messages move into
+//!    the session, up to [`WRITE_BATCH_BYTES`], while no write is in flight;
+//! 3. **write** ([`Engine::drive_write`]): the session's output leaves in
+//!    one gathered write;
+//! 4. **release** ([`Engine::drive_release`]): has the owner let go of the
+//!    pipe, or has its linger run out?
+//! 5. **read** ([`Engine::drive_read`]) unless a decoded message waits for
+//!    room or a write is stuck with too much of our own output behind it;
+//! 6. **timers** ([`Engine::drive_timers`]): the session's (handshake,
+//!    heartbeats) and the owner's linger.
+//!
+//! Decoding before reading is the back-pressure: when the inbound queue is
+//! at RCVHWM the engine stops decoding and stops reading, so the kernel's
+//! buffers fill and TCP pushes back on the peer. It also stops reading
+//! while a write is stuck and more than [`TRANSMIT_CAP`] bytes of the
+//! session's own output (replies to the peer's commands) wait behind it: a
+//! peer that sends but never reads is pushed back instead of growing our
+//! memory.
+//!
+//! Receive buffers: the session copies small frames and commands out of them
+//! at decode; what stays a loan (large frames) is copied out by the pipe when
+//! a queue backs up while the reactor's pool runs short (`pipe/queue.rs`).
+//! So no connection, and no application holding messages, keeps others
+//! from reading.
+//!
+//! The engine ends when the peer closes, the session fails (the reason is
+//! logged and reported), the owner drops the pipe, or the owner closes and
+//! its linger allows no more.
+
+mod owner;
+pub(crate) mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use monocoque_runtime::{sleep_until, Sleep};
+use monocoque_zmtp::{Event, Msg, PeerInfo, Session, SessionState};
+
+pub(crate) use owner::{EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
+use stream::Stream;
+
+use crate::close_reason::CloseReason;
+use crate::log_limit;
+use crate::pipe::{FarEnd, Notify, Pipe};
+use crate::subscription::{subscription_msg, subscription_of};
+
+/// Outbound bytes gathered into one write at most.
+pub(crate) const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+/// Reading stops while a write is in flight and more than this much of the
+/// session's own output waits behind it. (PONGs are coalesced by the session,
+/// so only a future command that answers per input could pass it; the cap
+/// keeps such growth tied to TCP's push-back rather than to memory.)
+pub(crate) const TRANSMIT_CAP: usize = WRITE_BATCH_BYTES;
+
+/// Runs one connection to its end, reporting to `owner` as it goes.
+pub(crate) async fn run<S: Stream>(
+    stream: S,
+    setup: EngineSetup,
+    owner: Rc<dyn EngineOwner>,
+) -> EngineEnd {
+    let remote = stream.remote_address();
+    let mut engine = match Engine::new(setup, owner, remote) {
+        Ok(e) => e,
+        Err(end) => return end,
+    };
+    let mut io = Io::new(&stream);
+    let end = poll_fn(|cx| engine.poll(cx, &mut io)).await;
+    // The in-flight operations borrow the stream: dropped before it.
+    drop(io);
+    engine.finish(end)
+}
+
+/// The operations in flight on the stream, and the timer. They borrow the
+/// stream, so they live beside the engine rather than in it.
+struct Io<'s, S> {
+    stream: &'s S,
+    read: Option<Pin<Box<dyn Future<Output = io::Result<Bytes>> + 's>>>,
+    write: Option<Pin<Box<dyn Future<Output = io::Result<()>> + 's>>>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<'s, S: Stream> Io<'s, S> {
+    fn new(stream: &'s S) -> Io<'s, S> {
+        Io {
+            stream,
+            read: None,
+            write: None,
+            timer: None,
+        }
+    }
+}
+
+/// One connection's state between turns.
+struct Engine {
+    owner: Rc<dyn EngineOwner>,
+    session: Session,
+    endpoint: String,
+    /// The peer's address, for logs.
+    remote: Option<String>,
+    pipe: PipePlan,
+    probe_router: bool,
+    /// SUB/XSUB: subscription messages become SUBSCRIBE/CANCEL commands.
+    subscriber: bool,
+    /// This task's waker slot in the owner's lifecycle.
+    lifecycle_key: u64,
+    /// The pipe's far end, once the handshake completed.
+    attached: Option<FarEnd>,
+    /// A decoded message waiting for room in the inbound queue.
+    held: Option<Msg>,
+}
+
+impl Engine {
+    /// A session for `setup`; a configuration the session refuses ends the
+    /// connection before it starts (reported like any failed handshake).
+    fn new(
+        setup: EngineSetup,
+        owner: Rc<dyn EngineOwner>,
+        remote: Option<String>,
+    ) -> Result<Engine, EngineEnd> {
+        let EngineSetup {
+            endpoint,
+            session,
+            pipe,
+            probe_router,
+        } = setup;
+        let subscriber = session.socket_type.is_subscriber();
+        let session = match Session::new(session, Instant::now()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%endpoint, reason = %e, "connection refused: bad session configuration");
+                let end = EngineEnd::HandshakeFailed(CloseReason::Configuration(e));
+                owner.report(EngineEvent::Ended {
+                    endpoint,
+                    pipe: None,
+                    persistent: false,
+                    end: end.clone(),
+                });
+                return Err(end);
+            }
+        };
+        let lifecycle_key = owner.lifecycle().task_key();
+        Ok(Engine {
+            owner,
+            session,
+            endpoint,
+            remote,
+            pipe,
+            probe_router,
+            subscriber,
+            lifecycle_key,
+            attached: None,
+            held: None,
+        })
+    }
+
+    /// Runs turns until one makes no progress (pending) or the connection ends.
+    fn poll<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> Poll<EngineEnd> {
+        self.owner
+            .lifecycle()
+            .register(self.lifecycle_key, cx.waker());
+        loop {
+            match self.turn(cx, io) {
+                Ok(true) => continue,
+                Ok(false) => return Poll::Pending,
+                Err(end) => return Poll::Ready(end),
+            }
+        }
+    }
+
+    /// One pass over the phases; whether any made progress.
+    fn turn<S: Stream>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut Io<'_, S>,
+    ) -> Result<bool, EngineEnd> {
+        let mut progress = self.drive_decode(cx, io)?;
+        progress |= self.drive_outbound(cx, io);
+        progress |= self.drive_write(cx, io)?;
+        self.drive_release(io)?;
+        progress |= self.drive_read(cx, io)?;
+        progress |= self.drive_timers(cx, io);
+        Ok(progress)
+    }
+
+    /// Phase 1: the held message, then every decoded event, while the
+    /// inbound queue has room.
+    fn drive_decode<S: Stream>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut Io<'_, S>,
+    ) -> Result<bool, EngineEnd> {
+        let mut progress = false;
+        if let Some(msg) = self.held.take() {
+            progress = self.deliver(msg, cx)?;
+        }
+        while self.held.is_none() {
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
+            progress = true;
+            match event {
+                Event::HandshakeSucceeded(info) => self.attach(info),
+                Event::Message(msg) => {
+                    self.deliver(msg, cx)?;
+                }
+                // Subscriptions reach the PUB/XPUB in their message form, as
+                // inproc subscribers send them.
+                Event::Subscribe(t) => {
+                    self.deliver(subscription_msg(true, &t), cx)?;
+                }
+                Event::Cancel(t) => {
+                    self.deliver(subscription_msg(false, &t), cx)?;
+                }
+                Event::Closed(e) => {
+                    // Flush what the session queued last (an ERROR for a
+                    // refused client) without waiting for it.
+                    if self.session.wants_write() && io.write.is_none() {
+                        let chunks = self.session.transmit().take_chunks();
+                        let mut f = Box::pin(io.stream.write_chunks(chunks));
+                        let _ = f.as_mut().poll(cx);
+                    }
+                    return Err(self.lost(CloseReason::Protocol(e)));
+                }
+                _ => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Queues `msg` to the owner, or holds it while the queue is full.
+    /// Before the handshake there is no pipe and nothing to deliver.
+    fn deliver(&mut self, msg: Msg, cx: &mut Context<'_>) -> Result<bool, EngineEnd> {
+        let Some(a) = &self.attached else {
+            return Ok(false);
+        };
+        let mut q = a.inbound.borrow_mut();
+        if q.reader_gone() {
+            return Err(EngineEnd::Released);
+        }
+        if q.is_full() {
+            q.writer.register(cx.waker());
+            drop(q);
+            self.held = Some(msg);
+            Ok(false)
+        } else {
+            q.push(msg);
+            Ok(true)
+        }
+    }
+
+    /// Phase 2: outbound messages into the session while no write is in flight.
+    fn drive_outbound<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> bool {
+        let Some(a) = &self.attached else {
+            return false;
+        };
+        if io.write.is_some() || self.session.state() != SessionState::Active {
+            return false;
+        }
+        let mut q = a.outbound.borrow_mut();
+        while self.session.transmit().len() < WRITE_BATCH_BYTES {
+            let Some(msg) = q.pop() else { break };
+            if let Err(e) = to_session(&mut self.session, &msg, self.subscriber) {
+                tracing::debug!(error = %e, "message not sent");
+            }
+        }
+        q.reader.register(cx.waker());
+        // Progress is the write this enables, which phase 3 counts.
+        false
+    }
+
+    /// Phase 3: starts a gathered write of the session's output, and polls
+    /// the one in flight.
+    fn drive_write<S: Stream>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut Io<'_, S>,
+    ) -> Result<bool, EngineEnd> {
+        if io.write.is_none() && self.session.wants_write() {
+            let chunks = self.session.transmit().take_chunks();
+            io.write = Some(Box::pin(io.stream.write_chunks(chunks)));
+        }
+        let Some(f) = &mut io.write else {
+            return Ok(false);
+        };
+        match f.as_mut().poll(cx) {
+            Poll::Ready(Ok(())) => {
+                io.write = None;
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(self.lost(CloseReason::write(&e))),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Phase 4: ends the connection once the owner let go of the pipe (and
+    /// everything queued to it is written), or its linger ran out.
+    fn drive_release<S: Stream>(&self, io: &Io<'_, S>) -> Result<(), EngineEnd> {
+        let idle = io.write.is_none() && !self.session.wants_write();
+        let lifecycle = self.owner.lifecycle();
+        match &self.attached {
+            Some(a) => {
+                let out = a.outbound.borrow();
+                if out.writer_gone() && out.is_empty() && idle {
+                    return Err(EngineEnd::Released);
+                }
+                if a.inbound.borrow().reader_gone() && !lifecycle.is_closing() {
+                    return Err(EngineEnd::Released);
+                }
+            }
+            // A closing owner still completes connections that have messages
+            // queued for them (LINGER); others stop here.
+            None if lifecycle.is_closing() && !self.has_queued_before_handshake() => {
+                return Err(EngineEnd::Released)
+            }
+            None => {}
+        }
+        if lifecycle.expired(Instant::now()) {
+            return Err(EngineEnd::Released);
+        }
+        Ok(())
+    }
+
+    fn has_queued_before_handshake(&self) -> bool {
+        match &self.pipe {
+            PipePlan::Persistent(p) => !p.outbound.borrow().is_empty(),
+            PipePlan::Fresh { .. } => false,
+        }
+    }
+
+    /// Phase 5: reads, unless a decoded message is waiting for room, or a
+    /// write is stuck with too much of our own output behind it.
+    fn drive_read<S: Stream>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut Io<'_, S>,
+    ) -> Result<bool, EngineEnd> {
+        let pushed_back = io.write.is_some() && self.session.transmit_len() > TRANSMIT_CAP;
+        if self.held.is_some() || pushed_back {
+            return Ok(false);
+        }
+        let stream = io.stream;
+        let f = io.read.get_or_insert_with(|| Box::pin(stream.recv_bytes()));
+        match f.as_mut().poll(cx) {
+            Poll::Ready(Ok(data)) => {
+                io.read = None;
+                if data.is_empty() {
+                    return Err(self.lost(CloseReason::PeerClosed));
+                }
+                self.session.handle_input(data, Instant::now());
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(self.lost(CloseReason::read(&e))),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Phase 6: the session's timers (handshake, heartbeats) and, while the
+    /// owner closes, its linger deadline.
+    fn drive_timers<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> bool {
+        let lifecycle = self.owner.lifecycle();
+        let deadline = match (self.session.poll_timeout(), lifecycle.deadline()) {
+            (Some(a), Some(b)) if lifecycle.is_closing() => Some(a.min(b)),
+            (None, Some(b)) if lifecycle.is_closing() => Some(b),
+            (a, _) => a,
+        };
+        let Some(d) = deadline else {
+            io.timer = None;
+            return false;
+        };
+        if io.timer.as_ref().is_none_or(|t| t.deadline() != d) {
+            io.timer = Some(Box::pin(sleep_until(d)));
+        }
+        let t = io.timer.as_mut().expect("just set");
+        if t.as_mut().poll(cx).is_ready() {
+            io.timer = None;
+            self.session.handle_timeout(Instant::now());
+            return true;
+        }
+        false
+    }
+
+    /// The handshake succeeded: the pipe is made (or the persistent one
+    /// taken up), the owner told, and the greeting queued ahead of anything.
+    fn attach(&mut self, info: PeerInfo) {
+        tracing::debug!(endpoint = %self.endpoint, peer_type = %info.socket_type, "handshake succeeded");
+        let far = match &self.pipe {
+            PipePlan::Persistent(p) => {
+                p.inbound.borrow_mut().writer = Notify::Task(None);
+                p.outbound.borrow_mut().reader = Notify::Task(None);
+                self.owner.report(EngineEvent::Reattached {
+                    peer: p.peer,
+                    identity: info.identity,
+                    socket_type: info.socket_type,
+                    endpoint: self.endpoint.clone(),
+                });
+                p.clone()
+            }
+            PipePlan::Fresh {
+                peer,
+                shape,
+                signals,
+            } => {
+                let mut pipe = Pipe::new(*peer, *shape, signals, &self.endpoint);
+                pipe.inbound.borrow_mut().writer = Notify::Task(None);
+                pipe.outbound.borrow_mut().reader = Notify::Task(None);
+                pipe.identity = info.identity;
+                pipe.peer_type = Some(info.socket_type);
+                pipe.connected = true;
+                pipe.remote = self.remote.clone();
+                let far = pipe.far_end();
+                self.owner.report(EngineEvent::Attached(pipe));
+                far
+            }
+        };
+        for msg in self.owner.greeting() {
+            if let Err(e) = to_session(&mut self.session, &msg, self.subscriber) {
+                tracing::debug!(error = %e, "greeting message not sent");
+            }
+        }
+        if self.probe_router {
+            far.outbound
+                .borrow_mut()
+                .push_front(Msg::from(vec![Bytes::new()]));
+        }
+        self.attached = Some(far);
+    }
+
+    /// The connection was lost for `reason`: before the handshake that is a
+    /// failed handshake.
+    fn lost(&self, reason: CloseReason) -> EngineEnd {
+        if self.attached.is_some() {
+            EngineEnd::Disconnected(reason)
+        } else {
+            EngineEnd::HandshakeFailed(reason)
+        }
+    }
+
+    /// The connection is over: the pipe's far end lets go, the log and the
+    /// owner hear why.
+    fn finish(self, end: EngineEnd) -> EngineEnd {
+        self.owner.lifecycle().forget(self.lifecycle_key);
+        let persistent = matches!(self.pipe, PipePlan::Persistent(_));
+        if let Some(a) = &self.attached {
+            if persistent {
+                a.inbound.borrow_mut().writer = Notify::Nobody;
+                a.outbound.borrow_mut().reader = Notify::Nobody;
+            } else {
+                a.inbound.borrow_mut().close_writer();
+                a.outbound.borrow_mut().close_reader();
+            }
+        }
+        log_end(&self.endpoint, self.remote.as_deref(), &end);
+        self.owner.report(EngineEvent::Ended {
+            endpoint: self.endpoint,
+            pipe: self.attached.map(|a| a.peer),
+            persistent,
+            end: end.clone(),
+        });
+        end
+    }
+}
+
+/// Says why a connection ended, rate-limited: a crowd of failing peers must
+/// not make the log the bottleneck. Accepted connections are named by the
+/// peer's address too: the endpoint alone is the same for every peer of a bind.
+fn log_end(endpoint: &str, remote: Option<&str>, end: &EngineEnd) {
+    let remote = remote.unwrap_or("-");
+    match end {
+        EngineEnd::HandshakeFailed(reason) => {
+            if let Some(suppressed) = log_limit::HANDSHAKE_FAILED.admit() {
+                tracing::warn!(%endpoint, %remote, %reason, suppressed, "handshake failed; connection closed");
+            }
+        }
+        EngineEnd::Disconnected(reason) => {
+            if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
+                tracing::info!(%endpoint, %remote, %reason, suppressed, "connection closed");
+            }
+        }
+        EngineEnd::Released => {}
+    }
+}
+
+/// Queues one message from the pipe in the session. A SUB/XSUB's
+/// subscriptions become commands to a 3.1 peer, 0x01/0x00 messages to a 3.0 one.
+fn to_session(session: &mut Session, msg: &Msg, subscriber: bool) -> monocoque_zmtp::Result<()> {
+    match subscription_of(msg) {
+        Some((true, topic)) if subscriber => session.subscribe(topic),
+        Some((false, topic)) if subscriber => session.cancel(topic),
+        _ => session.send(msg),
+    }
+}

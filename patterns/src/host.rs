@@ -1,0 +1,146 @@
+//! What a socket offers the tasks that make and serve its connections
+//! (listeners, connecters, inproc joins, fan-out owner tasks): the
+//! [`SocketHost`] trait. Those tasks sit below the socket and see it only
+//! through this, so the arrows run one way: value types -> pipe -> engine ->
+//! host -> transports and fan-out -> socket.
+
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use monocoque_runtime::net::{Keepalive, TcpStream, UnixStream};
+use monocoque_zmtp::{SessionConfig, SocketType};
+
+use crate::engine::{EngineOwner, EngineSetup, PipePlan};
+use crate::monitor::MonitorEvent;
+use crate::options::Options;
+use crate::pipe::{FarEnd, PipeShape, Signals};
+use crate::PeerId;
+
+/// What no frame may announce, MAXMSGSIZE or not: the machine's memory.
+fn memory_ceiling() -> Option<u64> {
+    static CEILING: OnceLock<Option<u64>> = OnceLock::new();
+    *CEILING.get_or_init(monocoque_runtime::physical_memory)
+}
+
+/// The options that shape a new connection, read once per option change so
+/// that transports never borrow the socket's state to learn them.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionTerms {
+    /// The protocol session's configuration.
+    pub(crate) session: SessionConfig,
+    /// How the connection's pipe is sized.
+    pub(crate) shape: PipeShape,
+    /// PROBE_ROUTER.
+    pub(crate) probe_router: bool,
+    /// TCP_KEEPALIVE and its settings.
+    pub(crate) tcp_keepalive: Keepalive,
+    /// RECONNECT_IVL (`None`: do not reconnect).
+    pub(crate) reconnect_ivl: Option<Duration>,
+    /// RECONNECT_IVL_MAX.
+    pub(crate) reconnect_ivl_max: Duration,
+}
+
+impl ConnectionTerms {
+    /// The terms `options` give a `kind` socket's connections.
+    pub(crate) fn of(options: &Options, kind: SocketType) -> ConnectionTerms {
+        let mut session = options.session_config(kind);
+        session.memory_ceiling = memory_ceiling();
+        ConnectionTerms {
+            session,
+            shape: PipeShape::of(options, kind),
+            probe_router: options.probe_router,
+            tcp_keepalive: options.tcp_keepalive,
+            reconnect_ivl: options.reconnect_ivl,
+            reconnect_ivl_max: options.reconnect_ivl_max,
+        }
+    }
+
+    /// The routing id this socket presents to an inproc peer (the Identity
+    /// property it would send over ZMTP; empty for types that send none).
+    pub(crate) fn routing_id(&self) -> bytes::Bytes {
+        self.session.identity.clone()
+    }
+}
+
+/// An accepted or connected network stream.
+pub(crate) enum NetStream {
+    Tcp(TcpStream),
+    Ipc(UnixStream),
+}
+
+/// A stream that can move to another reactor (fan-out over IO cores).
+pub(crate) trait MovableStream: Sized {
+    /// Which kind the far reactor rebuilds.
+    const KIND: StreamKind;
+    /// Gives up the descriptor (the stream must have nothing in flight).
+    fn into_fd(self) -> std::io::Result<OwnedFd>;
+    /// Rebuilds the stream on the current reactor.
+    fn from_fd(fd: OwnedFd) -> std::io::Result<Self>;
+}
+
+/// The kind of stream a descriptor handed between reactors is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamKind {
+    Tcp,
+    Ipc,
+}
+
+impl MovableStream for TcpStream {
+    const KIND: StreamKind = StreamKind::Tcp;
+    fn into_fd(self) -> std::io::Result<OwnedFd> {
+        self.into_owned_fd()
+    }
+    fn from_fd(fd: OwnedFd) -> std::io::Result<Self> {
+        TcpStream::from_owned_fd(fd)
+    }
+}
+
+impl MovableStream for UnixStream {
+    const KIND: StreamKind = StreamKind::Ipc;
+    fn into_fd(self) -> std::io::Result<OwnedFd> {
+        self.into_owned_fd()
+    }
+    fn from_fd(fd: OwnedFd) -> std::io::Result<Self> {
+        UnixStream::from_owned_fd(fd)
+    }
+}
+
+/// A socket, as its connection tasks see it.
+pub(crate) trait SocketHost: EngineOwner {
+    /// The socket's type.
+    fn kind(&self) -> SocketType;
+    /// Where the socket learns of its pipes' readiness and events.
+    fn signals(&self) -> &Rc<Signals>;
+    /// Queues an event to the socket's monitors.
+    fn post(&self, event: MonitorEvent);
+    /// A fresh name for a new pipe.
+    fn allocate_peer(&self) -> PeerId;
+    /// The terms for a connection starting now.
+    fn terms(&self) -> Rc<ConnectionTerms>;
+    /// An accepted connection, offered to the socket's IO cores (fan-out):
+    /// `None` if one took it (or it was lost moving), the stream back to run
+    /// here otherwise.
+    fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream>;
+
+    /// The setup of an engine for a connection to or from `endpoint` starting
+    /// now: it feeds `persistent`, or a fresh pipe.
+    fn engine_setup(&self, endpoint: &str, persistent: Option<FarEnd>) -> EngineSetup {
+        let terms = self.terms();
+        let pipe = match persistent {
+            Some(p) => PipePlan::Persistent(p),
+            None => PipePlan::Fresh {
+                peer: self.allocate_peer(),
+                shape: terms.shape,
+                signals: self.signals().clone(),
+            },
+        };
+        EngineSetup {
+            endpoint: endpoint.to_string(),
+            session: terms.session.clone(),
+            pipe,
+            probe_router: terms.probe_router,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! A socket's pipes, and which of them can be read from and written to now:
+//! the part of a socket every type shares.
+//!
+//! A pipe whose peer is gone stays "dying" until what it sent has been
+//! read; [`Peers::refresh_readable`] removes it after its last message and
+//! says so, so that the socket type can forget the peer too.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use monocoque_zmtp::Msg;
+
+use crate::pipe::Pipe;
+use crate::strategy::{FairQueue, LoadBalancer};
+use crate::PeerId;
+
+/// The pipes, the fair queue over the readable ones and the load balancer
+/// over those with room.
+#[derive(Default)]
+pub(crate) struct Peers {
+    pipes: FxHashMap<PeerId, Pipe>,
+    /// Pipes whose peer is gone but which still hold messages to read.
+    dying: FxHashSet<PeerId>,
+    fq: FairQueue,
+    lb: LoadBalancer,
+}
+
+impl Peers {
+    pub(crate) fn get(&self, peer: PeerId) -> Option<&Pipe> {
+        self.pipes.get(&peer)
+    }
+
+    pub(crate) fn get_mut(&mut self, peer: PeerId) -> Option<&mut Pipe> {
+        self.pipes.get_mut(&peer)
+    }
+
+    pub(crate) fn contains(&self, peer: PeerId) -> bool {
+        self.pipes.contains_key(&peer)
+    }
+
+    /// Whether `peer` is here and not on its way out.
+    pub(crate) fn is_live(&self, peer: PeerId) -> bool {
+        self.pipes.contains_key(&peer) && !self.dying.contains(&peer)
+    }
+
+    /// Every pipe, dying ones included.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Pipe> {
+        self.pipes.values()
+    }
+
+    /// The pipes whose peer is still there.
+    pub(crate) fn live(&self) -> impl Iterator<Item = &Pipe> {
+        self.pipes
+            .values()
+            .filter(|p| !self.dying.contains(&p.peer))
+    }
+
+    /// Pipes whose peer is there (not dying) and connected.
+    pub(crate) fn connected_count(&self) -> usize {
+        self.live().filter(|p| p.connected).count()
+    }
+
+    /// Pipes that are not dying (PAIR takes one).
+    pub(crate) fn live_count(&self) -> usize {
+        self.pipes.len() - self.dying.len()
+    }
+
+    pub(crate) fn peer_ids(&self) -> Vec<PeerId> {
+        self.pipes.keys().copied().collect()
+    }
+
+    /// Adds a pipe; `balanced` puts it in the load balancer too (sending to
+    /// it is allowed now).
+    pub(crate) fn insert(&mut self, pipe: Pipe, balanced: bool) {
+        let peer = pipe.peer;
+        let readable = !pipe.inbound.borrow().is_empty();
+        let full = pipe.outbound.borrow().is_full();
+        self.pipes.insert(peer, pipe);
+        self.fq.attach(peer);
+        self.fq.set_readable(peer, readable);
+        if balanced {
+            self.lb.attach(peer);
+            self.lb.set_full(peer, full);
+        }
+    }
+
+    /// Sending to `peer` is allowed from now on.
+    pub(crate) fn balance(&mut self, peer: PeerId) {
+        self.lb.attach(peer);
+    }
+
+    /// Sending to `peer` stops (it disconnected, under IMMEDIATE).
+    pub(crate) fn unbalance(&mut self, peer: PeerId) {
+        self.lb.detach(peer);
+    }
+
+    /// The peer is gone: no more sending to it; what it sent is still read.
+    /// Returns whether the pipe was removed at once (nothing left to read).
+    pub(crate) fn mark_dying(&mut self, peer: PeerId) -> bool {
+        if !self.pipes.contains_key(&peer) {
+            return false;
+        }
+        self.lb.detach(peer);
+        self.dying.insert(peer);
+        self.refresh_readable(peer)
+    }
+
+    /// Removes `peer`'s pipe from everything.
+    pub(crate) fn remove(&mut self, peer: PeerId) -> Option<Pipe> {
+        self.dying.remove(&peer);
+        self.lb.detach(peer);
+        self.fq.detach(peer);
+        self.pipes.remove(&peer)
+    }
+
+    /// Re-reads a pipe's inbound state: readable, or finished. A dying pipe
+    /// with nothing left is removed; returns whether that happened.
+    pub(crate) fn refresh_readable(&mut self, peer: PeerId) -> bool {
+        let Some(p) = self.pipes.get(&peer) else {
+            return false;
+        };
+        let (empty, writer_gone) = {
+            let q = p.inbound.borrow();
+            (q.is_empty(), q.writer_gone())
+        };
+        if empty && writer_gone && self.dying.contains(&peer) {
+            self.remove(peer);
+            true
+        } else {
+            self.fq.set_readable(peer, !empty);
+            false
+        }
+    }
+
+    /// Re-reads whether `peer`'s outbound queue has room.
+    pub(crate) fn refresh_writable(&mut self, peer: PeerId) {
+        if let Some(p) = self.pipes.get(&peer) {
+            if !self.dying.contains(&peer) {
+                let full = p.outbound.borrow().is_full();
+                self.lb.set_full(peer, full);
+            }
+        }
+    }
+
+    /// The next peer with something to read, in fair turn.
+    pub(crate) fn next_readable(&mut self) -> Option<PeerId> {
+        self.fq.next_peer()
+    }
+
+    /// The next peer with room, in turn.
+    pub(crate) fn next_writable(&mut self) -> Option<PeerId> {
+        self.lb.next_peer()
+    }
+
+    /// Takes the next message from `peer`'s inbound queue. The second value
+    /// says whether that emptied a dying pipe, which is now removed.
+    pub(crate) fn pop_from(&mut self, peer: PeerId) -> (Option<Msg>, bool) {
+        let Some(p) = self.pipes.get(&peer) else {
+            return (None, false);
+        };
+        let msg = p.inbound.borrow_mut().pop();
+        (msg, self.refresh_readable(peer))
+    }
+
+    /// Queues `msg` to `peer`, keeping the load balancer's view of room true.
+    pub(crate) fn push_to(&mut self, peer: PeerId, msg: Msg) {
+        if let Some(p) = self.pipes.get(&peer) {
+            let mut q = p.outbound.borrow_mut();
+            q.push(msg);
+            if q.is_full() {
+                drop(q);
+                self.lb.set_full(peer, true);
+            }
+        }
+    }
+
+    /// Whether `peer`'s outbound queue is at SNDHWM (or the peer is unknown).
+    pub(crate) fn is_full(&self, peer: PeerId) -> bool {
+        self.pipes
+            .get(&peer)
+            .is_none_or(|p| p.outbound.borrow().is_full())
+    }
+
+    /// Messages queued (inbound, outbound), summed over pipes.
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        self.pipes.values().fold((0, 0), |(i, o), p| {
+            (i + p.inbound.borrow().len(), o + p.outbound.borrow().len())
+        })
+    }
+}

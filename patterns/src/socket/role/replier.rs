@@ -1,0 +1,54 @@
+//! REP: a request in (fair-queued), then its reply out to the same peer,
+//! strictly in turn (RFC 28).
+
+use monocoque_zmtp::Msg;
+
+use super::super::peers::Peers;
+use super::Step;
+use crate::strategy::RepState;
+use crate::{Error, PeerId, Result};
+
+/// The REP state machine over the socket's peers.
+#[derive(Default)]
+pub(crate) struct Replier {
+    rep: RepState,
+}
+
+impl Replier {
+    pub(crate) fn peer_gone(&mut self, peer: PeerId) {
+        self.rep.peer_gone(peer);
+    }
+
+    /// The next request, its envelope kept for the reply.
+    pub(crate) fn recv(&mut self, peers: &mut Peers) -> Result<Option<Msg>> {
+        if !self.rep.can_recv() {
+            return Err(Error::InvalidState(
+                "REP must send the reply before receiving again",
+            ));
+        }
+        loop {
+            let Some(peer) = peers.next_readable() else {
+                return Ok(None);
+            };
+            let (msg, removed) = peers.pop_from(peer);
+            if removed {
+                self.rep.peer_gone(peer);
+            }
+            let Some(m) = msg else { continue };
+            match self.rep.accept_request(peer, m) {
+                Ok(body) => return Ok(Some(body)),
+                Err(e) => tracing::debug!(?peer, error = %e, "REP: request dropped"),
+            }
+        }
+    }
+
+    /// Sends the reply to the peer the request came from; a peer at SNDHWM
+    /// (or gone) loses it, as in libzmq.
+    pub(crate) fn send(&mut self, peers: &mut Peers, msg: Msg) -> Result<Step<Msg>> {
+        let (peer, reply) = self.rep.reply(msg)?;
+        if !peers.is_full(peer) {
+            peers.push_to(peer, reply);
+        }
+        Ok(Step::Done(Msg::new()))
+    }
+}

@@ -1,0 +1,122 @@
+//! ROUTER: each message out goes to the peer its first frame names; each
+//! message in gets its sender's routing id as a first frame (RFC 28).
+
+use bytes::Bytes;
+use monocoque_zmtp::Msg;
+
+use super::super::peers::Peers;
+use super::Step;
+use crate::options::Options;
+use crate::strategy::RoutingTable;
+use crate::{Error, PeerId, Result};
+
+/// The routing ids of a ROUTER's peers.
+pub(crate) struct Router {
+    routing: RoutingTable,
+    mandatory: bool,
+    handover: bool,
+}
+
+/// What registering a peer's routing id asks the socket to do.
+pub(crate) enum Registered {
+    /// The peer is reachable under `identity`.
+    As(Bytes),
+    /// ROUTER_HANDOVER: the peer took the id from `evicted`, which must go.
+    TookOver { identity: Bytes, evicted: PeerId },
+    /// The id is taken and handover is off: the newcomer must go.
+    Refused,
+}
+
+impl Router {
+    pub(crate) fn new(seed: u32) -> Router {
+        Router {
+            routing: RoutingTable::new(seed),
+            mandatory: false,
+            handover: false,
+        }
+    }
+
+    pub(crate) fn configure(&mut self, options: &Options) {
+        self.mandatory = options.router_mandatory;
+        self.handover = options.router_handover;
+    }
+
+    pub(crate) fn peer_gone(&mut self, peer: PeerId) {
+        self.routing.remove(peer);
+    }
+
+    /// Registers a connected peer's routing id (an automatic one if it
+    /// asked for none).
+    pub(crate) fn register(&mut self, peer: PeerId, identity: &Bytes) -> Registered {
+        match self.routing.register(peer, identity, self.handover) {
+            Ok(reg) => match reg.evicted {
+                Some(evicted) => Registered::TookOver {
+                    identity: reg.identity,
+                    evicted,
+                },
+                None => Registered::As(reg.identity),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "peer refused");
+                Registered::Refused
+            }
+        }
+    }
+
+    /// Sends to the peer the first frame names. Unknown peer: dropped, or
+    /// EHOSTUNREACH under ROUTER_MANDATORY. Full peer: dropped (counted in
+    /// `dropped`), or wait under ROUTER_MANDATORY.
+    pub(crate) fn send(
+        &mut self,
+        peers: &mut Peers,
+        msg: Msg,
+        dropped: &mut u64,
+    ) -> Result<Step<Msg>> {
+        let mut frames = msg.into_frames();
+        let identity = frames.remove(0);
+        if frames.is_empty() {
+            return Err(Error::Malformed(
+                "ROUTER needs the routing id frame and at least one more frame",
+            ));
+        }
+        let Some(peer) = self.routing.lookup(&identity) else {
+            if self.mandatory {
+                return Err(Error::HostUnreachable);
+            }
+            tracing::trace!("ROUTER: no peer with that routing id; message dropped");
+            return Ok(Step::Done(Msg::new()));
+        };
+        if peers.is_full(peer) {
+            if self.mandatory {
+                frames.insert(0, identity);
+                return Ok(Step::Wait(Msg::from(frames)));
+            }
+            *dropped += 1;
+            return Ok(Step::Done(Msg::new()));
+        }
+        peers.push_to(peer, Msg::from(frames));
+        Ok(Step::Done(Msg::new()))
+    }
+
+    /// The next message in fair turn, its sender's routing id first.
+    pub(crate) fn recv(&mut self, peers: &mut Peers) -> Option<Msg> {
+        loop {
+            let peer = peers.next_readable()?;
+            // Read before the pop: taking a departed peer's last message
+            // removes its pipe.
+            let identity = peers
+                .get(peer)
+                .map(|p| p.identity.clone())
+                .unwrap_or_default();
+            let (msg, removed) = peers.pop_from(peer);
+            if removed {
+                self.routing.remove(peer);
+            }
+            if let Some(m) = msg {
+                let mut frames = m.into_frames();
+                frames.insert(0, identity);
+                return Some(Msg::from(frames));
+            }
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! A socket's state on its reactor thread: the options, the pipes every type
+//! has ([`Peers`]), the type's own state ([`Role`]) and the endpoints. The
+//! socket's calls work on it; engines and transports never do (they report
+//! through the socket's signals, applied here by [`SocketState::sync`]).
+
+use bytes::Bytes;
+use monocoque_zmtp::{Msg, SocketType};
+
+use super::peers::Peers;
+use super::role::{Pump, Registered, Role, Step};
+use super::shared::EndpointEntry;
+use crate::close_reason::CloseReason;
+use crate::fanout::Fanout;
+use crate::log_limit;
+use crate::monitor::{MonitorEvent, MonitorSink};
+use crate::options::Options;
+use crate::pipe::{Pipe, PipeEvent, Signals};
+use crate::strategy::OverLimit;
+use crate::{Error, PeerId, Result};
+
+/// One socket's state.
+pub(crate) struct SocketState {
+    pub(crate) kind: SocketType,
+    pub(crate) options: Options,
+    peers: Peers,
+    role: Role,
+    /// Messages dropped for a peer at its SNDHWM since the socket opened
+    /// (PUB/XPUB count one per subscriber that missed a message; ROUTER one
+    /// per message to a full peer). See `Socket::hwm_drops`.
+    pub(crate) hwm_drops: u64,
+    pub(crate) endpoints: Vec<EndpointEntry>,
+    pub(crate) last_endpoint: Option<String>,
+    pub(crate) closed: bool,
+    /// The socket's monitors (shared with `SocketShared::monitor`), for the
+    /// peers the socket drops itself.
+    monitor: MonitorSink,
+}
+
+impl SocketState {
+    pub(crate) fn new(kind: SocketType, seed: u32, monitor: MonitorSink) -> SocketState {
+        let options = Options::new(kind);
+        SocketState {
+            kind,
+            role: Role::new(kind, seed, &options),
+            options,
+            peers: Peers::default(),
+            hwm_drops: 0,
+            endpoints: Vec::new(),
+            last_endpoint: None,
+            closed: false,
+            monitor,
+        }
+    }
+
+    /// Applies an option (the type checks are the options' own).
+    pub(crate) fn apply(&mut self, option: crate::SocketOption) -> Result<()> {
+        self.options.apply(self.kind, option)?;
+        self.role.configure(&self.options);
+        Ok(())
+    }
+
+    /// Applies every readiness change and pipe event signalled since last time.
+    pub(crate) fn sync(&mut self, signals: &Signals) {
+        loop {
+            let event = signals.events.borrow_mut().pop_front();
+            let Some(event) = event else { break };
+            self.on_event(event);
+        }
+        let readable: Vec<PeerId> = std::mem::take(&mut *signals.readable.borrow_mut());
+        for peer in readable {
+            self.refresh_readable(peer);
+        }
+        if self.kind.is_publisher() {
+            self.pump_upstream();
+        }
+        let writable: Vec<PeerId> = std::mem::take(&mut *signals.writable.borrow_mut());
+        for peer in writable {
+            self.peers.refresh_writable(peer);
+        }
+    }
+
+    fn refresh_readable(&mut self, peer: PeerId) {
+        if self.peers.refresh_readable(peer) {
+            self.role.peer_removed(peer);
+        }
+    }
+
+    fn on_event(&mut self, event: PipeEvent) {
+        match event {
+            PipeEvent::Attached(pipe) => self.attach(pipe),
+            PipeEvent::AttachedRemote { pipe, core, id } => {
+                if let Some(p) = self.role.publisher() {
+                    p.note_remote(pipe.peer, core, id);
+                }
+                self.attach(pipe);
+            }
+            PipeEvent::Connected {
+                peer,
+                identity,
+                socket_type,
+                inproc_peer,
+            } => {
+                let Some(p) = self.peers.get_mut(peer) else {
+                    return;
+                };
+                p.connected = true;
+                if inproc_peer.is_some() {
+                    p.inproc_peer = inproc_peer;
+                }
+                p.identity = identity.clone();
+                p.peer_type = Some(socket_type);
+                if self.options.immediate {
+                    self.peers.balance(peer);
+                }
+                self.register_identity(peer, &identity);
+            }
+            PipeEvent::Disconnected(peer) => self.disconnected(peer),
+            PipeEvent::Detached(peer) => self.detach(peer),
+        }
+    }
+
+    /// The connection under a persistent pipe dropped; the pipe stays.
+    fn disconnected(&mut self, peer: PeerId) {
+        self.role.peer_disconnected(peer);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.connected = false;
+            // RFC 28/30/31: messages for a peer that disconnected are
+            // discarded; none is replayed to the next connection.
+            let dropped = p.outbound.borrow_mut().clear();
+            if dropped > 0 {
+                tracing::debug!(
+                    ?peer,
+                    dropped,
+                    "peer disconnected; its queued messages were discarded"
+                );
+            }
+            self.peers.refresh_writable(peer);
+        }
+        if self.options.immediate {
+            self.peers.unbalance(peer);
+        }
+    }
+
+    /// A ROUTER registers a connected peer's routing id; a duplicate is
+    /// refused (the newcomer goes) or handed over (the old holder goes).
+    fn register_identity(&mut self, peer: PeerId, identity: &Bytes) {
+        let Role::Router(router) = &mut self.role else {
+            return;
+        };
+        match router.register(peer, identity) {
+            Registered::As(id) => self.set_identity(peer, id),
+            Registered::TookOver { identity, evicted } => {
+                self.set_identity(peer, identity);
+                tracing::info!(old = ?evicted, "ROUTER_HANDOVER: routing id taken over by a new peer");
+                self.terminate(evicted);
+            }
+            Registered::Refused => self.terminate(peer),
+        }
+    }
+
+    fn set_identity(&mut self, peer: PeerId, identity: Bytes) {
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.identity = identity;
+        }
+    }
+
+    /// A new pipe joins the socket.
+    pub(crate) fn attach(&mut self, pipe: Pipe) {
+        if self.closed {
+            pipe.inbound.borrow_mut().close_reader();
+            pipe.outbound.borrow_mut().close_writer();
+            return;
+        }
+        if self.kind == SocketType::Pair && self.peers.live_count() > 0 {
+            tracing::warn!(endpoint = %pipe.endpoint, "PAIR already has its peer; connection refused");
+            pipe.inbound.borrow_mut().close_reader();
+            pipe.outbound.borrow_mut().close_writer();
+            return;
+        }
+        let peer = pipe.peer;
+        let identity = pipe.identity.clone();
+        let connected = pipe.connected;
+        self.peers
+            .insert(pipe, connected || !self.options.immediate);
+        if connected {
+            self.register_identity(peer, &identity);
+        }
+    }
+
+    /// The peer is gone: no more sending to it; what it sent is still read.
+    pub(crate) fn detach(&mut self, peer: PeerId) {
+        if !self.peers.contains(peer) {
+            return;
+        }
+        self.role.peer_dying(peer);
+        if self.peers.mark_dying(peer) {
+            self.role.peer_removed(peer);
+        }
+    }
+
+    /// The socket drops a pipe: its engine (or inproc peer) is told to finish.
+    pub(crate) fn terminate(&mut self, peer: PeerId) {
+        if let Some(p) = self.role.publisher() {
+            // A peer on an IO core: its core ends the connection.
+            p.release(peer);
+        }
+        if let Some(p) = self.peers.get(peer) {
+            p.inbound.borrow_mut().close_reader();
+            p.outbound.borrow_mut().close_writer();
+            if let Some((signals, their_peer)) = &p.inproc_peer {
+                if let Some(s) = signals.upgrade() {
+                    s.event(PipeEvent::Detached(*their_peer));
+                }
+            }
+        }
+        if self.peers.remove(peer).is_some() {
+            self.role.peer_removed(peer);
+        } else {
+            self.role.peer_dying(peer);
+        }
+    }
+
+    /// Sends `msg` if the socket type's rule allows it now.
+    pub(crate) fn try_send(&mut self, msg: Msg) -> Result<Step<Msg>> {
+        if msg.is_empty() {
+            return Err(Error::Malformed("a message needs at least one frame"));
+        }
+        let peers = &mut self.peers;
+        match &mut self.role {
+            Role::Plain
+                if matches!(
+                    self.kind,
+                    SocketType::Push | SocketType::Dealer | SocketType::Pair
+                ) =>
+            {
+                let Some(peer) = peers.next_writable() else {
+                    return Ok(Step::Wait(msg));
+                };
+                peers.push_to(peer, msg);
+                Ok(Step::Done(Msg::new()))
+            }
+            Role::Requester(r) => r.send(peers, msg),
+            Role::Replier(r) => r.send(peers, msg),
+            Role::Router(r) => r.send(peers, msg, &mut self.hwm_drops),
+            Role::Publisher(p) => {
+                let (step, dropped) = p.publish(peers, msg);
+                self.hwm_drops += dropped;
+                Ok(step)
+            }
+            Role::Subscriber(s) if self.kind == SocketType::XSub => s.send(peers, msg),
+            _ => Err(not_supported(self.kind, "send")),
+        }
+    }
+
+    /// Receives a message if one is ready under the socket type's rule.
+    pub(crate) fn try_recv(&mut self) -> Result<Option<Msg>> {
+        match &mut self.role {
+            Role::Plain
+                if matches!(
+                    self.kind,
+                    SocketType::Pull | SocketType::Dealer | SocketType::Pair
+                ) =>
+            {
+                Ok(self.next_plain())
+            }
+            Role::Requester(r) => r.recv(&mut self.peers),
+            Role::Replier(r) => r.recv(&mut self.peers),
+            Role::Router(r) => Ok(r.recv(&mut self.peers)),
+            Role::Subscriber(s) => Ok(s.recv(&mut self.peers)),
+            Role::Publisher(_) if self.kind == SocketType::XPub => Ok(self.next_notice()),
+            _ => Err(not_supported(self.kind, "receive")),
+        }
+    }
+
+    fn next_plain(&mut self) -> Option<Msg> {
+        loop {
+            let peer = self.peers.next_readable()?;
+            let (msg, removed) = self.peers.pop_from(peer);
+            if removed {
+                self.role.peer_removed(peer);
+            }
+            if msg.is_some() {
+                return msg;
+            }
+        }
+    }
+
+    /// PUB/XPUB: applies what subscribers sent, one message per readable
+    /// peer in turn, dropping those over their caps.
+    pub(crate) fn pump_upstream(&mut self) {
+        loop {
+            let Some(p) = self.role.publisher() else {
+                return;
+            };
+            match p.pump_one(&mut self.peers) {
+                Pump::Idle => return,
+                Pump::Applied(peer, removed) => {
+                    if removed {
+                        self.role.peer_removed(peer);
+                    }
+                }
+                Pump::OverLimit(peer, over) => self.drop_over_limit(peer, over),
+            }
+        }
+    }
+
+    /// A subscriber asked for more than its caps allow: its connection goes
+    /// (and with it its subscriptions, as on a disconnect), said in the log
+    /// and to the monitors. The engine ends without an event of its own when
+    /// the socket releases the pipe, so this is the one `Disconnected`.
+    fn drop_over_limit(&mut self, peer: PeerId, over: OverLimit) {
+        let (endpoint, remote) = self
+            .peers
+            .get(peer)
+            .map(|p| (p.endpoint.clone(), p.remote.clone()))
+            .unwrap_or_default();
+        let remote = remote.as_deref().unwrap_or("-");
+        let reason = CloseReason::SubscriptionLimit(over);
+        // Rate-limited with the other disconnect warnings: a crowd of greedy
+        // subscribers must not make the log the bottleneck.
+        if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
+            tracing::warn!(%endpoint, %remote, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
+        }
+        self.monitor
+            .post(MonitorEvent::Disconnected { endpoint, reason });
+        self.terminate(peer);
+    }
+
+    /// XPUB: the next subscription request or upstream message.
+    fn next_notice(&mut self) -> Option<Msg> {
+        if !self.role.publisher().is_some_and(|p| p.has_notices()) {
+            self.pump_upstream();
+        }
+        let msg = self.role.publisher()?.next_notice()?;
+        self.pump_upstream();
+        Some(msg)
+    }
+
+    /// SUBSCRIBE/UNSUBSCRIBE: a SUB's or XSUB's own subscriptions, or under
+    /// XPUB_MANUAL the XPUB user's decision for the peer it read last.
+    pub(crate) fn subscription(&mut self, subscribe: bool, topic: &[u8]) -> Result<()> {
+        match &mut self.role {
+            Role::Subscriber(s) if subscribe => s.subscribe(&self.peers, topic),
+            Role::Subscriber(s) => s.unsubscribe(&self.peers, topic),
+            Role::Publisher(p) if self.kind == SocketType::XPub && self.options.xpub_manual => {
+                p.apply_manually(&self.peers, subscribe, topic)
+            }
+            _ => {
+                let kind = self.kind;
+                return Err(Error::InvalidOption {
+                    option: if subscribe {
+                        "SUBSCRIBE"
+                    } else {
+                        "UNSUBSCRIBE"
+                    },
+                    reason: format!(
+                        "not supported by {kind} sockets (XPUB takes it with XPUB_MANUAL)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the socket says first to every new peer, ahead of anything
+    /// queued: a SUB or XSUB every subscription it has (a new or reconnected
+    /// publisher knows none), an XPUB its welcome message.
+    pub(crate) fn greeting(&self) -> Vec<Msg> {
+        match &self.role {
+            Role::Subscriber(s) => s.greeting(),
+            Role::Publisher(p) => p.greeting(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Distinct topics subscribed (ZMQ_TOPICS_COUNT).
+    pub(crate) fn topics_count(&self) -> usize {
+        match &self.role {
+            Role::Subscriber(s) => s.topic_count(),
+            Role::Publisher(p) => p.topic_count(),
+            _ => 0,
+        }
+    }
+
+    /// Peers connected now.
+    pub(crate) fn peer_count(&self) -> usize {
+        self.peers.connected_count()
+    }
+
+    /// Messages queued (inbound, outbound).
+    pub(crate) fn queued(&self) -> (usize, usize) {
+        self.peers.queued()
+    }
+
+    /// Every peer, for close.
+    pub(crate) fn peer_ids(&self) -> Vec<PeerId> {
+        self.peers.peer_ids()
+    }
+
+    /// The peers whose pipes came from `endpoint` (unbind).
+    pub(crate) fn peers_on(&self, endpoint: &str) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|p| p.endpoint == endpoint)
+            .map(|p| p.peer)
+            .collect()
+    }
+
+    /// LINGER 0: what is queued to `peer` is discarded at close.
+    pub(crate) fn discard_outbound(&mut self, peer: PeerId) {
+        if let Some(p) = self.peers.get(peer) {
+            p.outbound.borrow_mut().close_reader();
+        }
+    }
+
+    pub(crate) fn fanout(&self) -> Option<&Fanout> {
+        self.role.publisher_ref()?.fanout()
+    }
+
+    pub(crate) fn fanout_mut(&mut self) -> Option<&mut Fanout> {
+        self.role.publisher()?.fanout_mut()
+    }
+
+    pub(crate) fn set_fanout(&mut self, fanout: Fanout) {
+        if let Some(p) = self.role.publisher() {
+            p.set_fanout(fanout);
+        }
+    }
+
+    pub(crate) fn take_fanout(&mut self) -> Option<Fanout> {
+        self.role.publisher()?.take_fanout()
+    }
+
+    /// Whether the last publish dropped at SNDHWM (cleared): the async send
+    /// yields once then (see `Publisher`).
+    pub(crate) fn take_dropped_at_hwm(&mut self) -> bool {
+        self.role
+            .publisher()
+            .is_some_and(|p| p.take_dropped_at_hwm())
+    }
+}
+
+fn not_supported(kind: SocketType, operation: &'static str) -> Error {
+    Error::NotSupported {
+        socket_type: kind.as_str(),
+        operation,
+    }
+}
