@@ -17,8 +17,8 @@
 mod driver;
 mod error;
 mod executor;
+mod io;
 pub mod net;
-mod op;
 mod process_limits;
 mod reactor;
 mod recv_pool;

@@ -10,7 +10,7 @@
 //! never stop anyone reading (an earlier version paused reads then, and about
 //! 256 idle peers whose metadata pinned a buffer each wedged the box): a read
 //! that finds no free buffer reads into an ordinary heap buffer instead
-//! (`stream_io::recv`), and EOFs and resets are always seen. Keeping the pool
+//! (`io/recv.rs`), and EOFs and resets are always seen. Keeping the pool
 //! free is the job of the layers above: small and long-lived data is copied
 //! out at decode, and queued messages are copied out under pressure
 //! ([`recv_pool_pressure`](crate::recv_pool_pressure)), and the io_uring

@@ -478,6 +478,77 @@ impl Socket {
         .await
     }
 
+    /// Polls for the next message, for callers that drive the socket from
+    /// their own future or event loop instead of awaiting [`recv`](Self::recv)
+    /// (no boxed future per call). RCVTIMEO does not apply: the caller owns
+    /// the waiting. `Pending` registers `cx`'s waker, woken when a message may
+    /// have arrived.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use monocoque_patterns::Socket;
+    /// use monocoque_zmtp::SocketType;
+    /// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+    /// rt.block_on(async {
+    ///     let pull = Socket::new(SocketType::Pull).unwrap();
+    ///     pull.bind("inproc://poll-recv-doc").unwrap();
+    ///     let push = Socket::new(SocketType::Push).unwrap();
+    ///     push.connect("inproc://poll-recv-doc").unwrap();
+    ///     push.send("hello").await.unwrap();
+    ///     let msg = poll_fn(|cx| pull.poll_recv(cx)).await.unwrap();
+    ///     assert_eq!(&msg[0][..], b"hello");
+    /// });
+    /// ```
+    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<Msg>> {
+        let mut core = match self.open_core() {
+            Ok(core) => core,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        match core.try_recv() {
+            Ok(Some(m)) => Poll::Ready(Ok(m)),
+            Ok(None) => {
+                self.shared.signals.register_recv(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// Polls until a [`try_send`](Self::try_send) would not block: some peer
+    /// has room (PUSH, DEALER, PAIR, REQ), a reply is owed (REP), or always
+    /// (ROUTER, PUB, XPUB, XSUB, which drop what a full peer cannot take).
+    /// An error where waiting cannot help: a REQ that must receive first, a
+    /// REP with no request, a type that cannot send. This is libzmq's POLLOUT.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use monocoque_patterns::Socket;
+    /// use monocoque_zmtp::SocketType;
+    /// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+    /// rt.block_on(async {
+    ///     let push = Socket::new(SocketType::Push).unwrap();
+    ///     push.bind("inproc://poll-send-doc").unwrap();
+    ///     let pull = Socket::new(SocketType::Pull).unwrap();
+    ///     pull.connect("inproc://poll-send-doc").unwrap();
+    ///     poll_fn(|cx| push.poll_send_ready(cx)).await.unwrap();
+    ///     push.try_send("now").unwrap();
+    /// });
+    /// ```
+    pub fn poll_send_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<()>> {
+        let mut core = match self.open_core() {
+            Ok(core) => core,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        match core.send_readiness() {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) => {
+                self.shared.signals.register_send(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
         let mut core = self.open_core()?;

@@ -151,6 +151,11 @@ impl Peers {
         self.lb.next_peer()
     }
 
+    /// Whether some peer can take a message now (load-balanced types).
+    pub(crate) fn has_writable(&self) -> bool {
+        self.lb.with_room() > 0
+    }
+
     /// Takes the next message from `peer`'s inbound queue. The second value
     /// says whether that emptied a dying pipe, which is now removed.
     pub(crate) fn pop_from(&mut self, peer: PeerId) -> (Option<Msg>, bool) {

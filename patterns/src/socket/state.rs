@@ -252,6 +252,31 @@ impl SocketState {
         }
     }
 
+    /// Whether a send would complete now without waiting (libzmq's POLLOUT
+    /// in ZMQ_EVENTS); an error where no wait can make it so (a REQ owing
+    /// a receive, a REP with no request, a type that cannot send).
+    pub(crate) fn send_readiness(&mut self) -> Result<bool> {
+        use SocketType as T;
+        match (&self.role, self.kind) {
+            (Role::Plain, T::Push | T::Dealer | T::Pair) => Ok(self.peers.has_writable()),
+            (Role::Requester(r), _) if r.can_send() => Ok(self.peers.has_writable()),
+            (Role::Requester(_), _) => Err(Error::InvalidState(
+                "REQ must receive the reply before sending again",
+            )),
+            (Role::Replier(r), _) if r.owes_reply() => Ok(true),
+            (Role::Replier(_), _) => Err(Error::InvalidState(
+                "REP must receive a request before sending",
+            )),
+            // ROUTER and PUB/XPUB drop what a full peer cannot take (ROUTER
+            // under ROUTER_MANDATORY, and XPUB_NODROP, wait per message, which
+            // readiness without the message cannot tell): always writable,
+            // as libzmq reports them.
+            (Role::Router(_) | Role::Publisher(_), _) => Ok(true),
+            (Role::Subscriber(_), T::XSub) => Ok(true),
+            _ => Err(not_supported(self.kind, "send")),
+        }
+    }
+
     /// Receives a message if one is ready under the socket type's rule.
     pub(crate) fn try_recv(&mut self) -> Result<Option<Msg>> {
         match &mut self.role {

@@ -1,8 +1,10 @@
 //! The IO drivers: io_uring (the fast path) and epoll (the fallback), chosen at start.
 //!
 //! Both present the same interface to the reactor (`turn`: submit, wait as the
-//! strategy says, dispatch completions) and the same futures to users (see
-//! `net/`). io_uring is completion-based: an operation owns its buffers until the
+//! strategy says, dispatch completions). The operations on a descriptor (read,
+//! recv, write, writev, accept, connect) are methods of `io::Source`, each
+//! choosing its path for the driver in use; `net/` calls those and never
+//! names a driver. io_uring is completion-based: an operation owns its buffers until the
 //! kernel is done with them. epoll is readiness-based: the future retries a
 //! non-blocking syscall when the descriptor is ready.
 

@@ -2,7 +2,7 @@
 //!
 //! Ownership rule: the kernel may read or write an operation's memory (buffers,
 //! socket addresses, iovecs) from submission until its completion arrives. An
-//! operation's memory therefore lives in its `Op` (op.rs) future, and if
+//! operation's memory therefore lives in its `Op` (io/op.rs) future, and if
 //! the future is dropped first, it moves into the driver's slot as `Abandoned`
 //! and is freed only when the completion (normal or cancelled) comes back.
 //!

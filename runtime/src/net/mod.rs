@@ -1,9 +1,8 @@
-//! Sockets whose IO runs on the current reactor's driver.
+//! Sockets whose IO runs on the current reactor's driver. They deal in
+//! descriptors, addresses and buffers; each operation is one method call on the
+//! socket's `io::Source`, which picks the driver's path (see `io/`).
 
-mod sockaddr;
-mod socket;
 mod stream_io;
-mod sys;
 mod tcp_listener;
 mod tcp_stream;
 mod unix;

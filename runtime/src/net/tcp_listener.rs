@@ -2,20 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-use std::task::Poll;
-
-use io_uring::{opcode, types};
-
-use super::sockaddr::RawAddr;
-use super::socket::{retry, Socket};
-use super::sys;
 use super::TcpStream;
-use crate::driver::epoll::Direction;
-use crate::driver::uring::MultiKind;
-use crate::driver::{Driver, DriverKind};
-use crate::reactor;
+use crate::io::{nonblocking_sockets, sys, Source};
 
 /// A listening TCP socket.
 ///
@@ -44,7 +34,7 @@ use crate::reactor;
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {
-    socket: Socket,
+    socket: Source,
     local: SocketAddr,
 }
 
@@ -53,11 +43,11 @@ impl TcpListener {
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         let std = std::net::TcpListener::bind(addr)?;
         // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
-        std.set_nonblocking(Socket::current_kind() == DriverKind::Epoll)?;
+        std.set_nonblocking(nonblocking_sockets())?;
         let local = std.local_addr()?;
         let fd = OwnedFd::from(std);
         Ok(TcpListener {
-            socket: Socket::new(fd)?,
+            socket: Source::new(fd)?,
             local,
         })
     }
@@ -74,23 +64,19 @@ impl TcpListener {
     /// not reported: it is the peer's doing, and an error here would make the
     /// caller back off while the kernel keeps handing out connections.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, addr) = match self.socket.kind() {
-            DriverKind::Uring => loop {
-                let fd = accept_multishot(&self.socket).await?;
-                match sys::peer_addr(fd.as_raw_fd()) {
-                    Ok(addr) => break (fd, addr),
+        let (fd, addr) = loop {
+            let (fd, raw) = self.socket.accept().await?;
+            // Where the driver's accept did not read the address, the socket is
+            // asked for it: that is where a connection reset before we looked shows.
+            let addr = match raw {
+                Some(raw) => raw.to_std()?,
+                None => match sys::peer_addr(fd.as_raw_fd()) {
+                    Ok(addr) => addr,
                     Err(e) if is_gone_before_accept(&e) => continue,
                     Err(e) => return Err(e),
-                }
-            },
-            DriverKind::Epoll => {
-                let mut raw = RawAddr::empty();
-                let fd = retry(&self.socket, Direction::Read, || {
-                    sys::accept(self.socket.raw(), &mut raw)
-                })
-                .await?;
-                (fd, raw.to_std()?)
-            }
+                },
+            };
+            break (fd, addr);
         };
         sys::set_nodelay(fd.as_raw_fd())?;
         Ok((TcpStream::from_fd(fd)?, addr))
@@ -104,42 +90,4 @@ fn is_gone_before_accept(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ENOTCONN | libc::ECONNRESET | libc::ECONNABORTED)
     )
-}
-
-/// Takes the next connection from the listener's multishot ACCEPT (armed on first
-/// use, re-armed if the kernel ends it). Connections accepted between calls wait
-/// in the operation's slot; dropping the listener closes any not taken.
-pub(crate) async fn accept_multishot(socket: &Socket) -> io::Result<OwnedFd> {
-    std::future::poll_fn(|cx| {
-        reactor::with(|r| {
-            let mut d = r.driver.borrow_mut();
-            let Driver::Uring(u) = &mut *d else {
-                unreachable!("io_uring socket on the epoll driver")
-            };
-            let key = match socket.multishot.get() {
-                Some(k) => k,
-                None => {
-                    let entry = opcode::AcceptMulti::new(types::Fd(socket.raw()))
-                        .flags(libc::SOCK_CLOEXEC)
-                        .build();
-                    // SAFETY: multishot ACCEPT without an address carries no pointers.
-                    let k = unsafe { u.submit_multi(MultiKind::Accept, entry) };
-                    socket.multishot.set(Some(k));
-                    k
-                }
-            };
-            let Poll::Ready((res, flags)) = u.poll_multi(key, cx) else {
-                return Poll::Pending;
-            };
-            if !io_uring::cqueue::more(flags) {
-                socket.multishot.set(None);
-            }
-            if res < 0 {
-                return Poll::Ready(Err(io::Error::from_raw_os_error(-res)));
-            }
-            // SAFETY: a successful accept returns a fresh descriptor we now own.
-            Poll::Ready(Ok(unsafe { OwnedFd::from_raw_fd(res) }))
-        })
-    })
-    .await
 }

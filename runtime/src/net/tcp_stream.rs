@@ -4,20 +4,19 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-use super::sockaddr::RawAddr;
-use super::socket::Socket;
-use super::{stream_io, sys};
+use super::stream_io;
+use crate::io::{sys, RawAddr, Source};
 
 /// A connected TCP socket. `!Send`: it belongs to the reactor that made it.
 #[derive(Debug)]
 pub struct TcpStream {
-    socket: Socket,
+    socket: Source,
 }
 
 impl TcpStream {
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            socket: Socket::new(fd)?,
+            socket: Source::new(fd)?,
         })
     }
 
@@ -29,7 +28,7 @@ impl TcpStream {
             libc::AF_INET6
         };
         let stream = TcpStream {
-            socket: stream_io::connect(family, RawAddr::from_std(addr)).await?,
+            socket: Source::connect(family, RawAddr::from_std(addr)).await?,
         };
         sys::set_nodelay(stream.socket.raw())?;
         Ok(stream)

@@ -4,16 +4,13 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use super::sockaddr::RawAddr;
-use super::socket::{retry, Socket};
-use super::{stream_io, sys};
-use crate::driver::epoll::Direction;
-use crate::driver::DriverKind;
+use super::stream_io;
+use crate::io::{nonblocking_sockets, RawAddr, Source};
 
 /// A listening Unix domain socket. Removes its socket file when dropped.
 #[derive(Debug)]
 pub struct UnixListener {
-    socket: Socket,
+    socket: Source,
     path: PathBuf,
 }
 
@@ -40,9 +37,9 @@ impl UnixListener {
             }
             Err(e) => return Err(e),
         };
-        std.set_nonblocking(Socket::current_kind() == DriverKind::Epoll)?;
+        std.set_nonblocking(nonblocking_sockets())?;
         Ok(UnixListener {
-            socket: Socket::new(OwnedFd::from(std))?,
+            socket: Source::new(OwnedFd::from(std))?,
             path: path.to_path_buf(),
         })
     }
@@ -54,18 +51,9 @@ impl UnixListener {
 
     /// Accepts one connection.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let fd = match self.socket.kind() {
-            DriverKind::Uring => super::tcp_listener::accept_multishot(&self.socket).await?,
-            DriverKind::Epoll => {
-                let mut raw = RawAddr::empty();
-                retry(&self.socket, Direction::Read, || {
-                    sys::accept(self.socket.raw(), &mut raw)
-                })
-                .await?
-            }
-        };
+        let (fd, _) = self.socket.accept().await?;
         Ok(UnixStream {
-            socket: Socket::new(fd)?,
+            socket: Source::new(fd)?,
         })
     }
 }
@@ -79,7 +67,7 @@ impl Drop for UnixListener {
 /// A connected Unix domain stream socket. `!Send`: it belongs to its reactor.
 #[derive(Debug)]
 pub struct UnixStream {
-    socket: Socket,
+    socket: Source,
 }
 
 impl UnixStream {
@@ -87,7 +75,7 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let raw = RawAddr::unix(path.as_ref())?;
         let stream = UnixStream {
-            socket: stream_io::connect(libc::AF_UNIX, raw).await?,
+            socket: Source::connect(libc::AF_UNIX, raw).await?,
         };
         Ok(stream)
     }

@@ -15,6 +15,11 @@ pub(crate) struct Replier {
 }
 
 impl Replier {
+    /// Whether a request was read and awaits its reply.
+    pub(crate) fn owes_reply(&self) -> bool {
+        !self.rep.can_recv()
+    }
+
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {
         self.rep.peer_gone(peer);
     }

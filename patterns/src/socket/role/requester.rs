@@ -38,6 +38,11 @@ impl Requester {
         }
     }
 
+    /// Whether a request may be sent now (none awaits its reply, or REQ_RELAXED).
+    pub(crate) fn can_send(&self) -> bool {
+        self.req.can_send()
+    }
+
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {
         self.req.peer_gone(peer);
     }

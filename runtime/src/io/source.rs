@@ -4,35 +4,38 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use super::sys;
 use crate::driver::epoll::Direction;
 use crate::driver::{Driver, DriverKind};
 use crate::reactor;
 
-/// An open socket and, on the epoll driver, its registration.
+/// An open socket and what its reactor's driver keeps for it: on epoll its
+/// registration, on io_uring the multishot operation armed on it.
 #[derive(Debug)]
-pub(crate) struct Socket {
+pub(crate) struct Source {
     fd: OwnedFd,
     kind: DriverKind,
     epoll_key: Option<usize>,
     /// Whether the reactor lends receive buffers to the kernel (multishot RECV);
     /// fixed for the reactor's life, so read once here.
     recv_ring: bool,
-    /// The multishot RECV armed on this socket (io_uring with a provided ring).
-    pub(crate) multishot: std::cell::Cell<Option<usize>>,
+    /// The multishot RECV or ACCEPT armed on this socket (io_uring).
+    pub(super) multishot: std::cell::Cell<Option<usize>>,
     /// Sockets belong to their reactor's thread.
     _not_send: std::marker::PhantomData<std::rc::Rc<()>>,
 }
 
-impl Socket {
-    /// Wraps `fd` for the current reactor's driver. On epoll, `fd` must be non-blocking.
-    pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
+impl Source {
+    /// Wraps `fd` for the current reactor's driver. On epoll, `fd` must be
+    /// non-blocking (see [`nonblocking_sockets`](super::nonblocking_sockets)).
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Source> {
         let (kind, epoll_key, recv_ring) = reactor::with(|r| match &mut *r.driver.borrow_mut() {
             Driver::Uring(u) => {
                 Ok::<_, io::Error>((DriverKind::Uring, None, u.recv_group().is_some()))
             }
             Driver::Epoll(d) => Ok((DriverKind::Epoll, Some(d.register(fd.as_raw_fd())?), false)),
         })?;
-        Ok(Socket {
+        Ok(Source {
             fd,
             kind,
             epoll_key,
@@ -60,21 +63,22 @@ impl Socket {
         Ok(moved)
     }
 
-    /// The driver kind of the current reactor (decides blocking mode before a socket exists).
-    pub(crate) fn current_kind() -> DriverKind {
-        reactor::with(|r| r.kind())
+    /// Shuts down one or both directions (a plain syscall on either driver).
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        sys::shutdown(self.raw(), how)
     }
 
     /// Whether `recv` can use a multishot RECV on the provided-buffer ring.
-    pub(crate) fn has_recv_ring(&self) -> bool {
+    pub(super) fn has_recv_ring(&self) -> bool {
         self.recv_ring
     }
 
-    pub(crate) fn kind(&self) -> DriverKind {
+    /// The driver this socket was registered with.
+    pub(super) fn kind(&self) -> DriverKind {
         self.kind
     }
 
-    pub(crate) fn fd(&self) -> &OwnedFd {
+    pub(super) fn fd(&self) -> &OwnedFd {
         &self.fd
     }
 
@@ -83,7 +87,7 @@ impl Socket {
     }
 
     /// Waits until the descriptor is ready in `dir` (epoll driver only).
-    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
+    pub(super) async fn ready(&self, dir: Direction) -> io::Result<()> {
         let key = self
             .epoll_key
             .expect("readiness is only awaited on the epoll driver");
@@ -97,7 +101,9 @@ impl Socket {
     }
 }
 
-impl Drop for Socket {
+/// The close: cancels the multishot operation armed on the socket (io_uring)
+/// or removes the registration (epoll), then closes the descriptor.
+impl Drop for Source {
     fn drop(&mut self) {
         if let Some(key) = self.multishot.take() {
             reactor::try_with(|r| {
@@ -121,8 +127,8 @@ impl Drop for Socket {
 }
 
 /// Retries `f` on the epoll driver until it stops returning EAGAIN.
-pub(crate) async fn retry<T>(
-    sock: &Socket,
+pub(super) async fn retry<T>(
+    sock: &Source,
     dir: Direction,
     mut f: impl FnMut() -> io::Result<T>,
 ) -> io::Result<T> {

@@ -1,4 +1,6 @@
-//! Thin, checked wrappers over the few socket syscalls made outside the driver.
+//! Thin, checked wrappers over the few socket syscalls made outside the ring:
+//! the epoll path's non-blocking IO, and the socket options and addresses
+//! `net/` sets and reads.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
