@@ -219,8 +219,12 @@ impl Engine {
         if let Some(msg) = self.held.take() {
             progress = self.deliver(msg, cx)?;
         }
+        let mut next = None;
+        if self.held.is_none() {
+            (progress, next) = self.deliver_batch(progress)?;
+        }
         while self.held.is_none() {
-            let Some(event) = self.session.poll_event() else {
+            let Some(event) = next.take().or_else(|| self.session.poll_event()) else {
                 break;
             };
             progress = true;
@@ -251,6 +255,33 @@ impl Engine {
             }
         }
         Ok(progress)
+    }
+
+    /// The fast path of phase 1: every message decoded from the input goes
+    /// to the inbound queue under one borrow and one read of the receive
+    /// pool's pressure, while the queue has room. Returns the progress and
+    /// the first event that is not a message, for the general path.
+    fn deliver_batch(&mut self, mut progress: bool) -> Result<(bool, Option<Event>), EngineEnd> {
+        let Some(a) = &self.attached else {
+            return Ok((progress, None));
+        };
+        let mut q = a.inbound.borrow_mut();
+        if q.reader_gone() {
+            // The general path decides: a closing owner's engine lingers to
+            // write what is queued, and ends only if a message arrives.
+            return Ok((progress, None));
+        }
+        let pressure = monocoque_runtime::recv_pool_pressure();
+        while !q.is_full() {
+            match self.session.poll_event() {
+                Some(Event::Message(msg)) => {
+                    q.push_under(msg, pressure);
+                    progress = true;
+                }
+                other => return Ok((progress, other)),
+            }
+        }
+        Ok((progress, None))
     }
 
     /// Queues `msg` to the owner, or holds it while the queue is full.

@@ -177,10 +177,16 @@ impl Queue {
     /// pool: under pressure a deep queue's pushes copy their loans out, and
     /// when the pool is nearly dry every push does.
     pub(crate) fn push(&mut self, msg: Msg) -> bool {
+        self.push_under(msg, monocoque_runtime::recv_pool_pressure())
+    }
+
+    /// [`push`](Self::push) with the pool's pressure read by the caller:
+    /// once for a batch (an engine delivering every message of a read).
+    pub(crate) fn push_under(&mut self, msg: Msg, pressure: PoolPressure) -> bool {
         if self.reader_gone {
             return false;
         }
-        let msg = match monocoque_runtime::recv_pool_pressure() {
+        let msg = match pressure {
             PoolPressure::Low => msg,
             PoolPressure::High if self.items.len() < ZERO_COPY_BACKLOG => msg,
             PoolPressure::High | PoolPressure::NearlyDry => detach_from_pool(msg),

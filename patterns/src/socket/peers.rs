@@ -162,7 +162,17 @@ impl Peers {
         let Some(p) = self.pipes.get(&peer) else {
             return (None, false);
         };
-        let msg = p.inbound.borrow_mut().pop();
+        let (msg, more) = {
+            let mut q = p.inbound.borrow_mut();
+            let msg = q.pop();
+            (msg, !q.is_empty())
+        };
+        // A queue with more to read stays readable, and a pipe with more to
+        // read is not finished: nothing to refresh (the common case of a
+        // busy peer, saved on every message).
+        if more {
+            return (msg, false);
+        }
         (msg, self.refresh_readable(peer))
     }
 

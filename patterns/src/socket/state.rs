@@ -34,6 +34,8 @@ pub(crate) struct SocketState {
     /// The socket's monitors (shared with `SocketShared::monitor`), for the
     /// peers the socket drops itself.
     monitor: MonitorSink,
+    /// Spare list for the readiness edges `sync` applies.
+    edges: Vec<PeerId>,
 }
 
 impl SocketState {
@@ -49,6 +51,7 @@ impl SocketState {
             last_endpoint: None,
             closed: false,
             monitor,
+            edges: Vec::new(),
         }
     }
 
@@ -66,17 +69,21 @@ impl SocketState {
             let Some(event) = event else { break };
             self.on_event(event);
         }
-        let readable: Vec<PeerId> = std::mem::take(&mut *signals.readable.borrow_mut());
-        for peer in readable {
-            self.refresh_readable(peer);
+        // The lists are swapped with this state's spare ones, not taken, so
+        // neither side allocates again on the next edge.
+        std::mem::swap(&mut self.edges, &mut *signals.readable.borrow_mut());
+        for i in 0..self.edges.len() {
+            self.refresh_readable(self.edges[i]);
         }
+        self.edges.clear();
         if self.kind.is_publisher() {
             self.pump_upstream();
         }
-        let writable: Vec<PeerId> = std::mem::take(&mut *signals.writable.borrow_mut());
-        for peer in writable {
+        std::mem::swap(&mut self.edges, &mut *signals.writable.borrow_mut());
+        for &peer in &self.edges {
             self.peers.refresh_writable(peer);
         }
+        self.edges.clear();
     }
 
     fn refresh_readable(&mut self, peer: PeerId) {
