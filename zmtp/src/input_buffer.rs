@@ -138,9 +138,12 @@ impl InputBuffer {
     pub fn skip(&mut self, mut n: usize) {
         assert!(n <= self.len, "skip past the end of the input buffer");
         self.len -= n;
-        let k = n.min(self.assembly.len());
-        self.assembly.advance(k);
-        n -= k;
+        // Most skips are of a received chunk; the assembly is empty then.
+        if !self.assembly.is_empty() {
+            let k = n.min(self.assembly.len());
+            self.assembly.advance(k);
+            n -= k;
+        }
         while n > 0 {
             let front = self.chunks.front_mut().expect("len counts the chunks");
             if front.len() > n {

@@ -36,6 +36,8 @@ pub(crate) struct SocketState {
     monitor: MonitorSink,
     /// Spare list for the readiness edges `sync` applies.
     edges: Vec<PeerId>,
+    /// The signals' generation `sync` last applied.
+    synced: u64,
 }
 
 impl SocketState {
@@ -52,6 +54,7 @@ impl SocketState {
             closed: false,
             monitor,
             edges: Vec::new(),
+            synced: u64::MAX,
         }
     }
 
@@ -64,6 +67,13 @@ impl SocketState {
 
     /// Applies every readiness change and pipe event signalled since last time.
     pub(crate) fn sync(&mut self, signals: &Signals) {
+        // Every signal bumps the generation: unchanged, there is nothing
+        // to apply (the common case of a busy reader between edges).
+        let generation = signals.generation.get();
+        if generation == self.synced {
+            return;
+        }
+        self.synced = generation;
         loop {
             let event = signals.events.borrow_mut().pop_front();
             let Some(event) = event else { break };

@@ -244,7 +244,7 @@ impl Session {
                 SessionState::Closed => return None,
                 SessionState::Greeting => match self.greeting.parse(&mut self.input) {
                     Ok(None) => return None,
-                    Ok(Some(greeting)) => self.on_greeting(greeting),
+                    Ok(Some(greeting)) => self.on_greeting(greeting).map(|()| None),
                     Err(e) => Err(e),
                 },
                 SessionState::Handshaking | SessionState::Active => {
@@ -255,8 +255,13 @@ impl Session {
                     }
                 }
             };
-            if let Err(e) = step {
-                self.fail(e);
+            // An event a frame completed goes straight back: the queue is
+            // empty here (it was drained above), so order is kept and the
+            // common case (one data message) never touches the queue.
+            match step {
+                Ok(Some(event)) => return Some(event),
+                Ok(None) => {}
+                Err(e) => self.fail(e),
             }
         }
     }
@@ -443,7 +448,9 @@ impl Session {
         self.events.push_back(Event::HandshakeSucceeded(info));
     }
 
-    fn on_frame(&mut self, frame: Frame) -> Result<()> {
+    /// One decoded frame; the event it completes, if any (others, such as
+    /// the handshake's, are queued).
+    fn on_frame(&mut self, frame: Frame) -> Result<Option<Event>> {
         self.timers.traffic();
         if self.state == SessionState::Handshaking {
             if !frame.command {
@@ -459,7 +466,7 @@ impl Session {
                 .mechanism
                 .on_command(&self.local, name, data, &mut self.transmit)?;
             self.on_handshake_status(status);
-            return Ok(());
+            return Ok(None);
         }
         if frame.command {
             return self.on_command(frame.body);
@@ -469,22 +476,26 @@ impl Session {
             Some(codec) => codec.decode(frame)?,
         };
         let more = frame.more;
+        if !more && self.partial.is_empty() {
+            // A single-frame message: no partial to build.
+            return Ok(Some(self.on_message(Msg::from(frame.body))));
+        }
         if self.partial.len() >= ZERO_COPY_FRAMES && frame.body.len() > INLINE_COPY_MAX {
             self.partial_bytes_copied += frame.body.len() as u64;
             self.partial.push(Bytes::copy_from_slice(&frame.body));
         } else {
             self.partial.push(frame.body);
         }
-        if !more {
-            let msg = std::mem::take(&mut self.partial);
-            self.on_message(msg);
+        if more {
+            return Ok(None);
         }
-        Ok(())
+        let msg = std::mem::take(&mut self.partial);
+        Ok(Some(self.on_message(msg)))
     }
 
     /// A command after the handshake. Unknown commands (and handshake commands
     /// repeated) are ignored, as libzmq ignores them.
-    fn on_command(&mut self, body: Bytes) -> Result<()> {
+    fn on_command(&mut self, body: Bytes) -> Result<Option<Event>> {
         let (name, data) = command::split_name(&body)?;
         match &name[..] {
             Ping::NAME => {
@@ -495,34 +506,29 @@ impl Session {
             }
             Pong::NAME => self.stats.pongs_received += 1,
             Subscribe::NAME if self.config.socket_type.is_publisher() => {
-                self.events.push_back(Event::Subscribe(data));
+                return Ok(Some(Event::Subscribe(data)));
             }
             Cancel::NAME if self.config.socket_type.is_publisher() => {
-                self.events.push_back(Event::Cancel(data));
+                return Ok(Some(Event::Cancel(data)));
             }
             ErrorCommand::NAME => return Err(peer_error(data)),
             _ => {}
         }
-        Ok(())
+        Ok(None)
     }
 
-    fn on_message(&mut self, msg: Msg) {
+    /// A complete message, as the event it is.
+    fn on_message(&mut self, msg: Msg) -> Event {
         // Subscriptions as messages (ZMTP 3.0 peers, XSUB users): 0x01 / 0x00 + topic.
         if self.config.socket_type.is_publisher() && msg.len() == 1 {
             match msg[0].first() {
-                Some(1) => {
-                    self.events.push_back(Event::Subscribe(msg[0].slice(1..)));
-                    return;
-                }
-                Some(0) => {
-                    self.events.push_back(Event::Cancel(msg[0].slice(1..)));
-                    return;
-                }
+                Some(1) => return Event::Subscribe(msg[0].slice(1..)),
+                Some(0) => return Event::Cancel(msg[0].slice(1..)),
                 _ => {}
             }
         }
         self.stats.messages_received += 1;
-        self.events.push_back(Event::Message(msg));
+        Event::Message(msg)
     }
 }
 
