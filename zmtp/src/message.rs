@@ -53,6 +53,33 @@ impl Msg {
         };
     }
 
+    /// Puts a frame before the others (a ROUTER's routing id on a received
+    /// message): one allocation for a single-frame message, none to spare.
+    ///
+    /// ```
+    /// use monocoque_zmtp::Msg;
+    /// let mut m = Msg::from("body");
+    /// m.push_front("id");
+    /// assert_eq!(&m[0][..], b"id");
+    /// assert_eq!(&m[1][..], b"body");
+    /// ```
+    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+        let frame = frame.into();
+        self.frames = match std::mem::take(&mut self.frames) {
+            Frames::None => Frames::One(frame),
+            Frames::One(second) => {
+                let mut v = Vec::with_capacity(4);
+                v.push(frame);
+                v.push(second);
+                Frames::Many(v)
+            }
+            Frames::Many(mut v) => {
+                v.insert(0, frame);
+                Frames::Many(v)
+            }
+        };
+    }
+
     /// The frames in order.
     pub fn frames(&self) -> &[Bytes] {
         match &self.frames {

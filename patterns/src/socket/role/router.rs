@@ -112,10 +112,9 @@ impl Router {
             if removed {
                 self.routing.remove(peer);
             }
-            if let Some(m) = msg {
-                let mut frames = m.into_frames();
-                frames.insert(0, identity);
-                return Some(Msg::from(frames));
+            if let Some(mut m) = msg {
+                m.push_front(identity);
+                return Some(m);
             }
         }
     }
