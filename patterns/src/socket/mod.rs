@@ -76,17 +76,17 @@ impl Socket {
     /// not support it. Options that shape connections (HWMs, heartbeats,
     /// identities, security) apply to connections made afterwards, as in libzmq.
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
-        let mut core = self.shared.core.borrow_mut();
+        let mut state = self.shared.state.borrow_mut();
         match option {
             SocketOption::Subscribe(ref topic) | SocketOption::Unsubscribe(ref topic) => {
                 // Learn of new and gone peers first, so the request reaches
                 // every publisher connected now.
-                core.sync(&self.shared.signals);
-                core.subscription(matches!(option, SocketOption::Subscribe(_)), topic)
+                state.sync(&self.shared.signals);
+                state.subscription(matches!(option, SocketOption::Subscribe(_)), topic)
             }
             option => {
-                core.apply(option)?;
-                self.shared.refresh_terms(&core.options);
+                state.apply(option)?;
+                self.shared.refresh_terms(&state.options);
                 Ok(())
             }
         }
@@ -94,37 +94,37 @@ impl Socket {
 
     /// The current option values.
     pub fn options(&self) -> Options {
-        self.shared.core.borrow().options.clone()
+        self.shared.state.borrow().options.clone()
     }
 
     /// The endpoint of the last bind, with the port the kernel chose
     /// (ZMQ_LAST_ENDPOINT).
     pub fn last_endpoint(&self) -> Option<String> {
-        self.shared.core.borrow().last_endpoint.clone()
+        self.shared.state.borrow().last_endpoint.clone()
     }
 
     /// Messages queued in this socket's pipes: `(inbound, outbound)`, summed
     /// over peers (received but not yet read; sent but not yet written).
     pub fn queued(&self) -> (usize, usize) {
-        let mut core = self.shared.core.borrow_mut();
-        core.sync(&self.shared.signals);
-        core.queued()
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.queued()
     }
 
     /// Peers connected now: handshake done (tcp, ipc) or joined (inproc).
     pub fn peer_count(&self) -> usize {
-        let mut core = self.shared.core.borrow_mut();
-        core.sync(&self.shared.signals);
-        core.peer_count()
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.peer_count()
     }
 
     /// Distinct topics subscribed (libzmq's ZMQ_TOPICS_COUNT): for PUB and
     /// XPUB, the topics some subscriber wants (requests received so far
     /// applied); for SUB and XSUB, this socket's own; 0 for other types.
     pub fn topics_count(&self) -> usize {
-        let mut core = self.shared.core.borrow_mut();
-        core.sync(&self.shared.signals);
-        core.topics_count()
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.topics_count()
     }
 
     /// Spreads the connections this PUB or XPUB accepts from now on over
@@ -146,22 +146,22 @@ impl Socket {
                 operation: "spread connections over IO cores (only PUB and XPUB do)",
             });
         }
-        if self.shared.core.borrow().fanout().is_some() {
+        if self.shared.state.borrow().fanout().is_some() {
             return Err(Error::InvalidState(
                 "the socket's connections are already spread over IO cores",
             ));
         }
         let fanout = crate::fanout::spread(&self.host(), cores)?;
-        self.shared.core.borrow_mut().set_fanout(fanout);
+        self.shared.state.borrow_mut().set_fanout(fanout);
         Ok(())
     }
 
     /// Per IO core: connections, messages handed over and messages lost to a
     /// full ring; `None` if the socket is not spread.
     pub fn io_core_statistics(&self) -> Option<Vec<crate::IoCoreStatistics>> {
-        let mut core = self.shared.core.borrow_mut();
-        core.sync(&self.shared.signals);
-        core.fanout().map(crate::fanout::statistics)
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.fanout().map(crate::fanout::statistics)
     }
 
     /// Starts queueing this socket's connection events to a new [`Monitor`].
@@ -177,13 +177,13 @@ impl Socket {
 
     /// The core with every signalled event applied, for a send or receive;
     /// [`Error::Closed`] once the socket is closed.
-    fn open_core(&self) -> Result<std::cell::RefMut<'_, state::SocketState>> {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closed {
+    fn open_state(&self) -> Result<std::cell::RefMut<'_, state::SocketState>> {
+        let mut state = self.shared.state.borrow_mut();
+        if state.closed {
             return Err(Error::Closed);
         }
-        core.sync(&self.shared.signals);
-        Ok(core)
+        state.sync(&self.shared.signals);
+        Ok(state)
     }
 
     /// The socket as its transports see it.
@@ -192,7 +192,7 @@ impl Socket {
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.shared.core.borrow().closed {
+        if self.shared.state.borrow().closed {
             Err(Error::Closed)
         } else {
             Ok(())
@@ -230,16 +230,16 @@ impl Socket {
             }
         };
         let task = listener.map(|l| spawn(network::listen(self.host(), l, resolved.clone())));
-        let mut core = self.shared.core.borrow_mut();
-        core.last_endpoint = Some(resolved.clone());
-        core.endpoints.push(EndpointEntry {
+        let mut state = self.shared.state.borrow_mut();
+        state.last_endpoint = Some(resolved.clone());
+        state.endpoints.push(EndpointEntry {
             resolved: resolved.clone(),
             given: endpoint.to_string(),
             bound: true,
             task,
             pipe: None,
         });
-        drop(core);
+        drop(state);
         tracing::debug!(endpoint = %resolved, "listening");
         self.shared
             .monitor
@@ -259,7 +259,7 @@ impl Socket {
             Endpoint::Inproc(name) => {
                 let pipe = inproc::connect(&self.host(), name, &display)?;
                 let peer = pipe.peer;
-                self.shared.core.borrow_mut().attach(pipe);
+                self.shared.state.borrow_mut().attach(pipe);
                 (None, Some(peer))
             }
             Endpoint::Tcp { port, host } => {
@@ -273,13 +273,17 @@ impl Socket {
             }
             Endpoint::Ipc(_) => self.connect_network(ep.clone(), display.clone()),
         };
-        self.shared.core.borrow_mut().endpoints.push(EndpointEntry {
-            resolved: display,
-            given: endpoint.to_string(),
-            bound: false,
-            task,
-            pipe,
-        });
+        self.shared
+            .state
+            .borrow_mut()
+            .endpoints
+            .push(EndpointEntry {
+                resolved: display,
+                given: endpoint.to_string(),
+                bound: false,
+                task,
+                pipe,
+            });
         Ok(())
     }
 
@@ -291,18 +295,18 @@ impl Socket {
         Option<monocoque_runtime::JoinHandle<()>>,
         Option<crate::PeerId>,
     ) {
-        let mut core = self.shared.core.borrow_mut();
-        let persistent = if core.options.immediate {
+        let mut state = self.shared.state.borrow_mut();
+        let persistent = if state.options.immediate {
             None
         } else {
             let peer = self.shared.allocate_peer();
-            let shape = crate::pipe::PipeShape::of(&core.options, core.kind);
+            let shape = crate::pipe::PipeShape::of(&state.options, state.kind);
             let pipe = Pipe::new(peer, shape, &self.shared.signals, &display);
             let far = pipe.far_end();
-            core.attach(pipe);
+            state.attach(pipe);
             Some(far)
         };
-        drop(core);
+        drop(state);
         let peer = persistent.as_ref().map(|p| p.peer);
         // Each connecter's reconnect jitter starts from its own seed.
         let seed = (u64::from(shared::random_seed()) << 32) | self.shared.allocate_peer().0;
@@ -326,7 +330,7 @@ impl Socket {
     /// that missed a message, ROUTER one per message to a full peer. Drops by
     /// IO cores of a spread publisher are not included.
     pub fn hwm_drops(&self) -> u64 {
-        self.shared.core.borrow().hwm_drops
+        self.shared.state.borrow().hwm_drops
     }
 
     /// Stops accepting connections on every bound tcp and ipc endpoint,
@@ -336,15 +340,15 @@ impl Socket {
     /// listening sockets close at the reactor's next turn.
     pub fn stop_listening(&self) -> Result<()> {
         self.check_open()?;
-        let mut core = self.shared.core.borrow_mut();
+        let mut state = self.shared.state.borrow_mut();
         let mut stopped = Vec::new();
-        for e in core.endpoints.iter_mut().filter(|e| e.bound) {
+        for e in state.endpoints.iter_mut().filter(|e| e.bound) {
             // Dropping the listener task closes the listening socket.
             if e.task.take().is_some() {
                 stopped.push(e.resolved.clone());
             }
         }
-        drop(core);
+        drop(state);
         for endpoint in stopped {
             tracing::debug!(%endpoint, "stopped listening");
             self.shared
@@ -357,10 +361,10 @@ impl Socket {
 
     fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
         self.check_open()?;
-        let mut core = self.shared.core.borrow_mut();
-        core.sync(&self.shared.signals);
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
         let normalized = endpoint.parse::<Endpoint>().ok().map(|e| e.to_string());
-        let Some(i) = core.endpoints.iter().position(|e| {
+        let Some(i) = state.endpoints.iter().position(|e| {
             e.bound == bound
                 && (e.given == endpoint
                     || e.resolved == endpoint
@@ -368,17 +372,17 @@ impl Socket {
         }) else {
             return Err(Error::UnknownEndpoint(endpoint.to_string()));
         };
-        let entry = core.endpoints.remove(i);
+        let entry = state.endpoints.remove(i);
         drop(entry.task);
         if let Some(peer) = entry.pipe {
-            core.terminate(peer);
+            state.terminate(peer);
         }
         if bound {
-            for peer in core.peers_on(&entry.resolved) {
-                core.terminate(peer);
+            for peer in state.peers_on(&entry.resolved) {
+                state.terminate(peer);
             }
         }
-        drop(core);
+        drop(state);
         if let Ok(Endpoint::Inproc(name)) = entry.resolved.parse::<Endpoint>() {
             if bound {
                 inproc::unbind(&self.host(), &name);
@@ -401,16 +405,16 @@ impl Socket {
         // machinery (a timer, the poll loop), which cost a fifth of a
         // sender's time per message in perf.
         let attempt = {
-            let mut core = self.open_core()?;
-            match core.try_send(msg.into())? {
+            let mut state = self.open_state()?;
+            match state.try_send(msg.into())? {
                 // A PUB that dropped at SNDHWM gives its engines a turn
                 // (see `Publisher::dropped_at_hwm`).
                 Step::Done(_) => FirstTry::Sent {
-                    dropped: core.take_dropped_at_hwm(),
+                    dropped: state.take_dropped_at_hwm(),
                 },
                 Step::Wait(msg) => FirstTry::Wait {
                     msg,
-                    timeout: core.options.sndtimeo,
+                    timeout: state.options.sndtimeo,
                 },
             }
         };
@@ -431,10 +435,10 @@ impl Socket {
     /// Sends without waiting: [`Error::WouldBlock`] where `send` would wait
     /// (libzmq's ZMQ_DONTWAIT).
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
-        let mut core = self.open_core()?;
-        let step = core.try_send(msg.into())?;
+        let mut state = self.open_state()?;
+        let step = state.try_send(msg.into())?;
         // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
-        core.take_dropped_at_hwm();
+        state.take_dropped_at_hwm();
         match step {
             Step::Done(_) => Ok(()),
             Step::Wait(_) => Err(Error::WouldBlock("no peer can take the message now")),
@@ -451,11 +455,11 @@ impl Socket {
             if sent {
                 return Poll::Ready(Ok(()));
             }
-            let mut core = self.open_core()?;
-            match core.try_send(msg.take().expect("polled after completion"))? {
+            let mut state = self.open_state()?;
+            match state.try_send(msg.take().expect("polled after completion"))? {
                 // A PUB that dropped at SNDHWM gives its engines a turn (see
                 // `Publisher::dropped_at_hwm`); the message is already sent.
-                Step::Done(_) if core.take_dropped_at_hwm() => {
+                Step::Done(_) if state.take_dropped_at_hwm() => {
                     sent = true;
                     cx.waker().wake_by_ref();
                     Poll::Pending
@@ -463,7 +467,7 @@ impl Socket {
                 Step::Done(_) => Poll::Ready(Ok(())),
                 Step::Wait(m) => {
                     msg = Some(m);
-                    if let Some(f) = core.fanout_mut() {
+                    if let Some(f) = state.fanout_mut() {
                         f.wait_for_room(cx);
                     }
                     if timed_out(&mut timer, deadline, cx) {
@@ -484,11 +488,11 @@ impl Socket {
     pub async fn recv(&self) -> Result<Msg> {
         // A message already queued is taken without the waiting machinery.
         let timeout = {
-            let mut core = self.open_core()?;
-            if let Some(m) = core.try_recv()? {
+            let mut state = self.open_state()?;
+            if let Some(m) = state.try_recv()? {
                 return Ok(m);
             }
-            core.options.rcvtimeo
+            state.options.rcvtimeo
         };
         self.recv_until(timeout.map(|t| Instant::now() + t)).await
     }
@@ -498,8 +502,8 @@ impl Socket {
     pub(crate) async fn recv_until(&self, deadline: Option<Instant>) -> Result<Msg> {
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
-            let mut core = self.open_core()?;
-            if let Some(m) = core.try_recv()? {
+            let mut state = self.open_state()?;
+            if let Some(m) = state.try_recv()? {
                 return Poll::Ready(Ok(m));
             }
             if timed_out(&mut timer, deadline, cx) {
@@ -533,11 +537,11 @@ impl Socket {
     /// });
     /// ```
     pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<Msg>> {
-        let mut core = match self.open_core() {
-            Ok(core) => core,
+        let mut state = match self.open_state() {
+            Ok(state) => state,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        match core.try_recv() {
+        match state.try_recv() {
             Ok(Some(m)) => Poll::Ready(Ok(m)),
             Ok(None) => {
                 self.shared.signals.register_recv(cx.waker());
@@ -568,11 +572,11 @@ impl Socket {
     /// });
     /// ```
     pub fn poll_send_ready(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<()>> {
-        let mut core = match self.open_core() {
-            Ok(core) => core,
+        let mut state = match self.open_state() {
+            Ok(state) => state,
             Err(e) => return Poll::Ready(Err(e)),
         };
-        match core.send_readiness() {
+        match state.send_readiness() {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => {
                 self.shared.signals.register_send(cx.waker());
@@ -584,8 +588,9 @@ impl Socket {
 
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
-        let mut core = self.open_core()?;
-        core.try_recv()?
+        let mut state = self.open_state()?;
+        state
+            .try_recv()?
             .ok_or(Error::WouldBlock("no message is ready"))
     }
 
@@ -593,25 +598,25 @@ impl Socket {
     /// messages leave within LINGER, in the background (the runtime must keep
     /// running for that). Also done on drop.
     pub fn close(&self) {
-        let mut core = self.shared.core.borrow_mut();
-        if core.closed {
+        let mut state = self.shared.state.borrow_mut();
+        if state.closed {
             return;
         }
-        core.sync(&self.shared.signals);
-        core.closed = true;
-        let linger = core.options.linger;
+        state.sync(&self.shared.signals);
+        state.closed = true;
+        let linger = state.options.linger;
         // IO cores end their connections themselves, within the linger.
-        if let Some(f) = core.take_fanout() {
+        if let Some(f) = state.take_fanout() {
             f.close(linger);
         }
-        for peer in core.peer_ids() {
+        for peer in state.peer_ids() {
             if linger.is_some_and(|l| l.is_zero()) {
-                core.discard_outbound(peer);
+                state.discard_outbound(peer);
             }
-            core.terminate(peer);
+            state.terminate(peer);
         }
-        let endpoints = std::mem::take(&mut core.endpoints);
-        drop(core);
+        let endpoints = std::mem::take(&mut state.endpoints);
+        drop(state);
         for e in endpoints {
             let is_inproc = e.resolved.starts_with("inproc://");
             match e.task {

@@ -22,10 +22,10 @@ use crate::PeerId;
 pub(crate) struct SocketShared {
     pub(crate) kind: SocketType,
     pub(crate) signals: Rc<Signals>,
-    pub(crate) core: RefCell<SocketState>,
+    pub(crate) state: RefCell<SocketState>,
     pub(crate) monitor: RefCell<MonitorSink>,
     pub(crate) lifecycle: Lifecycle,
-    /// The options new connections start with, kept apart from the core so
+    /// The options new connections start with, kept apart from the state so
     /// that transports read them without borrowing it.
     terms: RefCell<Rc<ConnectionTerms>>,
     next_peer: Cell<u64>,
@@ -39,12 +39,12 @@ impl SocketShared {
     pub(crate) fn new(kind: SocketType) -> Rc<SocketShared> {
         let seed = random_seed();
         let monitor = MonitorSink::default();
-        let core = SocketState::new(kind, seed, monitor.clone());
-        let terms = ConnectionTerms::of(&core.options, kind);
+        let state = SocketState::new(kind, seed, monitor.clone());
+        let terms = ConnectionTerms::of(&state.options, kind);
         Rc::new(SocketShared {
             kind,
             signals: Rc::new(Signals::default()),
-            core: RefCell::new(core),
+            state: RefCell::new(state),
             monitor: RefCell::new(monitor),
             lifecycle: Lifecycle::default(),
             terms: RefCell::new(Rc::new(terms)),
@@ -76,9 +76,9 @@ impl EngineOwner for SocketShared {
     }
 
     fn greeting(&self) -> Vec<Msg> {
-        match self.core.try_borrow() {
-            Ok(core) => core.greeting(),
-            // Engines and joins run only while no socket call holds the core
+        match self.state.try_borrow() {
+            Ok(state) => state.greeting(),
+            // Engines and joins run only while no socket call holds the state
             // (calls do not await with it borrowed), so this does not happen.
             Err(_) => {
                 tracing::error!("socket state busy at handshake; greeting not sent");
@@ -159,12 +159,12 @@ impl SocketHost for SocketShared {
     }
 
     fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream> {
-        let mut core = self.core.borrow_mut();
-        if core.fanout().is_none() {
+        let mut state = self.state.borrow_mut();
+        if state.fanout().is_none() {
             return Some(stream);
         }
-        let options = &core.options.clone();
-        let fanout = core.fanout_mut()?;
+        let options = &state.options.clone();
+        let fanout = state.fanout_mut()?;
         match stream {
             NetStream::Tcp(s) => {
                 crate::fanout::hand_off(fanout, options, s, endpoint).map(NetStream::Tcp)
