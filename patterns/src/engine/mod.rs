@@ -45,21 +45,21 @@
 //! logged and reported), the owner drops the pipe, or the owner closes and
 //! its linger allows no more.
 
+mod io_slots;
 mod owner;
 pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
 
-use std::future::{poll_fn, Future};
-use std::io;
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use monocoque_runtime::{sleep_until, Sleep};
 use monocoque_zmtp::{Event, Msg, PeerInfo, Session, SessionState};
+
+use io_slots::{IoSlots, StreamOps};
 
 pub(crate) use owner::{EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
 use stream::Stream;
@@ -89,31 +89,28 @@ pub(crate) async fn run<S: Stream>(
         Ok(e) => e,
         Err(end) => return end,
     };
-    let mut io = Io::new(&stream);
+    let new_read = || stream.recv_bytes();
+    let new_write = |chunks| stream.write_chunks(chunks);
+    // Typed by a first value that is never polled (futures do nothing
+    // until polled), then emptied: the slots hold the stream's own future
+    // types, so each new operation replaces the last in place.
+    let mut read = std::pin::pin!(Some(new_read()));
+    read.set(None);
+    let mut write = std::pin::pin!(Some(new_write(Vec::new())));
+    write.set(None);
+    let mut io = IoSlots {
+        read,
+        write,
+        timer: std::pin::pin!(None),
+        new_read,
+        new_write,
+    };
     let end = poll_fn(|cx| engine.poll(cx, &mut io)).await;
-    // The in-flight operations borrow the stream: dropped before it.
-    drop(io);
+    // What is still in flight is cancelled before the owner hears the end.
+    io.read.set(None);
+    io.write.set(None);
+    io.timer.set(None);
     engine.finish(end)
-}
-
-/// The operations in flight on the stream, and the timer. They borrow the
-/// stream, so they live beside the engine rather than in it.
-struct Io<'s, S> {
-    stream: &'s S,
-    read: Option<Pin<Box<dyn Future<Output = io::Result<Bytes>> + 's>>>,
-    write: Option<Pin<Box<dyn Future<Output = io::Result<()>> + 's>>>,
-    timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl<'s, S: Stream> Io<'s, S> {
-    fn new(stream: &'s S) -> Io<'s, S> {
-        Io {
-            stream,
-            read: None,
-            write: None,
-            timer: None,
-        }
-    }
 }
 
 /// One connection's state between turns.
@@ -180,7 +177,7 @@ impl Engine {
     }
 
     /// Runs turns until one makes no progress (pending) or the connection ends.
-    fn poll<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> Poll<EngineEnd> {
+    fn poll(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Poll<EngineEnd> {
         self.owner
             .lifecycle()
             .register(self.lifecycle_key, cx.waker());
@@ -194,11 +191,7 @@ impl Engine {
     }
 
     /// One pass over the phases; whether any made progress.
-    fn turn<S: Stream>(
-        &mut self,
-        cx: &mut Context<'_>,
-        io: &mut Io<'_, S>,
-    ) -> Result<bool, EngineEnd> {
+    fn turn(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Result<bool, EngineEnd> {
         let mut progress = self.drive_decode(cx, io)?;
         progress |= self.drive_outbound(cx, io);
         progress |= self.drive_write(cx, io)?;
@@ -210,10 +203,10 @@ impl Engine {
 
     /// Phase 1: the held message, then every decoded event, while the
     /// inbound queue has room.
-    fn drive_decode<S: Stream>(
+    fn drive_decode(
         &mut self,
         cx: &mut Context<'_>,
-        io: &mut Io<'_, S>,
+        io: &mut impl StreamOps,
     ) -> Result<bool, EngineEnd> {
         let mut progress = false;
         if let Some(msg) = self.held.take() {
@@ -244,10 +237,9 @@ impl Engine {
                 Event::Closed(e) => {
                     // Flush what the session queued last (an ERROR for a
                     // refused client) without waiting for it.
-                    if self.session.wants_write() && io.write.is_none() {
-                        let chunks = self.session.transmit().take_chunks();
-                        let mut f = Box::pin(io.stream.write_chunks(chunks));
-                        let _ = f.as_mut().poll(cx);
+                    if self.session.wants_write() && !io.writing() {
+                        io.start_write(self.session.transmit().take_chunks());
+                        let _ = io.poll_write(cx);
                     }
                     return Err(self.lost(CloseReason::Protocol(e)));
                 }
@@ -306,11 +298,11 @@ impl Engine {
     }
 
     /// Phase 2: outbound messages into the session while no write is in flight.
-    fn drive_outbound<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> bool {
+    fn drive_outbound(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> bool {
         let Some(a) = &self.attached else {
             return false;
         };
-        if io.write.is_some() || self.session.state() != SessionState::Active {
+        if io.writing() || self.session.state() != SessionState::Active {
             return false;
         }
         let mut q = a.outbound.borrow_mut();
@@ -327,23 +319,19 @@ impl Engine {
 
     /// Phase 3: starts a gathered write of the session's output, and polls
     /// the one in flight.
-    fn drive_write<S: Stream>(
+    fn drive_write(
         &mut self,
         cx: &mut Context<'_>,
-        io: &mut Io<'_, S>,
+        io: &mut impl StreamOps,
     ) -> Result<bool, EngineEnd> {
-        if io.write.is_none() && self.session.wants_write() {
-            let chunks = self.session.transmit().take_chunks();
-            io.write = Some(Box::pin(io.stream.write_chunks(chunks)));
+        if !io.writing() && self.session.wants_write() {
+            io.start_write(self.session.transmit().take_chunks());
         }
-        let Some(f) = &mut io.write else {
+        if !io.writing() {
             return Ok(false);
-        };
-        match f.as_mut().poll(cx) {
-            Poll::Ready(Ok(())) => {
-                io.write = None;
-                Ok(true)
-            }
+        }
+        match io.poll_write(cx) {
+            Poll::Ready(Ok(())) => Ok(true),
             Poll::Ready(Err(e)) => Err(self.lost(CloseReason::write(&e))),
             Poll::Pending => Ok(false),
         }
@@ -351,8 +339,8 @@ impl Engine {
 
     /// Phase 4: ends the connection once the owner let go of the pipe (and
     /// everything queued to it is written), or its linger ran out.
-    fn drive_release<S: Stream>(&self, io: &Io<'_, S>) -> Result<(), EngineEnd> {
-        let idle = io.write.is_none() && !self.session.wants_write();
+    fn drive_release(&self, io: &impl StreamOps) -> Result<(), EngineEnd> {
+        let idle = !io.writing() && !self.session.wants_write();
         let lifecycle = self.owner.lifecycle();
         match &self.attached {
             Some(a) => {
@@ -386,20 +374,17 @@ impl Engine {
 
     /// Phase 5: reads, unless a decoded message is waiting for room, or a
     /// write is stuck with too much of our own output behind it.
-    fn drive_read<S: Stream>(
+    fn drive_read(
         &mut self,
         cx: &mut Context<'_>,
-        io: &mut Io<'_, S>,
+        io: &mut impl StreamOps,
     ) -> Result<bool, EngineEnd> {
-        let pushed_back = io.write.is_some() && self.session.transmit_len() > TRANSMIT_CAP;
+        let pushed_back = io.writing() && self.session.transmit_len() > TRANSMIT_CAP;
         if self.held.is_some() || pushed_back {
             return Ok(false);
         }
-        let stream = io.stream;
-        let f = io.read.get_or_insert_with(|| Box::pin(stream.recv_bytes()));
-        match f.as_mut().poll(cx) {
+        match io.poll_read(cx) {
             Poll::Ready(Ok(data)) => {
-                io.read = None;
                 if data.is_empty() {
                     return Err(self.lost(CloseReason::PeerClosed));
                 }
@@ -413,23 +398,14 @@ impl Engine {
 
     /// Phase 6: the session's timers (handshake, heartbeats) and, while the
     /// owner closes, its linger deadline.
-    fn drive_timers<S: Stream>(&mut self, cx: &mut Context<'_>, io: &mut Io<'_, S>) -> bool {
+    fn drive_timers(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> bool {
         let lifecycle = self.owner.lifecycle();
         let deadline = match (self.session.poll_timeout(), lifecycle.deadline()) {
             (Some(a), Some(b)) if lifecycle.is_closing() => Some(a.min(b)),
             (None, Some(b)) if lifecycle.is_closing() => Some(b),
             (a, _) => a,
         };
-        let Some(d) = deadline else {
-            io.timer = None;
-            return false;
-        };
-        if io.timer.as_ref().is_none_or(|t| t.deadline() != d) {
-            io.timer = Some(Box::pin(sleep_until(d)));
-        }
-        let t = io.timer.as_mut().expect("just set");
-        if t.as_mut().poll(cx).is_ready() {
-            io.timer = None;
+        if io.poll_timer(cx, deadline) {
             self.session.handle_timeout(Instant::now());
             return true;
         }
