@@ -89,6 +89,24 @@ impl Msg {
         }
     }
 
+    /// Moves the frames to the end of `out`, without a `Vec` of their own
+    /// for a single-frame message (wrapping a body in an envelope).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::Msg;
+    /// let mut envelope = vec![Bytes::from_static(b"id"), Bytes::new()];
+    /// Msg::from("reply").append_to(&mut envelope);
+    /// assert_eq!(envelope.len(), 3);
+    /// ```
+    pub fn append_to(self, out: &mut Vec<Bytes>) {
+        match self.frames {
+            Frames::None => {}
+            Frames::One(f) => out.push(f),
+            Frames::Many(v) => out.extend(v),
+        }
+    }
+
     /// Gives up the frames.
     pub fn into_frames(self) -> Vec<Bytes> {
         match self.frames {

@@ -42,12 +42,14 @@ impl RepState {
             ));
         };
         let mut frames = frames;
-        let body = frames.split_off(delim + 1);
-        if body.is_empty() {
-            return Err(Error::Malformed("request with no body after the delimiter"));
-        }
+        let body = match frames.len() - (delim + 1) {
+            0 => return Err(Error::Malformed("request with no body after the delimiter")),
+            // A single-frame body is held inline; the envelope keeps the Vec.
+            1 => Msg::from(frames.pop().expect("one frame after the delimiter")),
+            _ => Msg::from(frames.split_off(delim + 1)),
+        };
         self.pending = Some((from, frames));
-        Ok(Msg::from(body))
+        Ok(body)
     }
 
     /// Wraps the reply in the stored envelope; returns the peer it must go to.
@@ -60,7 +62,7 @@ impl RepState {
             .take()
             .ok_or(Error::InvalidState("REP has no request to reply to"))?;
         let mut frames = envelope;
-        frames.extend(body.into_frames());
+        body.append_to(&mut frames);
         Ok((peer, Msg::from(frames)))
     }
 

@@ -71,13 +71,12 @@ impl ReqState {
         }
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let mut msg = Msg::new();
+        // The envelope goes in front of the body's own frames: one
+        // allocation for a single-frame body.
+        let mut msg = body;
+        msg.push_front(Bytes::new());
         if self.options.correlate {
-            msg.push(Bytes::copy_from_slice(&id.to_be_bytes()));
-        }
-        msg.push(Bytes::new());
-        for f in body.into_frames() {
-            msg.push(f);
+            msg.push_front(Bytes::copy_from_slice(&id.to_be_bytes()));
         }
         Ok((msg, id))
     }
@@ -94,22 +93,29 @@ impl ReqState {
         if from != peer {
             return None;
         }
-        let mut frames = msg.into_frames().into_iter();
+        let mut frames = msg.into_frames();
+        let mut next = 0;
         if self.options.correlate {
-            let rid = frames.next()?;
+            let rid = frames.first()?;
             if rid.len() != 4 || u32::from_be_bytes(rid[..].try_into().ok()?) != id {
                 return None;
             }
+            next = 1;
         }
-        if !frames.next()?.is_empty() {
+        if !frames.get(next)?.is_empty() {
             return None;
         }
-        let body: Vec<Bytes> = frames.collect();
-        if body.is_empty() {
+        let body_start = next + 1;
+        if frames.len() <= body_start {
             return None;
         }
         self.awaiting = None;
-        Some(Msg::from(body))
+        if frames.len() == body_start + 1 {
+            // A single-frame reply is held inline, without a `Vec`.
+            return frames.pop().map(Msg::from);
+        }
+        frames.drain(..body_start);
+        Some(Msg::from(frames))
     }
 
     /// The awaited peer disconnected: with REQ_RELAXED the socket may send again;
