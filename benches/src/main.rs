@@ -110,6 +110,10 @@ impl Kind {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.scenario {
+        // The libzmq box is the same process whichever implementation runs.
+        Scenario::Peer(p) if matches!(p.role, cli::Role::Queue | cli::Role::Forwarder) => {
+            broker::proxy::peer(&p)
+        }
         Scenario::Peer(p) => match p.imp {
             Impl::Monocoque => impls::monocoque::peer(&p),
             Impl::Libzmq => impls::libzmq::peer(&p),

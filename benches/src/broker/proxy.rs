@@ -1,7 +1,7 @@
 //! libzmq's box: `zmq_proxy` between two bound sockets, in a peer process of
 //! its own pinned to the box's core (its IO thread inherits the pin).
 
-use crate::cli::PeerArgs;
+use crate::cli::{PeerArgs, Role};
 use crate::impls::libzmq::{bindable, last_endpoint};
 use crate::placement::hold_until_released;
 
@@ -9,10 +9,22 @@ fn err(e: impl std::fmt::Display) -> String {
     format!("libzmq proxy: {e}")
 }
 
+/// The libzmq box's process (roles `queue` and `forwarder`): pinned to its
+/// core, a ROUTER/DEALER or XSUB/XPUB proxy until released.
+pub fn peer(p: &PeerArgs) -> Result<(), String> {
+    crate::placement::pin(p.core)?;
+    let ctx = zmq::Context::new();
+    match p.role {
+        Role::Queue => serve(&ctx, p, zmq::ROUTER, zmq::DEALER),
+        Role::Forwarder => serve(&ctx, p, zmq::XSUB, zmq::XPUB),
+        other => Err(format!("the libzmq box has no {other:?} role")),
+    }
+}
+
 /// Binds `frontend` and `backend` (kernel-chosen ports on the endpoint's
 /// host), prints both endpoints on one line, and proxies between them until
 /// the harness releases this process.
-pub fn serve(
+fn serve(
     ctx: &zmq::Context,
     p: &PeerArgs,
     frontend: zmq::SocketType,
