@@ -1,10 +1,8 @@
 //! The box's clients: libzmq sockets on the clients' core, the same for
 //! every box.
 
-use std::time::Instant;
-
 use crate::delivery::{stamp, Delivery};
-use crate::impls::libzmq::{echo, set_xpub_nodrop, subscribers};
+use crate::impls::libzmq::{echo, ping_pong, set_xpub_nodrop, subscribers};
 use crate::placement::{pin, Setup};
 use crate::record::Latency;
 
@@ -26,21 +24,7 @@ pub fn round_trips(s: &Setup, frontend: &str, backend: &str) -> Result<Latency, 
     let worker = std::thread::spawn(move || echo(&rep, total));
     let req = ctx.socket(zmq::REQ).map_err(err)?;
     req.connect(frontend).map_err(err)?;
-    let payload = vec![0u8; s.size];
-    let mut msg = zmq::Message::new();
-    for _ in 0..s.warmup {
-        req.send(&payload[..], 0).map_err(err)?;
-        req.recv(&mut msg, 0).map_err(err)?;
-    }
-    let mut lat = Latency::new(s.count);
-    let start = Instant::now();
-    for _ in 0..s.count {
-        let t = Instant::now();
-        req.send(&payload[..], 0).map_err(err)?;
-        req.recv(&mut msg, 0).map_err(err)?;
-        lat.record(t.elapsed());
-    }
-    lat.total = start.elapsed();
+    let lat = ping_pong(&req, s)?;
     worker
         .join()
         .map_err(|_| err("the REP worker panicked"))??;

@@ -67,21 +67,7 @@ pub fn lat(s: &Setup) -> Result<Latency, String> {
     } else {
         peer = Some(s.spawn_peer(Role::Echo, &ep)?);
     }
-    let payload = vec![0u8; s.size];
-    let mut msg = zmq::Message::new();
-    for _ in 0..s.warmup {
-        req.send(&payload[..], 0).map_err(err)?;
-        req.recv(&mut msg, 0).map_err(err)?;
-    }
-    let mut lat = Latency::new(s.count);
-    let start = Instant::now();
-    for _ in 0..s.count {
-        let t = Instant::now();
-        req.send(&payload[..], 0).map_err(err)?;
-        req.recv(&mut msg, 0).map_err(err)?;
-        lat.record(t.elapsed());
-    }
-    lat.total = start.elapsed();
+    let lat = ping_pong(&req, s)?;
     if let Some(p) = peer {
         p.finish()?;
     }
@@ -369,4 +355,25 @@ pub fn peer(p: &PeerArgs) -> Result<(), String> {
         Role::Queue | Role::Forwarder => Err("the box roles run in broker::proxy".into()),
         Role::BusyEcho => Err("libzmq has no busy-echo role".into()),
     }
+}
+
+/// `s.warmup` then `s.count` measured round trips of `s.size` bytes on a
+/// connected REQ, each message built from a byte slice.
+pub fn ping_pong(req: &zmq::Socket, s: &Setup) -> Result<Latency, String> {
+    let payload = vec![0u8; s.size];
+    let mut msg = zmq::Message::new();
+    for _ in 0..s.warmup {
+        req.send(&payload[..], 0).map_err(err)?;
+        req.recv(&mut msg, 0).map_err(err)?;
+    }
+    let mut lat = Latency::new(s.count);
+    let start = Instant::now();
+    for _ in 0..s.count {
+        let t = Instant::now();
+        req.send(&payload[..], 0).map_err(err)?;
+        req.recv(&mut msg, 0).map_err(err)?;
+        lat.record(t.elapsed());
+    }
+    lat.total = start.elapsed();
+    Ok(lat)
 }

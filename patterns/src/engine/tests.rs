@@ -197,6 +197,19 @@ fn start(
     (engine, Peer { wire, session }, signals)
 }
 
+/// Waits until the owner's end of `pipe` has a message to read.
+async fn inbound_ready(signals: &Signals, pipe: &Pipe) {
+    poll_fn(|cx| {
+        signals.register_recv(cx.waker());
+        if pipe.inbound.borrow().is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await
+}
+
 fn runtime() -> Runtime {
     Runtime::builder().build().unwrap()
 }
@@ -225,15 +238,7 @@ fn messages_flow_both_ways_and_a_hang_up_is_reported() {
         // Peer to owner: the socket end learns of it through its signals.
         peer.session.send(&Msg::from(["", "back"])).unwrap();
         peer.flush();
-        poll_fn(|cx| {
-            signals.register_recv(cx.waker());
-            if pipe.inbound.borrow().is_empty() {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-        .await;
+        inbound_ready(&signals, &pipe).await;
         assert_eq!(&pipe.inbound.borrow_mut().pop().unwrap()[1][..], b"back");
 
         peer.hang_up();
@@ -337,15 +342,7 @@ fn a_full_inbound_queue_holds_the_rest_until_the_owner_reads() {
         peer.flush();
         let mut got = Vec::new();
         while got.len() < 3 {
-            poll_fn(|cx| {
-                signals.register_recv(cx.waker());
-                if pipe.inbound.borrow().is_empty() {
-                    Poll::Pending
-                } else {
-                    Poll::Ready(())
-                }
-            })
-            .await;
+            inbound_ready(&signals, &pipe).await;
             // RCVHWM 1: never more than one queued (the engine holds the next).
             assert_eq!(pipe.inbound.borrow().len(), 1);
             got.push(pipe.inbound.borrow_mut().pop().unwrap()[0][0]);
