@@ -103,13 +103,13 @@ impl Reactor {
     ) -> Result<Rc<Reactor>> {
         let pool = BufPool::new(recv_buffers, recv_buffer_size);
         let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone(), fixed)?;
-        let send_zc_threshold = match (&driver, send_zc_threshold) {
-            (Driver::Uring(u), Some(t)) if u.supports_send_zc() => Some(t),
-            (_, Some(_)) => {
+        let send_zc_threshold = match send_zc_threshold {
+            Some(t) if driver.supports_send_zc() => Some(t),
+            Some(_) => {
                 tracing::info!("SEND_ZC unavailable on this driver; large sends use SEND");
                 None
             }
-            (_, None) => None,
+            None => None,
         };
         Ok(Rc::new(Reactor {
             driver: RefCell::new(driver),
@@ -190,13 +190,7 @@ impl Reactor {
         let _current = self.enter();
         for _ in 0..16 {
             self.shared.drain();
-            let wakers: Vec<Waker> = {
-                let mut d = self.driver.borrow_mut();
-                match &mut *d {
-                    Driver::Uring(u) => u.take_wakers(),
-                    Driver::Epoll(e) => e.take_wakers(),
-                }
-            };
+            let wakers: Vec<Waker> = self.driver.borrow_mut().take_wakers();
             let timers = std::mem::take(&mut *self.timers.borrow_mut());
             let idle = wakers.is_empty()
                 && timers.is_empty()
@@ -208,8 +202,6 @@ impl Reactor {
                 break;
             }
         }
-        if let Driver::Uring(u) = &mut *self.driver.borrow_mut() {
-            u.shutdown();
-        }
+        self.driver.borrow_mut().shutdown();
     }
 }

@@ -269,10 +269,7 @@ impl Runtime {
 
     /// Buffers registered with the ring for WRITE_FIXED (0: none, or the epoll driver).
     pub fn registered_buffer_count(&self) -> usize {
-        match &*self.reactor.driver.borrow() {
-            crate::driver::Driver::Uring(d) => d.fixed_pool().map_or(0, |p| p.count() as usize),
-            crate::driver::Driver::Epoll(_) => 0,
-        }
+        self.reactor.driver.borrow().registered_buffer_count()
     }
 
     /// Receive buffers not held by the application or lent to the kernel's ring
@@ -291,19 +288,13 @@ impl Runtime {
     /// chunks waited untaken (a reader that stopped reading must not drain the
     /// shared pool); each resumes when its reader reads again. Always 0 on epoll.
     pub fn stopped_receives(&self) -> u64 {
-        match &*self.reactor.driver.borrow() {
-            crate::driver::Driver::Uring(d) => d.stopped_receives(),
-            crate::driver::Driver::Epoll(_) => 0,
-        }
+        self.reactor.driver.borrow().stopped_receives()
     }
 
     /// Operations (io_uring) or descriptors (epoll) the driver is tracking; for tests
     /// that check nothing leaks.
     pub fn driver_load(&self) -> usize {
-        match &*self.reactor.driver.borrow() {
-            crate::driver::Driver::Uring(d) => d.in_flight(),
-            crate::driver::Driver::Epoll(d) => d.registered(),
-        }
+        self.reactor.driver.borrow().load()
     }
 }
 

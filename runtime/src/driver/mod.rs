@@ -121,4 +121,51 @@ impl Driver {
             Driver::Epoll(d) => d.turn(wait, parked, has_work),
         }
     }
+
+    /// Whether SEND_ZC can be used (io_uring kernels that have it).
+    pub(crate) fn supports_send_zc(&self) -> bool {
+        match self {
+            Driver::Uring(u) => u.supports_send_zc(),
+            Driver::Epoll(_) => false,
+        }
+    }
+
+    /// The wakers of every operation still waiting (shutdown drops them).
+    pub(crate) fn take_wakers(&mut self) -> Vec<std::task::Waker> {
+        match self {
+            Driver::Uring(u) => u.take_wakers(),
+            Driver::Epoll(e) => e.take_wakers(),
+        }
+    }
+
+    /// Cancels what the kernel still holds (io_uring), at the reactor's end.
+    pub(crate) fn shutdown(&mut self) {
+        if let Driver::Uring(u) = self {
+            u.shutdown();
+        }
+    }
+
+    /// Buffers registered for WRITE_FIXED (0 without io_uring's fixed pool).
+    pub(crate) fn registered_buffer_count(&self) -> usize {
+        match self {
+            Driver::Uring(d) => d.fixed_pool().map_or(0, |p| p.count() as usize),
+            Driver::Epoll(_) => 0,
+        }
+    }
+
+    /// Multishot receives stopped for a backlog (always 0 on epoll).
+    pub(crate) fn stopped_receives(&self) -> u64 {
+        match self {
+            Driver::Uring(d) => d.stopped_receives(),
+            Driver::Epoll(_) => 0,
+        }
+    }
+
+    /// Operations (io_uring) or descriptors (epoll) being tracked.
+    pub(crate) fn load(&self) -> usize {
+        match self {
+            Driver::Uring(d) => d.in_flight(),
+            Driver::Epoll(d) => d.registered(),
+        }
+    }
 }
