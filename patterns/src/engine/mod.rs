@@ -359,7 +359,8 @@ impl Engine {
             }
             None => {}
         }
-        if lifecycle.expired(Instant::now()) {
+        // The clock is read only while closing: this runs on every turn.
+        if lifecycle.is_closing() && lifecycle.expired(Instant::now()) {
             return Err(EngineEnd::Released);
         }
         Ok(())
