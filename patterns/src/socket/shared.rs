@@ -160,11 +160,9 @@ impl SocketHost for SocketShared {
 
     fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream> {
         let mut state = self.state.borrow_mut();
-        if state.fanout().is_none() {
+        let Some((fanout, options)) = state.fanout_with_options() else {
             return Some(stream);
-        }
-        let options = &state.options.clone();
-        let fanout = state.fanout_mut()?;
+        };
         match stream {
             NetStream::Tcp(s) => {
                 crate::fanout::hand_off(fanout, options, s, endpoint).map(NetStream::Tcp)

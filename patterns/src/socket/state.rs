@@ -463,6 +463,17 @@ impl SocketState {
         self.role.publisher()?.fanout_mut()
     }
 
+    /// The fan-out and the options an adopted connection starts with, both
+    /// at once (the listener's hand-off needs the two; borrowing them
+    /// separately would mean a copy of the options per connection).
+    pub(crate) fn fanout_with_options(&mut self) -> Option<(&mut Fanout, &Options)> {
+        let fanout = match &mut self.role {
+            Role::Publisher(p) => p.fanout_mut()?,
+            _ => return None,
+        };
+        Some((fanout, &self.options))
+    }
+
     pub(crate) fn set_fanout(&mut self, fanout: Fanout) {
         if let Some(p) = self.role.publisher() {
             p.set_fanout(fanout);
