@@ -12,6 +12,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStrategy {
     /// Submit and sleep in the kernel until a completion, a timer or a wake-up.
+    /// With io_uring the ring is SINGLE_ISSUER + DEFER_TASKRUN where the
+    /// kernel has them (6.1+), so completions never interrupt a running
+    /// reactor; older kernels get a plain ring.
     Park,
     /// Never sleep: spin on completions. With io_uring the ring is set up
     /// SINGLE_ISSUER + DEFER_TASKRUN and each spin enters the kernel with

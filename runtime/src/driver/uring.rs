@@ -171,7 +171,23 @@ impl UringDriver {
         fixed: Option<(u16, usize)>,
     ) -> Result<Self, SetupError> {
         let ring = match strategy {
-            WaitStrategy::Park => IoUring::builder().build(entries),
+            WaitStrategy::Park => {
+                // SINGLE_ISSUER + DEFER_TASKRUN: completion work runs only when
+                // this thread enters the kernel, never by interrupting it. The
+                // plain ring interrupts a running reactor (a reschedule IPI)
+                // for every completion a peer's write posts: at 8 x 50 k
+                // deliveries a second that was 12 % of the subscribers' core
+                // and the fan-out tail (docs/BENCHMARKS.md, attempt 4).
+                // Kernels before 6.1 refuse the flags: the plain ring then.
+                let mut deferred = IoUring::builder();
+                deferred
+                    .setup_single_issuer()
+                    .setup_defer_taskrun()
+                    .setup_taskrun_flag();
+                deferred
+                    .build(entries)
+                    .or_else(|_| IoUring::builder().build(entries))
+            }
             WaitStrategy::BusyPoll => {
                 // A plain ring first, so that "no io_uring at all" is told apart
                 // from "no DEFER_TASKRUN".
@@ -452,6 +468,22 @@ impl UringDriver {
         tracing::warn!("io_uring submission queue not drained after cancelling an operation");
     }
 
+    /// Submits what is queued and runs pending completion work without waiting
+    /// (GETEVENTS with min_complete 0: a DEFER_TASKRUN ring posts completions
+    /// only then).
+    fn enter_nowait(&mut self) -> io::Result<usize> {
+        let len = self.ring.submission().len();
+        // SAFETY: a plain io_uring_enter; no argument pointer.
+        unsafe {
+            self.ring.submitter().enter::<libc::sigset_t>(
+                len as u32,
+                0,
+                IORING_ENTER_GETEVENTS,
+                None,
+            )
+        }
+    }
+
     fn arm_eventfd(&mut self) {
         if self.eventfd_armed {
             return;
@@ -483,35 +515,26 @@ impl UringDriver {
         self.refill();
         let result = match self.strategy {
             WaitStrategy::BusyPoll => {
-                // Deferred completions are posted only by an enter with GETEVENTS;
-                // min_complete 0 so the spin never sleeps.
-                let len = self.ring.submission().len();
-                // SAFETY: a plain io_uring_enter; no argument pointer.
-                unsafe {
-                    self.ring.submitter().enter::<libc::sigset_t>(
-                        len as u32,
-                        0,
-                        IORING_ENTER_GETEVENTS,
-                        None,
-                    )
-                }
+                // Deferred completions are posted only by an enter with
+                // GETEVENTS; min_complete 0 so the spin never sleeps.
+                self.enter_nowait()
             }
             WaitStrategy::Park | WaitStrategy::SqPoll { .. } => {
                 if wait == Some(Duration::ZERO) {
-                    // These rings post completions without an enter (no
-                    // DEFER_TASKRUN), so with nothing to submit the enter
-                    // would be a syscall that does nothing (strace showed one
-                    // per received message).
-                    if self.ring.submission().is_empty() {
+                    // With nothing to submit and no deferred completion work
+                    // flagged (IORING_SQ_TASKRUN), the enter would be a
+                    // syscall that does nothing (strace showed one per
+                    // received message).
+                    if self.ring.submission().is_empty() && !self.ring.submission().taskrun() {
                         Ok(0)
                     } else {
-                        self.ring.submitter().submit_and_wait(0)
+                        self.enter_nowait()
                     }
                 } else {
                     self.arm_eventfd();
                     parked.set(true);
                     let r = if has_work() {
-                        self.ring.submitter().submit_and_wait(0)
+                        self.enter_nowait()
                     } else {
                         match wait {
                             Some(d) => {
