@@ -44,6 +44,30 @@
 //! # Ok::<(), monocoque::Error>(())
 //! ```
 //!
+//! Encrypted with CURVE, as libzmq's CURVE_SERVER, CURVE_SECRETKEY and
+//! CURVE_SERVERKEY (keys as Z85 text or 32 bytes):
+//!
+//! ```
+//! use monocoque::{CurveKeyPair, Runtime, Socket, SocketOption, SocketType};
+//! let server_keys = CurveKeyPair::generate();
+//! let rt = Runtime::builder().build()?;
+//! rt.block_on(async {
+//!     let rep = Socket::new(SocketType::Rep)?;
+//!     rep.set_option(SocketOption::CurveServer(true))?;
+//!     rep.set_option(SocketOption::CurveSecretKey(server_keys.secret.clone()))?;
+//!     rep.bind("tcp://127.0.0.1:0")?;
+//!     let req = Socket::new(SocketType::Req)?;
+//!     req.set_option(SocketOption::CurveServerKey(server_keys.public))?;
+//!     req.set_option(SocketOption::CurveSecretKey(CurveKeyPair::generate().secret))?;
+//!     req.connect(&rep.last_endpoint().unwrap())?;
+//!     req.send("hello").await?;
+//!     rep.send(rep.recv().await?).await?;
+//!     assert_eq!(&req.recv().await?[0][..], b"hello");
+//!     Ok::<(), monocoque::Error>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The protocol layer alone, two sessions talking in memory:
 //!
 //! ```
@@ -81,6 +105,7 @@ pub use monocoque_patterns::{
 pub use monocoque_runtime as runtime;
 pub use monocoque_runtime::{spawn, JoinHandle, Runtime, RuntimeBuilder, WaitStrategy};
 pub use monocoque_zmtp as zmtp;
+pub use monocoque_zmtp::mechanism::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
 pub use monocoque_zmtp::{
     AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, PeerInfo, Session,
     SessionConfig, SocketType,

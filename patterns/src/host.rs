@@ -28,8 +28,11 @@ fn memory_ceiling() -> Option<u64> {
 /// that transports never borrow the socket's state to learn them.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionTerms {
-    /// The protocol session's configuration.
-    pub(crate) session: SessionConfig,
+    /// The protocol session's configuration, or the configuration error
+    /// (incomplete CURVE keys) that refuses every new connection.
+    pub(crate) session: Result<SessionConfig, monocoque_zmtp::Error>,
+    /// The routing id this socket presents (the Identity it sends over ZMTP).
+    routing_id: bytes::Bytes,
     /// How the connection's pipe is sized.
     pub(crate) shape: PipeShape,
     /// PROBE_ROUTER.
@@ -45,10 +48,18 @@ pub(crate) struct ConnectionTerms {
 impl ConnectionTerms {
     /// The terms `options` give a `kind` socket's connections.
     pub(crate) fn of(options: &Options, kind: SocketType) -> ConnectionTerms {
-        let mut session = options.session_config(kind);
-        session.memory_ceiling = memory_ceiling();
+        let session = options.session_config(kind).map(|mut s| {
+            s.memory_ceiling = memory_ceiling();
+            s
+        });
+        let routing_id = if kind.sends_identity() {
+            options.routing_id.clone()
+        } else {
+            bytes::Bytes::new()
+        };
         ConnectionTerms {
             session,
+            routing_id,
             shape: PipeShape::of(options, kind),
             probe_router: options.probe_router,
             tcp_keepalive: options.tcp_keepalive,
@@ -60,7 +71,7 @@ impl ConnectionTerms {
     /// The routing id this socket presents to an inproc peer (the Identity
     /// property it would send over ZMTP; empty for types that send none).
     pub(crate) fn routing_id(&self) -> bytes::Bytes {
-        self.session.identity.clone()
+        self.routing_id.clone()
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod close_reason;
 mod context;
+mod curve_settings;
 mod endpoint;
 mod engine;
 mod error;

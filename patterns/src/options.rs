@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_runtime::net::Keepalive;
+use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
 use monocoque_zmtp::{Authenticator, MechanismConfig, SessionConfig, SocketType};
 
+use crate::curve_settings::CurveSettings;
 use crate::{Error, Result};
 
 /// One socket option and its value.
@@ -151,6 +153,24 @@ pub enum SocketOption {
     /// ZMQ_PLAIN_SERVER, with the authenticator that decides who gets in (libzmq
     /// asks a ZAP handler; here it is a plain Rust trait object).
     PlainServer(Arc<dyn Authenticator>),
+    /// ZMQ_CURVE_SERVER: be a CURVE server (true) or go back to NULL
+    /// (false). A server needs CURVE_SECRETKEY by the time it binds or
+    /// connects.
+    CurveServer(bool),
+    /// ZMQ_CURVE_PUBLICKEY: our long-term public key (optional: it follows
+    /// from the secret key; when given it must match it). Selects CURVE.
+    CurvePublicKey(CurvePublicKey),
+    /// ZMQ_CURVE_SECRETKEY: our long-term secret key. Selects CURVE.
+    CurveSecretKey(CurveSecretKey),
+    /// ZMQ_CURVE_SERVERKEY: the server's long-term public key; makes the
+    /// socket a CURVE client.
+    CurveServerKey(CurvePublicKey),
+    /// Who a CURVE server lets in, by the client's long-term public key
+    /// (`Credentials::Curve`); the `AuthDecision`'s user id becomes the
+    /// peer's User-Id. Without one, every client that completes the
+    /// handshake is admitted, as libzmq does when no ZAP handler is bound.
+    /// A Monocoque option (libzmq asks a ZAP handler).
+    CurveAuthenticator(Arc<dyn Authenticator>),
 }
 
 impl SocketOption {
@@ -184,6 +204,11 @@ impl SocketOption {
             TcpKeepaliveCnt(_) => "TCP_KEEPALIVE_CNT",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
+            CurveServer(_) => "CURVE_SERVER",
+            CurvePublicKey(_) => "CURVE_PUBLICKEY",
+            CurveSecretKey(_) => "CURVE_SECRETKEY",
+            CurveServerKey(_) => "CURVE_SERVERKEY",
+            CurveAuthenticator(_) => "CURVE_AUTHENTICATOR",
             Subscribe(_) => "SUBSCRIBE",
             Unsubscribe(_) => "UNSUBSCRIBE",
             XpubVerbose(_) => "XPUB_VERBOSE",
@@ -262,8 +287,10 @@ pub struct Options {
     pub(crate) req_relaxed: bool,
     /// TCP_KEEPALIVE and friends.
     pub(crate) tcp_keepalive: Keepalive,
-    /// The security mechanism and role.
+    /// The security mechanism and role, when it is NULL or PLAIN.
     pub(crate) mechanism: MechanismConfig,
+    /// The CURVE options; they choose the mechanism while `curve.selected`.
+    pub(crate) curve: CurveSettings,
     /// XPUB_VERBOSE (or XPUB_VERBOSER): every subscribe reaches the XPUB user.
     pub(crate) xpub_verbose_subs: bool,
     /// XPUB_VERBOSER: every cancel reaches the XPUB user.
@@ -323,6 +350,7 @@ impl Options {
             req_relaxed: false,
             tcp_keepalive: Keepalive::default(),
             mechanism: MechanismConfig::Null,
+            curve: CurveSettings::default(),
             xpub_verbose_subs: false,
             xpub_verbose_unsubs: false,
             xpub_manual: false,
@@ -543,6 +571,14 @@ impl Options {
             | SocketOption::TcpKeepaliveCnt(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_) => self.apply_transport_and_security(option),
+            SocketOption::CurveServer(_)
+            | SocketOption::CurvePublicKey(_)
+            | SocketOption::CurveSecretKey(_)
+            | SocketOption::CurveServerKey(_)
+            | SocketOption::CurveAuthenticator(_) => {
+                self.apply_curve(option);
+                Ok(())
+            }
         }
     }
 
@@ -664,14 +700,59 @@ impl Options {
                         "username and password are at most 255 bytes each",
                     ));
                 }
-                self.mechanism = MechanismConfig::PlainClient { username, password }
+                self.mechanism = MechanismConfig::PlainClient { username, password };
+                self.curve.selected = false;
             }
             PlainServer(authenticator) => {
-                self.mechanism = MechanismConfig::PlainServer { authenticator }
+                self.mechanism = MechanismConfig::PlainServer { authenticator };
+                self.curve.selected = false;
             }
             other => unreachable!("{} is not a transport or security option", other.name()),
         }
         Ok(())
+    }
+
+    /// Stores a CURVE option; each selects CURVE as libzmq's do (see
+    /// `curve_settings.rs`).
+    fn apply_curve(&mut self, option: SocketOption) {
+        use SocketOption::*;
+        let curve = &mut self.curve;
+        match option {
+            CurveServer(on) => {
+                curve.as_server = on;
+                curve.selected = on;
+                if !on {
+                    self.mechanism = MechanismConfig::Null;
+                }
+            }
+            CurvePublicKey(key) => {
+                curve.public = Some(key);
+                curve.selected = true;
+            }
+            CurveSecretKey(key) => {
+                curve.secret = Some(key);
+                curve.selected = true;
+            }
+            CurveServerKey(key) => {
+                curve.server_key = Some(key);
+                curve.as_server = false;
+                curve.selected = true;
+            }
+            CurveAuthenticator(auth) => curve.authenticator = Some(auth),
+            other => unreachable!("{} is not a CURVE option", other.name()),
+        }
+    }
+
+    /// The mechanism a new connection uses, or why the security options
+    /// cannot make one (incomplete CURVE keys). Never a weaker mechanism
+    /// than the one configured.
+    pub(crate) fn mechanism_config(&self) -> Result<MechanismConfig> {
+        if !self.curve.selected {
+            return Ok(self.mechanism.clone());
+        }
+        self.curve
+            .mechanism()
+            .map_err(|(option, reason)| invalid(option, reason))
     }
 
     /// Whether CONFLATE applies to what this socket receives.
@@ -686,20 +767,34 @@ impl Options {
         self.conflate && matches!(socket_type, T::Pub | T::Push | T::Dealer)
     }
 
-    /// The protocol session's configuration for one connection.
-    pub(crate) fn session_config(&self, socket_type: SocketType) -> SessionConfig {
+    /// The protocol session's configuration for one connection, or, when the
+    /// security options are incomplete, the configuration error that closes
+    /// it.
+    pub(crate) fn session_config(
+        &self,
+        socket_type: SocketType,
+    ) -> std::result::Result<SessionConfig, monocoque_zmtp::Error> {
         let mut c = SessionConfig::new(socket_type);
         if socket_type.sends_identity() {
             c.identity = self.routing_id.clone();
         }
-        c.mechanism = self.mechanism.clone();
+        c.mechanism = self.mechanism_config().map_err(|e| match e {
+            Error::InvalidOption { option, reason } => monocoque_zmtp::Error::InvalidConfig {
+                field: option,
+                reason,
+            },
+            other => monocoque_zmtp::Error::InvalidConfig {
+                field: "security",
+                reason: other.to_string(),
+            },
+        })?;
         c.max_message_size = self.maxmsgsize;
         c.max_message_frames = self.maxmsgframes;
         c.handshake_timeout = non_zero(self.handshake_ivl);
         c.heartbeat_interval = non_zero(self.heartbeat_ivl);
         c.heartbeat_timeout = non_zero(self.heartbeat_timeout);
         c.heartbeat_ttl = non_zero(self.heartbeat_ttl);
-        c
+        Ok(c)
     }
 }
 
@@ -737,7 +832,12 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | TcpKeepaliveIntvl(_)
         | TcpKeepaliveCnt(_)
         | PlainClient { .. }
-        | PlainServer(_) => None,
+        | PlainServer(_)
+        | CurveServer(_)
+        | CurvePublicKey(_)
+        | CurveSecretKey(_)
+        | CurveServerKey(_)
+        | CurveAuthenticator(_) => None,
     }
 }
 
@@ -891,7 +991,7 @@ mod tests {
         o.apply(t, SocketOption::HandshakeIvl(Duration::ZERO))
             .unwrap();
         o.apply(t, SocketOption::MaxMsgSize(Some(10))).unwrap();
-        let c = o.session_config(t);
+        let c = o.session_config(t).unwrap();
         assert_eq!(&c.identity[..], b"me");
         assert_eq!(c.heartbeat_interval, Some(Duration::from_millis(50)));
         assert_eq!(c.heartbeat_timeout, None);

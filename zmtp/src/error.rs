@@ -147,6 +147,26 @@ pub enum Error {
         /// The reason the authenticator gave (also sent to the peer in ERROR).
         reason: String,
     },
+    /// A CURVE box did not open: made with other keys, or altered on the way.
+    #[error("peer's CURVE {command} box does not open: the keys do not match (a client given the wrong server key, or a server with another key pair) or the data was altered")]
+    CurveBoxRejected {
+        /// The command (or part of one) whose box failed.
+        command: &'static str,
+    },
+    /// A CURVE short nonce was not above the last one: a replay or reordering.
+    #[error("peer reused or reordered a CURVE nonce: {nonce} after {last} (replayed or out-of-order data)")]
+    CurveNonceReused {
+        /// The nonce received.
+        nonce: u64,
+        /// The last nonce accepted from this peer.
+        last: u64,
+    },
+    /// The CURVE key exchange did not hold together.
+    #[error("CURVE key exchange failed: {0}")]
+    CurveKeyExchange(&'static str),
+    /// We sent 2^64 - 1 CURVE MESSAGEs on one connection.
+    #[error("the connection used up its CURVE nonces (2^64 - 1 messages); it must be reopened")]
+    CurveNonceExhausted,
     /// The handshake did not complete within the handshake interval (HANDSHAKE_IVL).
     #[error("the handshake did not complete within {0:?} (HANDSHAKE_IVL)")]
     HandshakeTimeout(std::time::Duration),

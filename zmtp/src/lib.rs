@@ -2,8 +2,8 @@
 //!
 //! The ZeroMQ Message Transport Protocol (ZMTP 3.1, with 3.0 fallback) as a
 //! library that performs no IO: bytes and `Instant`s in, events and bytes to send
-//! out. It holds the greeting, the frame codec, the commands, the NULL and PLAIN
-//! security mechanisms and [`Session`], the per-connection state machine.
+//! out. It holds the greeting, the frame codec, the commands, the NULL, PLAIN
+//! and CURVE security mechanisms, Z85, and [`Session`], the per-connection state machine.
 //!
 //! It has no sockets, threads, clock reads or `unsafe`, so every behaviour is
 //! tested byte for byte. The runtime and the socket patterns are built on top.
@@ -26,6 +26,7 @@ mod peer;
 mod session;
 mod socket_type;
 mod transmit_queue;
+pub mod z85;
 
 pub use error::{Error, Result};
 pub use greeting::ProtocolVersion;

@@ -359,7 +359,7 @@ fn error_from_peer_closes_during_and_after_handshake() {
 }
 
 /// A toy mechanism whose codec XORs every message byte, proving the session
-/// routes message frames through a mechanism's codec (as CURVE will need).
+/// routes every frame after the handshake through a mechanism's codec.
 #[derive(Debug)]
 struct XorMechanism;
 #[derive(Debug)]
@@ -369,11 +369,12 @@ impl MessageCodec for XorCodec {
     fn encode(
         &mut self,
         more: bool,
-        body: &Bytes,
+        command: bool,
+        body: &[u8],
         out: &mut TransmitQueue,
     ) -> monocoque_zmtp::Result<()> {
         let x: Vec<u8> = body.iter().map(|b| b ^ 0x55).collect();
-        out.push_frame(more, false, &Bytes::from(x));
+        out.push_frame(more, command, &Bytes::from(x));
         Ok(())
     }
     fn decode(&mut self, mut frame: Frame) -> monocoque_zmtp::Result<Frame> {

@@ -146,8 +146,10 @@ impl Engine {
             pipe,
             probe_router,
         } = setup;
-        let subscriber = session.socket_type.is_subscriber();
-        let session = match Session::new(session, Instant::now()) {
+        let subscriber = session
+            .as_ref()
+            .is_ok_and(|c| c.socket_type.is_subscriber());
+        let session = match session.and_then(|c| Session::new(c, Instant::now())) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(%endpoint, reason = %e, "connection refused: bad session configuration");

@@ -25,7 +25,7 @@ pub(crate) struct EngineSetup {
     pub(crate) endpoint: String,
     /// The protocol session's configuration (socket type, identity,
     /// mechanism, limits, heartbeats).
-    pub(crate) session: SessionConfig,
+    pub(crate) session: Result<SessionConfig, monocoque_zmtp::Error>,
     /// The pipe the connection feeds once its handshake completes.
     pub(crate) pipe: PipePlan,
     /// PROBE_ROUTER: an empty message goes first on the new connection.

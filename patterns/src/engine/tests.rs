@@ -184,7 +184,7 @@ fn start(
     let signals = Rc::new(Signals::default());
     let setup = EngineSetup {
         endpoint: "tcp://memory:1".into(),
-        session: SessionConfig::new(ours),
+        session: Ok(SessionConfig::new(ours)),
         pipe: PipePlan::Fresh {
             peer: PeerId(7),
             shape: shape(hwm),

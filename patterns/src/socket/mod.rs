@@ -205,6 +205,9 @@ impl Socket {
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
+        if !matches!(ep, Endpoint::Inproc(_)) {
+            self.check_security()?;
+        }
         let io_err = |e: std::io::Error| Error::io(format!("bind {endpoint}"), &e);
         let (resolved, listener) = match &ep {
             Endpoint::Tcp { host, port } => {
@@ -254,6 +257,9 @@ impl Socket {
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
+        if !matches!(ep, Endpoint::Inproc(_)) {
+            self.check_security()?;
+        }
         let display = ep.to_string();
         let (task, pipe) = match &ep {
             Endpoint::Inproc(name) => {
@@ -285,6 +291,18 @@ impl Socket {
                 pipe,
             });
         Ok(())
+    }
+
+    /// Refuses a network bind or connect while the security options cannot
+    /// make a mechanism (incomplete CURVE keys), naming the option. inproc
+    /// has no security mechanism, as in libzmq.
+    fn check_security(&self) -> Result<()> {
+        self.shared
+            .state
+            .borrow()
+            .options
+            .mechanism_config()
+            .map(|_| ())
     }
 
     fn connect_network(

@@ -148,6 +148,19 @@ pub fn split_name(body: &Bytes) -> Result<(Bytes, Bytes)> {
 }
 
 /// Writes a command frame: name length, name, then the data parts.
+/// A command's body (length-prefixed name, then data) as one buffer, for a
+/// mechanism that boxes commands after the handshake.
+pub(crate) fn command_body(name: &[u8], data: &[&[u8]]) -> Vec<u8> {
+    let len = 1 + name.len() + data.iter().map(|d| d.len()).sum::<usize>();
+    let mut body = Vec::with_capacity(len);
+    body.push(name.len() as u8);
+    body.extend_from_slice(name);
+    for d in data {
+        body.extend_from_slice(d);
+    }
+    body
+}
+
 pub(crate) fn encode_command(out: &mut TransmitQueue, name: &[u8], data: &[&[u8]]) {
     match data {
         [] => out.push_frame_parts(true, &[&[name.len() as u8], name]),

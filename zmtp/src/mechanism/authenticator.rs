@@ -2,6 +2,8 @@
 
 use bytes::Bytes;
 
+use super::curve::CurvePublicKey;
+
 /// Credentials a client presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -12,6 +14,12 @@ pub enum Credentials<'a> {
         username: &'a [u8],
         /// The password as sent.
         password: &'a [u8],
+    },
+    /// CURVE's INITIATE: the client's long-term public key, proven by its
+    /// vouch.
+    Curve {
+        /// The client's long-term public key.
+        public_key: CurvePublicKey,
     },
 }
 

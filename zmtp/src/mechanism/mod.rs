@@ -9,6 +9,7 @@
 //! every message frame through it.
 
 mod authenticator;
+pub mod curve;
 mod null;
 mod plain_client;
 mod plain_server;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use authenticator::{AuthDecision, Authenticator, Credentials};
+pub use curve::{CurveClient, CurveKeyPair, CurvePublicKey, CurveSecretKey, CurveServer};
 pub use null::NullMechanism;
 pub use plain_client::PlainClient;
 pub use plain_server::PlainServer;
@@ -53,11 +55,21 @@ pub enum HandshakeStatus {
     },
 }
 
-/// Transforms message frames after the handshake (for mechanisms that encrypt).
+/// Transforms every frame after the handshake (for mechanisms that encrypt):
+/// message frames, and the commands (SUBSCRIBE, CANCEL, PING, PONG) that then
+/// travel inside the transformed frames.
 pub trait MessageCodec: Send + fmt::Debug {
-    /// Appends one outgoing message frame, transformed, to `out`.
-    fn encode(&mut self, more: bool, body: &Bytes, out: &mut TransmitQueue) -> Result<()>;
-    /// Turns one received frame back into the message frame it carries.
+    /// Appends one outgoing frame, transformed, to `out`. `command` marks a
+    /// command body (length-prefixed name, then data).
+    fn encode(
+        &mut self,
+        more: bool,
+        command: bool,
+        body: &[u8],
+        out: &mut TransmitQueue,
+    ) -> Result<()>;
+    /// Turns one received frame back into the frame it carries, with the
+    /// MORE and COMMAND flags it was sent with.
     fn decode(&mut self, frame: Frame) -> Result<Frame>;
 }
 
@@ -103,6 +115,23 @@ pub enum MechanismConfig {
         /// Decides who gets in.
         authenticator: Arc<dyn Authenticator>,
     },
+    /// CURVE client: talks to the server whose long-term public key is
+    /// `server_key`, presenting `keys` (libzmq's CURVE_SERVERKEY,
+    /// CURVE_PUBLICKEY, CURVE_SECRETKEY).
+    CurveClient {
+        /// The server's long-term public key.
+        server_key: CurvePublicKey,
+        /// Our long-term pair.
+        keys: CurveKeyPair,
+    },
+    /// CURVE server with the long-term pair `keys` (CURVE_SERVER).
+    CurveServer {
+        /// Our long-term pair.
+        keys: CurveKeyPair,
+        /// Decides which client keys get in; `None` admits every client
+        /// that completes the handshake, as libzmq does without a ZAP handler.
+        authenticator: Option<Arc<dyn Authenticator>>,
+    },
 }
 
 impl fmt::Debug for MechanismConfig {
@@ -115,6 +144,15 @@ impl fmt::Debug for MechanismConfig {
                 .field("password", &"<hidden>")
                 .finish(),
             MechanismConfig::PlainServer { .. } => f.write_str("PlainServer"),
+            MechanismConfig::CurveClient { server_key, keys } => f
+                .debug_struct("CurveClient")
+                .field("server_key", server_key)
+                .field("public_key", &keys.public)
+                .finish_non_exhaustive(),
+            MechanismConfig::CurveServer { keys, .. } => f
+                .debug_struct("CurveServer")
+                .field("public_key", &keys.public)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -130,6 +168,13 @@ impl MechanismConfig {
             MechanismConfig::PlainServer { authenticator } => {
                 Box::new(PlainServer::new(authenticator.clone()))
             }
+            MechanismConfig::CurveClient { server_key, keys } => {
+                Box::new(CurveClient::new(*server_key, keys.clone()))
+            }
+            MechanismConfig::CurveServer {
+                keys,
+                authenticator,
+            } => Box::new(CurveServer::new(keys.clone(), authenticator.clone())),
         }
     }
 }

@@ -274,7 +274,9 @@ impl Session {
     /// write (or to measure what waits), not while a write is in flight.
     pub fn transmit(&mut self) -> &mut TransmitQueue {
         if let Some(pong) = self.pending_pong.take() {
-            pong.encode(&mut self.transmit);
+            if let Err(e) = self.queue_command(Pong::NAME, &[&pong.context]) {
+                self.fail(e);
+            }
         }
         &mut self.transmit
     }
@@ -308,11 +310,10 @@ impl Session {
                 Expired::HeartbeatTimeout(d) => return self.fail(Error::HeartbeatTimeout(d)),
                 Expired::Ttl(d) => return self.fail(Error::HeartbeatTtlExpired(d)),
                 Expired::SendPing => {
-                    Ping {
-                        ttl_deciseconds: self.config.ping_ttl_deciseconds(),
-                        context: Bytes::new(),
+                    let ttl = self.config.ping_ttl_deciseconds().to_be_bytes();
+                    if let Err(e) = self.queue_command(Ping::NAME, &[&ttl]) {
+                        return self.fail(e);
                     }
-                    .encode(&mut self.transmit);
                     self.stats.pings_sent += 1;
                 }
             }
@@ -367,12 +368,12 @@ impl Session {
                 self.encode_message_frame(false, &body.freeze())?;
             }
             _ => {
-                let topic = Bytes::copy_from_slice(topic);
-                if subscribe {
-                    Subscribe { topic }.encode(&mut self.transmit);
+                let name = if subscribe {
+                    Subscribe::NAME
                 } else {
-                    Cancel { topic }.encode(&mut self.transmit);
-                }
+                    Cancel::NAME
+                };
+                self.queue_command(name, &[topic])?;
             }
         }
         Ok(())
@@ -392,7 +393,23 @@ impl Session {
                 self.transmit.push_frame(more, false, body);
                 Ok(())
             }
-            Some(codec) => codec.encode(more, body, &mut self.transmit),
+            Some(codec) => codec.encode(more, false, body, &mut self.transmit),
+        }
+    }
+
+    /// Queues a command after the handshake: a command frame, or, under a
+    /// mechanism that encrypts, a command inside its transformed frame (as
+    /// libzmq sends PING, PONG and subscriptions under CURVE).
+    fn queue_command(&mut self, name: &[u8], data: &[&[u8]]) -> Result<()> {
+        match &mut self.codec {
+            None => {
+                command::encode_command(&mut self.transmit, name, data);
+                Ok(())
+            }
+            Some(codec) => {
+                let body = command::command_body(name, data);
+                codec.encode(false, true, &body, &mut self.transmit)
+            }
         }
     }
 
@@ -468,13 +485,13 @@ impl Session {
             self.on_handshake_status(status);
             return Ok(None);
         }
-        if frame.command {
-            return self.on_command(frame.body);
-        }
         let frame = match &mut self.codec {
             None => frame,
             Some(codec) => codec.decode(frame)?,
         };
+        if frame.command {
+            return self.on_command(frame.body);
+        }
         let more = frame.more;
         if !more && self.partial.is_empty() {
             // A single-frame message: no partial to build.

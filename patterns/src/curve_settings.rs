@@ -1,0 +1,107 @@
+//! The CURVE options of a socket, as libzmq keeps them: three keys and a
+//! role, set in any order, read when each connection starts.
+//!
+//! libzmq picks the mechanism from the last security option set: any CURVE
+//! key or CURVE_SERVER=1 selects CURVE (CURVE_SERVERKEY also makes the socket
+//! a client), CURVE_SERVER=0 selects NULL, and the PLAIN options select PLAIN.
+//! The keys must be complete when a connection starts; a socket whose CURVE
+//! setup is incomplete refuses to bind or connect, naming the missing option,
+//! and never falls back to a weaker mechanism.
+
+use std::sync::Arc;
+
+use monocoque_zmtp::mechanism::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
+use monocoque_zmtp::{Authenticator, MechanismConfig};
+
+/// CURVE_SERVER, CURVE_PUBLICKEY, CURVE_SECRETKEY, CURVE_SERVERKEY and the
+/// server's authenticator.
+#[derive(Clone, Default)]
+pub(crate) struct CurveSettings {
+    /// CURVE is the socket's mechanism (the last security option chose it).
+    pub(crate) selected: bool,
+    /// CURVE_SERVER.
+    pub(crate) as_server: bool,
+    /// CURVE_PUBLICKEY.
+    pub(crate) public: Option<CurvePublicKey>,
+    /// CURVE_SECRETKEY.
+    pub(crate) secret: Option<CurveSecretKey>,
+    /// CURVE_SERVERKEY.
+    pub(crate) server_key: Option<CurvePublicKey>,
+    /// Who a CURVE server lets in (`None`: every client that completes the
+    /// handshake, as libzmq without a ZAP handler).
+    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl std::fmt::Debug for CurveSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurveSettings")
+            .field("selected", &self.selected)
+            .field("as_server", &self.as_server)
+            .field("public", &self.public)
+            .field("secret", &self.secret.as_ref().map(|_| "<hidden>"))
+            .field("server_key", &self.server_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CurveSettings {
+    /// The mechanism for a new connection, or the option that is missing or
+    /// wrong and why.
+    pub(crate) fn mechanism(&self) -> Result<MechanismConfig, (&'static str, &'static str)> {
+        let secret = self.secret.clone().ok_or((
+            "CURVE_SECRETKEY",
+            "a CURVE socket needs its long-term secret key",
+        ))?;
+        let keys = CurveKeyPair::from_secret(secret);
+        if let Some(public) = self.public {
+            if public != keys.public {
+                return Err((
+                    "CURVE_PUBLICKEY",
+                    "it is not the public key of CURVE_SECRETKEY",
+                ));
+            }
+        }
+        if self.as_server {
+            return Ok(MechanismConfig::CurveServer {
+                keys,
+                authenticator: self.authenticator.clone(),
+            });
+        }
+        let server_key = self.server_key.ok_or((
+            "CURVE_SERVERKEY",
+            "a CURVE client needs the server's public key (or set CURVE_SERVER for a server)",
+        ))?;
+        Ok(MechanismConfig::CurveClient { server_key, keys })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_setups_name_the_missing_option() {
+        let pair = CurveKeyPair::generate();
+        let mut s = CurveSettings {
+            selected: true,
+            as_server: true,
+            ..CurveSettings::default()
+        };
+        assert_eq!(s.mechanism().unwrap_err().0, "CURVE_SECRETKEY");
+        s.secret = Some(pair.secret.clone());
+        assert!(matches!(
+            s.mechanism(),
+            Ok(MechanismConfig::CurveServer { .. })
+        ));
+        s.public = Some(CurveKeyPair::generate().public);
+        assert_eq!(s.mechanism().unwrap_err().0, "CURVE_PUBLICKEY");
+        s.public = Some(pair.public);
+        s.as_server = false;
+        assert_eq!(s.mechanism().unwrap_err().0, "CURVE_SERVERKEY");
+        s.server_key = Some(CurveKeyPair::generate().public);
+        assert!(matches!(
+            s.mechanism(),
+            Ok(MechanismConfig::CurveClient { .. })
+        ));
+    }
+}
