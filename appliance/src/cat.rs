@@ -23,6 +23,7 @@ use crate::directions::{can_receive, can_send};
 use bytes::Bytes;
 use monocoque_patterns::{Monitor, MonitorEvent, Socket, SocketOption};
 use monocoque_runtime::{spsc, Runtime};
+use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
 use monocoque_zmtp::{Msg, SocketType};
 
 /// What `monocoque cat` was asked to do.
@@ -55,6 +56,35 @@ pub struct CatArgs {
     /// REP and ROUTER send each message received back unchanged.
     #[arg(long)]
     pub echo: bool,
+    /// Be a CURVE server (needs --curve-secretkey).
+    #[arg(long = "curve-server")]
+    pub curve_server: bool,
+    /// Our long-term CURVE secret key, Z85 (visible to `ps`: for tests and
+    /// debugging; the appliance reads keys from files). A client without
+    /// one uses a fresh pair.
+    #[arg(long = "curve-secretkey", value_parser = parse_secret, allow_hyphen_values = true)]
+    pub curve_secretkey: Option<CurveSecretKey>,
+    /// Our long-term CURVE public key, Z85 (optional: it follows from the
+    /// secret key; checked against it).
+    #[arg(long = "curve-publickey", value_parser = parse_public, allow_hyphen_values = true)]
+    pub curve_publickey: Option<CurvePublicKey>,
+    /// The server's CURVE public key, Z85: be a CURVE client.
+    #[arg(long = "curve-serverkey", value_parser = parse_public, allow_hyphen_values = true)]
+    pub curve_serverkey: Option<CurvePublicKey>,
+    /// Admit only this client key, Z85 (repeatable; a --curve-server
+    /// without it admits any client).
+    #[arg(long = "curve-allow", value_parser = parse_public, allow_hyphen_values = true)]
+    pub curve_allow: Vec<CurvePublicKey>,
+}
+
+fn parse_public(s: &str) -> Result<CurvePublicKey, String> {
+    CurvePublicKey::parse(s.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn parse_secret(s: &str) -> Result<CurveSecretKey, String> {
+    // Never quote the text: it is meant to be a secret.
+    CurveSecretKey::parse(s.as_bytes())
+        .map_err(|_| "not a CURVE secret key (40 Z85 characters)".to_string())
 }
 
 fn parse_type(s: &str) -> Result<SocketType, String> {
@@ -201,6 +231,15 @@ fn open_socket(args: &CatArgs) -> Result<(Socket, Monitor), String> {
     let socket = Socket::new(args.socket_type).map_err(|e| e.to_string())?;
     let option = |o: SocketOption| socket.set_option(o).map_err(|e| e.to_string());
     option(SocketOption::Linger(Some(LINGER)))?;
+    for o in crate::security::cat_options(
+        args.curve_server,
+        args.curve_secretkey.clone(),
+        args.curve_publickey,
+        args.curve_serverkey,
+        &args.curve_allow,
+    )? {
+        option(o)?;
+    }
     if let Some(id) = &args.identity {
         option(SocketOption::RoutingId(Bytes::copy_from_slice(
             id.as_bytes(),

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use crate::directions::{can_receive, can_send};
+use crate::security::{self, RawCurve, RawPlain, Security, SecurityError};
 use crate::socket_options::{self, Applied};
 use monocoque_tuning::Profile;
 
@@ -117,6 +118,8 @@ pub struct SocketSpec {
     pub connect: Vec<String>,
     /// The options as written (already checked by [`SocketSpec::applied`]).
     pub options: BTreeMap<String, Value>,
+    /// Its `curve` or `plain` table, checked and its files loaded.
+    pub security: Option<Security>,
 }
 
 /// LINGER when the config sets none: a stopping appliance waits this long
@@ -146,6 +149,9 @@ impl SocketSpec {
             out.push(Applied::Option(
                 monocoque_patterns::SocketOption::PlainClient { username, password },
             ));
+        }
+        if let Some(security) = &self.security {
+            out.extend(security.options().into_iter().map(Applied::Option));
         }
         out
     }
@@ -209,8 +215,14 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
     }
     let mut names = HashSet::new();
     let mut services = Vec::new();
+    // Files a config names (keys, certificates, users) are read from its
+    // directory.
+    let base = Path::new(file)
+        .parent()
+        .filter(|_| file != DEFAULT_NAME)
+        .unwrap_or(Path::new("."));
     for s in raw.services {
-        services.push(check_service(s, &mut names, &mut binds, &at)?);
+        services.push(check_service(s, &mut names, &mut binds, base, &at)?);
     }
     check_overlaps(binds, &at)?;
     Ok(Config {
@@ -264,12 +276,13 @@ fn check_service(
     s: RawService,
     names: &mut HashSet<String>,
     binds: &mut Vec<BindSite>,
+    base: &Path,
     at: &dyn Fn(Range<usize>, String) -> ConfigError,
 ) -> Result<ServiceSpec, ConfigError> {
     let name = check_service_name(&s.name, names, at)?;
     let kind = *s.kind.get_ref();
     let side = |raw: Spanned<RawSocketFields>, which: &str, fixed: Option<SocketType>| {
-        check_socket(raw.into(), &name, which, fixed, at)
+        check_socket(raw.into(), &name, which, fixed, base, at)
     };
     let fixed = kind.types();
     let (frontend, frontend_spans) = side(s.frontend, "frontend", fixed.map(|t| t.0))?;
@@ -463,6 +476,7 @@ fn check_socket(
     service: &str,
     which: &str,
     fixed: Option<SocketType>,
+    base: &Path,
     at: &dyn Fn(std::ops::Range<usize>, String) -> ConfigError,
 ) -> Result<(SocketSpec, Vec<Range<usize>>), ConfigError> {
     let field = |f: &str| format!("service {service:?} {which} {f}");
@@ -557,6 +571,7 @@ fn check_socket(
             ),
         ));
     }
+    let security = check_security((&raw.curve, &raw.plain), &options, base, &field, at)?;
     // The binds' positions go apart from the spec: a spec compares equal
     // across a reload whatever line it moved to.
     let bind_spans = raw.bind.iter().map(Spanned::span).collect();
@@ -566,9 +581,53 @@ fn check_socket(
             bind: raw.bind.into_iter().map(Spanned::into_inner).collect(),
             connect: raw.connect.into_iter().map(Spanned::into_inner).collect(),
             options,
+            security,
         },
         bind_spans,
     ))
+}
+
+/// A socket's `curve` or `plain` table, with the files it names loaded.
+/// A problem in a file is reported at that file's line.
+fn check_security(
+    tables: (&Option<Spanned<RawCurve>>, &Option<Spanned<RawPlain>>),
+    options: &BTreeMap<String, Value>,
+    base: &Path,
+    field: &dyn Fn(&str) -> String,
+    at: &dyn Fn(Range<usize>, String) -> ConfigError,
+) -> Result<Option<Security>, ConfigError> {
+    let (loaded, span, table) = match tables {
+        (None, None) => return Ok(None),
+        (Some(c), Some(_)) => {
+            return Err(at(
+                c.span(),
+                format!(
+                    "{}: a socket has one mechanism, curve or plain",
+                    field("curve")
+                ),
+            ))
+        }
+        (Some(c), None) => (security::curve(c.get_ref(), base), c.span(), "curve"),
+        (None, Some(p)) => (security::plain(p.get_ref(), base), p.span(), "plain"),
+    };
+    if options.contains_key("plain_username") {
+        return Err(at(
+            span,
+            format!(
+                "{}: plain_username makes the socket a PLAIN client; it has one mechanism",
+                field(table)
+            ),
+        ));
+    }
+    loaded.map(Some).map_err(|e| match e {
+        SecurityError::Field(what) => at(span, format!("{}: {what}", field(table))),
+        SecurityError::File(f) => ConfigError {
+            file: f.file,
+            line: f.line,
+            column: usize::from(f.line > 0),
+            what: format!("{}: {}", field(table), f.what),
+        },
+    })
 }
 
 /// The key whose value starts at `offset` (`kind` in `kind = "x"`), if the
@@ -628,6 +687,8 @@ struct RawSocketFields {
     connect: Vec<Spanned<String>>,
     #[serde(default)]
     options: BTreeMap<String, Spanned<Value>>,
+    curve: Option<Spanned<RawCurve>>,
+    plain: Option<Spanned<RawPlain>>,
 }
 
 /// A socket's fields with the span of its table, for errors about the whole.
@@ -636,6 +697,8 @@ struct RawSocket {
     bind: Vec<Spanned<String>>,
     connect: Vec<Spanned<String>>,
     options: BTreeMap<String, Spanned<Value>>,
+    curve: Option<Spanned<RawCurve>>,
+    plain: Option<Spanned<RawPlain>>,
     span: std::ops::Range<usize>,
 }
 
@@ -648,6 +711,8 @@ impl From<Spanned<RawSocketFields>> for RawSocket {
             bind: f.bind,
             connect: f.connect,
             options: f.options,
+            curve: f.curve,
+            plain: f.plain,
             span,
         }
     }

@@ -13,10 +13,12 @@ mod directions;
 mod metrics;
 mod metrics_http;
 mod placement;
+mod security;
 mod service;
 mod socket_options;
 mod stats;
 mod supervisor;
+mod zcert;
 
 use monocoque_tuning::Profile;
 
@@ -54,13 +56,41 @@ enum Command {
     Config(ConfigCommand),
     /// A command-line peer of any socket type: stdin lines out, messages in
     /// as lines (frames separated by TAB).
-    Cat(cat::CatArgs),
+    Cat(Box<cat::CatArgs>),
+    /// CURVE keys.
+    #[command(subcommand)]
+    Curve(CurveCommand),
     /// Prints a running appliance's metrics as a table.
     Stats {
         /// Its metrics address (the config's metrics.listen).
         #[arg(long, default_value = "127.0.0.1:9464")]
         metrics: String,
     },
+}
+
+#[derive(Subcommand)]
+enum CurveCommand {
+    /// Prints a new key pair, exactly as libzmq's curve_keygen does (the
+    /// public key to give out, the secret key to keep).
+    Keygen,
+}
+
+/// What libzmq's `curve_keygen` prints, for a new pair.
+fn keygen_text(pair: &monocoque_zmtp::mechanism::CurveKeyPair) -> zeroize::Zeroizing<String> {
+    let mut text = String::from(
+        "This tool generates a CurveZMQ keypair, as two printable strings you can\n\
+         use in configuration files or source code. The encoding uses Z85, which\n\
+         is a base-85 format that is described in 0MQ RFC 32, and which has an\n\
+         implementation in the z85_codec.h source used by this tool. The keypair\n\
+         always works with the secret key held by one party and the public key\n\
+         distributed (securely!) to peers wishing to connect to it.\n",
+    );
+    text.push_str("\n== CURVE PUBLIC KEY ==\n");
+    text.push_str(&pair.public.to_z85());
+    text.push_str("\n\n== CURVE SECRET KEY ==\n");
+    text.push_str(&pair.secret.to_z85());
+    text.push('\n');
+    zeroize::Zeroizing::new(text)
 }
 
 #[derive(Subcommand)]
@@ -193,7 +223,7 @@ fn main() -> ExitCode {
                 )
             })
             .map_err(|e| e.to_string()),
-        Command::Cat(args) => match cat::run(args) {
+        Command::Cat(args) => match cat::run(*args) {
             Ok(true) => Ok(()),
             Ok(false) => {
                 eprintln!("monocoque cat: fewer messages than --count arrived");
@@ -201,6 +231,13 @@ fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Curve(CurveCommand::Keygen) => {
+            print!(
+                "{}",
+                *keygen_text(&monocoque_zmtp::mechanism::CurveKeyPair::generate())
+            );
+            Ok(())
+        }
         Command::Stats { metrics } => {
             stats::fetch(&metrics).map(|text| print!("{}", stats::table(&text)))
         }
@@ -221,6 +258,33 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keygen_prints_as_libzmq_curve_keygen() {
+        use monocoque_zmtp::mechanism::{CurveKeyPair, CurveSecretKey};
+        let pair = CurveKeyPair::from_secret(
+            CurveSecretKey::parse(b"JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6").unwrap(),
+        );
+        let text = keygen_text(&pair);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 12);
+        assert_eq!(
+            lines[0],
+            "This tool generates a CurveZMQ keypair, as two printable strings you can"
+        );
+        assert_eq!(
+            &lines[6..],
+            [
+                "",
+                "== CURVE PUBLIC KEY ==",
+                "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+                "",
+                "== CURVE SECRET KEY ==",
+                "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6",
+            ]
+        );
+        assert!(text.ends_with("Lh6\n"));
+    }
 
     #[test]
     fn colour_only_on_a_terminal_and_without_no_color() {

@@ -114,8 +114,14 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
             );
         }
         "plain_server" | "curve_server" | "curve_publickey" | "curve_secretkey"
-        | "curve_serverkey" | "zap_domain" => {
-            return Err("security mechanisms are not configurable in the appliance yet".into());
+        | "curve_serverkey" => {
+            return Err("security goes in the socket's `curve` or `plain` table \
+                 (curve = { secret_key_file = ..., allow = [...] }), not in its options, \
+                 so that keys come from files and never sit in the config"
+                .into());
+        }
+        "zap_domain" => {
+            return Err("ZAP is not available yet: admit CURVE clients with the `curve` table's allow or allow_dir".into());
         }
         _ => {
             return Err(format!(

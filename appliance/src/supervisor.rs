@@ -123,6 +123,9 @@ fn report(r: &Running) {
         if !spec.connect.is_empty() {
             parts.push(format!("connecting {}", spec.connect.join(" ")));
         }
+        if let Some(security) = &spec.security {
+            parts.push(security.describe());
+        }
         format!("{which} {} {}", spec.socket_type.as_str(), parts.join(", "))
     };
     println!(

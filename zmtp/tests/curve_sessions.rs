@@ -406,3 +406,31 @@ fn every_prefix_of_a_handshake_is_handled_byte_by_byte() {
         "{es:?}"
     );
 }
+
+#[test]
+fn a_zmtp_3_0_peer_gets_subscriptions_as_messages_inside_the_box() {
+    // The publisher's greeting is rewritten to say ZMTP 3.0 (minor 0): the
+    // subscriber must then box `0x01 topic` as a message (flags 0), as
+    // libzmq does for a 3.0 peer under CURVE, and the publisher read it as a
+    // subscription.
+    let now = Instant::now();
+    let (cc, cs, _, _) = curve(SocketType::Sub, SocketType::Pub, None);
+    let mut sub = Session::new(cc, now).unwrap();
+    let mut publisher = Session::new(cs, now).unwrap();
+    let mut greeting = publisher.transmit().take_all().to_vec();
+    assert_eq!(greeting[11], 1);
+    greeting[11] = 0;
+    sub.handle_input(Bytes::from(greeting), now);
+    let (es, ep) = exchange(&mut sub, &mut publisher, now);
+    let [Event::HandshakeSucceeded(peer)] = es.as_slice() else {
+        panic!("{es:?}")
+    };
+    assert_eq!(peer.version, monocoque_zmtp::ProtocolVersion::V3_0);
+    assert!(
+        matches!(ep.as_slice(), [Event::HandshakeSucceeded(_)]),
+        "{ep:?}"
+    );
+    sub.subscribe(b"md.").unwrap();
+    let (_, ep) = exchange(&mut sub, &mut publisher, now);
+    assert_eq!(ep, vec![Event::Subscribe(Bytes::from_static(b"md."))]);
+}
