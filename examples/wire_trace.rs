@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             password: Bytes::from_static(b"secret"),
         };
         cb.mechanism = MechanismConfig::PlainServer {
-            authenticator: Arc::new(AllowAdmin),
+            admission: monocoque::zmtp::Admission::Authenticator(Arc::new(AllowAdmin)),
         };
     }
     let now = Instant::now();

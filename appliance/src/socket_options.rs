@@ -121,7 +121,7 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
                 .into());
         }
         "zap_domain" => {
-            return Err("ZAP is not available yet: admit CURVE clients with the `curve` table's allow or allow_dir".into());
+            return Err("no ZAP handler runs inside the appliance: admit CURVE clients with the `curve` table's allow or allow_dir, PLAIN clients with `plain`'s users_file".into());
         }
         _ => {
             return Err(format!(

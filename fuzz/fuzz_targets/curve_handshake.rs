@@ -13,7 +13,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use monocoque_zmtp::mechanism::{CurveKeyPair, CurveSecretKey};
 use monocoque_zmtp::{
-    AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig,
+    Admission, AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig,
     SocketType,
 };
 
@@ -109,7 +109,11 @@ fuzz_target!(|input: &[u8]| {
     sc.heartbeat_interval = Some(Duration::from_millis(50));
     sc.mechanism = MechanismConfig::CurveServer {
         keys: server_keys,
-        authenticator: (ctl[1] & 8 == 8).then(|| Arc::new(EvenFirstByte) as Arc<dyn Authenticator>),
+        admission: if ctl[1] & 8 == 8 {
+            Admission::Authenticator(Arc::new(EvenFirstByte))
+        } else {
+            Admission::Everyone
+        },
     };
     let mut now = Instant::now();
     let mut c = Session::new(cc, now).unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use monocoque_zmtp::{
-    AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig,
+    Admission, AuthDecision, Authenticator, Credentials, Event, MechanismConfig, Msg, Session, SessionConfig,
     SocketType,
 };
 
@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
     config.max_message_frames = (ctl[1] & 8 == 8).then_some(8);
     config.mechanism = match ctl[1] >> 6 {
         1 => MechanismConfig::PlainClient { username: "u".into(), password: "p".into() },
-        2 => MechanismConfig::PlainServer { authenticator: Arc::new(Half) },
+        2 => MechanismConfig::PlainServer { admission: Admission::Authenticator(Arc::new(Half)) },
         _ => MechanismConfig::Null,
     };
     let null = matches!(config.mechanism, MechanismConfig::Null);

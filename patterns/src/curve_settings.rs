@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use monocoque_zmtp::mechanism::{CurveKeyPair, CurvePublicKey, CurveSecretKey};
-use monocoque_zmtp::{Authenticator, MechanismConfig};
+use monocoque_zmtp::{Admission, Authenticator, MechanismConfig};
 
 /// CURVE_SERVER, CURVE_PUBLICKEY, CURVE_SECRETKEY, CURVE_SERVERKEY and the
 /// server's authenticator.
@@ -64,7 +64,10 @@ impl CurveSettings {
         if self.as_server {
             return Ok(MechanismConfig::CurveServer {
                 keys,
-                authenticator: self.authenticator.clone(),
+                admission: match &self.authenticator {
+                    Some(a) => Admission::Authenticator(a.clone()),
+                    None => Admission::Everyone,
+                },
             });
         }
         let server_key = self.server_key.ok_or((

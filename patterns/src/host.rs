@@ -12,6 +12,7 @@ use std::time::Duration;
 use monocoque_runtime::net::{Keepalive, TcpStream, UnixStream};
 use monocoque_zmtp::{SessionConfig, SocketType};
 
+use crate::admission::AdmissionPolicy;
 use crate::engine::{EngineOwner, EngineSetup, PipePlan};
 use crate::monitor::MonitorEvent;
 use crate::options::Options;
@@ -33,6 +34,10 @@ pub(crate) struct ConnectionTerms {
     pub(crate) session: Result<SessionConfig, monocoque_zmtp::Error>,
     /// The routing id this socket presents (the Identity it sends over ZMTP).
     routing_id: bytes::Bytes,
+    /// How the socket admits the clients of its server mechanism.
+    pub(crate) admission: AdmissionPolicy,
+    /// ZAP_DOMAIN, for ZAP requests.
+    pub(crate) zap_domain: bytes::Bytes,
     /// How the connection's pipe is sized.
     pub(crate) shape: PipeShape,
     /// PROBE_ROUTER.
@@ -57,14 +62,28 @@ impl ConnectionTerms {
         } else {
             bytes::Bytes::new()
         };
+        let admission = options
+            .security()
+            .map(|(_, policy)| policy)
+            .unwrap_or(AdmissionPolicy::NotAsked);
         ConnectionTerms {
             session,
             routing_id,
+            admission,
+            zap_domain: options.zap_domain.clone(),
             shape: PipeShape::of(options, kind),
             probe_router: options.probe_router,
             tcp_keepalive: options.tcp_keepalive,
             reconnect_ivl: options.reconnect_ivl,
             reconnect_ivl_max: options.reconnect_ivl_max,
+        }
+    }
+
+    /// What an engine puts in admission requests.
+    pub(crate) fn zap_facts(&self) -> crate::engine::ZapFacts {
+        crate::engine::ZapFacts {
+            domain: self.zap_domain.clone(),
+            identity: self.routing_id.clone(),
         }
     }
 
@@ -152,6 +171,7 @@ pub(crate) trait SocketHost: EngineOwner {
             session: terms.session.clone(),
             pipe,
             probe_router: terms.probe_router,
+            zap: terms.zap_facts(),
         }
     }
 }

@@ -76,6 +76,10 @@ pub(crate) static HANDSHAKE_FAILED: LogLimit = LogLimit::new();
 pub(crate) static DISCONNECTED: LogLimit = LogLimit::new();
 /// Accept failures (EMFILE and the like), across every listener.
 pub(crate) static ACCEPT_FAILED: LogLimit = LogLimit::new();
+/// A client admission that needed the ZAP handler where it cannot be reached.
+pub(crate) static ZAP_UNREACHABLE: LogLimit = LogLimit::new();
+/// A ZAP handler's malformed reply.
+pub(crate) static ZAP_MALFORMED: LogLimit = LogLimit::new();
 
 #[cfg(test)]
 mod tests {

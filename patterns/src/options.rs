@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use monocoque_runtime::net::Keepalive;
 use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
-use monocoque_zmtp::{Authenticator, MechanismConfig, SessionConfig, SocketType};
+use monocoque_zmtp::{Admission, Authenticator, MechanismConfig, SessionConfig, SocketType};
 
+use crate::admission::AdmissionPolicy;
 use crate::curve_settings::CurveSettings;
 use crate::{Error, Result};
 
@@ -171,6 +172,15 @@ pub enum SocketOption {
     /// handshake is admitted, as libzmq does when no ZAP handler is bound.
     /// A Monocoque option (libzmq asks a ZAP handler).
     CurveAuthenticator(Arc<dyn Authenticator>),
+    /// ZMQ_PLAIN_SERVER as libzmq has it: a PLAIN server whose clients are
+    /// admitted by the ZAP handler bound at `inproc://zeromq.zap.01` on the
+    /// socket's thread (its context, for the blocking API); with none bound
+    /// every client is refused, as in libzmq.
+    PlainServerViaZap,
+    /// ZMQ_ZAP_DOMAIN: the domain sent in ZAP requests (at most 255 bytes).
+    /// On a NULL socket a non-empty domain makes it ask the ZAP handler
+    /// about each peer, as libzmq does (admitting them when none is bound).
+    ZapDomain(Bytes),
 }
 
 impl SocketOption {
@@ -209,6 +219,8 @@ impl SocketOption {
             CurveSecretKey(_) => "CURVE_SECRETKEY",
             CurveServerKey(_) => "CURVE_SERVERKEY",
             CurveAuthenticator(_) => "CURVE_AUTHENTICATOR",
+            PlainServerViaZap => "PLAIN_SERVER",
+            ZapDomain(_) => "ZAP_DOMAIN",
             Subscribe(_) => "SUBSCRIBE",
             Unsubscribe(_) => "UNSUBSCRIBE",
             XpubVerbose(_) => "XPUB_VERBOSE",
@@ -291,6 +303,8 @@ pub struct Options {
     pub(crate) mechanism: MechanismConfig,
     /// The CURVE options; they choose the mechanism while `curve.selected`.
     pub(crate) curve: CurveSettings,
+    /// ZAP_DOMAIN.
+    pub(crate) zap_domain: Bytes,
     /// XPUB_VERBOSE (or XPUB_VERBOSER): every subscribe reaches the XPUB user.
     pub(crate) xpub_verbose_subs: bool,
     /// XPUB_VERBOSER: every cancel reaches the XPUB user.
@@ -351,6 +365,7 @@ impl Options {
             tcp_keepalive: Keepalive::default(),
             mechanism: MechanismConfig::Null,
             curve: CurveSettings::default(),
+            zap_domain: Bytes::new(),
             xpub_verbose_subs: false,
             xpub_verbose_unsubs: false,
             xpub_manual: false,
@@ -570,7 +585,9 @@ impl Options {
             | SocketOption::TcpKeepaliveIntvl(_)
             | SocketOption::TcpKeepaliveCnt(_)
             | SocketOption::PlainClient { .. }
-            | SocketOption::PlainServer(_) => self.apply_transport_and_security(option),
+            | SocketOption::PlainServer(_)
+            | SocketOption::PlainServerViaZap
+            | SocketOption::ZapDomain(_) => self.apply_transport_and_security(option),
             SocketOption::CurveServer(_)
             | SocketOption::CurvePublicKey(_)
             | SocketOption::CurveSecretKey(_)
@@ -704,8 +721,22 @@ impl Options {
                 self.curve.selected = false;
             }
             PlainServer(authenticator) => {
-                self.mechanism = MechanismConfig::PlainServer { authenticator };
+                self.mechanism = MechanismConfig::PlainServer {
+                    admission: Admission::Authenticator(authenticator),
+                };
                 self.curve.selected = false;
+            }
+            PlainServerViaZap => {
+                self.mechanism = MechanismConfig::PlainServer {
+                    admission: Admission::Deferred,
+                };
+                self.curve.selected = false;
+            }
+            ZapDomain(domain) => {
+                if domain.len() > 255 {
+                    return Err(invalid(name, "a ZAP domain is at most 255 bytes"));
+                }
+                self.zap_domain = domain;
             }
             other => unreachable!("{} is not a transport or security option", other.name()),
         }
@@ -747,12 +778,44 @@ impl Options {
     /// cannot make one (incomplete CURVE keys). Never a weaker mechanism
     /// than the one configured.
     pub(crate) fn mechanism_config(&self) -> Result<MechanismConfig> {
-        if !self.curve.selected {
-            return Ok(self.mechanism.clone());
-        }
-        self.curve
-            .mechanism()
-            .map_err(|(option, reason)| invalid(option, reason))
+        self.security().map(|(m, _)| m)
+    }
+
+    /// The session's mechanism and how the socket admits its clients. A
+    /// server mechanism always defers to the socket (`Admission::Deferred`),
+    /// which asks its authenticator or the ZAP handler with the whole
+    /// request (domain, address, identity), as libzmq asks ZAP.
+    pub(crate) fn security(&self) -> Result<(MechanismConfig, AdmissionPolicy)> {
+        let configured = if self.curve.selected {
+            self.curve
+                .mechanism()
+                .map_err(|(option, reason)| invalid(option, reason))?
+        } else {
+            self.mechanism.clone()
+        };
+        let deferred = Admission::Deferred;
+        Ok(match configured {
+            MechanismConfig::PlainServer { admission } => (
+                MechanismConfig::PlainServer {
+                    admission: deferred,
+                },
+                policy_for(admission, true),
+            ),
+            MechanismConfig::CurveServer { keys, admission } => (
+                MechanismConfig::CurveServer {
+                    keys,
+                    admission: deferred,
+                },
+                policy_for(admission, false),
+            ),
+            MechanismConfig::Null if !self.zap_domain.is_empty() => (
+                MechanismConfig::NullWithAdmission {
+                    admission: deferred,
+                },
+                AdmissionPolicy::Zap { required: false },
+            ),
+            other => (other, AdmissionPolicy::NotAsked),
+        })
     }
 
     /// Whether CONFLATE applies to what this socket receives.
@@ -798,6 +861,15 @@ impl Options {
     }
 }
 
+/// How the socket admits clients configured with `admission`: a local
+/// authenticator, or the ZAP handler (`required` when none bound must refuse).
+fn policy_for(admission: Admission, required: bool) -> AdmissionPolicy {
+    match admission {
+        Admission::Authenticator(a) => AdmissionPolicy::Local(a),
+        Admission::Everyone | Admission::Deferred => AdmissionPolicy::Zap { required },
+    }
+}
+
 /// The socket types that accept `option`, or `None` when every type does.
 fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
     use SocketOption::*;
@@ -837,7 +909,9 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | CurvePublicKey(_)
         | CurveSecretKey(_)
         | CurveServerKey(_)
-        | CurveAuthenticator(_) => None,
+        | CurveAuthenticator(_)
+        | PlainServerViaZap
+        | ZapDomain(_) => None,
     }
 }
 

@@ -490,3 +490,76 @@ fn our_server_and_client_over_tcp_and_ipc() {
         });
     }
 }
+
+/// Our ZAP handler (a REP at inproc://zeromq.zap.01) admits libzmq's client
+/// by key and refuses another, as a libzmq server's handler would.
+#[test]
+fn our_zap_handler_admits_and_refuses_libzmq_clients() {
+    pyzmq_required();
+    run(|| async {
+        let server = CurveKeyPair::generate();
+        let admitted = CurveKeyPair::generate();
+        let handler = Socket::new(SocketType::Rep).unwrap();
+        handler.bind("inproc://zeromq.zap.01").unwrap();
+        let allowed = Bytes::copy_from_slice(admitted.public.as_bytes());
+        monocoque_runtime::spawn(async move {
+            while let Ok(req) = handler.recv().await {
+                let f = req.frames();
+                let ok = f.get(6) == Some(&allowed);
+                let reply: Vec<Bytes> = vec![
+                    f[0].clone(),
+                    f[1].clone(),
+                    Bytes::from_static(if ok { b"200" } else { b"400" }),
+                    Bytes::new(),
+                    Bytes::from_static(b"trader"),
+                    Bytes::new(),
+                ];
+                if handler.send(Msg::from(reply)).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .detach();
+        let s = socket(SocketType::Rep, server_options(&server));
+        let monitor = s.monitor();
+        let ep = bind(&s, Transport::Tcp);
+
+        let stranger = CurveKeyPair::generate();
+        let refused = PyPeer::spawn(&[
+            "--type".into(),
+            "REQ".into(),
+            "--connect".into(),
+            ep.clone(),
+            format!("--server-key={}", z85(&server.public)),
+            format!("--secret={}", stranger.secret.to_z85().as_str()),
+            "--mode".into(),
+            "request".into(),
+            "--sizes".into(),
+            "1".into(),
+            "--timeout-ms".into(),
+            "1000".into(),
+        ]);
+        loop {
+            if let MonitorEvent::HandshakeFailed { reason, .. } = monitor.recv().await {
+                assert!(reason.is_authentication_failure(), "{reason:?}");
+                break;
+            }
+        }
+        drop(refused);
+
+        let peer = PyPeer::spawn(&[
+            "--type".into(),
+            "REQ".into(),
+            "--connect".into(),
+            ep,
+            format!("--server-key={}", z85(&server.public)),
+            format!("--secret={}", admitted.secret.to_z85().as_str()),
+            "--mode".into(),
+            "request".into(),
+            "--sizes".into(),
+            sizes_arg(),
+        ]);
+        echo_until_end(&s).await;
+        peer.finish().await;
+    });
+}

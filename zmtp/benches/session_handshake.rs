@@ -78,7 +78,7 @@ fn null_and_plain(c: &mut Criterion) {
             };
             let mut server = SessionConfig::new(SocketType::Rep);
             server.mechanism = MechanismConfig::PlainServer {
-                authenticator: authenticator.clone(),
+                admission: monocoque_zmtp::Admission::Authenticator(authenticator.clone()),
             };
             handshake(client, server, now)
         })

@@ -31,7 +31,10 @@ pub mod z85;
 pub use error::{Error, Result};
 pub use greeting::ProtocolVersion;
 pub use input_buffer::InputBuffer;
-pub use mechanism::{AuthDecision, Authenticator, Credentials, MechanismConfig};
+pub use mechanism::{
+    Admission, AuthDecision, AuthRequest, Authenticator, Credentials, MechanismConfig,
+    PresentedCredentials,
+};
 pub use message::Msg;
 pub use metadata::Metadata;
 pub use peer::{check_peer_metadata, PeerInfo, PeerProperties, MAX_IDENTITY_LEN};

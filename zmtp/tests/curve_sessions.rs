@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use common::*;
 use monocoque_zmtp::mechanism::{CurveKeyPair, CurvePublicKey};
 use monocoque_zmtp::{
-    AuthDecision, Authenticator, Credentials, Error, Event, MechanismConfig, Msg, Session,
-    SessionConfig, SocketType,
+    Admission, AuthDecision, Authenticator, Credentials, Error, Event, MechanismConfig, Msg,
+    Session, SessionConfig, SocketType,
 };
 
 fn curve(
@@ -30,7 +30,10 @@ fn curve(
     let mut server = config(server_type);
     server.mechanism = MechanismConfig::CurveServer {
         keys: server_keys.clone(),
-        authenticator,
+        admission: match authenticator {
+            Some(a) => Admission::Authenticator(a),
+            None => Admission::Everyone,
+        },
     };
     (client, server, client_keys, server_keys)
 }

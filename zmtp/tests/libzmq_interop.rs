@@ -493,7 +493,7 @@ fn libzmq_plain_client_to_our_plain_server() {
     let listener = zconnect_to_us(&req);
     let mut c = cfg(SocketType::Rep);
     c.mechanism = MechanismConfig::PlainServer {
-        authenticator: Arc::new(Admin),
+        admission: monocoque_zmtp::Admission::Authenticator(Arc::new(Admin)),
     };
     let mut us = Peer::accept(listener, c);
     us.handshake();

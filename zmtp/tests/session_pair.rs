@@ -110,7 +110,7 @@ fn plain(password: &'static str) -> (SessionConfig, SessionConfig) {
     };
     let mut server = config(SocketType::Rep);
     server.mechanism = MechanismConfig::PlainServer {
-        authenticator: Arc::new(Users),
+        admission: monocoque_zmtp::Admission::Authenticator(Arc::new(Users)),
     };
     (client, server)
 }

@@ -12,7 +12,7 @@
 //! once the handshake completes, and how the connection ended. It never
 //! touches the owner's state.
 //!
-//! Each turn runs five phases, in this order, until none makes progress:
+//! Each turn runs seven phases, in this order, until none makes progress:
 //!
 //! 1. **decode** ([`Engine::drive_decode`]): events the session decoded go
 //!    to the pipe while the inbound queue has room (RCVHWM);
@@ -25,7 +25,11 @@
 //! 5. **read** ([`Engine::drive_read`]) unless a decoded message waits for
 //!    room or a write is stuck with too much of our own output behind it;
 //! 6. **timers** ([`Engine::drive_timers`]): the session's (handshake,
-//!    heartbeats) and the owner's linger.
+//!    heartbeats) and the owner's linger;
+//! 7. **admission** ([`Engine::drive_admission`]): the owner's decision on
+//!    a client whose session deferred it (asked with [`EngineOwner::admit`]
+//!    when the session reported the credentials; a ZAP handler's reply
+//!    arrives here).
 //!
 //! Decoding before reading is the back-pressure: when the inbound queue is
 //! at RCVHWM the engine stops decoding and stops reading, so the kernel's
@@ -57,13 +61,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use monocoque_zmtp::{Event, Msg, PeerInfo, Session, SessionState};
+use monocoque_zmtp::{AuthDecision, Event, Msg, PeerInfo, Session, SessionState};
 
 use io_slots::{IoSlots, StreamOps};
 
-pub(crate) use owner::{EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
+pub(crate) use owner::{EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
 use stream::Stream;
 
+use crate::admission::{zap_address, ZapRequest};
 use crate::close_reason::CloseReason;
 use crate::log_limit;
 use crate::pipe::{FarEnd, Notify, Pipe};
@@ -130,6 +135,19 @@ struct Engine {
     attached: Option<FarEnd>,
     /// A decoded message waiting for room in the inbound queue.
     held: Option<Msg>,
+    /// The owner's decision on the client, while it is awaited (ZAP).
+    admission: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision>>>>,
+    /// Our routing id and ZAP domain, for admission requests.
+    zap: ZapFacts,
+}
+
+/// What an engine puts in an admission request besides the credentials.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZapFacts {
+    /// ZAP_DOMAIN.
+    pub(crate) domain: bytes::Bytes,
+    /// Our socket's routing id.
+    pub(crate) identity: bytes::Bytes,
 }
 
 impl Engine {
@@ -145,6 +163,7 @@ impl Engine {
             session,
             pipe,
             probe_router,
+            zap,
         } = setup;
         let subscriber = session
             .as_ref()
@@ -175,6 +194,8 @@ impl Engine {
             lifecycle_key,
             attached: None,
             held: None,
+            admission: None,
+            zap,
         })
     }
 
@@ -200,6 +221,7 @@ impl Engine {
         self.drive_release(io)?;
         progress |= self.drive_read(cx, io)?;
         progress |= self.drive_timers(cx, io);
+        progress |= self.drive_admission(cx);
         Ok(progress)
     }
 
@@ -235,6 +257,9 @@ impl Engine {
                 }
                 Event::Cancel(t) => {
                     self.deliver(subscription_msg(false, &t), cx)?;
+                }
+                Event::AuthenticationRequested(credentials) => {
+                    self.ask_owner(credentials);
                 }
                 Event::Closed(e) => {
                     // Flush what the session queued last (an ERROR for a
@@ -396,6 +421,37 @@ impl Engine {
             }
             Poll::Ready(Err(e)) => Err(self.lost(CloseReason::read(&e))),
             Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Asks the owner about the client; a decision made at once goes
+    /// straight to the session, a later one is polled by
+    /// [`drive_admission`](Self::drive_admission).
+    fn ask_owner(&mut self, credentials: monocoque_zmtp::PresentedCredentials) {
+        let request = ZapRequest {
+            domain: self.zap.domain.clone(),
+            address: zap_address(self.remote.as_deref()),
+            identity: self.zap.identity.clone(),
+            credentials,
+        };
+        match self.owner.admit(request) {
+            Verdict::Now(decision) => self.session.admit(decision),
+            Verdict::Later(future) => self.admission = Some(future),
+        }
+    }
+
+    /// Phase 7: the owner's decision on the client, once it comes.
+    fn drive_admission(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(future) = self.admission.as_mut() else {
+            return false;
+        };
+        match future.as_mut().poll(cx) {
+            Poll::Ready(decision) => {
+                self.admission = None;
+                self.session.admit(decision);
+                true
+            }
+            Poll::Pending => false,
         }
     }
 

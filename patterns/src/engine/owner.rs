@@ -1,5 +1,5 @@
 //! How an engine and the one it serves talk: what it is handed when spawned
-//! ([`EngineSetup`]), the three things it asks of its owner
+//! ([`EngineSetup`]), the four things it asks of its owner
 //! ([`EngineOwner`]), and what it reports ([`EngineEvent`]).
 //!
 //! Owners are a socket (every tcp and ipc connection of it) and a fan-out
@@ -7,10 +7,14 @@
 //! lends the engine its state: the engine builds the pipe from the shape it
 //! was given and hands the owner its end in an event.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monocoque_zmtp::{Msg, SessionConfig, SocketType};
+use monocoque_zmtp::{AuthDecision, Msg, SessionConfig, SocketType};
+
+use crate::admission::ZapRequest;
 
 use crate::close_reason::CloseReason;
 use crate::lifecycle::Lifecycle;
@@ -30,6 +34,8 @@ pub(crate) struct EngineSetup {
     pub(crate) pipe: PipePlan,
     /// PROBE_ROUTER: an empty message goes first on the new connection.
     pub(crate) probe_router: bool,
+    /// Our routing id and ZAP domain, for admitting clients.
+    pub(crate) zap: super::ZapFacts,
 }
 
 /// Which pipe a connection feeds.
@@ -95,4 +101,16 @@ pub(crate) trait EngineOwner {
 
     /// Takes one event. Called on the engine's task; must not wait.
     fn report(&self, event: EngineEvent);
+
+    /// Decides whether the client of `request` gets in (its session
+    /// deferred the decision): at once, or later (a ZAP handler's reply).
+    fn admit(&self, request: ZapRequest) -> Verdict;
+}
+
+/// An owner's answer to [`EngineOwner::admit`].
+pub(crate) enum Verdict {
+    /// Decided.
+    Now(AuthDecision),
+    /// To be awaited; the engine polls it between its other phases.
+    Later(Pin<Box<dyn Future<Output = AuthDecision>>>),
 }

@@ -83,6 +83,9 @@ impl EngineOwner for Recorder {
             w.wake();
         }
     }
+    fn admit(&self, _request: crate::admission::ZapRequest) -> super::Verdict {
+        super::Verdict::Now(monocoque_zmtp::AuthDecision::Accept { user_id: None })
+    }
 }
 
 impl Recorder {
@@ -191,6 +194,7 @@ fn start(
             signals: signals.clone(),
         },
         probe_router: false,
+        zap: super::ZapFacts::default(),
     };
     let engine = spawn(run(MemoryStream(wire.clone()), setup, owner));
     let session = Session::new(SessionConfig::new(theirs), Instant::now()).unwrap();

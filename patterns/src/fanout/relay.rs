@@ -29,11 +29,12 @@ use std::time::Instant;
 
 use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc};
-use monocoque_zmtp::{Msg, SocketType};
+use monocoque_zmtp::{AuthDecision, Msg, SocketType};
 
 use super::link::{Control, CoreEnd, CoreEvent, Publish};
+use crate::admission::{decide_locally, AdmissionPolicy, ZapRequest};
 use crate::engine::stream::Stream;
-use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
+use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
 use crate::host::{ConnectionTerms, MovableStream, StreamKind};
 use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MONITOR_CAPACITY};
@@ -57,6 +58,8 @@ struct RelayPort {
     welcome: RefCell<Option<Msg>>,
     reports: RefCell<VecDeque<EngineEvent>>,
     next_peer: Cell<u64>,
+    /// How clients are admitted, as the last adopted connection's options say.
+    admission: RefCell<AdmissionPolicy>,
 }
 
 impl EngineOwner for RelayPort {
@@ -71,6 +74,24 @@ impl EngineOwner for RelayPort {
     fn report(&self, event: EngineEvent) {
         self.reports.borrow_mut().push_back(event);
         self.signals.wake_recv();
+    }
+
+    fn admit(&self, request: ZapRequest) -> Verdict {
+        if let Some(decision) = decide_locally(&self.admission.borrow(), &request) {
+            return Verdict::Now(decision);
+        }
+        // The ZAP handler lives on the socket's thread, out of reach from an
+        // IO core: refuse rather than admit unasked.
+        if let Some(suppressed) = crate::log_limit::ZAP_UNREACHABLE.admit() {
+            tracing::warn!(
+                suppressed,
+                "a client on an IO core needs the ZAP handler, which IO cores cannot reach; \
+                 refused (use CURVE_AUTHENTICATOR on a socket that spreads its connections)"
+            );
+        }
+        Verdict::Now(AuthDecision::Deny {
+            reason: "500".into(),
+        })
     }
 }
 
@@ -102,6 +123,7 @@ impl Relay {
             welcome: RefCell::new(None),
             reports: RefCell::new(VecDeque::new()),
             next_peer: Cell::new(1),
+            admission: RefCell::new(AdmissionPolicy::NotAsked),
         });
         Relay {
             kind: end.kind,
@@ -178,8 +200,10 @@ impl Relay {
     /// Runs an adopted connection in the ordinary engine.
     fn start<S: MovableStream + Stream>(&self, fd: std::os::fd::OwnedFd, endpoint: String) {
         let terms = ConnectionTerms::of(&self.options, self.kind);
+        *self.port.admission.borrow_mut() = terms.admission.clone();
         let peer = self.port.next_peer.get();
         self.port.next_peer.set(peer + 1);
+        let zap = terms.zap_facts();
         let setup = EngineSetup {
             endpoint: endpoint.clone(),
             session: terms.session,
@@ -189,6 +213,7 @@ impl Relay {
                 signals: self.port.signals.clone(),
             },
             probe_router: terms.probe_router,
+            zap,
         };
         let owner: Rc<dyn EngineOwner> = self.port.clone();
         match S::from_fd(fd) {

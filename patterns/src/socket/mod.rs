@@ -4,6 +4,7 @@ mod peers;
 mod role;
 pub(crate) mod shared;
 mod state;
+mod zap_client;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;

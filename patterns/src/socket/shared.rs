@@ -6,15 +6,18 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use monocoque_runtime::JoinHandle;
-use monocoque_zmtp::{Msg, SocketType};
+use monocoque_zmtp::{AuthDecision, Msg, SocketType};
 
 use super::state::SocketState;
-use crate::engine::{EngineEnd, EngineEvent, EngineOwner};
+use super::zap_client::ZapClient;
+use crate::admission::{decide_locally, AdmissionPolicy, ZapRequest, ZAP_ENDPOINT};
+use crate::engine::{EngineEnd, EngineEvent, EngineOwner, Verdict};
 use crate::host::{ConnectionTerms, NetStream, SocketHost};
 use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MonitorSink};
 use crate::options::Options;
 use crate::pipe::{PipeEvent, Signals};
+use crate::transport::inproc;
 use crate::PeerId;
 
 /// Shared between the socket handle and its tasks (listeners, connecters,
@@ -33,6 +36,8 @@ pub(crate) struct SocketShared {
     /// the blocking `Context` puts a token here to learn when a closed socket
     /// has finished lingering.
     held_until_gone: RefCell<Vec<Box<dyn std::any::Any>>>,
+    /// The ZAP client, made at the first client the ZAP handler must admit.
+    zap: RefCell<Option<ZapClient>>,
 }
 
 impl SocketShared {
@@ -50,6 +55,7 @@ impl SocketShared {
             terms: RefCell::new(Rc::new(terms)),
             next_peer: Cell::new(1),
             held_until_gone: RefCell::new(Vec::new()),
+            zap: RefCell::new(None),
         })
     }
 
@@ -73,6 +79,39 @@ impl SocketShared {
 impl EngineOwner for SocketShared {
     fn lifecycle(&self) -> &Lifecycle {
         &self.lifecycle
+    }
+
+    /// As libzmq: the socket's authenticator if it has one; else the ZAP
+    /// handler bound at `inproc://zeromq.zap.01` on this thread; else
+    /// admitted, unless the mechanism requires a handler (PLAIN).
+    fn admit(&self, request: ZapRequest) -> Verdict {
+        let terms = self.terms.borrow().clone();
+        if let Some(decision) = decide_locally(&terms.admission, &request) {
+            return Verdict::Now(decision);
+        }
+        if !inproc::is_bound(ZAP_ENDPOINT) {
+            let required = matches!(terms.admission, AdmissionPolicy::Zap { required: true });
+            return Verdict::Now(if required {
+                AuthDecision::Deny {
+                    reason: "500".into(),
+                }
+            } else {
+                AuthDecision::Accept { user_id: None }
+            });
+        }
+        let mut zap = self.zap.borrow_mut();
+        if zap.is_none() {
+            match ZapClient::new() {
+                Ok(client) => *zap = Some(client),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the ZAP handler; client refused");
+                    return Verdict::Now(AuthDecision::Deny {
+                        reason: "500".into(),
+                    });
+                }
+            }
+        }
+        Verdict::Later(zap.as_ref().expect("made above").ask(&request))
     }
 
     fn greeting(&self) -> Vec<Msg> {

@@ -42,6 +42,16 @@ fn same(weak: &Weak<dyn SocketHost>, socket: &Rc<dyn SocketHost>) -> bool {
     std::ptr::addr_eq(weak.as_ptr(), Rc::as_ptr(socket))
 }
 
+/// Whether a live socket on this thread is bound to `name`.
+pub(crate) fn is_bound(name: &str) -> bool {
+    REGISTRY.with(|r| {
+        r.borrow()
+            .bound
+            .get(name)
+            .is_some_and(|w| w.strong_count() > 0)
+    })
+}
+
 /// Binds `name` to `socket`, completing every connect that waited for it.
 pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
     let pending = REGISTRY.with(|r| {

@@ -1,4 +1,16 @@
 //! The hook through which the layer above decides who may connect.
+//!
+//! A server mechanism admits a client in one of three ways ([`Admission`]):
+//! everyone, a synchronous [`Authenticator`] asked on the spot, or the layer
+//! above asked through the session ([`Event::AuthenticationRequested`]
+//! answered by [`Session::admit`]), which is how ZAP handlers, asked over
+//! a socket, are served.
+//!
+//! [`Event::AuthenticationRequested`]: crate::Event::AuthenticationRequested
+//! [`Session::admit`]: crate::Session::admit
+
+use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -21,6 +33,95 @@ pub enum Credentials<'a> {
         /// The client's long-term public key.
         public_key: CurvePublicKey,
     },
+    /// NULL: nothing but the connection itself (asked only when a ZAP
+    /// domain is set, as libzmq does).
+    Null,
+}
+
+impl Credentials<'_> {
+    /// The mechanism's name, as ZAP spells it.
+    pub fn mechanism(&self) -> &'static str {
+        match self {
+            Credentials::Plain { .. } => "PLAIN",
+            Credentials::Curve { .. } => "CURVE",
+            Credentials::Null => "NULL",
+        }
+    }
+
+    /// The credential frames of a ZAP request (RFC 27): PLAIN's username and
+    /// password, CURVE's 32-byte key, none for NULL.
+    pub fn zap_frames(&self) -> Vec<Bytes> {
+        match self {
+            Credentials::Plain { username, password } => vec![
+                Bytes::copy_from_slice(username),
+                Bytes::copy_from_slice(password),
+            ],
+            Credentials::Curve { public_key } => {
+                vec![Bytes::copy_from_slice(public_key.as_bytes())]
+            }
+            Credentials::Null => Vec::new(),
+        }
+    }
+}
+
+/// Credentials held by the session while the layer above decides (the
+/// owned form of [`Credentials`]).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PresentedCredentials {
+    /// PLAIN.
+    Plain {
+        /// The username.
+        username: Bytes,
+        /// The password.
+        password: Bytes,
+    },
+    /// CURVE: the client's long-term public key.
+    Curve(CurvePublicKey),
+    /// NULL.
+    Null,
+}
+
+impl PresentedCredentials {
+    /// The borrowed form, for an [`Authenticator`].
+    pub fn as_credentials(&self) -> Credentials<'_> {
+        match self {
+            PresentedCredentials::Plain { username, password } => {
+                Credentials::Plain { username, password }
+            }
+            PresentedCredentials::Curve(k) => Credentials::Curve { public_key: *k },
+            PresentedCredentials::Null => Credentials::Null,
+        }
+    }
+}
+
+impl fmt::Debug for PresentedCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PresentedCredentials::Plain { username, .. } => f
+                .debug_struct("Plain")
+                .field("username", username)
+                .field("password", &"<hidden>")
+                .finish(),
+            PresentedCredentials::Curve(k) => f.debug_tuple("Curve").field(k).finish(),
+            PresentedCredentials::Null => f.write_str("Null"),
+        }
+    }
+}
+
+/// Everything known about a client being admitted: what ZAP (RFC 27) sends
+/// a handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest<'a> {
+    /// ZAP_DOMAIN of the socket (may be empty).
+    pub domain: &'a [u8],
+    /// The client's address (IP, without the port, as libzmq sends it;
+    /// empty for ipc).
+    pub address: &'a str,
+    /// The routing id of our socket, as libzmq fills ZAP's identity frame.
+    pub identity: &'a [u8],
+    /// What the client presented.
+    pub credentials: Credentials<'a>,
 }
 
 /// The authenticator's answer.
@@ -58,4 +159,49 @@ pub enum AuthDecision {
 pub trait Authenticator: Send + Sync {
     /// Called once per client handshake, on the connection's own thread.
     fn authenticate(&self, credentials: &Credentials<'_>) -> AuthDecision;
+
+    /// Called instead of [`authenticate`](Self::authenticate) when the
+    /// layer above knows the whole request (the sockets do: domain, address,
+    /// identity). By default it looks at the credentials only.
+    fn admit(&self, request: &AuthRequest<'_>) -> AuthDecision {
+        self.authenticate(&request.credentials)
+    }
+}
+
+/// Who admits the clients of a server mechanism (and of NULL with a ZAP
+/// domain).
+#[derive(Clone)]
+pub enum Admission {
+    /// Every client that completes the handshake (for CURVE: every client
+    /// that knows the server's public key), as libzmq without a ZAP handler.
+    Everyone,
+    /// This authenticator, asked on the spot.
+    Authenticator(Arc<dyn Authenticator>),
+    /// The layer above: the session reports
+    /// [`Event::AuthenticationRequested`](crate::Event::AuthenticationRequested)
+    /// and waits for [`Session::admit`](crate::Session::admit) (ZAP).
+    Deferred,
+}
+
+impl fmt::Debug for Admission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Admission::Everyone => "Everyone",
+            Admission::Authenticator(_) => "Authenticator",
+            Admission::Deferred => "Deferred",
+        })
+    }
+}
+
+/// What a mechanism does with presented credentials under `admission`:
+/// a decision now, or `None` when the layer above must decide.
+pub(crate) fn decide_now(
+    admission: &Admission,
+    credentials: &Credentials<'_>,
+) -> Option<AuthDecision> {
+    match admission {
+        Admission::Everyone => Some(AuthDecision::Accept { user_id: None }),
+        Admission::Authenticator(a) => Some(a.authenticate(credentials)),
+        Admission::Deferred => None,
+    }
 }

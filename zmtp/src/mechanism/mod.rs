@@ -15,11 +15,12 @@ mod plain_client;
 mod plain_server;
 
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use authenticator::{AuthDecision, Authenticator, Credentials};
+pub use authenticator::{
+    Admission, AuthDecision, AuthRequest, Authenticator, Credentials, PresentedCredentials,
+};
 pub use curve::{CurveClient, CurveKeyPair, CurvePublicKey, CurveSecretKey, CurveServer};
 pub use null::NullMechanism;
 pub use plain_client::PlainClient;
@@ -46,6 +47,10 @@ pub struct LocalProperties {
 pub enum HandshakeStatus {
     /// More commands are needed.
     InProgress,
+    /// The client presented these credentials; the layer above decides
+    /// ([`Admission::Deferred`]) and answers through
+    /// [`Mechanism::on_admission`].
+    Authenticate(PresentedCredentials),
     /// Done: the peer is known. Any commands the mechanism queued go out first.
     Complete {
         /// The peer's checked properties.
@@ -93,6 +98,19 @@ pub trait Mechanism: Send + fmt::Debug {
         data: Bytes,
         out: &mut TransmitQueue,
     ) -> Result<HandshakeStatus>;
+    /// The layer above's decision on the credentials this mechanism
+    /// reported with [`HandshakeStatus::Authenticate`].
+    fn on_admission(
+        &mut self,
+        _local: &LocalProperties,
+        _decision: AuthDecision,
+        _out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus> {
+        Err(crate::Error::InvalidConfig {
+            field: "admission",
+            reason: format!("the {} mechanism asked for no decision", self.name()),
+        })
+    }
     /// What the mechanism is waiting for, for error messages.
     fn expecting(&self) -> &'static str;
 }
@@ -103,6 +121,12 @@ pub trait Mechanism: Send + fmt::Debug {
 pub enum MechanismConfig {
     /// No security (the default).
     Null,
+    /// NULL whose peer must be admitted first (libzmq's NULL with a ZAP
+    /// domain): our READY waits for the decision; a refusal sends ERROR.
+    NullWithAdmission {
+        /// Who decides.
+        admission: Admission,
+    },
     /// PLAIN client: presents a username and password.
     PlainClient {
         /// At most 255 bytes.
@@ -110,10 +134,11 @@ pub enum MechanismConfig {
         /// At most 255 bytes.
         password: Bytes,
     },
-    /// PLAIN server: asks `authenticator` about each client.
+    /// PLAIN server: each client's username and password are admitted (or
+    /// not) by `admission`.
     PlainServer {
         /// Decides who gets in.
-        authenticator: Arc<dyn Authenticator>,
+        admission: Admission,
     },
     /// CURVE client: talks to the server whose long-term public key is
     /// `server_key`, presenting `keys` (libzmq's CURVE_SERVERKEY,
@@ -128,9 +153,10 @@ pub enum MechanismConfig {
     CurveServer {
         /// Our long-term pair.
         keys: CurveKeyPair,
-        /// Decides which client keys get in; `None` admits every client
-        /// that completes the handshake, as libzmq does without a ZAP handler.
-        authenticator: Option<Arc<dyn Authenticator>>,
+        /// Decides which client keys get in ([`Admission::Everyone`]: every
+        /// client that completes the handshake, as libzmq without a ZAP
+        /// handler).
+        admission: Admission,
     },
 }
 
@@ -138,20 +164,28 @@ impl fmt::Debug for MechanismConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MechanismConfig::Null => f.write_str("Null"),
+            MechanismConfig::NullWithAdmission { admission } => f
+                .debug_struct("NullWithAdmission")
+                .field("admission", admission)
+                .finish(),
             MechanismConfig::PlainClient { username, .. } => f
                 .debug_struct("PlainClient")
                 .field("username", username)
                 .field("password", &"<hidden>")
                 .finish(),
-            MechanismConfig::PlainServer { .. } => f.write_str("PlainServer"),
+            MechanismConfig::PlainServer { admission } => f
+                .debug_struct("PlainServer")
+                .field("admission", admission)
+                .finish(),
             MechanismConfig::CurveClient { server_key, keys } => f
                 .debug_struct("CurveClient")
                 .field("server_key", server_key)
                 .field("public_key", &keys.public)
                 .finish_non_exhaustive(),
-            MechanismConfig::CurveServer { keys, .. } => f
+            MechanismConfig::CurveServer { keys, admission } => f
                 .debug_struct("CurveServer")
                 .field("public_key", &keys.public)
+                .field("admission", admission)
                 .finish_non_exhaustive(),
         }
     }
@@ -162,19 +196,21 @@ impl MechanismConfig {
     pub fn build(&self) -> Box<dyn Mechanism> {
         match self {
             MechanismConfig::Null => Box::new(NullMechanism::new()),
+            MechanismConfig::NullWithAdmission { admission } => {
+                Box::new(NullMechanism::with_admission(admission.clone()))
+            }
             MechanismConfig::PlainClient { username, password } => {
                 Box::new(PlainClient::new(username.clone(), password.clone()))
             }
-            MechanismConfig::PlainServer { authenticator } => {
-                Box::new(PlainServer::new(authenticator.clone()))
+            MechanismConfig::PlainServer { admission } => {
+                Box::new(PlainServer::new(admission.clone()))
             }
             MechanismConfig::CurveClient { server_key, keys } => {
                 Box::new(CurveClient::new(*server_key, keys.clone()))
             }
-            MechanismConfig::CurveServer {
-                keys,
-                authenticator,
-            } => Box::new(CurveServer::new(keys.clone(), authenticator.clone())),
+            MechanismConfig::CurveServer { keys, admission } => {
+                Box::new(CurveServer::new(keys.clone(), admission.clone()))
+            }
         }
     }
 }

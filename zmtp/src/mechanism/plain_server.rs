@@ -1,18 +1,18 @@
 //! PLAIN, server side (RFC 24).
 //!
 //! ```text
-//!   start ──▶ WaitHello ──HELLO, authenticator accepts / send WELCOME──▶ WaitInitiate
-//!   WaitHello ──HELLO, authenticator denies / send ERROR──▶ closed
+//!   start ──▶ WaitHello ──HELLO, admitted / send WELCOME──▶ WaitInitiate
+//!   WaitHello ──HELLO, refused / send ERROR──▶ closed
+//!   WaitHello ──HELLO, admission deferred──▶ WaitDecision ──decision──▶ (as above)
 //!   WaitInitiate ──INITIATE (checked) / send READY──▶ Complete
 //! ```
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
+use super::authenticator::decide_now;
 use super::{
-    unexpected, AuthDecision, Authenticator, Credentials, HandshakeStatus, LocalProperties,
-    Mechanism,
+    unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
+    PresentedCredentials,
 };
 use crate::command::{ErrorCommand, Hello, Initiate, Ready, Welcome};
 use crate::error::{Error, Result};
@@ -23,13 +23,14 @@ use crate::transmit_queue::TransmitQueue;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     WaitHello,
+    WaitDecision,
     WaitInitiate,
     Done,
 }
 
 /// The PLAIN server handshake.
 pub struct PlainServer {
-    authenticator: Arc<dyn Authenticator>,
+    admission: Admission,
     user_id: Option<Bytes>,
     state: State,
 }
@@ -44,12 +45,36 @@ impl std::fmt::Debug for PlainServer {
 }
 
 impl PlainServer {
-    /// A server that asks `authenticator` about the client.
-    pub fn new(authenticator: Arc<dyn Authenticator>) -> Self {
+    /// A server whose clients are admitted by `admission`.
+    pub fn new(admission: Admission) -> Self {
         PlainServer {
-            authenticator,
+            admission,
             user_id: None,
             state: State::WaitHello,
+        }
+    }
+
+    /// Acts on the decision about the client's HELLO.
+    fn decided(
+        &mut self,
+        decision: AuthDecision,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus> {
+        match decision {
+            AuthDecision::Accept { user_id } => {
+                self.user_id = user_id;
+                Welcome.encode(out);
+                self.state = State::WaitInitiate;
+                Ok(HandshakeStatus::InProgress)
+            }
+            AuthDecision::Deny { reason } => {
+                ErrorCommand {
+                    reason: Bytes::copy_from_slice(reason.as_bytes()),
+                }
+                .encode(out);
+                self.state = State::Done;
+                Err(Error::AuthenticationDenied { reason })
+            }
         }
     }
 }
@@ -81,24 +106,18 @@ impl Mechanism for PlainServer {
         match self.state {
             State::WaitHello if &name[..] == Hello::NAME => {
                 let hello = Hello::parse(data)?;
-                let decision = self.authenticator.authenticate(&Credentials::Plain {
+                let credentials = Credentials::Plain {
                     username: &hello.username,
                     password: &hello.password,
-                });
-                match decision {
-                    AuthDecision::Accept { user_id } => {
-                        self.user_id = user_id;
-                        Welcome.encode(out);
-                        self.state = State::WaitInitiate;
-                        Ok(HandshakeStatus::InProgress)
-                    }
-                    AuthDecision::Deny { reason } => {
-                        ErrorCommand {
-                            reason: Bytes::copy_from_slice(reason.as_bytes()),
-                        }
-                        .encode(out);
-                        self.state = State::Done;
-                        Err(Error::AuthenticationDenied { reason })
+                };
+                match decide_now(&self.admission, &credentials) {
+                    Some(decision) => self.decided(decision, out),
+                    None => {
+                        self.state = State::WaitDecision;
+                        Ok(HandshakeStatus::Authenticate(PresentedCredentials::Plain {
+                            username: hello.username,
+                            password: hello.password,
+                        }))
                     }
                 }
             }
@@ -121,9 +140,25 @@ impl Mechanism for PlainServer {
         }
     }
 
+    fn on_admission(
+        &mut self,
+        _local: &LocalProperties,
+        decision: AuthDecision,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus> {
+        if self.state != State::WaitDecision {
+            return Err(Error::InvalidConfig {
+                field: "admission",
+                reason: "PLAIN asked for no decision".into(),
+            });
+        }
+        self.decided(decision, out)
+    }
+
     fn expecting(&self) -> &'static str {
         match self.state {
             State::WaitHello => "HELLO",
+            State::WaitDecision => "nothing until the client is admitted",
             State::WaitInitiate => "INITIATE",
             State::Done => "no more handshake commands",
         }

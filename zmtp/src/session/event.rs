@@ -20,6 +20,12 @@ pub enum Event {
     /// The peer cancelled one subscription (as for [`Event::Subscribe`], with
     /// CANCEL or `0x00 topic`).
     Cancel(Bytes),
+    /// The client presented these credentials and the mechanism's
+    /// admission is [`Admission::Deferred`](crate::mechanism::Admission::Deferred):
+    /// decide (a ZAP handler, say) and answer with
+    /// [`Session::admit`](crate::Session::admit). The handshake waits; its
+    /// timeout still runs.
+    AuthenticationRequested(crate::mechanism::PresentedCredentials),
     /// The session ended. Output still queued (an ERROR command for a denied
     /// client) should be flushed before the connection is closed.
     Closed(Error),

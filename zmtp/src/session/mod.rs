@@ -50,7 +50,7 @@ use crate::frame::Frame;
 use crate::frame_decoder::{FrameDecoder, FrameLimit, INLINE_COPY_MAX};
 use crate::greeting::{encode_greeting, Greeting, GreetingParser, ProtocolVersion};
 use crate::input_buffer::InputBuffer;
-use crate::mechanism::{HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
+use crate::mechanism::{AuthDecision, HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
 use crate::message::Msg;
 use crate::peer::{PeerInfo, PeerProperties};
 use crate::transmit_queue::TransmitQueue;
@@ -114,6 +114,8 @@ pub struct Session {
     transmit: TransmitQueue,
     mechanism: Box<dyn Mechanism>,
     codec: Option<Box<dyn MessageCodec>>,
+    /// The mechanism reported credentials and waits for `admit`.
+    awaiting_admission: bool,
     version: Option<ProtocolVersion>,
     peer: Option<PeerInfo>,
     /// The frames of the message being received (a single frame stays
@@ -171,6 +173,7 @@ impl Session {
             transmit,
             mechanism,
             codec: None,
+            awaiting_admission: false,
             version: None,
             peer: None,
             partial: Msg::new(),
@@ -263,6 +266,24 @@ impl Session {
                 Ok(None) => {}
                 Err(e) => self.fail(e),
             }
+        }
+    }
+
+    /// Answers [`Event::AuthenticationRequested`]: the handshake goes on
+    /// (or, for a refusal, the mechanism sends ERROR and the session closes
+    /// with [`Error::AuthenticationDenied`]). Ignored when no decision is
+    /// awaited (the session may have closed meanwhile).
+    pub fn admit(&mut self, decision: AuthDecision) {
+        if !self.awaiting_admission || self.state != SessionState::Handshaking {
+            return;
+        }
+        self.awaiting_admission = false;
+        match self
+            .mechanism
+            .on_admission(&self.local, decision, &mut self.transmit)
+        {
+            Ok(status) => self.on_handshake_status(status),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -439,8 +460,15 @@ impl Session {
     }
 
     fn on_handshake_status(&mut self, status: HandshakeStatus) {
-        let HandshakeStatus::Complete { peer, codec } = status else {
-            return;
+        let (peer, codec) = match status {
+            HandshakeStatus::InProgress => return,
+            HandshakeStatus::Authenticate(credentials) => {
+                self.awaiting_admission = true;
+                self.events
+                    .push_back(Event::AuthenticationRequested(credentials));
+                return;
+            }
+            HandshakeStatus::Complete { peer, codec } => (peer, codec),
         };
         let PeerProperties {
             socket_type,

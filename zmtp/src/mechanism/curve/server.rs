@@ -3,15 +3,14 @@
 //! ```text
 //!   start ──▶ WaitHello
 //!   WaitHello ──HELLO opens with (C', s) / send WELCOME──▶ WaitInitiate
-//!   WaitInitiate ──INITIATE: cookie, box and vouch open, authenticator accepts
+//!   WaitInitiate ──INITIATE: cookie, box and vouch open, client admitted
 //!                  / send READY──▶ Complete (MESSAGE codec)
-//!   WaitInitiate ──authenticator denies / send ERROR──▶ closed
+//!   WaitInitiate ──client refused / send ERROR (in clear)──▶ closed
+//!   WaitInitiate ──admission deferred──▶ WaitDecision ──decision──▶ (as above)
 //! ```
 //! The cookie key lives from WELCOME to INITIATE and is then wiped; the
 //! transient secret key s' is wiped once the session key is derived. Nonces:
 //! READY uses short nonce 1, our first MESSAGE 2, as libzmq's server.
-
-use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use zeroize::{Zeroize, Zeroizing};
@@ -25,9 +24,10 @@ use super::ready::CurveReady;
 use super::welcome::CurveWelcome;
 use crate::command::ErrorCommand;
 use crate::error::{Error, Result};
+use crate::mechanism::authenticator::decide_now;
 use crate::mechanism::{
-    unexpected, AuthDecision, Authenticator, Credentials, HandshakeStatus, LocalProperties,
-    Mechanism,
+    unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
+    PresentedCredentials,
 };
 use crate::metadata::{self, Metadata};
 use crate::peer::check_peer_metadata;
@@ -45,9 +45,17 @@ struct Welcomed {
     transient_secret: CurveSecretKey,
 }
 
+/// What the server holds while the layer above decides about a client.
+struct Initiated {
+    session: BoxKey,
+    metadata: Bytes,
+    initiate_nonce: u64,
+}
+
 enum State {
     WaitHello,
     WaitInitiate(Box<Welcomed>),
+    WaitDecision(Box<Initiated>),
     Done,
 }
 
@@ -55,9 +63,8 @@ enum State {
 pub struct CurveServer {
     /// S and s: the server's long-term pair.
     ours: CurveKeyPair,
-    /// Decides which client keys get in; `None` lets every client in, as
-    /// libzmq does when no ZAP handler is bound.
-    authenticator: Option<Arc<dyn Authenticator>>,
+    /// Decides which client keys get in.
+    admission: Admission,
     /// The short nonce of our next command.
     next_nonce: u64,
     state: State,
@@ -73,12 +80,12 @@ impl std::fmt::Debug for CurveServer {
 }
 
 impl CurveServer {
-    /// A server with the long-term pair `ours`, asking `authenticator` (if
-    /// any) about each client's long-term public key.
-    pub fn new(ours: CurveKeyPair, authenticator: Option<Arc<dyn Authenticator>>) -> Self {
+    /// A server with the long-term pair `ours`, whose clients (by their
+    /// long-term public keys) are admitted by `admission`.
+    pub fn new(ours: CurveKeyPair, admission: Admission) -> Self {
         CurveServer {
             ours,
-            authenticator,
+            admission,
             next_nonce: 1,
             state: State::WaitHello,
         }
@@ -208,21 +215,47 @@ impl CurveServer {
         let (client, session, metadata) = self.open_initiate(&welcomed, &initiate)?;
         // The cookie key and s' are no longer needed: wipe them now.
         drop(welcomed);
-        let user_id = match &self.authenticator {
-            None => None,
-            Some(auth) => match auth.authenticate(&Credentials::Curve { public_key: client }) {
-                AuthDecision::Accept { user_id } => user_id,
-                AuthDecision::Deny { reason } => {
-                    // In clear, as libzmq sends it: the client has no session
-                    // key it could trust yet.
-                    ErrorCommand {
-                        reason: Bytes::copy_from_slice(reason.as_bytes()),
-                    }
-                    .encode(out);
-                    return Err(Error::AuthenticationDenied { reason });
+        let initiated = Box::new(Initiated {
+            session,
+            metadata,
+            initiate_nonce: u64::from_be_bytes(initiate.nonce),
+        });
+        match decide_now(&self.admission, &Credentials::Curve { public_key: client }) {
+            Some(decision) => self.decided(local, *initiated, decision, out),
+            None => {
+                self.state = State::WaitDecision(initiated);
+                Ok(HandshakeStatus::Authenticate(PresentedCredentials::Curve(
+                    client,
+                )))
+            }
+        }
+    }
+
+    /// READY, or ERROR in clear (the client has no session key it could
+    /// trust yet), as libzmq sends them.
+    fn decided(
+        &mut self,
+        local: &LocalProperties,
+        initiated: Initiated,
+        decision: AuthDecision,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus> {
+        let user_id = match decision {
+            AuthDecision::Accept { user_id } => user_id,
+            AuthDecision::Deny { reason } => {
+                ErrorCommand {
+                    reason: Bytes::copy_from_slice(reason.as_bytes()),
                 }
-            },
+                .encode(out);
+                return Err(Error::AuthenticationDenied { reason });
+            }
         };
+        let Initiated {
+            session,
+            metadata,
+            initiate_nonce,
+            ..
+        } = initiated;
         let mut peer = check_peer_metadata(local.socket_type, Metadata::parse(&metadata)?)?;
         if let Some(user_id) = &user_id {
             peer.metadata.push(metadata::USER_ID, user_id.clone());
@@ -242,12 +275,7 @@ impl CurveServer {
             sealed: sealed.freeze(),
         }
         .encode(out);
-        let codec = CurveCodec::new(
-            session,
-            Side::Server,
-            self.next_nonce,
-            u64::from_be_bytes(initiate.nonce),
-        );
+        let codec = CurveCodec::new(session, Side::Server, self.next_nonce, initiate_nonce);
         Ok(HandshakeStatus::Complete {
             peer,
             codec: Some(Box::new(codec)),
@@ -295,10 +323,29 @@ impl Mechanism for CurveServer {
         }
     }
 
+    fn on_admission(
+        &mut self,
+        local: &LocalProperties,
+        decision: AuthDecision,
+        out: &mut TransmitQueue,
+    ) -> Result<HandshakeStatus> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::WaitDecision(initiated) => self.decided(local, *initiated, decision, out),
+            state => {
+                self.state = state;
+                Err(Error::InvalidConfig {
+                    field: "admission",
+                    reason: "CURVE asked for no decision".into(),
+                })
+            }
+        }
+    }
+
     fn expecting(&self) -> &'static str {
         match self.state {
             State::WaitHello => "HELLO",
             State::WaitInitiate(_) => "INITIATE",
+            State::WaitDecision(_) => "nothing until the client is admitted",
             State::Done => "no more handshake commands",
         }
     }
