@@ -78,13 +78,16 @@ pub struct CatArgs {
 }
 
 fn parse_public(s: &str) -> Result<CurvePublicKey, String> {
-    CurvePublicKey::parse(s.as_bytes()).map_err(|e| e.to_string())
+    crate::zcert::parse_public_z85(s)
 }
 
 fn parse_secret(s: &str) -> Result<CurveSecretKey, String> {
     // Never quote the text: it is meant to be a secret.
-    CurveSecretKey::parse(s.as_bytes())
-        .map_err(|_| "not a CURVE secret key (40 Z85 characters)".to_string())
+    let refused = || "not a CURVE secret key (40 Z85 characters)".to_string();
+    if s.len() != monocoque_zmtp::mechanism::curve::KEY_Z85_LEN {
+        return Err(refused());
+    }
+    CurveSecretKey::parse(s.as_bytes()).map_err(|_| refused())
 }
 
 fn parse_type(s: &str) -> Result<SocketType, String> {

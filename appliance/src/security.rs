@@ -256,7 +256,7 @@ pub fn curve(raw: &RawCurve, base: &Path) -> Result<Security, SecurityError> {
                     .into(),
             ));
         }
-        let server_key = CurvePublicKey::parse(server_key.as_bytes())
+        let server_key = zcert::parse_public_z85(server_key)
             .map_err(|e| SecurityError::Field(format!("curve.server_key: {e}")))?;
         return Ok(Security::CurveClient { secret, server_key });
     }
@@ -268,7 +268,7 @@ pub fn curve(raw: &RawCurve, base: &Path) -> Result<Security, SecurityError> {
     }
     let mut keys = Vec::new();
     for (i, text) in raw.allow.iter().enumerate() {
-        let key = CurvePublicKey::parse(text.as_bytes())
+        let key = zcert::parse_public_z85(text)
             .map_err(|e| SecurityError::Field(format!("curve.allow[{i}]: {e}")))?;
         keys.push((key, Bytes::from(key.to_z85())));
     }
@@ -283,7 +283,11 @@ pub fn curve(raw: &RawCurve, base: &Path) -> Result<Security, SecurityError> {
 
 /// Every public certificate in `dir`, as CZMQ's certificate store reads a
 /// directory: subdirectories too, `_secret` files and hidden files skipped.
+/// Symbolic links to directories are not followed (no loops), and a
+/// directory or certificate every user may write is refused: whoever can
+/// write there can admit their own key.
 fn certificates(dir: &Path) -> Result<Vec<(CurvePublicKey, Bytes)>, SecurityError> {
+    refuse_world_writable(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| {
         SecurityError::File(FileError {
             file: dir.display().to_string(),
@@ -299,15 +303,37 @@ fn certificates(dir: &Path) -> Result<Vec<(CurvePublicKey, Bytes)>, SecurityErro
         if name.starts_with('.') || name.ends_with("_secret") {
             continue;
         }
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if path.is_dir() {
-            keys.extend(certificates(&path)?);
+            if !is_link {
+                keys.extend(certificates(&path)?);
+            }
             continue;
         }
+        refuse_world_writable(&path)?;
         let (key, cert_name) = zcert::load_public(&path)?;
         let user = cert_name.unwrap_or_else(|| key.to_z85());
         keys.push((key, Bytes::from(user)));
     }
     Ok(keys)
+}
+
+fn refuse_world_writable(path: &Path) -> Result<(), SecurityError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0);
+    if mode & 0o002 != 0 {
+        return Err(SecurityError::File(FileError {
+            file: path.display().to_string(),
+            line: 0,
+            what: format!(
+                "every user may write it (mode {:03o}), so anyone could admit their own key; chmod o-w it",
+                mode & 0o777
+            ),
+        }));
+    }
+    Ok(())
 }
 
 /// Checks and loads a `plain` table.

@@ -16,6 +16,7 @@
 
 use std::path::Path;
 
+use monocoque_zmtp::mechanism::curve::KEY_Z85_LEN;
 use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
 
 /// A key file that could not be used: the file, the line (0: the whole
@@ -48,8 +49,9 @@ struct Entry {
 }
 
 /// Reads ZPL: 4 spaces of indent per level, `#` comments, values quoted
-/// with `"` or `'` or bare.
-fn read_zpl(file: &Path, text: &str) -> Result<Vec<Entry>, FileError> {
+/// with `"` or `'` or bare. `quote` says whether errors may quote the text
+/// (never for a file of secrets).
+fn read_zpl(file: &Path, text: &str, quote: bool) -> Result<Vec<Entry>, FileError> {
     let mut stack: Vec<String> = Vec::new();
     let mut entries = Vec::new();
     for (index, raw) in text.lines().enumerate() {
@@ -80,7 +82,11 @@ fn read_zpl(file: &Path, text: &str) -> Result<Vec<Entry>, FileError> {
             return Err(FileError::at(
                 file,
                 line,
-                format!("{name:?} is not a ZPL name"),
+                if quote {
+                    format!("{name:?} is not a ZPL name")
+                } else {
+                    "not a ZPL name".to_string()
+                },
             ));
         }
         stack.push(name.to_string());
@@ -119,12 +125,12 @@ fn read(file: &Path) -> Result<String, FileError> {
 /// A public certificate: its key and its `metadata/name`, if any.
 pub fn load_public(file: &Path) -> Result<(CurvePublicKey, Option<String>), FileError> {
     let text = read(file)?;
-    let entries = read_zpl(file, &text)?;
+    let entries = read_zpl(file, &text, true)?;
     let key = entries
         .iter()
         .find(|e| e.path == "curve/public-key")
         .ok_or_else(|| FileError::at(file, 0, "no curve/public-key: not a CZMQ certificate"))?;
-    let public = CurvePublicKey::parse(key.value.as_bytes())
+    let public = parse_public_z85(&key.value)
         .map_err(|e| FileError::at(file, key.line, format!("public-key: {e}")))?;
     let name = entries
         .iter()
@@ -137,19 +143,29 @@ pub fn load_public(file: &Path) -> Result<(CurvePublicKey, Option<String>), File
 /// given, must match) or a file of one 40-character Z85 line.
 pub fn load_secret(file: &Path) -> Result<CurveSecretKey, FileError> {
     let text = zeroize::Zeroizing::new(read(file)?);
-    let meaningful: Vec<(usize, &str)> = text
+    // A bare key (as `curve keygen` prints it): one line of 40 Z85
+    // characters, which may well contain `=` or start with `#`, so it is
+    // looked for before the file is read as ZPL; other lines are comments.
+    let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .filter(|(_, l)| !l.is_empty())
         .collect();
-    if let [(line, only)] = meaningful.as_slice() {
-        if !only.contains('=') {
-            // Never echo the line: it is (or is close to) a secret.
-            return CurveSecretKey::parse(only.as_bytes()).map_err(|_| secret_refused(file, *line));
+    let keys: Vec<CurveSecretKey> = lines
+        .iter()
+        .filter(|(_, l)| l.len() == KEY_Z85_LEN)
+        .filter_map(|(_, l)| CurveSecretKey::parse(l.as_bytes()).ok())
+        .collect();
+    if let [key] = keys.as_slice() {
+        if lines
+            .iter()
+            .all(|(_, l)| l.starts_with('#') || l.len() == KEY_Z85_LEN)
+        {
+            return Ok(key.clone());
         }
     }
-    let entries = read_zpl(file, &text)?;
+    let entries = read_zpl(file, &text, false)?;
     let entry = entries
         .iter()
         .find(|e| e.path == "curve/secret-key")
@@ -160,10 +176,13 @@ pub fn load_secret(file: &Path) -> Result<CurveSecretKey, FileError> {
                 "no curve/secret-key (a CZMQ _secret certificate) and not one 40-character key",
             )
         })?;
+    if entry.value.len() != KEY_Z85_LEN {
+        return Err(secret_refused(file, entry.line));
+    }
     let secret = CurveSecretKey::parse(entry.value.as_bytes())
         .map_err(|_| secret_refused(file, entry.line))?;
     if let Some(p) = entries.iter().find(|e| e.path == "curve/public-key") {
-        let public = CurvePublicKey::parse(p.value.as_bytes())
+        let public = parse_public_z85(&p.value)
             .map_err(|e| FileError::at(file, p.line, format!("public-key: {e}")))?;
         if public != secret.public_key() {
             return Err(FileError::at(
@@ -174,6 +193,18 @@ pub fn load_secret(file: &Path) -> Result<CurveSecretKey, FileError> {
         }
     }
     Ok(secret)
+}
+
+/// A public key written as text: 40 Z85 characters only (32 characters
+/// would otherwise be taken as raw bytes).
+pub fn parse_public_z85(text: &str) -> Result<CurvePublicKey, String> {
+    if text.len() != KEY_Z85_LEN {
+        return Err(format!(
+            "a CURVE key is 40 Z85 characters, not {}",
+            text.len()
+        ));
+    }
+    CurvePublicKey::parse(text.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// Why a secret key was refused, without a word of the key (a parse error
@@ -254,6 +285,13 @@ mod tests {
         assert_eq!(load_secret(&secret).unwrap().public_key().to_z85(), PUBLIC);
         let bare = write(&d, "bare", &format!("# from curve keygen\n{SECRET}\n"));
         assert_eq!(load_secret(&bare).unwrap().public_key().to_z85(), PUBLIC);
+        // Keys holding `=`, or starting with `#`, are still bare keys.
+        for _ in 0..200 {
+            let pair = monocoque_zmtp::mechanism::CurveKeyPair::generate();
+            let text = pair.secret.to_z85();
+            let f = write(&d, "generated", &format!("{}\n", &*text));
+            assert_eq!(load_secret(&f).unwrap().public_key(), pair.public);
+        }
     }
 
     #[test]

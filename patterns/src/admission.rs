@@ -27,6 +27,8 @@ pub(crate) enum AdmissionPolicy {
     /// `required` policy refuses (PLAIN, as libzmq) and the others admit
     /// (CURVE, and NULL with a domain, as libzmq without ZAP_ENFORCE_DOMAIN).
     Zap { required: bool },
+    /// Everyone refused: the security options could not make a mechanism.
+    Refuse,
 }
 
 impl std::fmt::Debug for AdmissionPolicy {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for AdmissionPolicy {
             AdmissionPolicy::Zap { required } => {
                 f.debug_struct("Zap").field("required", required).finish()
             }
+            AdmissionPolicy::Refuse => f.write_str("Refuse"),
         }
     }
 }
@@ -76,6 +79,9 @@ pub(crate) fn decide_locally(
         AdmissionPolicy::NotAsked => Some(AuthDecision::Accept { user_id: None }),
         AdmissionPolicy::Local(a) => Some(a.admit(&request.as_auth_request())),
         AdmissionPolicy::Zap { .. } => None,
+        AdmissionPolicy::Refuse => Some(AuthDecision::Deny {
+            reason: "500".into(),
+        }),
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct ConnectionTerms {
     pub(crate) admission: AdmissionPolicy,
     /// ZAP_DOMAIN, for ZAP requests.
     pub(crate) zap_domain: bytes::Bytes,
+    /// ROUTING_ID whatever the type, as libzmq fills ZAP's identity frame.
+    zap_identity: bytes::Bytes,
     /// How the connection's pipe is sized.
     pub(crate) shape: PipeShape,
     /// PROBE_ROUTER.
@@ -65,12 +67,13 @@ impl ConnectionTerms {
         let admission = options
             .security()
             .map(|(_, policy)| policy)
-            .unwrap_or(AdmissionPolicy::NotAsked);
+            .unwrap_or(AdmissionPolicy::Refuse);
         ConnectionTerms {
             session,
             routing_id,
             admission,
             zap_domain: options.zap_domain.clone(),
+            zap_identity: options.routing_id.clone(),
             shape: PipeShape::of(options, kind),
             probe_router: options.probe_router,
             tcp_keepalive: options.tcp_keepalive,
@@ -83,7 +86,8 @@ impl ConnectionTerms {
     pub(crate) fn zap_facts(&self) -> crate::engine::ZapFacts {
         crate::engine::ZapFacts {
             domain: self.zap_domain.clone(),
-            identity: self.routing_id.clone(),
+            identity: self.zap_identity.clone(),
+            policy: self.admission.clone(),
         }
     }
 

@@ -78,7 +78,7 @@ pub(crate) static DISCONNECTED: LogLimit = LogLimit::new();
 pub(crate) static ACCEPT_FAILED: LogLimit = LogLimit::new();
 /// A client admission that needed the ZAP handler where it cannot be reached.
 pub(crate) static ZAP_UNREACHABLE: LogLimit = LogLimit::new();
-/// A ZAP handler's malformed reply.
+/// A ZAP request that failed (no handler answer, a malformed reply).
 pub(crate) static ZAP_MALFORMED: LogLimit = LogLimit::new();
 
 #[cfg(test)]

@@ -18,12 +18,26 @@ use monocoque_zmtp::{Msg, SocketType};
 /// A ZAP handler (a REP at inproc://zeromq.zap.01) that records each
 /// request and admits the clients `admit` says yes to, with user id "u-"
 /// and the credential's first byte.
-fn handler(admit: impl Fn(&[Bytes]) -> bool + 'static) -> Rc<RefCell<Vec<Vec<Bytes>>>> {
-    let seen = Rc::new(RefCell::new(Vec::new()));
+fn handler(admit: impl Fn(&[Bytes]) -> bool + 'static) -> Seen {
     let rep = Socket::new(SocketType::Rep).unwrap();
     rep.bind("inproc://zeromq.zap.01").unwrap();
+    let (seen, task) = serve_handler(rep, admit);
+    task.detach();
+    seen
+}
+
+/// Each request a handler received, its frames in order.
+type Seen = Rc<RefCell<Vec<Vec<Bytes>>>>;
+
+/// The handler's requests seen so far, and its task: dropping the task
+/// closes the handler's socket, which frees the endpoint.
+fn serve_handler(
+    rep: Socket,
+    admit: impl Fn(&[Bytes]) -> bool + 'static,
+) -> (Seen, monocoque_runtime::JoinHandle<()>) {
+    let seen = Rc::new(RefCell::new(Vec::new()));
     let log = seen.clone();
-    spawn(async move {
+    let task = spawn(async move {
         while let Ok(req) = rep.recv().await {
             let frames: Vec<Bytes> = req.frames().to_vec();
             log.borrow_mut().push(frames.clone());
@@ -48,9 +62,8 @@ fn handler(admit: impl Fn(&[Bytes]) -> bool + 'static) -> Rc<RefCell<Vec<Vec<Byt
                 return;
             }
         }
-    })
-    .detach();
-    seen
+    });
+    (seen, task)
 }
 
 /// The first handshake outcome the monitor reports.
@@ -122,7 +135,11 @@ fn curve_clients_are_admitted_by_the_zap_handler() {
         assert_eq!(&f[4][..], b"srv");
         assert_eq!(&f[5][..], b"CURVE");
         assert_eq!(&f[6][..], good.public.as_bytes());
-        assert_ne!(seen[0][1], seen[1][1], "each request has its own id");
+        assert_eq!(
+            &f[1][..],
+            b"1",
+            "one request per ZAP connection, id 1 as libzmq's"
+        );
     });
 }
 
@@ -245,5 +262,52 @@ fn a_local_authenticator_wins_over_the_handler_and_sees_the_whole_request() {
                 "CURVE"
             )]
         );
+    });
+}
+
+#[test]
+fn a_handler_closed_and_bound_again_serves_the_next_client() {
+    run(|| async {
+        let server_keys = CurveKeyPair::generate();
+        let server = socket(
+            SocketType::Rep,
+            vec![
+                SocketOption::CurveServer(true),
+                SocketOption::CurveSecretKey(server_keys.secret.clone()),
+            ],
+        );
+        let ep = bind(&server, Transport::Tcp);
+        let client = |keys: &CurveKeyPair| {
+            socket(
+                SocketType::Req,
+                vec![
+                    SocketOption::CurveServerKey(server_keys.public),
+                    SocketOption::CurveSecretKey(keys.secret.clone()),
+                ],
+            )
+        };
+        // A first handler refuses everyone.
+        let rep = Socket::new(SocketType::Rep).unwrap();
+        rep.bind("inproc://zeromq.zap.01").unwrap();
+        let (first, first_task) = serve_handler(rep, |_| false);
+        let c = client(&CurveKeyPair::generate());
+        let monitor = c.monitor();
+        c.connect(&ep).unwrap();
+        refused_with(outcome(&monitor).await, "400");
+        assert_eq!(first.borrow().len(), 1);
+        c.close();
+        // It goes away, and a new one, admitting everyone, takes its place.
+        drop(first_task);
+        let rep = Socket::new(SocketType::Rep).unwrap();
+        until("the first handler to let go of the endpoint", || {
+            rep.bind("inproc://zeromq.zap.01").is_ok()
+        })
+        .await;
+        let (second, _task) = serve_handler(rep, |_| true);
+        let c = client(&CurveKeyPair::generate());
+        let monitor = c.monitor();
+        c.connect(&ep).unwrap();
+        outcome(&monitor).await.unwrap();
+        assert_eq!(second.borrow().len(), 1);
     });
 }

@@ -23,6 +23,7 @@
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::input_buffer::InputBuffer;
+use crate::message_budget::MessageBudget;
 
 /// Data bodies up to this many bytes are copied at decode instead of being
 /// loaned from the receive buffer (see the module docs). Chosen by benchmark:
@@ -57,13 +58,9 @@ pub struct FrameDecoder {
     limit: FrameLimit,
     /// Header already consumed, waiting for the body: (flags, body length).
     pending: Option<(u8, usize)>,
-    /// Most data frames in one message (`None`: no cap).
-    max_frames: Option<usize>,
-    /// Bytes and frames of the message being received, up to the last header.
-    message_size: u64,
-    message_frames: usize,
-    /// No frame may announce more than this, whatever the limit says.
-    ceiling: u64,
+    /// The message being received, up to the last header: MAXMSGFRAMES and
+    /// the ceiling no frame (nor message) may pass, whatever the limit says.
+    budget: MessageBudget,
 }
 
 impl FrameDecoder {
@@ -72,10 +69,7 @@ impl FrameDecoder {
         FrameDecoder {
             limit,
             pending: None,
-            max_frames: None,
-            message_size: 0,
-            message_frames: 0,
-            ceiling: i64::MAX as u64,
+            budget: MessageBudget::new(),
         }
     }
 
@@ -84,13 +78,13 @@ impl FrameDecoder {
     /// the machine's physical memory). Without it the ceiling is 2^63 - 1, the
     /// largest length the grammar allows.
     pub fn set_ceiling(&mut self, ceiling: u64) {
-        self.ceiling = ceiling.min(i64::MAX as u64);
+        self.budget.ceiling = ceiling.min(i64::MAX as u64);
     }
 
     /// Caps the data frames of one message (after the handshake); `None` for
     /// no cap.
     pub fn set_max_frames(&mut self, max_frames: Option<usize>) {
-        self.max_frames = max_frames;
+        self.budget.max_frames = max_frames;
     }
 
     /// Changes the limit for frames whose header has not been read yet.
@@ -164,10 +158,10 @@ impl FrameDecoder {
         if size > i64::MAX as u64 || usize::try_from(size).is_err() {
             return Err(Error::InvalidFrameLength { size });
         }
-        if size > self.ceiling {
+        if size > self.budget.ceiling {
             return Err(Error::FrameBeyondMemory {
                 size,
-                ceiling: self.ceiling,
+                ceiling: self.budget.ceiling,
             });
         }
         match self.limit {
@@ -175,7 +169,8 @@ impl FrameDecoder {
                 return Err(Error::HandshakeFrameTooLarge { size, limit })
             }
             FrameLimit::Message(limit) if flags & FLAG_COMMAND == 0 => {
-                self.account_message_frame(flags, size, limit)?
+                self.budget.limit = limit;
+                self.budget.account(flags & FLAG_MORE != 0, size)?
             }
             FrameLimit::Message(Some(limit)) if size > limit => {
                 return Err(Error::FrameTooLarge { size, limit })
@@ -184,41 +179,6 @@ impl FrameDecoder {
         }
         input.skip(header_len);
         Ok(Some((flags, size as usize)))
-    }
-
-    /// Adds a data frame's header to the message being received, refusing it if
-    /// the message would pass MAXMSGSIZE or the frame cap.
-    fn account_message_frame(&mut self, flags: u8, size: u64, limit: Option<u64>) -> Result<()> {
-        let total = self.message_size.saturating_add(size);
-        let frames = self.message_frames + 1;
-        if total > self.ceiling {
-            // Frames each under the ceiling can add up past it.
-            return Err(Error::FrameBeyondMemory {
-                size: total,
-                ceiling: self.ceiling,
-            });
-        }
-        if let Some(limit) = limit {
-            if size > limit {
-                return Err(Error::FrameTooLarge { size, limit });
-            }
-            if total > limit {
-                return Err(Error::MessageTooLarge { size: total, limit });
-            }
-        }
-        if let Some(max) = self.max_frames {
-            if frames > max {
-                return Err(Error::TooManyFrames { limit: max });
-            }
-        }
-        if flags & FLAG_MORE != 0 {
-            self.message_size = total;
-            self.message_frames = frames;
-        } else {
-            self.message_size = 0;
-            self.message_frames = 0;
-        }
-        Ok(())
     }
 }
 

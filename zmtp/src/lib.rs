@@ -21,6 +21,7 @@ pub mod greeting;
 mod input_buffer;
 pub mod mechanism;
 mod message;
+mod message_budget;
 pub mod metadata;
 mod peer;
 mod session;

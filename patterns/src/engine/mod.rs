@@ -68,7 +68,7 @@ use io_slots::{IoSlots, StreamOps};
 pub(crate) use owner::{EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
 use stream::Stream;
 
-use crate::admission::{zap_address, ZapRequest};
+use crate::admission::{zap_address, AdmissionPolicy, ZapRequest};
 use crate::close_reason::CloseReason;
 use crate::log_limit;
 use crate::pipe::{FarEnd, Notify, Pipe};
@@ -141,13 +141,17 @@ struct Engine {
     zap: ZapFacts,
 }
 
-/// What an engine puts in an admission request besides the credentials.
-#[derive(Debug, Clone, Default)]
+/// How an engine's client is admitted, fixed when the connection starts
+/// (options changed later apply to later connections), and what goes in the
+/// request besides the credentials.
+#[derive(Debug, Clone)]
 pub(crate) struct ZapFacts {
     /// ZAP_DOMAIN.
     pub(crate) domain: bytes::Bytes,
     /// Our socket's routing id.
     pub(crate) identity: bytes::Bytes,
+    /// Who decides.
+    pub(crate) policy: AdmissionPolicy,
 }
 
 impl Engine {
@@ -434,7 +438,7 @@ impl Engine {
             identity: self.zap.identity.clone(),
             credentials,
         };
-        match self.owner.admit(request) {
+        match self.owner.admit(request, &self.zap.policy) {
             Verdict::Now(decision) => self.session.admit(decision),
             Verdict::Later(future) => self.admission = Some(future),
         }

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use monocoque_zmtp::{AuthDecision, Msg, SessionConfig, SocketType};
 
-use crate::admission::ZapRequest;
+use crate::admission::{AdmissionPolicy, ZapRequest};
 
 use crate::close_reason::CloseReason;
 use crate::lifecycle::Lifecycle;
@@ -102,9 +102,10 @@ pub(crate) trait EngineOwner {
     /// Takes one event. Called on the engine's task; must not wait.
     fn report(&self, event: EngineEvent);
 
-    /// Decides whether the client of `request` gets in (its session
-    /// deferred the decision): at once, or later (a ZAP handler's reply).
-    fn admit(&self, request: ZapRequest) -> Verdict;
+    /// Decides whether the client of `request` gets in under `policy` (the
+    /// one its connection started with; its session deferred the
+    /// decision): at once, or later (a ZAP handler's reply).
+    fn admit(&self, request: ZapRequest, policy: &AdmissionPolicy) -> Verdict;
 }
 
 /// An owner's answer to [`EngineOwner::admit`].

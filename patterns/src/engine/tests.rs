@@ -83,7 +83,11 @@ impl EngineOwner for Recorder {
             w.wake();
         }
     }
-    fn admit(&self, _request: crate::admission::ZapRequest) -> super::Verdict {
+    fn admit(
+        &self,
+        _request: crate::admission::ZapRequest,
+        _policy: &crate::admission::AdmissionPolicy,
+    ) -> super::Verdict {
         super::Verdict::Now(monocoque_zmtp::AuthDecision::Accept { user_id: None })
     }
 }
@@ -194,7 +198,11 @@ fn start(
             signals: signals.clone(),
         },
         probe_router: false,
-        zap: super::ZapFacts::default(),
+        zap: super::ZapFacts {
+            domain: bytes::Bytes::new(),
+            identity: bytes::Bytes::new(),
+            policy: crate::admission::AdmissionPolicy::NotAsked,
+        },
     };
     let engine = spawn(run(MemoryStream(wire.clone()), setup, owner));
     let session = Session::new(SessionConfig::new(theirs), Instant::now()).unwrap();

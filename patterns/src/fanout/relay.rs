@@ -58,8 +58,6 @@ struct RelayPort {
     welcome: RefCell<Option<Msg>>,
     reports: RefCell<VecDeque<EngineEvent>>,
     next_peer: Cell<u64>,
-    /// How clients are admitted, as the last adopted connection's options say.
-    admission: RefCell<AdmissionPolicy>,
 }
 
 impl EngineOwner for RelayPort {
@@ -76,8 +74,8 @@ impl EngineOwner for RelayPort {
         self.signals.wake_recv();
     }
 
-    fn admit(&self, request: ZapRequest) -> Verdict {
-        if let Some(decision) = decide_locally(&self.admission.borrow(), &request) {
+    fn admit(&self, request: ZapRequest, policy: &AdmissionPolicy) -> Verdict {
+        if let Some(decision) = decide_locally(policy, &request) {
             return Verdict::Now(decision);
         }
         // The ZAP handler lives on the socket's thread, out of reach from an
@@ -123,7 +121,6 @@ impl Relay {
             welcome: RefCell::new(None),
             reports: RefCell::new(VecDeque::new()),
             next_peer: Cell::new(1),
-            admission: RefCell::new(AdmissionPolicy::NotAsked),
         });
         Relay {
             kind: end.kind,
@@ -200,7 +197,6 @@ impl Relay {
     /// Runs an adopted connection in the ordinary engine.
     fn start<S: MovableStream + Stream>(&self, fd: std::os::fd::OwnedFd, endpoint: String) {
         let terms = ConnectionTerms::of(&self.options, self.kind);
-        *self.port.admission.borrow_mut() = terms.admission.clone();
         let peer = self.port.next_peer.get();
         self.port.next_peer.set(peer + 1);
         let zap = terms.zap_facts();

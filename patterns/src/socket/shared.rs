@@ -9,7 +9,7 @@ use monocoque_runtime::JoinHandle;
 use monocoque_zmtp::{AuthDecision, Msg, SocketType};
 
 use super::state::SocketState;
-use super::zap_client::ZapClient;
+use super::zap_client;
 use crate::admission::{decide_locally, AdmissionPolicy, ZapRequest, ZAP_ENDPOINT};
 use crate::engine::{EngineEnd, EngineEvent, EngineOwner, Verdict};
 use crate::host::{ConnectionTerms, NetStream, SocketHost};
@@ -36,8 +36,6 @@ pub(crate) struct SocketShared {
     /// the blocking `Context` puts a token here to learn when a closed socket
     /// has finished lingering.
     held_until_gone: RefCell<Vec<Box<dyn std::any::Any>>>,
-    /// The ZAP client, made at the first client the ZAP handler must admit.
-    zap: RefCell<Option<ZapClient>>,
 }
 
 impl SocketShared {
@@ -55,7 +53,6 @@ impl SocketShared {
             terms: RefCell::new(Rc::new(terms)),
             next_peer: Cell::new(1),
             held_until_gone: RefCell::new(Vec::new()),
-            zap: RefCell::new(None),
         })
     }
 
@@ -84,13 +81,12 @@ impl EngineOwner for SocketShared {
     /// As libzmq: the socket's authenticator if it has one; else the ZAP
     /// handler bound at `inproc://zeromq.zap.01` on this thread; else
     /// admitted, unless the mechanism requires a handler (PLAIN).
-    fn admit(&self, request: ZapRequest) -> Verdict {
-        let terms = self.terms.borrow().clone();
-        if let Some(decision) = decide_locally(&terms.admission, &request) {
+    fn admit(&self, request: ZapRequest, policy: &AdmissionPolicy) -> Verdict {
+        if let Some(decision) = decide_locally(policy, &request) {
             return Verdict::Now(decision);
         }
         if !inproc::is_bound(ZAP_ENDPOINT) {
-            let required = matches!(terms.admission, AdmissionPolicy::Zap { required: true });
+            let required = matches!(policy, AdmissionPolicy::Zap { required: true });
             return Verdict::Now(if required {
                 AuthDecision::Deny {
                     reason: "500".into(),
@@ -99,19 +95,7 @@ impl EngineOwner for SocketShared {
                 AuthDecision::Accept { user_id: None }
             });
         }
-        let mut zap = self.zap.borrow_mut();
-        if zap.is_none() {
-            match ZapClient::new() {
-                Ok(client) => *zap = Some(client),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot reach the ZAP handler; client refused");
-                    return Verdict::Now(AuthDecision::Deny {
-                        reason: "500".into(),
-                    });
-                }
-            }
-        }
-        Verdict::Later(zap.as_ref().expect("made above").ask(&request))
+        Verdict::Later(zap_client::ask(request))
     }
 
     fn greeting(&self) -> Vec<Msg> {

@@ -193,6 +193,18 @@ impl fmt::Debug for Admission {
     }
 }
 
+/// The ERROR a refused client gets: ZAP's status code alone, as libzmq
+/// sends it (`300`, `400` or `500`; a libzmq client reports an
+/// authentication failure only for those). A reason that starts with one
+/// sends that code; any other sends `400`. The whole reason stays in our log.
+pub(crate) fn refusal_code(reason: &str) -> &'static str {
+    match reason.get(..3) {
+        Some("300") => "300",
+        Some("500") => "500",
+        _ => "400",
+    }
+}
+
 /// What a mechanism does with presented credentials under `admission`:
 /// a decision now, or `None` when the layer above must decide.
 pub(crate) fn decide_now(

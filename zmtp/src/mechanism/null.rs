@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 
-use super::authenticator::decide_now;
+use super::authenticator::{decide_now, refusal_code};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -96,7 +96,7 @@ impl NullMechanism {
             }
             AuthDecision::Deny { reason } => {
                 ErrorCommand {
-                    reason: Bytes::copy_from_slice(reason.as_bytes()),
+                    reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
                 }
                 .encode(out);
                 Err(Error::AuthenticationDenied { reason })

@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use super::authenticator::decide_now;
+use super::authenticator::{decide_now, refusal_code};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -69,7 +69,7 @@ impl PlainServer {
             }
             AuthDecision::Deny { reason } => {
                 ErrorCommand {
-                    reason: Bytes::copy_from_slice(reason.as_bytes()),
+                    reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
                 }
                 .encode(out);
                 self.state = State::Done;

@@ -52,6 +52,7 @@ use crate::greeting::{encode_greeting, Greeting, GreetingParser, ProtocolVersion
 use crate::input_buffer::InputBuffer;
 use crate::mechanism::{AuthDecision, HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
 use crate::message::Msg;
+use crate::message_budget::MessageBudget;
 use crate::peer::{PeerInfo, PeerProperties};
 use crate::transmit_queue::TransmitQueue;
 use timers::{Expired, Timers};
@@ -116,6 +117,9 @@ pub struct Session {
     codec: Option<Box<dyn MessageCodec>>,
     /// The mechanism reported credentials and waits for `admit`.
     awaiting_admission: bool,
+    /// Under a codec, the unboxed frames' message against MAXMSGSIZE,
+    /// MAXMSGFRAMES and the ceiling (the wire frames say nothing of it).
+    unboxed_budget: MessageBudget,
     version: Option<ProtocolVersion>,
     peer: Option<PeerInfo>,
     /// The frames of the message being received (a single frame stays
@@ -174,6 +178,7 @@ impl Session {
             mechanism,
             codec: None,
             awaiting_admission: false,
+            unboxed_budget: MessageBudget::new(),
             version: None,
             peer: None,
             partial: Msg::new(),
@@ -484,6 +489,11 @@ impl Session {
             user_id,
         };
         self.codec = codec;
+        self.unboxed_budget.limit = self.config.max_message_size;
+        self.unboxed_budget.max_frames = self.config.max_message_frames;
+        if let Some(ceiling) = self.config.memory_ceiling {
+            self.unboxed_budget.ceiling = ceiling;
+        }
         self.state = SessionState::Active;
         self.decoder
             .set_limit(FrameLimit::Message(self.config.max_message_size));
@@ -515,7 +525,14 @@ impl Session {
         }
         let frame = match &mut self.codec {
             None => frame,
-            Some(codec) => codec.decode(frame)?,
+            Some(codec) => {
+                let frame = codec.decode(frame)?;
+                if !frame.command {
+                    self.unboxed_budget
+                        .account(frame.more, frame.body.len() as u64)?;
+                }
+                frame
+            }
         };
         if frame.command {
             return self.on_command(frame.body);

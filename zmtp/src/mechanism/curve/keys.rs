@@ -25,6 +25,10 @@ pub enum KeyError {
     /// 40 characters that are not Z85.
     #[error("the 40-character CURVE key is not valid Z85: {0}")]
     Z85(#[from] z85::Z85Error),
+    /// A secret key that is not Z85 (which character is not said: it would
+    /// quote part of a secret).
+    #[error("the 40-character CURVE secret key is not valid Z85")]
+    SecretNotZ85,
 }
 
 fn key_bytes(input: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
@@ -97,9 +101,11 @@ pub struct CurveSecretKey(crypto_box::SecretKey);
 impl CurveSecretKey {
     /// From 32 raw bytes or 40 Z85 characters.
     pub fn parse(input: &[u8]) -> Result<Self, KeyError> {
-        Ok(CurveSecretKey(crypto_box::SecretKey::from_bytes(
-            *key_bytes(input)?,
-        )))
+        let bytes = key_bytes(input).map_err(|e| match e {
+            KeyError::Z85(_) => KeyError::SecretNotZ85,
+            other => other,
+        })?;
+        Ok(CurveSecretKey(crypto_box::SecretKey::from_bytes(*bytes)))
     }
 
     /// A fresh random key from the operating system's generator.

@@ -142,6 +142,9 @@ impl MessageCodec for CurveCodec {
             .ok_or(Error::CurveBoxRejected { command: "MESSAGE" })?;
         self.peer_nonce = n;
         let flags = plain[0];
+        if flags & COMMAND != 0 && flags & MORE != 0 {
+            return Err(Error::CommandWithMore);
+        }
         Ok(Frame {
             more: flags & MORE != 0,
             command: flags & COMMAND != 0,

@@ -24,7 +24,7 @@ use super::ready::CurveReady;
 use super::welcome::CurveWelcome;
 use crate::command::ErrorCommand;
 use crate::error::{Error, Result};
-use crate::mechanism::authenticator::decide_now;
+use crate::mechanism::authenticator::{decide_now, refusal_code};
 use crate::mechanism::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -93,7 +93,9 @@ impl CurveServer {
 
     fn on_hello(&mut self, data: Bytes, out: &mut TransmitQueue) -> Result<Box<Welcomed>> {
         let hello = CurveHello::parse(data)?;
-        let signature = BoxKey::between(&hello.client_transient, &self.ours.secret)
+        // One X25519 for both boxes of this exchange (HELLO's, WELCOME's).
+        let hello_key = BoxKey::between(&hello.client_transient, &self.ours.secret);
+        let signature = hello_key
             .open(&nonce(b"CurveZMQHELLO---", &hello.nonce), &hello.signature)
             .ok_or(Error::CurveBoxRejected { command: "HELLO" })?;
         if signature.iter().any(|&b| b != 0) {
@@ -122,11 +124,7 @@ impl CurveServer {
 
         let welcome_nonce: [u8; 16] = random();
         let mut sealed = BytesMut::with_capacity(144);
-        BoxKey::between(&hello.client_transient, &self.ours.secret).seal_into(
-            &nonce(b"WELCOME-", &welcome_nonce),
-            &plain,
-            &mut sealed,
-        );
+        hello_key.seal_into(&nonce(b"WELCOME-", &welcome_nonce), &plain, &mut sealed);
         CurveWelcome {
             nonce: welcome_nonce,
             sealed: sealed.freeze(),
@@ -244,7 +242,7 @@ impl CurveServer {
             AuthDecision::Accept { user_id } => user_id,
             AuthDecision::Deny { reason } => {
                 ErrorCommand {
-                    reason: Bytes::copy_from_slice(reason.as_bytes()),
+                    reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
                 }
                 .encode(out);
                 return Err(Error::AuthenticationDenied { reason });
