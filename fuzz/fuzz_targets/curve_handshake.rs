@@ -74,11 +74,18 @@ fn deliver(out: Bytes, to: &mut Session, data: &mut &[u8], last: &mut Bytes, now
     }
 }
 
-fn drain(s: &mut Session) {
+/// Takes every event; a deferred admission is answered as `verdict` says
+/// (yes for an even byte), now or never.
+fn drain(s: &mut Session, verdict: Option<u8>) {
     while let Some(e) = s.poll_event() {
         match e {
             Event::Message(m) => assert!(!m.is_empty()),
             Event::Closed(_) => assert!(s.is_closed()),
+            Event::AuthenticationRequested(_) => match verdict {
+                Some(v) if v % 2 == 0 => s.admit(AuthDecision::Accept { user_id: None }),
+                Some(_) => s.admit(AuthDecision::Deny { reason: "400".into() }),
+                None => {}
+            },
             _ => {}
         }
     }
@@ -109,10 +116,10 @@ fuzz_target!(|input: &[u8]| {
     sc.heartbeat_interval = Some(Duration::from_millis(50));
     sc.mechanism = MechanismConfig::CurveServer {
         keys: server_keys,
-        admission: if ctl[1] & 8 == 8 {
-            Admission::Authenticator(Arc::new(EvenFirstByte))
-        } else {
-            Admission::Everyone
+        admission: match (ctl[1] >> 3) & 3 {
+            1 => Admission::Authenticator(Arc::new(EvenFirstByte)),
+            2 => Admission::Deferred,
+            _ => Admission::Everyone,
         },
     };
     let mut now = Instant::now();
@@ -125,10 +132,10 @@ fuzz_target!(|input: &[u8]| {
         }
         let out = c.transmit().take_all();
         deliver(out, &mut s, &mut data, &mut last_c, now);
-        drain(&mut s);
+        drain(&mut s, data.first().copied());
         let out = s.transmit().take_all();
         deliver(out, &mut c, &mut data, &mut last_s, now);
-        drain(&mut c);
+        drain(&mut c, None);
         for side in [&mut c, &mut s] {
             if !side.is_closed() {
                 let size = take(&mut data, 1).first().copied().unwrap_or(0) as usize * 17;
@@ -139,7 +146,7 @@ fuzz_target!(|input: &[u8]| {
         now += Duration::from_millis(take(&mut data, 1).first().copied().unwrap_or(0) as u64);
         c.handle_timeout(now);
         s.handle_timeout(now);
-        drain(&mut c);
-        drain(&mut s);
+        drain(&mut c, None);
+        drain(&mut s, data.first().copied());
     }
 });
