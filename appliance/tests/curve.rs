@@ -334,3 +334,80 @@ fn cat_is_a_curve_client_and_server_for_libzmq() {
     assert!(ok, "{last}");
     assert!(cat.wait().unwrap().success());
 }
+
+#[test]
+fn a_plain_queue_admits_the_users_of_its_file() {
+    let dir = std::env::temp_dir().join(format!("monocoque-plain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    private_file(&dir.join("users"), "# name=password\nadmin=s3cret\n");
+    let config = dir.join("appliance.toml");
+    std::fs::write(
+        &config,
+        services(
+            r#"
+[[service]]
+name = "orders"
+kind = "queue"
+frontend = { bind = ["tcp://127.0.0.1:0"], plain = { users_file = "users" } }
+backend = { bind = ["tcp://127.0.0.1:0"] }
+"#,
+        ),
+    )
+    .unwrap();
+    let (app, report) = App::start_with_report(&[], Some(config));
+    assert!(
+        report
+            .iter()
+            .any(|l| l.contains("PLAIN server (1 user(s))")),
+        "{report:?}"
+    );
+    assert!(!report.iter().any(|l| l.contains("s3cret")));
+    let ctx = zmq::Context::new();
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &app.endpoint("orders", "backend"));
+
+    let client = zsock(&ctx, zmq::REQ);
+    client.set_plain_username(Some("admin")).unwrap();
+    client.set_plain_password(Some("s3cret")).unwrap();
+    connect_ready(&ctx, &client, &app.endpoint("orders", "frontend"));
+    client.send("order", 0).unwrap();
+    assert_eq!(worker.recv_bytes(0).unwrap(), b"order");
+    worker.send("done", 0).unwrap();
+    assert_eq!(client.recv_bytes(0).unwrap(), b"done");
+
+    // A wrong password: libzmq's client hears ERROR 400 (HANDSHAKE_FAILED_AUTH).
+    let intruder = zsock(&ctx, zmq::REQ);
+    intruder.set_plain_username(Some("admin")).unwrap();
+    intruder.set_plain_password(Some("guess")).unwrap();
+    let mon = format!("inproc://mon-plain-{}", std::process::id());
+    intruder
+        .monitor(&mon, zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32)
+        .unwrap();
+    let m = ctx.socket(zmq::PAIR).unwrap();
+    m.set_rcvtimeo(10_000).unwrap();
+    m.connect(&mon).unwrap();
+    intruder
+        .connect(&app.endpoint("orders", "frontend"))
+        .unwrap();
+    let event = m
+        .recv_bytes(0)
+        .expect("no HANDSHAKE_FAILED_AUTH within 10 s");
+    assert_eq!(
+        u16::from_le_bytes([event[0], event[1]]),
+        zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16
+    );
+    assert_eq!(
+        u32::from_le_bytes([event[2], event[3], event[4], event[5]]),
+        400,
+        "the status code libzmq reads from ERROR"
+    );
+
+    // A world-readable users file is refused at start.
+    std::fs::set_permissions(dir.join("users"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, err) = config_check(&dir.join("appliance.toml"));
+    assert!(!ok);
+    assert!(err.contains("users") && err.contains("chmod 600"), "{err}");
+    assert!(!err.contains("s3cret"));
+    app.signal(SIGTERM);
+    assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
+}

@@ -443,3 +443,41 @@ fn mechanism_codec_transforms_message_frames() {
     b.handle_input(wire, now);
     assert_eq!(drain(&mut b), vec![Event::Message(Msg::from("abc"))]);
 }
+
+#[test]
+fn a_plain_refusal_is_written_as_libzmq_4_3_writes_it() {
+    // libzmq's PLAIN names ERROR with the C literal "\x05ERROR", read by C
+    // as 0x5E "RROR"; its PLAIN client looks for exactly that. Our PLAIN
+    // server writes it so, and every session reads both forms.
+    let now = Instant::now();
+    let (cc, cs) = plain("wrong");
+    let mut c = Session::new(cc, now).unwrap();
+    let mut s = Session::new(cs, now).unwrap();
+    s.handle_input(c.transmit().take_all(), now);
+    c.handle_input(s.transmit().take_all(), now);
+    drain(&mut c);
+    drain(&mut s);
+    s.handle_input(c.transmit().take_all(), now);
+    drain(&mut s);
+    let refusal = s.transmit().take_all();
+    assert_eq!(&refusal[..], b"\x04\x09\x5eRROR\x03400");
+    c.handle_input(refusal, now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Event::Closed(Error::PeerError {
+            reason: "400".into()
+        })]
+    );
+    // The RFC's form is read too.
+    let (cc, _) = plain("x");
+    let mut c = Session::new(cc, now).unwrap();
+    let mut wire = greeting(3, 1, "PLAIN");
+    wire.extend(command_frame("ERROR", b"\x03400"));
+    c.handle_input(bytes(&wire), now);
+    assert_eq!(
+        drain(&mut c),
+        vec![Event::Closed(Error::PeerError {
+            reason: "400".into()
+        })]
+    );
+}

@@ -71,7 +71,7 @@ impl PlainServer {
                 ErrorCommand {
                     reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
                 }
-                .encode(out);
+                .encode_libzmq_plain(out);
                 self.state = State::Done;
                 Err(Error::AuthenticationDenied { reason })
             }

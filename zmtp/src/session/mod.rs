@@ -513,6 +513,9 @@ impl Session {
                     expected: self.mechanism.expecting(),
                 });
             }
+            if let Some(data) = ErrorCommand::libzmq_plain_data(&frame.body) {
+                return Err(peer_error(data));
+            }
             let (name, data) = command::split_name(&frame.body)?;
             if &name[..] == ErrorCommand::NAME {
                 return Err(peer_error(data));
