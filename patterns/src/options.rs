@@ -78,6 +78,10 @@ pub enum SocketOption {
     RouterMandatory(bool),
     /// ZMQ_ROUTER_HANDOVER: a new peer with a routing id in use takes it over.
     RouterHandover(bool),
+    /// ZMQ_ROUTER_NOTIFY: the ROUTER receives `[routing id, ""]` when a peer
+    /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
+    /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
+    RouterNotify(u8),
     /// ZMQ_PROBE_ROUTER: send an empty message to each new connection
     /// (ROUTER, DEALER, REQ).
     ProbeRouter(bool),
@@ -205,6 +209,7 @@ impl SocketOption {
             RoutingId(_) => "ROUTING_ID",
             RouterMandatory(_) => "ROUTER_MANDATORY",
             RouterHandover(_) => "ROUTER_HANDOVER",
+            RouterNotify(_) => "ROUTER_NOTIFY",
             ProbeRouter(_) => "PROBE_ROUTER",
             ReqCorrelate(_) => "REQ_CORRELATE",
             ReqRelaxed(_) => "REQ_RELAXED",
@@ -291,6 +296,8 @@ pub struct Options {
     pub(crate) router_mandatory: bool,
     /// ROUTER_HANDOVER.
     pub(crate) router_handover: bool,
+    /// ROUTER_NOTIFY (1 connect, 2 disconnect).
+    pub(crate) router_notify: u8,
     /// PROBE_ROUTER.
     pub(crate) probe_router: bool,
     /// REQ_CORRELATE.
@@ -359,6 +366,7 @@ impl Options {
             routing_id: Bytes::new(),
             router_mandatory: false,
             router_handover: false,
+            router_notify: 0,
             probe_router: false,
             req_correlate: false,
             req_relaxed: false,
@@ -461,6 +469,11 @@ impl Options {
     /// ZMQ_ROUTER_HANDOVER: whether a new peer takes over a routing id in use (a flag).
     pub fn router_handover(&self) -> bool {
         self.router_handover
+    }
+
+    /// ZMQ_ROUTER_NOTIFY: 1 connect, 2 disconnect, 3 both.
+    pub fn router_notify(&self) -> u8 {
+        self.router_notify
     }
 
     /// ZMQ_PROBE_ROUTER: whether each new connection gets an empty message (a flag).
@@ -566,6 +579,7 @@ impl Options {
             SocketOption::RoutingId(_)
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
+            | SocketOption::RouterNotify(_)
             | SocketOption::ProbeRouter(_)
             | SocketOption::ReqCorrelate(_)
             | SocketOption::ReqRelaxed(_) => self.apply_routing(option),
@@ -654,6 +668,12 @@ impl Options {
             }
             RouterMandatory(v) => self.router_mandatory = v,
             RouterHandover(v) => self.router_handover = v,
+            RouterNotify(v) => {
+                if v > 3 {
+                    return Err(invalid(name, "0, 1 (connect), 2 (disconnect) or 3 (both)"));
+                }
+                self.router_notify = v;
+            }
             ProbeRouter(v) => self.probe_router = v,
             ReqCorrelate(v) => self.req_correlate = v,
             ReqRelaxed(v) => self.req_relaxed = v,
@@ -876,7 +896,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
     use SocketType as T;
     match option {
         RoutingId(_) | ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
-        RouterMandatory(_) | RouterHandover(_) => Some(&[T::Router]),
+        RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) => Some(&[T::Router]),
         ReqCorrelate(_) | ReqRelaxed(_) => Some(&[T::Req]),
         Subscribe(_) | Unsubscribe(_) => Some(&[T::Sub, T::XSub, T::XPub]),
         XpubVerbose(_) | XpubVerboser(_) | XpubManual(_) | XpubWelcomeMsg(_) => Some(&[T::XPub]),

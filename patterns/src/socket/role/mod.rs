@@ -84,7 +84,9 @@ impl Role {
             // The subscriptions were the connection's: a reconnecting
             // subscriber sends its own again.
             Role::Publisher(p) => p.peer_gone(peer),
-            Role::Router(r) => r.peer_gone(peer),
+            // ROUTER_NOTIFY reports the departure now: the pipe stays for
+            // the reconnection, which is reported as a new arrival.
+            Role::Router(r) => r.peer_removed(peer),
             Role::Requester(r) => r.peer_gone(peer),
             Role::Plain | Role::Replier(_) | Role::Subscriber(_) => {}
         }
@@ -104,6 +106,7 @@ impl Role {
     pub(crate) fn peer_removed(&mut self, peer: PeerId) {
         match self {
             Role::Publisher(p) => p.peer_removed(peer),
+            Role::Router(r) => r.peer_removed(peer),
             other => other.peer_dying(peer),
         }
     }

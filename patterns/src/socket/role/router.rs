@@ -1,8 +1,16 @@
 //! ROUTER: each message out goes to the peer its first frame names; each
 //! message in gets its sender's routing id as a first frame (RFC 28).
+//!
+//! ROUTER_NOTIFY (libzmq 4.3): a peer's arrival and departure are received
+//! as `[routing id, ""]`, ahead of anything else waiting; the departure once
+//! the peer's last message has been read, as libzmq reports it when the
+//! pipe ends.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 use monocoque_zmtp::Msg;
+use rustc_hash::FxHashMap;
 
 use super::super::peers::Peers;
 use super::Step;
@@ -15,6 +23,21 @@ pub(crate) struct Router {
     routing: RoutingTable,
     mandatory: bool,
     handover: bool,
+    /// ROUTER_NOTIFY: which of connect (1) and disconnect (2) to report.
+    notify: u8,
+    /// Notifications not yet received.
+    notices: VecDeque<Msg>,
+    /// Peers gone whose departure is reported once their pipe is removed.
+    departing: FxHashMap<PeerId, Bytes>,
+}
+
+/// ZMQ_NOTIFY_CONNECT.
+pub(crate) const NOTIFY_CONNECT: u8 = 1;
+/// ZMQ_NOTIFY_DISCONNECT.
+pub(crate) const NOTIFY_DISCONNECT: u8 = 2;
+
+fn notice(identity: &Bytes) -> Msg {
+    Msg::from(vec![identity.clone(), Bytes::new()])
 }
 
 /// What registering a peer's routing id asks the socket to do.
@@ -33,22 +56,47 @@ impl Router {
             routing: RoutingTable::new(seed),
             mandatory: false,
             handover: false,
+            notify: 0,
+            notices: VecDeque::new(),
+            departing: FxHashMap::default(),
         }
     }
 
     pub(crate) fn configure(&mut self, options: &Options) {
         self.mandatory = options.router_mandatory;
         self.handover = options.router_handover;
+        self.notify = options.router_notify;
     }
 
+    /// The peer can no longer be sent to (what it sent may still be read).
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {
+        if self.notify & NOTIFY_DISCONNECT != 0 {
+            if let Some(identity) = self.routing.identity(peer) {
+                self.departing.insert(peer, identity.clone());
+            }
+        }
         self.routing.remove(peer);
+    }
+
+    /// The peer's pipe is gone, its last message read: its departure is
+    /// reported now.
+    pub(crate) fn peer_removed(&mut self, peer: PeerId) {
+        self.peer_gone(peer);
+        if let Some(identity) = self.departing.remove(&peer) {
+            self.notices.push_back(notice(&identity));
+        }
     }
 
     /// Registers a connected peer's routing id (an automatic one if it
     /// asked for none).
     pub(crate) fn register(&mut self, peer: PeerId, identity: &Bytes) -> Registered {
-        match self.routing.register(peer, identity, self.handover) {
+        let registered = self.routing.register(peer, identity, self.handover);
+        if let Ok(reg) = &registered {
+            if self.notify & NOTIFY_CONNECT != 0 {
+                self.notices.push_back(notice(&reg.identity));
+            }
+        }
+        match registered {
             Ok(reg) => match reg.evicted {
                 Some(evicted) => Registered::TookOver {
                     identity: reg.identity,
@@ -100,6 +148,9 @@ impl Router {
 
     /// The next message in fair turn, its sender's routing id first.
     pub(crate) fn recv(&mut self, peers: &mut Peers) -> Option<Msg> {
+        if let Some(n) = self.notices.pop_front() {
+            return Some(n);
+        }
         loop {
             let peer = peers.next_readable()?;
             // Read before the pop: taking a departed peer's last message
@@ -110,7 +161,7 @@ impl Router {
                 .unwrap_or_default();
             let (msg, removed) = peers.pop_from(peer);
             if removed {
-                self.routing.remove(peer);
+                self.peer_removed(peer);
             }
             if let Some(mut m) = msg {
                 m.push_front(identity);
