@@ -159,8 +159,14 @@ pub(crate) trait SocketHost: EngineOwner {
     fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream>;
 
     /// The setup of an engine for a connection to or from `endpoint` starting
-    /// now: it feeds `persistent`, or a fresh pipe.
-    fn engine_setup(&self, endpoint: &str, persistent: Option<FarEnd>) -> EngineSetup {
+    /// now: it feeds `persistent`, or a fresh pipe; `peer_routing_id`
+    /// (CONNECT_ROUTING_ID) names the peer instead of its own Identity.
+    fn engine_setup(
+        &self,
+        endpoint: &str,
+        persistent: Option<FarEnd>,
+        peer_routing_id: Option<bytes::Bytes>,
+    ) -> EngineSetup {
         let terms = self.terms();
         let pipe = match persistent {
             Some(p) => PipePlan::Persistent(p),
@@ -176,6 +182,7 @@ pub(crate) trait SocketHost: EngineOwner {
             pipe,
             probe_router: terms.probe_router,
             zap: terms.zap_facts(),
+            peer_routing_id,
         }
     }
 }

@@ -78,6 +78,11 @@ pub enum SocketOption {
     RouterMandatory(bool),
     /// ZMQ_ROUTER_HANDOVER: a new peer with a routing id in use takes it over.
     RouterHandover(bool),
+    /// ZMQ_CONNECT_ROUTING_ID: the routing id the ROUTER gives the peer of
+    /// its next `connect` (instead of the Identity the peer sends), for that
+    /// connection and its reconnections; taken by that connect, as in
+    /// libzmq. 1 to 255 bytes, not starting with a zero byte.
+    ConnectRoutingId(Bytes),
     /// ZMQ_ROUTER_NOTIFY: the ROUTER receives `[routing id, ""]` when a peer
     /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
     /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
@@ -210,6 +215,7 @@ impl SocketOption {
             RouterMandatory(_) => "ROUTER_MANDATORY",
             RouterHandover(_) => "ROUTER_HANDOVER",
             RouterNotify(_) => "ROUTER_NOTIFY",
+            ConnectRoutingId(_) => "CONNECT_ROUTING_ID",
             ProbeRouter(_) => "PROBE_ROUTER",
             ReqCorrelate(_) => "REQ_CORRELATE",
             ReqRelaxed(_) => "REQ_RELAXED",
@@ -298,6 +304,8 @@ pub struct Options {
     pub(crate) router_handover: bool,
     /// ROUTER_NOTIFY (1 connect, 2 disconnect).
     pub(crate) router_notify: u8,
+    /// CONNECT_ROUTING_ID, until the next connect takes it (empty: none).
+    pub(crate) connect_routing_id: Bytes,
     /// PROBE_ROUTER.
     pub(crate) probe_router: bool,
     /// REQ_CORRELATE.
@@ -367,6 +375,7 @@ impl Options {
             router_mandatory: false,
             router_handover: false,
             router_notify: 0,
+            connect_routing_id: Bytes::new(),
             probe_router: false,
             req_correlate: false,
             req_relaxed: false,
@@ -469,6 +478,11 @@ impl Options {
     /// ZMQ_ROUTER_HANDOVER: whether a new peer takes over a routing id in use (a flag).
     pub fn router_handover(&self) -> bool {
         self.router_handover
+    }
+
+    /// ZMQ_CONNECT_ROUTING_ID still waiting for a connect (empty: none).
+    pub fn connect_routing_id(&self) -> &Bytes {
+        &self.connect_routing_id
     }
 
     /// ZMQ_ROUTER_NOTIFY: 1 connect, 2 disconnect, 3 both.
@@ -580,6 +594,7 @@ impl Options {
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
             | SocketOption::RouterNotify(_)
+            | SocketOption::ConnectRoutingId(_)
             | SocketOption::ProbeRouter(_)
             | SocketOption::ReqCorrelate(_)
             | SocketOption::ReqRelaxed(_) => self.apply_routing(option),
@@ -665,6 +680,15 @@ impl Options {
                     ));
                 }
                 self.routing_id = v
+            }
+            ConnectRoutingId(v) => {
+                if v.is_empty() || v.len() > 255 || v[0] == 0 {
+                    return Err(invalid(
+                        name,
+                        "1 to 255 bytes, not starting with a zero byte (reserved for automatic ids)",
+                    ));
+                }
+                self.connect_routing_id = v
             }
             RouterMandatory(v) => self.router_mandatory = v,
             RouterHandover(v) => self.router_handover = v,
@@ -896,7 +920,9 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
     use SocketType as T;
     match option {
         RoutingId(_) | ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
-        RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) => Some(&[T::Router]),
+        RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) | ConnectRoutingId(_) => {
+            Some(&[T::Router])
+        }
         ReqCorrelate(_) | ReqRelaxed(_) => Some(&[T::Req]),
         Subscribe(_) | Unsubscribe(_) => Some(&[T::Sub, T::XSub, T::XPub]),
         XpubVerbose(_) | XpubVerboser(_) | XpubManual(_) | XpubWelcomeMsg(_) => Some(&[T::XPub]),

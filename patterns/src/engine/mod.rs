@@ -139,6 +139,8 @@ struct Engine {
     admission: Option<std::pin::Pin<Box<dyn std::future::Future<Output = AuthDecision>>>>,
     /// Our routing id and ZAP domain, for admission requests.
     zap: ZapFacts,
+    /// CONNECT_ROUTING_ID: reported as the peer's identity instead of its own.
+    peer_routing_id: Option<Bytes>,
 }
 
 /// How an engine's client is admitted, fixed when the connection starts
@@ -168,6 +170,7 @@ impl Engine {
             pipe,
             probe_router,
             zap,
+            peer_routing_id,
         } = setup;
         let subscriber = session
             .as_ref()
@@ -200,6 +203,7 @@ impl Engine {
             held: None,
             admission: None,
             zap,
+            peer_routing_id,
         })
     }
 
@@ -477,8 +481,11 @@ impl Engine {
 
     /// The handshake succeeded: the pipe is made (or the persistent one
     /// taken up), the owner told, and the greeting queued ahead of anything.
-    fn attach(&mut self, info: PeerInfo) {
+    fn attach(&mut self, mut info: PeerInfo) {
         tracing::debug!(endpoint = %self.endpoint, peer_type = %info.socket_type, "handshake succeeded");
+        if let Some(id) = &self.peer_routing_id {
+            info.identity = id.clone();
+        }
         let far = match &self.pipe {
             PipePlan::Persistent(p) => {
                 p.inbound.borrow_mut().writer = Notify::Task(None);

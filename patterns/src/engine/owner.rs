@@ -36,6 +36,9 @@ pub(crate) struct EngineSetup {
     pub(crate) probe_router: bool,
     /// Our routing id and ZAP domain, for admitting clients.
     pub(crate) zap: super::ZapFacts,
+    /// CONNECT_ROUTING_ID: the name the owner knows the peer by, instead of
+    /// the Identity the peer sends.
+    pub(crate) peer_routing_id: Option<Bytes>,
 }
 
 /// Which pipe a connection feeds.

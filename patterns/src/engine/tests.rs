@@ -203,6 +203,7 @@ fn start(
             identity: bytes::Bytes::new(),
             policy: crate::admission::AdmissionPolicy::NotAsked,
         },
+        peer_routing_id: None,
     };
     let engine = spawn(run(MemoryStream(wire.clone()), setup, owner));
     let session = Session::new(SessionConfig::new(theirs), Instant::now()).unwrap();

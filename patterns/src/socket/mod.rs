@@ -262,9 +262,15 @@ impl Socket {
             self.check_security()?;
         }
         let display = ep.to_string();
+        // CONNECT_ROUTING_ID is this connect's to take, as in libzmq.
+        let peer_routing_id = {
+            let mut state = self.shared.state.borrow_mut();
+            let id = std::mem::take(&mut state.options.connect_routing_id);
+            (!id.is_empty()).then_some(id)
+        };
         let (task, pipe) = match &ep {
             Endpoint::Inproc(name) => {
-                let pipe = inproc::connect(&self.host(), name, &display)?;
+                let pipe = inproc::connect(&self.host(), name, &display, peer_routing_id)?;
                 let peer = pipe.peer;
                 self.shared.state.borrow_mut().attach(pipe);
                 (None, Some(peer))
@@ -276,9 +282,9 @@ impl Socket {
                         reason: "connect needs a host and a non-zero port".into(),
                     });
                 }
-                self.connect_network(ep.clone(), display.clone())
+                self.connect_network(ep.clone(), display.clone(), peer_routing_id)
             }
-            Endpoint::Ipc(_) => self.connect_network(ep.clone(), display.clone()),
+            Endpoint::Ipc(_) => self.connect_network(ep.clone(), display.clone(), peer_routing_id),
         };
         self.shared
             .state
@@ -310,6 +316,7 @@ impl Socket {
         &self,
         ep: Endpoint,
         display: String,
+        peer_routing_id: Option<bytes::Bytes>,
     ) -> (
         Option<monocoque_runtime::JoinHandle<()>>,
         Option<crate::PeerId>,
@@ -329,7 +336,14 @@ impl Socket {
         let peer = persistent.as_ref().map(|p| p.peer);
         // Each connecter's reconnect jitter starts from its own seed.
         let seed = (u64::from(shared::random_seed()) << 32) | self.shared.allocate_peer().0;
-        let task = spawn(network::connect(self.host(), ep, display, persistent, seed));
+        let task = spawn(network::connect(
+            self.host(),
+            ep,
+            display,
+            persistent,
+            seed,
+            peer_routing_id,
+        ));
         (Some(task), peer)
     }
 

@@ -25,6 +25,8 @@ struct PendingConnect {
     to_binder: SharedQueue,
     /// The connecting socket's inbound queue.
     from_binder: SharedQueue,
+    /// CONNECT_ROUTING_ID: the binder's name at the connecting socket.
+    peer_routing_id: Option<bytes::Bytes>,
 }
 
 #[derive(Default)]
@@ -92,7 +94,9 @@ pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
         );
         connecter.signals().event(PipeEvent::Connected {
             peer: p.peer,
-            identity: socket.terms().routing_id(),
+            identity: p
+                .peer_routing_id
+                .unwrap_or_else(|| socket.terms().routing_id()),
             socket_type: socket.kind(),
             inproc_peer: Some(remote),
         });
@@ -125,7 +129,12 @@ pub(crate) fn forget_pending(socket: &Rc<dyn SocketHost>, name: &str) {
 
 /// Connects `socket` to `name`: returns the connecting side's pipe, complete if
 /// the name is bound, or waiting for the bind otherwise.
-pub(crate) fn connect(socket: &Rc<dyn SocketHost>, name: &str, endpoint: &str) -> Result<Pipe> {
+pub(crate) fn connect(
+    socket: &Rc<dyn SocketHost>,
+    name: &str,
+    endpoint: &str,
+    peer_routing_id: Option<bytes::Bytes>,
+) -> Result<Pipe> {
     let peer = socket.allocate_peer();
     let shape = socket.terms().shape;
     // The inbound queue's bound is the binder's to set (its SNDHWM plus our
@@ -150,7 +159,7 @@ pub(crate) fn connect(socket: &Rc<dyn SocketHost>, name: &str, endpoint: &str) -
                 &binder,
                 endpoint,
             );
-            pipe.identity = binder.terms().routing_id();
+            pipe.identity = peer_routing_id.unwrap_or_else(|| binder.terms().routing_id());
             pipe.peer_type = Some(binder.kind());
             pipe.connected = true;
             pipe.inproc_peer = Some(remote);
@@ -165,6 +174,7 @@ pub(crate) fn connect(socket: &Rc<dyn SocketHost>, name: &str, endpoint: &str) -
                     peer,
                     to_binder: pipe.outbound.clone(),
                     from_binder: pipe.inbound.clone(),
+                    peer_routing_id,
                 })
         }),
     }

@@ -45,7 +45,7 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
                 });
                 apply_keepalive(&*host, &stream);
                 if let Some(stream) = host.hand_off(stream, &endpoint) {
-                    let setup = host.engine_setup(&endpoint, None);
+                    let setup = host.engine_setup(&endpoint, None, None);
                     let owner: Rc<dyn EngineOwner> = host.clone();
                     spawn(async move {
                         run_engine(stream, setup, owner).await;
@@ -118,6 +118,7 @@ pub(crate) async fn connect(
     shown: String,
     persistent: Option<FarEnd>,
     seed: u64,
+    peer_routing_id: Option<bytes::Bytes>,
 ) {
     let (ivl, max) = reconnect_options(&*host);
     let mut backoff = Backoff::new(ivl.unwrap_or_default(), max, seed);
@@ -140,7 +141,7 @@ pub(crate) async fn connect(
                 });
                 backoff.reset();
                 apply_keepalive(&*host, &stream);
-                let setup = host.engine_setup(&shown, persistent.clone());
+                let setup = host.engine_setup(&shown, persistent.clone(), peer_routing_id.clone());
                 let end = run_engine(stream, setup, host.clone()).await;
                 if end == EngineEnd::Released {
                     return;

@@ -1,0 +1,106 @@
+//! CONNECT_ROUTING_ID (libzmq's test_connect_rid): a ROUTER names the peer
+//! of its next connect itself, over tcp, ipc and inproc; the name is taken
+//! by that one connect.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use monocoque_patterns::{Error, SocketOption};
+use monocoque_zmtp::{Msg, SocketType};
+
+fn id(s: &str) -> SocketOption {
+    SocketOption::ConnectRoutingId(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+#[test]
+fn a_router_reaches_its_peer_by_the_name_it_gave() {
+    each_transport(|t| async move {
+        let dealer = socket(
+            SocketType::Dealer,
+            vec![SocketOption::RoutingId(Bytes::from_static(b"own-name"))],
+        );
+        let ep = bind(&dealer, t);
+        let router = socket(
+            SocketType::Router,
+            vec![SocketOption::RouterMandatory(true), id("X")],
+        );
+        router.connect(&ep).unwrap();
+        peers(&router, 1).await;
+        // The dealer's own Identity no longer names it here...
+        until("the connection to be named", || {
+            !matches!(
+                router.try_send(Msg::from(["X", "probe"])),
+                Err(Error::HostUnreachable)
+            )
+        })
+        .await;
+        assert_eq!(dealer.recv().await.unwrap(), Msg::from("probe"), "{t:?}");
+        assert!(
+            matches!(
+                router.try_send(Msg::from(["own-name", "lost"])),
+                Err(Error::HostUnreachable)
+            ),
+            "{t:?}"
+        );
+        // ...and what it sends arrives under the given name.
+        dealer.send(Msg::from("back")).await.unwrap();
+        assert_eq!(
+            router.recv().await.unwrap(),
+            Msg::from(["X", "back"]),
+            "{t:?}"
+        );
+        // The option was this connect's: it is gone.
+        assert!(router.options().connect_routing_id().is_empty());
+    });
+}
+
+#[test]
+fn router_to_router_with_a_connect_routing_id() {
+    each_transport(|t| async move {
+        let server = socket(SocketType::Router, vec![]);
+        let ep = bind(&server, t);
+        let client = socket(
+            SocketType::Router,
+            vec![
+                SocketOption::RoutingId(Bytes::from_static(b"client")),
+                SocketOption::RouterMandatory(true),
+                id("srv"),
+            ],
+        );
+        client.connect(&ep).unwrap();
+        until("the server to be reachable", || {
+            client.try_send(Msg::from(["srv", "hello"])).is_ok()
+        })
+        .await;
+        assert_eq!(
+            server.recv().await.unwrap(),
+            Msg::from(["client", "hello"]),
+            "{t:?}"
+        );
+        server.send(Msg::from(["client", "hi"])).await.unwrap();
+        assert_eq!(
+            client.recv().await.unwrap(),
+            Msg::from(["srv", "hi"]),
+            "{t:?}"
+        );
+    });
+}
+
+#[test]
+fn only_routers_take_it_and_it_is_checked() {
+    run(|| async {
+        let d = monocoque_patterns::Socket::new(SocketType::Dealer).unwrap();
+        assert!(d.set_option(id("x")).is_err());
+        let r = monocoque_patterns::Socket::new(SocketType::Router).unwrap();
+        assert!(r
+            .set_option(SocketOption::ConnectRoutingId(Bytes::new()))
+            .is_err());
+        assert!(r
+            .set_option(SocketOption::ConnectRoutingId(Bytes::from_static(b"\0x")))
+            .is_err());
+        assert!(r
+            .set_option(SocketOption::ConnectRoutingId(Bytes::from(vec![b'a'; 256])))
+            .is_err());
+    });
+}
