@@ -20,6 +20,7 @@ mod endpoint;
 mod engine;
 mod error;
 mod fanout;
+mod handshake_failure;
 mod host;
 mod lifecycle;
 mod log_limit;
@@ -39,6 +40,10 @@ pub use context::{BlockingMonitor, BlockingSocket, Context};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use fanout::{IoCoreStatistics, IoCores};
+pub use handshake_failure::{
+    protocol_error, HandshakeFailure, EVENT_HANDSHAKE_FAILED_AUTH,
+    EVENT_HANDSHAKE_FAILED_NO_DETAIL, EVENT_HANDSHAKE_FAILED_PROTOCOL,
+};
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
 pub use options::{Options, SocketOption};
 pub use peer_id::PeerId;

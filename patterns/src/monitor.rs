@@ -26,15 +26,40 @@ pub enum MonitorEvent {
         /// The bound endpoint.
         endpoint: String,
     },
+    /// A bind failed (ZMQ_EVENT_BIND_FAILED); `bind` also returns the error.
+    BindFailed {
+        /// The endpoint as given.
+        endpoint: String,
+        /// Why, as the operating system put it.
+        error: String,
+    },
     /// A connection was accepted on a bound endpoint (ZMQ_EVENT_ACCEPTED).
     Accepted {
         /// The bound endpoint.
+        endpoint: String,
+        /// The peer's address (`ip:port`; `None` for ipc and inproc).
+        remote: Option<String>,
+    },
+    /// Accepting a connection failed (ZMQ_EVENT_ACCEPT_FAILED): out of
+    /// descriptors or memory; the listener backs off and goes on.
+    AcceptFailed {
+        /// The bound endpoint.
+        endpoint: String,
+        /// Why, as the operating system put it.
+        error: String,
+    },
+    /// A connection attempt started and is in progress
+    /// (ZMQ_EVENT_CONNECT_DELAYED), before `Connected` or `ConnectRetried`.
+    ConnectDelayed {
+        /// The endpoint being connected to.
         endpoint: String,
     },
     /// An outgoing connection was established (ZMQ_EVENT_CONNECTED).
     Connected {
         /// The endpoint connected to.
         endpoint: String,
+        /// The address connected to (`ip:port`; `None` for ipc).
+        remote: Option<String>,
     },
     /// A connection attempt failed and another is scheduled
     /// (ZMQ_EVENT_CONNECT_RETRIED).
@@ -48,19 +73,26 @@ pub enum MonitorEvent {
     HandshakeSucceeded {
         /// The endpoint of the connection.
         endpoint: String,
+        /// The peer's address (`ip:port`; `None` for ipc and inproc).
+        remote: Option<String>,
     },
     /// The handshake failed: wrong socket type, authentication, malformed
     /// greeting, timeout (ZMQ_EVENT_HANDSHAKE_FAILED_*).
     HandshakeFailed {
         /// The endpoint of the connection.
         endpoint: String,
-        /// Why.
+        /// The peer's address (`ip:port`; `None` for ipc and inproc).
+        remote: Option<String>,
+        /// Why; [`CloseReason::handshake_failure`] gives libzmq's event kind
+        /// and code.
         reason: CloseReason,
     },
     /// An established connection ended (ZMQ_EVENT_DISCONNECTED).
     Disconnected {
         /// The endpoint of the connection.
         endpoint: String,
+        /// The peer's address (`ip:port`; `None` for ipc and inproc).
+        remote: Option<String>,
         /// Why: the peer closed, a protocol error, a heartbeat timeout.
         reason: CloseReason,
     },
@@ -161,13 +193,15 @@ mod tests {
         for i in 0..MONITOR_CAPACITY + 5 {
             sink.post(MonitorEvent::Accepted {
                 endpoint: i.to_string(),
+                remote: None,
             });
         }
         assert_eq!(m.lost(), 5);
         assert_eq!(
             m.try_recv(),
             Some(MonitorEvent::Accepted {
-                endpoint: "5".into()
+                endpoint: "5".into(),
+                remote: None,
             })
         );
     }

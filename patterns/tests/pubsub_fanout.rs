@@ -233,7 +233,7 @@ fn xpub_spread_hears_subscriptions_and_welcomes() {
             assert_eq!(count(|e| matches!(e, MonitorEvent::Accepted { .. })), 2);
             assert_eq!(
                 count(
-                    |e| matches!(e, MonitorEvent::HandshakeSucceeded { endpoint } if !endpoint.is_empty())
+                    |e| matches!(e, MonitorEvent::HandshakeSucceeded { endpoint, .. } if !endpoint.is_empty())
                 ),
                 2
             );

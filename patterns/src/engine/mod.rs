@@ -182,6 +182,7 @@ impl Engine {
                 let end = EngineEnd::HandshakeFailed(CloseReason::Configuration(e));
                 owner.report(EngineEvent::Ended {
                     endpoint,
+                    remote,
                     pipe: None,
                     persistent: false,
                     end: end.clone(),
@@ -492,6 +493,7 @@ impl Engine {
                 p.outbound.borrow_mut().reader = Notify::Task(None);
                 self.owner.report(EngineEvent::Reattached {
                     peer: p.peer,
+                    remote: self.remote.clone(),
                     identity: info.identity,
                     socket_type: info.socket_type,
                     endpoint: self.endpoint.clone(),
@@ -555,6 +557,7 @@ impl Engine {
         log_end(&self.endpoint, self.remote.as_deref(), &end);
         self.owner.report(EngineEvent::Ended {
             endpoint: self.endpoint,
+            remote: self.remote,
             pipe: self.attached.map(|a| a.peer),
             persistent,
             end: end.clone(),

@@ -65,6 +65,7 @@ pub(crate) enum EngineEvent {
     /// The handshake completed on the persistent pipe `peer`.
     Reattached {
         peer: PeerId,
+        remote: Option<String>,
         identity: Bytes,
         socket_type: SocketType,
         endpoint: String,
@@ -73,6 +74,7 @@ pub(crate) enum EngineEvent {
     /// completed; `persistent` says whether that pipe outlives it.
     Ended {
         endpoint: String,
+        remote: Option<String>,
         pipe: Option<PeerId>,
         persistent: bool,
         end: EngineEnd,

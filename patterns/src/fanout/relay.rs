@@ -269,6 +269,7 @@ impl Relay {
                     endpoint,
                     pipe,
                     end,
+                    remote,
                     ..
                 } => {
                     if let Some(peer) = pipe {
@@ -276,12 +277,16 @@ impl Relay {
                         self.readable.push_back(peer);
                     }
                     let event = match end {
-                        EngineEnd::HandshakeFailed(reason) => {
-                            MonitorEvent::HandshakeFailed { endpoint, reason }
-                        }
-                        EngineEnd::Disconnected(reason) => {
-                            MonitorEvent::Disconnected { endpoint, reason }
-                        }
+                        EngineEnd::HandshakeFailed(reason) => MonitorEvent::HandshakeFailed {
+                            endpoint,
+                            remote,
+                            reason,
+                        },
+                        EngineEnd::Disconnected(reason) => MonitorEvent::Disconnected {
+                            endpoint,
+                            remote,
+                            reason,
+                        },
                         EngineEnd::Released => continue,
                     };
                     self.monitor(event);
@@ -308,6 +313,7 @@ impl Relay {
         });
         self.monitor(MonitorEvent::HandshakeSucceeded {
             endpoint: pipe.endpoint.clone(),
+            remote: pipe.remote.clone(),
         });
         if self.closing {
             pipe.inbound.borrow_mut().close_reader();

@@ -205,6 +205,17 @@ impl Socket {
     /// `inproc://name`. A socket may bind several endpoints.
     pub fn bind(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
+        let bound = self.bind_endpoint(endpoint);
+        if let Err(e) = &bound {
+            self.shared.monitor.borrow().post(MonitorEvent::BindFailed {
+                endpoint: endpoint.to_string(),
+                error: e.to_string(),
+            });
+        }
+        bound
+    }
+
+    fn bind_endpoint(&self, endpoint: &str) -> Result<()> {
         let ep: Endpoint = endpoint.parse()?;
         if !matches!(ep, Endpoint::Inproc(_)) {
             self.check_security()?;

@@ -116,16 +116,18 @@ impl EngineOwner for SocketShared {
             EngineEvent::Attached(pipe) => {
                 monitor.post(MonitorEvent::HandshakeSucceeded {
                     endpoint: pipe.endpoint.clone(),
+                    remote: pipe.remote.clone(),
                 });
                 self.signals.event(PipeEvent::Attached(pipe));
             }
             EngineEvent::Reattached {
                 peer,
+                remote,
                 identity,
                 socket_type,
                 endpoint,
             } => {
-                monitor.post(MonitorEvent::HandshakeSucceeded { endpoint });
+                monitor.post(MonitorEvent::HandshakeSucceeded { endpoint, remote });
                 self.signals.event(PipeEvent::Connected {
                     peer,
                     identity,
@@ -135,6 +137,7 @@ impl EngineOwner for SocketShared {
             }
             EngineEvent::Ended {
                 endpoint,
+                remote,
                 pipe,
                 persistent,
                 end,
@@ -148,11 +151,17 @@ impl EngineOwner for SocketShared {
                 }
                 match end {
                     EngineEnd::HandshakeFailed(reason) => {
-                        monitor.post(MonitorEvent::HandshakeFailed { endpoint, reason })
+                        monitor.post(MonitorEvent::HandshakeFailed {
+                            endpoint,
+                            remote,
+                            reason,
+                        })
                     }
-                    EngineEnd::Disconnected(reason) => {
-                        monitor.post(MonitorEvent::Disconnected { endpoint, reason })
-                    }
+                    EngineEnd::Disconnected(reason) => monitor.post(MonitorEvent::Disconnected {
+                        endpoint,
+                        remote,
+                        reason,
+                    }),
                     EngineEnd::Released => {}
                 }
             }

@@ -356,15 +356,18 @@ impl SocketState {
             .get(peer)
             .map(|p| (p.endpoint.clone(), p.remote.clone()))
             .unwrap_or_default();
-        let remote = remote.as_deref().unwrap_or("-");
+        let shown = remote.as_deref().unwrap_or("-");
         let reason = CloseReason::SubscriptionLimit(over);
         // Rate-limited with the other disconnect warnings: a crowd of greedy
         // subscribers must not make the log the bottleneck.
         if let Some(suppressed) = log_limit::DISCONNECTED.admit() {
-            tracing::warn!(%endpoint, %remote, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
+            tracing::warn!(%endpoint, remote = %shown, ?peer, %reason, suppressed, "subscriber over its cap; connection closed");
         }
-        self.monitor
-            .post(MonitorEvent::Disconnected { endpoint, reason });
+        self.monitor.post(MonitorEvent::Disconnected {
+            endpoint,
+            remote,
+            reason,
+        });
         self.terminate(peer);
     }
 

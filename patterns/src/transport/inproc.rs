@@ -74,6 +74,7 @@ pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
             tracing::warn!(error = %e, "inproc connection refused");
             connecter.post(MonitorEvent::HandshakeFailed {
                 endpoint: endpoint.clone(),
+                remote: None,
                 reason: crate::CloseReason::Protocol(
                     monocoque_zmtp::Error::IncompatibleSocketType {
                         ours: connecter.kind(),
@@ -225,6 +226,7 @@ fn join(
     }
     binder.post(MonitorEvent::Accepted {
         endpoint: endpoint.to_string(),
+        remote: None,
     });
     let mut pipe = Pipe::over(
         binder_peer,

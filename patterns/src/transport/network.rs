@@ -31,17 +31,21 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
-            Listener::Tcp(l) => l.accept().await.map(|(s, _)| NetStream::Tcp(s)),
-            Listener::Ipc(l) => l.accept().await.map(NetStream::Ipc),
+            Listener::Tcp(l) => l
+                .accept()
+                .await
+                .map(|(s, a)| (NetStream::Tcp(s), Some(a.to_string()))),
+            Listener::Ipc(l) => l.accept().await.map(|s| (NetStream::Ipc(s), None)),
         };
         if host.lifecycle().is_closing() {
             return;
         }
         match accepted {
-            Ok(stream) => {
+            Ok((stream, remote)) => {
                 backoff = ACCEPT_BACKOFF_MIN;
                 host.post(MonitorEvent::Accepted {
                     endpoint: endpoint.clone(),
+                    remote,
                 });
                 apply_keepalive(&*host, &stream);
                 if let Some(stream) = host.hand_off(stream, &endpoint) {
@@ -63,6 +67,10 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
                 // is out of something that only time (connections closing)
                 // gives back. Back off without spinning, doubling up to a
                 // second, and say so at most a few times per interval.
+                host.post(MonitorEvent::AcceptFailed {
+                    endpoint: endpoint.clone(),
+                    error: e.to_string(),
+                });
                 if let Some(suppressed) = log_limit::ACCEPT_FAILED.admit() {
                     tracing::warn!(
                         %endpoint,
@@ -126,18 +134,26 @@ pub(crate) async fn connect(
         if done(&*host, &persistent) {
             return;
         }
+        host.post(MonitorEvent::ConnectDelayed {
+            endpoint: shown.clone(),
+        });
         let result = match &endpoint {
             Endpoint::Tcp { host, port } => match resolve(host, *port) {
-                Ok(addr) => TcpStream::connect(addr).await.map(NetStream::Tcp),
+                Ok(addr) => TcpStream::connect(addr)
+                    .await
+                    .map(|s| (NetStream::Tcp(s), Some(addr.to_string()))),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             },
-            Endpoint::Ipc(path) => UnixStream::connect(path).await.map(NetStream::Ipc),
+            Endpoint::Ipc(path) => UnixStream::connect(path)
+                .await
+                .map(|s| (NetStream::Ipc(s), None)),
             Endpoint::Inproc(_) => unreachable!("inproc is not a network transport"),
         };
         match result {
-            Ok(stream) => {
+            Ok((stream, remote)) => {
                 host.post(MonitorEvent::Connected {
                     endpoint: shown.clone(),
+                    remote,
                 });
                 backoff.reset();
                 apply_keepalive(&*host, &stream);
