@@ -186,6 +186,17 @@ pub enum SocketOption {
     /// socket's thread (its context, for the blocking API); with none bound
     /// every client is refused, as in libzmq.
     PlainServerViaZap,
+    /// ZMQ_METADATA: an application property sent to every peer in the
+    /// handshake (READY or INITIATE), which libzmq peers read with
+    /// `zmq_msg_gets`. `name` starts with `X-` (as libzmq requires; at most
+    /// 255 bytes); setting a name again (names compare without case, as
+    /// ZMTP's do) replaces its value.
+    Metadata {
+        /// The property's name, `X-` and at least one more character.
+        name: String,
+        /// Its value.
+        value: Bytes,
+    },
     /// ZMQ_ZAP_DOMAIN: the domain sent in ZAP requests (at most 255 bytes).
     /// On a NULL socket a non-empty domain makes it ask the ZAP handler
     /// about each peer, as libzmq does (admitting them when none is bound).
@@ -232,6 +243,7 @@ impl SocketOption {
             CurveAuthenticator(_) => "CURVE_AUTHENTICATOR",
             PlainServerViaZap => "PLAIN_SERVER",
             ZapDomain(_) => "ZAP_DOMAIN",
+            Metadata { .. } => "METADATA",
             Subscribe(_) => "SUBSCRIBE",
             Unsubscribe(_) => "UNSUBSCRIBE",
             XpubVerbose(_) => "XPUB_VERBOSE",
@@ -320,6 +332,8 @@ pub struct Options {
     pub(crate) curve: CurveSettings,
     /// ZAP_DOMAIN.
     pub(crate) zap_domain: Bytes,
+    /// METADATA: application properties sent in the handshake.
+    pub(crate) metadata: Vec<(String, Bytes)>,
     /// XPUB_VERBOSE (or XPUB_VERBOSER): every subscribe reaches the XPUB user.
     pub(crate) xpub_verbose_subs: bool,
     /// XPUB_VERBOSER: every cancel reaches the XPUB user.
@@ -383,6 +397,7 @@ impl Options {
             mechanism: MechanismConfig::Null,
             curve: CurveSettings::default(),
             zap_domain: Bytes::new(),
+            metadata: Vec::new(),
             xpub_verbose_subs: false,
             xpub_verbose_unsubs: false,
             xpub_manual: false,
@@ -478,6 +493,11 @@ impl Options {
     /// ZMQ_ROUTER_HANDOVER: whether a new peer takes over a routing id in use (a flag).
     pub fn router_handover(&self) -> bool {
         self.router_handover
+    }
+
+    /// ZMQ_METADATA: the application properties sent in the handshake.
+    pub fn metadata(&self) -> &[(String, Bytes)] {
+        &self.metadata
     }
 
     /// ZMQ_CONNECT_ROUTING_ID still waiting for a connect (empty: none).
@@ -616,7 +636,8 @@ impl Options {
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
-            | SocketOption::ZapDomain(_) => self.apply_transport_and_security(option),
+            | SocketOption::ZapDomain(_)
+            | SocketOption::Metadata { .. } => self.apply_transport_and_security(option),
             SocketOption::CurveServer(_)
             | SocketOption::CurvePublicKey(_)
             | SocketOption::CurveSecretKey(_)
@@ -776,6 +797,23 @@ impl Options {
                 };
                 self.curve.selected = false;
             }
+            Metadata { name, value } => {
+                let valid_name = name.len() > 2
+                    && name.len() <= 255
+                    && name.starts_with("X-")
+                    && name
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"-_.+".contains(&c));
+                if !valid_name {
+                    return Err(invalid(
+                        "METADATA",
+                        "a name starting with X- (letters, digits, - _ . +; at most 255 bytes)",
+                    ));
+                }
+                self.metadata
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                self.metadata.push((name, value));
+            }
             ZapDomain(domain) => {
                 if domain.len() > 255 {
                     return Err(invalid(name, "a ZAP domain is at most 255 bytes"));
@@ -901,6 +939,7 @@ impl Options {
         c.heartbeat_interval = non_zero(self.heartbeat_ivl);
         c.heartbeat_timeout = non_zero(self.heartbeat_timeout);
         c.heartbeat_ttl = non_zero(self.heartbeat_ttl);
+        c.properties = self.metadata.clone();
         Ok(c)
     }
 }
@@ -957,7 +996,8 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | CurveServerKey(_)
         | CurveAuthenticator(_)
         | PlainServerViaZap
-        | ZapDomain(_) => None,
+        | ZapDomain(_)
+        | Metadata { .. } => None,
     }
 }
 
