@@ -27,6 +27,7 @@ mod log_limit;
 mod monitor;
 mod options;
 mod peer_id;
+mod peer_properties;
 mod pipe;
 mod proxy;
 mod socket;
@@ -47,5 +48,6 @@ pub use handshake_failure::{
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
 pub use options::{Options, SocketOption};
 pub use peer_id::PeerId;
+pub use peer_properties::PeerProperties;
 pub use proxy::{proxy, proxy_steerable, ProxyStatistics, SideStatistics};
 pub use socket::Socket;

@@ -494,6 +494,10 @@ impl Engine {
                 self.owner.report(EngineEvent::Reattached {
                     peer: p.peer,
                     remote: self.remote.clone(),
+                    properties: std::sync::Arc::new(crate::PeerProperties::of(
+                        &info,
+                        self.remote.as_deref(),
+                    )),
                     identity: info.identity,
                     socket_type: info.socket_type,
                     endpoint: self.endpoint.clone(),
@@ -508,6 +512,10 @@ impl Engine {
                 let mut pipe = Pipe::new(*peer, *shape, signals, &self.endpoint);
                 pipe.inbound.borrow_mut().writer = Notify::Task(None);
                 pipe.outbound.borrow_mut().reader = Notify::Task(None);
+                pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::of(
+                    &info,
+                    self.remote.as_deref(),
+                )));
                 pipe.identity = info.identity;
                 pipe.peer_type = Some(info.socket_type);
                 pipe.connected = true;

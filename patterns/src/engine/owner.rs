@@ -66,6 +66,7 @@ pub(crate) enum EngineEvent {
     Reattached {
         peer: PeerId,
         remote: Option<String>,
+        properties: std::sync::Arc<crate::PeerProperties>,
         identity: Bytes,
         socket_type: SocketType,
         endpoint: String,

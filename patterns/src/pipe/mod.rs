@@ -87,6 +87,8 @@ pub(crate) struct Pipe {
     pub(crate) remote: Option<String>,
     /// For inproc pipes: the other socket's signals and its name for this pipe.
     pub(crate) inproc_peer: Option<(Weak<Signals>, PeerId)>,
+    /// What `recv_with_properties` reports for its messages, once connected.
+    pub(crate) properties: Option<std::sync::Arc<crate::PeerProperties>>,
 }
 
 impl Pipe {
@@ -133,6 +135,7 @@ impl Pipe {
             endpoint: endpoint.to_string(),
             remote: None,
             inproc_peer: None,
+            properties: None,
         }
     }
 
@@ -171,6 +174,8 @@ pub(crate) enum PipeEvent {
         socket_type: SocketType,
         /// For inproc: the binder's side, to tell it when this socket drops the pipe.
         inproc_peer: Option<(Weak<Signals>, PeerId)>,
+        /// The connection's properties.
+        properties: std::sync::Arc<crate::PeerProperties>,
     },
     /// The connection under a persistent (connect-side) pipe dropped; the pipe
     /// stays and is reused after reconnecting.

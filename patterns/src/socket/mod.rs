@@ -9,6 +9,7 @@ mod zap_client;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
@@ -22,7 +23,7 @@ use crate::monitor::{Monitor, MonitorEvent};
 use crate::options::{Options, SocketOption};
 use crate::pipe::Pipe;
 use crate::transport::{inproc, network};
-use crate::{Error, Result};
+use crate::{Error, PeerProperties, Result};
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
@@ -539,6 +540,32 @@ impl Socket {
             state.options.rcvtimeo
         };
         self.recv_until(timeout.map(|t| Instant::now() + t)).await
+    }
+
+    /// As [`recv`](Self::recv), with the properties of the peer the message
+    /// came from (libzmq's `zmq_msg_gets`: Socket-Type, Routing-Id, User-Id,
+    /// Peer-Address, the peer's `X-` metadata); `None` for a message no peer
+    /// sent (a ROUTER_NOTIFY notice). Receiving is not slowed for callers of
+    /// `recv`: the properties are one shared value per connection.
+    pub async fn recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
+        let deadline = self
+            .open_state()?
+            .options
+            .rcvtimeo
+            .map(|t| Instant::now() + t);
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        poll_fn(|cx| {
+            let mut state = self.open_state()?;
+            if let Some(m) = state.try_recv()? {
+                return Poll::Ready(Ok((m, state.last_properties())));
+            }
+            if timed_out(&mut timer, deadline, cx) {
+                return Poll::Ready(Err(Error::WouldBlock("no message arrived within RCVTIMEO")));
+            }
+            self.shared.signals.register_recv(cx.waker());
+            Poll::Pending
+        })
+        .await
     }
 
     /// As [`recv`](Self::recv), waiting until `deadline` (`None`: for ever)

@@ -22,6 +22,11 @@ pub(crate) struct Peers {
     dying: FxHashSet<PeerId>,
     fq: FairQueue,
     lb: LoadBalancer,
+    /// Who sent the message received last (for its properties).
+    last_from: Option<PeerId>,
+    /// The properties of the last pipe removed as its last message was
+    /// taken, which may be the message being received.
+    departed: Option<(PeerId, std::sync::Arc<crate::PeerProperties>)>,
 }
 
 impl Peers {
@@ -123,7 +128,10 @@ impl Peers {
             (q.is_empty(), q.writer_gone())
         };
         if empty && writer_gone && self.dying.contains(&peer) {
-            self.remove(peer);
+            if let Some(pipe) = self.remove(peer) {
+                // Its last message may be the one being received.
+                self.departed = pipe.properties.map(|p| (peer, p));
+            }
             true
         } else {
             self.fq.set_readable(peer, !empty);
@@ -139,6 +147,24 @@ impl Peers {
                 self.lb.set_full(peer, full);
             }
         }
+    }
+
+    /// The properties of the peer the last popped message came from.
+    pub(crate) fn last_properties(&self) -> Option<std::sync::Arc<crate::PeerProperties>> {
+        let peer = self.last_from?;
+        match self.pipes.get(&peer) {
+            Some(p) => p.properties.clone(),
+            None => self
+                .departed
+                .as_ref()
+                .filter(|(gone, _)| *gone == peer)
+                .map(|(_, p)| p.clone()),
+        }
+    }
+
+    /// Forgets the last message's sender (a receive is starting).
+    pub(crate) fn forget_last(&mut self) {
+        self.last_from = None;
     }
 
     /// The next peer with something to read, in fair turn.
@@ -167,6 +193,10 @@ impl Peers {
             let msg = q.pop();
             (msg, !q.is_empty())
         };
+        if msg.is_some() {
+            // A name, not the properties: nothing counted per message.
+            self.last_from = Some(peer);
+        }
         // A queue with more to read stays readable, and a pipe with more to
         // read is not finished: nothing to refresh (the common case of a
         // busy peer, saved on every message).

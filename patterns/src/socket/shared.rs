@@ -123,6 +123,7 @@ impl EngineOwner for SocketShared {
             EngineEvent::Reattached {
                 peer,
                 remote,
+                properties,
                 identity,
                 socket_type,
                 endpoint,
@@ -133,6 +134,7 @@ impl EngineOwner for SocketShared {
                     identity,
                     socket_type,
                     inproc_peer: None,
+                    properties,
                 });
             }
             EngineEvent::Ended {

@@ -116,11 +116,13 @@ impl SocketState {
                 identity,
                 socket_type,
                 inproc_peer,
+                properties,
             } => {
                 let Some(p) = self.peers.get_mut(peer) else {
                     return;
                 };
                 p.connected = true;
+                p.properties = Some(properties);
                 if inproc_peer.is_some() {
                     p.inproc_peer = inproc_peer;
                 }
@@ -294,8 +296,15 @@ impl SocketState {
         }
     }
 
+    /// The properties of the peer the last message `try_recv` returned
+    /// came from (`None` for a message no peer sent: a ROUTER_NOTIFY notice).
+    pub(crate) fn last_properties(&self) -> Option<std::sync::Arc<crate::PeerProperties>> {
+        self.peers.last_properties()
+    }
+
     /// Receives a message if one is ready under the socket type's rule.
     pub(crate) fn try_recv(&mut self) -> Result<Option<Msg>> {
+        self.peers.forget_last();
         match &mut self.role {
             Role::Plain
                 if matches!(

@@ -95,6 +95,12 @@ pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
         );
         connecter.signals().event(PipeEvent::Connected {
             peer: p.peer,
+            properties: std::sync::Arc::new(crate::PeerProperties::inproc(
+                socket.kind(),
+                p.peer_routing_id
+                    .clone()
+                    .unwrap_or_else(|| socket.terms().routing_id()),
+            )),
             identity: p
                 .peer_routing_id
                 .unwrap_or_else(|| socket.terms().routing_id()),
@@ -161,6 +167,10 @@ pub(crate) fn connect(
                 endpoint,
             );
             pipe.identity = peer_routing_id.unwrap_or_else(|| binder.terms().routing_id());
+            pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::inproc(
+                binder.kind(),
+                pipe.identity.clone(),
+            )));
             pipe.peer_type = Some(binder.kind());
             pipe.connected = true;
             pipe.inproc_peer = Some(remote);
@@ -236,6 +246,10 @@ fn join(
         endpoint,
     );
     pipe.identity = c.routing_id();
+    pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::inproc(
+        connecter.kind(),
+        pipe.identity.clone(),
+    )));
     pipe.peer_type = Some(connecter.kind());
     pipe.connected = true;
     pipe.inproc_peer = Some((Rc::downgrade(connecter.signals()), connecter_peer));
