@@ -411,3 +411,112 @@ backend = { bind = ["tcp://127.0.0.1:0"] }
     app.signal(SIGTERM);
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
+    const CROWD: usize = 1000;
+    const HOSTILE: usize = 200;
+    let dir = key_dir("crowd");
+    let config = dir.join("appliance.toml");
+    std::fs::write(&config, services(QUEUE)).unwrap();
+    let app = App::start(&[], Some(config));
+    let pid = app.child.id();
+    let front = app.endpoint("orders", "frontend");
+    let (rss_before, fds_before) = (rss_kib(pid), fds(pid));
+
+    let ctx = zmq::Context::new();
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &app.endpoint("orders", "backend"));
+    let echo = std::thread::spawn(move || {
+        let mut n = 0;
+        while let Ok(m) = worker.recv_multipart(0) {
+            worker.send_multipart(m, 0).unwrap();
+            n += 1;
+        }
+        n
+    });
+
+    let mut crowd = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/curve_crowd.py"
+        ))
+        .args([
+            front.as_str(),
+            SERVER_PUBLIC,
+            ALICE_SECRET,
+            &CROWD.to_string(),
+            &HOSTILE.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(crowd.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("OK {CROWD}"),
+        "every crowd member served"
+    );
+
+    // With the crowd and the hostile connections held open, a newcomer is
+    // served, and memory and descriptors follow the connections.
+    let (last, ok) = libzmq_peer(
+        &[
+            "--type=REQ".into(),
+            format!("--connect={front}"),
+            format!("--server-key={SERVER_PUBLIC}"),
+            format!("--secret={ALICE_SECRET}"),
+            "--mode=request".into(),
+            "--sizes=1,65536".into(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(ok, "a newcomer beside the crowd: {last}");
+    let (rss_during, fds_during) = (rss_kib(pid), fds(pid));
+    assert!(
+        fds_during >= fds_before + CROWD,
+        "{fds_before} -> {fds_during}"
+    );
+    assert!(
+        rss_during < rss_before + 200 * 1024,
+        "RSS {rss_before} KiB -> {rss_during} KiB with {CROWD} CURVE peers"
+    );
+    eprintln!(
+        "{CROWD} CURVE peers + {HOSTILE} hostile: RSS {rss_before} -> {rss_during} KiB, fds {fds_before} -> {fds_during}"
+    );
+
+    writeln!(crowd.stdin.as_mut().unwrap()).unwrap();
+    assert!(crowd.wait().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fds(pid) > fds_before + 5 {
+        assert!(
+            Instant::now() < deadline,
+            "descriptors not given back: {}",
+            fds(pid)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    app.signal(SIGTERM);
+    assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
+    drop(ctx);
+    // The crowd's requests and the newcomer's two and END.
+    assert_eq!(echo.join().unwrap(), CROWD + 3);
+}
