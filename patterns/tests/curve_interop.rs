@@ -407,44 +407,41 @@ fn our_authenticator_refuses_and_admits_libzmq_clients() {
         let monitor = s.monitor();
         let ep = bind(&s, Transport::Tcp);
 
-        let stranger = CurveKeyPair::generate();
-        let refused = PyPeer::spawn(&[
-            "--type".into(),
-            "REQ".into(),
-            "--connect".into(),
-            ep.clone(),
-            format!("--server-key={}", z85(&server.public)),
-            format!("--secret={}", stranger.secret.to_z85().as_str()),
-            "--mode".into(),
-            "request".into(),
-            "--sizes".into(),
-            "1".into(),
-            "--timeout-ms".into(),
-            "1000".into(),
-        ]);
-        loop {
-            if let MonitorEvent::HandshakeFailed { reason, .. } = monitor.recv().await {
-                assert!(reason.is_authentication_failure(), "{reason:?}");
-                break;
-            }
-        }
-        drop(refused);
-
-        let peer = PyPeer::spawn(&[
-            "--type".into(),
-            "REQ".into(),
-            "--connect".into(),
-            ep,
-            format!("--server-key={}", z85(&server.public)),
-            format!("--secret={}", admitted.secret.to_z85().as_str()),
-            "--mode".into(),
-            "request".into(),
-            "--sizes".into(),
-            sizes_arg(),
-        ]);
-        echo_until_end(&s).await;
-        peer.finish().await;
+        refuse_then_admit(&s, &monitor, &ep, &server.public, &admitted).await;
     });
+}
+
+/// A libzmq REQ client with a stranger's key is refused (our monitor says
+/// so), then one with `admitted`'s key gets every size echoed by `s`.
+async fn refuse_then_admit(
+    s: &Socket,
+    monitor: &monocoque_patterns::Monitor,
+    ep: &str,
+    server: &CurvePublicKey,
+    admitted: &CurveKeyPair,
+) {
+    let client = |secret: &CurveKeyPair, sizes: String, timeout_ms: &str| {
+        PyPeer::spawn(&[
+            "--type=REQ".into(),
+            format!("--connect={ep}"),
+            format!("--server-key={}", z85(server)),
+            format!("--secret={}", secret.secret.to_z85().as_str()),
+            "--mode=request".into(),
+            format!("--sizes={sizes}"),
+            format!("--timeout-ms={timeout_ms}"),
+        ])
+    };
+    let refused = client(&CurveKeyPair::generate(), "1".into(), "1000");
+    loop {
+        if let MonitorEvent::HandshakeFailed { reason, .. } = monitor.recv().await {
+            assert!(reason.is_authentication_failure(), "{reason:?}");
+            break;
+        }
+    }
+    drop(refused);
+    let peer = client(admitted, sizes_arg(), "10000");
+    echo_until_end(s).await;
+    peer.finish().await;
 }
 
 /// A CURVE socket whose keys are incomplete refuses to bind or connect,
@@ -524,42 +521,6 @@ fn our_zap_handler_admits_and_refuses_libzmq_clients() {
         let monitor = s.monitor();
         let ep = bind(&s, Transport::Tcp);
 
-        let stranger = CurveKeyPair::generate();
-        let refused = PyPeer::spawn(&[
-            "--type".into(),
-            "REQ".into(),
-            "--connect".into(),
-            ep.clone(),
-            format!("--server-key={}", z85(&server.public)),
-            format!("--secret={}", stranger.secret.to_z85().as_str()),
-            "--mode".into(),
-            "request".into(),
-            "--sizes".into(),
-            "1".into(),
-            "--timeout-ms".into(),
-            "1000".into(),
-        ]);
-        loop {
-            if let MonitorEvent::HandshakeFailed { reason, .. } = monitor.recv().await {
-                assert!(reason.is_authentication_failure(), "{reason:?}");
-                break;
-            }
-        }
-        drop(refused);
-
-        let peer = PyPeer::spawn(&[
-            "--type".into(),
-            "REQ".into(),
-            "--connect".into(),
-            ep,
-            format!("--server-key={}", z85(&server.public)),
-            format!("--secret={}", admitted.secret.to_z85().as_str()),
-            "--mode".into(),
-            "request".into(),
-            "--sizes".into(),
-            sizes_arg(),
-        ]);
-        echo_until_end(&s).await;
-        peer.finish().await;
+        refuse_then_admit(&s, &monitor, &ep, &server.public, &admitted).await;
     });
 }
