@@ -6,6 +6,8 @@
 //! and server.
 
 mod common;
+#[path = "common/zmtp_raw.rs"]
+mod zmtp_raw;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -14,6 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use zmtp_raw::{open_fds, rss};
 
 const SERVER_PUBLIC: &str = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
 const SERVER_SECRET: &str = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
@@ -412,21 +415,6 @@ backend = { bind = ["tcp://127.0.0.1:0"] }
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
 #[test]
 fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     const CROWD: usize = 1000;
@@ -437,7 +425,7 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     let app = App::start(&[], Some(config));
     let pid = app.child.id();
     let front = app.endpoint("orders", "frontend");
-    let (rss_before, fds_before) = (rss_kib(pid), fds(pid));
+    let (rss_before, fds_before) = (rss(pid) / 1024, open_fds(pid));
 
     let ctx = zmq::Context::new();
     let worker = zsock(&ctx, zmq::REP);
@@ -490,7 +478,7 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
         Duration::from_secs(20),
     );
     assert!(ok, "a newcomer beside the crowd: {last}");
-    let (rss_during, fds_during) = (rss_kib(pid), fds(pid));
+    let (rss_during, fds_during) = (rss(pid) / 1024, open_fds(pid));
     assert!(
         fds_during >= fds_before + CROWD,
         "{fds_before} -> {fds_during}"
@@ -506,11 +494,11 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     writeln!(crowd.stdin.as_mut().unwrap()).unwrap();
     assert!(crowd.wait().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while fds(pid) > fds_before + 5 {
+    while open_fds(pid) > fds_before + 5 {
         assert!(
             Instant::now() < deadline,
             "descriptors not given back: {}",
-            fds(pid)
+            open_fds(pid)
         );
         std::thread::sleep(Duration::from_millis(20));
     }

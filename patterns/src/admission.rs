@@ -79,19 +79,22 @@ pub(crate) fn decide_locally(
         AdmissionPolicy::NotAsked => Some(AuthDecision::Accept { user_id: None }),
         AdmissionPolicy::Local(a) => Some(a.admit(&request.as_auth_request())),
         AdmissionPolicy::Zap { .. } => None,
-        AdmissionPolicy::Refuse => Some(AuthDecision::Deny {
-            reason: "500".into(),
-        }),
+        AdmissionPolicy::Refuse => Some(internal_refusal()),
     }
 }
 
 /// The address ZAP reports for a peer: its IP without the port, as libzmq
 /// sends it; empty when the peer has no IP (ipc).
 pub(crate) fn zap_address(remote: Option<&str>) -> String {
-    remote
-        .and_then(|r| r.parse::<std::net::SocketAddr>().ok())
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+    crate::peer_properties::peer_ip(remote).unwrap_or_default()
+}
+
+/// Refused for a reason of ours, not the client's (ZAP status 500): the
+/// options could not make a mechanism, or the handler cannot be reached.
+pub(crate) fn internal_refusal() -> AuthDecision {
+    AuthDecision::Deny {
+        reason: "500".into(),
+    }
 }
 
 #[cfg(test)]

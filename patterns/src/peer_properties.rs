@@ -9,6 +9,14 @@
 use bytes::Bytes;
 use monocoque_zmtp::{Metadata, PeerInfo, SocketType};
 
+/// The IP of a peer's `ip:port` address, as libzmq reports Peer-Address
+/// and ZAP's address frame; `None` for ipc and inproc peers.
+pub(crate) fn peer_ip(remote: Option<&str>) -> Option<String> {
+    remote
+        .and_then(|r| r.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.ip().to_string())
+}
+
 /// The properties of one peer connection.
 ///
 /// ```
@@ -43,9 +51,7 @@ impl PeerProperties {
             socket_type: Some(info.socket_type),
             routing_id: info.identity.clone(),
             user_id: info.user_id.clone(),
-            peer_address: remote
-                .and_then(|r| r.parse::<std::net::SocketAddr>().ok())
-                .map(|a| a.ip().to_string()),
+            peer_address: peer_ip(remote),
             metadata: info.metadata.clone(),
         }
     }

@@ -29,10 +29,10 @@ use std::time::Instant;
 
 use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc};
-use monocoque_zmtp::{AuthDecision, Msg, SocketType};
+use monocoque_zmtp::{Msg, SocketType};
 
 use super::link::{Control, CoreEnd, CoreEvent, Publish};
-use crate::admission::{decide_locally, AdmissionPolicy, ZapRequest};
+use crate::admission::{decide_locally, internal_refusal, AdmissionPolicy, ZapRequest};
 use crate::engine::stream::Stream;
 use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
 use crate::host::{ConnectionTerms, MovableStream, StreamKind};
@@ -87,9 +87,7 @@ impl EngineOwner for RelayPort {
                  refused (use CURVE_AUTHENTICATOR on a socket that spreads its connections)"
             );
         }
-        Verdict::Now(AuthDecision::Deny {
-            reason: "500".into(),
-        })
+        Verdict::Now(internal_refusal())
     }
 }
 

@@ -10,7 +10,9 @@ use monocoque_zmtp::{AuthDecision, Msg, SocketType};
 
 use super::state::SocketState;
 use super::zap_client;
-use crate::admission::{decide_locally, AdmissionPolicy, ZapRequest, ZAP_ENDPOINT};
+use crate::admission::{
+    decide_locally, internal_refusal, AdmissionPolicy, ZapRequest, ZAP_ENDPOINT,
+};
 use crate::engine::{EngineEnd, EngineEvent, EngineOwner, Verdict};
 use crate::host::{ConnectionTerms, NetStream, SocketHost};
 use crate::lifecycle::Lifecycle;
@@ -88,9 +90,7 @@ impl EngineOwner for SocketShared {
         if !inproc::is_bound(ZAP_ENDPOINT) {
             let required = matches!(policy, AdmissionPolicy::Zap { required: true });
             return Verdict::Now(if required {
-                AuthDecision::Deny {
-                    reason: "500".into(),
-                }
+                internal_refusal()
             } else {
                 AuthDecision::Accept { user_id: None }
             });

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use monocoque_zmtp::{AuthDecision, Msg, SocketType};
 
 use super::Socket;
-use crate::admission::{ZapRequest, ZAP_ENDPOINT};
+use crate::admission::{internal_refusal, ZapRequest, ZAP_ENDPOINT};
 use crate::SocketOption;
 
 /// The request id: one request per DEALER, so a constant, as libzmq's.
@@ -36,7 +36,7 @@ pub(crate) fn ask(request: ZapRequest) -> Pin<Box<dyn Future<Output = AuthDecisi
                 if let Some(suppressed) = crate::log_limit::ZAP_MALFORMED.admit() {
                     tracing::warn!(suppressed, reason = %why, "ZAP request failed; client refused");
                 }
-                internal_error()
+                internal_refusal()
             }
         }
     })
@@ -75,12 +75,6 @@ async fn exchange(request: &ZapRequest) -> Result<AuthDecision, String> {
             reply.len()
         )
     })
-}
-
-fn internal_error() -> AuthDecision {
-    AuthDecision::Deny {
-        reason: "500".into(),
-    }
 }
 
 /// The decision of a reply: status 200 admits (with its user id, if not
