@@ -35,16 +35,23 @@ impl Authenticator for AllowAdmin {
 }
 
 /// Prints the bytes `from` sends and hands them to `to`; prints `to`'s events.
-fn hop(label: &str, from: &mut Session, to: &mut Session, decoded_greeting: &mut bool) {
+/// `greeting_left`: bytes of `from`'s 64-byte greeting not yet sent (it goes
+/// out in libzmq's three stages: signature, revision, the rest).
+fn hop(label: &str, from: &mut Session, to: &mut Session, greeting_left: &mut usize) {
     let wire = from.transmit().take_all();
     if wire.is_empty() {
         return;
     }
     let mut rest = wire.clone();
-    if !*decoded_greeting {
-        let g = rest.split_to(64);
-        println!("{label} greeting  {}", hex(&g));
-        *decoded_greeting = true;
+    if *greeting_left > 0 {
+        let g = rest.split_to((*greeting_left).min(rest.len()));
+        let start = 64 - *greeting_left;
+        *greeting_left -= g.len();
+        println!(
+            "{label} greeting[{start}..{}]  {}",
+            64 - *greeting_left,
+            hex(&g)
+        );
     }
     let mut input = InputBuffer::new();
     input.push(rest);
@@ -63,8 +70,9 @@ fn hop(label: &str, from: &mut Session, to: &mut Session, decoded_greeting: &mut
     while let Some(e) = to.poll_event() {
         match e {
             Event::HandshakeSucceeded(p) => println!(
-                "    -> handshake done: peer is {} (ZMTP {:?}), identity {:?}, user id {:?}",
-                p.socket_type,
+                "    -> handshake done: peer is {} ({}), identity {:?}, user id {:?}",
+                p.socket_type
+                    .map_or("of no stated type".to_string(), |t| t.to_string()),
                 p.version,
                 String::from_utf8_lossy(&p.identity),
                 p.user_id
@@ -127,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = Instant::now();
     let mut a = Session::new(ca, now)?;
     let mut b = Session::new(cb, now)?;
-    let (mut ga, mut gb) = (false, false);
+    let (mut ga, mut gb) = (64, 64);
     while a.wants_write() || b.wants_write() {
         hop("A->B", &mut a, &mut b, &mut ga);
         hop("B->A", &mut b, &mut a, &mut gb);

@@ -77,8 +77,8 @@
 //! let now = Instant::now();
 //! let mut client = Session::new(SessionConfig::new(SocketType::Req), now)?;
 //! let mut server = Session::new(SessionConfig::new(SocketType::Rep), now)?;
-//! // Greeting, then READY, each way.
-//! for _ in 0..2 {
+//! // The greeting in three stages (signature, revision, rest), then READY, each way.
+//! for _ in 0..4 {
 //!     let (c, s) = (client.transmit().take_all(), server.transmit().take_all());
 //!     server.handle_input(c, now);
 //!     client.handle_input(s, now);

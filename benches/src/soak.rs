@@ -217,13 +217,7 @@ fn handshake_batch(address: &str, n: usize) -> Result<Vec<TcpStream>, String> {
         let stream = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
         let mut session =
             Session::new(SessionConfig::new(SocketType::Dealer), now).map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for chunk in session.transmit().take_chunks() {
-            out.extend_from_slice(&chunk);
-        }
-        (&stream)
-            .write_all(&out)
-            .map_err(|e| format!("greeting: {e}"))?;
+        flush(&stream, &mut session).map_err(|e| format!("greeting: {e}"))?;
         stream
             .set_read_timeout(Some(HANDSHAKE_LIMIT))
             .map_err(|e| e.to_string())?;
@@ -239,6 +233,9 @@ fn handshake_batch(address: &str, n: usize) -> Result<Vec<TcpStream>, String> {
                 Some(_) => continue,
                 None => {}
             }
+            // The next stage of our greeting (or READY), released by what
+            // was read: the greeting goes out in libzmq's stages.
+            flush(&stream, &mut session).map_err(|e| format!("greeting: {e}"))?;
             let k = match (&stream).read(&mut buf) {
                 Ok(0) => return Err("the server closed a connection during its handshake".into()),
                 Ok(k) => k,
@@ -247,17 +244,19 @@ fn handshake_batch(address: &str, n: usize) -> Result<Vec<TcpStream>, String> {
             };
             session.handle_input(bytes::Bytes::copy_from_slice(&buf[..k]), Instant::now());
         }
-        // Our READY, queued when the peer's greeting arrived.
-        let mut out = Vec::new();
-        for chunk in session.transmit().take_chunks() {
-            out.extend_from_slice(&chunk);
-        }
-        (&stream)
-            .write_all(&out)
-            .map_err(|e| format!("READY: {e}"))?;
+        // Our READY, if it is still queued.
+        flush(&stream, &mut session).map_err(|e| format!("READY: {e}"))?;
         done.push(stream);
     }
     Ok(done)
+}
+
+/// Writes everything `session` has queued.
+fn flush(stream: &TcpStream, session: &mut Session) -> std::io::Result<()> {
+    for chunk in session.transmit().take_chunks() {
+        (&*stream).write_all(&chunk)?;
+    }
+    Ok(())
 }
 
 /// CPU time and wall time at a phase's start.

@@ -127,7 +127,7 @@ fuzz_target!(|input: &[u8]| {
     let mut s = Session::new(sc, now).unwrap();
     let (mut last_c, mut last_s) = (Bytes::new(), Bytes::new());
     for round in 0..12 {
-        if data.is_empty() && round > 4 {
+        if data.is_empty() && round > 6 {
             break;
         }
         let out = c.transmit().take_all();

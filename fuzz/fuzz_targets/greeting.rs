@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use monocoque_zmtp::greeting::GreetingParser;
+use monocoque_zmtp::greeting::{GreetingParser, GreetingStep, PeerGreeting};
 use monocoque_zmtp::InputBuffer;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,15 +13,25 @@ fuzz_target!(|data: &[u8]| {
     let mut input = InputBuffer::new();
     for chunk in rest.chunks(step) {
         input.push(Bytes::copy_from_slice(chunk));
-        match parser.parse(&mut input) {
-            Ok(Some(g)) => {
-                let _ = g.protocol_version();
-                let _ = g.mechanism_lossy();
-                assert!(parser.received() == 64);
-                return;
+        loop {
+            match parser.parse(&mut input) {
+                GreetingStep::NeedMore => break,
+                GreetingStep::SendRevision | GreetingStep::SendRest { .. } => {}
+                GreetingStep::Done(PeerGreeting::V3(g)) => {
+                    let _ = g.protocol_version();
+                    let _ = g.mechanism_lossy();
+                    assert_eq!(parser.received(), 64);
+                    return;
+                }
+                GreetingStep::Done(PeerGreeting::Legacy { .. }) => {
+                    assert_eq!(parser.received(), 12);
+                    return;
+                }
+                GreetingStep::Done(PeerGreeting::Unversioned) => {
+                    assert_eq!(parser.received(), 0);
+                    return;
+                }
             }
-            Ok(None) => {}
-            Err(_) => return,
         }
     }
 });

@@ -104,8 +104,9 @@ impl CloseReason {
             }
             Zmtp::HandshakeTimeout(_)
             | Zmtp::NotZmtp { .. }
-            | Zmtp::UnversionedPeer { .. }
-            | Zmtp::LegacyVersion { .. } => return HandshakeFailure::NoDetail,
+            | Zmtp::MalformedLegacyFrame { .. }
+            | Zmtp::UnknownSocketTypeNumber(_)
+            | Zmtp::LegacyPeerRefused { .. } => return HandshakeFailure::NoDetail,
             Zmtp::UnexpectedCommand { .. } | Zmtp::MessageDuringHandshake { .. } => {
                 ZMTP_UNEXPECTED_COMMAND
             }

@@ -48,7 +48,7 @@ impl PeerProperties {
     /// Peer-Address property is the IP alone, as libzmq gives it).
     pub(crate) fn of(info: &PeerInfo, remote: Option<&str>) -> PeerProperties {
         PeerProperties {
-            socket_type: Some(info.socket_type),
+            socket_type: info.socket_type,
             routing_id: info.identity.clone(),
             user_id: info.user_id.clone(),
             peer_address: peer_ip(remote),

@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use common::peer_process::PeerProcess;
 use common::*;
 use monocoque_patterns::{CloseReason, MonitorEvent, Socket, SocketOption};
 use monocoque_zmtp::mechanism::{CurveKeyPair, CurvePublicKey};
@@ -23,79 +22,8 @@ const SIZES: [usize; 6] = [0, 1, 255, 256, 65536, 1 << 20];
 
 /// The libzmq peer process. Keys go as `--flag=KEY`: a Z85 key may start
 /// with `-`, which would read as an option on its own.
-struct PyPeer {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl PyPeer {
-    fn spawn(args: &[String]) -> PyPeer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/curve_peer.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        PyPeer { child, lines }
-    }
-
-    /// The next line the peer prints, while our runtime keeps serving.
-    async fn line(&mut self) -> String {
-        let mut got = None;
-        until("a line from the libzmq peer", || {
-            got = self.lines.try_recv().ok();
-            got.is_some()
-        })
-        .await;
-        let line = got.unwrap();
-        eprintln!("libzmq peer: {line}");
-        line
-    }
-
-    /// Its bound endpoint (the first line of a binding peer).
-    async fn endpoint(&mut self) -> String {
-        let line = self.line().await;
-        line.strip_prefix("ENDPOINT ")
-            .unwrap_or_else(|| panic!("expected the endpoint, got {line:?}"))
-            .to_string()
-    }
-
-    /// Waits for its verdict and its exit; panics unless it is OK.
-    async fn finish(mut self) -> String {
-        let verdict = loop {
-            let line = self.line().await;
-            if line.starts_with("OK") || line.starts_with("FAIL") {
-                break line;
-            }
-        };
-        let mut status = None;
-        until("the libzmq peer to exit", || {
-            status = self.child.try_wait().unwrap();
-            status.is_some()
-        })
-        .await;
-        assert!(verdict.starts_with("OK"), "libzmq peer: {verdict}");
-        assert!(status.unwrap().success());
-        verdict
-    }
-}
-
-impl Drop for PyPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn py_peer(args: &[String]) -> PeerProcess {
+    PeerProcess::python("curve_peer.py", args)
 }
 
 fn pyzmq_required() {
@@ -167,7 +95,7 @@ fn our_clients_to_libzmq_servers_that_bind() {
     for (ours, theirs) in [(SocketType::Req, "REP"), (SocketType::Dealer, "ROUTER")] {
         run(|| async move {
             let server = CurveKeyPair::generate();
-            let mut peer = PyPeer::spawn(&[
+            let mut peer = py_peer(&[
                 "--type".into(),
                 theirs.into(),
                 "--bind".into(),
@@ -196,7 +124,7 @@ fn libzmq_clients_to_our_servers_that_bind() {
             let s = socket(ours, server_options(&server));
             let ep = bind(&s, Transport::Tcp);
             let client = CurveKeyPair::generate();
-            let peer = PyPeer::spawn(&[
+            let peer = py_peer(&[
                 "--type".into(),
                 theirs.into(),
                 "--connect".into(),
@@ -222,7 +150,7 @@ fn servers_that_connect_and_clients_that_bind() {
     run(|| async {
         let server = CurveKeyPair::generate();
         let client = CurveKeyPair::generate();
-        let mut peer = PyPeer::spawn(&[
+        let mut peer = py_peer(&[
             "--type".into(),
             "DEALER".into(),
             "--bind".into(),
@@ -246,7 +174,7 @@ fn servers_that_connect_and_clients_that_bind() {
         let keys = CurveKeyPair::generate();
         let s = socket(SocketType::Req, client_options(&server.public, &keys));
         let ep = bind(&s, Transport::Tcp);
-        let peer = PyPeer::spawn(&[
+        let peer = py_peer(&[
             "--type".into(),
             "REP".into(),
             "--connect".into(),
@@ -272,7 +200,7 @@ fn publish_and_subscribe_through_curve_both_ways() {
         let s = socket(SocketType::XPub, options);
         let ep = bind(&s, Transport::Tcp);
         let client = CurveKeyPair::generate();
-        let peer = PyPeer::spawn(&[
+        let peer = py_peer(&[
             "--type".into(),
             "SUB".into(),
             "--connect".into(),
@@ -299,7 +227,7 @@ fn publish_and_subscribe_through_curve_both_ways() {
     // libzmq's XPUB server to our SUB client.
     run(|| async {
         let server = CurveKeyPair::generate();
-        let mut peer = PyPeer::spawn(&[
+        let mut peer = py_peer(&[
             "--type".into(),
             "XPUB".into(),
             "--bind".into(),
@@ -333,7 +261,7 @@ fn libzmq_zap_admits_and_refuses_our_keys() {
     run(|| async {
         let server = CurveKeyPair::generate();
         let admitted = CurveKeyPair::generate();
-        let mut peer = PyPeer::spawn(&[
+        let mut peer = py_peer(&[
             "--type".into(),
             "REP".into(),
             "--bind".into(),
@@ -421,7 +349,7 @@ async fn refuse_then_admit(
     admitted: &CurveKeyPair,
 ) {
     let client = |secret: &CurveKeyPair, sizes: String, timeout_ms: &str| {
-        PyPeer::spawn(&[
+        py_peer(&[
             "--type=REQ".into(),
             format!("--connect={ep}"),
             format!("--server-key={}", z85(server)),

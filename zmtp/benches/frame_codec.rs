@@ -85,7 +85,7 @@ fn session_path(c: &mut Criterion) {
     let now = Instant::now();
     let mut a = Session::new(SessionConfig::new(SocketType::Push), now).unwrap();
     let mut b = Session::new(SessionConfig::new(SocketType::Pull), now).unwrap();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let (x, y) = (a.transmit().take_all(), b.transmit().take_all());
         b.handle_input(x, now);
         a.handle_input(y, now);

@@ -3,6 +3,7 @@
 //! Every variant that a peer can cause says what the peer did wrong, so that the
 //! log line written when a connection is closed is enough to diagnose it.
 
+use crate::greeting::ProtocolVersion;
 use crate::socket_type::SocketType;
 
 /// Everything that can go wrong in the wire protocol.
@@ -14,24 +15,33 @@ use crate::socket_type::SocketType;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The first greeting byte was not 0xFF: the peer does not speak ZMTP 2 or later.
-    #[error("peer sent 0x{byte:02x} where a ZMTP greeting starts with 0xFF: it is not a ZMTP 3 peer (ZMTP 1.0 or another protocol)")]
+    /// An unversioned peer's first frame is not a ZMTP 1.0 frame: the peer
+    /// speaks no revision of ZMTP.
+    #[error("peer sent 0x{byte:02x} where a ZMTP greeting starts with 0xFF, and what followed is not a ZMTP 1.0 identity frame either: it is not a ZMTP peer")]
     NotZmtp {
-        /// The byte received instead of 0xFF.
+        /// The first byte the peer sent.
         byte: u8,
     },
-    /// The tenth greeting byte had its low bit clear: an unversioned ZMTP 1.0 peer.
-    #[error("peer sent 0x{byte:02x} as the tenth greeting byte where ZMTP 3 has 0x7F: it is an unversioned ZMTP 1.0 peer, which is not supported")]
-    UnversionedPeer {
-        /// The byte received instead of 0x7F.
-        byte: u8,
+    /// A ZMTP 1.0 frame header that no ZMTP 1.0 peer sends.
+    #[error("peer sent a malformed ZMTP 1.0 frame: {reason}")]
+    MalformedLegacyFrame {
+        /// What was wrong with it.
+        reason: &'static str,
     },
-    /// The peer's major version is one of the legacy framings (ZMTP 1.0 or 2.0).
-    #[error("peer speaks legacy ZMTP (greeting major version {major}); only ZMTP 3.0 and 3.1 are supported")]
-    LegacyVersion {
-        /// The major version byte the peer sent.
-        major: u8,
+    /// A ZMTP 1.0 or 2.0 peer, which has no security handshake, tried to
+    /// connect to a socket that authenticates its peers (libzmq refuses them
+    /// whenever ZAP is enabled: a mechanism other than NULL, or a ZAP domain).
+    #[error("refused a {version} peer: it cannot authenticate, and this socket requires {mechanism} authentication; upgrade the peer to ZMTP 3 (libzmq 4, JeroMQ 0.4 or later)")]
+    LegacyPeerRefused {
+        /// The peer's revision.
+        version: ProtocolVersion,
+        /// Our mechanism's name (NULL when a ZAP domain is set).
+        mechanism: &'static str,
     },
+    /// A ZMTP 1.0 or 2.0 greeting named a socket type number that libzmq
+    /// does not have.
+    #[error("peer's greeting names socket type number {0}, which is not a ZeroMQ socket type")]
+    UnknownSocketTypeNumber(u8),
     /// The peer announced a different security mechanism than ours.
     #[error("security mechanism mismatch: we use {ours}, the peer announced {theirs:?}; configure both ends alike")]
     MechanismMismatch {

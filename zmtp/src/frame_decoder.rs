@@ -31,6 +31,19 @@ use crate::message_budget::MessageBudget;
 /// "Small frames copied at decode").
 pub const INLINE_COPY_MAX: usize = 256;
 
+/// Which revision's frame grammar the decoder reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// ZMTP 2.0 and 3.x: `flags length body`, the length one octet or
+    /// eight (flag LONG).
+    Zmtp2,
+    /// ZMTP 1.0: `length flags body`, where the length counts the flags
+    /// octet and is one octet, or 0xFF then eight; flags bit 0 is MORE and
+    /// the other bits are never set by a 1.0 peer (checked: text from a
+    /// peer that is no ZMTP peer fails here at its first frame).
+    Zmtp1,
+}
+
 /// Which size limit applies to incoming frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameLimit {
@@ -56,6 +69,7 @@ pub enum FrameLimit {
 #[derive(Debug)]
 pub struct FrameDecoder {
     limit: FrameLimit,
+    framing: Framing,
     /// Header already consumed, waiting for the body: (flags, body length).
     pending: Option<(u8, usize)>,
     /// The message being received, up to the last header: MAXMSGFRAMES and
@@ -68,6 +82,7 @@ impl FrameDecoder {
     pub fn new(limit: FrameLimit) -> Self {
         FrameDecoder {
             limit,
+            framing: Framing::Zmtp2,
             pending: None,
             budget: MessageBudget::new(),
         }
@@ -85,6 +100,11 @@ impl FrameDecoder {
     /// no cap.
     pub fn set_max_frames(&mut self, max_frames: Option<usize>) {
         self.budget.max_frames = max_frames;
+    }
+
+    /// Reads `framing` from the next header on (ZMTP 1.0 peers).
+    pub fn set_framing(&mut self, framing: Framing) {
+        self.framing = framing;
     }
 
     /// Changes the limit for frames whose header has not been read yet.
@@ -125,32 +145,22 @@ impl FrameDecoder {
     }
 
     fn decode_header(&mut self, input: &mut InputBuffer) -> Result<Option<(u8, usize)>> {
-        let mut h = [0u8; 9];
+        let mut h = [0u8; 10];
         let front = input.front();
-        let header = if front.len() >= 9 {
+        let header = if front.len() >= 10 {
             // Fast path: the whole longest header is in the first chunk.
-            &front[..9]
+            &front[..10]
         } else {
-            let n = input.len().min(9);
+            let n = input.len().min(10);
             input.peek(&mut h[..n]);
             &h[..n]
         };
-        let Some(&flags) = header.first() else {
-            return Ok(None);
+        let parsed = match self.framing {
+            Framing::Zmtp2 => zmtp2_header(header),
+            Framing::Zmtp1 => zmtp1_header(header)?,
         };
-        let (header_len, size) = if flags & FLAG_LONG != 0 {
-            if header.len() < 9 {
-                return Ok(None);
-            }
-            (
-                9,
-                u64::from_be_bytes(header[1..9].try_into().expect("8 bytes")),
-            )
-        } else {
-            match header.get(1) {
-                Some(&b) => (2, b as u64),
-                None => return Ok(None),
-            }
+        let Some((flags, size, header_len)) = parsed else {
+            return Ok(None);
         };
         if flags & FLAG_COMMAND != 0 && flags & FLAG_MORE != 0 {
             return Err(Error::CommandWithMore);
@@ -182,6 +192,47 @@ impl FrameDecoder {
     }
 }
 
+/// `(flags, body length, header length)` of a ZMTP 2.0/3.x header, if complete.
+fn zmtp2_header(header: &[u8]) -> Option<(u8, u64, usize)> {
+    let &flags = header.first()?;
+    if flags & FLAG_LONG != 0 {
+        let long = header.get(1..9)?;
+        Some((flags, u64::from_be_bytes(long.try_into().ok()?), 9))
+    } else {
+        Some((flags, *header.get(1)? as u64, 2))
+    }
+}
+
+/// The same for a ZMTP 1.0 header, its flags translated to ZMTP 2's (MORE
+/// is bit 0 in both).
+fn zmtp1_header(header: &[u8]) -> Result<Option<(u8, u64, usize)>> {
+    let Some(&first) = header.first() else {
+        return Ok(None);
+    };
+    let (length, header_len) = if first == 0xFF {
+        let Some(long) = header.get(1..9) else {
+            return Ok(None);
+        };
+        (u64::from_be_bytes(long.try_into().expect("8 bytes")), 10)
+    } else {
+        (first as u64, 2)
+    };
+    let Some(&flags) = header.get(header_len - 1) else {
+        return Ok(None);
+    };
+    if length == 0 {
+        return Err(Error::MalformedLegacyFrame {
+            reason: "a length of 0, which cannot hold the flags octet",
+        });
+    }
+    if flags & !FLAG_MORE != 0 {
+        return Err(Error::MalformedLegacyFrame {
+            reason: "flag bits other than MORE set",
+        });
+    }
+    Ok(Some((flags, length - 1, header_len)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +254,34 @@ mod tests {
         .unwrap();
         assert_eq!(&f.body[..], b"x");
         assert!(!f.more && !f.command);
+    }
+
+    #[test]
+    fn zmtp1_frames() {
+        let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+        dec.set_framing(Framing::Zmtp1);
+        let mut long = vec![0xFF, 0, 0, 0, 0, 0, 0, 1, 1, 0x00];
+        long.extend_from_slice(&[7; 256]);
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(&[3, 0x01, b'h', b'i', 1, 0x00]));
+        input.push(Bytes::from(long));
+        let a = dec.decode(&mut input).unwrap().unwrap();
+        assert!(a.more && &a.body[..] == b"hi");
+        let b = dec.decode(&mut input).unwrap().unwrap();
+        assert!(!b.more && b.body.is_empty());
+        let c = dec.decode(&mut input).unwrap().unwrap();
+        assert!(!c.more && c.body.len() == 256);
+        assert!(dec.decode(&mut input).unwrap().is_none());
+        for bad in [&[0u8, 0][..], &[2, 0x45, b'x'][..]] {
+            let mut dec = FrameDecoder::new(FrameLimit::Message(None));
+            dec.set_framing(Framing::Zmtp1);
+            let mut input = InputBuffer::new();
+            input.push(Bytes::copy_from_slice(bad));
+            assert!(matches!(
+                dec.decode(&mut input),
+                Err(Error::MalformedLegacyFrame { .. })
+            ));
+        }
     }
 
     #[test]

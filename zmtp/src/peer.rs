@@ -15,11 +15,14 @@ pub const MAX_IDENTITY_LEN: usize = 255;
 pub struct PeerInfo {
     /// The ZMTP revision spoken with this peer.
     pub version: ProtocolVersion,
-    /// The peer's socket type (already checked against ours).
-    pub socket_type: SocketType,
-    /// The peer's `Identity` property; empty when it sent none or an empty one.
+    /// The peer's socket type (already checked against ours); `None` for an
+    /// unversioned ZMTP 1.0 peer, whose greeting does not say.
+    pub socket_type: Option<SocketType>,
+    /// The peer's `Identity` property (or, from a ZMTP 1.0 or 2.0 peer, its
+    /// identity message); empty when it sent none or an empty one.
     pub identity: Bytes,
-    /// Everything the peer sent in READY (or INITIATE), in order.
+    /// Everything the peer sent in READY (or INITIATE), in order; empty for
+    /// a ZMTP 1.0 or 2.0 peer.
     pub metadata: Metadata,
     /// The user id our authenticator assigned, if any (PLAIN server side).
     pub user_id: Option<Bytes>,

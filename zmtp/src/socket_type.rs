@@ -77,6 +77,26 @@ impl SocketType {
             .find(|t| t.as_str().as_bytes() == name)
     }
 
+    /// libzmq's `ZMQ_*` number for this type, which a ZMTP 1.0 or 2.0
+    /// greeting carries.
+    ///
+    /// ```
+    /// use monocoque_zmtp::SocketType;
+    /// assert_eq!(SocketType::Dealer.zmq_number(), 5);
+    /// assert_eq!(SocketType::from_zmq_number(10), Some(SocketType::XSub));
+    /// ```
+    pub fn zmq_number(self) -> u8 {
+        SocketType::ALL
+            .iter()
+            .position(|&t| t == self)
+            .expect("every type is in ALL") as u8
+    }
+
+    /// The type libzmq numbers `n`, if it is one of ours.
+    pub fn from_zmq_number(n: u8) -> Option<SocketType> {
+        SocketType::ALL.get(n as usize).copied()
+    }
+
     /// Whether a socket of this type may talk to a peer of type `peer`.
     ///
     /// The valid pairs are libzmq's: REQ-REP, REQ-ROUTER, REP-DEALER,

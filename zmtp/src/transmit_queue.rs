@@ -82,8 +82,37 @@ impl TransmitQueue {
     /// Appends one frame. The body is copied only if it is small.
     pub fn push_frame(&mut self, more: bool, command: bool, body: &Bytes) {
         let header = FrameHeader::new(more, command, body.len());
-        self.tail.extend_from_slice(header.as_bytes());
-        self.len += header.as_bytes().len() + body.len();
+        self.push_raw(header.as_bytes());
+        self.push_body(body);
+    }
+
+    /// Appends one ZMTP 1.0 frame (for a legacy peer): the length, which
+    /// counts the flags octet (one octet below 255, else 0xFF and eight),
+    /// the flags (MORE only), the body.
+    ///
+    /// ```
+    /// use bytes::{Buf, Bytes};
+    /// let mut q = monocoque_zmtp::TransmitQueue::new();
+    /// q.push_frame_v1(true, &Bytes::from_static(b"hi"));
+    /// assert_eq!(q.chunk(), &[3, 0x01, b'h', b'i']);
+    /// ```
+    pub fn push_frame_v1(&mut self, more: bool, body: &Bytes) {
+        let length = body.len() as u64 + 1;
+        if length < 255 {
+            self.push_raw(&[length as u8, more as u8]);
+        } else {
+            let mut header = [0u8; 10];
+            header[0] = 0xFF;
+            header[1..9].copy_from_slice(&length.to_be_bytes());
+            header[9] = more as u8;
+            self.push_raw(&header);
+        }
+        self.push_body(body);
+    }
+
+    /// Appends a body after its header: copied when small, else its own chunk.
+    fn push_body(&mut self, body: &Bytes) {
+        self.len += body.len();
         if body.len() <= self.copy_threshold {
             self.tail.extend_from_slice(body);
         } else {

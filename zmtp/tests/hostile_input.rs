@@ -51,11 +51,21 @@ fn wrong_mechanism() {
 }
 
 #[test]
-fn legacy_versions() {
-    for major in [1, 2] {
-        let events = feed(config(SocketType::Router), &greeting(major, 0, "NULL"));
-        assert_eq!(closed_with(&events), &Error::LegacyVersion { major });
-    }
+fn legacy_greetings_that_cannot_be_served() {
+    // Revision 1 (ZMTP 2.0) with socket type 42, and with PUSH to a ROUTER.
+    let mut g = greeting(1, 42, "NULL");
+    g.truncate(12);
+    let events = feed(config(SocketType::Router), &g);
+    assert_eq!(closed_with(&events), &Error::UnknownSocketTypeNumber(42));
+    g[11] = SocketType::Push.zmq_number();
+    let events = feed(config(SocketType::Router), &g);
+    assert_eq!(
+        closed_with(&events),
+        &Error::IncompatibleSocketType {
+            ours: SocketType::Router,
+            theirs: SocketType::Push
+        }
+    );
 }
 
 #[test]

@@ -35,9 +35,9 @@ fn null_handshake_then_messages_both_ways() {
     let [Event::HandshakeSucceeded(pb)] = eb.as_slice() else {
         panic!("{eb:?}")
     };
-    assert_eq!(pa.socket_type, SocketType::Router);
+    assert_eq!(pa.socket_type, Some(SocketType::Router));
     assert_eq!(pa.version, ProtocolVersion::V3_1);
-    assert_eq!(pb.socket_type, SocketType::Dealer);
+    assert_eq!(pb.socket_type, Some(SocketType::Dealer));
     assert_eq!(&pb.identity[..], b"dealer-7");
     assert_eq!(pb.metadata.get("x-region").unwrap(), "eu");
     assert_eq!(a.state(), SessionState::Active);
@@ -123,7 +123,7 @@ fn plain_accepted() {
     let peer = s.peer().unwrap();
     assert_eq!(peer.user_id.as_deref(), Some(&b"admin-id"[..]));
     assert_eq!(peer.metadata.get("User-Id").unwrap(), "admin-id");
-    assert_eq!(c.peer().unwrap().socket_type, SocketType::Rep);
+    assert_eq!(c.peer().unwrap().socket_type, Some(SocketType::Rep));
     c.send(&Msg::from(["", "hello"])).unwrap();
     let (_, es) = exchange(&mut c, &mut s, now);
     assert_eq!(es, vec![Event::Message(Msg::from(["", "hello"]))]);
@@ -453,10 +453,7 @@ fn a_plain_refusal_is_written_as_libzmq_4_3_writes_it() {
     let (cc, cs) = plain("wrong");
     let mut c = Session::new(cc, now).unwrap();
     let mut s = Session::new(cs, now).unwrap();
-    s.handle_input(c.transmit().take_all(), now);
-    c.handle_input(s.transmit().take_all(), now);
-    drain(&mut c);
-    drain(&mut s);
+    swap_greetings(&mut c, &mut s, now, |_, _| {});
     s.handle_input(c.transmit().take_all(), now);
     drain(&mut s);
     let refusal = s.transmit().take_all();

@@ -483,7 +483,7 @@ impl Engine {
     /// The handshake succeeded: the pipe is made (or the persistent one
     /// taken up), the owner told, and the greeting queued ahead of anything.
     fn attach(&mut self, mut info: PeerInfo) {
-        tracing::debug!(endpoint = %self.endpoint, peer_type = %info.socket_type, "handshake succeeded");
+        tracing::debug!(endpoint = %self.endpoint, version = %info.version, peer_type = ?info.socket_type, "handshake succeeded");
         if let Some(id) = &self.peer_routing_id {
             info.identity = id.clone();
         }
@@ -517,7 +517,7 @@ impl Engine {
                     self.remote.as_deref(),
                 )));
                 pipe.identity = info.identity;
-                pipe.peer_type = Some(info.socket_type);
+                pipe.peer_type = info.socket_type;
                 pipe.connected = true;
                 pipe.remote = self.remote.clone();
                 let far = pipe.far_end();

@@ -68,7 +68,7 @@ pub(crate) enum EngineEvent {
         remote: Option<String>,
         properties: std::sync::Arc<crate::PeerProperties>,
         identity: Bytes,
-        socket_type: SocketType,
+        socket_type: Option<SocketType>,
         endpoint: String,
     },
     /// The connection is over. `pipe` is the pipe it fed, if its handshake

@@ -171,7 +171,8 @@ pub(crate) enum PipeEvent {
     Connected {
         peer: PeerId,
         identity: Bytes,
-        socket_type: SocketType,
+        /// `None` for a ZMTP 1.0 peer, which does not say.
+        socket_type: Option<SocketType>,
         /// For inproc: the binder's side, to tell it when this socket drops the pipe.
         inproc_peer: Option<(Weak<Signals>, PeerId)>,
         /// The connection's properties.

@@ -127,7 +127,7 @@ impl SocketState {
                     p.inproc_peer = inproc_peer;
                 }
                 p.identity = identity.clone();
-                p.peer_type = Some(socket_type);
+                p.peer_type = socket_type;
                 if self.options.immediate {
                     self.peers.balance(peer);
                 }

@@ -104,7 +104,7 @@ pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
             identity: p
                 .peer_routing_id
                 .unwrap_or_else(|| socket.terms().routing_id()),
-            socket_type: socket.kind(),
+            socket_type: Some(socket.kind()),
             inproc_peer: Some(remote),
         });
     }

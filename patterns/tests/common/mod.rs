@@ -1,6 +1,9 @@
 //! Helpers shared by the socket test suites.
 #![allow(dead_code)]
 
+pub mod jeromq_build;
+pub mod peer_process;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

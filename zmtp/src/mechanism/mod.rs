@@ -113,6 +113,12 @@ pub trait Mechanism: Send + fmt::Debug {
     }
     /// What the mechanism is waiting for, for error messages.
     fn expecting(&self) -> &'static str;
+    /// Whether a ZMTP 1.0 or 2.0 peer, which has no security handshake, may
+    /// connect: only under NULL with no one to ask (libzmq refuses legacy
+    /// peers whenever ZAP is enabled).
+    fn serves_legacy_peers(&self) -> bool {
+        false
+    }
 }
 
 /// Which mechanism a session uses, and its role.

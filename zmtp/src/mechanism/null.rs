@@ -110,6 +110,10 @@ impl Mechanism for NullMechanism {
         "NULL"
     }
 
+    fn serves_legacy_peers(&self) -> bool {
+        self.admission.is_none()
+    }
+
     fn as_server(&self) -> bool {
         false
     }

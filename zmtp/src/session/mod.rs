@@ -14,14 +14,15 @@
 //! let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
 //! let mut b = Session::new(SessionConfig::new(SocketType::Router), now).unwrap();
 //! // Wire them together in memory until both finish the handshake.
-//! for _ in 0..3 {
+//! // Greetings go out in three stages (signature, revision, rest), then READY.
+//! for _ in 0..4 {
 //!     let ab = a.transmit().take_all();
 //!     let ba = b.transmit().take_all();
 //!     a.handle_input(ba, now);
 //!     b.handle_input(ab, now);
 //!     while a.poll_event().is_some() {}
 //!     while let Some(e) = b.poll_event() {
-//!         if let Event::HandshakeSucceeded(peer) = e { assert_eq!(peer.socket_type, SocketType::Dealer) }
+//!         if let Event::HandshakeSucceeded(peer) = e { assert_eq!(peer.socket_type, Some(SocketType::Dealer)) }
 //!     }
 //! }
 //! a.send(&Msg::from("hello")).unwrap();
@@ -32,6 +33,7 @@
 
 mod config;
 mod event;
+mod legacy;
 mod timers;
 
 pub use config::{
@@ -48,19 +50,24 @@ use crate::command::{self, Cancel, ErrorCommand, Ping, Pong, Subscribe};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::frame_decoder::{FrameDecoder, FrameLimit, INLINE_COPY_MAX};
-use crate::greeting::{encode_greeting, Greeting, GreetingParser, ProtocolVersion};
+use crate::greeting::{
+    encode_greeting_rest, encode_signature, Greeting, GreetingParser, GreetingStep, PeerGreeting,
+    ProtocolVersion, OUR_REVISION,
+};
 use crate::input_buffer::InputBuffer;
 use crate::mechanism::{AuthDecision, HandshakeStatus, LocalProperties, Mechanism, MessageCodec};
 use crate::message::Msg;
 use crate::message_budget::MessageBudget;
 use crate::peer::{PeerInfo, PeerProperties};
 use crate::transmit_queue::TransmitQueue;
+use legacy::LegacyHandshake;
 use timers::{Expired, Timers};
 
 /// Where a session stands.
 ///
 /// ```text
 ///            peer greeting accepted           mechanism complete
+///            (sent in stages)                 (a 1.0/2.0 peer: its identity)
 ///  Greeting ───────────────────────▶ Handshaking ───────────────────▶ Active
 ///     │                                  │                              │
 ///     │ bad greeting, handshake timeout  │ ERROR, bad command, timeout  │ heartbeat timeout,
@@ -69,7 +76,7 @@ use timers::{Expired, Timers};
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
-    /// Our greeting is queued; the peer's is being read.
+    /// The peer's greeting is being read; ours goes out in stages as it is.
     Greeting,
     /// The security mechanism's commands are being exchanged.
     Handshaking,
@@ -121,6 +128,10 @@ pub struct Session {
     /// MAXMSGFRAMES and the ceiling (the wire frames say nothing of it).
     unboxed_budget: MessageBudget,
     version: Option<ProtocolVersion>,
+    /// A ZMTP 1.0 or 2.0 peer whose identity message is awaited.
+    legacy: Option<LegacyHandshake>,
+    /// Frames go out in ZMTP 1.0's grammar.
+    zmtp1_framing: bool,
     peer: Option<PeerInfo>,
     /// The frames of the message being received (a single frame stays
     /// inline in the `Msg`: no allocation per message).
@@ -140,8 +151,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session with the mechanism `config` names. Our whole greeting is
-    /// queued for transmission at once.
+    /// A new session with the mechanism `config` names. The first stage of
+    /// our greeting, the signature, is queued; the rest follows as the peer's
+    /// greeting is read.
     pub fn new(config: SessionConfig, now: Instant) -> Result<Session> {
         let mechanism = config.mechanism.build();
         Session::with_mechanism(config, mechanism, now)
@@ -156,7 +168,7 @@ impl Session {
     ) -> Result<Session> {
         config.validate()?;
         let mut transmit = TransmitQueue::new();
-        transmit.push_raw(&encode_greeting(mechanism.name(), mechanism.as_server()));
+        transmit.push_raw(&encode_signature(config.identity.len()));
         let timers = Timers::new(
             now,
             config.handshake_timeout,
@@ -180,6 +192,8 @@ impl Session {
             awaiting_admission: false,
             unboxed_budget: MessageBudget::new(),
             version: None,
+            legacy: None,
+            zmtp1_framing: false,
             peer: None,
             partial: Msg::new(),
             partial_bytes_copied: 0,
@@ -250,16 +264,15 @@ impl Session {
             }
             let step = match self.state {
                 SessionState::Closed => return None,
-                SessionState::Greeting => match self.greeting.parse(&mut self.input) {
-                    Ok(None) => return None,
-                    Ok(Some(greeting)) => self.on_greeting(greeting).map(|()| None),
-                    Err(e) => Err(e),
+                SessionState::Greeting => match self.greeting_step() {
+                    None => return None,
+                    Some(step) => step.map(|()| None),
                 },
                 SessionState::Handshaking | SessionState::Active => {
                     match self.decoder.decode(&mut self.input) {
                         Ok(None) => return None,
                         Ok(Some(frame)) => self.on_frame(frame),
-                        Err(e) => Err(e),
+                        Err(e) => Err(self.refine_decode_error(e)),
                     }
                 }
             };
@@ -387,7 +400,7 @@ impl Session {
             });
         }
         match self.version {
-            Some(ProtocolVersion::V3_0) => {
+            Some(v) if v < ProtocolVersion::V3_1 => {
                 let mut body = BytesMut::with_capacity(1 + topic.len());
                 body.extend_from_slice(&[subscribe as u8]);
                 body.extend_from_slice(topic);
@@ -415,6 +428,10 @@ impl Session {
 
     fn encode_message_frame(&mut self, more: bool, body: &Bytes) -> Result<()> {
         match &mut self.codec {
+            None if self.zmtp1_framing => {
+                self.transmit.push_frame_v1(more, body);
+                Ok(())
+            }
             None => {
                 self.transmit.push_frame(more, false, body);
                 Ok(())
@@ -450,6 +467,37 @@ impl Session {
         self.events.push_back(Event::Closed(error));
     }
 
+    /// One step of the peer's greeting, and the stage of ours it releases;
+    /// `None` while more input is needed.
+    fn greeting_step(&mut self) -> Option<Result<()>> {
+        let step = match self.greeting.parse(&mut self.input) {
+            GreetingStep::NeedMore => return None,
+            GreetingStep::SendRevision => {
+                self.transmit.push_raw(&[OUR_REVISION]);
+                Ok(())
+            }
+            GreetingStep::SendRest { legacy: false } => {
+                let rest = encode_greeting_rest(self.mechanism.name(), self.mechanism.as_server());
+                self.transmit.push_raw(&rest);
+                Ok(())
+            }
+            GreetingStep::SendRest { legacy: true } => {
+                self.transmit
+                    .push_raw(&[self.config.socket_type.zmq_number()]);
+                Ok(())
+            }
+            GreetingStep::Done(PeerGreeting::V3(greeting)) => self.on_greeting(greeting),
+            GreetingStep::Done(PeerGreeting::Legacy {
+                version,
+                socket_type,
+            }) => self.on_legacy_greeting(version, Some(socket_type)),
+            GreetingStep::Done(PeerGreeting::Unversioned) => {
+                self.on_legacy_greeting(ProtocolVersion::V1_0, None)
+            }
+        };
+        Some(step)
+    }
+
     fn on_greeting(&mut self, greeting: Greeting) -> Result<()> {
         if !greeting.mechanism_is(self.mechanism.name()) {
             return Err(Error::MechanismMismatch {
@@ -483,12 +531,18 @@ impl Session {
         } = peer;
         let info = PeerInfo {
             version: self.version.unwrap_or(ProtocolVersion::V3_1),
-            socket_type,
+            socket_type: Some(socket_type),
             identity,
             metadata,
             user_id,
         };
         self.codec = codec;
+        self.timers.handshake_done(self.now);
+        self.activate(info);
+    }
+
+    /// The handshake is over: the message limits apply, messages flow.
+    fn activate(&mut self, info: PeerInfo) {
         self.unboxed_budget.limit = self.config.max_message_size;
         self.unboxed_budget.max_frames = self.config.max_message_frames;
         if let Some(ceiling) = self.config.memory_ceiling {
@@ -498,7 +552,6 @@ impl Session {
         self.decoder
             .set_limit(FrameLimit::Message(self.config.max_message_size));
         self.decoder.set_max_frames(self.config.max_message_frames);
-        self.timers.handshake_done(self.now);
         self.peer = Some(info.clone());
         self.events.push_back(Event::HandshakeSucceeded(info));
     }
@@ -508,6 +561,10 @@ impl Session {
     fn on_frame(&mut self, frame: Frame) -> Result<Option<Event>> {
         self.timers.traffic();
         if self.state == SessionState::Handshaking {
+            if self.legacy.is_some() {
+                self.on_legacy_identity(frame)?;
+                return Ok(None);
+            }
             if !frame.command {
                 return Err(Error::MessageDuringHandshake {
                     expected: self.mechanism.expecting(),
@@ -538,6 +595,10 @@ impl Session {
             }
         };
         if frame.command {
+            if self.version.is_some_and(ProtocolVersion::is_legacy) {
+                // ZMTP 2.0 has no commands; the bit is reserved there.
+                return Ok(None);
+            }
             return self.on_command(frame.body);
         }
         let more = frame.more;

@@ -54,6 +54,12 @@ impl Timers {
         self.next_ping = self.heartbeat_interval.map(|ivl| now + ivl);
     }
 
+    /// The handshake of a ZMTP 1.0 or 2.0 peer finished: stop its deadline;
+    /// no heartbeats, which such a peer cannot answer (libzmq sends none).
+    pub(crate) fn legacy_handshake_done(&mut self) {
+        self.stop();
+    }
+
     /// A frame arrived: the peer is alive.
     pub(crate) fn traffic(&mut self) {
         self.ping_timeout = None;

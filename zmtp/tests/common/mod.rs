@@ -32,6 +32,31 @@ pub fn exchange(a: &mut Session, b: &mut Session, now: Instant) -> (Vec<Event>, 
     (ea, eb)
 }
 
+/// Swaps greetings, which go out in three stages (signature, revision,
+/// rest), passing each byte `b` sends through `edit(offset, byte)` first;
+/// returns each side's events (none, unless a greeting is refused).
+pub fn swap_greetings(
+    a: &mut Session,
+    b: &mut Session,
+    now: Instant,
+    mut edit: impl FnMut(usize, &mut u8),
+) -> (Vec<Event>, Vec<Event>) {
+    let (mut ea, mut eb, mut from_b) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..3 {
+        let ab = a.transmit().take_all();
+        let mut ba = b.transmit().take_all().to_vec();
+        for byte in ba.iter_mut() {
+            edit(from_b, byte);
+            from_b += 1;
+        }
+        a.handle_input(Bytes::from(ba), now);
+        b.handle_input(ab, now);
+        ea.extend(drain(a));
+        eb.extend(drain(b));
+    }
+    (ea, eb)
+}
+
 /// Two sessions of the given configs after a completed handshake.
 pub fn connected(ca: SessionConfig, cb: SessionConfig, now: Instant) -> (Session, Session) {
     let mut a = Session::new(ca, now).unwrap();
