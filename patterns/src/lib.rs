@@ -19,6 +19,7 @@ mod curve_settings;
 mod endpoint;
 mod engine;
 mod error;
+mod events;
 mod fanout;
 mod handshake_failure;
 mod host;
@@ -30,6 +31,7 @@ mod peer_id;
 mod peer_properties;
 mod pipe;
 mod proxy;
+mod select;
 mod socket;
 pub mod strategy;
 mod subscription;
@@ -37,9 +39,10 @@ mod transport;
 mod waker_set;
 
 pub use close_reason::CloseReason;
-pub use context::{BlockingMonitor, BlockingSocket, Context};
+pub use context::{blocking_proxy, poll, BlockingMonitor, BlockingSocket, Context, PollItem};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use events::Events;
 pub use fanout::{IoCoreStatistics, IoCores};
 pub use handshake_failure::{
     protocol_error, HandshakeFailure, EVENT_HANDSHAKE_FAILED_AUTH,
@@ -50,4 +53,5 @@ pub use options::{Options, SocketOption};
 pub use peer_id::PeerId;
 pub use peer_properties::PeerProperties;
 pub use proxy::{proxy, proxy_steerable, ProxyStatistics, SideStatistics};
+pub use select::recv_any;
 pub use socket::Socket;

@@ -98,3 +98,67 @@ fn polling_a_closed_socket_says_so() {
         ));
     });
 }
+
+#[test]
+fn events_and_the_readiness_descriptor_on_the_async_socket() {
+    each_transport(|t| async move {
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, t);
+        let fd = pull.readiness_fd().unwrap();
+        let readable = || {
+            let mut fds = [monocoque_runtime::PollFd::readable(fd)];
+            monocoque_runtime::poll_fds(&mut fds, Some(std::time::Duration::ZERO)).unwrap() == 1
+        };
+        assert_eq!(pull.events().unwrap(), monocoque_patterns::Events::NONE);
+        assert!(
+            !readable(),
+            "events() cleared it, and nothing changed since"
+        );
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&ep).unwrap();
+        push.send("one").await.unwrap();
+        until("the descriptor to signal", readable).await;
+        assert_eq!(pull.events().unwrap(), monocoque_patterns::Events::POLLIN);
+        assert!(!readable());
+        // POLLIN took the message aside; a receive returns it, in order.
+        push.send("two").await.unwrap();
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["one"]);
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["two"]);
+    });
+}
+
+#[test]
+fn recv_any_takes_turns_between_busy_sockets() {
+    run(|| async {
+        let (a, b) = (
+            socket(SocketType::Pull, vec![]),
+            socket(SocketType::Pull, vec![]),
+        );
+        let (ea, eb) = (bind(&a, Transport::Inproc), bind(&b, Transport::Inproc));
+        let (pa, pb) = (
+            socket(SocketType::Push, vec![]),
+            socket(SocketType::Push, vec![]),
+        );
+        pa.connect(&ea).unwrap();
+        pb.connect(&eb).unwrap();
+        for i in 0..3 {
+            pa.send(bytes::Bytes::from(format!("a{i}"))).await.unwrap();
+            pb.send(bytes::Bytes::from(format!("b{i}"))).await.unwrap();
+        }
+        queued_in(&a, 3).await;
+        queued_in(&b, 3).await;
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            let (i, m) = monocoque_patterns::recv_any(&[&a, &b]).await;
+            got.push((i, frames(&m.unwrap()).join("")));
+        }
+        let from_a: Vec<_> = got
+            .iter()
+            .filter(|(i, _)| *i == 0)
+            .map(|(_, m)| m.clone())
+            .collect();
+        assert_eq!(from_a, ["a0", "a1", "a2"]);
+        // Turns: never the same socket three times in a row while both have messages.
+        assert!(got.windows(2).take(4).all(|w| w[0].0 != w[1].0), "{got:?}");
+    });
+}

@@ -16,7 +16,9 @@
 
 mod driver;
 mod error;
+mod event_fd;
 mod executor;
+mod fd_poll;
 mod io;
 pub mod net;
 mod process_limits;
@@ -31,7 +33,9 @@ mod wake;
 
 pub use driver::DriverKind;
 pub use error::{Error, Result};
+pub use event_fd::EventFd;
 pub use executor::JoinHandle;
+pub use fd_poll::{poll_fds, PollFd};
 pub use process_limits::{physical_memory, raise_open_files_limit, OpenFilesLimit};
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};
 pub use runtime::{

@@ -1,17 +1,18 @@
 //! The socket handle of the blocking API: usable from any thread, one thread
 //! at a time, like a libzmq socket.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use monocoque_runtime::spsc;
+use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::command::{expect_reply, Command, Reply};
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
-use crate::{Error, Result, MONITOR_CAPACITY};
+use crate::{Error, Events, PeerProperties, Result, MONITOR_CAPACITY};
 
 /// A socket of a [`Context`]. `Send` but not `Sync`: move it to the thread
 /// that uses it (as with libzmq, a socket is used by one thread at a time).
@@ -37,6 +38,9 @@ use crate::{Error, Result, MONITOR_CAPACITY};
 pub struct BlockingSocket {
     rings: RefCell<Rings>,
     kind: SocketType,
+    /// The readiness descriptor, once asked for (kept open while the
+    /// handle lives).
+    readiness: OnceCell<Arc<EventFd>>,
     // Last: the context may only stop after the rings above are closed.
     _context: Context,
 }
@@ -64,6 +68,7 @@ impl BlockingSocket {
         BlockingSocket {
             rings: RefCell::new(Rings { commands, replies }),
             kind,
+            readiness: OnceCell::new(),
             _context: context,
         }
     }
@@ -184,6 +189,56 @@ impl BlockingSocket {
     /// nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
         expect_reply!(self.call(Command::Recv { wait: false })?, Message)
+    }
+
+    /// As [`recv`](Self::recv), with the properties of the peer the message
+    /// came from (libzmq's `zmq_msg_gets`); see
+    /// [`Socket::recv_with_properties`](crate::Socket::recv_with_properties).
+    pub fn recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
+        expect_reply!(
+            self.call(Command::RecvWithProperties)?,
+            MessageWithProperties
+        )
+    }
+
+    /// What the socket can do now without waiting (ZMQ_EVENTS); see
+    /// [`Socket::events`](crate::Socket::events). Clears the readiness
+    /// descriptor's signal.
+    pub fn events(&self) -> Result<Events> {
+        expect_reply!(self.call(Command::Events)?, Events)
+    }
+
+    /// A descriptor that becomes readable when the socket may have an event
+    /// (ZMQ_FD), to register with epoll, mio or tokio from any thread:
+    /// when it reads readable, call [`events`](Self::events) and act until
+    /// the event is gone, and check `events` again after each send or
+    /// receive of your own before waiting on it (as with libzmq's ZMQ_FD).
+    /// It stays open as long as this handle; never read or close it
+    /// yourself. [`Context::shutdown`] signals it.
+    ///
+    /// ```
+    /// use monocoque_patterns::{Context, Events};
+    /// use monocoque_runtime::{poll_fds, PollFd};
+    /// use monocoque_zmtp::SocketType;
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("inproc://fd-doc").unwrap();
+    /// let fd = pull.readiness_fd().unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect("inproc://fd-doc").unwrap();
+    /// push.send("hello").unwrap();
+    /// // What an event loop does: wait on the descriptor, then look.
+    /// while !pull.events().unwrap().contains(Events::POLLIN) {
+    ///     poll_fds(&mut [PollFd::readable(fd)], None).unwrap();
+    /// }
+    /// assert_eq!(&pull.try_recv().unwrap()[0][..], b"hello");
+    /// ```
+    pub fn readiness_fd(&self) -> Result<RawFd> {
+        if let Some(fd) = self.readiness.get() {
+            return Ok(fd.as_raw_fd());
+        }
+        let fd = expect_reply!(self.call(Command::ReadinessFd)?, ReadinessFd)?;
+        Ok(self.readiness.get_or_init(|| fd).as_raw_fd())
     }
 
     /// Closes the socket (the same as dropping it): returns at once, while

@@ -8,11 +8,11 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use monocoque_runtime::spsc;
+use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::options::{Options, SocketOption};
-use crate::{MonitorEvent, Result};
+use crate::{Events, MonitorEvent, PeerProperties, Result};
 
 /// A request from a user thread to the context's thread.
 pub(super) enum Control {
@@ -52,6 +52,12 @@ pub(super) enum Command {
     Recv {
         wait: bool,
     },
+    /// A blocking receive that also returns the sender's properties.
+    RecvWithProperties,
+    /// ZMQ_EVENTS (clears the readiness descriptor's signal).
+    Events,
+    /// ZMQ_FD: the socket's readiness descriptor, made on first use.
+    ReadinessFd,
 }
 
 /// The answer to one [`Control::Open`] or [`Command`].
@@ -64,6 +70,9 @@ pub(super) enum Reply {
     Queued((usize, usize)),
     PeerCount(usize),
     TopicsCount(usize),
+    MessageWithProperties(Result<(Msg, Option<Arc<PeerProperties>>)>),
+    Events(Result<Events>),
+    ReadinessFd(Result<Arc<EventFd>>),
 }
 
 impl Reply {
@@ -77,6 +86,9 @@ impl Reply {
             Reply::Queued(_) => "Queued",
             Reply::PeerCount(_) => "PeerCount",
             Reply::TopicsCount(_) => "TopicsCount",
+            Reply::MessageWithProperties(_) => "MessageWithProperties",
+            Reply::Events(_) => "Events",
+            Reply::ReadinessFd(_) => "ReadinessFd",
         }
     }
 }

@@ -22,9 +22,11 @@
 //! last drop waits for it, as zmq_ctx_term does.
 
 mod blocking_monitor;
+mod blocking_proxy;
 mod blocking_socket;
 mod command;
 mod live_set;
+mod poll;
 mod serve;
 mod shutdown;
 
@@ -35,9 +37,11 @@ use monocoque_runtime::{spsc, RuntimeBuilder};
 use monocoque_zmtp::SocketType;
 
 pub use blocking_monitor::BlockingMonitor;
+pub use blocking_proxy::blocking_proxy;
 pub use blocking_socket::BlockingSocket;
 use command::{expect_reply, Control, Reply};
 use live_set::LiveSet;
+pub use poll::{poll, PollItem};
 use shutdown::Shutdown;
 
 use crate::{Error, Result};

@@ -91,6 +91,20 @@ async fn run(
         Command::Recv { wait: false } => {
             Reply::Message(shutdown.check().and_then(|()| socket.try_recv()))
         }
+        Command::RecvWithProperties => Reply::MessageWithProperties(
+            shutdown
+                .unless_down(key, socket.recv_with_properties())
+                .await,
+        ),
+        Command::Events => Reply::Events(shutdown.check().and_then(|()| socket.events())),
+        Command::ReadinessFd => {
+            let fd = shutdown.check().and_then(|()| socket.readiness_event_fd());
+            if let Ok(fd) = &fd {
+                // A thread waiting on it learns of the shutdown (ETERM).
+                shutdown.signal_when_down(fd);
+            }
+            Reply::ReadinessFd(fd)
+        }
     }
 }
 

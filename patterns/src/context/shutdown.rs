@@ -2,10 +2,13 @@
 //! blocking send or recv in progress returns [`Error::Terminated`], and so does
 //! every later operation except close.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::sync::{Arc, Weak};
 use std::task::Poll;
+
+use monocoque_runtime::EventFd;
 
 use crate::waker_set::WakerSet;
 use crate::{Error, Result};
@@ -16,6 +19,9 @@ use crate::{Error, Result};
 pub(super) struct Shutdown {
     down: Cell<bool>,
     waiting: WakerSet,
+    /// Sockets' readiness descriptors, signalled at shutdown so that a
+    /// thread in `poll` wakes to find ETERM.
+    descriptors: RefCell<Vec<Weak<EventFd>>>,
 }
 
 impl Shutdown {
@@ -33,6 +39,23 @@ impl Shutdown {
     pub(super) fn trigger(&self) {
         self.down.set(true);
         self.waiting.wake_all();
+        for fd in self.descriptors.borrow_mut().drain(..) {
+            if let Some(fd) = fd.upgrade() {
+                fd.signal();
+            }
+        }
+    }
+
+    /// Signals `fd` when the context shuts down (at once if it has). Only
+    /// descriptors still alive are kept.
+    pub(super) fn signal_when_down(&self, fd: &Arc<EventFd>) {
+        if self.is_down() {
+            fd.signal();
+            return;
+        }
+        let mut fds = self.descriptors.borrow_mut();
+        fds.retain(|f| f.strong_count() > 0);
+        fds.push(Arc::downgrade(fd));
     }
 
     /// Whether the context is shut down.

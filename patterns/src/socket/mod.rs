@@ -1,6 +1,7 @@
 //! The async socket: one ZeroMQ socket owned by the current reactor thread.
 
 mod peers;
+mod readiness;
 mod role;
 pub(crate) mod shared;
 mod state;
@@ -47,6 +48,8 @@ use shared::{EndpointEntry, SocketShared};
 /// ```
 pub struct Socket {
     shared: Rc<SocketShared>,
+    /// The readiness descriptor, once asked for.
+    readiness: std::cell::RefCell<Option<readiness::ReadinessFd>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -66,6 +69,7 @@ impl Socket {
         }
         Ok(Socket {
             shared: SocketShared::new(kind),
+            readiness: std::cell::RefCell::new(None),
         })
     }
 

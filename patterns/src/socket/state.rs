@@ -38,6 +38,12 @@ pub(crate) struct SocketState {
     edges: Vec<PeerId>,
     /// The signals' generation `sync` last applied.
     synced: u64,
+    /// A message `recv_readiness` took to learn that one was there, with
+    /// its sender's properties: the next receive returns it first.
+    prefetched: Option<(Msg, Option<std::sync::Arc<crate::PeerProperties>>)>,
+    /// The properties of the prefetched message the last receive returned
+    /// (`None`: it returned no prefetched message).
+    prefetched_returned: Option<Option<std::sync::Arc<crate::PeerProperties>>>,
 }
 
 impl SocketState {
@@ -55,6 +61,8 @@ impl SocketState {
             monitor,
             edges: Vec::new(),
             synced: u64::MAX,
+            prefetched: None,
+            prefetched_returned: None,
         }
     }
 
@@ -244,6 +252,7 @@ impl SocketState {
         if msg.is_empty() {
             return Err(Error::Malformed("a message needs at least one frame"));
         }
+        self.check_prefetch_received()?;
         let peers = &mut self.peers;
         match &mut self.role {
             Role::Plain
@@ -276,6 +285,7 @@ impl SocketState {
     /// a receive, a REP with no request, a type that cannot send).
     pub(crate) fn send_readiness(&mut self) -> Result<bool> {
         use SocketType as T;
+        self.check_prefetch_received()?;
         match (&self.role, self.kind) {
             (Role::Plain, T::Push | T::Dealer | T::Pair) => Ok(self.peers.has_writable()),
             (Role::Requester(r), _) if r.can_send() => Ok(self.peers.has_writable()),
@@ -299,11 +309,19 @@ impl SocketState {
     /// The properties of the peer the last message `try_recv` returned
     /// came from (`None` for a message no peer sent: a ROUTER_NOTIFY notice).
     pub(crate) fn last_properties(&self) -> Option<std::sync::Arc<crate::PeerProperties>> {
-        self.peers.last_properties()
+        match &self.prefetched_returned {
+            Some(properties) => properties.clone(),
+            None => self.peers.last_properties(),
+        }
     }
 
     /// Receives a message if one is ready under the socket type's rule.
     pub(crate) fn try_recv(&mut self) -> Result<Option<Msg>> {
+        if let Some((msg, properties)) = self.prefetched.take() {
+            self.prefetched_returned = Some(properties);
+            return Ok(Some(msg));
+        }
+        self.prefetched_returned = None;
         self.peers.forget_last();
         match &mut self.role {
             Role::Plain
@@ -320,6 +338,40 @@ impl SocketState {
             Role::Subscriber(s) => Ok(s.recv(&mut self.peers)),
             Role::Publisher(_) if self.kind == SocketType::XPub => Ok(self.next_notice()),
             _ => Err(not_supported(self.kind, "receive")),
+        }
+    }
+
+    /// A REQ's reply or a REP's request taken by `recv_readiness` moved
+    /// its state machine on, but the user has not received it: until then
+    /// it may not send, as if the message were still queued.
+    fn check_prefetch_received(&self) -> Result<()> {
+        match (&self.prefetched, &self.role) {
+            (Some(_), Role::Requester(_)) => Err(Error::InvalidState(
+                "REQ must receive the reply before sending again",
+            )),
+            (Some(_), Role::Replier(_)) => Err(Error::InvalidState(
+                "REP must receive the request before sending",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a receive would return a message now (POLLIN). To know, the
+    /// next message is taken under the type's rule (a SUB's filter, a REQ's
+    /// wait for its reply) and kept for the next receive, as libzmq's
+    /// sockets prefetch to answer POLLIN. A type that cannot receive is
+    /// never readable.
+    pub(crate) fn recv_readiness(&mut self) -> bool {
+        if self.prefetched.is_some() {
+            return true;
+        }
+        match self.try_recv() {
+            Ok(Some(msg)) => {
+                let properties = self.last_properties();
+                self.prefetched = Some((msg, properties));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -443,7 +495,8 @@ impl SocketState {
 
     /// Messages queued (inbound, outbound).
     pub(crate) fn queued(&self) -> (usize, usize) {
-        self.peers.queued()
+        let (inbound, outbound) = self.peers.queued();
+        (inbound + self.prefetched.is_some() as usize, outbound)
     }
 
     /// Every peer, for close.
