@@ -183,6 +183,7 @@ pub(crate) trait SocketHost: EngineOwner {
             probe_router: terms.probe_router,
             zap: terms.zap_facts(),
             peer_routing_id,
+            raw: self.kind() == SocketType::Stream,
         }
     }
 }

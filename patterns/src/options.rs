@@ -87,6 +87,9 @@ pub enum SocketOption {
     /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
     /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
     RouterNotify(u8),
+    /// ZMQ_STREAM_NOTIFY: a STREAM receives `[routing id, ""]` when a
+    /// connection opens and when it closes (on by default, as in libzmq).
+    StreamNotify(bool),
     /// ZMQ_PROBE_ROUTER: send an empty message to each new connection
     /// (ROUTER, DEALER, REQ).
     ProbeRouter(bool),
@@ -226,6 +229,7 @@ impl SocketOption {
             RouterMandatory(_) => "ROUTER_MANDATORY",
             RouterHandover(_) => "ROUTER_HANDOVER",
             RouterNotify(_) => "ROUTER_NOTIFY",
+            StreamNotify(_) => "STREAM_NOTIFY",
             ConnectRoutingId(_) => "CONNECT_ROUTING_ID",
             ProbeRouter(_) => "PROBE_ROUTER",
             ReqCorrelate(_) => "REQ_CORRELATE",
@@ -316,6 +320,8 @@ pub struct Options {
     pub(crate) router_handover: bool,
     /// ROUTER_NOTIFY (1 connect, 2 disconnect).
     pub(crate) router_notify: u8,
+    /// STREAM_NOTIFY.
+    pub(crate) stream_notify: bool,
     /// CONNECT_ROUTING_ID, until the next connect takes it (empty: none).
     pub(crate) connect_routing_id: Bytes,
     /// PROBE_ROUTER.
@@ -389,6 +395,7 @@ impl Options {
             router_mandatory: false,
             router_handover: false,
             router_notify: 0,
+            stream_notify: true,
             connect_routing_id: Bytes::new(),
             probe_router: false,
             req_correlate: false,
@@ -510,6 +517,12 @@ impl Options {
         self.router_notify
     }
 
+    /// ZMQ_STREAM_NOTIFY: whether a STREAM receives connect and disconnect
+    /// notifications.
+    pub fn stream_notify(&self) -> bool {
+        self.stream_notify
+    }
+
     /// ZMQ_PROBE_ROUTER: whether each new connection gets an empty message (a flag).
     pub fn probe_router(&self) -> bool {
         self.probe_router
@@ -614,6 +627,7 @@ impl Options {
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
             | SocketOption::RouterNotify(_)
+            | SocketOption::StreamNotify(_)
             | SocketOption::ConnectRoutingId(_)
             | SocketOption::ProbeRouter(_)
             | SocketOption::ReqCorrelate(_)
@@ -719,6 +733,7 @@ impl Options {
                 }
                 self.router_notify = v;
             }
+            StreamNotify(v) => self.stream_notify = v,
             ProbeRouter(v) => self.probe_router = v,
             ReqCorrelate(v) => self.req_correlate = v,
             ReqRelaxed(v) => self.req_relaxed = v,
@@ -959,9 +974,9 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
     use SocketType as T;
     match option {
         RoutingId(_) | ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
-        RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) | ConnectRoutingId(_) => {
-            Some(&[T::Router])
-        }
+        RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) => Some(&[T::Router]),
+        ConnectRoutingId(_) => Some(&[T::Router, T::Stream]),
+        StreamNotify(_) => Some(&[T::Stream]),
         ReqCorrelate(_) | ReqRelaxed(_) => Some(&[T::Req]),
         Subscribe(_) | Unsubscribe(_) => Some(&[T::Sub, T::XSub, T::XPub]),
         XpubVerbose(_) | XpubVerboser(_) | XpubManual(_) | XpubWelcomeMsg(_) => Some(&[T::XPub]),

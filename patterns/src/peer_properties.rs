@@ -56,6 +56,17 @@ impl PeerProperties {
         }
     }
 
+    /// A STREAM connection's: its address, and the routing id it was
+    /// connected under (CONNECT_ROUTING_ID; else empty until the socket
+    /// names it).
+    pub(crate) fn raw(remote: Option<&str>, routing_id: Bytes) -> PeerProperties {
+        PeerProperties {
+            peer_address: peer_ip(remote),
+            routing_id,
+            ..PeerProperties::default()
+        }
+    }
+
     /// An inproc peer's: its type and routing id.
     pub(crate) fn inproc(socket_type: SocketType, routing_id: Bytes) -> PeerProperties {
         PeerProperties {

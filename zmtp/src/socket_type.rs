@@ -35,10 +35,15 @@ pub enum SocketType {
     XPub,
     /// Subscriber that sends subscriptions as messages (RFC 29).
     XSub,
+    /// Raw TCP behind a ROUTER-like interface (libzmq's ZMQ_STREAM): it
+    /// speaks no ZMTP, so it is in no greeting, never in [`ALL`](Self::ALL)
+    /// and compatible with no ZMTP peer.
+    Stream,
 }
 
 impl SocketType {
-    /// Every socket type, in libzmq's numbering order.
+    /// Every socket type that speaks ZMTP, in libzmq's numbering order
+    /// (STREAM, which does not, is left out).
     pub const ALL: [SocketType; 11] = [
         SocketType::Pair,
         SocketType::Pub,
@@ -67,6 +72,7 @@ impl SocketType {
             SocketType::Push => "PUSH",
             SocketType::XPub => "XPUB",
             SocketType::XSub => "XSUB",
+            SocketType::Stream => "STREAM",
         }
     }
 
@@ -86,13 +92,23 @@ impl SocketType {
     /// assert_eq!(SocketType::from_zmq_number(10), Some(SocketType::XSub));
     /// ```
     pub fn zmq_number(self) -> u8 {
-        SocketType::ALL
-            .iter()
-            .position(|&t| t == self)
-            .expect("every type is in ALL") as u8
+        match self {
+            SocketType::Pair => 0,
+            SocketType::Pub => 1,
+            SocketType::Sub => 2,
+            SocketType::Req => 3,
+            SocketType::Rep => 4,
+            SocketType::Dealer => 5,
+            SocketType::Router => 6,
+            SocketType::Pull => 7,
+            SocketType::Push => 8,
+            SocketType::XPub => 9,
+            SocketType::XSub => 10,
+            SocketType::Stream => 11,
+        }
     }
 
-    /// The type libzmq numbers `n`, if it is one of ours.
+    /// The ZMTP type libzmq numbers `n`, if it is one of ours.
     pub fn from_zmq_number(n: u8) -> Option<SocketType> {
         SocketType::ALL.get(n as usize).copied()
     }
@@ -157,6 +173,13 @@ mod tests {
             assert_eq!(SocketType::from_wire(lower.as_bytes()), None);
         }
         assert_eq!(SocketType::from_wire(b"STREAM"), None);
+        assert_eq!(SocketType::Stream.zmq_number(), 11);
+        assert_eq!(SocketType::from_zmq_number(11), None, "not in a greeting");
+        for t in SocketType::ALL {
+            assert_eq!(SocketType::from_zmq_number(t.zmq_number()), Some(t));
+            assert!(!SocketType::Stream.is_compatible_with(t));
+            assert!(!t.is_compatible_with(SocketType::Stream));
+        }
     }
 
     #[test]

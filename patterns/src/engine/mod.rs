@@ -51,6 +51,7 @@
 
 mod io_slots;
 mod owner;
+pub(crate) mod raw;
 pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
@@ -94,6 +95,39 @@ pub(crate) async fn run<S: Stream>(
         Ok(e) => e,
         Err(end) => return end,
     };
+    let end = drive(&stream, &mut engine).await;
+    engine.finish(end)
+}
+
+/// What a connection task drives: an engine's turns over its stream's
+/// operation slots (the ZMTP [`Engine`], and STREAM's [`raw::RawEngine`]).
+trait Driven {
+    /// Registers the task with the owner's lifecycle (its close wakes it).
+    fn register(&self, cx: &mut Context<'_>);
+    /// One pass over the engine's phases: whether any made progress, or
+    /// the end of the connection.
+    fn turn(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Result<bool, EngineEnd>;
+}
+
+/// Turns until no phase makes progress (`Pending`) or the connection ends.
+fn poll_turns(
+    engine: &mut impl Driven,
+    cx: &mut Context<'_>,
+    io: &mut impl StreamOps,
+) -> Poll<EngineEnd> {
+    engine.register(cx);
+    loop {
+        match engine.turn(cx, io) {
+            Ok(true) => continue,
+            Ok(false) => return Poll::Pending,
+            Err(end) => return Poll::Ready(end),
+        }
+    }
+}
+
+/// Drives `engine` over `stream` until it ends. What is still in flight is
+/// cancelled before the caller reports the end.
+async fn drive<S: Stream>(stream: &S, engine: &mut impl Driven) -> EngineEnd {
     let new_read = || stream.recv_bytes();
     let new_write = |chunks| stream.write_chunks(chunks);
     // Typed by a first value that is never polled (futures do nothing
@@ -110,12 +144,11 @@ pub(crate) async fn run<S: Stream>(
         new_read,
         new_write,
     };
-    let end = poll_fn(|cx| engine.poll(cx, &mut io)).await;
-    // What is still in flight is cancelled before the owner hears the end.
+    let end = poll_fn(|cx| poll_turns(engine, cx, &mut io)).await;
     io.read.set(None);
     io.write.set(None);
     io.timer.set(None);
-    engine.finish(end)
+    end
 }
 
 /// One connection's state between turns.
@@ -156,6 +189,25 @@ pub(crate) struct ZapFacts {
     pub(crate) policy: AdmissionPolicy,
 }
 
+impl Driven for Engine {
+    fn register(&self, cx: &mut Context<'_>) {
+        self.owner
+            .lifecycle()
+            .register(self.lifecycle_key, cx.waker());
+    }
+
+    fn turn(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Result<bool, EngineEnd> {
+        let mut progress = self.drive_decode(cx, io)?;
+        progress |= self.drive_outbound(cx, io);
+        progress |= self.drive_write(cx, io)?;
+        self.drive_release(io)?;
+        progress |= self.drive_read(cx, io)?;
+        progress |= self.drive_timers(cx, io);
+        progress |= self.drive_admission(cx);
+        Ok(progress)
+    }
+}
+
 impl Engine {
     /// A session for `setup`; a configuration the session refuses ends the
     /// connection before it starts (reported like any failed handshake).
@@ -171,6 +223,7 @@ impl Engine {
             probe_router,
             zap,
             peer_routing_id,
+            raw: _,
         } = setup;
         let subscriber = session
             .as_ref()
@@ -209,31 +262,6 @@ impl Engine {
     }
 
     /// Runs turns until one makes no progress (pending) or the connection ends.
-    fn poll(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Poll<EngineEnd> {
-        self.owner
-            .lifecycle()
-            .register(self.lifecycle_key, cx.waker());
-        loop {
-            match self.turn(cx, io) {
-                Ok(true) => continue,
-                Ok(false) => return Poll::Pending,
-                Err(end) => return Poll::Ready(end),
-            }
-        }
-    }
-
-    /// One pass over the phases; whether any made progress.
-    fn turn(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> Result<bool, EngineEnd> {
-        let mut progress = self.drive_decode(cx, io)?;
-        progress |= self.drive_outbound(cx, io);
-        progress |= self.drive_write(cx, io)?;
-        self.drive_release(io)?;
-        progress |= self.drive_read(cx, io)?;
-        progress |= self.drive_timers(cx, io);
-        progress |= self.drive_admission(cx);
-        Ok(progress)
-    }
-
     /// Phase 1: the held message, then every decoded event, while the
     /// inbound queue has room.
     fn drive_decode(
@@ -551,27 +579,46 @@ impl Engine {
     /// The connection is over: the pipe's far end lets go, the log and the
     /// owner hear why.
     fn finish(self, end: EngineEnd) -> EngineEnd {
-        self.owner.lifecycle().forget(self.lifecycle_key);
         let persistent = matches!(self.pipe, PipePlan::Persistent(_));
-        if let Some(a) = &self.attached {
-            if persistent {
-                a.inbound.borrow_mut().writer = Notify::Nobody;
-                a.outbound.borrow_mut().reader = Notify::Nobody;
-            } else {
-                a.inbound.borrow_mut().close_writer();
-                a.outbound.borrow_mut().close_reader();
-            }
-        }
-        log_end(&self.endpoint, self.remote.as_deref(), &end);
-        self.owner.report(EngineEvent::Ended {
-            endpoint: self.endpoint,
-            remote: self.remote,
-            pipe: self.attached.map(|a| a.peer),
-            persistent,
-            end: end.clone(),
-        });
-        end
+        report_end(
+            &*self.owner,
+            self.lifecycle_key,
+            (self.endpoint, self.remote),
+            self.attached.map(|a| (a, persistent)),
+            end,
+        )
     }
+}
+
+/// A connection is over: the far end of its pipe (`attached`, and whether
+/// it outlives the connection) lets go, the log and the owner hear why.
+fn report_end(
+    owner: &dyn EngineOwner,
+    lifecycle_key: u64,
+    (endpoint, remote): (String, Option<String>),
+    attached: Option<(FarEnd, bool)>,
+    end: EngineEnd,
+) -> EngineEnd {
+    owner.lifecycle().forget(lifecycle_key);
+    let persistent = attached.as_ref().is_some_and(|(_, p)| *p);
+    if let Some((a, persistent)) = &attached {
+        if *persistent {
+            a.inbound.borrow_mut().writer = Notify::Nobody;
+            a.outbound.borrow_mut().reader = Notify::Nobody;
+        } else {
+            a.inbound.borrow_mut().close_writer();
+            a.outbound.borrow_mut().close_reader();
+        }
+    }
+    log_end(&endpoint, remote.as_deref(), &end);
+    owner.report(EngineEvent::Ended {
+        endpoint,
+        remote,
+        pipe: attached.map(|(a, _)| a.peer),
+        persistent,
+        end: end.clone(),
+    });
+    end
 }
 
 /// Says why a connection ended, rate-limited: a crowd of failing peers must

@@ -39,6 +39,8 @@ pub(crate) struct EngineSetup {
     /// CONNECT_ROUTING_ID: the name the owner knows the peer by, instead of
     /// the Identity the peer sends.
     pub(crate) peer_routing_id: Option<Bytes>,
+    /// A STREAM socket's connection: raw bytes, no ZMTP (`engine/raw.rs`).
+    pub(crate) raw: bool,
 }
 
 /// Which pipe a connection feeds.

@@ -204,6 +204,7 @@ fn start(
             policy: crate::admission::AdmissionPolicy::NotAsked,
         },
         peer_routing_id: None,
+        raw: false,
     };
     let engine = spawn(run(MemoryStream(wire.clone()), setup, owner));
     let session = Session::new(SessionConfig::new(theirs), Instant::now()).unwrap();

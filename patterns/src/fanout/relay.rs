@@ -209,6 +209,7 @@ impl Relay {
             probe_router: terms.probe_router,
             zap,
             peer_routing_id: None,
+            raw: false,
         };
         let owner: Rc<dyn EngineOwner> = self.port.clone();
         match S::from_fd(fd) {

@@ -222,6 +222,7 @@ impl Socket {
 
     fn bind_endpoint(&self, endpoint: &str) -> Result<()> {
         let ep: Endpoint = endpoint.parse()?;
+        self.check_transport(&ep, endpoint)?;
         if !matches!(ep, Endpoint::Inproc(_)) {
             self.check_security()?;
         }
@@ -274,6 +275,7 @@ impl Socket {
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         self.check_open()?;
         let ep: Endpoint = endpoint.parse()?;
+        self.check_transport(&ep, endpoint)?;
         if !matches!(ep, Endpoint::Inproc(_)) {
             self.check_security()?;
         }
@@ -316,6 +318,18 @@ impl Socket {
         Ok(())
     }
 
+    /// Refuses inproc to a STREAM socket, whose peers are raw byte
+    /// streams (libzmq's STREAM works over tcp and ipc only).
+    fn check_transport(&self, ep: &Endpoint, given: &str) -> Result<()> {
+        if self.shared.kind == SocketType::Stream && matches!(ep, Endpoint::Inproc(_)) {
+            return Err(Error::InvalidEndpoint {
+                endpoint: given.into(),
+                reason: "a STREAM socket talks to raw byte streams: tcp:// or ipc:// only".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Refuses a network bind or connect while the security options cannot
     /// make a mechanism (incomplete CURVE keys), naming the option. inproc
     /// has no security mechanism, as in libzmq.
@@ -338,7 +352,9 @@ impl Socket {
         Option<crate::PeerId>,
     ) {
         let mut state = self.shared.state.borrow_mut();
-        let persistent = if state.options.immediate {
+        // A STREAM's connections are raw: each gets a fresh pipe (and a
+        // fresh routing id), as libzmq's do.
+        let persistent = if state.options.immediate || state.kind == SocketType::Stream {
             None
         } else {
             let peer = self.shared.allocate_peer();

@@ -87,15 +87,18 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
     }
 }
 
-/// Runs an engine over whichever stream it is.
+/// Runs an engine over whichever stream it is: a STREAM socket's raw
+/// engine, or the ZMTP one.
 async fn run_engine(
     stream: NetStream,
     setup: engine::EngineSetup,
     owner: Rc<dyn EngineOwner>,
 ) -> EngineEnd {
-    match stream {
-        NetStream::Tcp(s) => engine::run(s, setup, owner).await,
-        NetStream::Ipc(s) => engine::run(s, setup, owner).await,
+    match (stream, setup.raw) {
+        (NetStream::Tcp(s), false) => engine::run(s, setup, owner).await,
+        (NetStream::Ipc(s), false) => engine::run(s, setup, owner).await,
+        (NetStream::Tcp(s), true) => engine::raw::run(s, setup, owner).await,
+        (NetStream::Ipc(s), true) => engine::raw::run(s, setup, owner).await,
     }
 }
 

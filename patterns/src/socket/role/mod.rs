@@ -59,6 +59,7 @@ impl Role {
             T::Req => Role::Requester(Requester::new(seed)),
             T::Rep => Role::Replier(Replier::default()),
             T::Router => Role::Router(Router::new(seed)),
+            T::Stream => Role::Router(Router::for_stream(seed)),
             T::Pub | T::XPub => Role::Publisher(Box::new(Publisher::new(kind))),
             T::Sub | T::XSub => Role::Subscriber(Subscriber::new(kind)),
             _ => Role::Plain,

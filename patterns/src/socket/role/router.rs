@@ -5,6 +5,12 @@
 //! as `[routing id, ""]`, ahead of anything else waiting; the departure once
 //! the peer's last message has been read, as libzmq reports it when the
 //! pipe ends.
+//!
+//! STREAM is a ROUTER over raw connections (`engine/raw.rs`), with
+//! libzmq's rules for it: messages are exactly `[routing id, data]`, an
+//! unknown id is EHOSTUNREACH and a full peer makes the send wait (as
+//! ROUTER_MANDATORY), and STREAM_NOTIFY (on by default) reports each
+//! connection's opening and closing as `[routing id, ""]`.
 
 use std::collections::VecDeque;
 
@@ -29,6 +35,8 @@ pub(crate) struct Router {
     notices: VecDeque<Msg>,
     /// Peers gone whose departure is reported once their pipe is removed.
     departing: FxHashMap<PeerId, Bytes>,
+    /// A STREAM socket's rules.
+    stream: bool,
 }
 
 /// ZMQ_NOTIFY_CONNECT.
@@ -59,10 +67,28 @@ impl Router {
             notify: 0,
             notices: VecDeque::new(),
             departing: FxHashMap::default(),
+            stream: false,
+        }
+    }
+
+    /// A STREAM socket's routing.
+    pub(crate) fn for_stream(seed: u32) -> Router {
+        Router {
+            stream: true,
+            ..Router::new(seed)
         }
     }
 
     pub(crate) fn configure(&mut self, options: &Options) {
+        if self.stream {
+            self.mandatory = true;
+            self.notify = if options.stream_notify {
+                NOTIFY_CONNECT | NOTIFY_DISCONNECT
+            } else {
+                0
+            };
+            return;
+        }
         self.mandatory = options.router_mandatory;
         self.handover = options.router_handover;
         self.notify = options.router_notify;
@@ -127,6 +153,11 @@ impl Router {
                 "ROUTER needs the routing id frame and at least one more frame",
             ));
         }
+        if self.stream && frames.len() != 1 {
+            return Err(Error::Malformed(
+                "STREAM sends exactly two frames: the routing id and the data (empty to close)",
+            ));
+        }
         let Some(peer) = self.routing.lookup(&identity) else {
             if self.mandatory {
                 return Err(Error::HostUnreachable);
@@ -142,7 +173,13 @@ impl Router {
             *dropped += 1;
             return Ok(Step::Done(Msg::new()));
         }
+        // STREAM: an empty data frame closes the connection once what was
+        // queued before it is written; the id is gone from now on.
+        let closes = self.stream && frames[0].is_empty();
         peers.push_to(peer, Msg::from(frames));
+        if closes {
+            self.peer_gone(peer);
+        }
         Ok(Step::Done(Msg::new()))
     }
 
