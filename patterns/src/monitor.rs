@@ -101,6 +101,15 @@ pub enum MonitorEvent {
         /// The endpoint.
         endpoint: String,
     },
+    /// A bound ipc endpoint stopped listening but its socket file could not
+    /// be removed (ZMQ_EVENT_CLOSE_FAILED, which libzmq too reports only for
+    /// ipc); posted instead of `Closed`.
+    CloseFailed {
+        /// The endpoint.
+        endpoint: String,
+        /// Why the file could not be removed (gone already, permissions).
+        error: String,
+    },
     /// The socket is closed and every connection it had has ended (after
     /// LINGER): this is the monitor's last event (ZMQ_EVENT_MONITOR_STOPPED).
     Stopped,

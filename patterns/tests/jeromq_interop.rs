@@ -321,3 +321,111 @@ fn sockets_that_authenticate_refuse_zmtp2_peers_as_libzmq_does() {
         });
     }
 }
+
+/// libzmq's test_spec_pushpull and test_spec_router cases with ZMTP 2.0
+/// peers: a PUSH load-balances over two JeroMQ PULLs, a PULL fair-queues
+/// from two JeroMQ PUSHes, a ROUTER routes to two JeroMQ DEALERs by the
+/// identities their identity messages carried.
+#[test]
+fn load_balancing_fair_queuing_and_routing_across_zmtp2_peers() {
+    run(|| async {
+        let push = socket(SocketType::Push, vec![]);
+        let ep = bind(&push, Transport::Tcp);
+        let mut pulls: Vec<PeerProcess> = (0..2)
+            .map(|_| {
+                PeerProcess::jeromq(&["--type", "PULL", "--mode", "collect", "--connect", &ep])
+            })
+            .collect();
+        for p in &mut pulls {
+            p.expect("STARTED").await;
+        }
+        peers(&push, 2).await;
+        for i in 0..10 {
+            push.send(Bytes::from(format!("m{i}"))).await.unwrap();
+        }
+        push.send("END").await.unwrap();
+        push.send("END").await.unwrap();
+        let mut seen = Vec::new();
+        for p in &mut pulls {
+            let mut mine = Vec::new();
+            for _ in 0..5 {
+                mine.push(p.expect("MSG ").await);
+            }
+            seen.push(mine);
+        }
+        for p in pulls {
+            assert_eq!(p.finish().await, "OK 5", "round robin: five each");
+        }
+        seen.sort();
+        assert_eq!(seen[0], ["m0", "m2", "m4", "m6", "m8"]);
+        assert_eq!(seen[1], ["m1", "m3", "m5", "m7", "m9"]);
+
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, Transport::Tcp);
+        let pushes: Vec<PeerProcess> = (0..2)
+            .map(|_| {
+                PeerProcess::jeromq(&[
+                    "--type",
+                    "PUSH",
+                    "--mode",
+                    "push",
+                    "--connect",
+                    &ep,
+                    "--sizes",
+                    "1,2,3",
+                ])
+            })
+            .collect();
+        let mut ends = 0;
+        let mut sizes = Vec::new();
+        while ends < 2 {
+            let m = pull.recv().await.unwrap();
+            if m == Msg::from("END") {
+                ends += 1;
+            } else {
+                sizes.push(m[0].len());
+            }
+        }
+        sizes.sort();
+        assert_eq!(sizes, [1, 1, 2, 2, 3, 3]);
+        for p in pushes {
+            p.finish().await;
+        }
+
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, Transport::Tcp);
+        let dealers: Vec<PeerProcess> = ["alpha", "beta"]
+            .iter()
+            .map(|id| {
+                PeerProcess::jeromq(&[
+                    "--type",
+                    "DEALER",
+                    "--mode",
+                    "collect",
+                    "--identity",
+                    id,
+                    "--connect",
+                    &ep,
+                ])
+            })
+            .collect();
+        peers(&router, 2).await;
+        for (id, body) in [
+            ("beta", "for beta"),
+            ("alpha", "for alpha"),
+            ("alpha", "END"),
+            ("beta", "END"),
+        ] {
+            router
+                .send(Msg::from(vec![Bytes::from(id), Bytes::from(body)]))
+                .await
+                .unwrap();
+        }
+        let mut dealers = dealers;
+        assert_eq!(dealers[0].expect("MSG ").await, "for alpha");
+        assert_eq!(dealers[1].expect("MSG ").await, "for beta");
+        for d in dealers {
+            assert_eq!(d.finish().await, "OK 1");
+        }
+    });
+}

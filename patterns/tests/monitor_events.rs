@@ -156,3 +156,40 @@ fn a_mismatched_mechanism_is_a_protocol_failure() {
         }
     });
 }
+
+#[test]
+fn an_ipc_file_that_cannot_be_removed_is_a_close_failure() {
+    run(|| async {
+        let s = socket(SocketType::Pull, vec![]);
+        let m = s.monitor();
+        let ep = bind(&s, Transport::Ipc);
+        let path = std::path::PathBuf::from(ep.trim_start_matches("ipc://"));
+        assert!(matches!(next(&m).await, MonitorEvent::Listening { .. }));
+        // Unbound normally: the file goes, and the monitor hears Closed.
+        s.unbind(&ep).unwrap();
+        assert_eq!(
+            next(&m).await,
+            MonitorEvent::Closed {
+                endpoint: ep.clone()
+            }
+        );
+        assert!(!path.exists());
+        // Someone removed the file first: libzmq's ZMQ_EVENT_CLOSE_FAILED.
+        s.bind(&ep).unwrap();
+        assert!(matches!(next(&m).await, MonitorEvent::Listening { .. }));
+        std::fs::remove_file(&path).unwrap();
+        s.unbind(&ep).unwrap();
+        match next(&m).await {
+            MonitorEvent::CloseFailed { endpoint, error } => {
+                assert_eq!(endpoint, ep);
+                assert!(error.contains("No such file"), "{error}");
+            }
+            other => panic!("expected CloseFailed, got {other:?}"),
+        }
+        // Closing the socket removes what it still has bound.
+        s.bind(&ep).unwrap();
+        assert!(path.exists());
+        s.close();
+        assert!(!path.exists());
+    });
+}

@@ -242,7 +242,9 @@ impl Socket {
                         reason: "ipc://* (a generated path) is not supported; give a path".into(),
                     });
                 }
-                let listener = UnixListener::bind(path).map_err(io_err)?;
+                let mut listener = UnixListener::bind(path).map_err(io_err)?;
+                // Removed by `listener_closed`, which reports a failure.
+                listener.leave_path_on_drop();
                 (ep.to_string(), Some(network::Listener::Ipc(listener)))
             }
             Endpoint::Inproc(name) => {
@@ -416,12 +418,29 @@ impl Socket {
         drop(state);
         for endpoint in stopped {
             tracing::debug!(%endpoint, "stopped listening");
-            self.shared
-                .monitor
-                .borrow()
-                .post(MonitorEvent::Closed { endpoint });
+            self.listener_closed(endpoint);
         }
         Ok(())
+    }
+
+    /// A bound endpoint's listener is gone: an ipc one's socket file is
+    /// removed (the listener leaves it to us), and the monitors hear
+    /// `Closed`, or `CloseFailed` if the file could not be removed.
+    fn listener_closed(&self, endpoint: String) {
+        let event = match endpoint.parse::<Endpoint>() {
+            Ok(Endpoint::Ipc(path)) => match std::fs::remove_file(&path) {
+                Ok(()) => MonitorEvent::Closed { endpoint },
+                Err(e) => {
+                    tracing::warn!(%endpoint, error = %e, "the ipc socket file could not be removed");
+                    MonitorEvent::CloseFailed {
+                        endpoint,
+                        error: e.to_string(),
+                    }
+                }
+            },
+            _ => MonitorEvent::Closed { endpoint },
+        };
+        self.shared.monitor.borrow().post(event);
     }
 
     fn remove_endpoint(&self, endpoint: &str, bound: bool) -> Result<()> {
@@ -456,9 +475,7 @@ impl Socket {
             }
         }
         if bound {
-            self.shared.monitor.borrow().post(MonitorEvent::Closed {
-                endpoint: entry.resolved,
-            });
+            self.listener_closed(entry.resolved);
         }
         Ok(())
     }
@@ -725,9 +742,7 @@ impl Socket {
                 }
             }
             if e.bound {
-                self.shared.monitor.borrow().post(MonitorEvent::Closed {
-                    endpoint: e.resolved,
-                });
+                self.listener_closed(e.resolved);
             }
         }
         self.shared

@@ -13,7 +13,7 @@
  *   --bind HOST       e.g. tcp://127.0.0.1 (binds a random port); a full
  *                     endpoint with a numeric port is bound as given
  *   --connect EP      e.g. tcp://127.0.0.1:5555
- *   --mode M          echo | request | push | pull | publish | subscribe
+ *   --mode M          echo | request | push | pull | collect | publish | subscribe
  *   --sizes LIST      comma-separated payload sizes (default 0,1,100,1000,70000)
  *   --identity ID     socket identity, set before bind/connect
  *   --envelope        (DEALER request) prefix each request with an empty frame
@@ -30,6 +30,8 @@
  *              for byte, then END.
  *   push       (PUSH) one message per size, then END.
  *   pull       (PULL) receive until END, check sizes and payloads in order.
+ *   collect    (PULL, SUB, DEALER...) print "MSG <text>" for each message
+ *              (its last frame) until END.
  *   publish    (XPUB) wait for a subscription (first byte 1), print
  *              "SUBSCRIBED <topic>", publish "t"+payload per size, then "tEND".
  *   subscribe  (SUB XSUB) subscribe to "t", print "SUBSCRIBED t", receive
@@ -307,6 +309,20 @@ public class JeromqPeer {
         return got.size();
     }
 
+    /** Prints each one-frame message as "MSG <text>" until END. */
+    static int collect(ZMQ.Socket s) throws Failure {
+        int n = 0;
+        while (true) {
+            List<byte[]> msg = recvMultipart(s);
+            byte[] m = msg.get(msg.size() - 1);
+            if (Arrays.equals(m, ascii("END"))) {
+                return n;
+            }
+            say("MSG " + utf8(m));
+            n++;
+        }
+    }
+
     static int publish(ZMQ.Socket s) throws Failure {
         if (!type.equals("XPUB")) {
             throw new Failure("publish mode needs --type XPUB");
@@ -360,6 +376,7 @@ public class JeromqPeer {
             case "request": return request(s);
             case "push": return push(s);
             case "pull": return pull(s);
+            case "collect": return collect(s);
             case "publish": return publish(s);
             case "subscribe": return subscribe(s);
             default: throw new Failure("unknown mode " + mode);

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use super::stream_io;
 use crate::io::{nonblocking_sockets, RawAddr, Source};
 
-/// A listening Unix domain socket. Removes its socket file when dropped.
+/// A listening Unix domain socket. Removes its socket file when dropped
+/// (unless told to leave it to the caller).
 #[derive(Debug)]
 pub struct UnixListener {
     socket: Source,
     path: PathBuf,
+    unlink_on_drop: bool,
 }
 
 impl UnixListener {
@@ -41,12 +43,19 @@ impl UnixListener {
         Ok(UnixListener {
             socket: Source::new(OwnedFd::from(std))?,
             path: path.to_path_buf(),
+            unlink_on_drop: true,
         })
     }
 
     /// The path bound.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Leaves the socket file when dropped: the caller removes it, and so
+    /// learns whether that failed (libzmq's ZMQ_EVENT_CLOSE_FAILED).
+    pub fn leave_path_on_drop(&mut self) {
+        self.unlink_on_drop = false;
     }
 
     /// Accepts one connection.
@@ -60,7 +69,9 @@ impl UnixListener {
 
 impl Drop for UnixListener {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.unlink_on_drop {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
