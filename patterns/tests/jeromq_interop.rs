@@ -255,6 +255,37 @@ fn publish_and_subscribe_both_ways() {
     both_binding_sides(SocketType::XSub, Role::Subscribe, "XPUB", "publish", &[]);
 }
 
+/// A plain PUB to JeroMQ's SUB, both binding sides: the PUB publishes once
+/// the subscription has arrived (ZMQ_TOPICS_COUNT says so).
+#[test]
+fn pub_to_jeromq_sub_both_ways() {
+    for we_bind in [true, false] {
+        run(|| async move {
+            let publisher = socket(SocketType::Pub, vec![]);
+            let sizes = sizes_arg();
+            let mut args = vec!["--type", "SUB", "--mode", "subscribe", "--sizes", &sizes];
+            let peer = if we_bind {
+                let ep = bind(&publisher, Transport::Tcp);
+                args.extend_from_slice(&["--connect", &ep]);
+                PeerProcess::jeromq(&args)
+            } else {
+                args.extend_from_slice(&["--bind", "tcp://127.0.0.1"]);
+                let mut peer = PeerProcess::jeromq(&args);
+                publisher.connect(&peer.endpoint().await).unwrap();
+                peer
+            };
+            until("JeroMQ's subscription", || publisher.topics_count() == 1).await;
+            for size in SIZES {
+                let mut m = vec![b't'];
+                m.extend_from_slice(&payload(size));
+                publisher.send(Msg::from(m)).await.unwrap();
+            }
+            publisher.send(Msg::from("tEND")).await.unwrap();
+            assert_eq!(peer.finish().await, format!("OK {}", SIZES.len()));
+        });
+    }
+}
+
 #[test]
 fn pair_both_ways() {
     both_binding_sides(
