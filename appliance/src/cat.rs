@@ -8,10 +8,13 @@
 //! the next line, or with `--echo` with the request itself (so does a ROUTER
 //! with `--echo`); the others send as lines arrive.
 //!
-//! It ends when `--count` messages have arrived; when nothing arrived for
-//! `--timeout-ms` (exit status 1 if `--count` was not reached); or, for a
-//! socket that cannot receive (PUSH, PUB) and for a REQ with its last reply,
-//! at the end of stdin. It lingers up to a second for what it sent.
+//! It ends when `--count` messages have arrived and every line of stdin is
+//! sent; when nothing arrived for `--timeout-ms` (exit status 1 if `--count`
+//! was not reached, or a REQ's reply is missing); or, for a socket that
+//! cannot receive (PUSH, PUB) and for a REQ with its last reply, at the end
+//! of stdin. `--timeout-ms` bounds sends too (SNDTIMEO): a message no peer
+//! takes in time ends it with status 1. It lingers up to a second for what
+//! it sent.
 
 use std::future::{poll_fn, Future};
 use std::io::{BufRead, Write};
@@ -110,6 +113,11 @@ pub fn run(args: CatArgs) -> Result<bool, String> {
     if args.bind.is_empty() && args.connect.is_empty() {
         return Err("give at least one --bind or --connect".into());
     }
+    if t == SocketType::Sub && args.subscribe.is_empty() {
+        eprintln!(
+            "monocoque cat: a SUB without --subscribe receives nothing (--subscribe '' takes everything)"
+        );
+    }
     let (mut lines_tx, lines_rx) = spsc::channel::<Result<Msg, String>>(64);
     // `--echo` answers by itself: stdin is not read.
     if !args.echo && can_send(t) {
@@ -204,16 +212,20 @@ async fn serve(
                     .and_then(|()| stdout.flush())
                     .map_err(|e| format!("writing stdout: {e}"))?;
                 if args.echo {
-                    socket.send(msg).await.map_err(|e| format!("echo: {e}"))?;
+                    if let Err(e) = socket.send(msg).await {
+                        break Err(send_failure("echo", &e, timeout));
+                    }
                 }
             }
             Next::Line(Some(Ok(msg))) => {
-                socket.send(msg).await.map_err(|e| format!("send: {e}"))?;
+                if let Err(e) = socket.send(msg).await {
+                    break Err(send_failure("send", &e, timeout));
+                }
                 progress.on_sent(t);
             }
             Next::Line(Some(Err(e))) => break Err(e),
             Next::Line(None) => progress.stdin_open = false,
-            Next::Quiet => break Ok(args.count.is_none()),
+            Next::Quiet => break progress.quiet(&args, timeout),
             Next::Failed(e) => break Err(e),
         }
     };
@@ -228,12 +240,29 @@ async fn serve(
     outcome
 }
 
+/// Why a send failed, in words: under `--timeout-ms` a send that waited
+/// that long found no peer to take the message.
+fn send_failure(what: &str, e: &monocoque_patterns::Error, timeout: Option<Duration>) -> String {
+    match (e, timeout) {
+        (monocoque_patterns::Error::WouldBlock(_), Some(t)) => format!(
+            "{what}: no peer took the message within --timeout-ms {}",
+            t.as_millis()
+        ),
+        _ => format!("{what}: {e}"),
+    }
+}
+
 /// The socket `args` describe, with its options set, bound and connected,
 /// and its monitor (taken first, so that it sees every connection).
 fn open_socket(args: &CatArgs) -> Result<(Socket, Monitor), String> {
     let socket = Socket::new(args.socket_type).map_err(|e| e.to_string())?;
     let option = |o: SocketOption| socket.set_option(o).map_err(|e| e.to_string());
     option(SocketOption::Linger(Some(LINGER)))?;
+    if let Some(ms) = args.timeout_ms {
+        // Sends wait no longer than receives: a bound REQ or DEALER with
+        // no peer ends instead of hanging.
+        option(SocketOption::SndTimeo(Some(Duration::from_millis(ms))))?;
+    }
     for o in crate::security::cat_options(
         args.curve_server,
         args.curve_secretkey.clone(),
@@ -281,7 +310,11 @@ impl Progress {
     /// or nothing is left to send and nothing more can be received.
     fn finished(&self, args: &CatArgs) -> Option<bool> {
         let t = args.socket_type;
-        if args.count.is_some_and(|n| self.received >= n) {
+        // `--count` reached: done once stdin has nothing left to send (a
+        // REQ or REP cannot send without receiving again).
+        if self.count_reached(args)
+            && (!self.stdin_open || matches!(t, SocketType::Req | SocketType::Rep))
+        {
             return Some(true);
         }
         let done_sending = !self.stdin_open;
@@ -293,6 +326,20 @@ impl Progress {
             return Some(args.count.is_none());
         }
         None
+    }
+
+    fn count_reached(&self, args: &CatArgs) -> bool {
+        args.count.is_some_and(|n| self.received >= n)
+    }
+
+    /// The outcome when nothing happened for `--timeout-ms`: a REQ still
+    /// waiting for its reply fails, and so does a `--count` not reached.
+    fn quiet(&self, args: &CatArgs, timeout: Option<Duration>) -> Result<bool, String> {
+        let ms = timeout.map_or(0, |t| t.as_millis());
+        if args.socket_type == SocketType::Req && self.in_turn {
+            return Err(format!("no reply within --timeout-ms {ms}"));
+        }
+        Ok(args.count.is_none() || self.count_reached(args))
     }
 
     /// Whether the socket's turn allows sending the next line.
@@ -309,6 +356,7 @@ impl Progress {
     fn may_recv(&self, args: &CatArgs) -> bool {
         let t = args.socket_type;
         can_receive(t)
+            && !self.count_reached(args)
             && match t {
                 SocketType::Req => self.in_turn,
                 SocketType::Rep => !self.in_turn || args.echo,

@@ -123,7 +123,8 @@ async fn serve(
         }
     };
     for (side, ep) in &bound {
-        tracing::info!(service = %spec.name, side, endpoint = %ep, "bound");
+        // The startup report names every bind once; the log only at debug.
+        tracing::debug!(service = %spec.name, side, endpoint = %ep, "bound");
     }
     let _ = ready.send(Ok(bound));
 

@@ -9,7 +9,12 @@ use std::time::Duration;
 /// Fetches `http://host:port/metrics` (a plain HTTP/1.0 GET: the response
 /// is read to its end, no chunking to decode).
 pub fn fetch(addr: &str) -> Result<String, String> {
-    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let mut stream = TcpStream::connect(addr).map_err(|e| {
+        format!(
+            "connecting to {addr}: {e} (is `monocoque run` running, with its metrics on {addr}? \
+             --metrics gives another address: the config's metrics.listen)"
+        )
+    })?;
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
@@ -70,13 +75,11 @@ pub fn table(text: &str) -> String {
             })
             .map_or(0.0, |s| s.2)
     };
-    // In order of first appearance, once each.
-    let mut services: Vec<String> = Vec::new();
-    for name in samples.iter().filter_map(|(_, l, _)| l.get("service")) {
-        if !services.contains(name) {
-            services.push(name.clone());
-        }
-    }
+    // By name, once each: the same order on every run.
+    let services: std::collections::BTreeSet<String> = samples
+        .iter()
+        .filter_map(|(_, l, _)| l.get("service").cloned())
+        .collect();
     let mut out = format!(
         "{:<16} {:<9} {:>12} {:>12} {:>14} {:>14} {:>8} {:>6} {:>10} {:>10}\n",
         "service",
@@ -138,6 +141,9 @@ pub fn table(text: &str) -> String {
             q("1")
         );
     }
+    out += "\ntimed: the messages the latency columns cover, each timed from its arrival on one\n\
+            side of the service to its departure on the other (counted in batches, so it\n\
+            can trail msgs out a little); p50 to max are over all of them since the start.\n";
     out
 }
 
@@ -147,6 +153,31 @@ mod tests {
 
     use crate::metrics::ServiceMetrics;
     use crate::metrics_http::{render, Live};
+
+    #[test]
+    fn services_come_in_name_order_and_timed_is_explained() {
+        let live = Live::default();
+        live.set(vec![
+            Arc::new(ServiceMetrics::new("zulu")),
+            Arc::new(ServiceMetrics::new("alpha")),
+        ]);
+        let table = super::table(&render(&live));
+        let alpha = table.find("\nalpha ").expect("alpha row");
+        let zulu = table.find("\nzulu ").expect("zulu row");
+        assert!(alpha < zulu, "{table}");
+        assert!(table.contains("timed: the messages the latency columns cover"));
+    }
+
+    #[test]
+    fn nothing_answering_gets_a_hint() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        // The listener is dropped: nothing answers on that port now.
+        let e = super::fetch(&port.to_string()).unwrap_err();
+        assert!(e.contains("is `monocoque run` running"), "{e}");
+    }
 
     #[test]
     fn the_table_has_one_row_per_service_and_socket() {

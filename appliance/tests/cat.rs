@@ -300,3 +300,107 @@ fn a_count_not_reached_before_the_timeout_fails() {
     ]);
     assert_eq!(c.finish(), 1);
 }
+
+/// Runs cat with `stdin` as its input (closed after), to its end; returns
+/// the exit code and what it wrote to stderr.
+fn cat_to_end(args: &[&str], stdin: &str) -> (i32, String) {
+    let mut child = monocoque()
+        .arg("cat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "cat did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_req_without_a_reply_fails_with_a_message() {
+    let ctx = zmq::Context::new();
+    let (rep, ep) = bound(&ctx, zmq::REP);
+    let (code, err) = cat_to_end(
+        &["--type", "req", "--connect", &ep, "--timeout-ms", "200"],
+        "anyone?\n",
+    );
+    assert_eq!(
+        rep.recv_bytes(0).unwrap(),
+        b"anyone?",
+        "the request went out"
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no reply within --timeout-ms 200"), "{err}");
+}
+
+#[test]
+fn a_bound_socket_with_no_peer_gives_up_after_the_timeout() {
+    for t in ["req", "dealer", "push", "pair"] {
+        let (code, err) = cat_to_end(
+            &[
+                "--type",
+                t,
+                "--bind",
+                "tcp://127.0.0.1:0",
+                "--timeout-ms",
+                "150",
+            ],
+            "lost\n",
+        );
+        assert_eq!(code, 1, "{t}: {err}");
+        assert!(
+            err.contains("no peer took the message within --timeout-ms 150"),
+            "{t}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_sub_without_subscribe_says_it_receives_nothing() {
+    let ctx = zmq::Context::new();
+    let (_publisher, ep) = bound(&ctx, zmq::PUB);
+    let (code, err) = cat_to_end(
+        &["--type", "sub", "--connect", &ep, "--timeout-ms", "100"],
+        "",
+    );
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("a SUB without --subscribe receives nothing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn count_does_not_cut_off_lines_still_to_send() {
+    let ctx = zmq::Context::new();
+    let (router, ep) = bound(&ctx, zmq::ROUTER);
+    let mut c = cat(&["--type", "dealer", "--count", "1", "--connect", &ep]);
+    c.write("a");
+    let first = router.recv_multipart(0).unwrap();
+    assert_eq!(first[1], b"a");
+    router
+        .send_multipart([first[0].clone(), b"reply".to_vec()], 0)
+        .unwrap();
+    assert_eq!(c.line(), "reply");
+    // The count is reached; the lines after it still go out.
+    c.write("b");
+    c.write("c");
+    for expected in [&b"b"[..], b"c"] {
+        assert_eq!(router.recv_multipart(0).unwrap()[1], expected);
+    }
+    assert_eq!(c.finish(), 0);
+}

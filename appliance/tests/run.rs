@@ -475,3 +475,35 @@ fn sighup_restarts_a_changed_service_and_leaves_the_others_alone() {
     source.send("restarted", 0).unwrap();
     assert_eq!(sink.recv_bytes(0).unwrap(), b"restarted");
 }
+
+#[test]
+fn the_startup_output_names_each_bind_once() {
+    // As a user runs it: the default log level, stdout and stderr together.
+    let config = config_file("binds-once", &services(QUEUE));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_monocoque"))
+        .env_remove("RUST_LOG")
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut report = String::new();
+    while !report.contains("service(s) running") {
+        let n = std::io::BufRead::read_line(&mut out, &mut report).unwrap();
+        assert!(n > 0, "the appliance ended: {report}");
+    }
+    assert!(unsafe_free_kill(child.id(), SIGTERM));
+    let rest = child.wait_with_output().unwrap();
+    let all = format!("{report}{}", String::from_utf8_lossy(&rest.stderr));
+    let bound: Vec<&str> = report
+        .split_whitespace()
+        .filter(|w| w.starts_with("tcp://127.0.0.1:"))
+        .map(|w| w.trim_end_matches(';'))
+        .collect();
+    assert_eq!(bound.len(), 2, "{report}");
+    for ep in bound {
+        assert_eq!(all.matches(ep).count(), 1, "{ep} in:\n{all}");
+    }
+}

@@ -17,7 +17,7 @@ use crate::socket_type::SocketType;
 pub enum Error {
     /// An unversioned peer's first frame is not a ZMTP 1.0 frame: the peer
     /// speaks no revision of ZMTP.
-    #[error("peer sent 0x{byte:02x} where a ZMTP greeting starts with 0xFF, and what followed is not a ZMTP 1.0 identity frame either: it is not a ZMTP peer")]
+    #[error("peer's first bytes (0x{byte:02x}, ...) are neither a ZMTP greeting nor a ZMTP 1.0 identity frame: it is not a ZMTP peer")]
     NotZmtp {
         /// The first byte the peer sent.
         byte: u8,

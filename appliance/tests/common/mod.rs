@@ -164,7 +164,7 @@ impl App {
 }
 
 /// `kill -SIG pid` through the kill(1) command: no unsafe in tests.
-fn unsafe_free_kill(pid: u32, sig: i32) -> bool {
+pub fn unsafe_free_kill(pid: u32, sig: i32) -> bool {
     Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
