@@ -1,5 +1,5 @@
 //! One module per implementation, each with the ends it supports: `lat`,
-//! `thr`, `fanout`, `lb` and `peer`. [`supports`] says which.
+//! `thr`, `fanout`, `lb` and `peer`. `supports` says which.
 
 pub mod libzmq;
 pub mod monocoque;

@@ -62,8 +62,12 @@ impl Socket {
 
     /// A descriptor that becomes readable when the socket may have an event
     /// (libzmq's ZMQ_FD), for registering the socket with epoll, mio or
-    /// tokio; see the [module docs](self) for how to use it. The descriptor
-    /// lives as long as the socket.
+    /// tokio. Like ZMQ_FD it says "look again", not "ready": when it reads
+    /// readable, call [`events`](Self::events) (which clears it) and act
+    /// until the event is gone; a send or receive of your own can change
+    /// the events without signalling it, so check `events` after each
+    /// before waiting on it again. The descriptor lives as long as the
+    /// socket; never read or close it yourself.
     pub fn readiness_fd(&self) -> Result<RawFd> {
         if let Some(r) = self.readiness.borrow().as_ref() {
             return Ok(r.fd.as_raw_fd());

@@ -1,35 +1,4 @@
-//! One connection's protocol state machine, sans-IO.
-//!
-//! The layer above owns the socket. It feeds received bytes with
-//! [`Session::handle_input`], drains [`Session::poll_event`], writes what
-//! [`Session::transmit`] holds (a [`bytes::Buf`], ready for `writev`), and calls
-//! [`Session::handle_timeout`] when [`Session::poll_timeout`] falls due. Nothing
-//! here reads a clock or touches a descriptor.
-//!
-//! ```
-//! use std::time::Instant;
-//! use monocoque_zmtp::{Event, Msg, Session, SessionConfig, SocketType};
-//!
-//! let now = Instant::now();
-//! let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
-//! let mut b = Session::new(SessionConfig::new(SocketType::Router), now).unwrap();
-//! // Wire them together in memory until both finish the handshake.
-//! // Greetings go out in three stages (signature, revision, rest), then READY.
-//! for _ in 0..4 {
-//!     let ab = a.transmit().take_all();
-//!     let ba = b.transmit().take_all();
-//!     a.handle_input(ba, now);
-//!     b.handle_input(ab, now);
-//!     while a.poll_event().is_some() {}
-//!     while let Some(e) = b.poll_event() {
-//!         if let Event::HandshakeSucceeded(peer) = e { assert_eq!(peer.socket_type, Some(SocketType::Dealer)) }
-//!     }
-//! }
-//! a.send(&Msg::from("hello")).unwrap();
-//! let ab = a.transmit().take_all();
-//! b.handle_input(ab, now);
-//! assert_eq!(b.poll_event(), Some(Event::Message(Msg::from("hello"))));
-//! ```
+//! One connection's protocol state machine, sans-IO: [`Session`].
 
 mod config;
 mod event;
@@ -110,7 +79,38 @@ pub struct SessionStats {
 /// receive pool, shared by every connection on the thread, frame by frame.
 pub const ZERO_COPY_FRAMES: usize = 16;
 
-/// One connection's ZMTP state machine. See the [module docs](self).
+/// One connection's ZMTP state machine, sans-IO.
+///
+/// The layer above owns the socket. It feeds received bytes with
+/// [`Session::handle_input`], drains [`Session::poll_event`], writes what
+/// [`Session::transmit`] holds (a [`bytes::Buf`], ready for `writev`), and calls
+/// [`Session::handle_timeout`] when [`Session::poll_timeout`] falls due. Nothing
+/// here reads a clock or touches a descriptor.
+///
+/// ```
+/// use std::time::Instant;
+/// use monocoque_zmtp::{Event, Msg, Session, SessionConfig, SocketType};
+///
+/// let now = Instant::now();
+/// let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
+/// let mut b = Session::new(SessionConfig::new(SocketType::Router), now).unwrap();
+/// // Wire them together in memory until both finish the handshake.
+/// // Greetings go out in three stages (signature, revision, rest), then READY.
+/// for _ in 0..4 {
+///     let ab = a.transmit().take_all();
+///     let ba = b.transmit().take_all();
+///     a.handle_input(ba, now);
+///     b.handle_input(ab, now);
+///     while a.poll_event().is_some() {}
+///     while let Some(e) = b.poll_event() {
+///         if let Event::HandshakeSucceeded(peer) = e { assert_eq!(peer.socket_type, Some(SocketType::Dealer)) }
+///     }
+/// }
+/// a.send(&Msg::from("hello")).unwrap();
+/// let ab = a.transmit().take_all();
+/// b.handle_input(ab, now);
+/// assert_eq!(b.poll_event(), Some(Event::Message(Msg::from("hello"))));
+/// ```
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
