@@ -61,6 +61,7 @@ pub const NAMES: &[&str] = &[
     "xpub_welcome_msg",
     "invert_matching",
     "conflate",
+    "backlog",
 ];
 
 /// Parses one `name = value` entry.
@@ -105,6 +106,9 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "xpub_welcome_msg" => O::XpubWelcomeMsg(text(value)?),
         "invert_matching" => O::InvertMatching(flag(value)?),
         "conflate" => O::Conflate(flag(value)?),
+        "backlog" => {
+            O::Backlog(u32::try_from(count(value)?).map_err(|_| "must fit in 32 bits".to_string())?)
+        }
         "rcvtimeo" => {
             return Err("not for a service: its loop waits for messages itself".into());
         }
@@ -198,6 +202,17 @@ mod tests {
 
     fn ok(name: &str, v: Value) -> String {
         format!("{:?}", parse(name, &v).unwrap())
+    }
+
+    #[test]
+    fn backlog_is_a_count() {
+        let Applied::Option(SocketOption::Backlog(b)) =
+            parse("backlog", &Value::Integer(37)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(b, 37);
+        assert!(parse("backlog", &Value::Integer(-1)).is_err());
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub enum SocketOption {
     /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
     /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
     RouterNotify(u8),
+    /// ZMQ_BACKLOG: how many connections the kernel queues for a bound
+    /// tcp or ipc endpoint before they are accepted (default 100, libzmq's;
+    /// capped by net.core.somaxconn). Applies to later binds.
+    Backlog(u32),
     /// ZMQ_STREAM_NOTIFY: a STREAM receives `[routing id, ""]` when a
     /// connection opens and when it closes (on by default, as in libzmq).
     StreamNotify(bool),
@@ -230,6 +234,7 @@ impl SocketOption {
             RouterHandover(_) => "ROUTER_HANDOVER",
             RouterNotify(_) => "ROUTER_NOTIFY",
             StreamNotify(_) => "STREAM_NOTIFY",
+            Backlog(_) => "BACKLOG",
             ConnectRoutingId(_) => "CONNECT_ROUTING_ID",
             ProbeRouter(_) => "PROBE_ROUTER",
             ReqCorrelate(_) => "REQ_CORRELATE",
@@ -322,6 +327,8 @@ pub struct Options {
     pub(crate) router_notify: u8,
     /// STREAM_NOTIFY.
     pub(crate) stream_notify: bool,
+    /// BACKLOG.
+    pub(crate) backlog: u32,
     /// CONNECT_ROUTING_ID, until the next connect takes it (empty: none).
     pub(crate) connect_routing_id: Bytes,
     /// PROBE_ROUTER.
@@ -396,6 +403,7 @@ impl Options {
             router_handover: false,
             router_notify: 0,
             stream_notify: true,
+            backlog: 100,
             connect_routing_id: Bytes::new(),
             probe_router: false,
             req_correlate: false,
@@ -517,6 +525,11 @@ impl Options {
         self.router_notify
     }
 
+    /// ZMQ_BACKLOG: pending connections queued for a later bind.
+    pub fn backlog(&self) -> u32 {
+        self.backlog
+    }
+
     /// ZMQ_STREAM_NOTIFY: whether a STREAM receives connect and disconnect
     /// notifications.
     pub fn stream_notify(&self) -> bool {
@@ -622,7 +635,8 @@ impl Options {
             | SocketOption::HeartbeatTimeout(_)
             | SocketOption::HandshakeIvl(_)
             | SocketOption::MaxMsgSize(_)
-            | SocketOption::MaxMsgFrames(_) => self.apply_queueing_and_timing(option),
+            | SocketOption::MaxMsgFrames(_)
+            | SocketOption::Backlog(_) => self.apply_queueing_and_timing(option),
             SocketOption::RoutingId(_)
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
@@ -671,6 +685,7 @@ impl Options {
         match option {
             SndHwm(v) => self.sndhwm = v,
             RcvHwm(v) => self.rcvhwm = v,
+            Backlog(v) => self.backlog = v,
             Linger(v) => self.linger = v,
             SndTimeo(v) => self.sndtimeo = v,
             RcvTimeo(v) => self.rcvtimeo = v,
@@ -1012,6 +1027,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | CurveAuthenticator(_)
         | PlainServerViaZap
         | ZapDomain(_)
+        | Backlog(_)
         | Metadata { .. } => None,
     }
 }

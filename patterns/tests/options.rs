@@ -950,3 +950,32 @@ fn subscription_caps_are_refused_off_publishers_and_zero_subscriptions_too() {
         );
     });
 }
+
+/// The backlog the kernel shows for a listening tcp port (`ss`'s Send-Q;
+/// `scripts/test` installs iproute2 where it is missing).
+fn listen_backlog(port: &str) -> u32 {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no listener on {port}: {text:?}"));
+    line.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+#[test]
+fn backlog_reaches_the_kernel_for_later_binds() {
+    run(|| async {
+        let s = socket(SocketType::Rep, vec![]);
+        assert_eq!(s.options().backlog(), 100, "libzmq's default");
+        let first = bind(&s, Transport::Tcp);
+        s.set_option(SocketOption::Backlog(37)).unwrap();
+        let second = bind(&s, Transport::Tcp);
+        let port = |ep: &str| ep.rsplit(':').next().unwrap().to_string();
+        assert_eq!(listen_backlog(&port(&first)), 100);
+        assert_eq!(listen_backlog(&port(&second)), 37);
+    });
+}

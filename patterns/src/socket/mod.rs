@@ -227,10 +227,12 @@ impl Socket {
             self.check_security()?;
         }
         let io_err = |e: std::io::Error| Error::io(format!("bind {endpoint}"), &e);
+        let backlog = Some(self.shared.state.borrow().options.backlog);
         let (resolved, listener) = match &ep {
             Endpoint::Tcp { host, port } => {
                 let listener =
-                    TcpListener::bind(Endpoint::bind_addr(host, *port)?).map_err(io_err)?;
+                    TcpListener::bind_with_backlog(Endpoint::bind_addr(host, *port)?, backlog)
+                        .map_err(io_err)?;
                 let local = listener.local_addr().map_err(io_err)?;
                 let resolved = Endpoint::tcp_from_addr(local).to_string();
                 (resolved, Some(network::Listener::Tcp(listener)))
@@ -242,7 +244,8 @@ impl Socket {
                         reason: "ipc://* (a generated path) is not supported; give a path".into(),
                     });
                 }
-                let mut listener = UnixListener::bind(path).map_err(io_err)?;
+                let mut listener =
+                    UnixListener::bind_with_backlog(path, backlog).map_err(io_err)?;
                 // Removed by `listener_closed`, which reports a failure.
                 listener.leave_path_on_drop();
                 (ep.to_string(), Some(network::Listener::Ipc(listener)))

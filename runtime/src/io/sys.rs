@@ -31,6 +31,15 @@ pub(crate) fn set_nodelay(fd: RawFd) -> io::Result<()> {
     set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
 }
 
+/// listen(2) again on a listening socket: Linux takes the new backlog
+/// (capped by net.core.somaxconn).
+pub(crate) fn listen(fd: RawFd, backlog: u32) -> io::Result<()> {
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen(2) takes no pointers; an invalid descriptor is an error.
+    check(unsafe { libc::listen(fd, backlog) })?;
+    Ok(())
+}
+
 /// setsockopt with a c_int value.
 pub(crate) fn set_int_option(
     fd: RawFd,

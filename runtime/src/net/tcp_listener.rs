@@ -39,9 +39,19 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds and listens (backlog 1024, SO_REUSEADDR as std sets it). Port 0 picks a free port.
+    /// Binds and listens (std's backlog, 128; SO_REUSEADDR as std sets it).
+    /// Port 0 picks a free port.
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind_with_backlog(addr, None)
+    }
+
+    /// As [`bind`](Self::bind), with a backlog of pending connections
+    /// (libzmq's ZMQ_BACKLOG; the kernel caps it at net.core.somaxconn).
+    pub fn bind_with_backlog(addr: SocketAddr, backlog: Option<u32>) -> io::Result<TcpListener> {
         let std = std::net::TcpListener::bind(addr)?;
+        if let Some(backlog) = backlog {
+            sys::listen(std.as_raw_fd(), backlog)?;
+        }
         // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
         std.set_nonblocking(nonblocking_sockets())?;
         let local = std.local_addr()?;

@@ -25,6 +25,15 @@ impl UnixListener {
     /// unconditionally, we never steal a live endpoint. (The probe is a
     /// connection, so the live listener accepts one connection that closes at once.)
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::bind_with_backlog(path, None)
+    }
+
+    /// As [`bind`](Self::bind), with a backlog of pending connections
+    /// (libzmq's ZMQ_BACKLOG; the kernel caps it at net.core.somaxconn).
+    pub fn bind_with_backlog(
+        path: impl AsRef<Path>,
+        backlog: Option<u32>,
+    ) -> io::Result<UnixListener> {
         let path = path.as_ref();
         let std = match std::os::unix::net::UnixListener::bind(path) {
             Ok(l) => l,
@@ -39,6 +48,9 @@ impl UnixListener {
             }
             Err(e) => return Err(e),
         };
+        if let Some(backlog) = backlog {
+            crate::io::sys::listen(std::os::fd::AsRawFd::as_raw_fd(&std), backlog)?;
+        }
         std.set_nonblocking(nonblocking_sockets())?;
         Ok(UnixListener {
             socket: Source::new(OwnedFd::from(std))?,
