@@ -979,3 +979,24 @@ fn backlog_reaches_the_kernel_for_later_binds() {
         assert_eq!(listen_backlog(&port(&second)), 37);
     });
 }
+
+#[test]
+fn ipc_star_binds_a_generated_path_and_removes_it_after() {
+    run(|| async {
+        let pull = socket(SocketType::Pull, vec![]);
+        pull.bind("ipc://*").unwrap();
+        let ep = pull.last_endpoint().unwrap();
+        let path = std::path::PathBuf::from(ep.trim_start_matches("ipc://"));
+        assert!(path.starts_with(std::env::temp_dir()), "{ep}");
+        assert!(path.exists(), "{ep}");
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&ep).unwrap();
+        push.send("via a made-up path").await.unwrap();
+        assert_eq!(frames(&pull.recv().await.unwrap()), ["via a made-up path"]);
+        pull.bind("ipc://*").unwrap();
+        assert_ne!(pull.last_endpoint().unwrap(), ep, "each bind a fresh path");
+        pull.unbind(&ep).unwrap();
+        assert!(!path.exists());
+        assert!(!path.parent().unwrap().exists(), "its directory goes too");
+    });
+}

@@ -23,7 +23,7 @@ use crate::host::SocketHost;
 use crate::monitor::{Monitor, MonitorEvent};
 use crate::options::{Options, SocketOption};
 use crate::pipe::Pipe;
-use crate::transport::{inproc, network};
+use crate::transport::{inproc, ipc_wildcard, network};
 use crate::{Error, PeerProperties, Result};
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
@@ -238,17 +238,19 @@ impl Socket {
                 (resolved, Some(network::Listener::Tcp(listener)))
             }
             Endpoint::Ipc(path) => {
-                if path.as_os_str() == "*" {
-                    return Err(Error::InvalidEndpoint {
-                        endpoint: endpoint.into(),
-                        reason: "ipc://* (a generated path) is not supported; give a path".into(),
-                    });
-                }
+                let path = if path.as_os_str() == "*" {
+                    ipc_wildcard::generated_path().map_err(io_err)?
+                } else {
+                    path.clone()
+                };
                 let mut listener =
-                    UnixListener::bind_with_backlog(path, backlog).map_err(io_err)?;
+                    UnixListener::bind_with_backlog(&path, backlog).map_err(io_err)?;
                 // Removed by `listener_closed`, which reports a failure.
                 listener.leave_path_on_drop();
-                (ep.to_string(), Some(network::Listener::Ipc(listener)))
+                (
+                    Endpoint::Ipc(path).to_string(),
+                    Some(network::Listener::Ipc(listener)),
+                )
             }
             Endpoint::Inproc(name) => {
                 inproc::bind(&self.host(), name)?;
@@ -432,7 +434,10 @@ impl Socket {
     fn listener_closed(&self, endpoint: String) {
         let event = match endpoint.parse::<Endpoint>() {
             Ok(Endpoint::Ipc(path)) => match std::fs::remove_file(&path) {
-                Ok(()) => MonitorEvent::Closed { endpoint },
+                Ok(()) => {
+                    ipc_wildcard::remove_generated_dir(&path);
+                    MonitorEvent::Closed { endpoint }
+                }
                 Err(e) => {
                     tracing::warn!(%endpoint, error = %e, "the ipc socket file could not be removed");
                     MonitorEvent::CloseFailed {

@@ -3,5 +3,6 @@
 //! socket only as a [`SocketHost`](crate::host::SocketHost).
 
 pub(crate) mod inproc;
+pub(crate) mod ipc_wildcard;
 pub(crate) mod network;
 pub(crate) mod reconnect;
