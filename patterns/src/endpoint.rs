@@ -62,6 +62,15 @@ impl std::str::FromStr for Endpoint {
                 if host.is_empty() {
                     return Err(bad("the host is empty (use * to bind every interface)"));
                 }
+                // libzmq's sanity check: what no host name, IPv4 or IPv6
+                // address (with a zone) has is refused here, not retried
+                // for ever at connect.
+                let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:%_*".contains(c);
+                if let Some(c) = host.chars().find(|&c| !allowed(c)) {
+                    return Err(bad(&format!(
+                        "{c:?} is in no host name or address (letters, digits, '.', '-', ':', '%' and '_' are)"
+                    )));
+                }
                 Ok(Endpoint::Tcp {
                     host: host.to_string(),
                     port,
@@ -139,6 +148,28 @@ mod tests {
 
     fn p(s: &str) -> Result<Endpoint> {
         s.parse()
+    }
+
+    #[test]
+    fn malformed_hosts_are_refused_as_libzmq_refuses_them() {
+        for bad in [
+            "tcp://ho st:5",
+            "tcp://host/path:5",
+            "tcp://a,b:5",
+            "tcp://h\u{e9}:5",
+        ] {
+            assert!(
+                matches!(p(bad), Err(Error::InvalidEndpoint { .. })),
+                "{bad} was accepted"
+            );
+        }
+        for good in [
+            "tcp://my-host.example_1:5",
+            "tcp://[fe80::1%eth0]:5",
+            "tcp://*:5",
+        ] {
+            assert!(p(good).is_ok(), "{good} was refused");
+        }
     }
 
     #[test]

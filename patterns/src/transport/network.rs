@@ -133,6 +133,8 @@ pub(crate) async fn connect(
 ) {
     let (ivl, max) = reconnect_options(&*host);
     let mut backoff = Backoff::new(ivl.unwrap_or_default(), max, seed);
+    // A host that does not resolve is said once, not silently retried.
+    let mut unresolved_said = false;
     loop {
         if done(&*host, &persistent) {
             return;
@@ -145,7 +147,12 @@ pub(crate) async fn connect(
                 Ok(addr) => TcpStream::connect(addr)
                     .await
                     .map(|s| (NetStream::Tcp(s), Some(addr.to_string()))),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
+                Err(e) => {
+                    if !std::mem::replace(&mut unresolved_said, true) {
+                        tracing::warn!(endpoint = %shown, error = %e, "host does not resolve; retrying every RECONNECT_IVL");
+                    }
+                    Err(std::io::Error::other(e.to_string()))
+                }
             },
             Endpoint::Ipc(path) => UnixStream::connect(path)
                 .await
