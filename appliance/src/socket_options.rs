@@ -62,6 +62,7 @@ pub const NAMES: &[&str] = &[
     "invert_matching",
     "conflate",
     "backlog",
+    "reconnect_stop",
 ];
 
 /// Parses one `name = value` entry.
@@ -106,6 +107,9 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "xpub_welcome_msg" => O::XpubWelcomeMsg(text(value)?),
         "invert_matching" => O::InvertMatching(flag(value)?),
         "conflate" => O::Conflate(flag(value)?),
+        "reconnect_stop" => O::ReconnectStop(
+            u8::try_from(count(value)?).map_err(|_| "a sum of 1, 2 and 4".to_string())?,
+        ),
         "backlog" => {
             O::Backlog(u32::try_from(count(value)?).map_err(|_| "must fit in 32 bits".to_string())?)
         }

@@ -50,6 +50,8 @@ pub(crate) struct ConnectionTerms {
     pub(crate) reconnect_ivl: Option<Duration>,
     /// RECONNECT_IVL_MAX.
     pub(crate) reconnect_ivl_max: Duration,
+    /// RECONNECT_STOP.
+    pub(crate) reconnect_stop: u8,
 }
 
 impl ConnectionTerms {
@@ -79,6 +81,7 @@ impl ConnectionTerms {
             tcp_keepalive: options.tcp_keepalive,
             reconnect_ivl: options.reconnect_ivl,
             reconnect_ivl_max: options.reconnect_ivl_max,
+            reconnect_stop: options.reconnect_stop,
         }
     }
 

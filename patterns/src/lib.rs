@@ -49,7 +49,10 @@ pub use handshake_failure::{
     EVENT_HANDSHAKE_FAILED_NO_DETAIL, EVENT_HANDSHAKE_FAILED_PROTOCOL,
 };
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
-pub use options::{Options, SocketOption};
+pub use options::{
+    Options, SocketOption, RECONNECT_STOP_AFTER_DISCONNECT, RECONNECT_STOP_CONN_REFUSED,
+    RECONNECT_STOP_HANDSHAKE_FAILED,
+};
 pub use peer_id::PeerId;
 pub use peer_properties::PeerProperties;
 pub use proxy::{proxy, proxy_steerable, ProxyStatistics, SideStatistics};

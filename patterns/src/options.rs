@@ -16,6 +16,13 @@ use crate::admission::AdmissionPolicy;
 use crate::curve_settings::CurveSettings;
 use crate::{Error, Result};
 
+/// ZMQ_RECONNECT_STOP_CONN_REFUSED: stop when the peer refuses the connection.
+pub const RECONNECT_STOP_CONN_REFUSED: u8 = 1;
+/// ZMQ_RECONNECT_STOP_HANDSHAKE_FAILED: stop when a handshake fails.
+pub const RECONNECT_STOP_HANDSHAKE_FAILED: u8 = 2;
+/// ZMQ_RECONNECT_STOP_AFTER_DISCONNECT: stop once an established connection ends.
+pub const RECONNECT_STOP_AFTER_DISCONNECT: u8 = 4;
+
 /// One socket option and its value.
 ///
 /// ```
@@ -50,6 +57,12 @@ pub enum SocketOption {
     /// ZMQ_RECONNECT_IVL_MAX: with a non-zero value, each failed attempt doubles
     /// the wait up to this. Default zero (no backoff).
     ReconnectIvlMax(Duration),
+    /// ZMQ_RECONNECT_STOP: when a connect stops reconnecting, a sum of
+    /// [`RECONNECT_STOP_CONN_REFUSED`] (the peer refused the connection),
+    /// [`RECONNECT_STOP_HANDSHAKE_FAILED`] and
+    /// [`RECONNECT_STOP_AFTER_DISCONNECT`] (an established connection
+    /// ended); 0, the default, for never.
+    ReconnectStop(u8),
     /// ZMQ_HEARTBEAT_IVL: send a PING this often (zero = off, the default).
     HeartbeatIvl(Duration),
     /// ZMQ_HEARTBEAT_TTL: the TTL our PINGs ask the peer to apply (zero = none).
@@ -223,6 +236,7 @@ impl SocketOption {
             Immediate(_) => "IMMEDIATE",
             ReconnectIvl(_) => "RECONNECT_IVL",
             ReconnectIvlMax(_) => "RECONNECT_IVL_MAX",
+            ReconnectStop(_) => "RECONNECT_STOP",
             HeartbeatIvl(_) => "HEARTBEAT_IVL",
             HeartbeatTtl(_) => "HEARTBEAT_TTL",
             HeartbeatTimeout(_) => "HEARTBEAT_TIMEOUT",
@@ -305,6 +319,8 @@ pub struct Options {
     pub(crate) reconnect_ivl: Option<Duration>,
     /// RECONNECT_IVL_MAX.
     pub(crate) reconnect_ivl_max: Duration,
+    /// RECONNECT_STOP.
+    pub(crate) reconnect_stop: u8,
     /// HEARTBEAT_IVL.
     pub(crate) heartbeat_ivl: Duration,
     /// HEARTBEAT_TTL.
@@ -392,6 +408,7 @@ impl Options {
             immediate: false,
             reconnect_ivl: Some(Duration::from_millis(100)),
             reconnect_ivl_max: Duration::ZERO,
+            reconnect_stop: 0,
             heartbeat_ivl: Duration::ZERO,
             heartbeat_ttl: Duration::ZERO,
             heartbeat_timeout: Duration::ZERO,
@@ -458,6 +475,11 @@ impl Options {
     /// ZMQ_RECONNECT_IVL: the wait before reconnecting (`None` = never reconnect).
     pub fn reconnect_ivl(&self) -> Option<Duration> {
         self.reconnect_ivl
+    }
+
+    /// ZMQ_RECONNECT_STOP: when a connect stops reconnecting (0: never).
+    pub fn reconnect_stop(&self) -> u8 {
+        self.reconnect_stop
     }
 
     /// ZMQ_RECONNECT_IVL_MAX: the longest backed-off reconnect wait (zero = no backoff).
@@ -630,6 +652,7 @@ impl Options {
             | SocketOption::Immediate(_)
             | SocketOption::ReconnectIvl(_)
             | SocketOption::ReconnectIvlMax(_)
+            | SocketOption::ReconnectStop(_)
             | SocketOption::HeartbeatIvl(_)
             | SocketOption::HeartbeatTtl(_)
             | SocketOption::HeartbeatTimeout(_)
@@ -692,6 +715,15 @@ impl Options {
             Immediate(v) => self.immediate = v,
             ReconnectIvl(v) => self.reconnect_ivl = v,
             ReconnectIvlMax(v) => self.reconnect_ivl_max = v,
+            ReconnectStop(v) => {
+                if v > 7 {
+                    return Err(invalid(
+                        name,
+                        "a sum of 1 (refused), 2 (handshake failed) and 4 (after disconnect)",
+                    ));
+                }
+                self.reconnect_stop = v;
+            }
             HeartbeatIvl(v) => self.heartbeat_ivl = v,
             HeartbeatTtl(v) => {
                 if v > monocoque_zmtp::MAX_HEARTBEAT_TTL {
@@ -1028,6 +1060,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | PlainServerViaZap
         | ZapDomain(_)
         | Backlog(_)
+        | ReconnectStop(_)
         | Metadata { .. } => None,
     }
 }

@@ -1000,3 +1000,72 @@ fn ipc_star_binds_a_generated_path_and_removes_it_after() {
         assert!(!path.parent().unwrap().exists(), "its directory goes too");
     });
 }
+
+/// Monitor events of one kind seen within `window` (a bounded look for
+/// retries that must not come).
+async fn count_within(
+    m: &monocoque_patterns::Monitor,
+    window: std::time::Duration,
+    is: impl Fn(&monocoque_patterns::MonitorEvent) -> bool,
+) -> usize {
+    let end = std::time::Instant::now() + window;
+    let mut n = 0;
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match monocoque_runtime::timeout(left, m.recv()).await {
+            Ok(e) if is(&e) => n += 1,
+            Ok(_) => {}
+            Err(_) => return n,
+        }
+    }
+}
+
+#[test]
+fn reconnect_stop_ends_reconnecting_after_a_refusal_or_a_failed_handshake() {
+    use monocoque_patterns::{RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED};
+    run(|| async {
+        let ivl = SocketOption::ReconnectIvl(Some(Duration::from_millis(5)));
+        // A port nobody listens on: refused at every attempt.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = format!("tcp://127.0.0.1:{port}");
+        // A PLAIN server: a NULL client's handshake fails at every attempt.
+        let plain = socket(SocketType::Router, vec![SocketOption::PlainServerViaZap]);
+        let failing = bind(&plain, Transport::Tcp);
+        for (ep, stop, counted) in [
+            (&refused, RECONNECT_STOP_CONN_REFUSED, "ConnectDelayed"),
+            (&failing, RECONNECT_STOP_HANDSHAKE_FAILED, "Connected"),
+        ] {
+            for stopping in [false, true] {
+                let mut options = vec![ivl.clone()];
+                if stopping {
+                    options.push(SocketOption::ReconnectStop(stop));
+                }
+                let s = socket(SocketType::Dealer, options);
+                let m = s.monitor();
+                s.connect(ep).unwrap();
+                let attempts = count_within(&m, Duration::from_millis(150), |e| match e {
+                    MonitorEvent::ConnectDelayed { .. } => counted == "ConnectDelayed",
+                    MonitorEvent::Connected { .. } => counted == "Connected",
+                    _ => false,
+                })
+                .await;
+                if stopping {
+                    assert_eq!(attempts, 1, "{ep}: one attempt, then RECONNECT_STOP");
+                } else {
+                    assert!(
+                        attempts >= 3,
+                        "{ep}: only {attempts} attempts without RECONNECT_STOP"
+                    );
+                }
+            }
+        }
+        assert!(Socket::new(SocketType::Dealer)
+            .unwrap()
+            .set_option(SocketOption::ReconnectStop(8))
+            .is_err());
+    });
+}

@@ -13,6 +13,9 @@ use crate::engine::{self, EngineEnd, EngineOwner};
 use crate::host::{NetStream, SocketHost};
 use crate::log_limit;
 use crate::monitor::MonitorEvent;
+use crate::options::{
+    RECONNECT_STOP_AFTER_DISCONNECT, RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED,
+};
 use crate::pipe::FarEnd;
 
 /// A bound network listener.
@@ -169,12 +172,18 @@ pub(crate) async fn connect(
                 apply_keepalive(&*host, &stream);
                 let setup = host.engine_setup(&shown, persistent.clone(), peer_routing_id.clone());
                 let end = run_engine(stream, setup, host.clone()).await;
-                if end == EngineEnd::Released {
+                if end == EngineEnd::Released || stops_after(&*host, &end) {
                     return;
                 }
             }
             Err(e) => {
                 tracing::debug!(endpoint = %shown, error = %e, "connect failed");
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    && host.terms().reconnect_stop & RECONNECT_STOP_CONN_REFUSED != 0
+                {
+                    tracing::info!(endpoint = %shown, "connection refused: not reconnecting (RECONNECT_STOP)");
+                    return;
+                }
             }
         }
         let (ivl, max) = reconnect_options(&*host);
@@ -194,6 +203,22 @@ pub(crate) async fn connect(
         }
         sleep_until(wake_at).await;
     }
+}
+
+/// Whether RECONNECT_STOP ends the connecter after a connection that ended so.
+fn stops_after(host: &dyn SocketHost, end: &EngineEnd) -> bool {
+    let stop = host.terms().reconnect_stop;
+    let why = match end {
+        EngineEnd::HandshakeFailed(_) if stop & RECONNECT_STOP_HANDSHAKE_FAILED != 0 => {
+            "the handshake failed"
+        }
+        EngineEnd::Disconnected(_) if stop & RECONNECT_STOP_AFTER_DISCONNECT != 0 => {
+            "the connection ended"
+        }
+        _ => return false,
+    };
+    tracing::info!(reason = why, "not reconnecting (RECONNECT_STOP)");
+    true
 }
 
 fn reconnect_options(host: &dyn SocketHost) -> (Option<Duration>, Duration) {
