@@ -63,6 +63,8 @@ pub const NAMES: &[&str] = &[
     "conflate",
     "backlog",
     "reconnect_stop",
+    "sndbuf",
+    "rcvbuf",
 ];
 
 /// Parses one `name = value` entry.
@@ -107,6 +109,8 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "xpub_welcome_msg" => O::XpubWelcomeMsg(text(value)?),
         "invert_matching" => O::InvertMatching(flag(value)?),
         "conflate" => O::Conflate(flag(value)?),
+        "sndbuf" => O::SndBuf(bytes_or_system(value)?),
+        "rcvbuf" => O::RcvBuf(bytes_or_system(value)?),
         "reconnect_stop" => O::ReconnectStop(
             u8::try_from(count(value)?).map_err(|_| "a sum of 1, 2 and 4".to_string())?,
         ),
@@ -145,6 +149,13 @@ fn integer(value: &Value) -> Result<i64, String> {
     value
         .as_integer()
         .ok_or_else(|| format!("must be an integer, not {}", value.type_str()))
+}
+
+/// A size in bytes, or -1 (libzmq's) for the system's.
+fn bytes_or_system(value: &Value) -> Result<Option<u32>, String> {
+    minus_one_or(value)?
+        .map(|n| u32::try_from(n).map_err(|_| "must fit in 32 bits".to_string()))
+        .transpose()
 }
 
 fn count(value: &Value) -> Result<usize, String> {
@@ -217,6 +228,18 @@ mod tests {
         };
         assert_eq!(b, 37);
         assert!(parse("backlog", &Value::Integer(-1)).is_err());
+        let Applied::Option(SocketOption::SndBuf(s)) =
+            parse("sndbuf", &Value::Integer(-1)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(s, None, "-1: the system's");
+        let Applied::Option(SocketOption::RcvBuf(r)) =
+            parse("rcvbuf", &Value::Integer(4096)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r, Some(4096));
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub(crate) struct ConnectionTerms {
     pub(crate) reconnect_ivl_max: Duration,
     /// RECONNECT_STOP.
     pub(crate) reconnect_stop: u8,
+    /// SNDBUF (`None`: the system's).
+    pub(crate) sndbuf: Option<u32>,
+    /// RCVBUF (`None`: the system's).
+    pub(crate) rcvbuf: Option<u32>,
 }
 
 impl ConnectionTerms {
@@ -82,6 +86,8 @@ impl ConnectionTerms {
             reconnect_ivl: options.reconnect_ivl,
             reconnect_ivl_max: options.reconnect_ivl_max,
             reconnect_stop: options.reconnect_stop,
+            sndbuf: options.sndbuf,
+            rcvbuf: options.rcvbuf,
         }
     }
 

@@ -100,6 +100,12 @@ pub enum SocketOption {
     /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
     /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
     RouterNotify(u8),
+    /// ZMQ_SNDBUF: the kernel's send buffer for each new tcp or ipc
+    /// connection, in bytes (`None`, the default: the system's).
+    SndBuf(Option<u32>),
+    /// ZMQ_RCVBUF: the kernel's receive buffer for each new connection, in
+    /// bytes (`None`, the default: the system's).
+    RcvBuf(Option<u32>),
     /// ZMQ_BACKLOG: how many connections the kernel queues for a bound
     /// tcp or ipc endpoint before they are accepted (default 100, libzmq's;
     /// capped by net.core.somaxconn). Applies to later binds.
@@ -249,6 +255,8 @@ impl SocketOption {
             RouterNotify(_) => "ROUTER_NOTIFY",
             StreamNotify(_) => "STREAM_NOTIFY",
             Backlog(_) => "BACKLOG",
+            SndBuf(_) => "SNDBUF",
+            RcvBuf(_) => "RCVBUF",
             ConnectRoutingId(_) => "CONNECT_ROUTING_ID",
             ProbeRouter(_) => "PROBE_ROUTER",
             ReqCorrelate(_) => "REQ_CORRELATE",
@@ -345,6 +353,10 @@ pub struct Options {
     pub(crate) stream_notify: bool,
     /// BACKLOG.
     pub(crate) backlog: u32,
+    /// SNDBUF.
+    pub(crate) sndbuf: Option<u32>,
+    /// RCVBUF.
+    pub(crate) rcvbuf: Option<u32>,
     /// CONNECT_ROUTING_ID, until the next connect takes it (empty: none).
     pub(crate) connect_routing_id: Bytes,
     /// PROBE_ROUTER.
@@ -421,6 +433,8 @@ impl Options {
             router_notify: 0,
             stream_notify: true,
             backlog: 100,
+            sndbuf: None,
+            rcvbuf: None,
             connect_routing_id: Bytes::new(),
             probe_router: false,
             req_correlate: false,
@@ -547,6 +561,11 @@ impl Options {
         self.router_notify
     }
 
+    /// ZMQ_SNDBUF and ZMQ_RCVBUF for new connections (`None`: the system's).
+    pub fn buffer_sizes(&self) -> (Option<u32>, Option<u32>) {
+        (self.sndbuf, self.rcvbuf)
+    }
+
     /// ZMQ_BACKLOG: pending connections queued for a later bind.
     pub fn backlog(&self) -> u32 {
         self.backlog
@@ -659,7 +678,9 @@ impl Options {
             | SocketOption::HandshakeIvl(_)
             | SocketOption::MaxMsgSize(_)
             | SocketOption::MaxMsgFrames(_)
-            | SocketOption::Backlog(_) => self.apply_queueing_and_timing(option),
+            | SocketOption::Backlog(_)
+            | SocketOption::SndBuf(_)
+            | SocketOption::RcvBuf(_) => self.apply_queueing_and_timing(option),
             SocketOption::RoutingId(_)
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
@@ -709,6 +730,8 @@ impl Options {
             SndHwm(v) => self.sndhwm = v,
             RcvHwm(v) => self.rcvhwm = v,
             Backlog(v) => self.backlog = v,
+            SndBuf(v) => self.sndbuf = v,
+            RcvBuf(v) => self.rcvbuf = v,
             Linger(v) => self.linger = v,
             SndTimeo(v) => self.sndtimeo = v,
             RcvTimeo(v) => self.rcvtimeo = v,
@@ -1060,6 +1083,8 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | PlainServerViaZap
         | ZapDomain(_)
         | Backlog(_)
+        | SndBuf(_)
+        | RcvBuf(_)
         | ReconnectStop(_)
         | Metadata { .. } => None,
     }

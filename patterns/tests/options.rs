@@ -1069,3 +1069,49 @@ fn reconnect_stop_ends_reconnecting_after_a_refusal_or_a_failed_handshake() {
             .is_err());
     });
 }
+
+/// `(tb, rb)`: the send and receive buffers `ss` reports for the
+/// established tcp connection to local port `dport`.
+fn kernel_buffers(dport: &str) -> (u64, u64) {
+    let out = std::process::Command::new("ss")
+        .args(["-tnmH", &format!("dport = :{dport}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| -> u64 {
+        let at = text
+            .find(&format!(",{name}"))
+            .unwrap_or_else(|| panic!("no {name} in {text:?}"));
+        text[at + 1 + name.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    };
+    (field("tb"), field("rb"))
+}
+
+#[test]
+fn sndbuf_and_rcvbuf_reach_the_kernel_for_new_connections() {
+    run(|| async {
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, Transport::Tcp);
+        let dealer = socket(
+            SocketType::Dealer,
+            vec![
+                SocketOption::SndBuf(Some(65_536)),
+                SocketOption::RcvBuf(Some(32_768)),
+            ],
+        );
+        assert_eq!(
+            dealer.options().buffer_sizes(),
+            (Some(65_536), Some(32_768))
+        );
+        dealer.connect(&ep).unwrap();
+        peers(&router, 1).await;
+        // Linux keeps twice what was asked (its own bookkeeping).
+        let port = ep.rsplit(':').next().unwrap();
+        assert_eq!(kernel_buffers(port), (131_072, 65_536));
+    });
+}

@@ -50,7 +50,7 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
                     endpoint: endpoint.clone(),
                     remote,
                 });
-                apply_keepalive(&*host, &stream);
+                apply_stream_options(&*host, &stream);
                 if let Some(stream) = host.hand_off(stream, &endpoint) {
                     let setup = host.engine_setup(&endpoint, None, None);
                     let owner: Rc<dyn EngineOwner> = host.clone();
@@ -111,11 +111,24 @@ fn peer_gone(e: &std::io::Error) -> bool {
     matches!(e.kind(), ConnectionAborted | ConnectionReset | NotConnected)
 }
 
-fn apply_keepalive(host: &dyn SocketHost, stream: &NetStream) {
+/// SNDBUF and RCVBUF, and for tcp the keepalive options, on a new
+/// connection; a failure is logged and the connection kept.
+fn apply_stream_options(host: &dyn SocketHost, stream: &NetStream) {
+    let terms = host.terms();
+    let (send, recv) = (terms.sndbuf, terms.rcvbuf);
+    if send.is_some() || recv.is_some() {
+        let set = match stream {
+            NetStream::Tcp(s) => s.set_buffer_sizes(send, recv),
+            NetStream::Ipc(s) => s.set_buffer_sizes(send, recv),
+        };
+        if let Err(e) = set {
+            tracing::warn!(error = %e, "SNDBUF/RCVBUF could not be applied");
+        }
+    }
     let NetStream::Tcp(stream) = stream else {
         return;
     };
-    let keepalive = host.terms().tcp_keepalive;
+    let keepalive = terms.tcp_keepalive;
     if keepalive != Default::default() {
         if let Err(e) = stream.set_keepalive(&keepalive) {
             tracing::warn!(error = %e, "TCP keepalive options could not be applied");
@@ -169,7 +182,7 @@ pub(crate) async fn connect(
                     remote,
                 });
                 backoff.reset();
-                apply_keepalive(&*host, &stream);
+                apply_stream_options(&*host, &stream);
                 let setup = host.engine_setup(&shown, persistent.clone(), peer_routing_id.clone());
                 let end = run_engine(stream, setup, host.clone()).await;
                 if end == EngineEnd::Released || stops_after(&*host, &end) {

@@ -31,6 +31,26 @@ pub(crate) fn set_nodelay(fd: RawFd) -> io::Result<()> {
     set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)
 }
 
+/// SO_SNDBUF and SO_RCVBUF where given (`None` keeps the system's).
+pub(crate) fn set_buffer_sizes(fd: RawFd, send: Option<u32>, recv: Option<u32>) -> io::Result<()> {
+    let int = |n: u32| libc::c_int::try_from(n).unwrap_or(libc::c_int::MAX);
+    if let Some(n) = send {
+        set_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, int(n))?;
+    }
+    if let Some(n) = recv {
+        set_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, int(n))?;
+    }
+    Ok(())
+}
+
+/// SO_SNDBUF and SO_RCVBUF as the kernel keeps them (Linux doubles what
+/// was asked, for its own bookkeeping).
+pub(crate) fn buffer_sizes(fd: RawFd) -> io::Result<(u32, u32)> {
+    let send = get_int_option(fd, libc::SOL_SOCKET, libc::SO_SNDBUF)?;
+    let recv = get_int_option(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)?;
+    Ok((send.max(0) as u32, recv.max(0) as u32))
+}
+
 /// listen(2) again on a listening socket: Linux takes the new backlog
 /// (capped by net.core.somaxconn).
 pub(crate) fn listen(fd: RawFd, backlog: u32) -> io::Result<()> {

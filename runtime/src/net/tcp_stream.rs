@@ -39,6 +39,19 @@ impl TcpStream {
         sys::peer_addr(self.socket.raw())
     }
 
+    /// Sets the kernel's send and receive buffer sizes (SO_SNDBUF,
+    /// SO_RCVBUF; libzmq's ZMQ_SNDBUF and ZMQ_RCVBUF); `None` keeps the
+    /// system's.
+    pub fn set_buffer_sizes(&self, send: Option<u32>, recv: Option<u32>) -> io::Result<()> {
+        sys::set_buffer_sizes(self.socket.raw(), send, recv)
+    }
+
+    /// The send and receive buffer sizes as the kernel keeps them (Linux
+    /// doubles what was set).
+    pub fn buffer_sizes(&self) -> io::Result<(u32, u32)> {
+        sys::buffer_sizes(self.socket.raw())
+    }
+
     /// Applies TCP keepalive settings; `None` fields keep the system's values.
     pub fn set_keepalive(&self, keepalive: &Keepalive) -> io::Result<()> {
         let fd = self.socket.raw();

@@ -94,6 +94,17 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
+    /// Sets the kernel's send and receive buffer sizes (SO_SNDBUF,
+    /// SO_RCVBUF); `None` keeps the system's.
+    pub fn set_buffer_sizes(&self, send: Option<u32>, recv: Option<u32>) -> io::Result<()> {
+        crate::io::sys::set_buffer_sizes(self.socket.raw(), send, recv)
+    }
+
+    /// The send and receive buffer sizes as the kernel keeps them.
+    pub fn buffer_sizes(&self) -> io::Result<(u32, u32)> {
+        crate::io::sys::buffer_sizes(self.socket.raw())
+    }
+
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let raw = RawAddr::unix(path.as_ref())?;
