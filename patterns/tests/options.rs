@@ -1115,3 +1115,41 @@ fn sndbuf_and_rcvbuf_reach_the_kernel_for_new_connections() {
         assert_eq!(kernel_buffers(port), (131_072, 65_536));
     });
 }
+
+/// Sends without waiting until the pipe is full; how many went.
+fn fill(s: &Socket) -> usize {
+    let mut n = 0;
+    while s.try_send("x").is_ok() {
+        n += 1;
+        assert!(n < 100_000, "never full");
+    }
+    n
+}
+
+#[test]
+fn hwm_changes_reach_live_pipes() {
+    run(|| async {
+        // A tcp pipe made at connect, its peer not there yet: SNDHWM alone.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let push = socket(SocketType::Push, vec![SocketOption::SndHwm(5)]);
+        push.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        assert_eq!(fill(&push), 5);
+        push.set_option(SocketOption::SndHwm(8)).unwrap();
+        assert_eq!(fill(&push), 3, "the live pipe took the new SNDHWM");
+
+        // inproc: the shared queue holds SNDHWM + the other side's RCVHWM.
+        let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(3)]);
+        let ep = bind(&pull, Transport::Inproc);
+        let push = socket(SocketType::Push, vec![SocketOption::SndHwm(2)]);
+        push.connect(&ep).unwrap();
+        assert_eq!(fill(&push), 5);
+        push.set_option(SocketOption::SndHwm(4)).unwrap();
+        assert_eq!(fill(&push), 2, "our part of the shared limit grew by 2");
+        pull.set_option(SocketOption::RcvHwm(4)).unwrap();
+        assert_eq!(fill(&push), 1, "the reader's part grew by 1");
+    });
+}

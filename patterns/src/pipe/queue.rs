@@ -134,6 +134,11 @@ impl Queue {
         }))
     }
 
+    /// The most messages it holds (0: unbounded).
+    pub(crate) fn hwm(&self) -> usize {
+        self.hwm
+    }
+
     pub(crate) fn set_hwm(&mut self, hwm: usize) {
         let was_full = self.is_full();
         self.hwm = hwm;

@@ -79,8 +79,10 @@ impl Socket {
     }
 
     /// Sets an option (see [`SocketOption`]); refused if this socket type does
-    /// not support it. Options that shape connections (HWMs, heartbeats,
-    /// identities, security) apply to connections made afterwards, as in libzmq.
+    /// not support it. Options that shape connections (heartbeats,
+    /// identities, security) apply to connections made afterwards, as in
+    /// libzmq; SNDHWM and RCVHWM reach the pipes live now too (libzmq's
+    /// `update_pipe_options`).
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
         let mut state = self.shared.state.borrow_mut();
         match option {
@@ -91,6 +93,8 @@ impl Socket {
                 state.subscription(matches!(option, SocketOption::Subscribe(_)), topic)
             }
             option => {
+                // Pipes attached since the last look take HWM changes too.
+                state.sync(&self.shared.signals);
                 state.apply(option)?;
                 self.shared.refresh_terms(&state.options);
                 Ok(())

@@ -46,6 +46,19 @@ pub(crate) struct SocketState {
     prefetched_returned: Option<Option<std::sync::Arc<crate::PeerProperties>>>,
 }
 
+/// An inproc queue's new limit when our part of it goes from `old` to
+/// `new` (0 is unbounded, for either part and for the whole).
+fn shared_hwm(hwm: usize, old: usize, new: usize) -> usize {
+    match (hwm, old, new) {
+        (_, _, 0) => 0,
+        // Unbounded by the other side: it stays so.
+        (0, old, _) if old != 0 => 0,
+        // Unbounded by us: the other side's part is not known; ours alone.
+        (0, _, new) => new,
+        (hwm, old, new) => hwm.saturating_sub(old).saturating_add(new).max(1),
+    }
+}
+
 impl SocketState {
     pub(crate) fn new(kind: SocketType, seed: u32, monitor: MonitorSink) -> SocketState {
         let options = Options::new(kind);
@@ -68,9 +81,36 @@ impl SocketState {
 
     /// Applies an option (the type checks are the options' own).
     pub(crate) fn apply(&mut self, option: crate::SocketOption) -> Result<()> {
+        let old = (self.options.sndhwm, self.options.rcvhwm);
         self.options.apply(self.kind, option)?;
         self.role.configure(&self.options);
+        let new = (self.options.sndhwm, self.options.rcvhwm);
+        if new != old {
+            self.update_pipe_hwms(old, new);
+        }
         Ok(())
+    }
+
+    /// SNDHWM and RCVHWM changed: the pipes live now take the new limits,
+    /// as libzmq's `update_pipe_options` gives them. A tcp or ipc pipe's
+    /// queues are this socket's alone; an inproc queue is shared, sized by
+    /// our HWM plus the other socket's, so only our part changes. (Pipes
+    /// of connections spread over IO cores keep theirs.)
+    fn update_pipe_hwms(&mut self, (old_snd, old_rcv): (usize, usize), (snd, rcv): (usize, usize)) {
+        for p in self.peers.iter() {
+            if p.endpoint.starts_with("inproc://") {
+                let mut out = p.outbound.borrow_mut();
+                let hwm = shared_hwm(out.hwm(), old_snd, snd);
+                out.set_hwm(hwm);
+                drop(out);
+                let mut inb = p.inbound.borrow_mut();
+                let hwm = shared_hwm(inb.hwm(), old_rcv, rcv);
+                inb.set_hwm(hwm);
+            } else {
+                p.outbound.borrow_mut().set_hwm(snd);
+                p.inbound.borrow_mut().set_hwm(rcv);
+            }
+        }
     }
 
     /// Applies every readiness change and pipe event signalled since last time.
