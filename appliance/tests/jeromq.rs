@@ -74,14 +74,6 @@ impl Drop for Jeromq {
     }
 }
 
-const QUEUE: &str = r#"
-[[service]]
-name = "rq"
-kind = "queue"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
-
 #[test]
 fn a_queue_carries_jeromq_requests_to_jeromq_and_libzmq_workers() {
     let app = App::start(&[], Some(config_file("jeromq-queue", &services(QUEUE))));
@@ -119,14 +111,6 @@ fn a_queue_carries_jeromq_requests_to_jeromq_and_libzmq_workers() {
     app.signal(SIGTERM);
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
 }
-
-const FORWARDER: &str = r#"
-[[service]]
-name = "md"
-kind = "forwarder"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
 
 #[test]
 fn a_forwarder_carries_a_jeromq_publisher_to_jeromq_and_libzmq_subscribers() {

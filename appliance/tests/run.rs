@@ -41,14 +41,6 @@ fn the_embedded_default_forwards_market_data_and_queues_requests() {
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
 }
 
-const FORWARDER: &str = r#"
-[[service]]
-name = "md"
-kind = "forwarder"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
-
 #[test]
 fn the_forwarder_fans_out_to_each_subscriber_what_it_subscribed_to() {
     let app = App::start(&[], Some(config_file("fanout", &services(FORWARDER))));
@@ -95,14 +87,6 @@ fn the_forwarder_fans_out_to_each_subscriber_what_it_subscribed_to() {
         assert!(s.recv_bytes(0).is_err(), "nothing else was for it");
     }
 }
-
-const QUEUE: &str = r#"
-[[service]]
-name = "rq"
-kind = "queue"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-"#;
 
 #[test]
 fn the_queue_serves_three_clients_with_three_workers() {

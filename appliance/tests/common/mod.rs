@@ -227,3 +227,21 @@ backend = { bind = ["tcp://127.0.0.1:0"] }
 pub fn services(body: &str) -> String {
     format!("[metrics]\nlisten = \"off\"\n{body}")
 }
+
+/// A forwarder `md` with both sides on free ports (for [`services`]).
+pub const FORWARDER: &str = r#"
+[[service]]
+name = "md"
+kind = "forwarder"
+frontend = { bind = ["tcp://127.0.0.1:0"] }
+backend = { bind = ["tcp://127.0.0.1:0"] }
+"#;
+
+/// A queue `rq` with both sides on free ports (for [`services`]).
+pub const QUEUE: &str = r#"
+[[service]]
+name = "rq"
+kind = "queue"
+frontend = { bind = ["tcp://127.0.0.1:0"] }
+backend = { bind = ["tcp://127.0.0.1:0"] }
+"#;

@@ -346,19 +346,8 @@ impl Engine {
         let Some(a) = &self.attached else {
             return Ok(false);
         };
-        let mut q = a.inbound.borrow_mut();
-        if q.reader_gone() {
-            return Err(EngineEnd::Released);
-        }
-        if q.is_full() {
-            q.writer.register(cx.waker());
-            drop(q);
-            self.held = Some(msg);
-            Ok(false)
-        } else {
-            q.push(msg);
-            Ok(true)
-        }
+        self.held = offer(a, msg, cx)?;
+        Ok(self.held.is_none())
     }
 
     /// Phase 2: outbound messages into the session while no write is in flight.
@@ -588,6 +577,22 @@ impl Engine {
             end,
         )
     }
+}
+
+/// Queues `msg` on the pipe's inbound side, or gives it back to hold while
+/// the queue is full (the reader's room wakes the task); the end of the
+/// connection if the reader let go.
+fn offer(far: &FarEnd, msg: Msg, cx: &mut Context<'_>) -> Result<Option<Msg>, EngineEnd> {
+    let mut q = far.inbound.borrow_mut();
+    if q.reader_gone() {
+        return Err(EngineEnd::Released);
+    }
+    if q.is_full() {
+        q.writer.register(cx.waker());
+        return Ok(Some(msg));
+    }
+    q.push(msg);
+    Ok(None)
 }
 
 /// A connection is over: the far end of its pipe (`attached`, and whether

@@ -32,7 +32,7 @@ use monocoque_zmtp::Msg;
 use super::io_slots::StreamOps;
 use super::stream::Stream;
 use super::{
-    drive, report_end, Driven, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan,
+    drive, offer, report_end, Driven, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan,
     WRITE_BATCH_BYTES,
 };
 use crate::close_reason::CloseReason;
@@ -114,18 +114,8 @@ impl RawEngine {
         let Some(msg) = self.held.take() else {
             return Ok(false);
         };
-        let mut q = self.far.inbound.borrow_mut();
-        if q.reader_gone() {
-            return Err(EngineEnd::Released);
-        }
-        if q.is_full() {
-            q.writer.register(cx.waker());
-            drop(q);
-            self.held = Some(msg);
-            return Ok(false);
-        }
-        q.push(msg);
-        Ok(true)
+        self.held = offer(&self.far, msg, cx)?;
+        Ok(self.held.is_none())
     }
 
     /// Phase 2: queued messages out in one gathered write; the write in
