@@ -65,6 +65,7 @@ pub const NAMES: &[&str] = &[
     "reconnect_stop",
     "sndbuf",
     "rcvbuf",
+    "ipv6",
 ];
 
 /// Parses one `name = value` entry.
@@ -110,6 +111,7 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "invert_matching" => O::InvertMatching(flag(value)?),
         "conflate" => O::Conflate(flag(value)?),
         "sndbuf" => O::SndBuf(bytes_or_system(value)?),
+        "ipv6" => O::Ipv6(flag(value)?),
         "rcvbuf" => O::RcvBuf(bytes_or_system(value)?),
         "reconnect_stop" => O::ReconnectStop(
             u8::try_from(count(value)?).map_err(|_| "a sum of 1, 2 and 4".to_string())?,

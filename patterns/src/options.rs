@@ -100,6 +100,11 @@ pub enum SocketOption {
     /// connects (1, ZMQ_NOTIFY_CONNECT), disconnects (2,
     /// ZMQ_NOTIFY_DISCONNECT), or both (3); 0, the default, for neither.
     RouterNotify(u8),
+    /// ZMQ_IPV6: `tcp://*` binds every IPv6 address as well as every IPv4
+    /// one, with one dual-stack socket (off by default, as in libzmq: then
+    /// `*` is every IPv4 address). IPv6 literals and names are always
+    /// accepted, which libzmq refuses without this option.
+    Ipv6(bool),
     /// ZMQ_SNDBUF: the kernel's send buffer for each new tcp or ipc
     /// connection, in bytes (`None`, the default: the system's).
     SndBuf(Option<u32>),
@@ -256,6 +261,7 @@ impl SocketOption {
             StreamNotify(_) => "STREAM_NOTIFY",
             Backlog(_) => "BACKLOG",
             SndBuf(_) => "SNDBUF",
+            Ipv6(_) => "IPV6",
             RcvBuf(_) => "RCVBUF",
             ConnectRoutingId(_) => "CONNECT_ROUTING_ID",
             ProbeRouter(_) => "PROBE_ROUTER",
@@ -353,6 +359,8 @@ pub struct Options {
     pub(crate) stream_notify: bool,
     /// BACKLOG.
     pub(crate) backlog: u32,
+    /// IPV6.
+    pub(crate) ipv6: bool,
     /// SNDBUF.
     pub(crate) sndbuf: Option<u32>,
     /// RCVBUF.
@@ -433,6 +441,7 @@ impl Options {
             router_notify: 0,
             stream_notify: true,
             backlog: 100,
+            ipv6: false,
             sndbuf: None,
             rcvbuf: None,
             connect_routing_id: Bytes::new(),
@@ -561,6 +570,11 @@ impl Options {
         self.router_notify
     }
 
+    /// ZMQ_IPV6: whether `tcp://*` binds IPv6 as well as IPv4.
+    pub fn ipv6(&self) -> bool {
+        self.ipv6
+    }
+
     /// ZMQ_SNDBUF and ZMQ_RCVBUF for new connections (`None`: the system's).
     pub fn buffer_sizes(&self) -> (Option<u32>, Option<u32>) {
         (self.sndbuf, self.rcvbuf)
@@ -680,7 +694,8 @@ impl Options {
             | SocketOption::MaxMsgFrames(_)
             | SocketOption::Backlog(_)
             | SocketOption::SndBuf(_)
-            | SocketOption::RcvBuf(_) => self.apply_queueing_and_timing(option),
+            | SocketOption::RcvBuf(_)
+            | SocketOption::Ipv6(_) => self.apply_queueing_and_timing(option),
             SocketOption::RoutingId(_)
             | SocketOption::RouterMandatory(_)
             | SocketOption::RouterHandover(_)
@@ -731,6 +746,7 @@ impl Options {
             RcvHwm(v) => self.rcvhwm = v,
             Backlog(v) => self.backlog = v,
             SndBuf(v) => self.sndbuf = v,
+            Ipv6(v) => self.ipv6 = v,
             RcvBuf(v) => self.rcvbuf = v,
             Linger(v) => self.linger = v,
             SndTimeo(v) => self.sndtimeo = v,
@@ -1085,6 +1101,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | Backlog(_)
         | SndBuf(_)
         | RcvBuf(_)
+        | Ipv6(_)
         | ReconnectStop(_)
         | Metadata { .. } => None,
     }

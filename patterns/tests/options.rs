@@ -1153,3 +1153,33 @@ fn hwm_changes_reach_live_pipes() {
         assert_eq!(fill(&push), 1, "the reader's part grew by 1");
     });
 }
+
+#[test]
+fn ipv6_makes_star_a_dual_stack_bind() {
+    run(|| async {
+        let v4_only = socket(SocketType::Rep, vec![]);
+        v4_only.bind("tcp://*:0").unwrap();
+        assert!(v4_only
+            .last_endpoint()
+            .unwrap()
+            .starts_with("tcp://0.0.0.0:"));
+
+        let rep = socket(SocketType::Rep, vec![SocketOption::Ipv6(true)]);
+        rep.bind("tcp://*:0").unwrap();
+        let ep = rep.last_endpoint().unwrap();
+        assert!(ep.starts_with("tcp://[::]:"), "{ep}");
+        let port = ep.rsplit(':').next().unwrap().to_string();
+        for host in ["127.0.0.1", "[::1]"] {
+            let req = socket(SocketType::Req, vec![]);
+            req.connect(&format!("tcp://{host}:{port}")).unwrap();
+            req.send(Bytes::from(host.to_string())).await.unwrap();
+            let m = rep.recv().await.unwrap();
+            rep.send(m).await.unwrap();
+            assert_eq!(
+                &req.recv().await.unwrap()[0][..],
+                host.as_bytes(),
+                "over {host}"
+            );
+        }
+    });
+}

@@ -231,12 +231,18 @@ impl Socket {
             self.check_security()?;
         }
         let io_err = |e: std::io::Error| Error::io(format!("bind {endpoint}"), &e);
-        let backlog = Some(self.shared.state.borrow().options.backlog);
+        let (backlog, ipv6) = {
+            let state = self.shared.state.borrow();
+            (Some(state.options.backlog), state.options.ipv6)
+        };
         let (resolved, listener) = match &ep {
             Endpoint::Tcp { host, port } => {
-                let listener =
+                let listener = if host == "*" && ipv6 {
+                    TcpListener::bind_dual_stack(*port, backlog)
+                } else {
                     TcpListener::bind_with_backlog(Endpoint::bind_addr(host, *port)?, backlog)
-                        .map_err(io_err)?;
+                }
+                .map_err(io_err)?;
                 let local = listener.local_addr().map_err(io_err)?;
                 let resolved = Endpoint::tcp_from_addr(local).to_string();
                 (resolved, Some(network::Listener::Tcp(listener)))

@@ -51,6 +51,13 @@ pub(crate) fn buffer_sizes(fd: RawFd) -> io::Result<(u32, u32)> {
     Ok((send.max(0) as u32, recv.max(0) as u32))
 }
 
+/// bind(2) to `addr`.
+pub(crate) fn bind(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds a live sockaddr of `addr.len` bytes for the call.
+    check(unsafe { libc::bind(fd, addr.as_ptr(), addr.len) })?;
+    Ok(())
+}
+
 /// listen(2) again on a listening socket: Linux takes the new backlog
 /// (capped by net.core.somaxconn).
 pub(crate) fn listen(fd: RawFd, backlog: u32) -> io::Result<()> {

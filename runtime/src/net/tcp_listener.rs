@@ -62,6 +62,26 @@ impl TcpListener {
         })
     }
 
+    /// Listens on every IPv4 and IPv6 address at `port` with one socket
+    /// (IPV6_V6ONLY off, whatever net.ipv6.bindv6only says): libzmq's
+    /// `tcp://*` under ZMQ_IPV6.
+    pub fn bind_dual_stack(port: u16, backlog: Option<u32>) -> io::Result<TcpListener> {
+        let fd = sys::socket(libc::AF_INET6, false)?;
+        let raw = fd.as_raw_fd();
+        sys::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        sys::set_int_option(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+        let addr = SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port);
+        sys::bind(raw, &crate::io::RawAddr::from_std(addr))?;
+        sys::listen(raw, backlog.unwrap_or(128))?;
+        let std = std::net::TcpListener::from(fd);
+        std.set_nonblocking(nonblocking_sockets())?;
+        let local = std.local_addr()?;
+        Ok(TcpListener {
+            socket: Source::new(OwnedFd::from(std))?,
+            local,
+        })
+    }
+
     /// The bound address (with the port chosen for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
