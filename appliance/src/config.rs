@@ -386,10 +386,10 @@ impl BindKey {
     fn of(endpoint: &str) -> BindKey {
         match endpoint.parse::<Endpoint>() {
             Ok(Endpoint::Tcp { port: 0, .. }) => BindKey::Nothing,
-            Ok(Endpoint::Tcp { host, port }) if host == "*" => {
+            Ok(Endpoint::Tcp { host, port, .. }) if host == "*" => {
                 BindKey::Tcp(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
             }
-            Ok(Endpoint::Tcp { host, port }) => match host.parse::<IpAddr>() {
+            Ok(Endpoint::Tcp { host, port, .. }) => match host.parse::<IpAddr>() {
                 Ok(ip) => BindKey::Tcp(ip, port),
                 Err(_) => match (host.as_str(), port)
                     .to_socket_addrs()

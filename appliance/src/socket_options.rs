@@ -66,6 +66,12 @@ pub const NAMES: &[&str] = &[
     "sndbuf",
     "rcvbuf",
     "ipv6",
+    "tos",
+    "bindtodevice",
+    "connect_timeout",
+    "tcp_maxrt",
+    "busy_poll",
+    "only_first_subscribe",
 ];
 
 /// Parses one `name = value` entry.
@@ -113,6 +119,20 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "sndbuf" => O::SndBuf(bytes_or_system(value)?),
         "ipv6" => O::Ipv6(flag(value)?),
         "rcvbuf" => O::RcvBuf(bytes_or_system(value)?),
+        "tos" => O::Tos(u8::try_from(count(value)?).map_err(|_| "0 to 255".to_string())?),
+        "bindtodevice" => O::BindToDevice(
+            value
+                .as_str()
+                .ok_or_else(|| format!("must be a string, not {}", value.type_str()))?
+                .to_string(),
+        ),
+        // 0 is libzmq's "the system's" for these three.
+        "connect_timeout" => O::ConnectTimeout(Some(millis(value)?)),
+        "tcp_maxrt" => O::TcpMaxrt(Some(millis(value)?)),
+        "busy_poll" => O::BusyPoll(Some(Duration::from_micros(
+            u64::try_from(integer(value)?).map_err(|_| "must be 0 or more microseconds")?,
+        ))),
+        "only_first_subscribe" => O::OnlyFirstSubscribe(flag(value)?),
         "reconnect_stop" => O::ReconnectStop(
             u8::try_from(count(value)?).map_err(|_| "a sum of 1, 2 and 4".to_string())?,
         ),
@@ -122,7 +142,7 @@ pub fn parse(name: &str, value: &Value) -> Result<Applied, String> {
         "rcvtimeo" => {
             return Err("not for a service: its loop waits for messages itself".into());
         }
-        "xpub_manual" => {
+        "xpub_manual" | "xpub_manual_last_value" => {
             return Err(
                 "not for a service: nobody would apply the subscriptions it holds back".into(),
             );
@@ -274,6 +294,41 @@ mod tests {
             panic!()
         };
         assert!(v);
+    }
+
+    #[test]
+    fn tcp_tuning_names_take_libzmq_units() {
+        let Applied::Option(SocketOption::Tos(t)) = parse("tos", &Value::Integer(40)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(t, 40);
+        assert!(parse("tos", &Value::Integer(256)).is_err());
+        let Applied::Option(SocketOption::ConnectTimeout(c)) =
+            parse("connect_timeout", &Value::Integer(250)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(c, Some(Duration::from_millis(250)));
+        let Applied::Option(SocketOption::TcpMaxrt(m)) =
+            parse("tcp_maxrt", &Value::Integer(1500)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(m, Some(Duration::from_millis(1500)));
+        let Applied::Option(SocketOption::BusyPoll(b)) =
+            parse("busy_poll", &Value::Integer(50)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(b, Some(Duration::from_micros(50)));
+        let Applied::Option(SocketOption::BindToDevice(d)) =
+            parse("bindtodevice", &Value::String("lo".into())).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(d, "lo");
+        assert!(parse("bindtodevice", &Value::Integer(1)).is_err());
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! ZeroMQ endpoint strings: `tcp://host:port`, `ipc:///path`, `inproc://name`.
+//! ZeroMQ endpoint strings: `tcp://host:port`, `tcp://source;host:port`,
+//! `ipc:///path`, `ipc://@name`, `inproc://name`.
 //!
 //! For `bind`, a tcp host may be `*` (all IPv4 interfaces, or all IPv6 ones with
-//! `[::]`), an address, or a name; the port may be `0` or `*` (the kernel picks
-//! one, read it back with `last_endpoint`). For `connect`, the host is an
-//! address or a name resolved when connecting (and again at each reconnect).
+//! `[::]`), an interface name (`eth0`: its first address), an address, or a
+//! name; the port may be `0` or `*` (the kernel picks one, read it back with
+//! `last_endpoint`). For `connect`, the host is an address or a name resolved
+//! off the reactor thread when connecting, and again at each reconnect; each of
+//! its addresses is tried in turn. A connect may name its source before a `;`:
+//! an interface name, an address or `*`, and a port (`0` or `*` for any), as
+//! libzmq's `tcp://eth0:0;server:5555`. `ipc://@name` is a name in Linux's
+//! abstract namespace (no file), as in libzmq.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::{Error, Result};
@@ -26,8 +32,12 @@ pub enum Endpoint {
         host: String,
         /// 0 lets the kernel choose (bind only).
         port: u16,
+        /// Where a connection starts from (`source;` in the endpoint): an
+        /// interface, an address or `*`, and a port (0 = any).
+        source: Option<(String, u16)>,
     },
-    /// A Unix domain socket at this path.
+    /// A Unix domain socket at this path; a path starting with `@` is a name
+    /// in Linux's abstract namespace.
     Ipc(PathBuf),
     /// A name within the same context (the same reactor thread).
     Inproc(String),
@@ -46,39 +56,24 @@ impl std::str::FromStr for Endpoint {
             .ok_or_else(|| bad("expected transport://address"))?;
         match scheme {
             "tcp" => {
-                let (host, port) = rest
-                    .rsplit_once(':')
-                    .ok_or_else(|| bad("tcp needs host:port"))?;
-                let port = match port {
-                    "*" => 0,
-                    p => p
-                        .parse::<u16>()
-                        .map_err(|_| bad("the port must be a number from 0 to 65535, or *"))?,
+                let (source, destination) = match rest.rsplit_once(';') {
+                    Some((source, destination)) => (Some(source), destination),
+                    None => (None, rest),
                 };
-                let host = host
-                    .strip_prefix('[')
-                    .and_then(|h| h.strip_suffix(']'))
-                    .unwrap_or(host);
-                if host.is_empty() {
-                    return Err(bad("the host is empty (use * to bind every interface)"));
-                }
-                // libzmq's sanity check: what no host name, IPv4 or IPv6
-                // address (with a zone) has is refused here, not retried
-                // for ever at connect.
-                let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:%_*".contains(c);
-                if let Some(c) = host.chars().find(|&c| !allowed(c)) {
-                    return Err(bad(&format!(
-                        "{c:?} is in no host name or address (letters, digits, '.', '-', ':', '%' and '_' are)"
-                    )));
-                }
-                Ok(Endpoint::Tcp {
-                    host: host.to_string(),
-                    port,
-                })
+                let (host, port) = tcp_host_port(destination).map_err(|r| bad(&r))?;
+                let source = source
+                    .map(|source| tcp_host_port(source).map_err(|r| bad(&format!("source: {r}"))))
+                    .transpose()?;
+                Ok(Endpoint::Tcp { host, port, source })
             }
             "ipc" => {
                 if rest.is_empty() {
                     return Err(bad("ipc needs a path"));
+                }
+                if rest == "@" {
+                    return Err(bad(
+                        "an abstract ipc name needs at least one character after @",
+                    ));
                 }
                 Ok(Endpoint::Ipc(PathBuf::from(rest)))
             }
@@ -93,13 +88,54 @@ impl std::str::FromStr for Endpoint {
     }
 }
 
+/// `host:port` of a tcp endpoint (the host without IPv6 brackets), or why not.
+fn tcp_host_port(text: &str) -> std::result::Result<(String, u16), String> {
+    let (host, port) = text.rsplit_once(':').ok_or("tcp needs host:port")?;
+    let port = match port {
+        "*" => 0,
+        p => p
+            .parse::<u16>()
+            .map_err(|_| "the port must be a number from 0 to 65535, or *")?,
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err("the host is empty (use * to bind every interface)".into());
+    }
+    // libzmq's sanity check: what no host name, interface, IPv4 or IPv6
+    // address (with a zone) has is refused here, not retried for ever at
+    // connect.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-:%_*".contains(c);
+    if let Some(c) = host.chars().find(|&c| !allowed(c)) {
+        return Err(format!(
+            "{c:?} is in no host name or address (letters, digits, '.', '-', ':', '%' and '_' are)"
+        ));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// `host:port`, with brackets around an IPv6 host.
+fn fmt_host_port(f: &mut std::fmt::Formatter<'_>, host: &str, port: u16) -> std::fmt::Result {
+    if host.contains(':') {
+        write!(f, "[{host}]:{port}")
+    } else {
+        write!(f, "{host}:{port}")
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } if host.contains(':') => {
-                write!(f, "tcp://[{host}]:{port}")
+            Endpoint::Tcp { host, port, source } => {
+                f.write_str("tcp://")?;
+                if let Some((source_host, source_port)) = source {
+                    fmt_host_port(f, source_host, *source_port)?;
+                    f.write_str(";")?;
+                }
+                fmt_host_port(f, host, *port)
             }
-            Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Ipc(p) => write!(f, "ipc://{}", p.display()),
             Endpoint::Inproc(n) => write!(f, "inproc://{n}"),
         }
@@ -107,39 +143,21 @@ impl std::fmt::Display for Endpoint {
 }
 
 impl Endpoint {
-    /// The address to bind a tcp endpoint to: `*` is every IPv4 interface.
-    pub(crate) fn bind_addr(host: &str, port: u16) -> Result<SocketAddr> {
-        if host == "*" {
-            return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port));
-        }
-        resolve(host, port)
-    }
-
     /// The endpoint string for a bound tcp listener (what `last_endpoint` reports).
     pub(crate) fn tcp_from_addr(addr: SocketAddr) -> Endpoint {
         Endpoint::Tcp {
             host: addr.ip().to_string(),
             port: addr.port(),
+            source: None,
         }
     }
-}
 
-/// Resolves a host (an address literal, or a name through the system resolver)
-/// to its first address.
-pub(crate) fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+    /// The name in Linux's abstract namespace an `ipc://@name` endpoint's
+    /// path stands for.
+    pub(crate) fn abstract_name(path: &std::path::Path) -> Option<&[u8]> {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().strip_prefix(b"@")
     }
-    let mut addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| Error::InvalidEndpoint {
-            endpoint: format!("tcp://{host}:{port}"),
-            reason: format!("cannot resolve host: {e}"),
-        })?;
-    addrs.next().ok_or_else(|| Error::InvalidEndpoint {
-        endpoint: format!("tcp://{host}:{port}"),
-        reason: "the host name has no address".into(),
-    })
 }
 
 #[cfg(test)]
@@ -178,14 +196,16 @@ mod tests {
             p("tcp://*:0").unwrap(),
             Endpoint::Tcp {
                 host: "*".into(),
-                port: 0
+                port: 0,
+                source: None
             }
         );
         assert_eq!(
             p("tcp://[::1]:5555").unwrap(),
             Endpoint::Tcp {
                 host: "::1".into(),
-                port: 5555
+                port: 5555,
+                source: None
             }
         );
         assert_eq!(
@@ -217,12 +237,36 @@ mod tests {
     }
 
     #[test]
-    fn resolves_literals_and_names() {
-        assert_eq!(resolve("127.0.0.1", 1).unwrap().to_string(), "127.0.0.1:1");
-        assert!(resolve("localhost", 1).unwrap().ip().is_loopback());
+    fn a_source_comes_before_the_last_semicolon_with_its_port() {
         assert_eq!(
-            Endpoint::bind_addr("*", 7).unwrap().to_string(),
-            "0.0.0.0:7"
+            p("tcp://127.0.0.2:0;127.0.0.1:5555").unwrap(),
+            Endpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: 5555,
+                source: Some(("127.0.0.2".into(), 0)),
+            }
         );
+        let e = p("tcp://[::1]:*;[::1]:7").unwrap();
+        assert_eq!(e.to_string(), "tcp://[::1]:0;[::1]:7");
+        assert_eq!(
+            p("tcp://lo:4000;host:7").unwrap().to_string(),
+            "tcp://lo:4000;host:7"
+        );
+        for bad in ["tcp://127.0.0.2;h:7", "tcp://;h:7", "tcp://a b:1;h:7"] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains("source"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_at_sign_names_an_abstract_ipc_socket() {
+        let e = p("ipc://@monocoque-x").unwrap();
+        assert_eq!(e.to_string(), "ipc://@monocoque-x");
+        let Endpoint::Ipc(path) = e else {
+            panic!("not ipc")
+        };
+        assert_eq!(Endpoint::abstract_name(&path), Some(&b"monocoque-x"[..]));
+        assert_eq!(Endpoint::abstract_name("/tmp/x".as_ref()), None);
+        assert!(p("ipc://@").is_err());
     }
 }

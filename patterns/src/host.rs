@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use monocoque_runtime::net::{Keepalive, TcpStream, UnixStream};
+use monocoque_runtime::net::{Keepalive, TcpStream, TcpTuning, UnixStream};
 use monocoque_zmtp::{SessionConfig, SocketType};
 
 use crate::admission::AdmissionPolicy;
@@ -46,6 +46,10 @@ pub(crate) struct ConnectionTerms {
     pub(crate) probe_router: bool,
     /// TCP_KEEPALIVE and its settings.
     pub(crate) tcp_keepalive: Keepalive,
+    /// TOS, BINDTODEVICE, TCP_MAXRT and BUSY_POLL.
+    pub(crate) tcp_tuning: TcpTuning,
+    /// CONNECT_TIMEOUT (`None`: the kernel's).
+    pub(crate) connect_timeout: Option<Duration>,
     /// RECONNECT_IVL (`None`: do not reconnect).
     pub(crate) reconnect_ivl: Option<Duration>,
     /// RECONNECT_IVL_MAX.
@@ -83,6 +87,8 @@ impl ConnectionTerms {
             shape: PipeShape::of(options, kind),
             probe_router: options.probe_router,
             tcp_keepalive: options.tcp_keepalive,
+            tcp_tuning: options.tcp_tuning.clone(),
+            connect_timeout: options.connect_timeout,
             reconnect_ivl: options.reconnect_ivl,
             reconnect_ivl_max: options.reconnect_ivl_max,
             reconnect_stop: options.reconnect_stop,

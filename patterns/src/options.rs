@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_runtime::net::Keepalive;
+use monocoque_runtime::net::{Keepalive, TcpTuning};
 use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
 use monocoque_zmtp::{Admission, Authenticator, MechanismConfig, SessionConfig, SocketType};
 
@@ -83,8 +83,9 @@ pub enum SocketOption {
     /// bounds what a peer can make a connection buffer, since empty frames
     /// cost memory but no bytes. A peer over the cap is disconnected.
     MaxMsgFrames(Option<usize>),
-    /// ZMQ_ROUTING_ID: the identity sent to peers (REQ, DEALER, ROUTER; 1 to 255
-    /// bytes, not starting with a zero byte).
+    /// ZMQ_ROUTING_ID: the identity sent to peers (by REQ, DEALER and ROUTER;
+    /// 1 to 255 bytes, not starting with a zero byte). Every socket type takes
+    /// it, as in libzmq; each puts it in its ZAP requests' identity frame.
     RoutingId(Bytes),
     /// ZMQ_ROUTER_MANDATORY: unroutable messages fail with `HostUnreachable`,
     /// and a full peer with `WouldBlock`, instead of being dropped.
@@ -134,6 +135,28 @@ pub enum SocketOption {
     /// ZMQ_TCP_KEEPALIVE_CNT: unanswered probes before the connection drops
     /// (`None` = system's).
     TcpKeepaliveCnt(Option<u32>),
+    /// ZMQ_TOS: the IP type-of-service byte (IPv6 traffic class) of every
+    /// tcp connection and listener made from now on (0, the default: the
+    /// system's).
+    Tos(u8),
+    /// ZMQ_BINDTODEVICE: confine tcp listeners and connections made from
+    /// now on to this interface (SO_BINDTODEVICE; "" for none, the default).
+    /// A device that does not exist fails the bind, and each connect attempt.
+    BindToDevice(String),
+    /// ZMQ_CONNECT_TIMEOUT: how long one tcp connect attempt may take before
+    /// it is abandoned and retried after RECONNECT_IVL (`None`, the
+    /// default: the kernel's, minutes against a silent host).
+    ConnectTimeout(Option<Duration>),
+    /// ZMQ_TCP_MAXRT: how long sent data may go unacknowledged before the
+    /// kernel drops the connection (TCP_USER_TIMEOUT; `None`, the default:
+    /// the system's retransmission limit).
+    TcpMaxrt(Option<Duration>),
+    /// ZMQ_BUSY_POLL: the kernel's SO_BUSY_POLL on tcp connections made from
+    /// now on, in microseconds of busy polling per blocking read (`None`, the
+    /// default: the system's, net.core.busy_read). Raising it above the
+    /// system's needs CAP_NET_ADMIN: without it the option is refused when
+    /// set. libzmq has it as a draft option.
+    BusyPoll(Option<Duration>),
     /// ZMQ_PLAIN_USERNAME and ZMQ_PLAIN_PASSWORD: be a PLAIN client.
     PlainClient {
         /// At most 255 bytes.
@@ -157,6 +180,21 @@ pub enum SocketOption {
     /// ZMQ_XPUB_MANUAL: subscriptions are not applied by themselves; the user
     /// reads each request and applies it with Subscribe/Unsubscribe.
     XpubManual(bool),
+    /// ZMQ_XPUB_MANUAL_LAST_VALUE: XPUB_MANUAL, and the first message sent
+    /// after the user reads a request goes only to the subscriber that sent
+    /// it (if its subscriptions match), not to every match: a last-value
+    /// cache answers a new subscriber without repeating itself to the others.
+    /// One message, then matching is as usual until the next request is read.
+    XpubManualLastValue(bool),
+    /// ZMQ_ONLY_FIRST_SUBSCRIBE: a multipart message whose first frame is a
+    /// subscribe or cancel (`0x01`/`0x00` + topic) is that subscription, and
+    /// its other frames are data for the receiver (XPUB, PUB, XSUB). An XSUB
+    /// applies the first frame and sends the whole message upstream; an XPUB
+    /// applies it and hands the user the whole message; a PUB applies it and
+    /// drops the rest. Without it a multipart message is data, whatever its
+    /// frames start with (libzmq reads each frame of it as a possible
+    /// subscription).
+    OnlyFirstSubscribe(bool),
     /// ZMQ_XPUB_NODROP: a send that would drop a message for a subscriber at
     /// its SNDHWM waits (or fails with `WouldBlock`) instead (PUB, XPUB).
     XpubNodrop(bool),
@@ -185,11 +223,13 @@ pub enum SocketOption {
     MaxSubscriptionBytes(Option<usize>),
     /// ZMQ_INVERT_MATCHING: PUB and XPUB send to the subscribers a message
     /// does not match; SUB receives the messages matching none of its
-    /// subscriptions.
+    /// subscriptions. Every socket type takes it, as in libzmq; on the others
+    /// it changes nothing (a warning says so).
     InvertMatching(bool),
     /// ZMQ_CONFLATE: keep only the newest message in each pipe (PUB, SUB, PUSH,
     /// PULL, DEALER), for "last value" feeds. SNDHWM and RCVHWM no longer apply
-    /// to the conflated direction.
+    /// to the conflated direction. Every socket type takes it, as in libzmq;
+    /// on the others it changes nothing (a warning says so).
     Conflate(bool),
     /// ZMQ_PLAIN_SERVER, with the authenticator that decides who gets in (libzmq
     /// asks a ZAP handler; here it is a plain Rust trait object).
@@ -271,6 +311,11 @@ impl SocketOption {
             TcpKeepaliveIdle(_) => "TCP_KEEPALIVE_IDLE",
             TcpKeepaliveIntvl(_) => "TCP_KEEPALIVE_INTVL",
             TcpKeepaliveCnt(_) => "TCP_KEEPALIVE_CNT",
+            Tos(_) => "TOS",
+            BindToDevice(_) => "BINDTODEVICE",
+            ConnectTimeout(_) => "CONNECT_TIMEOUT",
+            TcpMaxrt(_) => "TCP_MAXRT",
+            BusyPoll(_) => "BUSY_POLL",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
             CurveServer(_) => "CURVE_SERVER",
@@ -287,6 +332,8 @@ impl SocketOption {
             XpubVerboser(_) => "XPUB_VERBOSER",
             XpubManual(_) => "XPUB_MANUAL",
             XpubNodrop(_) => "XPUB_NODROP",
+            XpubManualLastValue(_) => "XPUB_MANUAL_LAST_VALUE",
+            OnlyFirstSubscribe(_) => "ONLY_FIRST_SUBSCRIBE",
             XpubWelcomeMsg(_) => "XPUB_WELCOME_MSG",
             InvertMatching(_) => "INVERT_MATCHING",
             MaxSubscriptions(_) => "MAX_SUBSCRIPTIONS",
@@ -375,6 +422,10 @@ pub struct Options {
     pub(crate) req_relaxed: bool,
     /// TCP_KEEPALIVE and friends.
     pub(crate) tcp_keepalive: Keepalive,
+    /// TOS, BINDTODEVICE, TCP_MAXRT and BUSY_POLL.
+    pub(crate) tcp_tuning: TcpTuning,
+    /// CONNECT_TIMEOUT.
+    pub(crate) connect_timeout: Option<Duration>,
     /// The security mechanism and role, when it is NULL or PLAIN.
     pub(crate) mechanism: MechanismConfig,
     /// The CURVE options; they choose the mechanism while `curve.selected`.
@@ -391,6 +442,11 @@ pub struct Options {
     pub(crate) xpub_manual: bool,
     /// XPUB_NODROP.
     pub(crate) xpub_nodrop: bool,
+    /// XPUB_MANUAL_LAST_VALUE: the message after a read request goes to its
+    /// sender only.
+    pub(crate) xpub_send_last: bool,
+    /// ONLY_FIRST_SUBSCRIBE.
+    pub(crate) only_first_subscribe: bool,
     /// XPUB_WELCOME_MSG (empty = none).
     pub(crate) xpub_welcome_msg: Bytes,
     /// INVERT_MATCHING.
@@ -449,6 +505,8 @@ impl Options {
             req_correlate: false,
             req_relaxed: false,
             tcp_keepalive: Keepalive::default(),
+            tcp_tuning: TcpTuning::default(),
+            connect_timeout: None,
             mechanism: MechanismConfig::Null,
             curve: CurveSettings::default(),
             zap_domain: Bytes::new(),
@@ -457,6 +515,8 @@ impl Options {
             xpub_verbose_unsubs: false,
             xpub_manual: false,
             xpub_nodrop: false,
+            xpub_send_last: false,
+            only_first_subscribe: false,
             xpub_welcome_msg: Bytes::new(),
             invert_matching: false,
             max_subscriptions: None,
@@ -611,6 +671,17 @@ impl Options {
         self.tcp_keepalive
     }
 
+    /// ZMQ_TOS, ZMQ_BINDTODEVICE, ZMQ_TCP_MAXRT and ZMQ_BUSY_POLL, as the
+    /// kernel options they set (`None`: not set).
+    pub fn tcp_tuning(&self) -> &TcpTuning {
+        &self.tcp_tuning
+    }
+
+    /// ZMQ_CONNECT_TIMEOUT (`None`: the kernel's).
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
     /// ZMQ_MECHANISM with ZMQ_PLAIN_*: the security mechanism and role (NULL by default).
     pub fn mechanism(&self) -> &MechanismConfig {
         &self.mechanism
@@ -634,6 +705,16 @@ impl Options {
     /// ZMQ_XPUB_NODROP: whether a send to a full subscriber waits instead of dropping (a flag).
     pub fn xpub_nodrop(&self) -> bool {
         self.xpub_nodrop
+    }
+
+    /// ZMQ_XPUB_MANUAL_LAST_VALUE.
+    pub fn xpub_manual_last_value(&self) -> bool {
+        self.xpub_send_last
+    }
+
+    /// ZMQ_ONLY_FIRST_SUBSCRIBE.
+    pub fn only_first_subscribe(&self) -> bool {
+        self.only_first_subscribe
     }
 
     /// ZMQ_XPUB_WELCOME_MSG: the message sent to each new subscriber, as bytes (empty = none).
@@ -674,6 +755,13 @@ impl Options {
                 ));
             }
         }
+        if no_effect_on(&option, socket_type) {
+            tracing::warn!(
+                option = option.name(),
+                socket_type = %socket_type,
+                "taken, as libzmq takes it, but it changes nothing on this socket type"
+            );
+        }
         // Exhaustive, so that a new option has to be given a family; each
         // family's setter can then take the others as unreachable.
         match option {
@@ -711,6 +799,8 @@ impl Options {
             | SocketOption::XpubVerboser(_)
             | SocketOption::XpubManual(_)
             | SocketOption::XpubNodrop(_)
+            | SocketOption::XpubManualLastValue(_)
+            | SocketOption::OnlyFirstSubscribe(_)
             | SocketOption::XpubWelcomeMsg(_)
             | SocketOption::InvertMatching(_)
             | SocketOption::MaxSubscriptions(_)
@@ -720,6 +810,11 @@ impl Options {
             | SocketOption::TcpKeepaliveIdle(_)
             | SocketOption::TcpKeepaliveIntvl(_)
             | SocketOption::TcpKeepaliveCnt(_)
+            | SocketOption::Tos(_)
+            | SocketOption::BindToDevice(_)
+            | SocketOption::ConnectTimeout(_)
+            | SocketOption::TcpMaxrt(_)
+            | SocketOption::BusyPoll(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
@@ -850,6 +945,12 @@ impl Options {
                 self.xpub_verbose_unsubs = v;
             }
             XpubManual(v) => self.xpub_manual = v,
+            // As libzmq: manual mode on or off with it.
+            XpubManualLastValue(v) => {
+                self.xpub_manual = v;
+                self.xpub_send_last = v;
+            }
+            OnlyFirstSubscribe(v) => self.only_first_subscribe = v,
             XpubNodrop(v) => self.xpub_nodrop = v,
             XpubWelcomeMsg(v) => self.xpub_welcome_msg = v,
             InvertMatching(v) => self.invert_matching = v,
@@ -876,6 +977,32 @@ impl Options {
             TcpKeepaliveIdle(v) => self.tcp_keepalive.idle = v,
             TcpKeepaliveIntvl(v) => self.tcp_keepalive.interval = v,
             TcpKeepaliveCnt(v) => self.tcp_keepalive.count = v,
+            Tos(v) => self.tcp_tuning.tos = (v != 0).then_some(v),
+            BindToDevice(device) => {
+                if device.len() >= 16
+                    || device.contains(['\0', '/'])
+                    || device.contains(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        name,
+                        "an interface name: at most 15 bytes, without '/', NUL or spaces",
+                    ));
+                }
+                self.tcp_tuning.device = (!device.is_empty()).then_some(device);
+            }
+            ConnectTimeout(v) => self.connect_timeout = v.and_then(non_zero),
+            TcpMaxrt(v) => self.tcp_tuning.user_timeout = v.and_then(non_zero),
+            BusyPoll(v) => {
+                if let Some(d) = v {
+                    monocoque_runtime::net::check_busy_poll(d).map_err(|e| {
+                        invalid(
+                            name,
+                            format!("the kernel refuses {} us: {e}", d.as_micros()),
+                        )
+                    })?;
+                }
+                self.tcp_tuning.busy_poll = v;
+            }
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
                     return Err(invalid(
@@ -1054,21 +1181,41 @@ fn policy_for(admission: Admission, required: bool) -> AdmissionPolicy {
     }
 }
 
+/// Whether `option`, which every type accepts (as in libzmq), does nothing
+/// on `socket_type`: CONFLATE outside DEALER, PULL, PUSH, PUB and SUB,
+/// INVERT_MATCHING outside PUB, XPUB and SUB (an XSUB passes everything).
+fn no_effect_on(option: &SocketOption, socket_type: SocketType) -> bool {
+    use SocketType as T;
+    match option {
+        SocketOption::Conflate(true) => {
+            !matches!(socket_type, T::Dealer | T::Pull | T::Push | T::Pub | T::Sub)
+        }
+        SocketOption::InvertMatching(true) => !matches!(socket_type, T::Pub | T::XPub | T::Sub),
+        _ => false,
+    }
+}
+
 /// The socket types that accept `option`, or `None` when every type does.
 fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
     use SocketOption::*;
     use SocketType as T;
     match option {
-        RoutingId(_) | ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
+        ProbeRouter(_) => Some(&[T::Req, T::Dealer, T::Router]),
         RouterMandatory(_) | RouterHandover(_) | RouterNotify(_) => Some(&[T::Router]),
         ConnectRoutingId(_) => Some(&[T::Router, T::Stream]),
         StreamNotify(_) => Some(&[T::Stream]),
         ReqCorrelate(_) | ReqRelaxed(_) => Some(&[T::Req]),
         Subscribe(_) | Unsubscribe(_) => Some(&[T::Sub, T::XSub, T::XPub]),
-        XpubVerbose(_) | XpubVerboser(_) | XpubManual(_) | XpubWelcomeMsg(_) => Some(&[T::XPub]),
+        XpubVerbose(_)
+        | XpubVerboser(_)
+        | XpubManual(_)
+        | XpubManualLastValue(_)
+        | XpubWelcomeMsg(_) => Some(&[T::XPub]),
+        OnlyFirstSubscribe(_) => Some(&[T::XPub, T::Pub, T::XSub]),
         XpubNodrop(_) | MaxSubscriptions(_) | MaxSubscriptionBytes(_) => Some(&[T::Pub, T::XPub]),
-        InvertMatching(_) => Some(&[T::Pub, T::XPub, T::Sub]),
-        Conflate(_) => Some(&[T::Pub, T::Sub, T::Push, T::Pull, T::Dealer]),
+        // libzmq takes ROUTING_ID, INVERT_MATCHING and CONFLATE on every
+        // socket type; `no_effect_on` says where they change nothing.
+        RoutingId(_) | InvertMatching(_) | Conflate(_) => None,
         // Listed rather than caught by `_`, so that a new option has to be
         // placed here deliberately.
         SndHwm(_)
@@ -1089,6 +1236,11 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | TcpKeepaliveIdle(_)
         | TcpKeepaliveIntvl(_)
         | TcpKeepaliveCnt(_)
+        | Tos(_)
+        | BindToDevice(_)
+        | ConnectTimeout(_)
+        | TcpMaxrt(_)
+        | BusyPoll(_)
         | PlainClient { .. }
         | PlainServer(_)
         | CurveServer(_)
@@ -1163,17 +1315,13 @@ mod tests {
 
     #[test]
     fn type_specific_options_are_refused_elsewhere() {
-        let cases: [(SocketOption, &[SocketType]); 6] = [
+        let cases: [(SocketOption, &[SocketType]); 5] = [
             (SocketOption::RouterMandatory(true), &[SocketType::Router]),
             (SocketOption::RouterHandover(true), &[SocketType::Router]),
             (SocketOption::ReqCorrelate(true), &[SocketType::Req]),
             (SocketOption::ReqRelaxed(true), &[SocketType::Req]),
             (
                 SocketOption::ProbeRouter(true),
-                &[SocketType::Router, SocketType::Dealer, SocketType::Req],
-            ),
-            (
-                SocketOption::RoutingId(Bytes::from_static(b"id")),
                 &[SocketType::Router, SocketType::Dealer, SocketType::Req],
             ),
         ];

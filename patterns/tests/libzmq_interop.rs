@@ -466,3 +466,69 @@ fn heartbeats_with_libzmq() {
         });
     }
 }
+
+#[test]
+fn abstract_ipc_and_a_tcp_source_both_ways_with_libzmq() {
+    run(|| async {
+        // libzmq connects to our `ipc://@name`, from `source;destination` too.
+        let name = format!("ipc://@monocoque-interop-{}", std::process::id());
+        let pull = socket(SocketType::Pull, vec![]);
+        pull.bind(&name).unwrap();
+        let tcp = bind(&pull, Transport::Tcp);
+        let port = tcp.rsplit(':').next().unwrap().to_string();
+        let endpoints = [name.clone(), format!("tcp://127.0.0.2:0;127.0.0.1:{port}")];
+        let theirs = std::thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            for ep in endpoints {
+                let push = zsock(&ctx, SocketType::Push);
+                push.connect(&ep).unwrap();
+                push.send(ep.as_bytes(), 0).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (m, props) = pull.recv_with_properties().await.unwrap();
+            let from = props.and_then(|p| p.peer_address().map(str::to_string));
+            got.push((frames(&m)[0].clone(), from));
+        }
+        got.sort();
+        assert_eq!(got[0].0, name);
+        assert_eq!(got[1].1.as_deref(), Some("127.0.0.2"), "libzmq's source");
+        join(theirs).await;
+        // Ours connects to libzmq's abstract name and from a source of ours.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let theirs_name = format!("ipc://@monocoque-interop-theirs-{}", std::process::id());
+        let bound = theirs_name.clone();
+        let theirs = std::thread::spawn(move || {
+            let ctx = zmq::Context::new();
+            let pull = zsock(&ctx, SocketType::Pull);
+            pull.bind(&bound).unwrap();
+            assert_eq!(pull.get_last_endpoint().unwrap().unwrap(), bound);
+            pull.bind("tcp://127.0.0.1:*").unwrap();
+            tx.send(pull.get_last_endpoint().unwrap().unwrap()).unwrap();
+            (0..2)
+                .map(|_| String::from_utf8(pull.recv_bytes(0).unwrap()).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let mut tcp = String::new();
+        until("libzmq binds", || {
+            if let Ok(ep) = rx.try_recv() {
+                tcp = ep;
+            }
+            !tcp.is_empty()
+        })
+        .await;
+        let push = socket(SocketType::Push, vec![]);
+        push.connect(&theirs_name).unwrap();
+        push.send("to libzmq's abstract name").await.unwrap();
+        let from_source = socket(SocketType::Push, vec![]);
+        let port = tcp.rsplit(':').next().unwrap();
+        from_source
+            .connect(&format!("tcp://lo:0;127.0.0.1:{port}"))
+            .unwrap();
+        from_source.send("from lo").await.unwrap();
+        let mut received = join(theirs).await;
+        received.sort();
+        assert_eq!(received, ["from lo", "to libzmq's abstract name"]);
+    });
+}

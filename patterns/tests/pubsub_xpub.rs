@@ -367,3 +367,172 @@ fn hwm_pubsub() {
         assert_eq!(received, count);
     });
 }
+
+/// test_xpub_manual_last_value's test_basic: the first send after a request
+/// is read goes to that request's peer only if it matches, and is then
+/// spent, even when nothing matched.
+#[test]
+fn xpub_manual_last_value_spends_the_first_send_on_the_last_peer() {
+    each_transport(|t| async move {
+        let xpub = socket(
+            SocketType::XPub,
+            vec![SocketOption::XpubManualLastValue(true)],
+        );
+        assert!(xpub.options().xpub_manual(), "manual mode comes with it");
+        let ep = bind(&xpub, t);
+        let xsub = socket(SocketType::XSub, vec![]);
+        xsub.connect(&ep).unwrap();
+        xsub.send("\u{1}A").await.unwrap();
+        assert_eq!(heard(&xpub).await, "\u{1}A");
+        xpub.set_option(sub("B")).unwrap();
+        xpub.send("A").await.unwrap();
+        xpub.send("B").await.unwrap();
+        assert_eq!(frames(&xsub.recv().await.unwrap()), ["B"]);
+    });
+}
+
+/// test_xpub_manual_last_value's test_manual_last_value: with two
+/// subscribers to "A", the message after the second one's request reaches
+/// it alone; the next reaches both.
+#[test]
+fn xpub_manual_last_value_answers_the_new_subscriber_alone() {
+    each_transport(|t| async move {
+        let xpub = socket(
+            SocketType::XPub,
+            vec![SocketOption::XpubManualLastValue(true)],
+        );
+        let ep = bind(&xpub, t);
+        let s = subs(&ep, 2);
+        for one in &s {
+            one.set_option(sub("A")).unwrap();
+            assert_eq!(heard(&xpub).await, "\u{1}A");
+            xpub.set_option(sub("A")).unwrap();
+        }
+        xpub.send(msg(&["A", "cached"])).await.unwrap();
+        xpub.send(msg(&["A", "live"])).await.unwrap();
+        assert_eq!(frames(&s[1].recv().await.unwrap()), ["A", "cached"]);
+        assert_eq!(frames(&s[1].recv().await.unwrap()), ["A", "live"]);
+        assert_eq!(
+            frames(&s[0].recv().await.unwrap()),
+            ["A", "live"],
+            "the last value went to the new subscriber only"
+        );
+    });
+}
+
+#[test]
+fn only_first_subscribe_makes_the_first_frame_a_subscription_and_the_rest_data() {
+    each_transport(|t| async move {
+        let xpub = socket(
+            SocketType::XPub,
+            vec![SocketOption::OnlyFirstSubscribe(true)],
+        );
+        let ep = bind(&xpub, t);
+        let xsub = socket(
+            SocketType::XSub,
+            vec![SocketOption::OnlyFirstSubscribe(true)],
+        );
+        // Connected first: a connection made later hears the bare
+        // subscription too, when the XSUB greets it with all of them.
+        let monitor = xsub.monitor();
+        xsub.connect(&ep).unwrap();
+        if t != Transport::Inproc {
+            while !matches!(
+                monitor.recv().await,
+                monocoque_patterns::MonitorEvent::HandshakeSucceeded { .. }
+            ) {}
+        }
+        // A subscription carrying a parameter that looks like one too.
+        xsub.send(msg(&["\u{1}A", "\u{1}B"])).await.unwrap();
+        assert_eq!(frames(&xpub.recv().await.unwrap()), ["\u{1}A", "\u{1}B"]);
+        assert_eq!(xpub.topics_count(), 1, "A only");
+        assert_eq!(xsub.topics_count(), 1, "the XSUB keeps A for reconnects");
+        xpub.send("B, not subscribed").await.unwrap();
+        xpub.send("A, subscribed").await.unwrap();
+        assert_eq!(frames(&xsub.recv().await.unwrap()), ["A, subscribed"]);
+        // Its cancel, the same way.
+        xsub.send(msg(&["\u{0}A", "bye"])).await.unwrap();
+        assert_eq!(frames(&xpub.recv().await.unwrap()), ["\u{0}A", "bye"]);
+        assert_eq!(xpub.topics_count(), 0);
+        // A multipart message starting with data stays data.
+        xsub.send(msg(&["data", "\u{1}C"])).await.unwrap();
+        assert_eq!(frames(&xpub.recv().await.unwrap()), ["data", "\u{1}C"]);
+        assert_eq!(xpub.topics_count(), 0);
+    });
+}
+
+#[test]
+fn without_only_first_subscribe_a_multipart_message_is_data() {
+    each_transport(|t| async move {
+        let xpub = socket(SocketType::XPub, vec![]);
+        let ep = bind(&xpub, t);
+        let xsub = socket(SocketType::XSub, vec![]);
+        xsub.connect(&ep).unwrap();
+        xsub.send(msg(&["\u{1}A", "x"])).await.unwrap();
+        assert_eq!(frames(&xpub.recv().await.unwrap()), ["\u{1}A", "x"]);
+        assert_eq!(xpub.topics_count(), 0);
+        // A PUB with the option applies the first frame and drops the rest.
+        let publisher = socket(
+            SocketType::Pub,
+            vec![SocketOption::OnlyFirstSubscribe(true)],
+        );
+        let ep = bind(&publisher, t);
+        let xsub = socket(
+            SocketType::XSub,
+            vec![SocketOption::OnlyFirstSubscribe(true)],
+        );
+        xsub.connect(&ep).unwrap();
+        xsub.send(msg(&["\u{1}A", "x"])).await.unwrap();
+        until("the PUB applies it", || publisher.topics_count() == 1).await;
+        publisher.send("A1").await.unwrap();
+        assert_eq!(frames(&xsub.recv().await.unwrap()), ["A1"]);
+    });
+}
+
+#[test]
+fn options_are_taken_on_the_socket_types_libzmq_takes_them_on() {
+    run(|| async {
+        use SocketType as T;
+        let every = [
+            T::Req,
+            T::Rep,
+            T::Dealer,
+            T::Router,
+            T::Push,
+            T::Pull,
+            T::Pair,
+            T::Pub,
+            T::Sub,
+            T::XPub,
+            T::XSub,
+            T::Stream,
+        ];
+        for kind in every {
+            let s = socket(kind, vec![]);
+            for option in [
+                SocketOption::RoutingId(Bytes::from_static(b"me")),
+                SocketOption::InvertMatching(true),
+                SocketOption::Conflate(true),
+            ] {
+                let name = option.name();
+                s.set_option(option)
+                    .unwrap_or_else(|e| panic!("{name} on {kind}: {e}"));
+            }
+            let only_first = s.set_option(SocketOption::OnlyFirstSubscribe(true));
+            assert_eq!(
+                only_first.is_ok(),
+                matches!(kind, T::XPub | T::Pub | T::XSub),
+                "ONLY_FIRST_SUBSCRIBE on {kind}"
+            );
+            let last_value = s.set_option(SocketOption::XpubManualLastValue(true));
+            assert_eq!(
+                last_value.is_ok(),
+                kind == T::XPub,
+                "XPUB_MANUAL_LAST_VALUE on {kind}"
+            );
+            if let Err(e) = last_value {
+                assert!(matches!(e, Error::InvalidOption { .. }), "{e}");
+            }
+        }
+    });
+}

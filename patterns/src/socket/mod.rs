@@ -23,7 +23,7 @@ use crate::host::SocketHost;
 use crate::monitor::{Monitor, MonitorEvent};
 use crate::options::{Options, SocketOption};
 use crate::pipe::Pipe;
-use crate::transport::{inproc, ipc_wildcard, network};
+use crate::transport::{inproc, ipc_wildcard, network, tcp_address};
 use crate::{Error, PeerProperties, Result};
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
@@ -231,21 +231,35 @@ impl Socket {
             self.check_security()?;
         }
         let io_err = |e: std::io::Error| Error::io(format!("bind {endpoint}"), &e);
-        let (backlog, ipv6) = {
+        let (backlog, ipv6, tuning) = {
             let state = self.shared.state.borrow();
-            (Some(state.options.backlog), state.options.ipv6)
+            let o = &state.options;
+            (Some(o.backlog), o.ipv6, o.tcp_tuning.clone())
         };
         let (resolved, listener) = match &ep {
-            Endpoint::Tcp { host, port } => {
+            Endpoint::Tcp {
+                host,
+                port,
+                source: None,
+            } => {
                 let listener = if host == "*" && ipv6 {
-                    TcpListener::bind_dual_stack(*port, backlog)
+                    TcpListener::bind_dual_stack(*port, backlog, &tuning)
                 } else {
-                    TcpListener::bind_with_backlog(Endpoint::bind_addr(host, *port)?, backlog)
+                    let addr = tcp_address::bind_address(host, *port, ipv6)?;
+                    TcpListener::bind_with(addr, backlog, &tuning)
                 }
                 .map_err(io_err)?;
                 let local = listener.local_addr().map_err(io_err)?;
                 let resolved = Endpoint::tcp_from_addr(local).to_string();
                 (resolved, Some(network::Listener::Tcp(listener)))
+            }
+            Endpoint::Tcp {
+                source: Some(_), ..
+            } => {
+                return Err(Error::InvalidEndpoint {
+                    endpoint: endpoint.into(),
+                    reason: "a source address (source;destination) is for connect, not bind".into(),
+                })
             }
             Endpoint::Ipc(path) => {
                 let path = if path.as_os_str() == "*" {
@@ -253,8 +267,11 @@ impl Socket {
                 } else {
                     path.clone()
                 };
-                let mut listener =
-                    UnixListener::bind_with_backlog(&path, backlog).map_err(io_err)?;
+                let mut listener = match Endpoint::abstract_name(&path) {
+                    Some(name) => UnixListener::bind_abstract(name, backlog),
+                    None => UnixListener::bind_with_backlog(&path, backlog),
+                }
+                .map_err(io_err)?;
                 // Removed by `listener_closed`, which reports a failure.
                 listener.leave_path_on_drop();
                 (
@@ -310,7 +327,7 @@ impl Socket {
                 self.shared.state.borrow_mut().attach(pipe);
                 (None, Some(peer))
             }
-            Endpoint::Tcp { port, host } => {
+            Endpoint::Tcp { port, host, .. } => {
                 if *port == 0 || host == "*" {
                     return Err(Error::InvalidEndpoint {
                         endpoint: endpoint.into(),
@@ -443,6 +460,10 @@ impl Socket {
     /// `Closed`, or `CloseFailed` if the file could not be removed.
     fn listener_closed(&self, endpoint: String) {
         let event = match endpoint.parse::<Endpoint>() {
+            // An abstract name leaves no file behind.
+            Ok(Endpoint::Ipc(path)) if Endpoint::abstract_name(&path).is_some() => {
+                MonitorEvent::Closed { endpoint }
+            }
             Ok(Endpoint::Ipc(path)) => match std::fs::remove_file(&path) {
                 Ok(()) => {
                     ipc_wildcard::remove_generated_dir(&path);

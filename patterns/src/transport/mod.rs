@@ -6,3 +6,4 @@ pub(crate) mod inproc;
 pub(crate) mod ipc_wildcard;
 pub(crate) mod network;
 pub(crate) mod reconnect;
+pub(crate) mod tcp_address;

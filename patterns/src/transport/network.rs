@@ -4,13 +4,14 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monocoque_runtime::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use monocoque_runtime::{sleep_until, spawn};
+use monocoque_runtime::net::{TcpListener, TcpStream, TcpTuning, UnixListener, UnixStream};
+use monocoque_runtime::{sleep_until, spawn, timeout};
 
 use super::reconnect::Backoff;
-use crate::endpoint::{resolve, Endpoint};
+use super::tcp_address;
+use crate::endpoint::Endpoint;
 use crate::engine::{self, EngineEnd, EngineOwner};
-use crate::host::{NetStream, SocketHost};
+use crate::host::{ConnectionTerms, NetStream, SocketHost};
 use crate::log_limit;
 use crate::monitor::MonitorEvent;
 use crate::options::{
@@ -159,20 +160,31 @@ pub(crate) async fn connect(
             endpoint: shown.clone(),
         });
         let result = match &endpoint {
-            Endpoint::Tcp { host, port } => match resolve(host, *port) {
-                Ok(addr) => TcpStream::connect(addr)
-                    .await
-                    .map(|s| (NetStream::Tcp(s), Some(addr.to_string()))),
-                Err(e) => {
-                    if !std::mem::replace(&mut unresolved_said, true) {
-                        tracing::warn!(endpoint = %shown, error = %e, "host does not resolve; retrying every RECONNECT_IVL");
+            Endpoint::Tcp {
+                host: name,
+                port,
+                source,
+            } => {
+                let terms = host.terms();
+                match connect_tcp(name, *port, source.as_ref(), &terms).await {
+                    Ok(s) => {
+                        let remote = s.peer_addr().ok().map(|a| a.to_string());
+                        Ok((NetStream::Tcp(s), remote))
                     }
-                    Err(std::io::Error::other(e.to_string()))
+                    Err(TcpConnectFailure::Unresolved(e)) => {
+                        if !std::mem::replace(&mut unresolved_said, true) {
+                            tracing::warn!(endpoint = %shown, error = %e, "host does not resolve; retrying every RECONNECT_IVL");
+                        }
+                        Err(e)
+                    }
+                    Err(TcpConnectFailure::Failed(e)) => Err(e),
                 }
-            },
-            Endpoint::Ipc(path) => UnixStream::connect(path)
-                .await
-                .map(|s| (NetStream::Ipc(s), None)),
+            }
+            Endpoint::Ipc(path) => match Endpoint::abstract_name(path) {
+                Some(name) => UnixStream::connect_abstract(name).await,
+                None => UnixStream::connect(path).await,
+            }
+            .map(|s| (NetStream::Ipc(s), None)),
             Endpoint::Inproc(_) => unreachable!("inproc is not a network transport"),
         };
         match result {
@@ -218,6 +230,70 @@ pub(crate) async fn connect(
     }
 }
 
+/// Why a tcp connect attempt failed.
+enum TcpConnectFailure {
+    /// The host name gave no address (said once per connecter).
+    Unresolved(std::io::Error),
+    /// Every address was tried; the last one's error.
+    Failed(std::io::Error),
+}
+
+/// One connect attempt to `name:port`: each of its addresses in turn (a
+/// name is looked up off the reactor), from `source` when given, with the
+/// socket's tcp options set before connecting and CONNECT_TIMEOUT bounding
+/// each address's attempt.
+async fn connect_tcp(
+    name: &str,
+    port: u16,
+    source: Option<&(String, u16)>,
+    terms: &ConnectionTerms,
+) -> Result<TcpStream, TcpConnectFailure> {
+    let addresses = tcp_address::lookup(name, port)
+        .await
+        .map_err(TcpConnectFailure::Unresolved)?;
+    connect_any(&addresses, source, &terms.tcp_tuning, terms.connect_timeout)
+        .await
+        .map_err(TcpConnectFailure::Failed)
+}
+
+/// Connects to the first of `addresses` that takes the connection; the last
+/// one's error if none does.
+async fn connect_any(
+    addresses: &[std::net::SocketAddr],
+    source: Option<&(String, u16)>,
+    tuning: &TcpTuning,
+    connect_timeout: Option<Duration>,
+) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for &address in addresses {
+        let attempt = async {
+            let from = match source {
+                Some((host, port)) => Some(tcp_address::source_address(host, *port, address)?),
+                None => None,
+            };
+            let connecting = TcpStream::connect_with(address, from, tuning);
+            match connect_timeout {
+                Some(limit) => timeout(limit, connecting).await.unwrap_or_else(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no connection within CONNECT_TIMEOUT ({limit:?})"),
+                    ))
+                }),
+                None => connecting.await,
+            }
+        };
+        match attempt.await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => {
+                tracing::debug!(%address, error = %e, "connect attempt failed");
+                last = Some(e);
+            }
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address to try")))
+}
+
 /// Whether RECONNECT_STOP ends the connecter after a connection that ended so.
 fn stops_after(host: &dyn SocketHost, end: &EngineEnd) -> bool {
     let stop = host.terms().reconnect_stop;
@@ -250,4 +326,35 @@ fn done(host: &dyn SocketHost, persistent: &Option<FarEnd>) -> bool {
         || persistent
             .as_ref()
             .is_none_or(|p| p.outbound.borrow().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_is_tried_until_one_takes_the_connection() {
+        let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+        rt.block_on(async {
+            let live = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let dead = {
+                let l = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                l.local_addr().unwrap()
+            };
+            let addresses = [dead, live.local_addr().unwrap()];
+            let tuning = TcpTuning::default();
+            let s = connect_any(&addresses, None, &tuning, None).await.unwrap();
+            assert_eq!(s.peer_addr().unwrap(), live.local_addr().unwrap());
+            // None takes it: the last address's error.
+            let e = connect_any(&[dead, dead], None, &tuning, None)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+            let source = ("127.0.0.2".to_string(), 0);
+            let s = connect_any(&addresses, Some(&source), &tuning, None)
+                .await
+                .unwrap();
+            assert_eq!(s.local_addr().unwrap().ip().to_string(), "127.0.0.2");
+        });
+    }
 }

@@ -68,22 +68,33 @@ impl RawAddr {
     /// A Unix domain socket address for `path` (at most 107 bytes).
     pub(crate) fn unix(path: &std::path::Path) -> io::Result<Box<RawAddr>> {
         use std::os::unix::ffi::OsStrExt;
-        let bytes = path.as_os_str().as_bytes();
+        RawAddr::unix_bytes(path.as_os_str().as_bytes(), false)
+    }
+
+    /// An address in Linux's abstract namespace: `name` behind a leading NUL,
+    /// with no terminator (every byte of the length counts).
+    pub(crate) fn unix_abstract(name: &[u8]) -> io::Result<Box<RawAddr>> {
+        RawAddr::unix_bytes(name, true)
+    }
+
+    fn unix_bytes(bytes: &[u8], abstract_name: bool) -> io::Result<Box<RawAddr>> {
         let mut raw = RawAddr::empty();
         // SAFETY: sockaddr_un is plain data; all-zero is valid (and NUL-terminates the path).
         let mut sun: libc::sockaddr_un = unsafe { mem::zeroed() };
-        if bytes.len() >= sun.sun_path.len() {
+        // A path needs its terminator, an abstract name its leading NUL.
+        let room = sun.sun_path.len() - 1;
+        if bytes.len() > room {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "Unix socket path of {} bytes is too long (at most {})",
-                    bytes.len(),
-                    sun.sun_path.len() - 1
+                    "Unix socket address of {} bytes is too long (at most {room})",
+                    bytes.len()
                 ),
             ));
         }
         sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (d, s) in sun.sun_path.iter_mut().zip(bytes) {
+        let skip = usize::from(abstract_name);
+        for (d, s) in sun.sun_path.iter_mut().skip(skip).zip(bytes) {
             *d = *s as libc::c_char;
         }
         // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un.

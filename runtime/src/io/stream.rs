@@ -149,10 +149,17 @@ impl Source {
         }
     }
 
-    /// Opens a stream socket of `family` for the current driver and connects it to `addr`.
-    pub(crate) async fn connect(family: libc::c_int, addr: Box<RawAddr>) -> io::Result<Source> {
+    /// Opens a stream socket of `family` for the current driver, lets
+    /// `prepare` set options on it (or bind it to a source address), and
+    /// connects it to `addr`.
+    pub(crate) async fn connect(
+        family: libc::c_int,
+        addr: Box<RawAddr>,
+        prepare: impl FnOnce(std::os::fd::RawFd) -> io::Result<()>,
+    ) -> io::Result<Source> {
         let kind = reactor::with(|r| r.kind());
         let sock = Source::new(sys::socket(family, kind == DriverKind::Epoll)?)?;
+        prepare(sock.raw())?;
         match kind {
             DriverKind::Uring => {
                 let entry =

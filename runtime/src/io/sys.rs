@@ -108,6 +108,47 @@ pub(crate) fn get_int_option(
     Ok(value)
 }
 
+/// SO_BINDTODEVICE: confines the socket to the interface `name`.
+pub(crate) fn set_device(fd: RawFd, name: &str) -> io::Result<()> {
+    if name.len() >= libc::IFNAMSIZ || name.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is no interface name (at most 15 bytes, no NUL)"),
+        ));
+    }
+    // SAFETY: passes the name's live bytes and their length; the kernel
+    // copies at most IFNAMSIZ of them and does not need a terminator.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// The interface SO_BINDTODEVICE confines the socket to ("" for none).
+pub(crate) fn device(fd: RawFd) -> io::Result<String> {
+    let mut name = [0u8; libc::IFNAMSIZ];
+    let mut len = name.len() as libc::socklen_t;
+    // SAFETY: the buffer and its length are live; the kernel writes at most `len` bytes.
+    check(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    let name = &name[..(len as usize).min(name.len())];
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    Ok(String::from_utf8_lossy(&name[..end]).into_owned())
+}
+
 pub(crate) fn take_socket_error(fd: RawFd) -> io::Result<()> {
     let mut err: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -222,6 +263,14 @@ pub(crate) fn iovecs(bufs: &[bytes::Bytes]) -> Box<[libc::iovec]> {
             iov_len: b.len(),
         })
         .collect()
+}
+
+/// The local address of a socket.
+pub(crate) fn local_addr(fd: RawFd) -> io::Result<std::net::SocketAddr> {
+    let mut raw = RawAddr::empty();
+    // SAFETY: the address buffer and its length live in `raw`.
+    check(unsafe { libc::getsockname(fd, raw.as_mut_ptr(), &mut raw.len) })?;
+    raw.to_std()
 }
 
 /// The peer address of a connected socket.

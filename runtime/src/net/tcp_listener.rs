@@ -2,10 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, RawFd};
 
-use super::TcpStream;
-use crate::io::{nonblocking_sockets, sys, Source};
+use super::{TcpStream, TcpTuning};
+use crate::io::{nonblocking_sockets, sys, RawAddr, Source};
 
 /// A listening TCP socket.
 ///
@@ -39,47 +39,72 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds and listens (std's backlog, 128; SO_REUSEADDR as std sets it).
+    /// Binds and listens (a backlog of 128; SO_REUSEADDR as std sets it).
     /// Port 0 picks a free port.
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::bind_with_backlog(addr, None)
+        TcpListener::bind_with(addr, None, &TcpTuning::default())
     }
 
     /// As [`bind`](Self::bind), with a backlog of pending connections
     /// (libzmq's ZMQ_BACKLOG; the kernel caps it at net.core.somaxconn).
     pub fn bind_with_backlog(addr: SocketAddr, backlog: Option<u32>) -> io::Result<TcpListener> {
-        let std = std::net::TcpListener::bind(addr)?;
-        if let Some(backlog) = backlog {
-            sys::listen(std.as_raw_fd(), backlog)?;
-        }
+        TcpListener::bind_with(addr, backlog, &TcpTuning::default())
+    }
+
+    /// As [`bind_with_backlog`](Self::bind_with_backlog), with `tuning` set
+    /// before the bind; Linux passes it on to each accepted connection.
+    pub fn bind_with(
+        addr: SocketAddr,
+        backlog: Option<u32>,
+        tuning: &TcpTuning,
+    ) -> io::Result<TcpListener> {
+        TcpListener::open(addr, backlog, tuning, |_| Ok(()))
+    }
+
+    /// Listens on every IPv4 and IPv6 address at `port` with one socket
+    /// (IPV6_V6ONLY off, whatever net.ipv6.bindv6only says): libzmq's
+    /// `tcp://*` under ZMQ_IPV6.
+    pub fn bind_dual_stack(
+        port: u16,
+        backlog: Option<u32>,
+        tuning: &TcpTuning,
+    ) -> io::Result<TcpListener> {
+        let addr = SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port);
+        TcpListener::open(addr, backlog, tuning, |fd| {
+            sys::set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)
+        })
+    }
+
+    /// socket, SO_REUSEADDR, `tuning`, `prepare`, bind, listen.
+    fn open(
+        addr: SocketAddr,
+        backlog: Option<u32>,
+        tuning: &TcpTuning,
+        prepare: impl FnOnce(RawFd) -> io::Result<()>,
+    ) -> io::Result<TcpListener> {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
-        std.set_nonblocking(nonblocking_sockets())?;
-        let local = std.local_addr()?;
-        let fd = OwnedFd::from(std);
+        let fd = sys::socket(family, nonblocking_sockets())?;
+        let raw = fd.as_raw_fd();
+        sys::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        tuning.apply(raw, addr.is_ipv6())?;
+        prepare(raw)?;
+        sys::bind(raw, &RawAddr::from_std(addr))?;
+        sys::listen(raw, backlog.unwrap_or(128))?;
+        let local = sys::local_addr(raw)?;
         Ok(TcpListener {
             socket: Source::new(fd)?,
             local,
         })
     }
 
-    /// Listens on every IPv4 and IPv6 address at `port` with one socket
-    /// (IPV6_V6ONLY off, whatever net.ipv6.bindv6only says): libzmq's
-    /// `tcp://*` under ZMQ_IPV6.
-    pub fn bind_dual_stack(port: u16, backlog: Option<u32>) -> io::Result<TcpListener> {
-        let fd = sys::socket(libc::AF_INET6, false)?;
-        let raw = fd.as_raw_fd();
-        sys::set_int_option(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-        sys::set_int_option(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
-        let addr = SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port);
-        sys::bind(raw, &crate::io::RawAddr::from_std(addr))?;
-        sys::listen(raw, backlog.unwrap_or(128))?;
-        let std = std::net::TcpListener::from(fd);
-        std.set_nonblocking(nonblocking_sockets())?;
-        let local = std.local_addr()?;
-        Ok(TcpListener {
-            socket: Source::new(OwnedFd::from(std))?,
-            local,
-        })
+    /// The [`TcpTuning`] options as the kernel holds them on the listener.
+    pub fn tuning(&self) -> io::Result<TcpTuning> {
+        TcpTuning::read(self.socket.raw())
     }
 
     /// The bound address (with the port chosen for port 0).

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-use super::stream_io;
+use super::{stream_io, TcpTuning};
 use crate::io::{sys, RawAddr, Source};
 
 /// A connected TCP socket. `!Send`: it belongs to the reactor that made it.
@@ -22,16 +22,60 @@ impl TcpStream {
 
     /// Connects to `addr`; TCP_NODELAY is set.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect_with(addr, None, &TcpTuning::default()).await
+    }
+
+    /// Connects to `addr` from `source` (an address and port to bind first,
+    /// libzmq's `tcp://source;destination`; port 0 lets the kernel pick),
+    /// with `tuning` set before the connection starts; TCP_NODELAY is set.
+    ///
+    /// The source address is bound with SO_REUSEADDR, as libzmq does, so one
+    /// source port can reach several destinations.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        source: Option<SocketAddr>,
+        tuning: &TcpTuning,
+    ) -> io::Result<TcpStream> {
         let family = if addr.is_ipv4() {
             libc::AF_INET
         } else {
             libc::AF_INET6
         };
+        let prepare = |fd| {
+            tuning.apply(fd, addr.is_ipv6())?;
+            if let Some(source) = source {
+                sys::set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+                sys::bind(fd, &RawAddr::from_std(source)).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("binding the source address {source}: {e}"),
+                    )
+                })?;
+            }
+            Ok(())
+        };
         let stream = TcpStream {
-            socket: Source::connect(family, RawAddr::from_std(addr)).await?,
+            socket: Source::connect(family, RawAddr::from_std(addr), prepare).await?,
         };
         sys::set_nodelay(stream.socket.raw())?;
         Ok(stream)
+    }
+
+    /// The address of this end (the source address and port).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        sys::local_addr(self.socket.raw())
+    }
+
+    /// The [`TcpTuning`] options as the kernel holds them.
+    pub fn tuning(&self) -> io::Result<TcpTuning> {
+        TcpTuning::read(self.socket.raw())
+    }
+
+    /// Sets `tuning` on the established connection (what a listener did not
+    /// pass on; a device binding is better set before connecting).
+    pub fn set_tuning(&self, tuning: &TcpTuning) -> io::Result<()> {
+        let ipv6 = self.local_addr()?.is_ipv6();
+        tuning.apply(self.socket.raw(), ipv6)
     }
 
     /// The address of the other end (fails once the peer has reset the connection).

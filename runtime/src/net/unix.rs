@@ -59,6 +59,26 @@ impl UnixListener {
         })
     }
 
+    /// Binds and listens in Linux's abstract namespace: `name` (at most 107
+    /// bytes) names no file, so nothing is left behind, and it vanishes with
+    /// the last socket (libzmq's `ipc://@name`). A name in use is refused
+    /// with `AddrInUse`. [`path`](Self::path) reports `@name`.
+    pub fn bind_abstract(name: &[u8], backlog: Option<u32>) -> io::Result<UnixListener> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let raw_addr = RawAddr::unix_abstract(name)?;
+        let fd = crate::io::sys::socket(libc::AF_UNIX, nonblocking_sockets())?;
+        crate::io::sys::bind(fd.as_raw_fd(), &raw_addr)?;
+        crate::io::sys::listen(fd.as_raw_fd(), backlog.unwrap_or(128))?;
+        let mut shown = b"@".to_vec();
+        shown.extend_from_slice(name);
+        Ok(UnixListener {
+            socket: Source::new(fd)?,
+            path: PathBuf::from(std::ffi::OsStr::from_bytes(&shown)),
+            unlink_on_drop: false,
+        })
+    }
+
     /// The path bound.
     pub fn path(&self) -> &Path {
         &self.path
@@ -109,9 +129,18 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let raw = RawAddr::unix(path.as_ref())?;
         let stream = UnixStream {
-            socket: Source::connect(libc::AF_UNIX, raw).await?,
+            socket: Source::connect(libc::AF_UNIX, raw, |_| Ok(())).await?,
         };
         Ok(stream)
+    }
+
+    /// Connects to the listener named `name` in Linux's abstract namespace
+    /// (see [`UnixListener::bind_abstract`]).
+    pub async fn connect_abstract(name: &[u8]) -> io::Result<UnixStream> {
+        let raw = RawAddr::unix_abstract(name)?;
+        Ok(UnixStream {
+            socket: Source::connect(libc::AF_UNIX, raw, |_| Ok(())).await?,
+        })
     }
 
     stream_io::stream_methods!(std::os::unix::net::UnixStream);

@@ -59,6 +59,11 @@ pub(crate) struct Publisher {
     dropped_at_hwm: bool,
     invert: bool,
     nodrop: bool,
+    /// XPUB_MANUAL_LAST_VALUE: the next publish after a notice is read goes
+    /// to that notice's peer only (`last_notice_peer`, taken by the publish).
+    send_last: bool,
+    /// ONLY_FIRST_SUBSCRIBE.
+    only_first: bool,
     /// XPUB: notices held at most (RCVHWM; 0 = unbounded).
     notice_limit: usize,
     welcome: bytes::Bytes,
@@ -87,6 +92,8 @@ impl Publisher {
             dropped_at_hwm: false,
             invert: false,
             nodrop: false,
+            send_last: false,
+            only_first: false,
             notice_limit: 1000,
             welcome: bytes::Bytes::new(),
         }
@@ -102,6 +109,8 @@ impl Publisher {
         s.max_subscription_bytes = o.max_subscription_bytes;
         self.invert = o.invert_matching;
         self.nodrop = o.xpub_nodrop;
+        self.send_last = o.xpub_send_last;
+        self.only_first = o.only_first_subscribe;
         self.notice_limit = o.rcvhwm;
         self.welcome = o.xpub_welcome_msg.clone();
     }
@@ -153,6 +162,9 @@ impl Publisher {
     /// `peer` is gone or disconnected; its subscriptions go, and an XPUB
     /// user hears the cancels that follow.
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {
+        if self.last_notice_peer == Some(peer) {
+            self.last_notice_peer = None;
+        }
         let xpub = self.xpub;
         let notices = &mut self.notices;
         self.subscriptions.peer_gone(peer, |topic| {
@@ -213,6 +225,17 @@ impl Publisher {
                     self.notices.push_back((msg, Some(peer)));
                 }
             }
+            // ONLY_FIRST_SUBSCRIBE: the first frame subscribes, the rest is
+            // data for the XPUB user, who gets the whole message.
+            None if self.only_first && msg.len() > 1 => {
+                let first = Msg::from(msg[0].clone());
+                if let Some((subscribe, topic)) = subscription_of(&first) {
+                    self.subscriptions.on_request(peer, subscribe, topic)?;
+                }
+                if self.xpub {
+                    self.notices.push_back((msg, Some(peer)));
+                }
+            }
             // An XPUB user reads what an XSUB sends upstream; a PUB drops it.
             None if self.xpub => self.notices.push_back((msg, Some(peer))),
             None => tracing::trace!(?peer, "PUB: dropped a message from a subscriber"),
@@ -249,6 +272,13 @@ impl Publisher {
     pub(crate) fn publish(&mut self, peers: &mut Peers, msg: Msg) -> (Step<Msg>, u64) {
         let mut targets = std::mem::take(&mut self.scratch);
         self.subscriptions.targets(&msg[0], &mut targets);
+        // XPUB_MANUAL_LAST_VALUE: once per notice read, its peer alone (if
+        // it matches); later Subscribes wait for the next notice.
+        if self.send_last {
+            if let Some(last) = self.last_notice_peer.take() {
+                targets.retain(|&t| t == last);
+            }
+        }
         if self.invert {
             let matched = std::mem::take(&mut targets);
             targets.extend(

@@ -20,6 +20,8 @@ pub(crate) struct Subscriber {
     /// XSUB passes everything: filtering is the publisher's job, and a
     /// forwarder must not lose what its downstream asked for.
     filters: bool,
+    /// XSUB's ONLY_FIRST_SUBSCRIBE.
+    only_first: bool,
 }
 
 impl Subscriber {
@@ -27,11 +29,13 @@ impl Subscriber {
         Subscriber {
             filter: SubscriberFilter::default(),
             filters: kind == SocketType::Sub,
+            only_first: false,
         }
     }
 
     pub(crate) fn configure(&mut self, options: &Options) {
         self.filter.invert = options.invert_matching && self.filters;
+        self.only_first = options.only_first_subscribe;
     }
 
     /// Distinct topics subscribed.
@@ -61,9 +65,26 @@ impl Subscriber {
     }
 
     /// XSUB send: `0x01`/`0x00` messages are subscriptions (counted, cancels
-    /// deduplicated as for SUB); anything else goes to every publisher that
-    /// has room.
+    /// deduplicated as for SUB); under ONLY_FIRST_SUBSCRIBE so is a multipart
+    /// message's first frame, and the whole message goes upstream as a
+    /// subscription does; anything else goes to every publisher that has
+    /// room.
     pub(crate) fn send(&mut self, peers: &mut Peers, msg: Msg) -> Result<Step<Msg>> {
+        let first = (self.only_first && msg.len() > 1).then(|| Msg::from(msg[0].clone()));
+        if let Some((subscribe, topic)) = first.as_ref().and_then(subscription_of) {
+            if subscribe {
+                self.filter.subscribe(topic);
+            } else {
+                self.filter.cancel(topic);
+            }
+            // Queued for connections still being made too (the data must not
+            // be lost); they also hear the subscription alone when they
+            // connect, as they hear every other.
+            for p in peers.live() {
+                p.outbound.borrow_mut().push(msg.clone());
+            }
+            return Ok(Step::Done(Msg::new()));
+        }
         match subscription_of(&msg) {
             Some((true, topic)) => self.subscribe(peers, topic),
             Some((false, topic)) => self.unsubscribe(peers, topic),
