@@ -12,7 +12,13 @@
 //! backend = { bind = ["tcp://*:5557"], options = { sndhwm = 100000 } }
 //! core = 1                             # optional: the core this service runs on
 //! profile = "latency"                  # optional: this service's own profile
+//! io_cores = "auto"                    # optional: IO cores for the subscribers' connections
 //! ```
+//!
+//! `io_cores` is for a service with a bound PUB or XPUB side (a forwarder's
+//! backend): `"auto"` (the default there) takes the service's share of the
+//! cores the placement plan leaves spare, a number asks for exactly that many
+//! (0 for none). Each IO core serves some of the subscribers' connections.
 //!
 //! Every mistake is refused with the file, the line and column, and the field:
 //! `appliance.toml:14:11: service "md" backend option sndhwm: must be 0 or more`.
@@ -35,6 +41,7 @@ use toml::{Spanned, Value};
 use crate::directions::{can_receive, can_send};
 use crate::security::{self, RawCurve, RawPlain, Security, SecurityError};
 use crate::socket_options::{self, Applied};
+use monocoque_tuning::plan::IoCoresRequest;
 use monocoque_tuning::Profile;
 
 /// The embedded default: a market-data forwarder and a request queue.
@@ -105,6 +112,18 @@ pub struct ServiceSpec {
     pub core: Option<usize>,
     /// Its own profile, if it overrides the file's.
     pub profile: Option<Profile>,
+    /// The IO cores it asks for (for a bound PUB or XPUB side's connections).
+    pub io_cores: IoCoresRequest,
+}
+
+impl ServiceSpec {
+    /// Its sides whose accepted connections can be spread over IO cores:
+    /// PUB or XPUB sides that bind.
+    pub fn spreads(&self) -> impl Iterator<Item = &SocketSpec> {
+        [&self.frontend, &self.backend]
+            .into_iter()
+            .filter(|s| s.socket_type.is_publisher() && !s.bind.is_empty())
+    }
 }
 
 /// One socket of a service, checked.
@@ -314,14 +333,47 @@ fn check_service(
             });
         }
     }
-    Ok(ServiceSpec {
+    let mut spec = ServiceSpec {
         name,
         kind,
         frontend,
         backend,
         core: s.core.map(|c| *c.get_ref()),
         profile: s.profile.map(|p| *p.get_ref()),
-    })
+        io_cores: IoCoresRequest::None,
+    };
+    let spreads = spec.spreads().next().is_some();
+    spec.io_cores = match s.io_cores {
+        None if spreads => IoCoresRequest::Auto,
+        None => IoCoresRequest::None,
+        Some(raw) => {
+            let request = match raw.get_ref() {
+                Value::String(a) if a == "auto" => IoCoresRequest::Auto,
+                Value::Integer(n) if (0..=1024).contains(n) => IoCoresRequest::Count(*n as usize),
+                other => {
+                    return Err(at(
+                        raw.span(),
+                        format!(
+                        "service {:?} io_cores: \"auto\" or a number from 0 to 1024, not {other}",
+                        spec.name
+                    ),
+                    ))
+                }
+            };
+            if !spreads && request != IoCoresRequest::Count(0) {
+                return Err(at(
+                    raw.span(),
+                    format!(
+                        "service {:?} io_cores: only a service with a PUB or XPUB side that \
+                         binds has subscriber connections to spread over IO cores",
+                        spec.name
+                    ),
+                ));
+            }
+            request
+        }
+    };
+    Ok(spec)
 }
 
 /// A service's name, refused unless it is a plain word (it becomes a metrics
@@ -674,6 +726,7 @@ struct RawService {
     backend: Spanned<RawSocketFields>,
     core: Option<Spanned<usize>>,
     profile: Option<Spanned<Profile>>,
+    io_cores: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -785,7 +838,7 @@ mod tests {
         assert_eq!(
             err(&format!("{OK}colour = 3\n")),
             "f.toml:6:1: unknown field `colour`, expected one of `name`, `kind`, \
-             `frontend`, `backend`, `core`, `profile`"
+             `frontend`, `backend`, `core`, `profile`, `io_cores`"
         );
         assert_eq!(
             err(&OK.replace("connect = [", "options = { sndhwm = -5 }, connect = [")),

@@ -66,6 +66,9 @@ pub struct ServiceMetrics {
     pub backend: SideMetrics,
     /// Nanoseconds each message spent in the service (see [`LatencyRecorder`]).
     latency: Mutex<Histogram<u64>>,
+    /// Subscriber connections on each of its IO cores (empty: it has none),
+    /// refreshed every second by the service.
+    io_core_connections: Mutex<Vec<u64>>,
 }
 
 /// Latency percentiles, in nanoseconds.
@@ -98,7 +101,22 @@ impl ServiceMetrics {
             frontend: SideMetrics::default(),
             backend: SideMetrics::default(),
             latency: Mutex::new(histogram()),
+            io_core_connections: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Subscriber connections on each of the service's IO cores (empty if
+    /// it has none).
+    pub fn io_core_connections(&self) -> Vec<u64> {
+        self.io_core_connections
+            .lock()
+            .expect("not poisoned")
+            .clone()
+    }
+
+    /// Records the connections on each IO core (the service's thread).
+    pub fn set_io_core_connections(&self, per_core: Vec<u64>) {
+        *self.io_core_connections.lock().expect("not poisoned") = per_core;
     }
 
     /// The latency percentiles so far.

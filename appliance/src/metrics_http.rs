@@ -136,6 +136,19 @@ impl Collector for Live {
                 ConstGauge::new(side.peers.load(Relaxed)).encode(family.encode_family(&labels)?)?;
             }
         }
+        let mut family = encoder.encode_descriptor(
+            "monocoque_io_core_connections",
+            "Subscriber connections on each of a service's IO cores",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for s in &services {
+            for (core, n) in s.io_core_connections().into_iter().enumerate() {
+                let core = core.to_string();
+                let labels = [("service", s.name.as_str()), ("core", core.as_str())];
+                ConstGauge::new(n as i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
         let latencies: Vec<_> = services
             .iter()
             .map(|s| (s.name.as_str(), s.latency()))

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use monocoque_patterns::IoCores;
 use monocoque_runtime::{Runtime, RuntimeBuilder, WaitStrategy};
 use monocoque_tuning::cpu_list::CpuSet;
 use monocoque_tuning::plan::{self, Plan, ServiceRequest, Wait};
@@ -38,17 +39,49 @@ impl Placement {
 
     /// The service's reactor.
     pub fn runtime(&self) -> Result<Runtime, String> {
+        self.builder(self.planned.cpu)
+            .build()
+            .map_err(|e| format!("its runtime: {e}"))
+    }
+
+    /// Its IO cores' reactors, each waiting as the service does; `None` if
+    /// the plan gives it none.
+    pub fn io_cores(&self) -> Result<Option<IoCores>, String> {
+        if self.planned.io_cores.is_empty() {
+            return Ok(None);
+        }
+        // An IO core busy-polls where the service does; an SQPOLL kernel
+        // thread is the service's alone.
+        let builders = self
+            .planned
+            .io_cores
+            .iter()
+            .map(|&cpu| {
+                let b = self.builder(cpu);
+                match self.planned.wait {
+                    Wait::SqPoll { .. } => b.wait_strategy(WaitStrategy::BusyPoll),
+                    _ => b,
+                }
+            })
+            .collect();
+        IoCores::start(builders)
+            .map(Some)
+            .map_err(|e| format!("its IO cores: {e}"))
+    }
+
+    /// A reactor as the plan sets this service's, pinned to `cpu`.
+    fn builder(&self, cpu: Option<usize>) -> RuntimeBuilder {
         let mut b = RuntimeBuilder::default()
             .wait_strategy(self.wait())
             .ring_entries(self.planned.ring_entries);
-        if let Some(cpu) = self.planned.cpu {
+        if let Some(cpu) = cpu {
             b = b.core(cpu);
         }
         let (count, size) = self.planned.recv_buffers;
         if (count, size) != plan::DEFAULT_RECV_BUFFERS {
             b = b.recv_buffers(count, size);
         }
-        b.build().map_err(|e| format!("its runtime: {e}"))
+        b
     }
 
     /// One line for the start-up report.
@@ -64,8 +97,13 @@ impl Placement {
             Wait::SqPoll { cpu } => format!("SQPOLL thread on CPU {cpu}"),
             Wait::Park => "parks when idle".to_string(),
         };
+        let io = if p.io_cores.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", p.describe_io_cores())
+        };
         format!(
-            "profile {} ({}), {cpu}, {wait}",
+            "profile {} ({}), {cpu}, {wait}{io}",
             p.profile, self.profile_from
         )
     }
@@ -80,6 +118,7 @@ pub fn requests(config: &Config) -> Vec<ServiceRequest> {
             name: s.name.clone(),
             profile: s.profile,
             cpu: s.core,
+            io_cores: s.io_cores,
         })
         .collect()
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use monocoque_patterns::{Error, Monitor, MonitorEvent, Socket};
+use monocoque_patterns::{Error, IoCores, Monitor, MonitorEvent, Socket};
 use monocoque_runtime::spsc;
 
 use crate::config::{ServiceSpec, SocketSpec};
@@ -56,14 +56,17 @@ impl Running {
             std::thread::Builder::new()
                 .name(name)
                 .spawn(move || {
-                    let runtime = match placement.runtime() {
-                        Ok(rt) => rt,
+                    let (runtime, io_cores) = match placement
+                        .runtime()
+                        .and_then(|rt| placement.io_cores().map(|cores| (rt, cores)))
+                    {
+                        Ok(both) => both,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
                             return;
                         }
                     };
-                    runtime.block_on(serve(&spec, &metrics, stop_rx, ready_tx));
+                    runtime.block_on(serve(&spec, io_cores.as_ref(), &metrics, stop_rx, ready_tx));
                 })
                 .map_err(|e| format!("starting its thread: {e}"))
         };
@@ -103,9 +106,14 @@ impl Running {
     }
 }
 
-/// Both sockets, from start to the end of lingering.
+/// How often the IO cores' connection counts reach the metrics.
+const IO_CORE_REFRESH: Duration = Duration::from_secs(1);
+
+/// Both sockets, from start to the end of lingering; the connections a
+/// bound PUB or XPUB side accepts are spread over `io_cores` when given.
 async fn serve(
     spec: &ServiceSpec,
+    io_cores: Option<&IoCores>,
     metrics: &ServiceMetrics,
     mut stop: spsc::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<Vec<(&'static str, String)>, String>>,
@@ -115,7 +123,7 @@ async fn serve(
         back,
         monitors: (front_monitor, back_monitor),
         bound,
-    } = match open_both(spec) {
+    } = match open_both(spec, io_cores) {
         Ok(o) => o,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -173,9 +181,11 @@ async fn serve(
 
         // Serving, until asked to stop (or the stop channel's sender is gone).
         let mut stop_signal = pin!(stop.recv());
+        let mut io_refresh = pin!(refresh_io_cores(&front, &back, metrics));
         poll_fn(|cx| {
             poll_pumps(cx);
             poll_watchers(cx);
+            let _ = io_refresh.as_mut().poll(cx);
             stop_signal.as_mut().poll(cx).map(drop)
         })
         .await;
@@ -226,10 +236,42 @@ struct Opened {
     bound: Vec<(&'static str, String)>,
 }
 
-/// Both sockets of `spec`, with their options set, bound and connected.
-fn open_both(spec: &ServiceSpec) -> Result<Opened, String> {
+/// Keeps the metrics' per-IO-core connection counts current while serving
+/// (never ends; nothing to do for a service without IO cores).
+async fn refresh_io_cores(front: &Socket, back: &Socket, metrics: &ServiceMetrics) {
+    loop {
+        let mut per_core: Vec<u64> = Vec::new();
+        for stats in [front, back].iter().filter_map(|s| s.io_core_statistics()) {
+            per_core.resize(per_core.len().max(stats.len()), 0);
+            for (sum, core) in per_core.iter_mut().zip(&stats) {
+                *sum += core.connections as u64;
+            }
+        }
+        if per_core.is_empty() {
+            return std::future::pending().await;
+        }
+        metrics.set_io_core_connections(per_core);
+        monocoque_runtime::sleep(IO_CORE_REFRESH).await;
+    }
+}
+
+/// Both sockets of `spec`, with their options set, spread over `io_cores`
+/// where they publish and bind, bound and connected.
+fn open_both(spec: &ServiceSpec, io_cores: Option<&IoCores>) -> Result<Opened, String> {
     let front = open(&spec.frontend, "frontend")?;
     let back = open(&spec.backend, "backend")?;
+    if let Some(cores) = io_cores {
+        for (socket, side, which) in [
+            (&front, &spec.frontend, "frontend"),
+            (&back, &spec.backend, "backend"),
+        ] {
+            if side.socket_type.is_publisher() && !side.bind.is_empty() {
+                socket
+                    .spread_connections(cores)
+                    .map_err(|e| format!("{which}: spreading over IO cores: {e}"))?;
+            }
+        }
+    }
     // Monitors first: they must see the Listening and Connected events.
     let monitors = (front.monitor(), back.monitor());
     let mut bound = attach(&front, &spec.frontend, "frontend")?;

@@ -420,3 +420,61 @@ fn blocking_sockets_talk_to_libzmq() {
         }
     });
 }
+
+#[test]
+fn a_blocking_publisher_spreads_its_subscribers_over_io_cores() {
+    bounded(|| {
+        let cores = monocoque_patterns::IoCores::start(vec![
+            monocoque_runtime::RuntimeBuilder::default();
+            2
+        ])
+        .unwrap();
+        let ctx = Context::new().unwrap();
+        let publisher = socket(&ctx, SocketType::Pub);
+        assert!(publisher.io_core_statistics().unwrap().is_none());
+        publisher.spread_connections(&cores).unwrap();
+        let endpoint = bind(&publisher, Transport::Tcp);
+        let subscribers: Vec<BlockingSocket> = (0..4)
+            .map(|i| {
+                let s = socket(&ctx, SocketType::Sub);
+                s.set_option(SocketOption::Subscribe(bytes::Bytes::from(format!("s{i}"))))
+                    .unwrap();
+                s.connect(&endpoint).unwrap();
+                s
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while publisher.topics_count().unwrap() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "subscriptions missing"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        for i in 0..4 {
+            publisher.send(msg(&[&format!("s{i}"), "hello"])).unwrap();
+        }
+        for (i, s) in subscribers.iter().enumerate() {
+            assert_eq!(
+                frames(&s.recv().unwrap()),
+                [format!("s{i}"), "hello".into()]
+            );
+        }
+        let per_core: Vec<usize> = publisher
+            .io_core_statistics()
+            .unwrap()
+            .expect("spread")
+            .iter()
+            .map(|c| c.connections)
+            .collect();
+        assert_eq!(per_core, [2, 2], "round-robin over the two IO cores");
+        // Once only: a second spread, or a spread of a type that does not
+        // publish, is refused.
+        assert!(publisher.spread_connections(&cores).is_err());
+        let pull = socket(&ctx, SocketType::Pull);
+        assert!(matches!(
+            pull.spread_connections(&cores),
+            Err(Error::NotSupported { .. })
+        ));
+    });
+}

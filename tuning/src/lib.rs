@@ -6,7 +6,12 @@
 //! use monocoque_tuning::{plan, Host, Profile};
 //! # let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vm-2vcpu");
 //! let host = Host::read(&dir).unwrap();
-//! let services = [plan::ServiceRequest { name: "md".into(), profile: None, cpu: None }];
+//! let services = [plan::ServiceRequest {
+//!     name: "md".into(),
+//!     profile: None,
+//!     cpu: None,
+//!     io_cores: plan::IoCoresRequest::None,
+//! }];
 //! let p = plan::plan(&host, Profile::Latency, &services).unwrap();
 //! assert_eq!(p.services[0].cpu, Some(1)); // CPU 0 stays for the OS
 //! ```

@@ -12,6 +12,14 @@
 //! - **balanced**: parks when idle, not pinned, the runtime's defaults.
 //! - **auto**: latency if the host has a core for each service and one to
 //!   spare, balanced otherwise.
+//! - **IO cores** (services that publish: a forwarder's subscribers): the
+//!   cores left spare once services are placed (not the OS's, not held by a
+//!   busy-poller, no service pinned there) are shared among the services
+//!   that ask for IO cores "auto"; each IO core runs some of the service's
+//!   subscriber connections, waiting as the service does (pinned and
+//!   busy-polling on a core of its own under latency, pinned and parking
+//!   under throughput, neither under balanced). A service may ask for an
+//!   exact number instead.
 //!
 //! A service pinned by the config keeps its CPU; a latency service pinned to
 //! a core another busy-poller holds is refused.
@@ -31,6 +39,20 @@ pub struct ServiceRequest {
     pub profile: Option<Profile>,
     /// The CPU the config pins it to.
     pub cpu: Option<usize>,
+    /// The IO cores it wants for its subscribers' connections.
+    pub io_cores: IoCoresRequest,
+}
+
+/// How many IO cores a service asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoCoresRequest {
+    /// None: it has no subscriber connections to spread.
+    #[default]
+    None,
+    /// Its share of the cores the plan leaves spare (none if none is).
+    Auto,
+    /// Exactly this many (0: none).
+    Count(usize),
 }
 
 /// How a service's reactor waits.
@@ -65,6 +87,9 @@ pub struct Placement {
     pub ring_entries: u32,
     /// Receive buffers: how many, and bytes each.
     pub recv_buffers: (u16, usize),
+    /// Its IO cores: the CPU each is pinned to (`None`: not pinned). They
+    /// wait as the service does.
+    pub io_cores: Vec<Option<usize>>,
 }
 
 /// The whole plan.
@@ -117,7 +142,11 @@ pub fn plan(host: &Host, default: Profile, services: &[ServiceRequest]) -> Resul
     placer.claim_pinned()?;
     placer.place_latency()?;
     placer.place_throughput()?;
-    let placements = placer.placements();
+    let io_cores = placer.place_io_cores()?;
+    let mut placements = placer.placements();
+    for (p, cores) in placements.iter_mut().zip(io_cores) {
+        p.io_cores = cores;
+    }
     let housekeeping = placer.housekeeping(&placements);
     Ok(Plan {
         profile: default,
@@ -275,6 +304,132 @@ impl<'a> Placer<'a> {
         Ok(())
     }
 
+    /// Each service's IO cores, after every service has its CPU: the spare
+    /// cores (not the OS's, not held, no service's CPU on them) shared out
+    /// among the services asking for them "auto", and exact counts taken
+    /// as asked. Latency IO cores hold their cores as busy-pollers do.
+    fn place_io_cores(&mut self) -> Result<Vec<Vec<Option<usize>>>, PlanError> {
+        let mut spare: Vec<CpuSet> = self
+            .free_cores
+            .iter()
+            .filter(|c| !self.held.contains(c))
+            .filter(|c| !self.cpus.iter().flatten().any(|cpu| c.contains(cpu)))
+            .cloned()
+            .collect();
+        // Spare cores the SQPOLL threads of latency services will want are
+        // theirs first (isolated ones; see `placements`).
+        let sqpoll_wanted = self
+            .profiles
+            .iter()
+            .filter(|p| **p == Profile::Latency)
+            .count();
+        let isolated = |c: &CpuSet| c.is_subset(&self.host.isolated);
+        let mut kept_for_sqpoll = 0;
+        spare.retain(|c| {
+            if isolated(c) && kept_for_sqpoll < sqpoll_wanted {
+                kept_for_sqpoll += 1;
+                false
+            } else {
+                true
+            }
+        });
+        let auto: Vec<usize> = (0..self.services.len())
+            .filter(|&i| self.services[i].io_cores == IoCoresRequest::Auto)
+            .collect();
+        let mut out = vec![Vec::new(); self.services.len()];
+        let share_of = |rank: usize, spare: usize| {
+            spare / auto.len().max(1) + usize::from(rank < spare % auto.len().max(1))
+        };
+        let spare_count = spare.len();
+        let requests: Vec<IoCoresRequest> = self.services.iter().map(|s| s.io_cores).collect();
+        for (i, request) in requests.into_iter().enumerate() {
+            let wanted = match request {
+                IoCoresRequest::None => continue,
+                IoCoresRequest::Auto => {
+                    let rank = auto.iter().position(|&a| a == i).unwrap_or(0);
+                    share_of(rank, spare_count)
+                }
+                IoCoresRequest::Count(n) => n,
+            };
+            let exact = matches!(request, IoCoresRequest::Count(_));
+            out[i] = self.io_cores_for(i, wanted, exact, &mut spare)?;
+        }
+        Ok(out)
+    }
+
+    /// `wanted` IO cores for service `i`, spare cores first (taken from
+    /// `spare`), on the service's NUMA node when it is pinned: an IO core on
+    /// another node would pull every message across the interconnect. Unless
+    /// the count is `exact` (asked for by number), a pinned service takes no
+    /// more than the spare cores on its node.
+    fn io_cores_for(
+        &mut self,
+        i: usize,
+        wanted: usize,
+        exact: bool,
+        spare: &mut Vec<CpuSet>,
+    ) -> Result<Vec<Option<usize>>, PlanError> {
+        let node_of = |cpu: usize| self.host.cpu(cpu).map(|c| c.node);
+        let home = self.cpus[i].and_then(node_of);
+        let mut local: Vec<CpuSet> = Vec::new();
+        spare.retain(|c| {
+            let here = home.is_none() || c.first().copied().and_then(node_of) == home;
+            if here && local.len() < wanted {
+                local.push(c.clone());
+                false
+            } else {
+                true
+            }
+        });
+        let wanted = if exact || home.is_none() {
+            wanted
+        } else {
+            wanted.min(local.len())
+        };
+        let mut spare = local.into_iter();
+        let mut cores = Vec::with_capacity(wanted);
+        match self.profiles[i] {
+            Profile::Balanced | Profile::Auto => {
+                // Not pinned, as the service is not: the scheduler places them.
+                cores.resize(wanted, None);
+            }
+            Profile::Latency => {
+                for _ in 0..wanted {
+                    let Some(core) = spare.next() else {
+                        return Err(PlanError {
+                            service: self.services[i].name.clone(),
+                            reason: format!(
+                                "{wanted} latency IO core(s) need a core of their own each on the \
+                                 service's NUMA node; this host has no spare core left there ({})",
+                                self.host.summary()
+                            ),
+                        });
+                    };
+                    cores.push(core.first().copied());
+                    self.held.push(core);
+                }
+            }
+            Profile::Throughput => {
+                let shared: Vec<usize> = self
+                    .cores
+                    .iter()
+                    .filter(|c| !self.held.contains(c) && !self.os_core.is_subset(c))
+                    .filter_map(|c| c.first().copied())
+                    .filter(|&cpu| home.is_none() || node_of(cpu) == home)
+                    .collect();
+                for n in 0..wanted {
+                    let cpu = match spare.next() {
+                        Some(core) => core.first().copied(),
+                        None if shared.is_empty() => None,
+                        None => Some(shared[n % shared.len()]),
+                    };
+                    cores.push(cpu);
+                }
+            }
+        }
+        Ok(cores)
+    }
+
     /// Each service's placement: latency services get an SQPOLL thread on a
     /// spare isolated core (one no service is pinned on) while any is left.
     fn placements(&self) -> Vec<Placement> {
@@ -313,6 +468,7 @@ impl<'a> Placer<'a> {
                 } else {
                     DEFAULT_RECV_BUFFERS
                 },
+                io_cores: Vec::new(),
             })
             .collect()
     }
@@ -326,7 +482,10 @@ impl<'a> Placer<'a> {
                 Wait::SqPoll { cpu } => Some(cpu),
                 _ => None,
             };
-            p.cpu.into_iter().chain(sq)
+            p.cpu
+                .into_iter()
+                .chain(sq)
+                .chain(p.io_cores.iter().flatten().copied())
         });
         for cpu in taken {
             for c in self.core_of(cpu).unwrap_or_default() {
@@ -368,6 +527,9 @@ impl Plan {
                 p.recv_buffers.0,
                 p.recv_buffers.1 / 1024
             );
+            if !p.io_cores.is_empty() {
+                out += &format!("  {}\n", p.describe_io_cores());
+            }
         }
         out += &format!(
             "housekeeping (OS, interrupts, metrics): CPUs {}\n",
@@ -376,10 +538,14 @@ impl Plan {
         out
     }
 
-    /// CPUs that busy-poll (a service's, or an SQPOLL thread's).
+    /// CPUs that busy-poll (a service's or its IO cores', or an SQPOLL
+    /// thread's).
     pub fn busy_cpus(&self) -> CpuSet {
         let mut set = CpuSet::new();
         for p in &self.services {
+            if p.wait != Wait::Park {
+                set.extend(p.io_cores.iter().flatten().copied());
+            }
             match p.wait {
                 Wait::BusyPoll => set.extend(p.cpu),
                 Wait::SqPoll { cpu } => {
@@ -390,5 +556,22 @@ impl Plan {
             }
         }
         set
+    }
+}
+
+impl Placement {
+    /// Its IO cores in a phrase: how many, where, and what for.
+    pub fn describe_io_cores(&self) -> String {
+        let n = self.io_cores.len();
+        let pinned: Vec<usize> = self.io_cores.iter().flatten().copied().collect();
+        let place = match pinned.len() {
+            0 => "not pinned".to_string(),
+            1 => format!("on CPU {}", pinned[0]),
+            _ => format!(
+                "on CPUs {}",
+                cpu_list::format(&pinned.into_iter().collect())
+            ),
+        };
+        format!("{n} IO core(s), {place}: its subscribers' connections are spread over them")
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use monocoque_tuning::check::{self, Severity};
 use monocoque_tuning::cpu_list;
 use monocoque_tuning::host::IoUring;
-use monocoque_tuning::plan::{self, ServiceRequest, Wait};
+use monocoque_tuning::plan::{self, IoCoresRequest, ServiceRequest, Wait};
 use monocoque_tuning::{Host, Profile};
 
 fn host(name: &str) -> Host {
@@ -24,6 +24,12 @@ fn two_services() -> Vec<ServiceRequest> {
             name: n.to_string(),
             profile: None,
             cpu: None,
+            // The forwarder spreads its subscribers when cores are spare.
+            io_cores: if *n == "market-data" {
+                IoCoresRequest::Auto
+            } else {
+                IoCoresRequest::None
+            },
         })
         .collect()
 }
@@ -105,6 +111,7 @@ fn busy_pollers_never_share_a_core_and_sqpoll_needs_a_spare_isolated_core() {
             name: format!("s{i}"),
             profile: Some(Profile::Latency),
             cpu: None,
+            io_cores: IoCoresRequest::None,
         })
         .collect();
     let p = plan::plan(&h, Profile::Balanced, &four).unwrap();
@@ -125,11 +132,13 @@ fn busy_pollers_never_share_a_core_and_sqpoll_needs_a_spare_isolated_core() {
             name: "a".into(),
             profile: Some(Profile::Latency),
             cpu: Some(1),
+            io_cores: IoCoresRequest::None,
         },
         ServiceRequest {
             name: "b".into(),
             profile: Some(Profile::Latency),
             cpu: Some(9),
+            io_cores: IoCoresRequest::None,
         },
     ];
     let e = plan::plan(&h, Profile::Balanced, &clash).unwrap_err();
@@ -158,6 +167,7 @@ fn a_cpu_that_is_not_online_is_refused() {
         name: "x".into(),
         profile: None,
         cpu: Some(5),
+        io_cores: IoCoresRequest::None,
     }];
     let e = plan::plan(&h, Profile::Balanced, &r).unwrap_err();
     assert!(e.reason.contains("CPU 5 is not online"), "{e}");
@@ -173,4 +183,49 @@ fn findings_come_most_severe_first() {
     sorted.sort();
     assert_eq!(severities, sorted);
     assert_eq!(severities.first(), Some(&Severity::High));
+}
+
+fn spreading(name: &str, profile: Profile, io_cores: IoCoresRequest) -> ServiceRequest {
+    ServiceRequest {
+        name: name.into(),
+        profile: Some(profile),
+        cpu: None,
+        io_cores,
+    }
+}
+
+#[test]
+fn io_cores_take_the_spare_cores_on_the_services_node() {
+    // Two latency forwarders on the two-socket box: each busy-polls on a core
+    // of node 0, and they share node 0's one spare core (the other gets none
+    // rather than IO cores across the interconnect).
+    let h = host("two-socket-smt");
+    let r = [
+        spreading("a", Profile::Latency, IoCoresRequest::Auto),
+        spreading("b", Profile::Latency, IoCoresRequest::Auto),
+    ];
+    let p = plan::plan(&h, Profile::Latency, &r).unwrap();
+    assert_eq!(p.services[0].io_cores, [Some(3)]);
+    assert!(p.services[1].io_cores.is_empty());
+    assert!(p.busy_cpus().contains(&3), "a latency IO core busy-polls");
+    assert!(!p.housekeeping.contains(&3));
+    // Asked for by number, more than the node has: refused with the reason.
+    let r = [spreading("a", Profile::Latency, IoCoresRequest::Count(4))];
+    let e = plan::plan(&h, Profile::Latency, &r).unwrap_err();
+    assert!(e.reason.contains("spare core"), "{e}");
+    // Balanced: not pinned, as many as asked, whatever the host.
+    let vm = host("vm-2vcpu");
+    let r = [spreading("a", Profile::Balanced, IoCoresRequest::Count(3))];
+    let p = plan::plan(&vm, Profile::Balanced, &r).unwrap();
+    assert_eq!(p.services[0].io_cores, [None, None, None]);
+    // None asked, none given; 0 is none.
+    for none in [IoCoresRequest::None, IoCoresRequest::Count(0)] {
+        let p = plan::plan(
+            &h,
+            Profile::Balanced,
+            &[spreading("a", Profile::Balanced, none)],
+        )
+        .unwrap();
+        assert!(p.services[0].io_cores.is_empty());
+    }
 }

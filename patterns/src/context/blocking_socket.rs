@@ -12,7 +12,7 @@ use monocoque_zmtp::{Msg, SocketType};
 use super::command::{expect_reply, Command, Reply};
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
-use crate::{Error, Events, PeerProperties, Result, MONITOR_CAPACITY};
+use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
 
 /// A socket of a [`Context`]. `Send` but not `Sync`: move it to the thread
 /// that uses it (as with libzmq, a socket is used by one thread at a time).
@@ -121,6 +121,36 @@ impl BlockingSocket {
     /// [`Socket::topics_count`](crate::Socket::topics_count).
     pub fn topics_count(&self) -> Result<usize> {
         Ok(expect_reply!(self.call(Command::TopicsCount)?, TopicsCount))
+    }
+
+    /// Spreads the connections this PUB or XPUB accepts from now on over the
+    /// IO cores `cores`, as [`Socket::spread_connections`] does: the
+    /// context's thread keeps subscriptions and matching, each IO core
+    /// serves its share of the subscribers' connections.
+    ///
+    /// ```
+    /// use monocoque_patterns::{Context, IoCores};
+    /// use monocoque_runtime::RuntimeBuilder;
+    /// use monocoque_zmtp::SocketType;
+    /// let cores = IoCores::start(vec![RuntimeBuilder::default(); 2]).unwrap();
+    /// let ctx = Context::new().unwrap();
+    /// let publisher = ctx.socket(SocketType::Pub).unwrap();
+    /// publisher.spread_connections(&cores).unwrap();
+    /// publisher.bind("tcp://127.0.0.1:0").unwrap();
+    /// ```
+    ///
+    /// [`Socket::spread_connections`]: crate::Socket::spread_connections
+    pub fn spread_connections(&self, cores: &IoCores) -> Result<()> {
+        expect_reply!(self.call(Command::SpreadConnections(cores.clone()))?, Done)
+    }
+
+    /// Per IO core: connections, messages handed over and lost; `None` if
+    /// the socket is not spread (see [`spread_connections`](Self::spread_connections)).
+    pub fn io_core_statistics(&self) -> Result<Option<Vec<IoCoreStatistics>>> {
+        Ok(expect_reply!(
+            self.call(Command::IoCoreStatistics)?,
+            IoCoreStatistics
+        ))
     }
 
     /// Starts queueing the socket's monitor events to a new [`BlockingMonitor`].

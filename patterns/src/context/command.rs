@@ -12,7 +12,7 @@ use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::options::{Options, SocketOption};
-use crate::{Events, MonitorEvent, PeerProperties, Result};
+use crate::{Events, IoCoreStatistics, IoCores, MonitorEvent, PeerProperties, Result};
 
 /// A request from a user thread to the context's thread.
 pub(super) enum Control {
@@ -58,6 +58,10 @@ pub(super) enum Command {
     Events,
     /// ZMQ_FD: the socket's readiness descriptor, made on first use.
     ReadinessFd,
+    /// Spread the connections a PUB or XPUB accepts over IO cores.
+    SpreadConnections(IoCores),
+    /// Per IO core figures of a spread socket.
+    IoCoreStatistics,
 }
 
 /// The answer to one [`Control::Open`] or [`Command`].
@@ -73,6 +77,7 @@ pub(super) enum Reply {
     MessageWithProperties(Result<(Msg, Option<Arc<PeerProperties>>)>),
     Events(Result<Events>),
     ReadinessFd(Result<Arc<EventFd>>),
+    IoCoreStatistics(Option<Vec<IoCoreStatistics>>),
 }
 
 impl Reply {
@@ -89,6 +94,7 @@ impl Reply {
             Reply::MessageWithProperties(_) => "MessageWithProperties",
             Reply::Events(_) => "Events",
             Reply::ReadinessFd(_) => "ReadinessFd",
+            Reply::IoCoreStatistics(_) => "IoCoreStatistics",
         }
     }
 }

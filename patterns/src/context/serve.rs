@@ -67,6 +67,12 @@ async fn run(
         Command::Queued => Reply::Queued(socket.queued()),
         Command::PeerCount => Reply::PeerCount(socket.peer_count()),
         Command::TopicsCount => Reply::TopicsCount(socket.topics_count()),
+        Command::IoCoreStatistics => Reply::IoCoreStatistics(socket.io_core_statistics()),
+        Command::SpreadConnections(cores) => Reply::Done(
+            shutdown
+                .check()
+                .and_then(|()| socket.spread_connections(&cores)),
+        ),
         Command::SetOption(o) => Reply::Done(shutdown.check().and_then(|()| socket.set_option(o))),
         Command::Monitor { events, lost } => {
             let monitor = socket.monitor();
