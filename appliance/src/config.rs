@@ -17,7 +17,7 @@
 //!
 //! `io_cores` is for a service with a bound PUB or XPUB side (a forwarder's
 //! backend): `"auto"` (the default there) takes the service's share of the
-//! cores the placement plan leaves spare, a number asks for exactly that many
+//! cores the placement plan leaves spare (at most two), a number asks for exactly that many
 //! (0 for none). Each IO core serves some of the subscribers' connections.
 //!
 //! Every mistake is refused with the file, the line and column, and the field:
@@ -593,6 +593,18 @@ fn check_socket(
                         ),
                     ))
                 }
+                Ok(Endpoint::Tcp {
+                    source: Some(_), ..
+                }) if verb == "bind" => {
+                    return Err(at(
+                        ep.span(),
+                        format!(
+                            "{}: a source address (source;destination) is for connect, \
+                             not bind",
+                            field(verb)
+                        ),
+                    ))
+                }
                 Ok(_) => {}
             }
         }
@@ -856,6 +868,14 @@ mod tests {
             err(&OK.replace("tcp://*:7001", "tcp://*:99999")),
             "f.toml:4:22: service \"s\" frontend bind: invalid endpoint \"tcp://*:99999\": \
              the port must be a number from 0 to 65535, or *"
+        );
+        assert_eq!(
+            err(&OK.replace("tcp://*:7001", "tcp://127.0.0.2:0;127.0.0.1:7001")),
+            "f.toml:4:22: service \"s\" frontend bind: a source address \
+             (source;destination) is for connect, not bind"
+        );
+        assert!(
+            err(&format!("{OK}io_cores = \"many\"\n")).contains("io_cores: \"auto\" or a number")
         );
     }
 

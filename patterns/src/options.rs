@@ -143,17 +143,18 @@ pub enum SocketOption {
     /// now on to this interface (SO_BINDTODEVICE; "" for none, the default).
     /// A device that does not exist fails the bind, and each connect attempt.
     BindToDevice(String),
-    /// ZMQ_CONNECT_TIMEOUT: how long one tcp connect attempt may take before
-    /// it is abandoned and retried after RECONNECT_IVL (`None`, the
-    /// default: the kernel's, minutes against a silent host).
+    /// ZMQ_CONNECT_TIMEOUT: how long a tcp connect to one address may take
+    /// before it is abandoned (the next address of the host is tried, then
+    /// the attempt is retried after RECONNECT_IVL; `None`, the default: the
+    /// kernel's, minutes against a silent host).
     ConnectTimeout(Option<Duration>),
     /// ZMQ_TCP_MAXRT: how long sent data may go unacknowledged before the
     /// kernel drops the connection (TCP_USER_TIMEOUT; `None`, the default:
     /// the system's retransmission limit).
     TcpMaxrt(Option<Duration>),
     /// ZMQ_BUSY_POLL: the kernel's SO_BUSY_POLL on tcp connections made from
-    /// now on, in microseconds of busy polling per blocking read (`None`, the
-    /// default: the system's, net.core.busy_read). Raising it above the
+    /// now on, in microseconds of busy polling per blocking read (`None` or
+    /// zero, the default: the system's, net.core.busy_read). Raising it above the
     /// system's needs CAP_NET_ADMIN: without it the option is refused when
     /// set. libzmq has it as a draft option.
     BusyPoll(Option<Duration>),
@@ -993,6 +994,8 @@ impl Options {
             ConnectTimeout(v) => self.connect_timeout = v.and_then(non_zero),
             TcpMaxrt(v) => self.tcp_tuning.user_timeout = v.and_then(non_zero),
             BusyPoll(v) => {
+                // 0 is libzmq's "leave the system's" too.
+                let v = v.and_then(non_zero);
                 if let Some(d) = v {
                     monocoque_runtime::net::check_busy_poll(d).map_err(|e| {
                         invalid(

@@ -368,9 +368,10 @@ fn hwm_pubsub() {
     });
 }
 
-/// test_xpub_manual_last_value's test_basic: the first send after a request
-/// is read goes to that request's peer only if it matches, and is then
-/// spent, even when nothing matched.
+/// test_xpub_manual_last_value's test_basic, made to fail if the first
+/// send after a request were not spent: with two subscribers to "A", a
+/// send that matches the last one's request nobody ("B") still spends it,
+/// so the next "A" reaches both.
 #[test]
 fn xpub_manual_last_value_spends_the_first_send_on_the_last_peer() {
     each_transport(|t| async move {
@@ -380,14 +381,23 @@ fn xpub_manual_last_value_spends_the_first_send_on_the_last_peer() {
         );
         assert!(xpub.options().xpub_manual(), "manual mode comes with it");
         let ep = bind(&xpub, t);
-        let xsub = socket(SocketType::XSub, vec![]);
-        xsub.connect(&ep).unwrap();
-        xsub.send("\u{1}A").await.unwrap();
-        assert_eq!(heard(&xpub).await, "\u{1}A");
-        xpub.set_option(sub("B")).unwrap();
-        xpub.send("A").await.unwrap();
+        let xsubs: Vec<Socket> = (0..2)
+            .map(|_| {
+                let x = socket(SocketType::XSub, vec![]);
+                x.connect(&ep).unwrap();
+                x
+            })
+            .collect();
+        for x in &xsubs {
+            x.send("\u{1}A").await.unwrap();
+            assert_eq!(heard(&xpub).await, "\u{1}A");
+            xpub.set_option(sub("A")).unwrap();
+        }
         xpub.send("B").await.unwrap();
-        assert_eq!(frames(&xsub.recv().await.unwrap()), ["B"]);
+        xpub.send("A, for both").await.unwrap();
+        for x in &xsubs {
+            assert_eq!(frames(&x.recv().await.unwrap()), ["A, for both"]);
+        }
     });
 }
 

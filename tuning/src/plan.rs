@@ -18,8 +18,8 @@
 //!   that ask for IO cores "auto"; each IO core runs some of the service's
 //!   subscriber connections, waiting as the service does (pinned and
 //!   busy-polling on a core of its own under latency, pinned and parking
-//!   under throughput, neither under balanced). A service may ask for an
-//!   exact number instead.
+//!   under throughput, neither under balanced), at most two each. A service
+//!   may ask for an exact number instead.
 //!
 //! A service pinned by the config keeps its CPU; a latency service pinned to
 //! a core another busy-poller holds is refused.
@@ -123,6 +123,10 @@ pub const THROUGHPUT_RING_ENTRIES: u32 = 4096;
 pub const DEFAULT_RECV_BUFFERS: (u16, usize) = (256, 16 * 1024);
 /// The throughput profile's pool.
 pub const THROUGHPUT_RECV_BUFFERS: (u16, usize) = (256, 64 * 1024);
+
+/// The most IO cores "auto" gives one service: two take a forwarder's
+/// subscriber writes off its core on any box; more are asked for by number.
+pub const AUTO_IO_CORES_MAX: usize = 2;
 
 /// Makes the plan for `services` on `host`, `default` being the profile of
 /// the services without their own.
@@ -304,10 +308,13 @@ impl<'a> Placer<'a> {
         Ok(())
     }
 
-    /// Each service's IO cores, after every service has its CPU: the spare
-    /// cores (not the OS's, not held, no service's CPU on them) shared out
-    /// among the services asking for them "auto", and exact counts taken
-    /// as asked. Latency IO cores hold their cores as busy-pollers do.
+    /// Each service's IO cores, after every service has its CPU. The spare
+    /// cores are those not the OS's, not held, with no service's CPU on them
+    /// and not kept for the SQPOLL threads latency services will want. Exact
+    /// counts are served first, then what is left is shared out among the
+    /// services asking "auto", at most [`AUTO_IO_CORES_MAX`] each; latency
+    /// services before throughput ones, whose overflow may then share a core
+    /// no busy-poller holds. Balanced IO cores are not pinned and draw none.
     fn place_io_cores(&mut self) -> Result<Vec<Vec<Option<usize>>>, PlanError> {
         let mut spare: Vec<CpuSet> = self
             .free_cores
@@ -316,118 +323,107 @@ impl<'a> Placer<'a> {
             .filter(|c| !self.cpus.iter().flatten().any(|cpu| c.contains(cpu)))
             .cloned()
             .collect();
-        // Spare cores the SQPOLL threads of latency services will want are
-        // theirs first (isolated ones; see `placements`).
         let sqpoll_wanted = self
             .profiles
             .iter()
             .filter(|p| **p == Profile::Latency)
             .count();
-        let isolated = |c: &CpuSet| c.is_subset(&self.host.isolated);
-        let mut kept_for_sqpoll = 0;
+        let mut kept = Vec::new();
         spare.retain(|c| {
-            if isolated(c) && kept_for_sqpoll < sqpoll_wanted {
-                kept_for_sqpoll += 1;
-                false
-            } else {
-                true
+            let keep = c.is_subset(&self.host.isolated) && kept.len() < sqpoll_wanted;
+            if keep {
+                kept.push(c.clone());
             }
+            !keep
         });
-        let auto: Vec<usize> = (0..self.services.len())
-            .filter(|&i| self.services[i].io_cores == IoCoresRequest::Auto)
-            .collect();
-        let mut out = vec![Vec::new(); self.services.len()];
-        let share_of = |rank: usize, spare: usize| {
-            spare / auto.len().max(1) + usize::from(rank < spare % auto.len().max(1))
-        };
-        let spare_count = spare.len();
         let requests: Vec<IoCoresRequest> = self.services.iter().map(|s| s.io_cores).collect();
-        for (i, request) in requests.into_iter().enumerate() {
-            let wanted = match request {
-                IoCoresRequest::None => continue,
-                IoCoresRequest::Auto => {
-                    let rank = auto.iter().position(|&a| a == i).unwrap_or(0);
-                    share_of(rank, spare_count)
-                }
-                IoCoresRequest::Count(n) => n,
-            };
-            let exact = matches!(request, IoCoresRequest::Count(_));
-            out[i] = self.io_cores_for(i, wanted, exact, &mut spare)?;
+        let mut out = vec![Vec::new(); self.services.len()];
+        // Latency first (they hold their cores), then throughput, then balanced.
+        let profiles = &self.profiles;
+        let order: Vec<usize> = [Profile::Latency, Profile::Throughput, Profile::Balanced]
+            .iter()
+            .flat_map(|p| (0..profiles.len()).filter(move |&i| profiles[i] == *p))
+            .collect();
+        for &i in &order {
+            if let IoCoresRequest::Count(n) = requests[i] {
+                out[i] = self.io_cores_for(i, n, true, &mut spare, &kept)?;
+            }
+        }
+        let auto: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&i| requests[i] == IoCoresRequest::Auto)
+            .collect();
+        let left = spare.len();
+        for (rank, &i) in auto.iter().enumerate() {
+            let share = left / auto.len() + usize::from(rank < left % auto.len());
+            let wanted = share.min(AUTO_IO_CORES_MAX);
+            out[i] = self.io_cores_for(i, wanted, false, &mut spare, &kept)?;
         }
         Ok(out)
     }
 
-    /// `wanted` IO cores for service `i`, spare cores first (taken from
-    /// `spare`), on the service's NUMA node when it is pinned: an IO core on
-    /// another node would pull every message across the interconnect. Unless
-    /// the count is `exact` (asked for by number), a pinned service takes no
-    /// more than the spare cores on its node.
+    /// `wanted` IO cores for service `i`. A pinned service takes spare cores
+    /// (removed from `spare`) on its own NUMA node: an IO core on another
+    /// node would pull every message across the interconnect. Unless the
+    /// count is `exact`, it takes no more than its node has spare; an exact
+    /// latency count the node cannot hold is refused, an exact throughput one
+    /// shares cores no busy-poller holds (never those in `kept` for SQPOLL).
     fn io_cores_for(
         &mut self,
         i: usize,
         wanted: usize,
         exact: bool,
         spare: &mut Vec<CpuSet>,
+        kept: &[CpuSet],
     ) -> Result<Vec<Option<usize>>, PlanError> {
+        if !matches!(self.profiles[i], Profile::Latency | Profile::Throughput) {
+            // Not pinned, as the service is not: the scheduler places them.
+            return Ok(vec![None; wanted]);
+        }
         let node_of = |cpu: usize| self.host.cpu(cpu).map(|c| c.node);
         let home = self.cpus[i].and_then(node_of);
         let mut local: Vec<CpuSet> = Vec::new();
         spare.retain(|c| {
             let here = home.is_none() || c.first().copied().and_then(node_of) == home;
-            if here && local.len() < wanted {
+            let take = here && local.len() < wanted;
+            if take {
                 local.push(c.clone());
-                false
-            } else {
-                true
             }
+            !take
         });
-        let wanted = if exact || home.is_none() {
-            wanted
-        } else {
-            wanted.min(local.len())
-        };
-        let mut spare = local.into_iter();
-        let mut cores = Vec::with_capacity(wanted);
-        match self.profiles[i] {
-            Profile::Balanced | Profile::Auto => {
-                // Not pinned, as the service is not: the scheduler places them.
-                cores.resize(wanted, None);
+        let wanted = if exact { wanted } else { local.len() };
+        if self.profiles[i] == Profile::Latency {
+            if local.len() < wanted {
+                return Err(PlanError {
+                    service: self.services[i].name.clone(),
+                    reason: format!(
+                        "{wanted} latency IO core(s) need a core of their own each on the \
+                         service's NUMA node; this host has {} spare there ({})",
+                        local.len(),
+                        self.host.summary()
+                    ),
+                });
             }
-            Profile::Latency => {
-                for _ in 0..wanted {
-                    let Some(core) = spare.next() else {
-                        return Err(PlanError {
-                            service: self.services[i].name.clone(),
-                            reason: format!(
-                                "{wanted} latency IO core(s) need a core of their own each on the \
-                                 service's NUMA node; this host has no spare core left there ({})",
-                                self.host.summary()
-                            ),
-                        });
-                    };
-                    cores.push(core.first().copied());
-                    self.held.push(core);
-                }
-            }
-            Profile::Throughput => {
-                let shared: Vec<usize> = self
-                    .cores
-                    .iter()
-                    .filter(|c| !self.held.contains(c) && !self.os_core.is_subset(c))
-                    .filter_map(|c| c.first().copied())
-                    .filter(|&cpu| home.is_none() || node_of(cpu) == home)
-                    .collect();
-                for n in 0..wanted {
-                    let cpu = match spare.next() {
-                        Some(core) => core.first().copied(),
-                        None if shared.is_empty() => None,
-                        None => Some(shared[n % shared.len()]),
-                    };
-                    cores.push(cpu);
-                }
-            }
+            let cores = local.iter().map(|c| c.first().copied()).collect();
+            self.held.extend(local);
+            return Ok(cores);
         }
-        Ok(cores)
+        let shared: Vec<usize> = self
+            .cores
+            .iter()
+            .filter(|c| !self.held.contains(c) && !kept.contains(c) && **c != self.os_core)
+            .filter_map(|c| c.first().copied())
+            .filter(|&cpu| home.is_none() || node_of(cpu) == home)
+            .collect();
+        let mut local = local.into_iter();
+        Ok((0..wanted)
+            .map(|n| match local.next() {
+                Some(core) => core.first().copied(),
+                None if shared.is_empty() => None,
+                None => Some(shared[n % shared.len()]),
+            })
+            .collect())
     }
 
     /// Each service's placement: latency services get an SQPOLL thread on a

@@ -212,7 +212,7 @@ fn io_cores_take_the_spare_cores_on_the_services_node() {
     // Asked for by number, more than the node has: refused with the reason.
     let r = [spreading("a", Profile::Latency, IoCoresRequest::Count(4))];
     let e = plan::plan(&h, Profile::Latency, &r).unwrap_err();
-    assert!(e.reason.contains("spare core"), "{e}");
+    assert!(e.reason.contains("2 spare there"), "{e}");
     // Balanced: not pinned, as many as asked, whatever the host.
     let vm = host("vm-2vcpu");
     let r = [spreading("a", Profile::Balanced, IoCoresRequest::Count(3))];
@@ -228,4 +228,32 @@ fn io_cores_take_the_spare_cores_on_the_services_node() {
         .unwrap();
         assert!(p.services[0].io_cores.is_empty());
     }
+}
+
+#[test]
+fn exact_counts_are_served_before_auto_shares_and_balanced_ones_take_no_core() {
+    let h = host("two-socket-smt");
+    // The exact latency count comes after the auto service in the config,
+    // and is still served first: with a and b on CPUs 1 and 2 and the OS on
+    // 0, node 0's one spare core (3) goes to b, and a gets none.
+    let r = [
+        spreading("a", Profile::Latency, IoCoresRequest::Auto),
+        spreading("b", Profile::Latency, IoCoresRequest::Count(1)),
+    ];
+    let p = plan::plan(&h, Profile::Latency, &r).unwrap();
+    assert_eq!(p.services[1].io_cores, [Some(3)]);
+    assert!(p.services[0].io_cores.is_empty());
+    // A balanced service asking for many takes no pinned service's cores.
+    let r = [
+        spreading("many", Profile::Balanced, IoCoresRequest::Count(64)),
+        spreading("t", Profile::Throughput, IoCoresRequest::Auto),
+    ];
+    let p = plan::plan(&h, Profile::Balanced, &r).unwrap();
+    assert_eq!(p.services[0].io_cores.len(), 64);
+    assert!(p.services[0].io_cores.iter().all(Option::is_none));
+    assert_eq!(
+        p.services[1].io_cores.len(),
+        plan::AUTO_IO_CORES_MAX,
+        "auto is capped"
+    );
 }

@@ -23,8 +23,9 @@ pub(crate) fn bind_address(host: &str, port: u16, ipv6: bool) -> Result<SocketAd
     if host == "*" {
         return Ok(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port));
     }
-    if let Some(ip) = interface_address(host, ipv6)? {
-        return Ok(SocketAddr::new(ip, port));
+    if let Some(mut addr) = interface_address(host, ipv6)? {
+        addr.set_port(port);
+        return Ok(addr);
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
@@ -50,36 +51,44 @@ pub(crate) fn source_address(
     port: u16,
     destination: SocketAddr,
 ) -> io::Result<SocketAddr> {
-    let ip = if host == "*" {
-        match destination {
+    if host == "*" {
+        let any = match destination {
             SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        }
-    } else if let Some(ip) = interface_address(host, destination.is_ipv6())
+        };
+        return Ok(SocketAddr::new(any, port));
+    }
+    if let Some(mut addr) = interface_address(host, destination.is_ipv6())
         .map_err(|e| io::Error::other(e.to_string()))?
     {
-        ip
-    } else {
-        host.parse::<IpAddr>().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("source {host:?} is no interface or address"),
-            )
-        })?
-    };
+        addr.set_port(port);
+        return Ok(addr);
+    }
+    let ip = host.parse::<IpAddr>().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("source {host:?} is no interface or address"),
+        )
+    })?;
     Ok(SocketAddr::new(ip, port))
 }
 
-/// The first address of interface `name`, of the IPv6 family if `ipv6` and
-/// it has one, else IPv4; `None` if no interface has that name.
-fn interface_address(name: &str, ipv6: bool) -> Result<Option<IpAddr>> {
+/// The first address of interface `name` (port 0), of the IPv6 family if
+/// `ipv6` and it has one (a global one before a link-local one, which
+/// carries its scope id), else IPv4; `None` if no interface has that name.
+fn interface_address(name: &str, ipv6: bool) -> Result<Option<SocketAddr>> {
     // Literals are never interface names; skip the system call.
     if name.parse::<IpAddr>().is_ok() {
         return Ok(None);
     }
     let addresses = interface_addresses(name)
         .map_err(|e| Error::io(format!("listing the addresses of {name}"), &e))?;
-    let v6 = addresses.iter().find(|a| a.is_ipv6());
+    let link_local = |a: &&SocketAddr| matches!(a, SocketAddr::V6(v6) if v6.scope_id() != 0);
+    let v6 = addresses
+        .iter()
+        .filter(|a| a.is_ipv6())
+        .find(|a| !link_local(a))
+        .or_else(|| addresses.iter().find(|a| a.is_ipv6()));
     let v4 = addresses.iter().find(|a| a.is_ipv4());
     Ok(if ipv6 { v6.or(v4) } else { v4 }.copied())
 }

@@ -3,18 +3,19 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-/// The IPv4 and IPv6 addresses of the interface `name`, in the order the
-/// kernel lists them; empty when no interface has that name (or it has no
-/// address).
+/// The IPv4 and IPv6 addresses of the interface `name` (port 0; an IPv6
+/// one with its scope id, which a link-local address needs to be bound),
+/// in the order the kernel lists them; empty when no interface has that
+/// name (or it has no address).
 ///
 /// ```
 /// let lo = monocoque_runtime::net::interface_addresses("lo").unwrap();
-/// assert!(lo.contains(&"127.0.0.1".parse().unwrap()));
+/// assert!(lo.contains(&"127.0.0.1:0".parse().unwrap()));
 /// assert!(monocoque_runtime::net::interface_addresses("no-such-nic0").unwrap().is_empty());
 /// ```
-pub fn interface_addresses(name: &str) -> io::Result<Vec<IpAddr>> {
+pub fn interface_addresses(name: &str) -> io::Result<Vec<SocketAddr>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list it allocated, freed below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -37,14 +38,19 @@ pub fn interface_addresses(name: &str) -> io::Result<Vec<IpAddr>> {
             libc::AF_INET => {
                 // SAFETY: the family says it is a sockaddr_in.
                 let sin = unsafe { &*entry.ifa_addr.cast::<libc::sockaddr_in>() };
-                found.push(IpAddr::V4(Ipv4Addr::from(
-                    sin.sin_addr.s_addr.to_ne_bytes(),
-                )));
+                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+                found.push(SocketAddr::V4(SocketAddrV4::new(ip, 0)));
             }
             libc::AF_INET6 => {
                 // SAFETY: the family says it is a sockaddr_in6.
                 let sin6 = unsafe { &*entry.ifa_addr.cast::<libc::sockaddr_in6>() };
-                found.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                found.push(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    0,
+                    0,
+                    sin6.sin6_scope_id,
+                )));
             }
             _ => {}
         }

@@ -273,11 +273,11 @@ impl Publisher {
         let mut targets = std::mem::take(&mut self.scratch);
         self.subscriptions.targets(&msg[0], &mut targets);
         // XPUB_MANUAL_LAST_VALUE: once per notice read, its peer alone (if
-        // it matches); later Subscribes wait for the next notice.
-        if self.send_last {
-            if let Some(last) = self.last_notice_peer.take() {
-                targets.retain(|&t| t == last);
-            }
+        // it matches); spent below, once the message is sent (a NODROP wait
+        // retries it for the same peer).
+        let last_only = self.send_last.then_some(self.last_notice_peer).flatten();
+        if let Some(last) = last_only {
+            targets.retain(|&t| t == last);
         }
         if self.invert {
             let matched = std::mem::take(&mut targets);
@@ -297,6 +297,9 @@ impl Publisher {
             }
             self.scratch = targets;
             return (Step::Wait(msg), 0);
+        }
+        if last_only.is_some() {
+            self.last_notice_peer = None;
         }
         // Under receive-pool pressure each subscriber's queue would copy a
         // loaned message out on its own (`Queue::push`): copy it once here

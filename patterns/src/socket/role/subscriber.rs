@@ -79,7 +79,9 @@ impl Subscriber {
             }
             // Queued for connections still being made too (the data must not
             // be lost); they also hear the subscription alone when they
-            // connect, as they hear every other.
+            // connect, as they hear every other. Like the subscriptions it
+            // carries, it is not subject to SNDHWM: the application's own
+            // sends decide how many there are.
             for p in peers.live() {
                 p.outbound.borrow_mut().push(msg.clone());
             }
