@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -22,20 +20,6 @@ frontend = { bind = ["tcp://127.0.0.1:0"] }
 backend = { bind = ["tcp://127.0.0.1:0"] }
 io_cores = 2
 "#;
-
-/// The body of one `GET /metrics`.
-fn scrape(addr: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response).unwrap();
-    response.split_once("\r\n\r\n").unwrap().1.to_string()
-}
 
 /// `monocoque_io_core_connections` for service md, per core.
 fn io_core_connections(body: &str) -> Vec<u64> {
@@ -58,11 +42,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
         .find(|l| l.contains("IO core"))
         .unwrap_or_else(|| panic!("the report names the IO cores: {report:?}"));
     assert!(plan_line.contains("2 IO core(s)"), "{plan_line}");
-    let metrics = report
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics on http://"))
-        .map(|l| l.trim_end_matches("/metrics").to_string())
-        .expect("the metrics address");
+    let metrics = metrics_address(&report);
     let (front, back) = (
         app.endpoint("md", "frontend"),
         app.endpoint("md", "backend"),
@@ -106,7 +86,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
     // endpoint shows once the service has refreshed them.
     let mut seen = Vec::new();
     while Instant::now() < deadline {
-        seen = io_core_connections(&scrape(&metrics));
+        seen = io_core_connections(&scrape(&metrics).1);
         if seen.iter().sum::<u64>() == 6 {
             break;
         }
@@ -126,7 +106,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
     // Subscribers that leave are counted off.
     drop(subscribers);
     while Instant::now() < deadline {
-        seen = io_core_connections(&scrape(&metrics));
+        seen = io_core_connections(&scrape(&metrics).1);
         if seen.iter().sum::<u64>() == 0 {
             break;
         }

@@ -27,36 +27,9 @@ fn start(name: &str) -> (App, String) {
     (app, addr)
 }
 
-/// The metrics address in a startup report.
-fn metrics_address(report: &[String]) -> String {
-    report
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics on http://"))
-        .map(|l| l.trim_end_matches("/metrics").to_string())
-        .expect("the app reports its metrics address")
-}
-
 /// `monocoque run` with [`CONFIG`] under `ulimit ULIMIT`; its startup report.
 fn start_with_ulimit(name: &str, ulimit: &str, stderr: Stdio) -> (App, Vec<String>) {
     App::start_under_ulimit(config_file(name, CONFIG), ulimit, stderr)
-}
-
-/// One `GET /metrics` on a fresh connection, bounded by a 10 s read timeout;
-/// the response's status line and body.
-fn scrape(addr: &str) -> (String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    s.read_to_string(&mut response)
-        .expect("the scrape is answered within 10 s");
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    (head.lines().next().unwrap().to_string(), body.to_string())
 }
 
 /// A scrape that gets the service's counters.

@@ -267,14 +267,6 @@ fn stats(metrics: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn metrics_address(lines: &[String]) -> String {
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix("metrics on http://"))
-        .map(|l| l.trim_end_matches("/metrics").to_string())
-        .expect("the app reports its metrics address")
-}
-
 #[test]
 fn sigterm_delivers_what_the_box_accepted_and_metrics_count_it() {
     let config = STREAMER.to_string() + "[metrics]\nlisten = \"127.0.0.1:0\"\n";

@@ -245,3 +245,31 @@ kind = "queue"
 frontend = { bind = ["tcp://127.0.0.1:0"] }
 backend = { bind = ["tcp://127.0.0.1:0"] }
 "#;
+
+/// The metrics address (host:port) in a startup report.
+pub fn metrics_address(report: &[String]) -> String {
+    report
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics on http://"))
+        .map(|l| l.trim_end_matches("/metrics").to_string())
+        .expect("the app reports its metrics address")
+}
+
+/// One `GET /metrics` on a fresh connection, bounded by a 10 s read timeout;
+/// the response's status line and body.
+pub fn scrape(addr: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response)
+        .expect("the scrape is answered within 10 s");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
