@@ -29,7 +29,7 @@
 //! same ipc path; the error points at the later of the two in the file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -433,24 +433,20 @@ enum BindKey {
 }
 
 impl BindKey {
-    /// The key of a checked bind endpoint. A host name is resolved as `run`
-    /// resolves it, to its first address.
+    /// The key of a checked bind endpoint. A host is found as `run` finds
+    /// it (an interface name, an address, a host name's first address).
     fn of(endpoint: &str) -> BindKey {
         match endpoint.parse::<Endpoint>() {
             Ok(Endpoint::Tcp { port: 0, .. }) => BindKey::Nothing,
             Ok(Endpoint::Tcp { host, port, .. }) if host == "*" => {
                 BindKey::Tcp(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
             }
-            Ok(Endpoint::Tcp { host, port, .. }) => match host.parse::<IpAddr>() {
-                Ok(ip) => BindKey::Tcp(ip, port),
-                Err(_) => match (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|mut a| a.next())
-                {
-                    Ok(Some(addr)) => BindKey::Tcp(addr.ip(), port),
-                    _ => BindKey::Name(host.to_ascii_lowercase(), port),
-                },
-            },
+            Ok(Endpoint::Tcp { host, port, .. }) => {
+                match monocoque_patterns::tcp_bind_address(&host, port, false) {
+                    Ok(addr) => BindKey::Tcp(addr.ip(), port),
+                    Err(_) => BindKey::Name(host.to_ascii_lowercase(), port),
+                }
+            }
             Ok(Endpoint::Ipc(path)) => BindKey::Ipc(path),
             // Refused earlier, by check_socket.
             Ok(Endpoint::Inproc(_)) | Err(_) => BindKey::Nothing,
@@ -950,6 +946,7 @@ mod tests {
             ("tcp://[::]:7001", "tcp://127.0.0.1:7001"),
             ("tcp://[::1]:7001", "tcp://[::]:7001"),
             ("tcp://[::ffff:127.0.0.1]:7001", "tcp://127.0.0.1:7001"),
+            ("tcp://127.0.0.1:7001", "tcp://lo:7001"),
         ] {
             assert_eq!(err(&two(first, second)), said(second, first));
         }

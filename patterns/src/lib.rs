@@ -58,3 +58,4 @@ pub use peer_properties::PeerProperties;
 pub use proxy::{proxy, proxy_steerable, ProxyStatistics, SideStatistics};
 pub use select::recv_any;
 pub use socket::Socket;
+pub use transport::tcp_address::bind_address as tcp_bind_address;

@@ -16,10 +16,16 @@ use monocoque_runtime::net::interface_addresses;
 
 use crate::{Error, Result};
 
-/// The address a tcp bind to `host:port` takes: `*` is every IPv4 address
-/// (the caller binds dual-stack under IPV6); an interface prefers IPv6 under
-/// IPV6, IPv4 otherwise.
-pub(crate) fn bind_address(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr> {
+/// The address a tcp bind to `host:port` takes, as `Socket::bind` finds it:
+/// `*` is every IPv4 address (a socket binds dual-stack under IPV6), then an
+/// interface name (its IPv6 address under IPV6, else its IPv4 one), an
+/// address, or a host name (its first address).
+///
+/// ```
+/// let a = monocoque_patterns::tcp_bind_address("lo", 5555, false).unwrap();
+/// assert_eq!(a, "127.0.0.1:5555".parse().unwrap());
+/// ```
+pub fn bind_address(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr> {
     if host == "*" {
         return Ok(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port));
     }
