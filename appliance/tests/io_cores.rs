@@ -9,17 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const CONFIG: &str = r#"
-[metrics]
-listen = "127.0.0.1:0"
-
-[[service]]
-name = "md"
-kind = "forwarder"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-io_cores = 2
-"#;
+/// The common forwarder `md`, metrics on a free port, two IO cores.
+fn config() -> String {
+    format!("[metrics]\nlisten = \"127.0.0.1:0\"\n{FORWARDER}io_cores = 2\n")
+}
 
 /// `monocoque_io_core_connections` for service md, per core.
 fn io_core_connections(body: &str) -> Vec<u64> {
@@ -36,7 +29,7 @@ fn io_core_connections(body: &str) -> Vec<u64> {
 
 #[test]
 fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
-    let (app, report) = App::start_with_report(&[], Some(config_file("io-cores", CONFIG)));
+    let (app, report) = App::start_with_report(&[], Some(config_file("io-cores", &config())));
     let plan_line = report
         .iter()
         .find(|l| l.contains("IO core"))
@@ -121,16 +114,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
 fn io_cores_are_refused_where_nothing_publishes_and_planned_by_tune() {
     let bad = config_file(
         "io-cores-queue",
-        &services(
-            r#"
-[[service]]
-name = "rq"
-kind = "queue"
-frontend = { bind = ["tcp://127.0.0.1:0"] }
-backend = { bind = ["tcp://127.0.0.1:0"] }
-io_cores = 2
-"#,
-        ),
+        &services(&format!("{QUEUE}io_cores = 2\n")),
     );
     let out = monocoque()
         .args(["config", "check"])
@@ -145,7 +129,7 @@ io_cores = 2
     );
     let good = config_file(
         "io-cores-plan",
-        &services(&FORWARDER.replace("\"md\"", "\"md\"\nio_cores = 2")),
+        &services(&format!("{FORWARDER}io_cores = 2\n")),
     );
     let out = monocoque()
         .args(["tune", "plan", "--config"])

@@ -29,12 +29,8 @@ pub fn bind_address(host: &str, port: u16, ipv6: bool) -> Result<SocketAddr> {
     if host == "*" {
         return Ok(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port));
     }
-    if let Some(mut addr) = interface_address(host, ipv6)? {
-        addr.set_port(port);
+    if let Some(addr) = interface_or_literal(host, port, ipv6)? {
         return Ok(addr);
-    }
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
     }
     let unresolved = |reason: String| Error::InvalidEndpoint {
         endpoint: format!("tcp://{host}:{port}"),
@@ -64,19 +60,27 @@ pub(crate) fn source_address(
         };
         return Ok(SocketAddr::new(any, port));
     }
-    if let Some(mut addr) = interface_address(host, destination.is_ipv6())
+    interface_or_literal(host, port, destination.is_ipv6())
         .map_err(|e| io::Error::other(e.to_string()))?
-    {
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("source {host:?} is no interface or address"),
+            )
+        })
+}
+
+/// `host` as an interface name (its address, see `interface_address`) or
+/// an address literal, at `port`; `None` if it is neither.
+fn interface_or_literal(host: &str, port: u16, ipv6: bool) -> Result<Option<SocketAddr>> {
+    if let Some(mut addr) = interface_address(host, ipv6)? {
         addr.set_port(port);
-        return Ok(addr);
+        return Ok(Some(addr));
     }
-    let ip = host.parse::<IpAddr>().map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("source {host:?} is no interface or address"),
-        )
-    })?;
-    Ok(SocketAddr::new(ip, port))
+    Ok(host
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port)))
 }
 
 /// The first address of interface `name` (port 0), of the IPv6 family if
