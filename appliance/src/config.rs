@@ -12,13 +12,13 @@
 //! backend = { bind = ["tcp://*:5557"], options = { sndhwm = 100000 } }
 //! core = 1                             # optional: the core this service runs on
 //! profile = "latency"                  # optional: this service's own profile
-//! io_cores = "auto"                    # optional: IO cores for the subscribers' connections (none by default)
+//! io_cores = "auto"                    # optional: IO cores for the subscribers' connections
 //! ```
 //!
 //! `io_cores` is for a service with a bound PUB or XPUB side (a forwarder's
-//! backend): `"auto"` takes the service's share of the cores the placement
-//! plan leaves spare (at most two), a number asks for exactly that many; none
-//! is the default. Each IO core serves some of the subscribers' connections.
+//! backend): `"auto"` (the default there) takes the service's share of the
+//! cores the placement plan leaves spare (at most two), a number asks for exactly that many
+//! (0 for none). Each IO core serves some of the subscribers' connections.
 //!
 //! Every mistake is refused with the file, the line and column, and the field:
 //! `appliance.toml:14:11: service "md" backend option sndhwm: must be 0 or more`.
@@ -344,9 +344,7 @@ fn check_service(
     };
     let spreads = spec.spreads().next().is_some();
     spec.io_cores = match s.io_cores {
-        // Opt-in for now: behind an IO core, a flood of subscriptions is
-        // buffered between the connection and the service, and other
-        // subscribers wait out the backlog (see the issue note).
+        None if spreads => IoCoresRequest::Auto,
         None => IoCoresRequest::None,
         Some(raw) => {
             let request = match raw.get_ref() {

@@ -109,6 +109,12 @@ impl Running {
 /// How often the IO cores' connection counts reach the metrics.
 const IO_CORE_REFRESH: Duration = Duration::from_secs(1);
 
+/// Messages a pump moves before it lets the service's other work run: the
+/// other direction and every connection's IO share the thread, and a backlog
+/// one peer built (a subscription flood queued behind an IO core) must not
+/// hold them for longer than this many messages take.
+const PUMP_TURN: u32 = 64;
+
 /// Both sockets, from start to the end of lingering; the connections a
 /// bound PUB or XPUB side accepts are spread over `io_cores` when given.
 async fn serve(
@@ -361,11 +367,19 @@ async fn pump(
     recorder: &RefCell<LatencyRecorder>,
     stopping: &StopFlag,
 ) {
+    let mut this_turn = 0u32;
     loop {
+        this_turn += 1;
+        if this_turn > PUMP_TURN {
+            this_turn = 0;
+            monocoque_runtime::yield_now().await;
+        }
         let msg = match from.try_recv() {
             Ok(m) => m,
             Err(Error::WouldBlock(_)) => {
                 recorder.borrow_mut().flush(metrics);
+                // Waiting gives the thread away as a yield does.
+                this_turn = 0;
                 match stopping.unless_stopped(from.recv()).await {
                     None => return,
                     Some(Ok(m)) => m,

@@ -162,6 +162,26 @@ fn subscriptions_nested_20000_deep_do_not_abort_the_box() {
     );
     assert_alive(&mut app, "after the nested subscriber left");
     served.check("after the nested subscriber left");
+    // The box serves others while it takes the departure apart (a pump
+    // yields every few messages), so the late publisher is told each
+    // cancellation in its own time; a publisher connecting before the last
+    // would rightly be told the rest of the tree first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while end == WriteEnd::Done
+        && late
+            .cancellations
+            .load(std::sync::atomic::Ordering::Relaxed)
+            < DEPTH
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the late publisher was told {} of the {DEPTH} cancellations in 30 s",
+            late.cancellations
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        assert_alive(&mut app, "while cancelling the nested subscriptions");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(late);
 
     // A libzmq publisher connects and is told the remaining subscriptions.

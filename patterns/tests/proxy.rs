@@ -172,3 +172,63 @@ fn a_proxy_ends_when_a_socket_is_closed() {
         assert!(matches!(task.await, Err(Error::Closed)));
     });
 }
+
+/// A backlog in one direction does not hold the other: with 5,000
+/// subscriptions queued at the XPUB (no HWM) the forwarder lets a message
+/// from the publisher through long before it has carried them all upstream,
+/// because each direction yields to the thread every few messages. The
+/// capture socket shows the order in which the forwarder moved them.
+#[test]
+fn a_backlog_one_way_does_not_hold_the_other_way() {
+    const FLOOD: usize = 5_000;
+    run(|| async {
+        let t = Transport::Inproc;
+        let xsub = Rc::new(socket(SocketType::XSub, vec![]));
+        let upstream = bind(&xsub, t);
+        let xpub = socket(SocketType::XPub, vec![SocketOption::RcvHwm(0)]);
+        let downstream = bind(&xpub, t);
+        let capture = socket(SocketType::Push, vec![SocketOption::SndHwm(0)]);
+        let captured = socket(SocketType::Pull, vec![SocketOption::RcvHwm(0)]);
+        capture.connect(&bind(&captured, t)).unwrap();
+        let forwarding = xsub.clone();
+        let _forwarder = spawn(async move { proxy(&forwarding, &xpub, Some(&capture)).await });
+
+        let publisher = Rc::new(socket(SocketType::Pub, vec![]));
+        publisher.connect(&upstream).unwrap();
+        let s = socket(
+            SocketType::Sub,
+            vec![SocketOption::Subscribe(Bytes::from_static(b"tick"))],
+        );
+        s.connect(&downstream).unwrap();
+        until("the subscription upstream", || xsub.topics_count() == 1).await;
+        assert_eq!(frames(&captured.recv().await.unwrap()), ["\u{1}tick"]);
+
+        let flooder = socket(SocketType::XSub, vec![SocketOption::SndHwm(0)]);
+        flooder.connect(&downstream).unwrap();
+        for i in 0..FLOOD {
+            let topic = format!("\u{1}flood-{i:05}");
+            flooder.try_send(msg(&[topic.as_str()])).unwrap();
+        }
+        // Sent once the forwarder has begun on the backlog (the forwarder
+        // was woken first, so it runs first).
+        let p = publisher.clone();
+        let _tick = spawn(async move { p.send(msg(&["tick", "1"])).await.unwrap() });
+        assert_eq!(frames(&s.recv().await.unwrap()), ["tick", "1"]);
+        let mut before = 0;
+        loop {
+            let m = captured.recv().await.unwrap();
+            if frames(&m) == ["tick", "1"] {
+                break;
+            }
+            before += 1;
+        }
+        assert!(
+            (1..FLOOD).contains(&before),
+            "the message was forwarded after {before} of the {FLOOD} subscriptions"
+        );
+        until("the whole backlog upstream", || {
+            xsub.topics_count() == FLOOD + 1
+        })
+        .await;
+    });
+}

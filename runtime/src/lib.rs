@@ -30,6 +30,7 @@ mod timer;
 mod timer_queue;
 mod wait_strategy;
 mod wake;
+mod yield_now;
 
 pub use driver::DriverKind;
 pub use error::{Error, Result};
@@ -44,3 +45,4 @@ pub use runtime::{
 };
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;
+pub use yield_now::{yield_now, YieldNow};

@@ -24,8 +24,12 @@ fn two_services() -> Vec<ServiceRequest> {
             name: n.to_string(),
             profile: None,
             cpu: None,
-            // As the appliance's embedded default asks: no IO cores.
-            io_cores: IoCoresRequest::None,
+            // The forwarder spreads its subscribers when cores are spare.
+            io_cores: if *n == "market-data" {
+                IoCoresRequest::Auto
+            } else {
+                IoCoresRequest::None
+            },
         })
         .collect()
 }

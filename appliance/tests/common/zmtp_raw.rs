@@ -526,6 +526,8 @@ pub struct RawPublisher {
     w: TcpStream,
     pub ticks: Arc<std::sync::Mutex<std::collections::HashSet<Vec<u8>>>>,
     pub subscriptions: Arc<AtomicU64>,
+    /// CANCEL commands (or 0x00 messages) received.
+    pub cancellations: Arc<AtomicU64>,
     pub longest_topic: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
@@ -538,8 +540,14 @@ impl RawPublisher {
         r.set_read_timeout(None).unwrap();
         let ticks = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
         let subscriptions = Arc::new(AtomicU64::new(0));
+        let cancellations = Arc::new(AtomicU64::new(0));
         let longest_topic = Arc::new(AtomicU64::new(0));
-        let (t, s, l) = (ticks.clone(), subscriptions.clone(), longest_topic.clone());
+        let (t, s, c, l) = (
+            ticks.clone(),
+            subscriptions.clone(),
+            cancellations.clone(),
+            longest_topic.clone(),
+        );
         let thread = std::thread::spawn(move || {
             let mut r = io::BufReader::with_capacity(256 * 1024, r);
             while let Ok(f) = read_frame(&mut r) {
@@ -548,6 +556,11 @@ impl RawPublisher {
                 } else if !f.is_command() && f.body.first() == Some(&1) {
                     &f.body[1..]
                 } else {
+                    if f.command_name() == b"CANCEL"
+                        || (!f.is_command() && f.body.first() == Some(&0))
+                    {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
                     continue;
                 };
                 s.fetch_add(1, Ordering::Relaxed);
@@ -561,6 +574,7 @@ impl RawPublisher {
             w,
             ticks,
             subscriptions,
+            cancellations,
             longest_topic,
             thread: Some(thread),
         }

@@ -124,6 +124,12 @@ impl ProxyState {
     }
 }
 
+/// Messages one direction moves before it lets the thread's other work run:
+/// while both sockets are ready every await completes at once, and without
+/// a yield a backlog on one side (a subscription flood) would hold the other
+/// direction and every connection's IO until it ran dry.
+const FORWARD_TURN: u32 = 64;
+
 /// Moves messages from `from` to `to` for ever (or until an error).
 async fn forward(
     from: &Socket,
@@ -132,7 +138,13 @@ async fn forward(
     state: &ProxyState,
     dir: Direction,
 ) -> Result<()> {
+    let mut this_turn = 0u32;
     loop {
+        this_turn += 1;
+        if this_turn > FORWARD_TURN {
+            this_turn = 0;
+            monocoque_runtime::yield_now().await;
+        }
         let msg = gated_recv(from, state).await?;
         let (frames, bytes) = (msg.len(), msg.byte_len());
         state.count(dir, frames, bytes, true);
