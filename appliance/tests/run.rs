@@ -219,8 +219,22 @@ backend = { type = "pub", bind = ["tcp://127.0.0.1:0"] }
     connect_ready(&ctx, &sub, &app.endpoint("br", "backend"));
     let push = zsock(&ctx, zmq::PUSH);
     connect_ready(&ctx, &push, &app.endpoint("br", "frontend"));
-    push.send("bridged", 0).unwrap();
-    assert_eq!(sub.recv_bytes(0).unwrap(), b"bridged");
+    // The bridge's PUB drops what it sends before the subscription has
+    // reached it (the slow joiner; its subscribers are on an IO core here,
+    // one hop further): push until the subscriber hears one, within 10 s.
+    sub.set_rcvtimeo(50).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        push.send("bridged", 0).unwrap();
+        if let Ok(m) = sub.recv_bytes(0) {
+            assert_eq!(m, b"bridged");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing bridged in 10 s"
+        );
+    }
 
     app.signal(SIGINT);
     assert_eq!(app.wait(Duration::from_secs(10)), Some(0));
