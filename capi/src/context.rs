@@ -1,0 +1,258 @@
+//! Contexts: `zmq_ctx_new`, `zmq_ctx_term`, `zmq_ctx_shutdown`,
+//! `zmq_ctx_set`, `zmq_ctx_get` (and the older `zmq_init`, `zmq_term`,
+//! `zmq_ctx_destroy`).
+//!
+//! ```text
+//!   new ──▶ open ──shutdown──▶ shut down ──term──▶ (waits for every zmq_close,
+//!             └──────────────────term───────────▶   then for LINGER) gone
+//! ```
+//!
+//! A context is one [`monocoque_patterns::Context`] (one runtime thread),
+//! plus what libzmq's context adds: the count of open sockets (term waits for
+//! it to reach zero; MAX_SOCKETS bounds it) and the defaults new sockets take
+//! (BLOCKY, IPV6).
+
+use std::ffi::{c_int, c_void};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use monocoque_patterns::Context;
+
+use crate::boundary::{guarded, Errno};
+use crate::errno::{errno_of, ETERM};
+
+/// ZMQ_IO_THREADS (read only here: one runtime thread per context).
+const IO_THREADS: c_int = 1;
+/// ZMQ_MAX_SOCKETS.
+const MAX_SOCKETS: c_int = 2;
+/// ZMQ_SOCKET_LIMIT: the largest MAX_SOCKETS accepted.
+const SOCKET_LIMIT: c_int = 3;
+/// ZMQ_MAX_MSGSZ: the largest message size.
+const MAX_MSGSZ: c_int = 5;
+/// ZMQ_MSG_T_SIZE: `sizeof (zmq_msg_t)`.
+const MSG_T_SIZE: c_int = 6;
+/// ZMQ_BLOCKY: whether sockets linger by default (1) or not (0).
+const BLOCKY: c_int = 70;
+/// ZMQ_IPV6: the IPV6 option new sockets start with.
+const IPV6: c_int = 42;
+
+/// libzmq's default MAX_SOCKETS.
+const MAX_SOCKETS_DEFAULT: usize = 1023;
+/// The largest MAX_SOCKETS a context takes (libzmq: what the system's
+/// descriptor limit allows; a socket here holds no descriptor of its own
+/// until it connects or binds).
+const SOCKET_LIMIT_VALUE: usize = 65_535;
+
+/// The checks every handle carries, so that a stale or foreign pointer is
+/// refused (EFAULT) rather than used, as libzmq's tag check does.
+const CONTEXT_TAG: u32 = 0xabad_cafe;
+
+/// What a context's sockets share with it.
+pub(crate) struct ContextShared {
+    pub(crate) context: Context,
+    state: Mutex<ContextState>,
+    /// Signalled when a socket closes (term waits on it).
+    closed: Condvar,
+}
+
+struct ContextState {
+    sockets: usize,
+    max_sockets: usize,
+    blocky: bool,
+    ipv6: bool,
+    terminating: bool,
+}
+
+/// The defaults a new socket takes from its context.
+pub(crate) struct SocketDefaults {
+    /// BLOCKY off: LINGER 0 instead of -1.
+    pub(crate) linger_zero: bool,
+    pub(crate) ipv6: bool,
+}
+
+impl ContextShared {
+    fn state(&self) -> MutexGuard<'_, ContextState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a socket in (MAX_SOCKETS: EMFILE; after term began: ETERM).
+    pub(crate) fn open_socket(&self) -> Result<SocketDefaults, Errno> {
+        let mut s = self.state();
+        if s.terminating {
+            return Err(ETERM);
+        }
+        if s.sockets >= s.max_sockets {
+            return Err(libc::EMFILE);
+        }
+        s.sockets += 1;
+        Ok(SocketDefaults {
+            linger_zero: !s.blocky,
+            ipv6: s.ipv6,
+        })
+    }
+
+    /// Counts a socket out (zmq_close, or a socket that failed to open).
+    pub(crate) fn socket_closed(&self) {
+        let mut s = self.state();
+        s.sockets = s.sockets.saturating_sub(1);
+        drop(s);
+        self.closed.notify_all();
+    }
+}
+
+/// What `void *context` points to.
+pub(crate) struct ContextHandle {
+    tag: u32,
+    pub(crate) shared: Arc<ContextShared>,
+}
+
+/// The context behind `ctx`, or EFAULT.
+///
+/// # Safety
+/// `ctx` is NULL or a pointer `zmq_ctx_new` returned that `zmq_ctx_term`
+/// has not freed yet.
+pub(crate) unsafe fn context<'a>(ctx: *mut c_void) -> Result<&'a ContextHandle, Errno> {
+    // SAFETY: per the contract above, a non-NULL `ctx` is a live
+    // ContextHandle (the tag catches the common misuse of a wrong pointer).
+    let handle = unsafe { ctx.cast::<ContextHandle>().as_ref() }.ok_or(libc::EFAULT)?;
+    if handle.tag != CONTEXT_TAG {
+        return Err(libc::EFAULT);
+    }
+    Ok(handle)
+}
+
+/// `zmq_ctx_new`: a context with its runtime thread; NULL (errno set) if
+/// the thread cannot start.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_new() -> *mut c_void {
+    guarded(std::ptr::null_mut(), || {
+        let context = Context::new().map_err(|e| errno_of(&e))?;
+        let shared = Arc::new(ContextShared {
+            context,
+            state: Mutex::new(ContextState {
+                sockets: 0,
+                max_sockets: MAX_SOCKETS_DEFAULT,
+                blocky: true,
+                ipv6: false,
+                terminating: false,
+            }),
+            closed: Condvar::new(),
+        });
+        let handle = Box::new(ContextHandle {
+            tag: CONTEXT_TAG,
+            shared,
+        });
+        Ok(Box::into_raw(handle).cast())
+    })
+}
+
+/// `zmq_init` (deprecated): `zmq_ctx_new`; `io_threads` must be 0 or more.
+#[no_mangle]
+pub extern "C" fn zmq_init(io_threads: c_int) -> *mut c_void {
+    if io_threads < 0 {
+        crate::errno::set_errno(libc::EINVAL);
+        return std::ptr::null_mut();
+    }
+    zmq_ctx_new()
+}
+
+/// `zmq_ctx_shutdown`: every blocking call on the context's sockets returns
+/// ETERM, and so does every later call but `zmq_close`.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_shutdown(ctx: *mut c_void) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a context from zmq_ctx_new.
+        let handle = unsafe { context(ctx) }?;
+        handle
+            .shared
+            .context
+            .shutdown()
+            .or_else(|e| match errno_of(&e) {
+                // Already shut down: nothing more to do.
+                ETERM => Ok(()),
+                e => Err(e),
+            })?;
+        Ok(0)
+    })
+}
+
+/// `zmq_ctx_term`: shuts the context down, waits until every socket is
+/// closed, then until what they queued has left (LINGER), and frees it.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_term(ctx: *mut c_void) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a context from zmq_ctx_new, and gives it
+        // up with this call.
+        let handle = unsafe { context(ctx) }?;
+        let shared = handle.shared.clone();
+        shared.state().terminating = true;
+        let _ = shared.context.shutdown();
+        let mut state = shared.state();
+        while state.sockets > 0 {
+            state = shared.closed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(state);
+        // SAFETY: `ctx` came from Box::into_raw in zmq_ctx_new and no
+        // socket refers to the handle (they hold the shared part only).
+        let mut handle = unsafe { Box::from_raw(ctx.cast::<ContextHandle>()) };
+        handle.tag = 0;
+        drop(handle);
+        // The last reference: dropping it joins the context's thread, which
+        // ends once every socket has lingered.
+        drop(shared);
+        Ok(0)
+    })
+}
+
+/// `zmq_term` (deprecated): `zmq_ctx_term`.
+#[no_mangle]
+pub extern "C" fn zmq_term(ctx: *mut c_void) -> c_int {
+    zmq_ctx_term(ctx)
+}
+
+/// `zmq_ctx_destroy` (deprecated): `zmq_ctx_term`.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_destroy(ctx: *mut c_void) -> c_int {
+    zmq_ctx_term(ctx)
+}
+
+/// `zmq_ctx_set`: MAX_SOCKETS, BLOCKY and IPV6. IO_THREADS is refused
+/// (EINVAL) for any value but 1: each context runs on one thread.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a context from zmq_ctx_new.
+        let handle = unsafe { context(ctx) }?;
+        let mut s = handle.shared.state();
+        match option {
+            MAX_SOCKETS if value >= 1 && value as usize <= SOCKET_LIMIT_VALUE => {
+                s.max_sockets = value as usize
+            }
+            BLOCKY if value >= 0 => s.blocky = value != 0,
+            IPV6 if value >= 0 => s.ipv6 = value != 0,
+            IO_THREADS if value == 1 => {}
+            _ => return Err(libc::EINVAL),
+        }
+        Ok(0)
+    })
+}
+
+/// `zmq_ctx_get`: the values `zmq_ctx_set` takes, and SOCKET_LIMIT,
+/// MAX_MSGSZ, MSG_T_SIZE.
+#[no_mangle]
+pub extern "C" fn zmq_ctx_get(ctx: *mut c_void, option: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a context from zmq_ctx_new.
+        let handle = unsafe { context(ctx) }?;
+        let s = handle.shared.state();
+        Ok(match option {
+            IO_THREADS => 1,
+            MAX_SOCKETS => s.max_sockets as c_int,
+            SOCKET_LIMIT => SOCKET_LIMIT_VALUE as c_int,
+            MAX_MSGSZ => c_int::MAX,
+            MSG_T_SIZE => std::mem::size_of::<crate::message::ZmqMsg>() as c_int,
+            BLOCKY => s.blocky as c_int,
+            IPV6 => s.ipv6 as c_int,
+            _ => return Err(libc::EINVAL),
+        })
+    })
+}

@@ -1,0 +1,362 @@
+//! `zmq_msg_t` and the `zmq_msg_*` family.
+//!
+//! A `zmq_msg_t` is 64 bytes the caller owns (on its stack, usually), as
+//! libzmq's ABI fixes. [`ZmqMsg`] is what those bytes hold here: one frame,
+//! its MORE flag, and for a received frame the sending peer's properties
+//! (for `zmq_msg_gets`). A frame is either still being written by the caller
+//! (`zmq_msg_init_size`: a `BytesMut`) or shared (`Bytes`: received, copied,
+//! or handed over with `zmq_msg_init_data`). As in libzmq, writing into a
+//! frame that `zmq_msg_copy` shared changes every copy.
+//!
+//! ```text
+//!   (garbage) ──init/init_size/init_data──▶ open ──close──▶ (garbage)
+//!                                            │ send: emptied, still open
+//!                                            │ recv/move/copy: replaced
+//! ```
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use monocoque_patterns::PeerProperties;
+
+use crate::boundary::{c_str, guarded, Errno};
+
+/// Marks an open message; anything else is refused with EFAULT.
+const MSG_TAG: u32 = 0x6d73_675f;
+
+/// ZMQ_MORE for `zmq_msg_get`.
+const MORE: c_int = 1;
+/// ZMQ_SRCFD (deprecated) for `zmq_msg_get`.
+const SRCFD: c_int = 2;
+/// ZMQ_SHARED for `zmq_msg_get`.
+const SHARED: c_int = 3;
+
+/// The frame's bytes.
+enum Body {
+    /// Made with `zmq_msg_init_size`: the caller writes into it.
+    Owned(BytesMut),
+    /// Received, shared with copies, or the caller's own buffer.
+    Shared(Bytes),
+}
+
+/// What the 64 bytes of a `zmq_msg_t` hold. `repr(C)` keeps the tag first,
+/// where `open_msg` reads it before it knows a `ZmqMsg` is there.
+#[repr(C)]
+pub(crate) struct ZmqMsg {
+    tag: u32,
+    more: bool,
+    body: Body,
+    properties: Option<Arc<PeerProperties>>,
+    /// Values `zmq_msg_gets` returned: they live as long as the message.
+    /// Boxed: a `Vec` inline would not fit the 64 bytes of a `zmq_msg_t`.
+    #[allow(clippy::box_collection)]
+    strings: Option<Box<Vec<CString>>>,
+}
+
+/// The C type: 64 bytes aligned as a pointer.
+#[repr(C, align(8))]
+pub struct ZmqMsgT {
+    _bytes: [u8; 64],
+}
+
+const _: () = assert!(std::mem::size_of::<ZmqMsg>() <= std::mem::size_of::<ZmqMsgT>());
+const _: () = assert!(std::mem::align_of::<ZmqMsg>() <= std::mem::align_of::<ZmqMsgT>());
+
+impl ZmqMsg {
+    fn with(body: Body) -> ZmqMsg {
+        ZmqMsg {
+            tag: MSG_TAG,
+            more: false,
+            body,
+            properties: None,
+            strings: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.body {
+            Body::Owned(b) => b.len(),
+            Body::Shared(b) => b.len(),
+        }
+    }
+
+    /// The frame, to send or share (an owned one is frozen: no copy).
+    fn share(&mut self) -> Bytes {
+        if let Body::Owned(b) = &mut self.body {
+            self.body = Body::Shared(std::mem::take(b).freeze());
+        }
+        match &self.body {
+            Body::Shared(b) => b.clone(),
+            Body::Owned(_) => unreachable!("frozen above"),
+        }
+    }
+
+    /// Takes the frame out, leaving the message empty (after a send).
+    pub(crate) fn take(&mut self) -> Bytes {
+        let frame = self.share();
+        *self = ZmqMsg::with(Body::Shared(Bytes::new()));
+        frame
+    }
+
+    /// Replaces the content with a received frame.
+    pub(crate) fn set_received(
+        &mut self,
+        frame: Bytes,
+        more: bool,
+        properties: Option<Arc<PeerProperties>>,
+    ) {
+        *self = ZmqMsg::with(Body::Shared(frame));
+        self.more = more;
+        self.properties = properties;
+    }
+}
+
+/// Writes a fresh message into `msg`.
+///
+/// # Safety
+/// `msg` points to 64 writable bytes (a `zmq_msg_t`).
+unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
+    if msg.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: 64 writable bytes aligned for a pointer, per the contract; the
+    // asserts above say a ZmqMsg fits. Whatever was there is not dropped:
+    // an uninitialised zmq_msg_t holds nothing of ours.
+    unsafe { msg.cast::<ZmqMsg>().write(ZmqMsg::with(body)) };
+    Ok(0)
+}
+
+/// The open message in `msg`, or EFAULT.
+///
+/// # Safety
+/// `msg` is NULL or points to a `zmq_msg_t` the caller owns; it is open
+/// (initialised and not closed) or holds bytes that are not our tag.
+pub(crate) unsafe fn open_msg<'a>(msg: *mut ZmqMsgT) -> Result<&'a mut ZmqMsg, Errno> {
+    if msg.is_null() {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the first four bytes are read as a plain integer (any value
+    // is valid); only our tag there means a ZmqMsg was written by `init`.
+    let tag = unsafe { msg.cast::<u32>().read() };
+    if tag != MSG_TAG {
+        return Err(libc::EFAULT);
+    }
+    // SAFETY: the tag says `init` wrote a ZmqMsg here and `close` has not
+    // run; the caller owns the memory and passes no other reference.
+    Ok(unsafe { &mut *msg.cast::<ZmqMsg>() })
+}
+
+/// `zmq_msg_init`: an empty message.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_init(msg: *mut ZmqMsgT) -> c_int {
+    // SAFETY: the caller passes a zmq_msg_t.
+    guarded(-1, || unsafe { init(msg, Body::Shared(Bytes::new())) })
+}
+
+/// `zmq_msg_init_size`: a message of `size` bytes for the caller to fill.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_int {
+    guarded(-1, || {
+        if size > isize::MAX as usize {
+            return Err(libc::ENOMEM);
+        }
+        // SAFETY: the caller passes a zmq_msg_t.
+        unsafe { init(msg, Body::Owned(BytesMut::zeroed(size))) }
+    })
+}
+
+/// The caller's buffer in a `zmq_msg_init_data` message: its free function
+/// runs when the last copy of the frame is gone (on whichever thread that
+/// is, as in libzmq).
+struct ForeignBuffer {
+    data: *mut c_void,
+    size: usize,
+    free: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
+    hint: *mut c_void,
+}
+
+// SAFETY: the buffer is the caller's to hand over (zmq_msg_init_data's
+// contract: it is not touched again until the free function runs), and the
+// free function may be called from any thread, as with libzmq.
+unsafe impl Send for ForeignBuffer {}
+
+impl AsRef<[u8]> for ForeignBuffer {
+    fn as_ref(&self) -> &[u8] {
+        if self.size == 0 {
+            return &[];
+        }
+        // SAFETY: the caller gave `size` readable bytes at `data`, alive
+        // until the free function runs (in drop, after the last use).
+        unsafe { std::slice::from_raw_parts(self.data.cast::<u8>(), self.size) }
+    }
+}
+
+impl Drop for ForeignBuffer {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: the caller's function, called once with the values it
+            // gave, as zmq_msg_init_data promises.
+            unsafe { free(self.data, self.hint) };
+        }
+    }
+}
+
+/// `zmq_msg_init_data`: a message over the caller's buffer, never copied;
+/// `ffn(data, hint)` runs when no copy is left (none if `ffn` is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_init_data(
+    msg: *mut ZmqMsgT,
+    data: *mut c_void,
+    size: usize,
+    ffn: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
+    hint: *mut c_void,
+) -> c_int {
+    guarded(-1, || {
+        if data.is_null() && size != 0 {
+            return Err(libc::EINVAL);
+        }
+        let frame = Bytes::from_owner(ForeignBuffer {
+            data,
+            size,
+            free: ffn,
+            hint,
+        });
+        // SAFETY: the caller passes a zmq_msg_t.
+        unsafe { init(msg, Body::Shared(frame)) }
+    })
+}
+
+/// `zmq_msg_close`: releases the frame (the last copy frees it).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_close(msg: *mut ZmqMsgT) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a zmq_msg_t.
+        let m = unsafe { open_msg(msg) }?;
+        m.tag = 0;
+        // SAFETY: `m` was open (tag checked); it is dropped once, and the tag
+        // cleared above makes a second close EFAULT instead of a double drop.
+        unsafe { std::ptr::drop_in_place(m as *mut ZmqMsg) };
+        Ok(0)
+    })
+}
+
+/// `zmq_msg_data`: the frame's bytes.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_data(msg: *mut ZmqMsgT) -> *mut c_void {
+    guarded(std::ptr::null_mut(), || {
+        // SAFETY: the caller passes a zmq_msg_t.
+        let m = unsafe { open_msg(msg) }?;
+        Ok(match &mut m.body {
+            Body::Owned(b) => b.as_mut_ptr().cast(),
+            Body::Shared(b) => b.as_ptr().cast_mut().cast(),
+        })
+    })
+}
+
+/// `zmq_msg_size`: the frame's length.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_size(msg: *const ZmqMsgT) -> usize {
+    // SAFETY: the caller passes a zmq_msg_t; only read.
+    guarded(0, || Ok(unsafe { open_msg(msg.cast_mut()) }?.len()))
+}
+
+/// `zmq_msg_more`: whether more frames of the message follow this one.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_more(msg: *const ZmqMsgT) -> c_int {
+    // SAFETY: the caller passes a zmq_msg_t; only read.
+    guarded(0, || Ok(unsafe { open_msg(msg.cast_mut()) }?.more as c_int))
+}
+
+/// `zmq_msg_copy`: `dest` (open) becomes a copy of `src` sharing its bytes.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_copy(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> c_int {
+    guarded(-1, || {
+        if std::ptr::eq(dest, src) {
+            // SAFETY: the caller passes a zmq_msg_t.
+            unsafe { open_msg(src) }?;
+            return Ok(0);
+        }
+        // SAFETY: the caller passes two distinct zmq_msg_t.
+        let s = unsafe { open_msg(src) }?;
+        let frame = s.share();
+        let (more, properties) = (s.more, s.properties.clone());
+        // SAFETY: as above.
+        let d = unsafe { open_msg(dest) }?;
+        d.set_received(frame, more, properties);
+        Ok(0)
+    })
+}
+
+/// `zmq_msg_move`: `dest` (open) takes `src`'s content; `src` becomes empty.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_move(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> c_int {
+    guarded(-1, || {
+        if std::ptr::eq(dest, src) {
+            // SAFETY: the caller passes a zmq_msg_t.
+            unsafe { open_msg(src) }?;
+            return Ok(0);
+        }
+        // SAFETY: the caller passes two distinct zmq_msg_t.
+        let s = unsafe { open_msg(src) }?;
+        let moved = std::mem::replace(s, ZmqMsg::with(Body::Shared(Bytes::new())));
+        // SAFETY: as above.
+        let d = unsafe { open_msg(dest) }?;
+        *d = moved;
+        Ok(0)
+    })
+}
+
+/// `zmq_msg_get`: ZMQ_MORE, ZMQ_SHARED; ZMQ_SRCFD is -1 (no descriptor is
+/// exposed per connection).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_get(msg: *const ZmqMsgT, property: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a zmq_msg_t.
+        let m = unsafe { open_msg(msg.cast_mut()) }?;
+        match property {
+            MORE => Ok(m.more as c_int),
+            SHARED => Ok(match &m.body {
+                Body::Owned(_) => 0,
+                Body::Shared(b) => !b.is_unique() as c_int,
+            }),
+            SRCFD => Ok(-1),
+            _ => Err(libc::EINVAL),
+        }
+    })
+}
+
+/// `zmq_msg_set`: no property can be set (libzmq: EINVAL for all).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_set(msg: *mut ZmqMsgT, _property: c_int, _value: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a zmq_msg_t.
+        unsafe { open_msg(msg) }?;
+        Err(libc::EINVAL)
+    })
+}
+
+/// `zmq_msg_gets`: a property of the peer the frame came from
+/// ("Socket-Type", "Routing-Id", "User-Id", "Peer-Address", or one it sent
+/// in its handshake); EINVAL when it has none by that name.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_gets(
+    msg: *const ZmqMsgT,
+    property: *const c_char,
+) -> *const c_char {
+    guarded(std::ptr::null(), || {
+        // SAFETY: the caller passes a zmq_msg_t and a C string.
+        let (m, name) = unsafe { (open_msg(msg.cast_mut())?, c_str(property)?) };
+        let value = m
+            .properties
+            .as_ref()
+            .and_then(|p| p.get(name))
+            .ok_or(libc::EINVAL)?;
+        // A value holding a NUL cannot be a C string; it ends at the NUL.
+        let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+        let s = CString::new(&value[..end]).map_err(|_| libc::EINVAL)?;
+        let strings = m.strings.get_or_insert_with(Default::default);
+        strings.push(s);
+        Ok(strings.last().expect("pushed").as_ptr())
+    })
+}

@@ -1,0 +1,185 @@
+//! Sockets: `zmq_socket`, `zmq_close`, `zmq_bind`, `zmq_connect`,
+//! `zmq_unbind`, `zmq_disconnect`.
+//!
+//! What `void *socket` points to is a [`SocketHandle`]: the blocking API's
+//! socket, and the frames of the message being sent or received one
+//! `zmq_send`/`zmq_recv` at a time (libzmq moves frames, Monocoque moves
+//! whole messages).
+
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use monocoque_patterns::{BlockingSocket, PeerProperties, SocketOption};
+use monocoque_zmtp::SocketType;
+
+use crate::boundary::{c_str, guarded, Errno};
+use crate::context::{context, ContextShared};
+use crate::errno::errno_of;
+
+/// Marks a live socket; anything else is ENOTSOCK.
+const SOCKET_TAG: u32 = 0xbaddecaf;
+
+/// One `void *socket`.
+pub(crate) struct SocketHandle {
+    tag: u32,
+    pub(crate) socket: BlockingSocket,
+    context: Arc<ContextShared>,
+    /// Frames sent with ZMQ_SNDMORE, waiting for the last one.
+    pub(crate) outgoing: Vec<Bytes>,
+    /// The rest of the message being received (ZMQ_RCVMORE while non-empty).
+    pub(crate) incoming: VecDeque<Bytes>,
+    /// The peer that sent the message being received.
+    pub(crate) properties: Option<Arc<PeerProperties>>,
+}
+
+impl Drop for SocketHandle {
+    fn drop(&mut self) {
+        self.tag = 0;
+        self.context.socket_closed();
+    }
+}
+
+/// libzmq's socket type numbers.
+fn socket_type(kind: c_int) -> Option<SocketType> {
+    Some(match kind {
+        0 => SocketType::Pair,
+        1 => SocketType::Pub,
+        2 => SocketType::Sub,
+        3 => SocketType::Req,
+        4 => SocketType::Rep,
+        5 => SocketType::Dealer,
+        6 => SocketType::Router,
+        7 => SocketType::Pull,
+        8 => SocketType::Push,
+        9 => SocketType::XPub,
+        10 => SocketType::XSub,
+        11 => SocketType::Stream,
+        _ => return None,
+    })
+}
+
+/// libzmq's number for a socket type (ZMQ_TYPE).
+pub(crate) fn socket_type_number(kind: SocketType) -> c_int {
+    match kind {
+        SocketType::Pair => 0,
+        SocketType::Pub => 1,
+        SocketType::Sub => 2,
+        SocketType::Req => 3,
+        SocketType::Rep => 4,
+        SocketType::Dealer => 5,
+        SocketType::Router => 6,
+        SocketType::Pull => 7,
+        SocketType::Push => 8,
+        SocketType::XPub => 9,
+        SocketType::XSub => 10,
+        SocketType::Stream => 11,
+        _ => -1,
+    }
+}
+
+/// The socket behind `s`, or ENOTSOCK.
+///
+/// # Safety
+/// `s` is NULL or a pointer `zmq_socket` returned that `zmq_close` has not
+/// freed, used by one thread at a time (libzmq's rule).
+pub(crate) unsafe fn socket<'a>(s: *mut c_void) -> Result<&'a mut SocketHandle, Errno> {
+    // SAFETY: per the contract, a non-NULL `s` is a live SocketHandle that
+    // no other thread uses now; the tag catches a wrong pointer.
+    let handle = unsafe { s.cast::<SocketHandle>().as_mut() }.ok_or(libc::ENOTSOCK)?;
+    if handle.tag != SOCKET_TAG {
+        return Err(libc::ENOTSOCK);
+    }
+    Ok(handle)
+}
+
+/// `zmq_socket`: a socket of `kind` in `ctx`; NULL with errno EINVAL (an
+/// unknown type), EMFILE (MAX_SOCKETS), ETERM (the context is terminating).
+#[no_mangle]
+pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
+    guarded(std::ptr::null_mut(), || {
+        // SAFETY: the caller passes a context from zmq_ctx_new.
+        let shared = unsafe { context(ctx) }?.shared.clone();
+        let kind = socket_type(kind).ok_or(libc::EINVAL)?;
+        let defaults = shared.open_socket()?;
+        let opened = shared.context.socket(kind).and_then(|s| {
+            if defaults.linger_zero {
+                s.set_option(SocketOption::Linger(Some(Duration::ZERO)))?;
+            }
+            if defaults.ipv6 {
+                s.set_option(SocketOption::Ipv6(true))?;
+            }
+            Ok(s)
+        });
+        let socket = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                shared.socket_closed();
+                return Err(errno_of(&e));
+            }
+        };
+        let handle = Box::new(SocketHandle {
+            tag: SOCKET_TAG,
+            socket,
+            context: shared,
+            outgoing: Vec::new(),
+            incoming: VecDeque::new(),
+            properties: None,
+        });
+        Ok(Box::into_raw(handle).cast())
+    })
+}
+
+/// `zmq_close`: closes the socket; what it queued still leaves within
+/// LINGER (zmq_ctx_term waits for that).
+#[no_mangle]
+pub extern "C" fn zmq_close(s: *mut c_void) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket.
+        unsafe { socket(s) }?;
+        // SAFETY: checked live above; it came from Box::into_raw in
+        // zmq_socket, and the caller gives it up with this call.
+        drop(unsafe { Box::from_raw(s.cast::<SocketHandle>()) });
+        Ok(0)
+    })
+}
+
+/// Runs one endpoint call.
+fn with_endpoint(
+    s: *mut c_void,
+    endpoint: *const c_char,
+    call: impl FnOnce(&BlockingSocket, &str) -> monocoque_patterns::Result<()>,
+) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket and a C string.
+        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        call(&h.socket, ep).map_err(|e| errno_of(&e))?;
+        Ok(0)
+    })
+}
+
+/// `zmq_bind`.
+#[no_mangle]
+pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    with_endpoint(s, endpoint, |s, ep| s.bind(ep))
+}
+
+/// `zmq_connect`.
+#[no_mangle]
+pub extern "C" fn zmq_connect(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    with_endpoint(s, endpoint, |s, ep| s.connect(ep))
+}
+
+/// `zmq_unbind`.
+#[no_mangle]
+pub extern "C" fn zmq_unbind(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    with_endpoint(s, endpoint, |s, ep| s.unbind(ep))
+}
+
+/// `zmq_disconnect`.
+#[no_mangle]
+pub extern "C" fn zmq_disconnect(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    with_endpoint(s, endpoint, |s, ep| s.disconnect(ep))
+}

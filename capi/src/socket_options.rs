@@ -1,0 +1,379 @@
+//! `zmq_setsockopt` and `zmq_getsockopt`: libzmq's option numbers and value
+//! layouts (an `int`, an `int64_t` for MAXMSGSIZE, bytes for ids and
+//! topics), mapped onto [`SocketOption`] and [`Options`].
+//!
+//! Times are milliseconds with -1 for "for ever" (LINGER, SNDTIMEO,
+//! RCVTIMEO) or "never" (RECONNECT_IVL), as in libzmq. An option this layer
+//! does not know, or a value of the wrong size, is EINVAL.
+
+use std::ffi::{c_int, c_void};
+use std::time::Duration;
+
+use bytes::Bytes;
+use monocoque_patterns::{Events, Options, SocketOption};
+
+use crate::boundary::{guarded, Errno};
+use crate::errno::errno_of;
+use crate::socket::{socket, socket_type_number, SocketHandle};
+
+mod number {
+    use std::ffi::c_int;
+    pub const ROUTING_ID: c_int = 5;
+    pub const SUBSCRIBE: c_int = 6;
+    pub const UNSUBSCRIBE: c_int = 7;
+    pub const SNDBUF: c_int = 11;
+    pub const RCVBUF: c_int = 12;
+    pub const RCVMORE: c_int = 13;
+    pub const FD: c_int = 14;
+    pub const EVENTS: c_int = 15;
+    pub const TYPE: c_int = 16;
+    pub const LINGER: c_int = 17;
+    pub const RECONNECT_IVL: c_int = 18;
+    pub const BACKLOG: c_int = 19;
+    pub const RECONNECT_IVL_MAX: c_int = 21;
+    pub const MAXMSGSIZE: c_int = 22;
+    pub const SNDHWM: c_int = 23;
+    pub const RCVHWM: c_int = 24;
+    pub const RCVTIMEO: c_int = 27;
+    pub const SNDTIMEO: c_int = 28;
+    pub const LAST_ENDPOINT: c_int = 32;
+    pub const ROUTER_MANDATORY: c_int = 33;
+    pub const TCP_KEEPALIVE: c_int = 34;
+    pub const TCP_KEEPALIVE_CNT: c_int = 35;
+    pub const TCP_KEEPALIVE_IDLE: c_int = 36;
+    pub const TCP_KEEPALIVE_INTVL: c_int = 37;
+    pub const IMMEDIATE: c_int = 39;
+    pub const XPUB_VERBOSE: c_int = 40;
+    pub const IPV6: c_int = 42;
+    pub const PROBE_ROUTER: c_int = 51;
+    pub const REQ_CORRELATE: c_int = 52;
+    pub const REQ_RELAXED: c_int = 53;
+    pub const CONFLATE: c_int = 54;
+    pub const ZAP_DOMAIN: c_int = 55;
+    pub const ROUTER_HANDOVER: c_int = 56;
+    pub const TOS: c_int = 57;
+    pub const CONNECT_ROUTING_ID: c_int = 61;
+    pub const HANDSHAKE_IVL: c_int = 66;
+    pub const XPUB_NODROP: c_int = 69;
+    pub const XPUB_MANUAL: c_int = 71;
+    pub const XPUB_WELCOME_MSG: c_int = 72;
+    pub const STREAM_NOTIFY: c_int = 73;
+    pub const INVERT_MATCHING: c_int = 74;
+    pub const HEARTBEAT_IVL: c_int = 75;
+    pub const HEARTBEAT_TTL: c_int = 76;
+    pub const HEARTBEAT_TIMEOUT: c_int = 77;
+    pub const XPUB_VERBOSER: c_int = 78;
+    pub const CONNECT_TIMEOUT: c_int = 79;
+    pub const TCP_MAXRT: c_int = 80;
+    pub const THREAD_SAFE: c_int = 81;
+    pub const BINDTODEVICE: c_int = 92;
+    pub const ROUTER_NOTIFY: c_int = 97;
+    pub const XPUB_MANUAL_LAST_VALUE: c_int = 98;
+    pub const ONLY_FIRST_SUBSCRIBE: c_int = 108;
+    pub const RECONNECT_STOP: c_int = 109;
+    pub const BUSY_POLL: c_int = 113;
+    pub const TOPICS_COUNT: c_int = 116;
+}
+
+/// An option's value as C passed it.
+struct Value<'a>(&'a [u8]);
+
+impl Value<'_> {
+    fn int(&self) -> Result<c_int, Errno> {
+        let bytes: [u8; 4] = self.0.try_into().map_err(|_| libc::EINVAL)?;
+        Ok(c_int::from_ne_bytes(bytes))
+    }
+
+    fn int64(&self) -> Result<i64, Errno> {
+        let bytes: [u8; 8] = self.0.try_into().map_err(|_| libc::EINVAL)?;
+        Ok(i64::from_ne_bytes(bytes))
+    }
+
+    fn flag(&self) -> Result<bool, Errno> {
+        match self.int()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    fn non_negative(&self) -> Result<u32, Errno> {
+        u32::try_from(self.int()?).map_err(|_| libc::EINVAL)
+    }
+
+    fn millis(&self) -> Result<Duration, Errno> {
+        Ok(Duration::from_millis(self.non_negative()? as u64))
+    }
+
+    /// Milliseconds, -1 meaning none.
+    fn millis_or_none(&self) -> Result<Option<Duration>, Errno> {
+        match self.int()? {
+            -1 => Ok(None),
+            v if v >= 0 => Ok(Some(Duration::from_millis(v as u64))),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    /// Milliseconds, 0 meaning none.
+    fn millis_or_zero(&self) -> Result<Option<Duration>, Errno> {
+        Ok(Some(self.millis()?).filter(|d| !d.is_zero()))
+    }
+
+    /// A count, -1 (or 0 for buffers) meaning the system's.
+    fn system_or(&self) -> Result<Option<u32>, Errno> {
+        match self.int()? {
+            -1 | 0 => Ok(None),
+            v if v > 0 => Ok(Some(v as u32)),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    fn bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self.0)
+    }
+
+    fn text(&self) -> Result<String, Errno> {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
+        String::from_utf8(self.0[..end].to_vec()).map_err(|_| libc::EINVAL)
+    }
+}
+
+/// The [`SocketOption`] for libzmq's `option` and `value`.
+fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
+    use number::*;
+    use SocketOption as O;
+    Ok(match option {
+        SNDHWM => O::SndHwm(v.non_negative()? as usize),
+        RCVHWM => O::RcvHwm(v.non_negative()? as usize),
+        LINGER => O::Linger(v.millis_or_none()?),
+        SNDTIMEO => O::SndTimeo(v.millis_or_none()?),
+        RCVTIMEO => O::RcvTimeo(v.millis_or_none()?),
+        IMMEDIATE => O::Immediate(v.flag()?),
+        RECONNECT_IVL => O::ReconnectIvl(v.millis_or_none()?),
+        RECONNECT_IVL_MAX => O::ReconnectIvlMax(v.millis()?),
+        RECONNECT_STOP => O::ReconnectStop(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
+        HEARTBEAT_IVL => O::HeartbeatIvl(v.millis()?),
+        HEARTBEAT_TTL => O::HeartbeatTtl(v.millis()?),
+        HEARTBEAT_TIMEOUT => O::HeartbeatTimeout(v.millis()?),
+        HANDSHAKE_IVL => O::HandshakeIvl(v.millis()?),
+        MAXMSGSIZE => O::MaxMsgSize(match v.int64()? {
+            -1 => None,
+            n if n >= 0 => Some(n as u64),
+            _ => return Err(libc::EINVAL),
+        }),
+        ROUTING_ID => O::RoutingId(v.bytes()),
+        SUBSCRIBE => O::Subscribe(v.bytes()),
+        UNSUBSCRIBE => O::Unsubscribe(v.bytes()),
+        ROUTER_MANDATORY => O::RouterMandatory(v.flag()?),
+        ROUTER_HANDOVER => O::RouterHandover(v.flag()?),
+        ROUTER_NOTIFY => O::RouterNotify(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
+        CONNECT_ROUTING_ID => O::ConnectRoutingId(v.bytes()),
+        SNDBUF => O::SndBuf(v.system_or()?),
+        RCVBUF => O::RcvBuf(v.system_or()?),
+        BACKLOG => O::Backlog(v.non_negative()?),
+        IPV6 => O::Ipv6(v.flag()?),
+        STREAM_NOTIFY => O::StreamNotify(v.flag()?),
+        PROBE_ROUTER => O::ProbeRouter(v.flag()?),
+        REQ_CORRELATE => O::ReqCorrelate(v.flag()?),
+        REQ_RELAXED => O::ReqRelaxed(v.flag()?),
+        CONFLATE => O::Conflate(v.flag()?),
+        TCP_KEEPALIVE => O::TcpKeepalive(match v.int()? {
+            -1 => None,
+            0 => Some(false),
+            1 => Some(true),
+            _ => return Err(libc::EINVAL),
+        }),
+        TCP_KEEPALIVE_IDLE => O::TcpKeepaliveIdle(secs_or_system(v)?),
+        TCP_KEEPALIVE_INTVL => O::TcpKeepaliveIntvl(secs_or_system(v)?),
+        TCP_KEEPALIVE_CNT => O::TcpKeepaliveCnt(v.system_or()?),
+        TOS => O::Tos(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
+        BINDTODEVICE => O::BindToDevice(v.text()?),
+        CONNECT_TIMEOUT => O::ConnectTimeout(v.millis_or_zero()?),
+        TCP_MAXRT => O::TcpMaxrt(v.millis_or_zero()?),
+        BUSY_POLL => O::BusyPoll(match v.int()? {
+            0 => None,
+            us if us > 0 => Some(Duration::from_micros(us as u64)),
+            _ => return Err(libc::EINVAL),
+        }),
+        XPUB_VERBOSE => O::XpubVerbose(v.flag()?),
+        XPUB_VERBOSER => O::XpubVerboser(v.flag()?),
+        XPUB_MANUAL => O::XpubManual(v.flag()?),
+        XPUB_MANUAL_LAST_VALUE => O::XpubManualLastValue(v.flag()?),
+        ONLY_FIRST_SUBSCRIBE => O::OnlyFirstSubscribe(v.flag()?),
+        XPUB_NODROP => O::XpubNodrop(v.flag()?),
+        XPUB_WELCOME_MSG => O::XpubWelcomeMsg(v.bytes()),
+        INVERT_MATCHING => O::InvertMatching(v.flag()?),
+        ZAP_DOMAIN => O::ZapDomain(v.bytes()),
+        _ => return Err(libc::EINVAL),
+    })
+}
+
+/// Keepalive times are whole seconds in libzmq, -1 for the system's.
+fn secs_or_system(v: &Value<'_>) -> Result<Option<Duration>, Errno> {
+    match v.int()? {
+        -1 => Ok(None),
+        s if s > 0 => Ok(Some(Duration::from_secs(s as u64))),
+        _ => Err(libc::EINVAL),
+    }
+}
+
+/// `zmq_setsockopt`.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_setsockopt(
+    s: *mut c_void,
+    option: c_int,
+    optval: *const c_void,
+    optvallen: usize,
+) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        let value = if optvallen == 0 {
+            &[][..]
+        } else if optval.is_null() {
+            return Err(libc::EINVAL);
+        } else {
+            // SAFETY: the caller gives `optvallen` readable bytes at `optval`.
+            unsafe { std::slice::from_raw_parts(optval.cast::<u8>(), optvallen) }
+        };
+        let option = option_of(option, &Value(value))?;
+        h.socket.set_option(option).map_err(|e| errno_of(&e))?;
+        Ok(0)
+    })
+}
+
+/// What `zmq_getsockopt` writes.
+enum Reply {
+    Int(c_int),
+    Int64(i64),
+    Bytes(Vec<u8>),
+}
+
+fn millis(d: Option<Duration>) -> Reply {
+    Reply::Int(d.map_or(-1, |d| d.as_millis().min(c_int::MAX as u128) as c_int))
+}
+
+fn flag(b: bool) -> Reply {
+    Reply::Int(b as c_int)
+}
+
+/// The value of `option` for libzmq's getsockopt.
+fn reply_of(h: &mut SocketHandle, option: c_int) -> Result<Reply, Errno> {
+    use number::*;
+    let fail = |e: monocoque_patterns::Error| errno_of(&e);
+    // Read-only values first: they need no copy of the options.
+    match option {
+        TYPE => return Ok(Reply::Int(socket_type_number(h.socket.socket_type()))),
+        RCVMORE => return Ok(flag(!h.incoming.is_empty())),
+        EVENTS => {
+            let e = h.socket.events().map_err(fail)?;
+            // A message partly received is still readable.
+            let readable = e.contains(Events::POLLIN) || !h.incoming.is_empty();
+            let writable = e.contains(Events::POLLOUT);
+            return Ok(Reply::Int(readable as c_int | (writable as c_int) << 1));
+        }
+        FD => return Ok(Reply::Int(h.socket.readiness_fd().map_err(fail)?)),
+        LAST_ENDPOINT => {
+            let mut s = h
+                .socket
+                .last_endpoint()
+                .map_err(fail)?
+                .unwrap_or_default()
+                .into_bytes();
+            s.push(0);
+            return Ok(Reply::Bytes(s));
+        }
+        THREAD_SAFE => return Ok(Reply::Int(0)),
+        TOPICS_COUNT => {
+            let n = h.socket.topics_count().map_err(fail)?;
+            return Ok(Reply::Int(n.min(c_int::MAX as usize) as c_int));
+        }
+        _ => {}
+    }
+    let o: Options = h.socket.options().map_err(fail)?;
+    Ok(match option {
+        SNDHWM => Reply::Int(o.sndhwm().min(c_int::MAX as usize) as c_int),
+        RCVHWM => Reply::Int(o.rcvhwm().min(c_int::MAX as usize) as c_int),
+        LINGER => millis(o.linger()),
+        SNDTIMEO => millis(o.sndtimeo()),
+        RCVTIMEO => millis(o.rcvtimeo()),
+        IMMEDIATE => flag(o.immediate()),
+        RECONNECT_IVL => millis(o.reconnect_ivl()),
+        RECONNECT_IVL_MAX => millis(Some(o.reconnect_ivl_max())),
+        RECONNECT_STOP => Reply::Int(o.reconnect_stop() as c_int),
+        HEARTBEAT_IVL => millis(Some(o.heartbeat_ivl())),
+        HEARTBEAT_TTL => millis(Some(o.heartbeat_ttl())),
+        HEARTBEAT_TIMEOUT => millis(Some(o.heartbeat_timeout())),
+        HANDSHAKE_IVL => millis(Some(o.handshake_ivl())),
+        MAXMSGSIZE => Reply::Int64(o.maxmsgsize().map_or(-1, |n| n.min(i64::MAX as u64) as i64)),
+        ROUTING_ID => Reply::Bytes(o.routing_id().to_vec()),
+        ROUTER_MANDATORY => flag(o.router_mandatory()),
+        ROUTER_HANDOVER => flag(o.router_handover()),
+        ROUTER_NOTIFY => Reply::Int(o.router_notify() as c_int),
+        CONNECT_ROUTING_ID => Reply::Bytes(o.connect_routing_id().to_vec()),
+        SNDBUF => Reply::Int(o.buffer_sizes().0.map_or(-1, |n| n as c_int)),
+        RCVBUF => Reply::Int(o.buffer_sizes().1.map_or(-1, |n| n as c_int)),
+        BACKLOG => Reply::Int(o.backlog() as c_int),
+        IPV6 => flag(o.ipv6()),
+        STREAM_NOTIFY => flag(o.stream_notify()),
+        PROBE_ROUTER => flag(o.probe_router()),
+        REQ_CORRELATE => flag(o.req_correlate()),
+        REQ_RELAXED => flag(o.req_relaxed()),
+        CONFLATE => flag(o.conflate()),
+        CONNECT_TIMEOUT => Reply::Int(o.connect_timeout().map_or(0, |d| d.as_millis() as c_int)),
+        XPUB_VERBOSE => flag(o.xpub_verbose_subs()),
+        XPUB_NODROP => flag(o.xpub_nodrop()),
+        XPUB_MANUAL => flag(o.xpub_manual()),
+        XPUB_MANUAL_LAST_VALUE => flag(o.xpub_manual_last_value()),
+        ONLY_FIRST_SUBSCRIBE => flag(o.only_first_subscribe()),
+        XPUB_WELCOME_MSG => Reply::Bytes(o.xpub_welcome_msg().to_vec()),
+        INVERT_MATCHING => flag(o.invert_matching()),
+        _ => return Err(libc::EINVAL),
+    })
+}
+
+/// `zmq_getsockopt`: writes the value to `optval` and its size to
+/// `*optvallen`; EINVAL if the buffer is too small for it.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_getsockopt(
+    s: *mut c_void,
+    option: c_int,
+    optval: *mut c_void,
+    optvallen: *mut usize,
+) -> c_int {
+    guarded(-1, || {
+        if optvallen.is_null() {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        let reply = reply_of(h, option)?;
+        let int_bytes;
+        let int64_bytes;
+        let bytes: &[u8] = match &reply {
+            Reply::Int(v) => {
+                int_bytes = v.to_ne_bytes();
+                &int_bytes
+            }
+            Reply::Int64(v) => {
+                int64_bytes = v.to_ne_bytes();
+                &int64_bytes
+            }
+            Reply::Bytes(b) => b,
+        };
+        // SAFETY: the caller passes a valid size_t pointer (checked non-NULL).
+        let room = unsafe { *optvallen };
+        if room < bytes.len() || (optval.is_null() && !bytes.is_empty()) {
+            return Err(libc::EINVAL);
+        }
+        if !bytes.is_empty() {
+            // SAFETY: `room` writable bytes at `optval`, at least the length.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), optval.cast::<u8>(), bytes.len())
+            };
+        }
+        // SAFETY: as above.
+        unsafe { *optvallen = bytes.len() };
+        Ok(0)
+    })
+}

@@ -1,0 +1,229 @@
+//! Sending and receiving a frame at a time: `zmq_send`, `zmq_send_const`,
+//! `zmq_recv`, `zmq_msg_send`, `zmq_msg_recv` (and the deprecated
+//! `zmq_sendmsg`, `zmq_recvmsg`).
+//!
+//! Frames sent with ZMQ_SNDMORE wait in the handle until the last one, then
+//! the whole message goes in one send, so a message is never half queued. A
+//! received message is handed out frame by frame, ZMQ_RCVMORE saying whether
+//! more follow.
+//!
+//! One difference from libzmq shows only under ZMQ_DONTWAIT: libzmq refuses
+//! a multipart message at its first frame when the socket cannot take it, and
+//! so does this layer (it asks the socket first), but a socket that fills up
+//! between the first frame and the last refuses the last one with EAGAIN; the
+//! frames before it are kept, so sending the last frame again completes the
+//! message.
+
+use std::ffi::{c_int, c_void};
+
+use bytes::Bytes;
+use monocoque_patterns::Events;
+use monocoque_zmtp::Msg;
+
+use crate::boundary::{guarded, Errno};
+use crate::errno::errno_of;
+use crate::message::{open_msg, ZmqMsgT};
+use crate::socket::{socket, SocketHandle};
+
+/// ZMQ_DONTWAIT.
+pub(crate) const DONTWAIT: c_int = 1;
+/// ZMQ_SNDMORE.
+pub(crate) const SNDMORE: c_int = 2;
+
+/// Sends one frame; the message leaves with its last frame.
+pub(crate) fn send_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+    let dontwait = flags & DONTWAIT != 0;
+    if flags & SNDMORE != 0 {
+        if h.outgoing.is_empty() && dontwait {
+            let events = h.socket.events().map_err(|e| errno_of(&e))?;
+            if !events.contains(Events::POLLOUT) {
+                return Err(libc::EAGAIN);
+            }
+        }
+        h.outgoing.push(frame);
+        return Ok(());
+    }
+    let (msg, earlier) = if h.outgoing.is_empty() {
+        (Msg::from(frame), Vec::new())
+    } else {
+        let mut frames = std::mem::take(&mut h.outgoing);
+        let earlier = frames.clone();
+        frames.push(frame);
+        (Msg::from(frames), earlier)
+    };
+    let sent = if dontwait {
+        h.socket.try_send(msg)
+    } else {
+        h.socket.send(msg)
+    };
+    sent.map_err(|e| {
+        let errno = errno_of(&e);
+        if errno == libc::EAGAIN {
+            // Sending the last frame again completes the message.
+            h.outgoing = earlier;
+        }
+        errno
+    })
+}
+
+/// The next frame: the rest of the message being received, or a new one.
+/// Returns it with whether more frames follow (ZMQ_RCVMORE).
+pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, bool), Errno> {
+    if h.incoming.is_empty() {
+        let (msg, properties) = if flags & DONTWAIT != 0 {
+            (h.socket.try_recv().map_err(|e| errno_of(&e))?, None)
+        } else {
+            h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
+        };
+        h.incoming.extend(msg.frames().iter().cloned());
+        h.properties = properties;
+    }
+    let frame = h.incoming.pop_front().unwrap_or_default();
+    Ok((frame, !h.incoming.is_empty()))
+}
+
+/// A frame's length as libzmq returns it (an int).
+fn length(n: usize) -> Result<c_int, Errno> {
+    c_int::try_from(n).map_err(|_| libc::EMSGSIZE)
+}
+
+/// `zmq_send`: copies `len` bytes from `buf` into a frame and sends it.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_send(
+    s: *mut c_void,
+    buf: *const c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
+    guarded(-1, || {
+        if buf.is_null() && len != 0 {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        let frame = if len == 0 {
+            Bytes::new()
+        } else {
+            // SAFETY: the caller gives `len` readable bytes at `buf`.
+            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
+        };
+        let n = length(len)?;
+        send_frame(h, frame, flags)?;
+        Ok(n)
+    })
+}
+
+/// A buffer the caller promises never to change or free.
+struct ConstBuffer {
+    data: *const u8,
+    len: usize,
+}
+
+// SAFETY: zmq_send_const's contract: the bytes are constant and live for
+// the rest of the program, so any thread may read them.
+unsafe impl Send for ConstBuffer {}
+
+impl AsRef<[u8]> for ConstBuffer {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: see the Send impl: constant, readable, never freed.
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+/// `zmq_send_const`: sends `len` bytes at `buf` without copying them; they
+/// must stay unchanged for the life of the program.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_send_const(
+    s: *mut c_void,
+    buf: *const c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
+    guarded(-1, || {
+        if buf.is_null() && len != 0 {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        let n = length(len)?;
+        let frame = Bytes::from_owner(ConstBuffer {
+            data: buf.cast(),
+            len,
+        });
+        send_frame(h, frame, flags)?;
+        Ok(n)
+    })
+}
+
+/// `zmq_recv`: the next frame into `buf`, truncated to `len`; returns the
+/// frame's full length.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_recv(
+    s: *mut c_void,
+    buf: *mut c_void,
+    len: usize,
+    flags: c_int,
+) -> c_int {
+    guarded(-1, || {
+        if buf.is_null() && len != 0 {
+            return Err(libc::EFAULT);
+        }
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        let (frame, _more) = recv_frame(h, flags)?;
+        let n = frame.len().min(len);
+        if n > 0 {
+            // SAFETY: the caller gives `len` writable bytes at `buf`; `n` is
+            // at most that, and the frame is our own memory.
+            unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), buf.cast::<u8>(), n) };
+        }
+        length(frame.len())
+    })
+}
+
+/// `zmq_msg_send`: sends the frame in `msg`, which is left empty (and
+/// unchanged if the send fails).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket and a zmq_msg_t.
+        let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
+        let frame = m.take();
+        let n = length(frame.len())?;
+        if let Err(e) = send_frame(h, frame.clone(), flags) {
+            m.set_received(frame, false, None);
+            return Err(e);
+        }
+        Ok(n)
+    })
+}
+
+/// `zmq_msg_recv`: the next frame into `msg` (whatever it held is released).
+#[no_mangle]
+pub unsafe extern "C" fn zmq_msg_recv(msg: *mut ZmqMsgT, s: *mut c_void, flags: c_int) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket and a zmq_msg_t.
+        let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
+        let (frame, more) = recv_frame(h, flags)?;
+        let n = length(frame.len())?;
+        m.set_received(frame, more, h.properties.clone());
+        Ok(n)
+    })
+}
+
+/// `zmq_sendmsg` (deprecated): `zmq_msg_send` with the arguments turned.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_sendmsg(s: *mut c_void, msg: *mut ZmqMsgT, flags: c_int) -> c_int {
+    // SAFETY: the same contract as zmq_msg_send.
+    unsafe { zmq_msg_send(msg, s, flags) }
+}
+
+/// `zmq_recvmsg` (deprecated): `zmq_msg_recv` with the arguments turned.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_recvmsg(s: *mut c_void, msg: *mut ZmqMsgT, flags: c_int) -> c_int {
+    // SAFETY: the same contract as zmq_msg_recv.
+    unsafe { zmq_msg_recv(msg, s, flags) }
+}

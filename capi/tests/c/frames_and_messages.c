@@ -1,0 +1,126 @@
+/* Frames, messages and errno through the C API, on one context:
+ * multipart over inproc with SNDMORE/RCVMORE, zmq_msg_* (init_size,
+ * init_data with a free function, copy, move, send, recv), DONTWAIT on an
+ * empty queue, a REQ sending twice, bad arguments, options, zmq_poll. */
+#include "check.h"
+
+static int freed = 0;
+static void free_buffer (void *data, void *hint)
+{
+    CHECK (hint == (void *) &freed);
+    free (data);
+    freed++;
+}
+
+int main (void)
+{
+    print_library ();
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    CHECK (major == 4 && minor == 3);
+    CHECK (zmq_has ("ipc") == 1 && zmq_has ("pgm") == 0);
+    CHECK (strcmp (zmq_strerror (EFSM),
+                   "Operation cannot be accomplished in current state")
+           == 0);
+
+    void *ctx = zmq_ctx_new ();
+    CHECK (ctx != NULL);
+    CHECK (zmq_ctx_get (ctx, ZMQ_MAX_SOCKETS) == ZMQ_MAX_SOCKETS_DFLT);
+    CHECK (zmq_ctx_get (ctx, ZMQ_MSG_T_SIZE) <= (int) sizeof (zmq_msg_t));
+    CHECK (zmq_socket (ctx, 99) == NULL && zmq_errno () == EINVAL);
+    CHECK (zmq_close (NULL) == -1 && zmq_errno () == ENOTSOCK);
+
+    /* Multipart over inproc, frame by frame. */
+    void *pull = zmq_socket (ctx, ZMQ_PAIR);
+    void *push = zmq_socket (ctx, ZMQ_PAIR);
+    CHECK (pull && push);
+    CHECK (zmq_bind (pull, "inproc://frames") == 0);
+    CHECK (zmq_connect (push, "inproc://frames") == 0);
+    char buf[16];
+    CHECK (zmq_recv (pull, buf, sizeof buf, ZMQ_DONTWAIT) == -1
+           && zmq_errno () == EAGAIN);
+    CHECK (zmq_send (push, "one", 3, ZMQ_SNDMORE) == 3);
+    CHECK (zmq_send (push, "", 0, ZMQ_SNDMORE) == 0);
+    CHECK (zmq_send_const (push, "three!", 6, 0) == 6);
+    int more;
+    size_t more_size = sizeof more;
+    CHECK (zmq_recv (pull, buf, sizeof buf, 0) == 3 && memcmp (buf, "one", 3) == 0);
+    CHECK (zmq_getsockopt (pull, ZMQ_RCVMORE, &more, &more_size) == 0 && more == 1);
+    CHECK (zmq_recv (pull, buf, sizeof buf, 0) == 0);
+    /* Truncated to the buffer; the frame's length is returned. */
+    CHECK (zmq_recv (pull, buf, 2, 0) == 6 && memcmp (buf, "th", 2) == 0);
+    CHECK (zmq_getsockopt (pull, ZMQ_RCVMORE, &more, &more_size) == 0 && more == 0);
+
+    /* zmq_msg_t: init_size filled by the caller, init_data freed once sent
+     * and closed, copy and move. */
+    zmq_msg_t a, b, c;
+    CHECK (zmq_msg_init_size (&a, 5) == 0);
+    memcpy (zmq_msg_data (&a), "hello", 5);
+    char *owned = malloc (4);
+    memcpy (owned, "data", 4);
+    CHECK (zmq_msg_init_data (&b, owned, 4, free_buffer, &freed) == 0);
+    CHECK (zmq_msg_init (&c) == 0);
+    CHECK (zmq_msg_copy (&c, &b) == 0 && zmq_msg_size (&c) == 4);
+    CHECK (zmq_msg_get (&b, ZMQ_SHARED) == 1);
+    CHECK (zmq_msg_send (&a, push, ZMQ_SNDMORE) == 5);
+    CHECK (zmq_msg_size (&a) == 0);
+    CHECK (zmq_msg_send (&b, push, 0) == 4);
+    CHECK (zmq_msg_close (&a) == 0 && zmq_msg_close (&b) == 0);
+    CHECK (zmq_msg_close (&a) == -1 && zmq_errno () == EFAULT);
+    zmq_msg_t r;
+    CHECK (zmq_msg_init (&r) == 0);
+    CHECK (zmq_msg_recv (&r, pull, 0) == 5 && zmq_msg_more (&r) == 1);
+    CHECK (memcmp (zmq_msg_data (&r), "hello", 5) == 0);
+    CHECK (zmq_msg_recv (&r, pull, 0) == 4 && zmq_msg_more (&r) == 0);
+    CHECK (zmq_msg_get (&r, ZMQ_MORE) == 0);
+    zmq_msg_t moved;
+    CHECK (zmq_msg_init (&moved) == 0);
+    CHECK (zmq_msg_move (&moved, &r) == 0);
+    CHECK (zmq_msg_size (&r) == 0 && zmq_msg_size (&moved) == 4);
+    CHECK (memcmp (zmq_msg_data (&moved), "data", 4) == 0);
+    CHECK (freed == 0);
+    CHECK (zmq_msg_close (&r) == 0 && zmq_msg_close (&moved) == 0);
+    CHECK (zmq_msg_close (&c) == 0);
+    CHECK (freed == 1);
+
+    /* A REQ must receive before it sends again. */
+    void *rep = zmq_socket (ctx, ZMQ_REP);
+    void *req = zmq_socket (ctx, ZMQ_REQ);
+    CHECK (zmq_bind (rep, "tcp://127.0.0.1:*") == 0);
+    char endpoint[256];
+    size_t endpoint_size = sizeof endpoint;
+    CHECK (zmq_getsockopt (rep, ZMQ_LAST_ENDPOINT, endpoint, &endpoint_size) == 0);
+    CHECK (strncmp (endpoint, "tcp://127.0.0.1:", 16) == 0);
+    CHECK (endpoint_size == strlen (endpoint) + 1);
+    CHECK (zmq_connect (req, endpoint) == 0);
+    CHECK (zmq_send (req, "ping", 4, 0) == 4);
+    CHECK (zmq_send (req, "again", 5, 0) == -1 && zmq_errno () == EFSM);
+    zmq_pollitem_t items[] = {{rep, 0, ZMQ_POLLIN, 0}, {req, 0, ZMQ_POLLIN, 0}};
+    CHECK (zmq_poll (items, 2, 5000) == 1);
+    CHECK (items[0].revents == ZMQ_POLLIN && items[1].revents == 0);
+    CHECK (zmq_recv (rep, buf, sizeof buf, 0) == 4 && memcmp (buf, "ping", 4) == 0);
+    CHECK (zmq_send (rep, "pong", 4, 0) == 4);
+    CHECK (zmq_recv (req, buf, sizeof buf, 0) == 4 && memcmp (buf, "pong", 4) == 0);
+
+    /* Options: set and read back, the read-only ones, and bad values. */
+    int type, hwm = 7, linger = 0, events;
+    size_t int_size = sizeof (int);
+    CHECK (zmq_getsockopt (req, ZMQ_TYPE, &type, &int_size) == 0 && type == ZMQ_REQ);
+    CHECK (zmq_setsockopt (push, ZMQ_SNDHWM, &hwm, sizeof hwm) == 0);
+    hwm = 0;
+    CHECK (zmq_getsockopt (push, ZMQ_SNDHWM, &hwm, &int_size) == 0 && hwm == 7);
+    CHECK (zmq_getsockopt (push, ZMQ_LINGER, &linger, &int_size) == 0 && linger == -1);
+    CHECK (zmq_getsockopt (push, ZMQ_EVENTS, &events, &int_size) == 0
+           && events == ZMQ_POLLOUT);
+    CHECK (zmq_setsockopt (push, ZMQ_SNDHWM, &hwm, 2) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (push, 12345, &hwm, sizeof hwm) == -1 && zmq_errno () == EINVAL);
+    linger = 0;
+    void *sockets[] = {pull, push, rep, req};
+    for (int i = 0; i < 4; i++) {
+        CHECK (zmq_setsockopt (sockets[i], ZMQ_LINGER, &linger, sizeof linger) == 0);
+        CHECK (zmq_close (sockets[i]) == 0);
+    }
+    CHECK (zmq_ctx_term (ctx) == 0);
+    printf ("ok\n");
+    return 0;
+}
