@@ -99,9 +99,9 @@ pub use monocoque_patterns as patterns;
 // handles; the runtime's and the protocol layer's keep their modules' names
 // (`runtime::Error`, `zmtp::Error`) so that none is shadowed.
 pub use monocoque_patterns::{
-    blocking_proxy, poll, proxy, proxy_steerable, recv_any, BlockingMonitor, BlockingSocket,
-    Context, Error, Events, IoCoreStatistics, IoCores, Monitor, MonitorEvent, PeerProperties,
-    PollItem, ProxyStatistics, Result, Socket, SocketOption,
+    blocking_proxy, blocking_proxy_steerable, poll, proxy, proxy_steerable, recv_any,
+    BlockingMonitor, BlockingSocket, Context, Error, Events, IoCoreStatistics, IoCores, Monitor,
+    MonitorEvent, PeerProperties, PollItem, ProxyStatistics, Result, Socket, SocketOption,
 };
 pub use monocoque_runtime as runtime;
 pub use monocoque_runtime::{spawn, JoinHandle, Runtime, RuntimeBuilder, WaitStrategy};

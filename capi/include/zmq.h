@@ -206,6 +206,19 @@ int zmq_recvmsg (void *s, zmq_msg_t *msg, int flags);
 #define ZMQ_TCP_MAXRT 80
 #define ZMQ_THREAD_SAFE 81
 #define ZMQ_BINDTODEVICE 92
+#define ZMQ_MECHANISM 43
+#define ZMQ_PLAIN_SERVER 44
+#define ZMQ_PLAIN_USERNAME 45
+#define ZMQ_PLAIN_PASSWORD 46
+#define ZMQ_CURVE_SERVER 47
+#define ZMQ_CURVE_PUBLICKEY 48
+#define ZMQ_CURVE_SECRETKEY 49
+#define ZMQ_CURVE_SERVERKEY 50
+
+/* Security mechanisms (ZMQ_MECHANISM). */
+#define ZMQ_NULL 0
+#define ZMQ_PLAIN 1
+#define ZMQ_CURVE 2
 
 /* Message properties. */
 #define ZMQ_MORE 1
@@ -245,6 +258,59 @@ int zmq_poll (zmq_pollitem_t *items, int nitems, long timeout);
 
 /* Capabilities. */
 int zmq_has (const char *capability);
+
+/* Monitoring: events on an inproc PAIR, two frames each (6 bytes: the
+ * event, 16 bits, and its value, 32 bits, little-endian; the endpoint). */
+#define ZMQ_EVENT_CONNECTED 0x0001
+#define ZMQ_EVENT_CONNECT_DELAYED 0x0002
+#define ZMQ_EVENT_CONNECT_RETRIED 0x0004
+#define ZMQ_EVENT_LISTENING 0x0008
+#define ZMQ_EVENT_BIND_FAILED 0x0010
+#define ZMQ_EVENT_ACCEPTED 0x0020
+#define ZMQ_EVENT_ACCEPT_FAILED 0x0040
+#define ZMQ_EVENT_CLOSED 0x0080
+#define ZMQ_EVENT_CLOSE_FAILED 0x0100
+#define ZMQ_EVENT_DISCONNECTED 0x0200
+#define ZMQ_EVENT_MONITOR_STOPPED 0x0400
+#define ZMQ_EVENT_ALL 0xFFFF
+#define ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL 0x0800
+#define ZMQ_EVENT_HANDSHAKE_SUCCEEDED 0x1000
+#define ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL 0x2000
+#define ZMQ_EVENT_HANDSHAKE_FAILED_AUTH 0x4000
+
+int zmq_socket_monitor (void *s, const char *addr, int events);
+
+/* Proxies. */
+int zmq_proxy (void *frontend, void *backend, void *capture);
+int zmq_proxy_steerable (void *frontend,
+                         void *backend,
+                         void *capture,
+                         void *control);
+
+/* Z85 and CURVE keys. */
+char *zmq_z85_encode (char *dest, const uint8_t *data, size_t size);
+uint8_t *zmq_z85_decode (uint8_t *dest, const char *string);
+int zmq_curve_keypair (char *z85_public_key, char *z85_secret_key);
+int zmq_curve_public (char *z85_public_key, const char *z85_secret_key);
+
+/* Atomic counters. */
+void *zmq_atomic_counter_new (void);
+void zmq_atomic_counter_set (void *counter, int value);
+int zmq_atomic_counter_inc (void *counter);
+int zmq_atomic_counter_dec (void *counter);
+int zmq_atomic_counter_value (void *counter);
+void zmq_atomic_counter_destroy (void **counter_p);
+
+/* Threads. */
+typedef void (zmq_thread_fn) (void *);
+void *zmq_threadstart (zmq_thread_fn *func, void *arg);
+void zmq_threadclose (void *thread);
+
+/* Timing. */
+void zmq_sleep (int seconds);
+void *zmq_stopwatch_start (void);
+unsigned long zmq_stopwatch_intermediate (void *watch);
+unsigned long zmq_stopwatch_stop (void *watch);
 
 #ifdef __cplusplus
 }

@@ -26,13 +26,18 @@ const SOCKET_TAG: u32 = 0xbaddecaf;
 pub(crate) struct SocketHandle {
     tag: u32,
     pub(crate) socket: BlockingSocket,
-    context: Arc<ContextShared>,
+    pub(crate) context: Arc<ContextShared>,
     /// Frames sent with ZMQ_SNDMORE, waiting for the last one.
     pub(crate) outgoing: Vec<Bytes>,
     /// The rest of the message being received (ZMQ_RCVMORE while non-empty).
     pub(crate) incoming: VecDeque<Bytes>,
     /// The peer that sent the message being received.
     pub(crate) properties: Option<Arc<PeerProperties>>,
+    /// PLAIN_USERNAME and PLAIN_PASSWORD as set so far (libzmq takes them
+    /// one at a time; the socket takes the pair).
+    pub(crate) plain: (Bytes, Bytes),
+    /// The thread of `zmq_socket_monitor`, if one runs.
+    pub(crate) monitor: Option<crate::monitor::MonitorThread>,
 }
 
 impl Drop for SocketHandle {
@@ -127,6 +132,8 @@ pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
             outgoing: Vec::new(),
             incoming: VecDeque::new(),
             properties: None,
+            plain: (Bytes::new(), Bytes::new()),
+            monitor: None,
         });
         Ok(Box::into_raw(handle).cast())
     })

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use monocoque_patterns::{Events, Options, SocketOption};
+use monocoque_zmtp::mechanism::{CurvePublicKey, CurveSecretKey};
+use monocoque_zmtp::MechanismConfig;
 
 use crate::boundary::{guarded, Errno};
 use crate::errno::errno_of;
@@ -45,6 +47,14 @@ mod number {
     pub const IMMEDIATE: c_int = 39;
     pub const XPUB_VERBOSE: c_int = 40;
     pub const IPV6: c_int = 42;
+    pub const MECHANISM: c_int = 43;
+    pub const PLAIN_SERVER: c_int = 44;
+    pub const PLAIN_USERNAME: c_int = 45;
+    pub const PLAIN_PASSWORD: c_int = 46;
+    pub const CURVE_SERVER: c_int = 47;
+    pub const CURVE_PUBLICKEY: c_int = 48;
+    pub const CURVE_SECRETKEY: c_int = 49;
+    pub const CURVE_SERVERKEY: c_int = 50;
     pub const PROBE_ROUTER: c_int = 51;
     pub const REQ_CORRELATE: c_int = 52;
     pub const REQ_RELAXED: c_int = 53;
@@ -132,6 +142,15 @@ impl Value<'_> {
         Bytes::copy_from_slice(self.0)
     }
 
+    /// A CURVE key: 32 bytes, or 40 Z85 characters (41 with the NUL
+    /// libzmq's examples pass).
+    fn key(&self) -> &[u8] {
+        match self.0 {
+            [text @ .., 0] if text.len() == 40 => text,
+            whole => whole,
+        }
+    }
+
     fn text(&self) -> Result<String, Errno> {
         let end = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
         String::from_utf8(self.0[..end].to_vec()).map_err(|_| libc::EINVAL)
@@ -204,8 +223,42 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         XPUB_WELCOME_MSG => O::XpubWelcomeMsg(v.bytes()),
         INVERT_MATCHING => O::InvertMatching(v.flag()?),
         ZAP_DOMAIN => O::ZapDomain(v.bytes()),
+        CURVE_SERVER => O::CurveServer(v.flag()?),
+        CURVE_PUBLICKEY => {
+            O::CurvePublicKey(CurvePublicKey::parse(v.key()).map_err(|_| libc::EINVAL)?)
+        }
+        CURVE_SECRETKEY => {
+            O::CurveSecretKey(CurveSecretKey::parse(v.key()).map_err(|_| libc::EINVAL)?)
+        }
+        CURVE_SERVERKEY => {
+            O::CurveServerKey(CurvePublicKey::parse(v.key()).map_err(|_| libc::EINVAL)?)
+        }
+        // As libzmq: a PLAIN server asks the ZAP handler about each client;
+        // 0 goes back to NULL.
+        PLAIN_SERVER if v.flag()? => O::PlainServerViaZap,
+        // Off: NULL again, which is what CURVE_SERVER 0 makes (libzmq keeps
+        // one as_server flag for both mechanisms, too).
+        PLAIN_SERVER => O::CurveServer(false),
         _ => return Err(libc::EINVAL),
     })
+}
+
+/// libzmq sets the PLAIN client's username and password one at a time; an
+/// empty username goes back to NULL, as in libzmq.
+fn plain_client(h: &mut SocketHandle, option: c_int, value: &[u8]) -> SocketOption {
+    let slot = if option == number::PLAIN_USERNAME {
+        &mut h.plain.0
+    } else {
+        &mut h.plain.1
+    };
+    *slot = Bytes::copy_from_slice(value);
+    if value.is_empty() {
+        return SocketOption::CurveServer(false);
+    }
+    SocketOption::PlainClient {
+        username: h.plain.0.clone(),
+        password: h.plain.1.clone(),
+    }
 }
 
 /// Keepalive times are whole seconds in libzmq, -1 for the system's.
@@ -236,7 +289,10 @@ pub unsafe extern "C" fn zmq_setsockopt(
             // SAFETY: the caller gives `optvallen` readable bytes at `optval`.
             unsafe { std::slice::from_raw_parts(optval.cast::<u8>(), optvallen) }
         };
-        let option = option_of(option, &Value(value))?;
+        let option = match option {
+            number::PLAIN_USERNAME | number::PLAIN_PASSWORD => plain_client(h, option, value),
+            _ => option_of(option, &Value(value))?,
+        };
         h.socket.set_option(option).map_err(|e| errno_of(&e))?;
         Ok(0)
     })
@@ -328,6 +384,22 @@ fn reply_of(h: &mut SocketHandle, option: c_int) -> Result<Reply, Errno> {
         ONLY_FIRST_SUBSCRIBE => flag(o.only_first_subscribe()),
         XPUB_WELCOME_MSG => Reply::Bytes(o.xpub_welcome_msg().to_vec()),
         INVERT_MATCHING => flag(o.invert_matching()),
+        MECHANISM => Reply::Int(match o.mechanism() {
+            MechanismConfig::PlainClient { .. } | MechanismConfig::PlainServer { .. } => 1,
+            MechanismConfig::CurveClient { .. } | MechanismConfig::CurveServer { .. } => 2,
+            _ if o.curve_selected() => 2,
+            _ => 0,
+        }),
+        PLAIN_SERVER => flag(matches!(o.mechanism(), MechanismConfig::PlainServer { .. })),
+        PLAIN_USERNAME | PLAIN_PASSWORD => {
+            let mut v = if option == PLAIN_USERNAME {
+                h.plain.0.to_vec()
+            } else {
+                h.plain.1.to_vec()
+            };
+            v.push(0);
+            Reply::Bytes(v)
+        }
         _ => return Err(libc::EINVAL),
     })
 }

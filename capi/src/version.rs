@@ -18,14 +18,13 @@ pub unsafe extern "C" fn zmq_version(major: *mut c_int, minor: *mut c_int, patch
     }
 }
 
-/// `zmq_has`: 1 for the capabilities this library offers through the C API
-/// ("ipc"), 0 for the rest (pgm, tipc, norm, vmci, gssapi, draft, and
-/// "curve": Monocoque has CURVE, but its options are not mapped here yet).
+/// `zmq_has`: 1 for the capabilities offered ("ipc", "curve"), 0 for the
+/// rest (pgm, tipc, norm, vmci, gssapi, draft).
 #[no_mangle]
 pub unsafe extern "C" fn zmq_has(capability: *const c_char) -> c_int {
     // SAFETY: the caller passes a C string.
     match unsafe { c_str(capability) } {
-        Ok("ipc") => 1,
+        Ok("ipc" | "curve") => 1,
         _ => 0,
     }
 }

@@ -110,3 +110,8 @@ fn a_c_req_on_monocoque_talks_to_a_libzmq_rep() {
 fn routing_ids_and_subscriptions_frame_by_frame() {
     run(&compile("routing_and_subscriptions"), &[]);
 }
+
+#[test]
+fn monitor_frames_steerable_proxy_curve_plain_and_utilities() {
+    run(&compile("monitor_proxy_security"), &[]);
+}

@@ -39,7 +39,10 @@ mod transport;
 mod waker_set;
 
 pub use close_reason::CloseReason;
-pub use context::{blocking_proxy, poll, BlockingMonitor, BlockingSocket, Context, PollItem};
+pub use context::{
+    blocking_proxy, blocking_proxy_steerable, poll, BlockingMonitor, BlockingSocket, Context,
+    PollItem,
+};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use events::Events;

@@ -684,8 +684,16 @@ impl Options {
     }
 
     /// ZMQ_MECHANISM with ZMQ_PLAIN_*: the security mechanism and role (NULL by default).
+    /// CURVE options are kept apart until a connection needs them: see
+    /// [`curve_selected`](Self::curve_selected).
     pub fn mechanism(&self) -> &MechanismConfig {
         &self.mechanism
+    }
+
+    /// ZMQ_MECHANISM is CURVE: a CURVE option selected it (and no later
+    /// PLAIN or NULL option deselected it).
+    pub fn curve_selected(&self) -> bool {
+        self.curve.selected
     }
 
     /// ZMQ_XPUB_VERBOSE (or _VERBOSER): whether every subscribe reaches the XPUB user (a flag).

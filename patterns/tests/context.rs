@@ -478,3 +478,56 @@ fn a_blocking_publisher_spreads_its_subscribers_over_io_cores() {
         ));
     });
 }
+
+/// The blocking steerable proxy, steered through a REP: each command gets
+/// an empty reply; PAUSE holds messages in the frontend's queue (none
+/// reaches the sink, which the proxy's STATISTICS confirm), RESUME lets them
+/// through, TERMINATE ends the call with `Ok`.
+#[test]
+fn blocking_proxy_steerable_pauses_resumes_counts_and_terminates() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let frontend = socket(&ctx, SocketType::Pull);
+        frontend.bind("inproc://steer-front").unwrap();
+        let backend = socket(&ctx, SocketType::Push);
+        backend.bind("inproc://steer-back").unwrap();
+        let control = socket(&ctx, SocketType::Rep);
+        control.bind("inproc://steer-control").unwrap();
+        // The sockets come back with the result: dropped on that thread at
+        // once (LINGER 0), the control socket could lose its last reply.
+        let proxy = thread::spawn(move || {
+            let result =
+                monocoque_patterns::blocking_proxy_steerable(&frontend, &backend, None, &control);
+            (result, [frontend, backend, control])
+        });
+        let steering = socket(&ctx, SocketType::Req);
+        steering.connect("inproc://steer-control").unwrap();
+        let command = |word: &'static str| {
+            steering.send(word).unwrap();
+            steering
+                .recv()
+                .unwrap_or_else(|e| panic!("no reply to {word}: {e}"))
+        };
+        let source = socket(&ctx, SocketType::Push);
+        source.connect("inproc://steer-front").unwrap();
+        let sink = socket(&ctx, SocketType::Pull);
+        sink.connect("inproc://steer-back").unwrap();
+
+        assert_eq!(frames(&command("PAUSE")), [""]);
+        source.send(msg(&["held", "back"])).unwrap();
+        let stats = command("STATISTICS");
+        let stats = monocoque_patterns::ProxyStatistics::from_msg(&stats).unwrap();
+        assert_eq!(stats.frontend.frames_in, 0, "nothing crossed while paused");
+        assert!(matches!(sink.try_recv(), Err(Error::WouldBlock(_))));
+
+        assert_eq!(frames(&command("RESUME")), [""]);
+        assert_eq!(frames(&sink.recv().unwrap()), ["held", "back"]);
+        let stats = command("STATISTICS");
+        let stats = monocoque_patterns::ProxyStatistics::from_msg(&stats).unwrap();
+        assert_eq!((stats.frontend.frames_in, stats.frontend.bytes_in), (2, 8));
+        assert_eq!((stats.backend.frames_out, stats.backend.bytes_out), (2, 8));
+        assert_eq!(frames(&command("NONSENSE")), [""]);
+        assert_eq!(frames(&command("TERMINATE")), [""]);
+        assert_eq!(proxy.join().unwrap().0, Ok(()));
+    });
+}

@@ -11,7 +11,8 @@ use super::poll::{poll, PollItem};
 use super::BlockingSocket;
 use monocoque_zmtp::Msg;
 
-use crate::{Error, Events, Result};
+use crate::{Error, Events, ProxyStatistics, Result, SideStatistics};
+use monocoque_zmtp::SocketType;
 
 /// Messages moved per readable side before polling again, so one side's
 /// burst cannot hold the other back for long.
@@ -53,31 +54,44 @@ pub fn blocking_proxy(
             PollItem::socket(backend, Events::POLLIN),
         ];
         poll(&mut items, None)?;
+        let mut stats = ProxyStatistics::default();
+        let ProxyStatistics {
+            frontend: f,
+            backend: b,
+        } = &mut stats;
         if items[0].is_readable() {
-            forward(frontend, backend, capture)?;
+            forward(frontend, backend, capture, (&mut *f, &mut *b))?;
         }
         if items[1].is_readable() {
-            forward(backend, frontend, capture)?;
+            forward(backend, frontend, capture, (b, f))?;
         }
     }
 }
 
-/// Moves what `from` has queued, up to a burst.
+/// Moves what `from` has queued, up to a burst, counting what crosses in
+/// `counts` (frames and bytes received on `from`, sent on `to`).
 fn forward(
     from: &BlockingSocket,
     to: &BlockingSocket,
     capture: Option<&BlockingSocket>,
+    counts: (&mut SideStatistics, &mut SideStatistics),
 ) -> Result<()> {
+    let (received, sent) = counts;
     for _ in 0..BURST {
         let msg = match from.try_recv() {
             Ok(msg) => msg,
             Err(Error::WouldBlock(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let (frames, bytes) = (msg.len() as u64, msg.byte_len() as u64);
+        received.frames_in += frames;
+        received.bytes_in += bytes;
         if let Some(c) = capture {
             send_when_room(c, &msg)?;
         }
         send_when_room(to, &msg)?;
+        sent.frames_out += frames;
+        sent.bytes_out += bytes;
     }
     Ok(())
 }
@@ -90,6 +104,97 @@ fn send_when_room(to: &BlockingSocket, msg: &Msg) -> Result<()> {
                 poll(&mut [PollItem::socket(to, Events::POLLOUT)], None)?;
             }
             result => return result,
+        }
+    }
+}
+
+/// zmq_proxy_steerable for the blocking API: [`blocking_proxy`] steered
+/// through `control`, whose messages are commands, as the async
+/// [`proxy_steerable`](crate::proxy_steerable) takes them:
+///
+/// - `PAUSE`: stop forwarding (messages wait in the sockets' queues);
+/// - `RESUME`: forward again;
+/// - `TERMINATE`: stop; the call returns `Ok(())`;
+/// - `STATISTICS`: reply with [`ProxyStatistics::to_msg`] (frames and bytes
+///   in and out of each side, as libzmq 4.3.5 counts them).
+///
+/// A REP control socket gets an empty reply to the other commands (its
+/// alternation needs one). Anything else is logged and ignored.
+///
+/// ```
+/// use monocoque_patterns::{blocking_proxy_steerable, Context, ProxyStatistics};
+/// use monocoque_zmtp::SocketType;
+/// let ctx = Context::new().unwrap();
+/// let (pull, push) = (ctx.socket(SocketType::Pull).unwrap(), ctx.socket(SocketType::Push).unwrap());
+/// pull.bind("inproc://steer-in").unwrap();
+/// push.bind("inproc://steer-out").unwrap();
+/// let control = ctx.socket(SocketType::Pair).unwrap();
+/// control.bind("inproc://steer").unwrap();
+/// let steering = ctx.socket(SocketType::Pair).unwrap();
+/// steering.connect("inproc://steer").unwrap();
+/// let proxy = std::thread::spawn(move || blocking_proxy_steerable(&pull, &push, None, &control));
+/// let (source, sink) = (ctx.socket(SocketType::Push).unwrap(), ctx.socket(SocketType::Pull).unwrap());
+/// source.connect("inproc://steer-in").unwrap();
+/// sink.connect("inproc://steer-out").unwrap();
+/// source.send("job").unwrap();
+/// assert_eq!(&sink.recv().unwrap()[0][..], b"job");
+/// steering.send("STATISTICS").unwrap();
+/// let stats = ProxyStatistics::from_msg(&steering.recv().unwrap()).unwrap();
+/// assert_eq!((stats.frontend.frames_in, stats.backend.bytes_out), (1, 3));
+/// steering.send("TERMINATE").unwrap();
+/// proxy.join().unwrap().unwrap();
+/// ```
+pub fn blocking_proxy_steerable(
+    frontend: &BlockingSocket,
+    backend: &BlockingSocket,
+    capture: Option<&BlockingSocket>,
+    control: &BlockingSocket,
+) -> Result<()> {
+    let rep = control.socket_type() == SocketType::Rep;
+    let mut paused = false;
+    let mut stats = ProxyStatistics::default();
+    loop {
+        let mut items = [
+            PollItem::socket(control, Events::POLLIN),
+            PollItem::socket(frontend, Events::POLLIN),
+            PollItem::socket(backend, Events::POLLIN),
+        ];
+        // While paused only the control socket is watched.
+        let watched = if paused { 1 } else { 3 };
+        poll(&mut items[..watched], None)?;
+        let ready = items.map(|i| i.is_readable());
+        let ProxyStatistics {
+            frontend: f,
+            backend: b,
+        } = &mut stats;
+        if watched == 3 && ready[1] {
+            forward(frontend, backend, capture, (&mut *f, &mut *b))?;
+        }
+        if watched == 3 && ready[2] {
+            forward(backend, frontend, capture, (b, f))?;
+        }
+        if ready[0] {
+            let command = control.recv()?;
+            let word = command.frames().first().map(|f| &f[..]).unwrap_or(b"");
+            match word {
+                b"STATISTICS" => {
+                    control.send(stats.to_msg())?;
+                    continue;
+                }
+                b"PAUSE" => paused = true,
+                b"RESUME" => paused = false,
+                b"TERMINATE" => {}
+                other => tracing::warn!(
+                    command = %String::from_utf8_lossy(other),
+                    "proxy: unknown control command ignored"
+                ),
+            }
+            if rep {
+                control.send(Msg::from(vec![bytes::Bytes::new()]))?;
+            }
+            if word == b"TERMINATE" {
+                return Ok(());
+            }
         }
     }
 }

@@ -37,7 +37,7 @@ use monocoque_runtime::{spsc, RuntimeBuilder};
 use monocoque_zmtp::SocketType;
 
 pub use blocking_monitor::BlockingMonitor;
-pub use blocking_proxy::blocking_proxy;
+pub use blocking_proxy::{blocking_proxy, blocking_proxy_steerable};
 pub use blocking_socket::BlockingSocket;
 use command::{expect_reply, Control, Reply};
 use live_set::LiveSet;
