@@ -158,7 +158,7 @@ const REQUIRED: [(u8, &str); 7] = [
     (opcode::Connect::CODE, "CONNECT"),
     (opcode::Recv::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
-    (opcode::Writev::CODE, "WRITEV"),
+    (opcode::SendMsg::CODE, "SENDMSG"),
     (opcode::Read::CODE, "READ"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
 ];

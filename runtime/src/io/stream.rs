@@ -64,8 +64,11 @@ impl Source {
         }
     }
 
-    /// Writes some of `bufs` with one gathered write; returns the count written
-    /// with the buffers (unchanged).
+    /// Writes some of `bufs` with one gathered send; returns the count written
+    /// with the buffers (unchanged). A `sendmsg` with MSG_NOSIGNAL, not a
+    /// `writev`: a peer that has gone must give EPIPE, never a SIGPIPE, which
+    /// kills a process that has not ignored it (every C program that loads
+    /// the C API's library, unlike Rust programs, whose runtime ignores it).
     pub(crate) async fn writev(&self, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
         let iov = sys::iovecs(&bufs);
         if iov.is_empty() {
@@ -73,15 +76,15 @@ impl Source {
         }
         match self.kind() {
             DriverKind::Uring => {
-                let entry = opcode::Writev::new(
-                    types::Fd(self.raw()),
-                    iov.as_ptr().cast(),
-                    iov.len() as u32,
-                )
-                .build();
-                // SAFETY: the iovecs and the bytes they point to are owned by the op
-                // (boxed slice and Vec of Bytes: heap memory that does not move).
-                let (res, _, (bufs, _iov)) = unsafe { Op::submit(entry, (bufs, iov)) }.await;
+                let header = Box::new(sys::msghdr(&iov));
+                let entry = opcode::SendMsg::new(types::Fd(self.raw()), &*header)
+                    .flags(libc::MSG_NOSIGNAL as u32)
+                    .build();
+                // SAFETY: the header, the iovecs it points to and the bytes
+                // they point to are owned by the op (boxes and a Vec of
+                // Bytes: heap memory that does not move).
+                let (res, _, (bufs, _iov, _header)) =
+                    unsafe { Op::submit(entry, (bufs, iov, header)) }.await;
                 (res.map(|n| n as usize), bufs)
             }
             DriverKind::Epoll => {

@@ -232,9 +232,21 @@ pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// A `sendmsg` header for `iov` (no address, no control data).
+pub(crate) fn msghdr(iov: &[libc::iovec]) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid: no name, no control data.
+    let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
+    header.msg_iov = iov.as_ptr().cast_mut();
+    header.msg_iovlen = iov.len().min(1024) as _;
+    header
+}
+
+/// A gathered write as `sendmsg` with MSG_NOSIGNAL: EPIPE, never SIGPIPE.
 pub(crate) fn writev(fd: RawFd, iov: &[libc::iovec]) -> io::Result<usize> {
-    // SAFETY: each iovec points into a live `Bytes` held by the caller.
-    let n = unsafe { libc::writev(fd, iov.as_ptr(), iov.len().min(1024) as libc::c_int) };
+    let header = msghdr(iov);
+    // SAFETY: the header points to the caller's iovecs, each into a live
+    // `Bytes` held by the caller.
+    let n = unsafe { libc::sendmsg(fd, &header, libc::MSG_NOSIGNAL) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
