@@ -47,42 +47,16 @@ impl Drop for SocketHandle {
     }
 }
 
-/// libzmq's socket type numbers.
+/// libzmq's socket type numbers (the stable API's twelve).
 fn socket_type(kind: c_int) -> Option<SocketType> {
-    Some(match kind {
-        0 => SocketType::Pair,
-        1 => SocketType::Pub,
-        2 => SocketType::Sub,
-        3 => SocketType::Req,
-        4 => SocketType::Rep,
-        5 => SocketType::Dealer,
-        6 => SocketType::Router,
-        7 => SocketType::Pull,
-        8 => SocketType::Push,
-        9 => SocketType::XPub,
-        10 => SocketType::XSub,
-        11 => SocketType::Stream,
-        _ => return None,
-    })
+    u8::try_from(kind)
+        .ok()
+        .and_then(SocketType::from_zmq_number)
 }
 
 /// libzmq's number for a socket type (ZMQ_TYPE).
 pub(crate) fn socket_type_number(kind: SocketType) -> c_int {
-    match kind {
-        SocketType::Pair => 0,
-        SocketType::Pub => 1,
-        SocketType::Sub => 2,
-        SocketType::Req => 3,
-        SocketType::Rep => 4,
-        SocketType::Dealer => 5,
-        SocketType::Router => 6,
-        SocketType::Pull => 7,
-        SocketType::Push => 8,
-        SocketType::XPub => 9,
-        SocketType::XSub => 10,
-        SocketType::Stream => 11,
-        _ => -1,
-    }
+    kind.zmq_number() as c_int
 }
 
 /// The socket behind `s`, or ENOTSOCK.
