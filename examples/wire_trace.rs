@@ -24,9 +24,7 @@ impl Authenticator for AllowAdmin {
             Credentials::Plain {
                 username: b"admin",
                 password: b"secret",
-            } => AuthDecision::Accept {
-                user_id: Some(Bytes::from_static(b"admin")),
-            },
+            } => AuthDecision::accept(Some(Bytes::from_static(b"admin"))),
             _ => AuthDecision::Deny {
                 reason: "400 unknown user".into(),
             },

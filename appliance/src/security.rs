@@ -158,9 +158,7 @@ impl Authenticator for AllowList {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
             Credentials::Curve { public_key } => match self.keys.get(public_key) {
-                Some(user) => AuthDecision::Accept {
-                    user_id: Some(user.clone()),
-                },
+                Some(user) => AuthDecision::accept(Some(user.clone())),
                 None => AuthDecision::Deny {
                     reason: "400 client key not allowed".into(),
                 },
@@ -196,9 +194,9 @@ impl Authenticator for PlainUsers {
             };
         };
         match self.passwords.get(*username) {
-            Some(expected) if same_bytes(expected, password) => AuthDecision::Accept {
-                user_id: Some(Bytes::copy_from_slice(username)),
-            },
+            Some(expected) if same_bytes(expected, password) => {
+                AuthDecision::accept(Some(Bytes::copy_from_slice(username)))
+            }
             _ => AuthDecision::Deny {
                 reason: "400 bad username or password".into(),
             },
@@ -428,9 +426,7 @@ mod tests {
         let list = AllowList::new([(alice, Bytes::from_static(b"alice"))]);
         assert_eq!(
             list.authenticate(&Credentials::Curve { public_key: alice }),
-            AuthDecision::Accept {
-                user_id: Some(Bytes::from_static(b"alice"))
-            }
+            AuthDecision::accept(Some(Bytes::from_static(b"alice")))
         );
         assert!(matches!(
             list.authenticate(&Credentials::Curve {

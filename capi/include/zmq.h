@@ -206,6 +206,18 @@ int zmq_recvmsg (void *s, zmq_msg_t *msg, int flags);
 #define ZMQ_TCP_MAXRT 80
 #define ZMQ_THREAD_SAFE 81
 #define ZMQ_BINDTODEVICE 92
+/* ZMQ_AFFINITY: bit i lets tcp and ipc endpoints use I/O thread i; a
+   context here has one (bit 0), so a mask without it is EMTHREAD at
+   zmq_bind and zmq_connect, as in libzmq. */
+#define ZMQ_AFFINITY 4
+#define ZMQ_IPV4ONLY 31
+/* Read-only here, at libzmq's defaults: setting one is EINVAL (the
+   multicast transports and ZMQ_USE_FD are not offered). */
+#define ZMQ_RATE 8
+#define ZMQ_RECOVERY_IVL 9
+#define ZMQ_MULTICAST_HOPS 25
+#define ZMQ_MULTICAST_MAXTPDU 84
+#define ZMQ_USE_FD 89
 #define ZMQ_MECHANISM 43
 #define ZMQ_PLAIN_SERVER 44
 #define ZMQ_PLAIN_USERNAME 45

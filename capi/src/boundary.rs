@@ -4,9 +4,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::errno::set_errno;
-
-/// What a failed call reports: the errno value to set.
-pub(crate) type Errno = i32;
+pub(crate) use crate::errno::Errno;
 
 /// Runs `body`; on `Err(e)` sets errno to `e` and returns `failed`; a panic
 /// is caught, logged, and reported as EFAULT (an internal error, never a

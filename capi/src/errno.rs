@@ -6,7 +6,8 @@ use std::ffi::{c_char, c_int};
 
 use monocoque_patterns::Error;
 
-use crate::boundary::Errno;
+/// What a failed call reports: the errno value to set.
+pub(crate) type Errno = i32;
 
 /// Base of libzmq's own error numbers.
 pub(crate) const HAUSNUMERO: c_int = 156_384_712;
@@ -48,10 +49,13 @@ pub(crate) fn errno_of(e: &Error) -> Errno {
 }
 
 /// An endpoint refused: libzmq says EPROTONOSUPPORT for a transport it
-/// does not know, EINVAL for the rest.
+/// does not know, ENAMETOOLONG for an ipc path over `sun_path`, EINVAL for
+/// the rest (`tcp:*`, without `://`, included).
 fn endpoint_errno(reason: &str) -> Errno {
-    if reason.contains("transport") {
+    if reason.starts_with("unknown transport") {
         libc::EPROTONOSUPPORT
+    } else if reason == monocoque_patterns::IPC_PATH_TOO_LONG {
+        libc::ENAMETOOLONG
     } else {
         libc::EINVAL
     }

@@ -5,8 +5,10 @@
 //! number, 16 bits, and its value, 32 bits, both little-endian) and the
 //! endpoint. A thread per monitor forwards the socket's
 //! [`BlockingMonitor`](monocoque_patterns::BlockingMonitor) events whose
-//! number is in the mask, and ends after MONITOR_STOPPED (the socket closed)
-//! or when the monitor is replaced or stopped.
+//! number is in the mask, and ends after MONITOR_STOPPED: the socket
+//! closed, or the monitor was replaced or stopped (`zmq_socket_monitor`
+//! again, with a NULL endpoint or a new one), which sends MONITOR_STOPPED
+//! at once, as libzmq's `stop_monitor` does.
 //!
 //! Values: HANDSHAKE_FAILED_* carry libzmq's code (protocol error or ZAP
 //! status), CONNECT_RETRIED the interval in milliseconds. Where libzmq puts
@@ -15,17 +17,14 @@
 //! descriptor is exposed per connection, and those failures are reported
 //! with the system's message, not its number.
 
-use std::ffi::{c_char, c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::ffi::c_int;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use monocoque_patterns::{BlockingMonitor, BlockingSocket, MonitorEvent};
+use monocoque_patterns::{BlockingMonitor, BlockingSocket, Context, MonitorEvent};
 use monocoque_zmtp::{Msg, SocketType};
 
-use crate::boundary::{c_str, guarded};
-use crate::errno::errno_of;
-use crate::socket::socket;
+use crate::errno::{errno_of, Errno};
 
 const CONNECTED: u16 = 0x0001;
 const CONNECT_DELAYED: u16 = 0x0002;
@@ -70,80 +69,120 @@ fn libzmq_event(event: &MonitorEvent) -> Option<(u16, u32, &str)> {
     })
 }
 
-/// A running monitor: its thread stops forwarding once `stop` is set (the
-/// monitor was replaced or stopped). Closing the socket does not set it: the
-/// thread then forwards the last events and MONITOR_STOPPED, and ends.
-pub(crate) struct MonitorThread {
-    stop: Arc<AtomicBool>,
+/// Where events go out, shared by the forwarding thread and the socket's
+/// handle.
+#[derive(Default)]
+struct OutletState {
+    /// The PAIR, while no send holds it: the forwarding thread takes it out
+    /// to send (a send may wait on the application), so that stopping the
+    /// monitor never waits on a send.
+    pair: Option<BlockingSocket>,
+    /// The monitor was stopped or replaced: MONITOR_STOPPED has been sent
+    /// (or is the sender's to send) and nothing may follow it.
+    stopped: bool,
 }
 
-/// Forwards `monitor`'s events in `mask` to `pair` until the socket is gone,
-/// the monitor is stopped, or nobody can be sent to any more.
-fn forward(monitor: BlockingMonitor, pair: BlockingSocket, mask: u16, stop: Arc<AtomicBool>) {
-    while let Some(event) = monitor.recv() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let Some((id, value, endpoint)) = libzmq_event(&event) else {
-            continue;
-        };
-        if id & mask != 0 {
-            let mut head = Vec::with_capacity(6);
-            head.extend_from_slice(&id.to_le_bytes());
-            head.extend_from_slice(&value.to_le_bytes());
-            let msg = Msg::from(vec![
-                Bytes::from(head),
-                Bytes::copy_from_slice(endpoint.as_bytes()),
-            ]);
-            if pair.send(msg).is_err() {
-                return;
-            }
-        }
-        if id == MONITOR_STOPPED {
-            return;
+type Outlet = Arc<Mutex<OutletState>>;
+
+fn lock(outlet: &Outlet) -> std::sync::MutexGuard<'_, OutletState> {
+    outlet.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running monitor, as its socket's handle holds it.
+pub(crate) struct MonitorThread {
+    outlet: Outlet,
+    mask: u16,
+}
+
+impl MonitorThread {
+    /// Stops forwarding, as libzmq's `stop_monitor`: MONITOR_STOPPED goes
+    /// out now if the mask has it (without waiting: if the application's
+    /// PAIR cannot take it at once, nobody is listening), and the PAIR
+    /// closes. If the forwarding thread is sending, it sends MONITOR_STOPPED
+    /// after that send instead. The thread ends at the socket's next event,
+    /// or when the socket closes.
+    pub(crate) fn stop(self) {
+        let mut state = lock(&self.outlet);
+        state.stopped = true;
+        if let Some(pair) = state.pair.take() {
+            send_stopped(&pair, self.mask);
         }
     }
 }
 
-/// `zmq_socket_monitor`: events in `events` (a mask of ZMQ_EVENT_*) go to a
-/// PAIR bound at `endpoint` (inproc only, as libzmq; EPROTONOSUPPORT
-/// otherwise). A NULL endpoint stops monitoring; a new call replaces the
-/// monitor before it.
-#[no_mangle]
-pub unsafe extern "C" fn zmq_socket_monitor(
-    s: *mut c_void,
-    endpoint: *const c_char,
-    events: c_int,
-) -> c_int {
-    guarded(-1, || {
-        // SAFETY: the caller passes a socket from zmq_socket.
-        let h = unsafe { socket(s) }?;
-        if let Some(previous) = h.monitor.take() {
-            previous.stop.store(true, Ordering::SeqCst);
+/// MONITOR_STOPPED, if the mask has it, without waiting.
+fn send_stopped(pair: &BlockingSocket, mask: u16) {
+    if MONITOR_STOPPED & mask != 0 {
+        // A PAIR with no peer, or a full one, cannot take it: nobody listens.
+        let _ = pair.try_send(event_message(MONITOR_STOPPED, 0, ""));
+    }
+}
+
+/// libzmq's two frames for an event.
+fn event_message(id: u16, value: u32, endpoint: &str) -> Msg {
+    let mut head = Vec::with_capacity(6);
+    head.extend_from_slice(&id.to_le_bytes());
+    head.extend_from_slice(&value.to_le_bytes());
+    Msg::from(vec![
+        Bytes::from(head),
+        Bytes::copy_from_slice(endpoint.as_bytes()),
+    ])
+}
+
+/// Forwards `monitor`'s events in `mask` to the outlet until the socket is
+/// gone, the monitor is stopped, or nobody can be sent to any more.
+fn forward(monitor: BlockingMonitor, outlet: Outlet, mask: u16) {
+    while let Some(event) = monitor.recv() {
+        let Some((id, value, endpoint)) = libzmq_event(&event) else {
+            continue;
+        };
+        if id & mask == 0 && id != MONITOR_STOPPED {
+            continue;
         }
-        if endpoint.is_null() {
-            return Ok(0);
+        let Some(pair) = lock(&outlet).pair.take() else {
+            return; // stopped
+        };
+        // Waits while the application's PAIR is full (or not connected yet).
+        let sent = id & mask == 0 || pair.send(event_message(id, value, endpoint)).is_ok();
+        let mut state = lock(&outlet);
+        if state.stopped {
+            // Stopped during the send: MONITOR_STOPPED is this thread's to send.
+            send_stopped(&pair, mask);
+            return;
         }
-        // SAFETY: the caller passes a C string.
-        let endpoint = unsafe { c_str(endpoint) }?;
+        if !sent || id == MONITOR_STOPPED {
+            return;
+        }
+        state.pair = Some(pair);
+    }
+}
+
+impl MonitorThread {
+    /// Starts a monitor of `socket` (`zmq_socket_monitor`): the events in
+    /// `events` (a mask of ZMQ_EVENT_*) go to a PAIR of `context` bound at
+    /// `endpoint` (inproc only, as libzmq; EPROTONOSUPPORT otherwise).
+    pub(crate) fn start(
+        context: &Context,
+        socket: &BlockingSocket,
+        endpoint: &str,
+        events: c_int,
+    ) -> Result<MonitorThread, Errno> {
         if !endpoint.starts_with("inproc://") {
             return Err(libc::EPROTONOSUPPORT);
         }
-        let pair = h
-            .context
-            .context
-            .socket(SocketType::Pair)
-            .map_err(|e| errno_of(&e))?;
+        let pair = context.socket(SocketType::Pair).map_err(|e| errno_of(&e))?;
         pair.bind(endpoint).map_err(|e| errno_of(&e))?;
-        let monitor = h.socket.monitor().map_err(|e| errno_of(&e))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let monitor = socket.monitor().map_err(|e| errno_of(&e))?;
+        let outlet: Outlet = Arc::new(Mutex::new(OutletState {
+            pair: Some(pair),
+            stopped: false,
+        }));
         let mask = events as u32 as u16;
+        let forwarded = outlet.clone();
         std::thread::Builder::new()
             .name("zmq-monitor".into())
-            .spawn(move || forward(monitor, pair, mask, flag))
+            .spawn(move || forward(monitor, forwarded, mask))
             .map_err(|_| libc::EMFILE)?;
-        h.monitor = Some(MonitorThread { stop });
-        Ok(0)
-    })
+        Ok(MonitorThread { outlet, mask })
+    }
 }

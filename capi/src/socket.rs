@@ -17,7 +17,8 @@ use monocoque_zmtp::SocketType;
 
 use crate::boundary::{c_str, guarded, Errno};
 use crate::context::{context, ContextShared};
-use crate::errno::errno_of;
+use crate::errno::{errno_of, EMTHREAD};
+use crate::monitor::MonitorThread;
 
 /// Marks a live socket; anything else is ENOTSOCK.
 const SOCKET_TAG: u32 = 0xbaddecaf;
@@ -37,7 +38,14 @@ pub(crate) struct SocketHandle {
     /// one at a time; the socket takes the pair).
     pub(crate) plain: (Bytes, Bytes),
     /// The thread of `zmq_socket_monitor`, if one runs.
-    pub(crate) monitor: Option<crate::monitor::MonitorThread>,
+    pub(crate) monitor: Option<MonitorThread>,
+    /// CURVE_PUBLICKEY, CURVE_SECRETKEY and CURVE_SERVERKEY as last set
+    /// (zeros before), for `zmq_getsockopt`: the socket holds them in the
+    /// form its handshake needs, which for a secret key is not readable back.
+    pub(crate) curve_keys: [[u8; 32]; 3],
+    /// ZMQ_AFFINITY: the I/O threads (bit i: thread i) a tcp or ipc endpoint
+    /// may use; 0 is any. A context here has one, thread 0.
+    pub(crate) affinity: u64,
 }
 
 impl Drop for SocketHandle {
@@ -114,6 +122,8 @@ pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
             properties: None,
             plain: (Bytes::new(), Bytes::new()),
             monitor: None,
+            curve_keys: [[0; 32]; 3],
+            affinity: 0,
         });
         Ok(Box::into_raw(handle).cast())
     })
@@ -133,62 +143,84 @@ pub extern "C" fn zmq_close(s: *mut c_void) -> c_int {
     })
 }
 
-/// Runs one endpoint call.
+/// Runs one endpoint call; `needs_io_thread` for a bind or connect, which
+/// libzmq gives one of the I/O threads ZMQ_AFFINITY allows (EMTHREAD when
+/// it allows none that exists).
 fn with_endpoint(
     s: *mut c_void,
     endpoint: *const c_char,
+    needs_io_thread: bool,
     call: impl FnOnce(&BlockingSocket, &str) -> monocoque_patterns::Result<()>,
 ) -> c_int {
     guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket and a C string.
         let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        if needs_io_thread && !ep.starts_with("inproc://") && !affinity_allows_a_thread(h.affinity)
+        {
+            return Err(EMTHREAD);
+        }
         call(&h.socket, ep).map_err(|e| errno_of(&e))?;
         Ok(0)
     })
 }
 
+/// Whether ZMQ_AFFINITY `mask` names the context's one I/O thread (bit 0),
+/// or any (0).
+fn affinity_allows_a_thread(mask: u64) -> bool {
+    mask == 0 || mask & 1 != 0
+}
+
 /// `zmq_bind`.
 #[no_mangle]
 pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
-    with_endpoint(s, endpoint, |s, ep| s.bind(ep))
+    with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
 }
 
 /// `zmq_connect`.
 #[no_mangle]
 pub extern "C" fn zmq_connect(s: *mut c_void, endpoint: *const c_char) -> c_int {
-    with_endpoint(s, endpoint, |s, ep| s.connect(ep))
+    with_endpoint(s, endpoint, true, |s, ep| s.connect(ep))
 }
 
 /// `zmq_unbind`.
 #[no_mangle]
 pub extern "C" fn zmq_unbind(s: *mut c_void, endpoint: *const c_char) -> c_int {
-    with_endpoint(s, endpoint, |s, ep| s.unbind(ep))
+    with_endpoint(s, endpoint, false, |s, ep| s.unbind(ep))
 }
 
 /// `zmq_disconnect`.
 #[no_mangle]
 pub extern "C" fn zmq_disconnect(s: *mut c_void, endpoint: *const c_char) -> c_int {
-    with_endpoint(s, endpoint, |s, ep| s.disconnect(ep))
+    with_endpoint(s, endpoint, false, |s, ep| s.disconnect(ep))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every number of libzmq's stable API maps to its type and back,
-    /// STREAM included; the draft and unknown numbers do not.
-    #[test]
-    fn socket_type_numbers_are_libzmqs() {
-        let names = [
-            "PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB",
-            "STREAM",
-        ];
-        for (n, name) in names.iter().enumerate() {
-            let kind = socket_type(n as c_int).expect("a stable socket type");
-            assert_eq!(kind.as_str(), *name);
-            assert_eq!(socket_type_number(kind), n as c_int);
+/// `zmq_socket_monitor`: the socket's events in `events` (a mask of
+/// ZMQ_EVENT_*) go to a PAIR bound at `endpoint` (see `monitor.rs`). A NULL
+/// endpoint stops monitoring; a new call replaces the monitor before it;
+/// either sends MONITOR_STOPPED to the one stopped.
+#[no_mangle]
+pub unsafe extern "C" fn zmq_socket_monitor(
+    s: *mut c_void,
+    endpoint: *const c_char,
+    events: c_int,
+) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s) }?;
+        if let Some(previous) = h.monitor.take() {
+            previous.stop();
         }
-        assert_eq!(socket_type(12), None, "ZMQ_SERVER is a draft type");
-        assert_eq!(socket_type(-1), None);
-    }
+        if endpoint.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: the caller passes a C string.
+        let endpoint = unsafe { c_str(endpoint) }?;
+        h.monitor = Some(MonitorThread::start(
+            &h.context.context,
+            &h.socket,
+            endpoint,
+            events,
+        )?);
+        Ok(0)
+    })
 }

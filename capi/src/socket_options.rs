@@ -20,6 +20,16 @@ use crate::socket::{socket, socket_type_number, SocketHandle};
 
 mod number {
     use std::ffi::c_int;
+    pub const AFFINITY: c_int = 4;
+    pub const RATE: c_int = 8;
+    pub const RECOVERY_IVL: c_int = 9;
+    pub const MULTICAST_HOPS: c_int = 25;
+    pub const IPV4ONLY: c_int = 31;
+    pub const MULTICAST_MAXTPDU: c_int = 84;
+    pub const USE_FD: c_int = 89;
+    pub const ZAP_ENFORCE_DOMAIN: c_int = 93;
+    pub const LOOPBACK_FASTPATH: c_int = 94;
+    pub const MULTICAST_LOOP: c_int = 96;
     pub const ROUTING_ID: c_int = 5;
     pub const SUBSCRIBE: c_int = 6;
     pub const UNSUBSCRIBE: c_int = 7;
@@ -97,6 +107,11 @@ impl Value<'_> {
     fn int64(&self) -> Result<i64, Errno> {
         let bytes: [u8; 8] = self.0.try_into().map_err(|_| libc::EINVAL)?;
         Ok(i64::from_ne_bytes(bytes))
+    }
+
+    fn uint64(&self) -> Result<u64, Errno> {
+        let bytes: [u8; 8] = self.0.try_into().map_err(|_| libc::EINVAL)?;
+        Ok(u64::from_ne_bytes(bytes))
     }
 
     fn flag(&self) -> Result<bool, Errno> {
@@ -191,6 +206,7 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         RCVBUF => O::RcvBuf(v.system_or()?),
         BACKLOG => O::Backlog(v.non_negative()?),
         IPV6 => O::Ipv6(v.flag()?),
+        IPV4ONLY => O::Ipv6(!v.flag()?),
         STREAM_NOTIFY => O::StreamNotify(v.flag()?),
         PROBE_ROUTER => O::ProbeRouter(v.flag()?),
         REQ_CORRELATE => O::ReqCorrelate(v.flag()?),
@@ -261,6 +277,22 @@ fn plain_client(h: &mut SocketHandle, option: c_int, value: &[u8]) -> SocketOpti
     }
 }
 
+/// Which of [`SocketHandle::curve_keys`] a CURVE key option sets, and to
+/// what.
+fn curve_key_record(option: &SocketOption) -> Option<(usize, [u8; 32])> {
+    match option {
+        SocketOption::CurvePublicKey(k) => Some((CURVE_PUBLIC, *k.as_bytes())),
+        SocketOption::CurveSecretKey(k) => Some((CURVE_SECRET, *k.to_bytes())),
+        SocketOption::CurveServerKey(k) => Some((CURVE_SERVER_KEY, *k.as_bytes())),
+        _ => None,
+    }
+}
+
+/// Slots of [`SocketHandle::curve_keys`].
+const CURVE_PUBLIC: usize = 0;
+const CURVE_SECRET: usize = 1;
+const CURVE_SERVER_KEY: usize = 2;
+
 /// Keepalive times are whole seconds in libzmq, -1 for the system's.
 fn secs_or_system(v: &Value<'_>) -> Result<Option<Duration>, Errno> {
     match v.int()? {
@@ -289,11 +321,19 @@ pub unsafe extern "C" fn zmq_setsockopt(
             // SAFETY: the caller gives `optvallen` readable bytes at `optval`.
             unsafe { std::slice::from_raw_parts(optval.cast::<u8>(), optvallen) }
         };
+        if option == number::AFFINITY {
+            h.affinity = Value(value).uint64()?;
+            return Ok(0);
+        }
         let option = match option {
             number::PLAIN_USERNAME | number::PLAIN_PASSWORD => plain_client(h, option, value),
             _ => option_of(option, &Value(value))?,
         };
+        let key = curve_key_record(&option);
         h.socket.set_option(option).map_err(|e| errno_of(&e))?;
+        if let Some((slot, bytes)) = key {
+            h.curve_keys[slot] = bytes;
+        }
         Ok(0)
     })
 }
@@ -313,12 +353,50 @@ fn flag(b: bool) -> Reply {
     Reply::Int(b as c_int)
 }
 
-/// The value of `option` for libzmq's getsockopt.
-fn reply_of(h: &mut SocketHandle, option: c_int) -> Result<Reply, Errno> {
+/// A string option as libzmq returns it: its bytes and a NUL.
+fn text(s: &[u8]) -> Reply {
+    let mut v = s.to_vec();
+    v.push(0);
+    Reply::Bytes(v)
+}
+
+/// The value of `option` for libzmq's getsockopt; `room` is the caller's
+/// buffer size, which picks the form of a CURVE key (32 bytes, or 40 Z85
+/// characters and a NUL).
+fn reply_of(h: &mut SocketHandle, option: c_int, room: usize) -> Result<Reply, Errno> {
     use number::*;
     let fail = |e: monocoque_patterns::Error| errno_of(&e);
     // Read-only values first: they need no copy of the options.
     match option {
+        CURVE_PUBLICKEY | CURVE_SECRETKEY | CURVE_SERVERKEY => {
+            let slot = match option {
+                CURVE_PUBLICKEY => CURVE_PUBLIC,
+                CURVE_SECRETKEY => CURVE_SECRET,
+                _ => CURVE_SERVER_KEY,
+            };
+            let key = &h.curve_keys[slot];
+            return match room {
+                32 => Ok(Reply::Bytes(key.to_vec())),
+                41 => {
+                    let z85 = monocoque_zmtp::z85::encode(key).map_err(|_| libc::EINVAL)?;
+                    Ok(text(z85.as_bytes()))
+                }
+                _ => Err(libc::EINVAL),
+            };
+        }
+        AFFINITY => return Ok(Reply::Int64(h.affinity as i64)),
+        // No descriptor is ever taken from the caller (libzmq's ZMQ_USE_FD
+        // is not offered: setting it is EINVAL), so none is in use.
+        USE_FD => return Ok(Reply::Int(-1)),
+        // Options of transports and platforms not offered (pgm, epgm, norm,
+        // udp; Windows' loopback fast path) and the draft ZAP_ENFORCE_DOMAIN:
+        // setting one is EINVAL, so each holds libzmq's default.
+        RATE => return Ok(Reply::Int(100)),
+        RECOVERY_IVL => return Ok(Reply::Int(10_000)),
+        MULTICAST_HOPS => return Ok(Reply::Int(1)),
+        MULTICAST_MAXTPDU => return Ok(Reply::Int(1500)),
+        MULTICAST_LOOP => return Ok(Reply::Int(1)),
+        LOOPBACK_FASTPATH | ZAP_ENFORCE_DOMAIN => return Ok(Reply::Int(0)),
         TYPE => return Ok(Reply::Int(socket_type_number(h.socket.socket_type()))),
         RCVMORE => return Ok(flag(!h.incoming.is_empty())),
         EVENTS => {
@@ -371,6 +449,30 @@ fn reply_of(h: &mut SocketHandle, option: c_int) -> Result<Reply, Errno> {
         RCVBUF => Reply::Int(o.buffer_sizes().1.map_or(-1, |n| n as c_int)),
         BACKLOG => Reply::Int(o.backlog() as c_int),
         IPV6 => flag(o.ipv6()),
+        IPV4ONLY => flag(!o.ipv6()),
+        TOS => Reply::Int(o.tcp_tuning().tos.map_or(0, c_int::from)),
+        BINDTODEVICE => text(o.tcp_tuning().device.as_deref().unwrap_or("").as_bytes()),
+        TCP_MAXRT => Reply::Int(
+            o.tcp_tuning()
+                .user_timeout
+                .map_or(0, |d| d.as_millis() as c_int),
+        ),
+        BUSY_POLL => Reply::Int(
+            o.tcp_tuning()
+                .busy_poll
+                .map_or(0, |d| d.as_micros() as c_int),
+        ),
+        TCP_KEEPALIVE => Reply::Int(o.tcp_keepalive().enabled.map_or(-1, c_int::from)),
+        TCP_KEEPALIVE_IDLE => {
+            Reply::Int(o.tcp_keepalive().idle.map_or(-1, |d| d.as_secs() as c_int))
+        }
+        TCP_KEEPALIVE_INTVL => Reply::Int(
+            o.tcp_keepalive()
+                .interval
+                .map_or(-1, |d| d.as_secs() as c_int),
+        ),
+        TCP_KEEPALIVE_CNT => Reply::Int(o.tcp_keepalive().count.map_or(-1, |n| n as c_int)),
+        ZAP_DOMAIN => text(o.zap_domain()),
         STREAM_NOTIFY => flag(o.stream_notify()),
         PROBE_ROUTER => flag(o.probe_router()),
         REQ_CORRELATE => flag(o.req_correlate()),
@@ -390,16 +492,12 @@ fn reply_of(h: &mut SocketHandle, option: c_int) -> Result<Reply, Errno> {
             _ if o.curve_selected() => 2,
             _ => 0,
         }),
-        PLAIN_SERVER => flag(matches!(o.mechanism(), MechanismConfig::PlainServer { .. })),
-        PLAIN_USERNAME | PLAIN_PASSWORD => {
-            let mut v = if option == PLAIN_USERNAME {
-                h.plain.0.to_vec()
-            } else {
-                h.plain.1.to_vec()
-            };
-            v.push(0);
-            Reply::Bytes(v)
-        }
+        PLAIN_SERVER => flag(
+            !o.curve_selected() && matches!(o.mechanism(), MechanismConfig::PlainServer { .. }),
+        ),
+        CURVE_SERVER => flag(o.curve_server()),
+        PLAIN_USERNAME => text(&h.plain.0),
+        PLAIN_PASSWORD => text(&h.plain.1),
         _ => return Err(libc::EINVAL),
     })
 }
@@ -419,7 +517,9 @@ pub unsafe extern "C" fn zmq_getsockopt(
         }
         // SAFETY: the caller passes a socket from zmq_socket.
         let h = unsafe { socket(s) }?;
-        let reply = reply_of(h, option)?;
+        // SAFETY: the caller passes a valid size_t pointer (checked non-NULL).
+        let room = unsafe { *optvallen };
+        let reply = reply_of(h, option, room)?;
         let int_bytes;
         let int64_bytes;
         let bytes: &[u8] = match &reply {
@@ -433,10 +533,15 @@ pub unsafe extern "C" fn zmq_getsockopt(
             }
             Reply::Bytes(b) => b,
         };
-        // SAFETY: the caller passes a valid size_t pointer (checked non-NULL).
-        let room = unsafe { *optvallen };
         if room < bytes.len() || (optval.is_null() && !bytes.is_empty()) {
             return Err(libc::EINVAL);
+        }
+        if matches!(reply, Reply::Int(_) | Reply::Int64(_)) {
+            // libzmq clears the whole buffer before writing a number, so an
+            // int read into an int64_t reads back as the int.
+            // SAFETY: the caller gives `room` writable bytes at `optval`
+            // (non-NULL: the value is not empty).
+            unsafe { std::ptr::write_bytes(optval.cast::<u8>(), 0, room) };
         }
         if !bytes.is_empty() {
             // SAFETY: `room` writable bytes at `optval`, at least the length.

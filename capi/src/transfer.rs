@@ -71,7 +71,9 @@ pub(crate) fn send_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Re
 pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, bool), Errno> {
     if h.incoming.is_empty() {
         let (msg, properties) = if flags & DONTWAIT != 0 {
-            (h.socket.try_recv().map_err(|e| errno_of(&e))?, None)
+            h.socket
+                .try_recv_with_properties()
+                .map_err(|e| errno_of(&e))?
         } else {
             h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
         };

@@ -115,3 +115,43 @@ fn routing_ids_and_subscriptions_frame_by_frame() {
 fn monitor_frames_steerable_proxy_curve_plain_and_utilities() {
     run(&compile("monitor_proxy_security"), &[]);
 }
+
+#[test]
+fn options_read_back_and_endpoint_errors_as_libzmqs() {
+    run(&compile("options_read_back"), &[]);
+}
+
+/// The build writes `libzmq.pc` beside the library (`target/<profile>`):
+/// its directories hold the library and `zmq.h`, and it says the version
+/// `zmq_version` reports.
+#[test]
+fn the_build_writes_a_pkg_config_file_for_the_library_and_header() {
+    let profile_dir = built_library_dir().parent().unwrap().to_path_buf();
+    let pc = std::fs::read_to_string(profile_dir.join("libzmq.pc")).expect("libzmq.pc written");
+    let field = |name: &str| {
+        pc.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in libzmq.pc:\n{pc}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(Path::new(&field("libdir=")), profile_dir);
+    assert!(Path::new(&field("includedir=")).join("zmq.h").exists());
+    assert_eq!(field("Name:"), "libzmq");
+    assert_eq!(field("Libs:"), "-L${libdir} -lzmq");
+    assert_eq!(field("Cflags:"), "-I${includedir}");
+    let header = std::fs::read_to_string(Path::new(&field("includedir=")).join("zmq.h")).unwrap();
+    let version: Vec<String> = ["MAJOR", "MINOR", "PATCH"]
+        .iter()
+        .map(|part| {
+            let define = format!("#define ZMQ_VERSION_{part} ");
+            header
+                .lines()
+                .find_map(|l| l.strip_prefix(define.as_str()))
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(field("Version:"), version.join("."));
+}

@@ -22,7 +22,7 @@ impl Authenticator for EvenFirstByte {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
             Credentials::Curve { public_key } if public_key.as_bytes()[0] % 2 == 0 => {
-                AuthDecision::Accept { user_id: Some(Bytes::from_static(b"u")) }
+                AuthDecision::accept(Some(Bytes::from_static(b"u")))
             }
             _ => AuthDecision::Deny { reason: "400".into() },
         }
@@ -82,7 +82,7 @@ fn drain(s: &mut Session, verdict: Option<u8>) {
             Event::Message(m) => assert!(!m.is_empty()),
             Event::Closed(_) => assert!(s.is_closed()),
             Event::AuthenticationRequested(_) => match verdict {
-                Some(v) if v % 2 == 0 => s.admit(AuthDecision::Accept { user_id: None }),
+                Some(v) if v % 2 == 0 => s.admit(AuthDecision::accept(None)),
                 Some(_) => s.admit(AuthDecision::Deny { reason: "400".into() }),
                 None => {}
             },

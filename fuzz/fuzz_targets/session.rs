@@ -18,7 +18,7 @@ impl Authenticator for Half {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
             Credentials::Plain { username, .. } if username.len() % 2 == 0 => {
-                AuthDecision::Accept { user_id: Some(Bytes::copy_from_slice(username)) }
+                AuthDecision::accept(Some(Bytes::copy_from_slice(username)))
             }
             _ => AuthDecision::Deny { reason: "odd".into() },
         }

@@ -76,7 +76,7 @@ pub(crate) fn decide_locally(
     request: &ZapRequest,
 ) -> Option<AuthDecision> {
     match policy {
-        AdmissionPolicy::NotAsked => Some(AuthDecision::Accept { user_id: None }),
+        AdmissionPolicy::NotAsked => Some(AuthDecision::accept(None)),
         AdmissionPolicy::Local(a) => Some(a.admit(&request.as_auth_request())),
         AdmissionPolicy::Zap { .. } => None,
         AdmissionPolicy::Refuse => Some(internal_refusal()),

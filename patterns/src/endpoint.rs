@@ -43,6 +43,14 @@ pub enum Endpoint {
     Inproc(String),
 }
 
+/// The bytes of `sockaddr_un.sun_path`: an ipc path (or `@` and an abstract
+/// name) must leave room in it for the terminating NUL.
+const IPC_PATH_ROOM: usize = 108;
+
+/// Why an ipc path is refused when it does not fit `sun_path` (libzmq's
+/// ENAMETOOLONG).
+pub const IPC_PATH_TOO_LONG: &str = "the ipc path is too long: at most 107 bytes fit sun_path";
+
 impl std::str::FromStr for Endpoint {
     type Err = Error;
 
@@ -74,6 +82,9 @@ impl std::str::FromStr for Endpoint {
                     return Err(bad(
                         "an abstract ipc name needs at least one character after @",
                     ));
+                }
+                if rest.len() >= IPC_PATH_ROOM {
+                    return Err(bad(IPC_PATH_TOO_LONG));
                 }
                 Ok(Endpoint::Ipc(PathBuf::from(rest)))
             }
@@ -187,6 +198,22 @@ mod tests {
             "tcp://*:5",
         ] {
             assert!(p(good).is_ok(), "{good} was refused");
+        }
+    }
+
+    #[test]
+    fn an_ipc_path_must_fit_sun_path() {
+        let fits = format!("ipc://{}", "a".repeat(107));
+        assert!(p(&fits).is_ok());
+        assert!(p(&format!("ipc://@{}", "a".repeat(106))).is_ok());
+        for long in [
+            format!("ipc://{}", "a".repeat(108)),
+            format!("ipc://@{}", "a".repeat(107)),
+        ] {
+            match p(&long) {
+                Err(Error::InvalidEndpoint { reason, .. }) => assert_eq!(reason, IPC_PATH_TOO_LONG),
+                other => panic!("{long}: {other:?}"),
+            }
         }
     }
 

@@ -43,7 +43,7 @@ pub use context::{
     blocking_proxy, blocking_proxy_steerable, poll, BlockingMonitor, BlockingSocket, Context,
     PollItem,
 };
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, IPC_PATH_TOO_LONG};
 pub use error::{Error, Result};
 pub use events::Events;
 pub use fanout::{IoCoreStatistics, IoCores};

@@ -690,10 +690,21 @@ impl Options {
         &self.mechanism
     }
 
+    /// ZMQ_ZAP_DOMAIN (empty: none).
+    pub fn zap_domain(&self) -> &[u8] {
+        &self.zap_domain
+    }
+
     /// ZMQ_MECHANISM is CURVE: a CURVE option selected it (and no later
     /// PLAIN or NULL option deselected it).
     pub fn curve_selected(&self) -> bool {
         self.curve.selected
+    }
+
+    /// ZMQ_CURVE_SERVER as libzmq reads it back: CURVE is selected, in the
+    /// server's role.
+    pub fn curve_server(&self) -> bool {
+        self.curve.selected && self.curve.as_server
     }
 
     /// ZMQ_XPUB_VERBOSE (or _VERBOSER): whether every subscribe reaches the XPUB user (a flag).

@@ -195,6 +195,34 @@ fn rep_envelope() {
     });
 }
 
+/// If the original requester does not exist any more, REP SHALL silently
+/// discard the reply: the reply is still owed (receiving first is EFSM, as
+/// in libzmq) and sending it succeeds; the next requester is served.
+#[test]
+fn rep_discards_the_reply_to_a_requester_that_left() {
+    each_transport(|t| async move {
+        let rep = socket(SocketType::Rep, vec![]);
+        let ep = bind(&rep, t);
+        let req = socket(
+            SocketType::Req,
+            vec![SocketOption::Linger(Some(Duration::ZERO))],
+        );
+        req.connect(&ep).unwrap();
+        req.send("question").await.unwrap();
+        assert_eq!(frames(&rep.recv().await.unwrap()), ["question"]);
+        drop(req);
+        peers(&rep, 0).await;
+        assert!(matches!(rep.try_recv(), Err(Error::InvalidState(_))));
+        rep.send("to nobody").await.unwrap();
+        let next = socket(SocketType::Req, vec![]);
+        next.connect(&ep).unwrap();
+        next.send("again").await.unwrap();
+        assert_eq!(frames(&rep.recv().await.unwrap()), ["again"]);
+        rep.send("answer").await.unwrap();
+        assert_eq!(frames(&next.recv().await.unwrap()), ["answer"]);
+    });
+}
+
 // ------------------------------------------------------------- DEALER (RFC 28)
 
 /// DEALER SHALL route outgoing messages to available peers using round-robin.

@@ -309,9 +309,9 @@ struct OnlyKey(CurvePublicKey);
 impl Authenticator for OnlyKey {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
-            Credentials::Curve { public_key } if *public_key == self.0 => AuthDecision::Accept {
-                user_id: Some(Bytes::from_static(b"trader-1")),
-            },
+            Credentials::Curve { public_key } if *public_key == self.0 => {
+                AuthDecision::accept(Some(Bytes::from_static(b"trader-1")))
+            }
             _ => AuthDecision::Deny {
                 reason: "400".into(),
             },

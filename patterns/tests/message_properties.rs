@@ -67,9 +67,9 @@ struct Named;
 impl Authenticator for Named {
     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
         match c {
-            Credentials::Plain { username, .. } => AuthDecision::Accept {
-                user_id: Some(Bytes::copy_from_slice(username)),
-            },
+            Credentials::Plain { username, .. } => {
+                AuthDecision::accept(Some(Bytes::copy_from_slice(username)))
+            }
             _ => AuthDecision::Deny {
                 reason: "400".into(),
             },

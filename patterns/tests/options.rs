@@ -639,6 +639,15 @@ fn endpoints_bind_connect_unbind_disconnect() {
             s.unbind("tcp://127.0.0.1:1"),
             Err(Error::UnknownEndpoint(_))
         ));
+        // A wildcard names no endpoint (libzmq: ENOENT); the address it got does.
+        assert!(matches!(
+            s.unbind("tcp://*:0"),
+            Err(Error::UnknownEndpoint(_))
+        ));
+        assert!(matches!(
+            s.unbind("tcp://[::1]:*"),
+            Err(Error::UnknownEndpoint(_))
+        ));
         s.unbind(&v6).unwrap();
         push.disconnect(&format!("tcp://[::1]:{port}")).unwrap();
         assert!(matches!(
@@ -676,7 +685,7 @@ impl monocoque_zmtp::Authenticator for OnlyAdmin {
             monocoque_zmtp::Credentials::Plain {
                 username: b"admin",
                 password: b"secret",
-            } => monocoque_zmtp::AuthDecision::Accept { user_id: None },
+            } => monocoque_zmtp::AuthDecision::accept(None),
             _ => monocoque_zmtp::AuthDecision::Deny {
                 reason: "unknown user".into(),
             },
@@ -995,6 +1004,10 @@ fn ipc_star_binds_a_generated_path_and_removes_it_after() {
         assert_eq!(frames(&pull.recv().await.unwrap()), ["via a made-up path"]);
         pull.bind("ipc://*").unwrap();
         assert_ne!(pull.last_endpoint().unwrap(), ep, "each bind a fresh path");
+        assert!(
+            matches!(pull.unbind("ipc://*"), Err(Error::UnknownEndpoint(_))),
+            "a wildcard is unbound by the path it got, as in libzmq"
+        );
         pull.unbind(&ep).unwrap();
         assert!(!path.exists());
         assert!(!path.parent().unwrap().exists(), "its directory goes too");

@@ -1,7 +1,7 @@
 //! ZAP (RFC 27): a handler bound at `inproc://zeromq.zap.01` on the socket's
 //! thread is asked about every CURVE and PLAIN client and, with ZAP_DOMAIN
-//! set, every NULL peer, as libzmq asks it; its user id reaches the
-//! connection, its refusals reach the client as ERROR.
+//! set, every NULL peer, as libzmq asks it; its user id and metadata reach
+//! the connection, its refusals reach the client as ERROR.
 
 mod common;
 
@@ -17,7 +17,8 @@ use monocoque_zmtp::{Msg, SocketType};
 
 /// A ZAP handler (a REP at inproc://zeromq.zap.01) that records each
 /// request and admits the clients `admit` says yes to, with user id "u-"
-/// and the credential's first byte.
+/// and the credential's first byte, and the property `Hello: World` in the
+/// reply's metadata frame.
 fn handler(admit: impl Fn(&[Bytes]) -> bool + 'static) -> Seen {
     let rep = Socket::new(SocketType::Rep).unwrap();
     rep.bind("inproc://zeromq.zap.01").unwrap();
@@ -56,7 +57,11 @@ fn serve_handler(
                 Bytes::from_static(if ok { b"200" } else { b"400" }),
                 Bytes::from_static(if ok { b"OK" } else { b"no" }),
                 user,
-                Bytes::new(),
+                if ok {
+                    Bytes::from_static(b"\x05Hello\x00\x00\x00\x05World")
+                } else {
+                    Bytes::new()
+                },
             ];
             if rep.send(Msg::from(reply)).await.is_err() {
                 return;
@@ -165,7 +170,12 @@ fn plain_via_zap_needs_a_handler_and_follows_it() {
         client.connect(&ep).unwrap();
         outcome(&monitor).await.unwrap();
         client.send(Msg::from("hi")).await.unwrap();
-        assert_eq!(server.recv().await.unwrap(), Msg::from("hi"));
+        let (msg, properties) = server.recv_with_properties().await.unwrap();
+        assert_eq!(msg, Msg::from("hi"));
+        // The reply's user id and metadata reach every message, as in libzmq.
+        let properties = properties.unwrap();
+        assert_eq!(properties.get("User-Id").as_deref(), Some(&b"u-97"[..]));
+        assert_eq!(properties.get("Hello").as_deref(), Some(&b"World"[..]));
         let intruder = socket(SocketType::Req, vec![plain("mallory")]);
         let monitor = intruder.monitor();
         intruder.connect(&ep).unwrap();
@@ -225,7 +235,7 @@ fn a_local_authenticator_wins_over_the_handler_and_sees_the_whole_request() {
                 r.identity.to_vec(),
                 r.credentials.mechanism(),
             ));
-            AuthDecision::Accept { user_id: None }
+            AuthDecision::accept(None)
         }
     }
     run(|| async {

@@ -23,7 +23,7 @@ impl Authenticator for OneUser {
             Credentials::Plain {
                 username: b"bench",
                 password: b"secret",
-            } => AuthDecision::Accept { user_id: None },
+            } => AuthDecision::accept(None),
             _ => AuthDecision::Deny {
                 reason: "400 unknown user".into(),
             },

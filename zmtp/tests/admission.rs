@@ -15,9 +15,7 @@ use monocoque_zmtp::{
 };
 
 fn accept(user: &'static str) -> AuthDecision {
-    AuthDecision::Accept {
-        user_id: Some(Bytes::from_static(user.as_bytes())),
-    }
+    AuthDecision::accept(Some(Bytes::from_static(user.as_bytes())))
 }
 
 fn deny() -> AuthDecision {

@@ -53,9 +53,7 @@ impl Authenticator for OnlyKey {
         };
         self.asked.lock().unwrap().push(*public_key);
         if *public_key == self.allowed {
-            AuthDecision::Accept {
-                user_id: Some(Bytes::from(public_key.to_z85())),
-            }
+            AuthDecision::accept(Some(Bytes::from(public_key.to_z85())))
         } else {
             AuthDecision::Deny {
                 reason: "400 key not allowed".into(),

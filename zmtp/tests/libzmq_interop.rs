@@ -454,7 +454,7 @@ impl Authenticator for Admin {
             Credentials::Plain {
                 username: b"admin",
                 password: b"secret",
-            } => AuthDecision::Accept { user_id: None },
+            } => AuthDecision::accept(None),
             _ => AuthDecision::Deny {
                 reason: "400".into(),
             },

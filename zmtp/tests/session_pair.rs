@@ -92,9 +92,7 @@ impl Authenticator for Users {
             Credentials::Plain {
                 username: b"admin",
                 password: b"password",
-            } => AuthDecision::Accept {
-                user_id: Some(Bytes::from_static(b"admin-id")),
-            },
+            } => AuthDecision::accept(Some(Bytes::from_static(b"admin-id"))),
             _ => AuthDecision::Deny {
                 reason: "400 bad credentials".into(),
             },

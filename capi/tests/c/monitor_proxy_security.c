@@ -74,6 +74,23 @@ int main (void)
     CHECK (zmq_close (client) == 0);
     CHECK (zmq_close (monitor) == 0);
 
+    /* Stopping a monitor (NULL endpoint) and replacing one each send
+       MONITOR_STOPPED at once, as libzmq's stop_monitor does; the endpoint
+       is free again for the next monitor. */
+    void *watched = zmq_socket (ctx, ZMQ_DEALER);
+    for (int round = 0; round < 2; round++) {
+        CHECK (zmq_socket_monitor (watched, "inproc://watch", ZMQ_EVENT_ALL) == 0);
+        void *watcher = zmq_socket (ctx, ZMQ_PAIR);
+        CHECK (zmq_connect (watcher, "inproc://watch") == 0);
+        CHECK (zmq_socket_monitor (watched, round == 0 ? NULL : "inproc://watch-2",
+                                   ZMQ_EVENT_ALL)
+               == 0);
+        CHECK (next_event (watcher, seen, sizeof seen) == ZMQ_EVENT_MONITOR_STOPPED);
+        CHECK (zmq_close (watcher) == 0);
+    }
+    CHECK (zmq_socket_monitor (watched, NULL, 0) == 0);
+    CHECK (zmq_close (watched) == 0);
+
     /* A steerable proxy on its own thread. */
     void *frontend = zmq_socket (ctx, ZMQ_PULL);
     void *backend = zmq_socket (ctx, ZMQ_PUSH);

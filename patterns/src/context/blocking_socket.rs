@@ -226,7 +226,17 @@ impl BlockingSocket {
     /// [`Socket::recv_with_properties`](crate::Socket::recv_with_properties).
     pub fn recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
         expect_reply!(
-            self.call(Command::RecvWithProperties)?,
+            self.call(Command::RecvWithProperties { wait: true })?,
+            MessageWithProperties
+        )
+    }
+
+    /// As [`try_recv`](Self::try_recv), with the properties of the peer the
+    /// message came from (libzmq's `zmq_msg_gets` after a ZMQ_DONTWAIT
+    /// receive).
+    pub fn try_recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
+        expect_reply!(
+            self.call(Command::RecvWithProperties { wait: false })?,
             MessageWithProperties
         )
     }

@@ -52,8 +52,10 @@ pub(super) enum Command {
     Recv {
         wait: bool,
     },
-    /// A blocking receive that also returns the sender's properties.
-    RecvWithProperties,
+    /// A receive that also returns the sender's properties.
+    RecvWithProperties {
+        wait: bool,
+    },
     /// ZMQ_EVENTS (clears the readiness descriptor's signal).
     Events,
     /// ZMQ_FD: the socket's readiness descriptor, made on first use.

@@ -97,10 +97,15 @@ async fn run(
         Command::Recv { wait: false } => {
             Reply::Message(shutdown.check().and_then(|()| socket.try_recv()))
         }
-        Command::RecvWithProperties => Reply::MessageWithProperties(
+        Command::RecvWithProperties { wait: true } => Reply::MessageWithProperties(
             shutdown
                 .unless_down(key, socket.recv_with_properties())
                 .await,
+        ),
+        Command::RecvWithProperties { wait: false } => Reply::MessageWithProperties(
+            shutdown
+                .check()
+                .and_then(|()| socket.try_recv_with_properties()),
         ),
         Command::Events => Reply::Events(shutdown.check().and_then(|()| socket.events())),
         Command::ReadinessFd => {

@@ -88,7 +88,7 @@ impl EngineOwner for Recorder {
         _request: crate::admission::ZapRequest,
         _policy: &crate::admission::AdmissionPolicy,
     ) -> super::Verdict {
-        super::Verdict::Now(monocoque_zmtp::AuthDecision::Accept { user_id: None })
+        super::Verdict::Now(monocoque_zmtp::AuthDecision::accept(None))
     }
 }
 

@@ -486,10 +486,15 @@ impl Socket {
         self.check_open()?;
         let mut state = self.shared.state.borrow_mut();
         state.sync(&self.shared.signals);
-        let normalized = endpoint.parse::<Endpoint>().ok().map(|e| e.to_string());
+        let parsed = endpoint.parse::<Endpoint>().ok();
+        // As in libzmq, an endpoint bound with a wildcard (tcp port * or 0,
+        // ipc://*) is unbound by the address it got, never by the wildcard.
+        let wildcard = matches!(&parsed, Some(Endpoint::Tcp { port: 0, .. }))
+            || matches!(&parsed, Some(Endpoint::Ipc(p)) if p.as_os_str() == "*");
+        let normalized = parsed.map(|e| e.to_string());
         let Some(i) = state.endpoints.iter().position(|e| {
             e.bound == bound
-                && (e.given == endpoint
+                && ((e.given == endpoint && !wildcard)
                     || e.resolved == endpoint
                     || normalized.as_deref() == Some(e.resolved.as_str()))
         }) else {
@@ -739,6 +744,17 @@ impl Socket {
         state
             .try_recv()?
             .ok_or(Error::WouldBlock("no message is ready"))
+    }
+
+    /// As [`try_recv`](Self::try_recv), with the properties of the peer the
+    /// message came from, as [`recv_with_properties`](Self::recv_with_properties)
+    /// gives them.
+    pub fn try_recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
+        let mut state = self.open_state()?;
+        let msg = state
+            .try_recv()?
+            .ok_or(Error::WouldBlock("no message is ready"))?;
+        Ok((msg, state.last_properties()))
     }
 
     /// Closes the socket: stops listening and connecting, and lets queued

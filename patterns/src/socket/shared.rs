@@ -92,7 +92,7 @@ impl EngineOwner for SocketShared {
             return Verdict::Now(if required {
                 internal_refusal()
             } else {
-                AuthDecision::Accept { user_id: None }
+                AuthDecision::accept(None)
             });
         }
         Verdict::Later(zap_client::ask(request))

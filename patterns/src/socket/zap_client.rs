@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_zmtp::{AuthDecision, Msg, SocketType};
+use monocoque_zmtp::{AuthDecision, Metadata, Msg, SocketType};
 
 use super::Socket;
 use crate::admission::{internal_refusal, ZapRequest, ZAP_ENDPOINT};
@@ -78,9 +78,12 @@ async fn exchange(request: &ZapRequest) -> Result<AuthDecision, String> {
 }
 
 /// The decision of a reply: status 200 admits (with its user id, if not
-/// empty); 300, 400 and 500 refuse with the code, which the client gets in
-/// ERROR as libzmq sends it. `None` for a reply that is not RFC 27's, or
-/// not to our request.
+/// empty, and the properties of its metadata frame, which every message
+/// from the client then carries, as in libzmq); 300, 400 and 500 refuse
+/// with the code, which the client gets in ERROR as libzmq sends it. `None`
+/// for a reply that is not RFC 27's (a metadata frame that is not a ZMTP
+/// property list included: libzmq fails the handshake), or not to our
+/// request.
 fn parse_reply(msg: &Msg) -> Option<AuthDecision> {
     let f = msg.frames();
     if f.len() != 7 || !f[0].is_empty() || &f[1][..] != b"1.0" || &f[2][..] != REQUEST_ID {
@@ -89,6 +92,7 @@ fn parse_reply(msg: &Msg) -> Option<AuthDecision> {
     let decision = match &f[3][..] {
         b"200" => AuthDecision::Accept {
             user_id: (!f[5].is_empty()).then(|| f[5].clone()),
+            properties: Metadata::parse(&f[6]).ok()?,
         },
         code @ (b"300" | b"400" | b"500") => {
             tracing::info!(
@@ -122,13 +126,33 @@ mod tests {
     fn replies_are_read_as_rfc_27_says() {
         assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"alice", b""])),
-            Some(AuthDecision::Accept {
-                user_id: Some(Bytes::from_static(b"alice"))
-            })
+            Some(AuthDecision::accept(Some(Bytes::from_static(b"alice"))))
         );
         assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"", b""])),
-            Some(AuthDecision::Accept { user_id: None })
+            Some(AuthDecision::accept(None))
+        );
+        let mut properties = Metadata::new();
+        properties.push("Hello", "World");
+        assert_eq!(
+            parse_reply(&reply(&[
+                b"",
+                b"1.0",
+                b"1",
+                b"200",
+                b"OK",
+                b"anonymous",
+                b"\x05Hello\x00\x00\x00\x05World"
+            ])),
+            Some(AuthDecision::Accept {
+                user_id: Some(Bytes::from_static(b"anonymous")),
+                properties,
+            })
+        );
+        assert_eq!(
+            parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"", b"\x09cut"])),
+            None,
+            "a metadata frame that is no property list"
         );
         assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"400", b"no", b"", b""])),

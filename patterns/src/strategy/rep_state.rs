@@ -8,7 +8,10 @@
 //! A request is `envelope... [empty] body...`: the envelope (routing ids added by
 //! ROUTERs on the way, possibly none) and the delimiter are stored, the body goes
 //! to the application, and the reply goes back to P with the envelope in front.
-//! A request without a delimiter is malformed and dropped.
+//! A request without a delimiter is malformed and dropped. A requester that
+//! leaves before its reply changes nothing here: the socket still owes the
+//! reply (receiving is EFSM), and sending it succeeds and the reply is
+//! discarded (RFC 28: silently), as in libzmq.
 
 use bytes::Bytes;
 use monocoque_zmtp::Msg;
@@ -66,14 +69,11 @@ impl RepState {
         Ok((peer, Msg::from(frames)))
     }
 
-    /// The requesting peer disconnected before the reply: the reply will be
-    /// discarded (RFC 28: silently), and the socket may receive again.
-    pub fn peer_gone(&mut self, peer: PeerId) -> bool {
-        if self.pending.as_ref().is_some_and(|(p, _)| *p == peer) {
-            self.pending = None;
-            return true;
-        }
-        false
+    /// Whether `peer`, which disconnected, is the one owed a reply. The
+    /// state does not change: the reply is still due, and the caller drops
+    /// it when it finds no such peer (RFC 28: silently), as libzmq does.
+    pub fn peer_gone(&self, peer: PeerId) -> bool {
+        self.pending.as_ref().is_some_and(|(p, _)| *p == peer)
     }
 }
 
@@ -118,6 +118,9 @@ mod tests {
             .unwrap();
         assert_eq!(body, Msg::from("ok"));
         assert!(rep.peer_gone(PeerId(1)));
+        assert!(!rep.can_recv(), "the reply is still owed, as in libzmq");
+        let (peer, _) = rep.reply(Msg::from("to nobody")).unwrap();
+        assert_eq!(peer, PeerId(1));
         assert!(rep.can_recv());
     }
 }

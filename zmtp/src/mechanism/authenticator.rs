@@ -15,6 +15,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::curve::CurvePublicKey;
+use crate::metadata::{Metadata, USER_ID};
+use crate::peer::PeerProperties;
 
 /// Credentials a client presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,10 +129,15 @@ pub struct AuthRequest<'a> {
 /// The authenticator's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthDecision {
-    /// Let the client in. `user_id` becomes the `User-Id` the session reports.
+    /// Let the client in. `user_id` becomes the `User-Id` the session
+    /// reports; `properties` are added to the peer's (ZAP's reply carries
+    /// them in its metadata frame; libzmq shows them on every message from
+    /// that peer).
     Accept {
         /// The user id to report for this peer, if any.
         user_id: Option<Bytes>,
+        /// Properties of the authenticator's own for this peer.
+        properties: Metadata,
     },
     /// Refuse the client: the reason (at most 255 bytes are sent) goes to the
     /// client in an ERROR command and into our own log.
@@ -138,6 +145,47 @@ pub enum AuthDecision {
         /// Why the client was refused.
         reason: String,
     },
+}
+
+impl AuthDecision {
+    /// Let the client in, reported as `user_id`, with no properties of the
+    /// authenticator's own.
+    pub fn accept(user_id: Option<Bytes>) -> Self {
+        AuthDecision::Accept {
+            user_id,
+            properties: Metadata::new(),
+        }
+    }
+}
+
+/// What an accepted client's session reports beyond the client's own
+/// metadata: the authenticator's properties, then the User-Id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Admitted {
+    user_id: Option<Bytes>,
+    properties: Metadata,
+}
+
+impl Admitted {
+    /// The part of an `Accept` decision the session keeps.
+    pub(crate) fn new(user_id: Option<Bytes>, properties: Metadata) -> Self {
+        Admitted {
+            user_id,
+            properties,
+        }
+    }
+
+    /// Adds what was admitted to `peer`, as libzmq adds the ZAP reply's
+    /// properties and User-Id to the peer's metadata.
+    pub(crate) fn apply_to(self, peer: &mut PeerProperties) {
+        for (name, value) in self.properties.iter() {
+            peer.metadata.push(name.clone(), value.clone());
+        }
+        if let Some(user_id) = self.user_id {
+            peer.metadata.push(USER_ID, user_id.clone());
+            peer.user_id = Some(user_id);
+        }
+    }
 }
 
 /// Decides whether a client may connect. Supplied by the layer above (the socket
@@ -150,7 +198,7 @@ pub enum AuthDecision {
 ///     fn authenticate(&self, c: &Credentials<'_>) -> AuthDecision {
 ///         match c {
 ///             Credentials::Plain { username: b"admin", password: b"secret" } =>
-///                 AuthDecision::Accept { user_id: Some("admin".into()) },
+///                 AuthDecision::accept(Some("admin".into())),
 ///             _ => AuthDecision::Deny { reason: "unknown user".into() },
 ///         }
 ///     }
@@ -212,7 +260,7 @@ pub(crate) fn decide_now(
     credentials: &Credentials<'_>,
 ) -> Option<AuthDecision> {
     match admission {
-        Admission::Everyone => Some(AuthDecision::Accept { user_id: None }),
+        Admission::Everyone => Some(AuthDecision::accept(None)),
         Admission::Authenticator(a) => Some(a.authenticate(credentials)),
         Admission::Deferred => None,
     }

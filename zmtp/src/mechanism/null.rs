@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 
-use super::authenticator::{decide_now, refusal_code};
+use super::authenticator::{decide_now, refusal_code, Admitted};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -32,8 +32,8 @@ pub struct NullMechanism {
     ready_sent: bool,
     /// The peer's READY, received while our decision was pending.
     peer_ready: Option<Metadata>,
-    /// The user id the decision gave.
-    user_id: Option<Bytes>,
+    /// What the decision gave the peer (User-Id, the handler's properties).
+    admitted: Admitted,
 }
 
 impl Default for NullMechanism {
@@ -49,7 +49,7 @@ impl NullMechanism {
             admission: None,
             ready_sent: false,
             peer_ready: None,
-            user_id: None,
+            admitted: Admitted::default(),
         }
     }
 
@@ -71,11 +71,7 @@ impl NullMechanism {
 
     fn complete(&mut self, local: &LocalProperties, metadata: Metadata) -> Result<HandshakeStatus> {
         let mut peer = check_peer_metadata(local.socket_type, metadata)?;
-        if let Some(user_id) = self.user_id.take() {
-            peer.metadata
-                .push(crate::metadata::USER_ID, user_id.clone());
-            peer.user_id = Some(user_id);
-        }
+        std::mem::take(&mut self.admitted).apply_to(&mut peer);
         Ok(HandshakeStatus::Complete { peer, codec: None })
     }
 
@@ -86,8 +82,11 @@ impl NullMechanism {
         out: &mut TransmitQueue,
     ) -> Result<HandshakeStatus> {
         match decision {
-            AuthDecision::Accept { user_id } => {
-                self.user_id = user_id;
+            AuthDecision::Accept {
+                user_id,
+                properties,
+            } => {
+                self.admitted = Admitted::new(user_id, properties);
                 self.send_ready(local, out);
                 match self.peer_ready.take() {
                     Some(metadata) => self.complete(local, metadata),

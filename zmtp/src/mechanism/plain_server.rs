@@ -9,14 +9,13 @@
 
 use bytes::Bytes;
 
-use super::authenticator::{decide_now, refusal_code};
+use super::authenticator::{decide_now, refusal_code, Admitted};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
 };
 use crate::command::{ErrorCommand, Hello, Initiate, Ready, Welcome};
 use crate::error::{Error, Result};
-use crate::metadata;
 use crate::peer::check_peer_metadata;
 use crate::transmit_queue::TransmitQueue;
 
@@ -31,7 +30,8 @@ enum State {
 /// The PLAIN server handshake.
 pub struct PlainServer {
     admission: Admission,
-    user_id: Option<Bytes>,
+    /// What the decision gave the client (User-Id, the handler's properties).
+    admitted: Admitted,
     state: State,
 }
 
@@ -39,7 +39,7 @@ impl std::fmt::Debug for PlainServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlainServer")
             .field("state", &self.state)
-            .field("user_id", &self.user_id)
+            .field("admitted", &self.admitted)
             .finish_non_exhaustive()
     }
 }
@@ -49,7 +49,7 @@ impl PlainServer {
     pub fn new(admission: Admission) -> Self {
         PlainServer {
             admission,
-            user_id: None,
+            admitted: Admitted::default(),
             state: State::WaitHello,
         }
     }
@@ -61,8 +61,11 @@ impl PlainServer {
         out: &mut TransmitQueue,
     ) -> Result<HandshakeStatus> {
         match decision {
-            AuthDecision::Accept { user_id } => {
-                self.user_id = user_id;
+            AuthDecision::Accept {
+                user_id,
+                properties,
+            } => {
+                self.admitted = Admitted::new(user_id, properties);
                 Welcome.encode(out);
                 self.state = State::WaitInitiate;
                 Ok(HandshakeStatus::InProgress)
@@ -124,11 +127,8 @@ impl Mechanism for PlainServer {
             State::WaitInitiate if &name[..] == Initiate::NAME => {
                 let initiate = Initiate::parse(data)?;
                 let mut peer = check_peer_metadata(local.socket_type, initiate.metadata)?;
-                if let Some(user_id) = &self.user_id {
-                    // Exposed locally only, as libzmq does; READY carries our own properties.
-                    peer.metadata.push(metadata::USER_ID, user_id.clone());
-                }
-                peer.user_id = self.user_id.clone();
+                // Exposed locally only, as libzmq does; READY carries our own properties.
+                std::mem::take(&mut self.admitted).apply_to(&mut peer);
                 Ready {
                     metadata: local.metadata.clone(),
                 }

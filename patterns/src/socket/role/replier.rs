@@ -21,7 +21,12 @@ impl Replier {
     }
 
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {
-        self.rep.peer_gone(peer);
+        if self.rep.peer_gone(peer) {
+            tracing::debug!(
+                ?peer,
+                "REP: the requester left; its reply will be discarded"
+            );
+        }
     }
 
     /// The next request, its envelope kept for the reply.
@@ -37,7 +42,7 @@ impl Replier {
             };
             let (msg, removed) = peers.pop_from(peer);
             if removed {
-                self.rep.peer_gone(peer);
+                self.peer_gone(peer);
             }
             let Some(m) = msg else { continue };
             match self.rep.accept_request(peer, m) {

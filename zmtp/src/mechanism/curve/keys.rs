@@ -126,7 +126,7 @@ impl CurveSecretKey {
     }
 
     /// The 32 raw bytes, wiped when the returned value is dropped.
-    pub(crate) fn to_bytes(&self) -> Zeroizing<[u8; KEY_LEN]> {
+    pub fn to_bytes(&self) -> Zeroizing<[u8; KEY_LEN]> {
         Zeroizing::new(self.0.to_bytes())
     }
 

@@ -24,12 +24,12 @@ use super::ready::CurveReady;
 use super::welcome::CurveWelcome;
 use crate::command::ErrorCommand;
 use crate::error::{Error, Result};
-use crate::mechanism::authenticator::{decide_now, refusal_code};
+use crate::mechanism::authenticator::{decide_now, refusal_code, Admitted};
 use crate::mechanism::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
 };
-use crate::metadata::{self, Metadata};
+use crate::metadata::Metadata;
 use crate::peer::check_peer_metadata;
 use crate::transmit_queue::TransmitQueue;
 
@@ -238,8 +238,11 @@ impl CurveServer {
         decision: AuthDecision,
         out: &mut TransmitQueue,
     ) -> Result<HandshakeStatus> {
-        let user_id = match decision {
-            AuthDecision::Accept { user_id } => user_id,
+        let admitted = match decision {
+            AuthDecision::Accept {
+                user_id,
+                properties,
+            } => Admitted::new(user_id, properties),
             AuthDecision::Deny { reason } => {
                 ErrorCommand {
                     reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
@@ -255,10 +258,7 @@ impl CurveServer {
             ..
         } = initiated;
         let mut peer = check_peer_metadata(local.socket_type, Metadata::parse(&metadata)?)?;
-        if let Some(user_id) = &user_id {
-            peer.metadata.push(metadata::USER_ID, user_id.clone());
-        }
-        peer.user_id = user_id;
+        admitted.apply_to(&mut peer);
 
         let short = self.next_nonce.to_be_bytes();
         self.next_nonce += 1;
