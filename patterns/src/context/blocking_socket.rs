@@ -1,15 +1,18 @@
 //! The socket handle of the blocking API: usable from any thread, one thread
 //! at a time, like a libzmq socket.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
-use super::command::{expect_reply, Command, Reply};
+use super::command::{expect_reply, Command, Received, Reply, Request};
+use super::lanes::{self, LaneSender};
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
 use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
@@ -19,7 +22,12 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 ///
 /// Each call hands one command to the context's thread over an SPSC ring and
 /// parks this thread until the answer comes back on another; the socket itself
-/// (its pipes, connections and timers) lives on the context's thread.
+/// (its pipes, connections and timers) lives on the context's thread. A
+/// stream of messages skips that round trip where the type allows: a
+/// blocking send on PUSH, PUB, XPUB, DEALER, PAIR or XSUB goes into a ring
+/// the context's thread drains, while the socket has room; a receive on
+/// PULL, SUB, XSUB, DEALER, ROUTER or PAIR takes what else is queued too, and
+/// the next receives are answered from that.
 /// Dropping the handle closes the socket; its queued messages still leave
 /// within LINGER, and the last handle of the context waits for that.
 ///
@@ -38,6 +46,11 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 pub struct BlockingSocket {
     rings: RefCell<Rings>,
     kind: SocketType,
+    /// Messages one receive may take (`lanes::recv_batch`).
+    recv_batch: usize,
+    /// SNDTIMEO is 0: a blocking send is a ZMQ_DONTWAIT one, answered
+    /// exactly, so it never takes the send lane.
+    sndtimeo_zero: Cell<bool>,
     /// The readiness descriptor, once asked for (kept open while the
     /// handle lives).
     readiness: OnceCell<Arc<EventFd>>,
@@ -46,8 +59,12 @@ pub struct BlockingSocket {
 }
 
 struct Rings {
-    commands: spsc::Sender<Command>,
+    commands: spsc::Sender<Request>,
     replies: spsc::Receiver<Reply>,
+    /// Blocking sends while the socket has room (types with a lane).
+    lane: Option<LaneSender>,
+    /// Messages a receive took beyond the one it returned, in order.
+    received: VecDeque<Received>,
 }
 
 impl std::fmt::Debug for BlockingSocket {
@@ -61,13 +78,21 @@ impl std::fmt::Debug for BlockingSocket {
 impl BlockingSocket {
     pub(super) fn new(
         kind: SocketType,
-        commands: spsc::Sender<Command>,
+        commands: spsc::Sender<Request>,
         replies: spsc::Receiver<Reply>,
+        lane: Option<LaneSender>,
         context: Context,
     ) -> BlockingSocket {
         BlockingSocket {
-            rings: RefCell::new(Rings { commands, replies }),
+            rings: RefCell::new(Rings {
+                commands,
+                replies,
+                lane,
+                received: VecDeque::new(),
+            }),
             kind,
+            recv_batch: lanes::recv_batch(kind),
+            sndtimeo_zero: Cell::new(false),
             readiness: OnceCell::new(),
             _context: context,
         }
@@ -75,10 +100,19 @@ impl BlockingSocket {
 
     /// Sends `command` and waits for its answer.
     fn call(&self, command: Command) -> Result<Reply> {
+        // The context's thread may run this before the shutdown's own
+        // message, which the short cuts (lanes.rs) have already seen.
+        if command.fails_after_shutdown() && self._context.is_shut_down() {
+            return Err(Error::Terminated);
+        }
+        let request = Request {
+            command,
+            after_lane_sends: lanes::take_sent_into_a_lane(),
+        };
         let mut rings = self.rings.borrow_mut();
         rings
             .commands
-            .send_blocking(command)
+            .send_blocking(request)
             .map_err(|_| Error::Terminated)?;
         rings.replies.recv_blocking().ok_or(Error::Terminated)
     }
@@ -90,7 +124,15 @@ impl BlockingSocket {
 
     /// Sets an option; see [`Socket::set_option`](crate::Socket::set_option).
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
-        expect_reply!(self.call(Command::SetOption(option))?, Done)
+        let sndtimeo = match &option {
+            SocketOption::SndTimeo(t) => Some(*t == Some(Duration::ZERO)),
+            _ => None,
+        };
+        expect_reply!(self.call(Command::SetOption(option))?, Done)?;
+        if let Some(zero) = sndtimeo {
+            self.sndtimeo_zero.set(zero);
+        }
+        Ok(())
     }
 
     /// The current option values.
@@ -107,9 +149,11 @@ impl BlockingSocket {
         ))
     }
 
-    /// Messages queued in the socket's pipes, `(inbound, outbound)`.
+    /// Messages queued in the socket's pipes, `(inbound, outbound)`
+    /// (inbound counts what a receive took and this handle still holds).
     pub fn queued(&self) -> Result<(usize, usize)> {
-        Ok(expect_reply!(self.call(Command::Queued)?, Queued))
+        let (inbound, outbound) = expect_reply!(self.call(Command::Queued)?, Queued);
+        Ok((inbound + self.rings.borrow().received.len(), outbound))
     }
 
     /// Peers connected now.
@@ -191,16 +235,30 @@ impl BlockingSocket {
     /// Sends a multipart message, blocking this thread while the socket type's
     /// rule says wait, up to SNDTIMEO (then [`Error::WouldBlock`]).
     pub fn send(&self, msg: impl Into<Msg>) -> Result<()> {
-        let command = Command::Send {
-            msg: msg.into(),
-            wait: true,
-        };
-        expect_reply!(self.call(command)?, Done)
+        // Seen here, not only on the context's thread, which may run this
+        // before the shutdown's own message.
+        if self._context.is_shut_down() {
+            return Err(Error::Terminated);
+        }
+        let mut msg = msg.into();
+        // An empty message is refused by the socket: a command says so.
+        if !self.sndtimeo_zero.get() && !msg.is_empty() {
+            if let Some(lane) = self.rings.borrow_mut().lane.as_mut() {
+                match lane.offer(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(back) => msg = back,
+                }
+            }
+        }
+        expect_reply!(self.call(Command::Send { msg, wait: true })?, Done)
     }
 
     /// Sends without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] where
     /// `send` would wait.
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
+        if self._context.is_shut_down() {
+            return Err(Error::Terminated);
+        }
         let command = Command::Send {
             msg: msg.into(),
             wait: false,
@@ -212,40 +270,59 @@ impl BlockingSocket {
     /// [`Error::WouldBlock`]). [`Context::shutdown`] interrupts it with
     /// [`Error::Terminated`].
     pub fn recv(&self) -> Result<Msg> {
-        expect_reply!(self.call(Command::Recv { wait: true })?, Message)
+        self.receive(true).map(|(msg, _)| msg)
     }
 
     /// Receives without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] if
     /// nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
-        expect_reply!(self.call(Command::Recv { wait: false })?, Message)
+        self.receive(false).map(|(msg, _)| msg)
+    }
+
+    /// The next message a receive already took, or a new receive.
+    fn receive(&self, wait: bool) -> Result<Received> {
+        if self._context.is_shut_down() {
+            return Err(Error::Terminated);
+        }
+        if let Some(received) = self.rings.borrow_mut().received.pop_front() {
+            return Ok(received);
+        }
+        let command = Command::Recv {
+            wait,
+            max: self.recv_batch,
+        };
+        let mut batch = expect_reply!(self.call(command)?, Received)?;
+        let first = batch
+            .pop_front()
+            .ok_or(Error::WouldBlock("no message is ready"))?;
+        self.rings.borrow_mut().received.extend(batch);
+        Ok(first)
     }
 
     /// As [`recv`](Self::recv), with the properties of the peer the message
     /// came from (libzmq's `zmq_msg_gets`); see
     /// [`Socket::recv_with_properties`](crate::Socket::recv_with_properties).
     pub fn recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
-        expect_reply!(
-            self.call(Command::RecvWithProperties { wait: true })?,
-            MessageWithProperties
-        )
+        self.receive(true)
     }
 
     /// As [`try_recv`](Self::try_recv), with the properties of the peer the
     /// message came from (libzmq's `zmq_msg_gets` after a ZMQ_DONTWAIT
     /// receive).
     pub fn try_recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
-        expect_reply!(
-            self.call(Command::RecvWithProperties { wait: false })?,
-            MessageWithProperties
-        )
+        self.receive(false)
     }
 
     /// What the socket can do now without waiting (ZMQ_EVENTS); see
     /// [`Socket::events`](crate::Socket::events). Clears the readiness
     /// descriptor's signal.
     pub fn events(&self) -> Result<Events> {
-        expect_reply!(self.call(Command::Events)?, Events)
+        let events = expect_reply!(self.call(Command::Events)?, Events)?;
+        if self.rings.borrow().received.is_empty() {
+            Ok(events)
+        } else {
+            Ok(events | Events::POLLIN)
+        }
     }
 
     /// A descriptor that becomes readable when the socket may have an event

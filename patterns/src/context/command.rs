@@ -5,25 +5,37 @@
 //! reply before it returns), so replies need no tag: the next reply on the
 //! socket's ring answers the command just sent.
 
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
+use super::lanes::SendLane;
 use crate::options::{Options, SocketOption};
 use crate::{Events, IoCoreStatistics, IoCores, MonitorEvent, PeerProperties, Result};
 
 /// A request from a user thread to the context's thread.
 pub(super) enum Control {
-    /// Make a socket and serve these rings with it.
+    /// Make a socket and serve these rings with it (and the send lane, for
+    /// a type that has one).
     Open {
         kind: SocketType,
-        commands: spsc::Receiver<Command>,
+        commands: spsc::Receiver<Request>,
         replies: spsc::Sender<Reply>,
+        lane: Option<SendLane>,
     },
     /// zmq_ctx_shutdown.
     Shutdown,
+}
+
+/// A command as the handle sends it.
+pub(super) struct Request {
+    pub(super) command: Command,
+    /// The user's thread put messages in a send lane since its last command:
+    /// this one runs after they reach their sockets (`lanes::settle`).
+    pub(super) after_lane_sends: bool,
 }
 
 /// One socket operation, run against the async socket on the context's thread.
@@ -49,12 +61,11 @@ pub(super) enum Command {
         msg: Msg,
         wait: bool,
     },
+    /// A receive (`wait: false` is ZMQ_DONTWAIT): the message, with its
+    /// sender's properties, and up to `max` - 1 more already queued.
     Recv {
         wait: bool,
-    },
-    /// A receive that also returns the sender's properties.
-    RecvWithProperties {
-        wait: bool,
+        max: usize,
     },
     /// ZMQ_EVENTS (clears the readiness descriptor's signal).
     Events,
@@ -66,17 +77,37 @@ pub(super) enum Command {
     IoCoreStatistics,
 }
 
+impl Command {
+    /// Whether the command fails with ETERM after zmq_ctx_shutdown (the
+    /// read-only queries still answer).
+    pub(super) fn fails_after_shutdown(&self) -> bool {
+        !matches!(
+            self,
+            Command::Options
+                | Command::LastEndpoint
+                | Command::Queued
+                | Command::PeerCount
+                | Command::TopicsCount
+                | Command::IoCoreStatistics
+                | Command::Monitor { .. }
+        )
+    }
+}
+
+/// A received message and the properties of the peer that sent it.
+pub(super) type Received = (Msg, Option<Arc<PeerProperties>>);
+
 /// The answer to one [`Control::Open`] or [`Command`].
 pub(super) enum Reply {
     /// Open, SetOption, Monitor, Bind, Connect, Unbind, Disconnect, Send.
     Done(Result<()>),
-    Message(Result<Msg>),
+    /// Recv: at least one message, in order.
+    Received(Result<VecDeque<Received>>),
     Options(Box<Options>),
     LastEndpoint(Option<String>),
     Queued((usize, usize)),
     PeerCount(usize),
     TopicsCount(usize),
-    MessageWithProperties(Result<(Msg, Option<Arc<PeerProperties>>)>),
     Events(Result<Events>),
     ReadinessFd(Result<Arc<EventFd>>),
     IoCoreStatistics(Option<Vec<IoCoreStatistics>>),
@@ -87,13 +118,12 @@ impl Reply {
     pub(super) fn variant_name(&self) -> &'static str {
         match self {
             Reply::Done(_) => "Done",
-            Reply::Message(_) => "Message",
+            Reply::Received(_) => "Received",
             Reply::Options(_) => "Options",
             Reply::LastEndpoint(_) => "LastEndpoint",
             Reply::Queued(_) => "Queued",
             Reply::PeerCount(_) => "PeerCount",
             Reply::TopicsCount(_) => "TopicsCount",
-            Reply::MessageWithProperties(_) => "MessageWithProperties",
             Reply::Events(_) => "Events",
             Reply::ReadinessFd(_) => "ReadinessFd",
             Reply::IoCoreStatistics(_) => "IoCoreStatistics",

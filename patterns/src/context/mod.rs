@@ -6,13 +6,16 @@
 //! SPSC rings (commands one way, replies the other) and parks while it waits;
 //! the context's thread runs the command against an ordinary async
 //! [`Socket`](crate::Socket), so both APIs share every rule, option and
-//! transport. inproc names are per context, as in libzmq, because the
+//! transport. A stream of messages skips the round trip where the socket
+//! type allows it: blocking sends go through a third ring, receives take
+//! what is queued in one go (`lanes.rs`). inproc names are per context, as in libzmq, because the
 //! registry is per thread and a context is one thread.
 //!
 //! ```text
 //!  user thread                     context thread (one reactor)
 //!  BlockingSocket ──commands──▶  serve task ── async Socket ── engines, timers
 //!                 ◀──replies───
+//!                 ──send lane─▶
 //!  Context ───────control─────▶  main task: opens sockets, shutdown,
 //!                                  waits for lingering sockets at the end
 //! ```
@@ -25,12 +28,14 @@ mod blocking_monitor;
 mod blocking_proxy;
 mod blocking_socket;
 mod command;
+mod lanes;
 mod live_set;
 mod poll;
 mod serve;
 mod shutdown;
 
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use monocoque_runtime::{spsc, RuntimeBuilder};
@@ -80,6 +85,12 @@ struct Inner {
     /// and `shutdown()` take it, never a send or recv.
     control: Mutex<Option<spsc::Sender<Control>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// `shutdown` was called: seen by the handles' send lanes and received
+    /// messages, which do not ask the context's thread.
+    shut_down: AtomicBool,
+    /// Messages in this context's send lanes that no pump has looked at yet
+    /// (see `lanes::Backlog`).
+    backlog: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Context {
@@ -99,8 +110,10 @@ impl Context {
     /// [`RuntimeBuilder::wait_strategy`].
     pub fn with_runtime(runtime: RuntimeBuilder) -> Result<Context> {
         let (control, requests) = spsc::channel(CONTROL_CAPACITY);
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let pumps = backlog.clone();
         let thread = runtime
-            .spawn_thread("monocoque-ctx", move || run(requests))
+            .spawn_thread("monocoque-ctx", move || run(requests, pumps))
             .map_err(|e| Error::Io {
                 context: "start the context's runtime thread".into(),
                 message: e.to_string(),
@@ -110,6 +123,8 @@ impl Context {
             inner: Arc::new(Inner {
                 control: Mutex::new(Some(control)),
                 thread: Mutex::new(Some(thread)),
+                shut_down: AtomicBool::new(false),
+                backlog,
             }),
         })
     }
@@ -134,10 +149,18 @@ impl Context {
     pub fn socket(&self, kind: SocketType) -> Result<BlockingSocket> {
         let (commands_tx, commands_rx) = spsc::channel(1);
         let (replies_tx, mut replies_rx) = spsc::channel(1);
+        let (lane_tx, lane_rx) = match lanes::has_send_lane(kind) {
+            true => {
+                let (tx, rx) = lanes::send_lane(self.inner.backlog.clone());
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         self.control(Control::Open {
             kind,
             commands: commands_rx,
             replies: replies_tx,
+            lane: lane_rx,
         })?;
         let reply = replies_rx.recv_blocking().ok_or(Error::Terminated)?;
         expect_reply!(reply, Done)?;
@@ -145,8 +168,14 @@ impl Context {
             kind,
             commands_tx,
             replies_rx,
+            lane_tx,
             self.clone(),
         ))
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    fn is_shut_down(&self) -> bool {
+        self.inner.shut_down.load(Ordering::Acquire)
     }
 
     /// zmq_ctx_shutdown: every blocking `send` and `recv` in progress on this
@@ -154,6 +183,7 @@ impl Context {
     /// every later operation but close, and `socket()`. Sockets stay open
     /// until dropped (then they linger as usual).
     pub fn shutdown(&self) -> Result<()> {
+        self.inner.shut_down.store(true, Ordering::Release);
         self.control(Control::Shutdown)
     }
 }
@@ -176,7 +206,7 @@ impl Drop for Inner {
 }
 
 /// The context thread's main task.
-async fn run(mut requests: spsc::Receiver<Control>) {
+async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<AtomicUsize>) {
     let live = Rc::new(LiveSet::default());
     let shutdown = Rc::new(Shutdown::default());
     while let Some(request) = requests.recv().await {
@@ -185,11 +215,17 @@ async fn run(mut requests: spsc::Receiver<Control>) {
                 kind,
                 commands,
                 replies,
+                lane,
             } => {
-                let task = serve::socket(
-                    kind,
+                let rings = serve::HandleRings {
                     commands,
                     replies,
+                    lane,
+                };
+                let task = serve::socket(
+                    kind,
+                    rings,
+                    backlog.clone(),
                     live.token(),
                     shutdown.clone(),
                     live.clone(),

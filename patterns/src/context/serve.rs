@@ -7,29 +7,53 @@
 //! the reply. When the handle is dropped, its command ring closes, the loop
 //! ends and the socket is dropped, which closes it with its LINGER; the
 //! socket's [`LiveToken`] goes away only when its last connection has ended.
+//!
+//! A socket with a send lane (see `lanes.rs`) is served by the same loop,
+//! which drives the lane's [`LanePump`] while it waits for a command and
+//! while a command runs. Every command runs after the messages the lane
+//! already holds.
 
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_zmtp::SocketType;
 
-use super::command::{Command, Reply};
+use super::command::{Command, Received, Reply, Request};
+use super::lanes::{self, LanePump, SendLane};
 use super::live_set::{LiveSet, LiveToken};
 use super::shutdown::Shutdown;
-use crate::{Monitor, MonitorEvent, Socket};
+use crate::{Error, Monitor, MonitorEvent, Result, Socket};
 
-/// Opens a socket of `kind` and serves its handle's commands until the handle
-/// is dropped.
+/// What joins a socket's handle to its serve task.
+pub(super) struct HandleRings {
+    pub(super) commands: spsc::Receiver<Request>,
+    pub(super) replies: spsc::Sender<Reply>,
+    /// For a type with a send lane.
+    pub(super) lane: Option<SendLane>,
+}
+
+/// Opens a socket of `kind` and serves its handle's commands (and send
+/// lane) until the handle is dropped. `backlog` counts the messages in all
+/// the context's lanes (see `lanes::settle`).
 pub(super) async fn socket(
     kind: SocketType,
-    mut commands: spsc::Receiver<Command>,
-    mut replies: spsc::Sender<Reply>,
+    rings: HandleRings,
+    backlog: Arc<AtomicUsize>,
     token: LiveToken,
     shutdown: Rc<Shutdown>,
     live: Rc<LiveSet>,
 ) {
+    let HandleRings {
+        mut commands,
+        mut replies,
+        lane,
+    } = rings;
     let opened = shutdown.check().and_then(|()| Socket::new(kind));
     let socket = match opened {
         Ok(s) => s,
@@ -43,13 +67,113 @@ pub(super) async fn socket(
         return;
     }
     let key = shutdown.key();
-    while let Some(command) = commands.recv().await {
-        let reply = run(&socket, command, &shutdown, key, &live).await;
+    let mut pump = lane.map(|lane| LanePump::new(lane, &socket));
+    loop {
+        // The lane moves while the loop waits for the next command.
+        let command = poll_fn(|cx| {
+            if let Some(pump) = pump.as_mut() {
+                pump.drive(cx);
+            }
+            commands.poll_recv(cx)
+        })
+        .await;
+        let Some(Request {
+            command,
+            after_lane_sends,
+        }) = command
+        else {
+            break;
+        };
+        // Sends on other sockets that returned before this command was
+        // given reach their sockets first, as libzmq's had reached their
+        // pipes (a PUSH's message, then a PULL's disconnect).
+        if after_lane_sends {
+            lanes::settle(&backlog).await;
+        }
+        let reply = match pump.as_mut() {
+            Some(pump) => run_beside_lane(pump, &socket, command, &shutdown, key, &live).await,
+            None => run(&socket, command, &shutdown, key, &live).await,
+        };
         if replies.send(reply).await.is_err() {
             break;
         }
     }
+    // zmq_ctx_term or not: libzmq's term, too, lets a closed socket linger.
+    if let Some(pump) = pump {
+        pump.close(socket.options().linger()).await;
+    }
     shutdown.forget(key);
+}
+
+/// Runs `command` after the lane's messages, which were sent before it,
+/// driving the lane meanwhile (a request still in the lane goes out while
+/// its reply is awaited). A send waits for the lane within SNDTIMEO, and a
+/// ZMQ_DONTWAIT send that finds it still held is answered at once (EAGAIN:
+/// the socket is full); other commands run once the lane has handed over
+/// what it can now.
+async fn run_beside_lane(
+    pump: &mut LanePump<'_>,
+    socket: &Socket,
+    command: Command,
+    shutdown: &Shutdown,
+    key: u64,
+    live: &Rc<LiveSet>,
+) -> Reply {
+    match command {
+        Command::Send { msg, wait: false } => {
+            if !pump.try_drain() {
+                return Reply::Done(Err(Error::WouldBlock("no peer can take the message now")));
+            }
+            run(
+                socket,
+                Command::Send { msg, wait: false },
+                shutdown,
+                key,
+                live,
+            )
+            .await
+        }
+        Command::Send { msg, wait: true } => {
+            let deadline = socket.options().sndtimeo().map(|t| Instant::now() + t);
+            Reply::Done(
+                shutdown
+                    .unless_down(key, async {
+                        if !pump.drained_by(deadline).await {
+                            return Err(Error::WouldBlock(
+                                "no message could be sent within SNDTIMEO",
+                            ));
+                        }
+                        socket.send_until(msg, deadline).await
+                    })
+                    .await,
+            )
+        }
+        other => {
+            pump.try_drain();
+            let mut op = pin!(run(socket, other, shutdown, key, live));
+            poll_fn(|cx| {
+                pump.drive(cx);
+                op.as_mut().poll(cx)
+            })
+            .await
+        }
+    }
+}
+
+/// A receive's answer: the first message, then up to `max` - 1 more that
+/// are already queued.
+fn batch(socket: &Socket, first: Result<Received>, max: usize) -> Reply {
+    Reply::Received(first.map(|first| {
+        let mut batch = VecDeque::with_capacity(max.min(8));
+        batch.push_back(first);
+        while batch.len() < max {
+            match socket.try_recv_with_properties() {
+                Ok(next) => batch.push_back(next),
+                Err(_) => break,
+            }
+        }
+        batch
+    }))
 }
 
 async fn run(
@@ -91,21 +215,19 @@ async fn run(
         Command::Send { msg, wait: false } => {
             Reply::Done(shutdown.check().and_then(|()| socket.try_send(msg)))
         }
-        Command::Recv { wait: true } => {
-            Reply::Message(shutdown.unless_down(key, socket.recv()).await)
-        }
-        Command::Recv { wait: false } => {
-            Reply::Message(shutdown.check().and_then(|()| socket.try_recv()))
-        }
-        Command::RecvWithProperties { wait: true } => Reply::MessageWithProperties(
+        Command::Recv { wait: true, max } => batch(
+            socket,
             shutdown
                 .unless_down(key, socket.recv_with_properties())
                 .await,
+            max,
         ),
-        Command::RecvWithProperties { wait: false } => Reply::MessageWithProperties(
+        Command::Recv { wait: false, max } => batch(
+            socket,
             shutdown
                 .check()
                 .and_then(|()| socket.try_recv_with_properties()),
+            max,
         ),
         Command::Events => Reply::Events(shutdown.check().and_then(|()| socket.events())),
         Command::ReadinessFd => {

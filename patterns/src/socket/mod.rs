@@ -571,6 +571,20 @@ impl Socket {
         }
     }
 
+    /// Hands `msg` to the socket if it can take it now; hands it back where
+    /// [`send`](Self::send) would wait (the blocking API's send lanes keep
+    /// it for later, in order).
+    pub(crate) fn offer(&self, msg: Msg) -> Result<Option<Msg>> {
+        let mut state = self.open_state()?;
+        let step = state.try_send(msg)?;
+        // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
+        state.take_dropped_at_hwm();
+        Ok(match step {
+            Step::Done(_) => None,
+            Step::Wait(msg) => Some(msg),
+        })
+    }
+
     /// As [`send`](Self::send), waiting until `deadline` (`None`: for ever)
     /// whatever SNDTIMEO says.
     pub(crate) async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {

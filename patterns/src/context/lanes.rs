@@ -1,0 +1,358 @@
+//! The message stream between a user thread and its context's thread,
+//! without a round trip per message.
+//!
+//! A command (see `command.rs`) parks the user's thread until the context's
+//! thread answers: two thread wake-ups per call. For a stream of messages
+//! that is most of the cost (libzmq's perf tools measured 0.4 % to 20 % of
+//! libzmq's throughput, docs/BENCHMARKS.md), so the stream takes two short
+//! cuts, each only where the socket type's rules allow it:
+//!
+//! - **Send lane**: a blocking send on a socket whose send has no state and
+//!   no per-message answer (PUSH, PUB, XPUB, DEALER, PAIR, XSUB) goes into an
+//!   SPSC ring the context's thread drains into the socket, while the
+//!   socket could take a message when last looked at (`writable`). The
+//!   user's thread then returns at once, as libzmq's returns once the
+//!   message is in its pipe. A send with ZMQ_DONTWAIT (or SNDTIMEO 0), or
+//!   one that finds the lane shut, is a command, which runs after every
+//!   message already in the lane: its answer is exact (EAGAIN at SNDHWM, as
+//!   libzmq's tests count it). What the lane holds beyond SNDHWM is bounded
+//!   by its capacity, [`SEND_LANE_CAPACITY`].
+//!
+//! - **Receive batches**: a receive on a socket whose receive has no state
+//!   (PULL, SUB, XSUB, DEALER, ROUTER, PAIR) takes, besides the message it
+//!   waited for, up to [`RECV_BATCH`] - 1 more already queued, which the
+//!   handle hands out without asking again. Only a receive moves messages
+//!   out of the socket, so a sender counting to SNDHWM + RCVHWM before the
+//!   first receive counts as with libzmq.
+//!
+//! ```text
+//!  user thread                         context thread
+//!  send ──▶ [send lane ring] ──▶ LanePump::drive ──▶ Socket::offer
+//!      ◀── writable flag ◀────────── false when the socket made a message
+//!                                    wait; true again once that message
+//!                                    went (Socket::send_until)
+//!  recv ──Command::Recv { max }──▶ the message, and what else is queued
+//! ```
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use monocoque_runtime::spsc::{self, TrySendError};
+use monocoque_runtime::{sleep, sleep_until};
+use monocoque_zmtp::{Msg, SocketType};
+
+use crate::{Result, Socket};
+
+/// Messages a send lane holds at most: the most a blocking sender can be
+/// ahead of SNDHWM.
+pub(super) const SEND_LANE_CAPACITY: usize = 256;
+
+/// Messages one receive takes from the socket at most.
+pub(super) const RECV_BATCH: usize = 64;
+
+/// Whether blocking sends on `kind` may go through a send lane: its send
+/// never answers anything but "wait" (no EFSM, no EHOSTUNREACH).
+pub(super) fn has_send_lane(kind: SocketType) -> bool {
+    use SocketType::*;
+    matches!(kind, Push | Pub | XPub | Dealer | Pair | XSub)
+}
+
+/// How many messages one receive on `kind` may take: more than one only
+/// where receiving changes no state (not REQ, REP: their envelopes; not
+/// XPUB: a manual XPUB acts on the notice read last; not STREAM).
+pub(super) fn recv_batch(kind: SocketType) -> usize {
+    use SocketType::*;
+    match kind {
+        Pull | Sub | XSub | Dealer | Router | Pair => RECV_BATCH,
+        _ => 1,
+    }
+}
+
+/// The user's side of a send lane.
+pub(super) struct LaneSender {
+    ring: spsc::Sender<Msg>,
+    writable: Arc<AtomicBool>,
+    backlog: Arc<AtomicUsize>,
+}
+
+thread_local! {
+    /// This thread put a message in a send lane since its last command.
+    static SENT_INTO_A_LANE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread put a message in a send lane since it last asked,
+/// and forgets it: a command that follows such sends waits for them
+/// ([`settle`]); others, and other threads' commands, do not.
+pub(super) fn take_sent_into_a_lane() -> bool {
+    SENT_INTO_A_LANE.with(|sent| sent.replace(false))
+}
+
+/// How many turns a command gives the context's pumps to hand over what
+/// the lanes hold (see [`settle`]): enough for a message that waits only
+/// for a notice already on its way (a pipe's room after a read), and a
+/// bound, so a message that waits for a slow peer delays other commands
+/// by a few turns, never for good.
+const SETTLE_TURNS: usize = 16;
+
+/// One turn of [`settle`]: the shortest wait, which lets the reactor run
+/// every task that is ready, the pumps among them.
+const SETTLE_TURN: Duration = Duration::from_micros(1);
+
+/// Lets the pumps of the context's lanes hand what the user put in them to
+/// their sockets before the command about to run: the count (one per
+/// context, raised by a user's send before the send returns, lowered once
+/// the message is in its socket or dropped) is zero once every lane is
+/// empty. A send that returned has then reached its socket's pipes, as
+/// libzmq's had, whichever socket the next command is for (a PUSH's
+/// message, then a PULL's disconnect that drops it with the pipe).
+pub(super) async fn settle(backlog: &AtomicUsize) {
+    for _ in 0..SETTLE_TURNS {
+        if backlog.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        // A timer, not a yield: a yielded task runs again before the tasks
+        // woken from other threads (the pumps), a sleeping one after them.
+        sleep(SETTLE_TURN).await;
+    }
+}
+
+impl LaneSender {
+    /// Puts `msg` in the lane if the socket could take a message when last
+    /// looked at and the lane has room; otherwise hands it back, for a
+    /// command.
+    pub(super) fn offer(&mut self, msg: Msg) -> std::result::Result<(), Msg> {
+        if !self.writable.load(Ordering::Acquire) {
+            return Err(msg);
+        }
+        // Counted before it is visible to the pump, so never below zero.
+        self.backlog.fetch_add(1, Ordering::AcqRel);
+        match self.ring.try_send(msg) {
+            Ok(()) => {
+                SENT_INTO_A_LANE.with(|sent| sent.set(true));
+                Ok(())
+            }
+            Err(TrySendError::Full(m) | TrySendError::Closed(m)) => {
+                self.backlog.fetch_sub(1, Ordering::AcqRel);
+                Err(m)
+            }
+        }
+    }
+}
+
+/// A new send lane of a context whose lanes' messages not yet taken are
+/// counted in `backlog`: the user's side and the context's.
+pub(super) fn send_lane(backlog: Arc<AtomicUsize>) -> (LaneSender, SendLane) {
+    let (ring, incoming) = spsc::channel(SEND_LANE_CAPACITY);
+    let writable = Arc::new(AtomicBool::new(false));
+    (
+        LaneSender {
+            ring,
+            writable: writable.clone(),
+            backlog: backlog.clone(),
+        },
+        SendLane {
+            incoming,
+            writable,
+            backlog,
+        },
+    )
+}
+
+/// The context's side of a send lane, before a socket's serve task takes
+/// it into a [`LanePump`].
+pub(super) struct SendLane {
+    incoming: spsc::Receiver<Msg>,
+    /// Shared with the user's side: the lane may take messages.
+    writable: Arc<AtomicBool>,
+    backlog: Arc<AtomicUsize>,
+}
+
+/// How often a closed socket's pump looks whether anyone is left to take
+/// what its lane still holds.
+const CLOSE_CHECK: Duration = Duration::from_millis(100);
+
+/// A send from the lane that waits for room.
+type InFlight<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+
+/// Moves a send lane's messages into its socket, in order, on the socket's
+/// serve task: driven beside every command and while waiting for the next,
+/// so a message the socket made wait goes as soon as there is room, even
+/// while the user waits for a reply.
+pub(super) struct LanePump<'a> {
+    socket: &'a Socket,
+    incoming: spsc::Receiver<Msg>,
+    writable: Arc<AtomicBool>,
+    backlog: Arc<AtomicUsize>,
+    /// The message the socket made wait, on its way: the lane stays shut
+    /// until it has gone. Boxed once per stall, not per message.
+    in_flight: Option<InFlight<'a>>,
+    /// Whether to watch the socket for room to open the lane: not once it
+    /// says it can never send.
+    watch: bool,
+}
+
+impl<'a> LanePump<'a> {
+    pub(super) fn new(lane: SendLane, socket: &'a Socket) -> Self {
+        LanePump {
+            socket,
+            incoming: lane.incoming,
+            writable: lane.writable,
+            backlog: lane.backlog,
+            in_flight: None,
+            watch: true,
+        }
+    }
+
+    /// Hands what the lane holds to the socket until the socket makes a
+    /// message wait; then shuts the lane and starts that message's wait.
+    /// Returns whether everything went.
+    fn pass_now(&mut self) -> bool {
+        while let Some(msg) = self.incoming.try_recv() {
+            if !self.pass(msg) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands `msg`, just taken from the lane, to the socket; if the socket
+    /// makes it wait, shuts the lane and starts that wait. Returns whether
+    /// it went (or was dropped: the socket is closed).
+    fn pass(&mut self, msg: Msg) -> bool {
+        match self.socket.offer(msg) {
+            Ok(None) => self.done(),
+            Ok(Some(back)) => {
+                self.writable.store(false, Ordering::Release);
+                self.in_flight = Some(Box::pin(self.socket.send_until(back, None)));
+                return false;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a message from the send lane was dropped");
+                self.done();
+            }
+        }
+        true
+    }
+
+    /// A message of the lane is in its socket (or dropped): it leaves the
+    /// context's backlog.
+    fn done(&self) {
+        self.backlog.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Whether everything the lane held is in the socket now (handing over
+    /// what it can without waiting).
+    pub(super) fn try_drain(&mut self) -> bool {
+        self.in_flight.is_none() && self.pass_now()
+    }
+
+    /// Makes what progress can be made now, registering `cx` for the rest:
+    /// the waiting message, the lane's messages, or room to open the lane.
+    pub(super) fn drive(&mut self, cx: &mut std::task::Context<'_>) {
+        loop {
+            if let Some(sending) = self.in_flight.as_mut() {
+                match sending.as_mut().poll(cx) {
+                    Poll::Ready(sent) => {
+                        self.in_flight = None;
+                        self.done();
+                        if let Err(e) = sent {
+                            tracing::debug!(error = %e, "a message from the send lane was dropped");
+                        }
+                        if self.pass_now() {
+                            self.writable.store(true, Ordering::Release);
+                        }
+                        continue;
+                    }
+                    Poll::Pending => return,
+                }
+            }
+            if !self.writable.load(Ordering::Acquire) {
+                // Shut with nothing waiting: open it once the socket has room.
+                if !self.watch {
+                    return;
+                }
+                match self.socket.poll_send_ready(cx) {
+                    Poll::Ready(Ok(())) => {
+                        if self.pass_now() {
+                            self.writable.store(true, Ordering::Release);
+                        }
+                        continue;
+                    }
+                    Poll::Ready(Err(_)) => self.watch = false,
+                    Poll::Pending => {}
+                }
+                return;
+            }
+            match self.incoming.poll_recv(cx) {
+                Poll::Ready(Some(msg)) => {
+                    self.pass(msg);
+                }
+                // `None`: the user's side is gone; its command ring says so too.
+                _ => return,
+            }
+        }
+    }
+
+    /// Waits until everything the lane held is in the socket: `true`, or
+    /// `false` once `deadline` passes first.
+    pub(super) async fn drained_by(&mut self, deadline: Option<Instant>) -> bool {
+        let mut timer = deadline.map(|d| Box::pin(sleep_until(d)));
+        poll_fn(|cx| {
+            self.drive(cx);
+            if self.try_drain() {
+                return Poll::Ready(true);
+            }
+            match timer.as_mut() {
+                Some(t) => t.as_mut().poll(cx).map(|()| false),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// The handle is gone: what the lane holds was sent as far as the user
+    /// knows, so it goes as the socket's queued messages do, within LINGER,
+    /// and while the socket has a peer (without one, the user's send would
+    /// still be waiting in libzmq, and nothing would be queued).
+    pub(super) async fn close(mut self, linger: Option<Duration>) {
+        let mut timer = linger.map(|l| Box::pin(sleep_until(Instant::now() + l)));
+        let mut check = Box::pin(sleep(CLOSE_CHECK));
+        poll_fn(|cx| {
+            self.drive(cx);
+            if self.try_drain() {
+                return Poll::Ready(());
+            }
+            if let Some(t) = timer.as_mut() {
+                if t.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+            }
+            while check.as_mut().poll(cx).is_ready() {
+                if self.socket.peer_count() == 0 {
+                    tracing::debug!("a closed socket's lane had messages and no peer: dropped");
+                    return Poll::Ready(());
+                }
+                check = Box::pin(sleep(CLOSE_CHECK));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for LanePump<'_> {
+    /// What the lane still holds leaves the backlog with it.
+    fn drop(&mut self) {
+        if self.in_flight.take().is_some() {
+            self.done();
+        }
+        while self.incoming.try_recv().is_some() {
+            self.done();
+        }
+    }
+}

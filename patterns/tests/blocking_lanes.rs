@@ -1,0 +1,263 @@
+//! The blocking API's message stream without a round trip per message
+//! (`context/lanes.rs`): blocking sends through the send lane arrive whole
+//! and in order and before the commands that follow them, a ZMQ_DONTWAIT
+//! send still finds SNDHWM exactly, closing delivers what the lane holds,
+//! a receive's batch is handed out in order and counted, and a shutdown
+//! stops both short cuts.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::{Transport, TRANSPORTS};
+use monocoque_patterns::{BlockingSocket, Context, Error, Events, SocketOption};
+use monocoque_zmtp::SocketType;
+
+/// Runs `body` on its own thread and fails the test if it takes over 60 s.
+fn bounded(body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => worker.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(worker.join().unwrap_err())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test took over 60 s"),
+    }
+}
+
+/// A socket that gives up a receive after 20 s.
+fn socket(ctx: &Context, kind: SocketType) -> BlockingSocket {
+    let s = ctx.socket(kind).unwrap();
+    s.set_option(SocketOption::RcvTimeo(Some(Duration::from_secs(20))))
+        .unwrap();
+    s
+}
+
+fn bind(s: &BlockingSocket, t: Transport) -> String {
+    s.bind(&t.endpoint()).unwrap();
+    s.last_endpoint().unwrap().expect("bound")
+}
+
+fn number(i: u32) -> Vec<u8> {
+    i.to_le_bytes().to_vec()
+}
+
+#[test]
+fn a_stream_of_blocking_sends_arrives_whole_and_in_order_on_every_transport() {
+    bounded(|| {
+        const COUNT: u32 = 20_000;
+        for t in TRANSPORTS {
+            let ctx = Context::new().unwrap();
+            let pull = socket(&ctx, SocketType::Pull);
+            let endpoint = bind(&pull, t);
+            let push = socket(&ctx, SocketType::Push);
+            push.connect(&endpoint).unwrap();
+            let sender = thread::spawn(move || {
+                for i in 0..COUNT {
+                    push.send(vec![
+                        bytes::Bytes::from(number(i)),
+                        bytes::Bytes::from_static(b"tail"),
+                    ])
+                    .unwrap();
+                }
+                push
+            });
+            for i in 0..COUNT {
+                let m = pull.recv().unwrap();
+                assert_eq!(m.len(), 2, "{t:?}: message {i} arrived whole");
+                assert_eq!(&m[0][..], &number(i)[..], "{t:?}: in order");
+            }
+            drop(sender.join().unwrap());
+        }
+    });
+}
+
+/// How many messages a PUSH takes before ZMQ_DONTWAIT says EAGAIN, after
+/// `blocking_first` blocking sends (fewer than that capacity).
+fn dontwait_capacity(blocking_first: usize) -> usize {
+    let ctx = Context::new().unwrap();
+    let pull = socket(&ctx, SocketType::Pull);
+    pull.set_option(SocketOption::RcvHwm(4)).unwrap();
+    let endpoint = bind(&pull, Transport::Inproc);
+    let push = socket(&ctx, SocketType::Push);
+    push.set_option(SocketOption::SndHwm(3)).unwrap();
+    push.connect(&endpoint).unwrap();
+    for _ in 0..blocking_first {
+        push.send("blocking").unwrap();
+    }
+    let mut count = blocking_first;
+    loop {
+        match push.try_send("dontwait") {
+            Ok(()) => count += 1,
+            Err(Error::WouldBlock(_)) => return count,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn dontwait_finds_the_hwm_exactly_after_blocking_sends() {
+    bounded(|| {
+        let capacity = dontwait_capacity(0);
+        assert!(
+            capacity >= 3,
+            "SNDHWM 3 + RCVHWM 4 take at least 3: {capacity}"
+        );
+        for first in [1, 2, capacity / 2, capacity - 1] {
+            assert_eq!(
+                dontwait_capacity(first),
+                capacity,
+                "{first} blocking sends first: the lane's messages count, none twice"
+            );
+        }
+    });
+}
+
+#[test]
+fn closing_delivers_what_the_lane_holds() {
+    bounded(|| {
+        const COUNT: u32 = 5_000;
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        let endpoint = bind(&pull, Transport::Tcp);
+        let push = ctx.socket(SocketType::Push).unwrap(); // LINGER -1
+        push.connect(&endpoint).unwrap();
+        for i in 0..COUNT {
+            push.send(number(i)).unwrap();
+        }
+        drop(push);
+        for i in 0..COUNT {
+            assert_eq!(&pull.recv().unwrap()[0][..], &number(i)[..]);
+        }
+    });
+}
+
+#[test]
+fn a_request_in_the_lane_goes_out_before_its_reply_is_awaited() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let router = socket(&ctx, SocketType::Router);
+        let endpoint = bind(&router, Transport::Tcp);
+        let echo = thread::spawn(move || {
+            for _ in 0..2_000 {
+                let request = router.recv().unwrap();
+                router.send(request).unwrap();
+            }
+        });
+        let dealer = socket(&ctx, SocketType::Dealer);
+        dealer.connect(&endpoint).unwrap();
+        for i in 0..2_000 {
+            dealer.send(number(i)).unwrap();
+            assert_eq!(&dealer.recv().unwrap()[0][..], &number(i)[..]);
+        }
+        echo.join().unwrap();
+    });
+}
+
+#[test]
+fn a_receive_batch_is_handed_out_in_order_and_counted() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        let endpoint = bind(&pull, Transport::Inproc);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        for i in 0..10 {
+            push.send(number(i)).unwrap();
+        }
+        // A command runs after the lane's messages: all ten are in the
+        // PULL's pipe (inproc, one context thread) once it returns.
+        push.events().unwrap();
+        assert_eq!(pull.queued().unwrap().0, 10);
+        assert_eq!(&pull.recv().unwrap()[0][..], &number(0)[..]);
+        assert_eq!(
+            pull.queued().unwrap().0,
+            9,
+            "the batch still counts as queued"
+        );
+        assert!(pull.events().unwrap().contains(Events::POLLIN));
+        for i in 1..10 {
+            assert_eq!(&pull.try_recv().unwrap()[0][..], &number(i)[..]);
+        }
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock(_))));
+        assert!(!pull.events().unwrap().contains(Events::POLLIN));
+    });
+}
+
+#[test]
+fn shutdown_stops_the_lane_and_the_batch() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        let endpoint = bind(&pull, Transport::Inproc);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        for i in 0..3 {
+            push.send(number(i)).unwrap();
+        }
+        push.events().unwrap();
+        assert_eq!(&pull.recv().unwrap()[0][..], &number(0)[..]);
+        ctx.shutdown().unwrap();
+        assert_eq!(push.send("late").unwrap_err(), Error::Terminated);
+        assert_eq!(pull.recv().unwrap_err(), Error::Terminated);
+    });
+}
+
+/// zmq_ctx_term: shut down, close, then the last drop waits. What the lane
+/// still holds lingers like the socket's own queue: none of it is lost.
+#[test]
+fn a_shutdown_then_close_still_delivers_the_lane() {
+    bounded(|| {
+        const COUNT: u32 = 50_000;
+        let receiver = Context::new().unwrap();
+        let pull = socket(&receiver, SocketType::Pull);
+        let endpoint = bind(&pull, Transport::Tcp);
+        let sender = thread::spawn(move || {
+            let ctx = Context::new().unwrap();
+            let push = ctx.socket(SocketType::Push).unwrap(); // LINGER -1
+            push.connect(&endpoint).unwrap();
+            for i in 0..COUNT {
+                push.send(number(i)).unwrap();
+            }
+            ctx.shutdown().unwrap();
+            drop(push);
+            drop(ctx);
+        });
+        for i in 0..COUNT {
+            assert_eq!(&pull.recv().unwrap()[0][..], &number(i)[..]);
+        }
+        sender.join().unwrap();
+    });
+}
+
+/// A send that returned is in its socket's pipe before a command on another
+/// socket runs, as libzmq's is: a PULL's disconnect drops the pipe with
+/// the PUSH's message in it, and the PULL, connected again, gets only what
+/// was sent after.
+#[test]
+fn a_send_reaches_the_pipe_before_a_command_on_another_socket() {
+    bounded(|| {
+        for round in 0..50 {
+            let ctx = Context::new().unwrap();
+            let push = socket(&ctx, SocketType::Push);
+            push.set_option(SocketOption::Linger(Some(Duration::ZERO)))
+                .unwrap();
+            let endpoint = bind(&push, Transport::Inproc);
+            let pull = socket(&ctx, SocketType::Pull);
+            pull.connect(&endpoint).unwrap();
+            push.send("warm-up").unwrap();
+            assert_eq!(&pull.recv().unwrap()[0][..], b"warm-up");
+            push.send("dropped with the pipe").unwrap();
+            pull.disconnect(&endpoint).unwrap();
+            pull.connect(&endpoint).unwrap();
+            push.send("after").unwrap();
+            assert_eq!(&pull.recv().unwrap()[0][..], b"after", "round {round}");
+        }
+    });
+}
