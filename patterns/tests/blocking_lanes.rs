@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -17,18 +16,7 @@ use monocoque_zmtp::SocketType;
 
 /// Runs `body` on its own thread and fails the test if it takes over 60 s.
 fn bounded(body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(worker.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test took over 60 s"),
-    }
+    common::bounded_for(Duration::from_secs(60), body);
 }
 
 /// A socket that gives up a receive after 20 s.

@@ -22,18 +22,7 @@ use monocoque_zmtp::SocketType;
 
 /// Runs `body` on its own thread and fails the test if it takes over 30 s.
 fn bounded(body: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let worker = thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(worker.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the test took over 30 s"),
-    }
+    common::bounded_for(Duration::from_secs(30), body);
 }
 
 /// A socket that gives up a receive after 10 s and drops what it has queued

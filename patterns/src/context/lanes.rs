@@ -104,7 +104,8 @@ const SETTLE_TURNS: usize = 16;
 const SETTLE_TURN: Duration = Duration::from_micros(1);
 
 /// Lets the pumps of the context's lanes hand what the user put in them to
-/// their sockets before the command about to run: the count (one per
+/// their sockets before the command about to run (one from a thread that
+/// sent into a lane since its previous command): the count (one per
 /// context, raised by a user's send before the send returns, lowered once
 /// the message is in its socket or dropped) is zero once every lane is
 /// empty. A send that returned has then reached its socket's pipes, as

@@ -12,6 +12,23 @@ use monocoque_patterns::{Socket, SocketOption};
 use monocoque_runtime::{sleep, timeout, Runtime};
 use monocoque_zmtp::{Msg, SocketType};
 
+/// Runs `body` on a thread of its own (the blocking API's tests) and fails
+/// the test if it takes longer than `limit`.
+pub fn bounded_for(limit: Duration, body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(()) => worker.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(worker.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the test took over {limit:?}"),
+    }
+}
+
 /// Every transport a conformance case runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
