@@ -22,8 +22,14 @@ fn library_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("capi-lib");
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join("libzmq.so.5");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&built, &link).unwrap();
+    // Tests run in parallel: another may have made the link just now.
+    if std::fs::read_link(&link).ok().as_deref() != Some(built.as_path()) {
+        let _ = std::fs::remove_file(&link);
+        if let Err(e) = std::os::unix::fs::symlink(&built, &link) {
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "{e}");
+            assert_eq!(std::fs::read_link(&link).unwrap(), built);
+        }
+    }
     dir
 }
 
