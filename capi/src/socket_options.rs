@@ -408,14 +408,8 @@ fn reply_of(h: &mut SocketHandle, option: c_int, room: usize) -> Result<Reply, E
         }
         FD => return Ok(Reply::Int(h.socket.readiness_fd().map_err(fail)?)),
         LAST_ENDPOINT => {
-            let mut s = h
-                .socket
-                .last_endpoint()
-                .map_err(fail)?
-                .unwrap_or_default()
-                .into_bytes();
-            s.push(0);
-            return Ok(Reply::Bytes(s));
+            let endpoint = h.socket.last_endpoint().map_err(fail)?;
+            return Ok(text(endpoint.unwrap_or_default().as_bytes()));
         }
         THREAD_SAFE => return Ok(Reply::Int(0)),
         TOPICS_COUNT => {
