@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// libzmq's version whose ABI the library offers (as `zmq_version` says).
-const VERSION: &str = "4.3.5";
+const VERSION: &str = "4.3.4";
 
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libzmq.so.5");

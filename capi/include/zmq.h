@@ -20,7 +20,7 @@ extern "C" {
 /* The libzmq version whose ABI is offered. */
 #define ZMQ_VERSION_MAJOR 4
 #define ZMQ_VERSION_MINOR 3
-#define ZMQ_VERSION_PATCH 5
+#define ZMQ_VERSION_PATCH 4
 #define ZMQ_MAKE_VERSION(major, minor, patch) \
     ((major) *10000 + (minor) *100 + (patch))
 #define ZMQ_VERSION \

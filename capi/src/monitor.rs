@@ -10,6 +10,9 @@
 //! again, with a NULL endpoint or a new one), which sends MONITOR_STOPPED
 //! at once, as libzmq's `stop_monitor` does.
 //!
+//! A failed handshake is HANDSHAKE_FAILED_* then DISCONNECTED, as libzmq
+//! reports it.
+//!
 //! Values: HANDSHAKE_FAILED_* carry libzmq's code (protocol error or ZAP
 //! status), CONNECT_RETRIED the interval in milliseconds. Where libzmq puts
 //! a descriptor (CONNECTED, ACCEPTED, LISTENING, DISCONNECTED, CLOSED) or an
@@ -136,25 +139,41 @@ fn forward(monitor: BlockingMonitor, outlet: Outlet, mask: u16) {
         let Some((id, value, endpoint)) = libzmq_event(&event) else {
             continue;
         };
-        if id & mask == 0 && id != MONITOR_STOPPED {
-            continue;
-        }
-        let Some(pair) = lock(&outlet).pair.take() else {
-            return; // stopped
-        };
-        // Waits while the application's PAIR is full (or not connected yet).
-        let sent = id & mask == 0 || pair.send(event_message(id, value, endpoint)).is_ok();
-        let mut state = lock(&outlet);
-        if state.stopped {
-            // Stopped during the send: MONITOR_STOPPED is this thread's to send.
-            send_stopped(&pair, mask);
+        if !deliver(&outlet, mask, id, value, endpoint) {
             return;
         }
-        if !sent || id == MONITOR_STOPPED {
+        // libzmq reports a failed handshake's connection as disconnected
+        // too, right after the failure.
+        if matches!(event, MonitorEvent::HandshakeFailed { .. })
+            && !deliver(&outlet, mask, DISCONNECTED, 0, endpoint)
+        {
             return;
         }
-        state.pair = Some(pair);
     }
+}
+
+/// Sends one event to the outlet if the mask has it; whether forwarding
+/// goes on.
+fn deliver(outlet: &Outlet, mask: u16, id: u16, value: u32, endpoint: &str) -> bool {
+    if id & mask == 0 && id != MONITOR_STOPPED {
+        return true;
+    }
+    let Some(pair) = lock(outlet).pair.take() else {
+        return false; // stopped
+    };
+    // Waits while the application's PAIR is full (or not connected yet).
+    let sent = id & mask == 0 || pair.send(event_message(id, value, endpoint)).is_ok();
+    let mut state = lock(outlet);
+    if state.stopped {
+        // Stopped during the send: MONITOR_STOPPED is this thread's to send.
+        send_stopped(&pair, mask);
+        return false;
+    }
+    if !sent || id == MONITOR_STOPPED {
+        return false;
+    }
+    state.pair = Some(pair);
+    true
 }
 
 impl MonitorThread {

@@ -114,12 +114,27 @@ impl Value<'_> {
         Ok(u64::from_ne_bytes(bytes))
     }
 
+    /// A flag libzmq takes as 0 or 1 only (IMMEDIATE, IPV6, CONFLATE, ...).
     fn flag(&self) -> Result<bool, Errno> {
         match self.int()? {
             0 => Ok(false),
             1 => Ok(true),
             _ => Err(libc::EINVAL),
         }
+    }
+
+    /// A flag libzmq takes as any non-negative int, non-zero meaning on
+    /// (the ROUTER, REQ and XPUB switches).
+    fn switch(&self) -> Result<bool, Errno> {
+        match self.int()? {
+            v if v < 0 => Err(libc::EINVAL),
+            v => Ok(v != 0),
+        }
+    }
+
+    /// A flag libzmq takes as any int, non-zero meaning on (INVERT_MATCHING).
+    fn relaxed(&self) -> Result<bool, Errno> {
+        Ok(self.int()? != 0)
     }
 
     fn non_negative(&self) -> Result<u32, Errno> {
@@ -198,8 +213,8 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         ROUTING_ID => O::RoutingId(v.bytes()),
         SUBSCRIBE => O::Subscribe(v.bytes()),
         UNSUBSCRIBE => O::Unsubscribe(v.bytes()),
-        ROUTER_MANDATORY => O::RouterMandatory(v.flag()?),
-        ROUTER_HANDOVER => O::RouterHandover(v.flag()?),
+        ROUTER_MANDATORY => O::RouterMandatory(v.switch()?),
+        ROUTER_HANDOVER => O::RouterHandover(v.switch()?),
         ROUTER_NOTIFY => O::RouterNotify(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
         CONNECT_ROUTING_ID => O::ConnectRoutingId(v.bytes()),
         SNDBUF => O::SndBuf(v.system_or()?),
@@ -208,9 +223,9 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         IPV6 => O::Ipv6(v.flag()?),
         IPV4ONLY => O::Ipv6(!v.flag()?),
         STREAM_NOTIFY => O::StreamNotify(v.flag()?),
-        PROBE_ROUTER => O::ProbeRouter(v.flag()?),
-        REQ_CORRELATE => O::ReqCorrelate(v.flag()?),
-        REQ_RELAXED => O::ReqRelaxed(v.flag()?),
+        PROBE_ROUTER => O::ProbeRouter(v.switch()?),
+        REQ_CORRELATE => O::ReqCorrelate(v.switch()?),
+        REQ_RELAXED => O::ReqRelaxed(v.switch()?),
         CONFLATE => O::Conflate(v.flag()?),
         TCP_KEEPALIVE => O::TcpKeepalive(match v.int()? {
             -1 => None,
@@ -230,14 +245,14 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
             us if us > 0 => Some(Duration::from_micros(us as u64)),
             _ => return Err(libc::EINVAL),
         }),
-        XPUB_VERBOSE => O::XpubVerbose(v.flag()?),
-        XPUB_VERBOSER => O::XpubVerboser(v.flag()?),
-        XPUB_MANUAL => O::XpubManual(v.flag()?),
-        XPUB_MANUAL_LAST_VALUE => O::XpubManualLastValue(v.flag()?),
-        ONLY_FIRST_SUBSCRIBE => O::OnlyFirstSubscribe(v.flag()?),
-        XPUB_NODROP => O::XpubNodrop(v.flag()?),
+        XPUB_VERBOSE => O::XpubVerbose(v.switch()?),
+        XPUB_VERBOSER => O::XpubVerboser(v.switch()?),
+        XPUB_MANUAL => O::XpubManual(v.switch()?),
+        XPUB_MANUAL_LAST_VALUE => O::XpubManualLastValue(v.switch()?),
+        ONLY_FIRST_SUBSCRIBE => O::OnlyFirstSubscribe(v.switch()?),
+        XPUB_NODROP => O::XpubNodrop(v.switch()?),
         XPUB_WELCOME_MSG => O::XpubWelcomeMsg(v.bytes()),
-        INVERT_MATCHING => O::InvertMatching(v.flag()?),
+        INVERT_MATCHING => O::InvertMatching(v.relaxed()?),
         ZAP_DOMAIN => O::ZapDomain(v.bytes()),
         CURVE_SERVER => O::CurveServer(v.flag()?),
         CURVE_PUBLICKEY => {

@@ -7,6 +7,12 @@
 //! received message is handed out frame by frame, ZMQ_RCVMORE saying whether
 //! more follow.
 //!
+//! ROUTER and STREAM answer for the routing id at the first frame, as
+//! libzmq does: EHOSTUNREACH for an unknown peer and EAGAIN for a full one
+//! (ROUTER_MANDATORY, and always on STREAM); a routing id sent alone, with
+//! no frame after it, is taken and dropped. STREAM's second frame ends the
+//! message whatever its flags, as in libzmq.
+//!
 //! One difference from libzmq shows only under ZMQ_DONTWAIT: libzmq refuses
 //! a multipart message at its first frame when the socket cannot take it, and
 //! so does this layer (it asks the socket first), but a socket that fills up
@@ -17,8 +23,8 @@
 use std::ffi::{c_int, c_void};
 
 use bytes::Bytes;
-use monocoque_patterns::Events;
-use monocoque_zmtp::Msg;
+use monocoque_patterns::{Error, Events};
+use monocoque_zmtp::{Msg, SocketType};
 
 use crate::boundary::{guarded, Errno};
 use crate::errno::errno_of;
@@ -31,8 +37,23 @@ pub(crate) const DONTWAIT: c_int = 1;
 pub(crate) const SNDMORE: c_int = 2;
 
 /// Sends one frame; the message leaves with its last frame.
-pub(crate) fn send_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+pub(crate) fn send_frame(
+    h: &mut SocketHandle,
+    frame: Bytes,
+    mut flags: c_int,
+) -> Result<(), Errno> {
     let dontwait = flags & DONTWAIT != 0;
+    let kind = h.socket.socket_type();
+    if matches!(kind, SocketType::Router | SocketType::Stream) {
+        if h.outgoing.is_empty() {
+            return routing_id_frame(h, frame, flags);
+        }
+        if kind == SocketType::Stream {
+            // STREAM's second frame is the data and ends the message,
+            // whatever its flags say (libzmq ignores ZMQ_SNDMORE on it).
+            flags &= !SNDMORE;
+        }
+    }
     if flags & SNDMORE != 0 {
         if h.outgoing.is_empty() && dontwait {
             let events = h.socket.events().map_err(|e| errno_of(&e))?;
@@ -64,6 +85,24 @@ pub(crate) fn send_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Re
         }
         errno
     })
+}
+
+/// ROUTER's and STREAM's first frame, the peer's routing id: answered for
+/// now, as libzmq does (`BlockingSocket::check_route`). A blocking send to a
+/// full peer is taken here and waits at the last frame.
+fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+    if flags & SNDMORE == 0 && h.socket.socket_type() == SocketType::Router {
+        // A routing id alone is no message: libzmq takes and drops it.
+        return Ok(());
+    }
+    if flags & SNDMORE != 0 {
+        match h.socket.check_route(&frame) {
+            Err(Error::WouldBlock(_)) if flags & DONTWAIT == 0 => {}
+            checked => checked.map_err(|e| errno_of(&e))?,
+        }
+    }
+    h.outgoing.push(frame);
+    Ok(())
 }
 
 /// The next frame: the rest of the message being received, or a new one.

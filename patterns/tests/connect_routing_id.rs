@@ -104,3 +104,48 @@ fn only_routers_take_it_and_it_is_checked() {
             .is_err());
     });
 }
+
+#[test]
+fn a_named_connect_is_routable_before_its_connection_is_made() {
+    // libzmq makes the pipe at connect (IMMEDIATE off): a message to the
+    // name queues at once and leaves when the connection is made. The
+    // endpoint is bound only after the send, so the connect cannot have
+    // connected yet.
+    for kind in [SocketType::Router, SocketType::Stream] {
+        run(move || async move {
+            // A free port, from a listener closed at once.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let ep = format!("tcp://127.0.0.1:{port}");
+            let mut options = vec![id("early")];
+            if kind == SocketType::Router {
+                options.push(SocketOption::RouterMandatory(true));
+            }
+            let connecting = socket(kind, options);
+            connecting.connect(&ep).unwrap();
+            connecting.try_send(Msg::from(["early", "queued"])).unwrap();
+            assert!(
+                matches!(
+                    connecting.try_send(Msg::from(["other", "lost"])),
+                    Err(Error::HostUnreachable)
+                ),
+                "{kind:?}: an unnamed peer is still unknown"
+            );
+            if kind == SocketType::Router {
+                let dealer = socket(SocketType::Dealer, vec![]);
+                dealer.bind(&ep).unwrap();
+                assert_eq!(dealer.recv().await.unwrap(), Msg::from("queued"));
+            } else {
+                let server = socket(SocketType::Stream, vec![]);
+                server.bind(&ep).unwrap();
+                let opened = server.recv().await.unwrap();
+                assert_eq!(&opened[1][..], b"", "the connection's notice");
+                let data = server.recv().await.unwrap();
+                assert_eq!(&data[1][..], b"queued");
+            }
+        });
+    }
+}

@@ -118,8 +118,9 @@ int main (void)
         CHECK (zmq_getsockopt (steering, ZMQ_RCVMORE, &more, &more_size) == 0);
         CHECK (more == (i < 7));
     }
-    /* Frontend frames and bytes in; backend frames and bytes out. */
-    CHECK (stats[0] == 2 && stats[1] == 8 && stats[6] == 2 && stats[7] == 8);
+    /* Frontend messages and bytes in; backend messages and bytes out: a
+       multipart message counts once, as libzmq 4.3.4 counts. */
+    CHECK (stats[0] == 1 && stats[1] == 8 && stats[6] == 1 && stats[7] == 8);
     CHECK (zmq_send (steering, "TERMINATE", 9, 0) == 9);
     CHECK (pthread_join (proxy, NULL) == 0);
     CHECK (args.rc == 0);

@@ -138,6 +138,18 @@ int main (void)
     path[6 + 108] = 0;
     CHECK (zmq_bind (pub, path) == -1 && zmq_errno () == ENAMETOOLONG);
 
+    /* Flags as libzmq parses them: some take 0 or 1 only, the ROUTER, REQ
+       and XPUB switches any non-negative int, INVERT_MATCHING any int. */
+    void *req = zmq_socket (ctx, ZMQ_REQ);
+    int ten = 10, minus = -1, two = 2;
+    CHECK (zmq_setsockopt (req, ZMQ_REQ_CORRELATE, &ten, sizeof ten) == 0);
+    CHECK (get_int (req, ZMQ_REQ_CORRELATE) == 1);
+    CHECK (zmq_setsockopt (req, ZMQ_REQ_RELAXED, &minus, sizeof minus) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (req, ZMQ_IMMEDIATE, &two, sizeof two) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_close (req) == 0);
+    CHECK (zmq_setsockopt (pub, ZMQ_INVERT_MATCHING, &minus, sizeof minus) == 0);
+    CHECK (get_int (pub, ZMQ_INVERT_MATCHING) == 1);
+
     CHECK (zmq_close (push) == 0);
     CHECK (zmq_close (server) == 0);
     CHECK (zmq_close (pub) == 0);

@@ -11,7 +11,7 @@ use super::poll::{poll, PollItem};
 use super::BlockingSocket;
 use monocoque_zmtp::Msg;
 
-use crate::{Error, Events, ProxyStatistics, Result, SideStatistics};
+use crate::{Error, Events, ProxyStatistics, Result};
 use monocoque_zmtp::SocketType;
 
 /// Messages moved per readable side before polling again, so one side's
@@ -48,55 +48,117 @@ pub fn blocking_proxy(
     backend: &BlockingSocket,
     capture: Option<&BlockingSocket>,
 ) -> Result<()> {
+    let mut proxy = Proxy::new(frontend, backend, capture);
     loop {
-        let mut items = [
-            PollItem::socket(frontend, Events::POLLIN),
-            PollItem::socket(backend, Events::POLLIN),
-        ];
-        poll(&mut items, None)?;
-        let mut stats = ProxyStatistics::default();
-        let ProxyStatistics {
-            frontend: f,
-            backend: b,
-        } = &mut stats;
-        if items[0].is_readable() {
-            forward(frontend, backend, capture, (&mut *f, &mut *b))?;
-        }
-        if items[1].is_readable() {
-            forward(backend, frontend, capture, (b, f))?;
-        }
+        proxy.step(None)?;
     }
 }
 
-/// Moves what `from` has queued, up to a burst, counting what crosses in
-/// `counts` (frames and bytes received on `from`, sent on `to`).
-fn forward(
-    from: &BlockingSocket,
-    to: &BlockingSocket,
-    capture: Option<&BlockingSocket>,
-    counts: (&mut SideStatistics, &mut SideStatistics),
-) -> Result<()> {
-    let (received, sent) = counts;
-    for _ in 0..BURST {
-        let msg = match from.try_recv() {
-            Ok(msg) => msg,
-            Err(Error::WouldBlock(_)) => return Ok(()),
-            Err(e) => return Err(e),
+/// The two directions of a proxy and what they have moved. As libzmq's
+/// proxy, a side is read only while the other can take a message: a
+/// message taken that found no room is held, and its side is not read
+/// again until the message is sent. So a full (or peerless) destination
+/// never blocks the proxy, and the control socket is always heard.
+struct Proxy<'a> {
+    frontend: &'a BlockingSocket,
+    backend: &'a BlockingSocket,
+    capture: Option<&'a BlockingSocket>,
+    /// Frontend to backend, then backend to frontend: a message waiting for
+    /// room in its destination.
+    held: [Option<Msg>; 2],
+    stats: ProxyStatistics,
+}
+
+impl<'a> Proxy<'a> {
+    fn new(
+        frontend: &'a BlockingSocket,
+        backend: &'a BlockingSocket,
+        capture: Option<&'a BlockingSocket>,
+    ) -> Proxy<'a> {
+        Proxy {
+            frontend,
+            backend,
+            capture,
+            held: [None, None],
+            stats: ProxyStatistics::default(),
+        }
+    }
+
+    /// Waits until a direction can move (or `control` is readable, which
+    /// this returns), then moves what it can without waiting.
+    fn step(&mut self, control: Option<&BlockingSocket>) -> Result<bool> {
+        let ends = [(self.frontend, self.backend), (self.backend, self.frontend)];
+        let watch = |i: usize| match self.held[i] {
+            Some(_) => PollItem::socket(ends[i].1, Events::POLLOUT),
+            None => PollItem::socket(ends[i].0, Events::POLLIN),
         };
-        let (frames, bytes) = (msg.len() as u64, msg.byte_len() as u64);
-        received.frames_in += frames;
-        received.bytes_in += bytes;
-        if let Some(c) = capture {
-            send_when_room(c, &msg)?;
+        // The third item is watched only with a control socket.
+        let mut items = [
+            watch(0),
+            watch(1),
+            PollItem::socket(control.unwrap_or(self.frontend), Events::POLLIN),
+        ];
+        let watched = if control.is_some() { 3 } else { 2 };
+        poll(&mut items[..watched], None)?;
+        let control_ready = control.is_some() && items[2].is_readable();
+        for (i, item) in items[..2].iter().enumerate() {
+            if item.is_readable() || item.is_writable() {
+                self.forward(i)?;
+            }
         }
-        send_when_room(to, &msg)?;
-        sent.frames_out += frames;
-        sent.bytes_out += bytes;
+        Ok(control_ready)
     }
-    Ok(())
+
+    /// Moves direction `i`'s held message, then up to a burst more, until
+    /// the source is empty or the destination full.
+    fn forward(&mut self, i: usize) -> Result<()> {
+        let (from, to) = if i == 0 {
+            (self.frontend, self.backend)
+        } else {
+            (self.backend, self.frontend)
+        };
+        let ProxyStatistics { frontend, backend } = &mut self.stats;
+        let (received, sent) = if i == 0 {
+            (frontend, backend)
+        } else {
+            (backend, frontend)
+        };
+        for _ in 0..BURST {
+            let msg = match self.held[i].take() {
+                Some(msg) => msg,
+                None => {
+                    let msg = match from.try_recv() {
+                        Ok(msg) => msg,
+                        Err(Error::WouldBlock(_)) => return Ok(()),
+                        Err(e) => return Err(e),
+                    };
+                    received.messages_in += 1;
+                    received.bytes_in += msg.byte_len() as u64;
+                    if let Some(c) = self.capture {
+                        send_when_room(c, &msg)?;
+                    }
+                    msg
+                }
+            };
+            let bytes = msg.byte_len() as u64;
+            match to.try_send(msg.clone()) {
+                Ok(()) => {
+                    sent.messages_out += 1;
+                    sent.bytes_out += bytes;
+                }
+                Err(Error::WouldBlock(_)) => {
+                    self.held[i] = Some(msg);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Sends `msg`, waiting for room past any SNDTIMEO.
+/// Sends `msg` to the capture socket, waiting for room past any SNDTIMEO
+/// (libzmq's proxy waits on its capture socket too).
 fn send_when_room(to: &BlockingSocket, msg: &Msg) -> Result<()> {
     loop {
         match to.send(msg.clone()) {
@@ -115,8 +177,8 @@ fn send_when_room(to: &BlockingSocket, msg: &Msg) -> Result<()> {
 /// - `PAUSE`: stop forwarding (messages wait in the sockets' queues);
 /// - `RESUME`: forward again;
 /// - `TERMINATE`: stop; the call returns `Ok(())`;
-/// - `STATISTICS`: reply with [`ProxyStatistics::to_msg`] (frames and bytes
-///   in and out of each side, as libzmq 4.3.5 counts them).
+/// - `STATISTICS`: reply with [`ProxyStatistics::to_msg`] (messages and bytes
+///   in and out of each side, as libzmq 4.3.4 counts them).
 ///
 /// A REP control socket gets an empty reply to the other commands (its
 /// alternation needs one). Anything else is logged and ignored.
@@ -140,7 +202,7 @@ fn send_when_room(to: &BlockingSocket, msg: &Msg) -> Result<()> {
 /// assert_eq!(&sink.recv().unwrap()[0][..], b"job");
 /// steering.send("STATISTICS").unwrap();
 /// let stats = ProxyStatistics::from_msg(&steering.recv().unwrap()).unwrap();
-/// assert_eq!((stats.frontend.frames_in, stats.backend.bytes_out), (1, 3));
+/// assert_eq!((stats.frontend.messages_in, stats.backend.bytes_out), (1, 3));
 /// steering.send("TERMINATE").unwrap();
 /// proxy.join().unwrap().unwrap();
 /// ```
@@ -152,33 +214,21 @@ pub fn blocking_proxy_steerable(
 ) -> Result<()> {
     let rep = control.socket_type() == SocketType::Rep;
     let mut paused = false;
-    let mut stats = ProxyStatistics::default();
+    let mut proxy = Proxy::new(frontend, backend, capture);
     loop {
-        let mut items = [
-            PollItem::socket(control, Events::POLLIN),
-            PollItem::socket(frontend, Events::POLLIN),
-            PollItem::socket(backend, Events::POLLIN),
-        ];
         // While paused only the control socket is watched.
-        let watched = if paused { 1 } else { 3 };
-        poll(&mut items[..watched], None)?;
-        let ready = items.map(|i| i.is_readable());
-        let ProxyStatistics {
-            frontend: f,
-            backend: b,
-        } = &mut stats;
-        if watched == 3 && ready[1] {
-            forward(frontend, backend, capture, (&mut *f, &mut *b))?;
-        }
-        if watched == 3 && ready[2] {
-            forward(backend, frontend, capture, (b, f))?;
-        }
-        if ready[0] {
+        let control_ready = if paused {
+            poll(&mut [PollItem::socket(control, Events::POLLIN)], None)?;
+            true
+        } else {
+            proxy.step(Some(control))?
+        };
+        if control_ready {
             let command = control.recv()?;
             let word = command.frames().first().map(|f| &f[..]).unwrap_or(b"");
             match word {
                 b"STATISTICS" => {
-                    control.send(stats.to_msg())?;
+                    control.send(proxy.stats.to_msg())?;
                     continue;
                 }
                 b"PAUSE" => paused = true,

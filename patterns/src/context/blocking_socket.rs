@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
@@ -311,6 +312,15 @@ impl BlockingSocket {
     /// receive).
     pub fn try_recv_with_properties(&self) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
         self.receive(false)
+    }
+
+    /// ROUTER and STREAM: whether a message to `routing_id` would be taken
+    /// now; see [`Socket::check_route`](crate::Socket::check_route).
+    pub fn check_route(&self, routing_id: &[u8]) -> Result<()> {
+        expect_reply!(
+            self.call(Command::CheckRoute(Bytes::copy_from_slice(routing_id)))?,
+            Done
+        )
     }
 
     /// What the socket can do now without waiting (ZMQ_EVENTS); see

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
@@ -67,6 +68,9 @@ pub(super) enum Command {
         wait: bool,
         max: usize,
     },
+    /// ROUTER and STREAM: whether a message to this routing id would be
+    /// taken now (`Socket::check_route`).
+    CheckRoute(Bytes),
     /// ZMQ_EVENTS (clears the readiness descriptor's signal).
     Events,
     /// ZMQ_FD: the socket's readiness descriptor, made on first use.
@@ -99,7 +103,8 @@ pub(super) type Received = (Msg, Option<Arc<PeerProperties>>);
 
 /// The answer to one [`Control::Open`] or [`Command`].
 pub(super) enum Reply {
-    /// Open, SetOption, Monitor, Bind, Connect, Unbind, Disconnect, Send.
+    /// Open, SetOption, Monitor, Bind, Connect, Unbind, Disconnect, Send,
+    /// CheckRoute.
     Done(Result<()>),
     /// Recv: at least one message, in order.
     Received(Result<VecDeque<Received>>),

@@ -229,6 +229,9 @@ async fn run(
                 .and_then(|()| socket.try_recv_with_properties()),
             max,
         ),
+        Command::CheckRoute(id) => {
+            Reply::Done(shutdown.check().and_then(|()| socket.check_route(&id)))
+        }
         Command::Events => Reply::Events(shutdown.check().and_then(|()| socket.events())),
         Command::ReadinessFd => {
             let fd = shutdown.check().and_then(|()| socket.readiness_event_fd());

@@ -46,9 +46,7 @@ pub(crate) async fn run<S: Stream>(
     owner: Rc<dyn EngineOwner>,
 ) -> EngineEnd {
     let remote = stream.remote_address();
-    let Some(mut engine) = RawEngine::attach(setup, owner.clone(), remote) else {
-        return EngineEnd::Released;
-    };
+    let mut engine = RawEngine::attach(setup, owner.clone(), remote);
     let end = drive(&stream, &mut engine).await;
     engine.finish(end)
 }
@@ -60,6 +58,8 @@ pub(crate) struct RawEngine {
     remote: Option<String>,
     lifecycle_key: u64,
     far: FarEnd,
+    /// The pipe outlives this connection (made at connect).
+    persistent: bool,
     /// A read waiting for room in the inbound queue.
     held: Option<Msg>,
     /// A zero-length message was taken: close once the write before it ends.
@@ -67,46 +67,55 @@ pub(crate) struct RawEngine {
 }
 
 impl RawEngine {
-    /// Makes the pipe and hands the owner its end. A STREAM connection
-    /// always gets a fresh pipe (the socket makes no persistent one for
-    /// it); were it handed one, the connection is given up.
-    fn attach(
-        setup: EngineSetup,
-        owner: Rc<dyn EngineOwner>,
-        remote: Option<String>,
-    ) -> Option<RawEngine> {
-        let PipePlan::Fresh {
-            peer,
-            shape,
-            signals,
-        } = setup.pipe
-        else {
-            tracing::debug!(endpoint = %setup.endpoint, "raw connection offered a persistent pipe; closed");
-            return None;
-        };
+    /// Makes the pipe and hands the owner its end, or takes up the pipe the
+    /// socket made at connect: a STREAM connect with CONNECT_ROUTING_ID is
+    /// routable before its connection is made (as in libzmq), so its pipe
+    /// exists first and outlives each connection, as a ZMTP connecter's.
+    fn attach(setup: EngineSetup, owner: Rc<dyn EngineOwner>, remote: Option<String>) -> RawEngine {
         let identity = setup.peer_routing_id.unwrap_or_default();
-        let mut pipe = Pipe::new(peer, shape, &signals, &setup.endpoint);
-        pipe.inbound.borrow_mut().writer = Notify::Task(None);
-        pipe.outbound.borrow_mut().reader = Notify::Task(None);
-        pipe.properties = Some(Arc::new(PeerProperties::raw(
-            remote.as_deref(),
-            identity.clone(),
-        )));
-        pipe.identity = identity;
-        pipe.connected = true;
-        pipe.remote = remote.clone();
-        let far = pipe.far_end();
-        owner.report(EngineEvent::Attached(pipe));
+        let properties = Arc::new(PeerProperties::raw(remote.as_deref(), identity.clone()));
+        let (far, persistent) = match setup.pipe {
+            PipePlan::Fresh {
+                peer,
+                shape,
+                signals,
+            } => {
+                let mut pipe = Pipe::new(peer, shape, &signals, &setup.endpoint);
+                pipe.inbound.borrow_mut().writer = Notify::Task(None);
+                pipe.outbound.borrow_mut().reader = Notify::Task(None);
+                pipe.properties = Some(properties);
+                pipe.identity = identity;
+                pipe.connected = true;
+                pipe.remote = remote.clone();
+                let far = pipe.far_end();
+                owner.report(EngineEvent::Attached(pipe));
+                (far, false)
+            }
+            PipePlan::Persistent(far) => {
+                far.inbound.borrow_mut().writer = Notify::Task(None);
+                far.outbound.borrow_mut().reader = Notify::Task(None);
+                owner.report(EngineEvent::Reattached {
+                    peer: far.peer,
+                    remote: remote.clone(),
+                    properties,
+                    identity,
+                    socket_type: None,
+                    endpoint: setup.endpoint.clone(),
+                });
+                (far, true)
+            }
+        };
         let lifecycle_key = owner.lifecycle().task_key();
-        Some(RawEngine {
+        RawEngine {
             owner,
             endpoint: setup.endpoint,
             remote,
             lifecycle_key,
             far,
+            persistent,
             held: None,
             closing: false,
-        })
+        }
     }
 
     /// Phase 1: the held read into the inbound queue, if it has room.
@@ -201,7 +210,8 @@ impl RawEngine {
             &*self.owner,
             self.lifecycle_key,
             (self.endpoint, self.remote),
-            Some((self.far, false)),
+            // A close the socket asked for ends the pipe too.
+            Some((self.far, self.persistent && !self.closing)),
             end,
         )
     }

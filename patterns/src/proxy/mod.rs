@@ -54,7 +54,7 @@ pub async fn proxy(frontend: &Socket, backend: &Socket, capture: Option<&Socket>
     first_of(there, back).await
 }
 
-/// A proxy steered through `control` (libzmq 4.3.5's zmq_proxy_steerable):
+/// A proxy steered through `control` (libzmq 4.3's zmq_proxy_steerable):
 /// each message received there is one command:
 ///
 /// - `PAUSE`: stop forwarding (messages wait in the sockets' queues);
@@ -97,18 +97,19 @@ struct ProxyState {
 }
 
 impl ProxyState {
-    fn count(&self, dir: Direction, frames: usize, bytes: usize, received: bool) {
+    /// Counts one message of `bytes` (all frames) moved in `dir`.
+    fn count(&self, dir: Direction, bytes: usize, received: bool) {
         let mut s = self.stats.get();
         let side = match (dir, received) {
             (Direction::Out, true) | (Direction::Back, false) => &mut s.frontend,
             (Direction::Back, true) | (Direction::Out, false) => &mut s.backend,
         };
-        let (f, b) = (frames as u64, bytes as u64);
+        let b = bytes as u64;
         if received {
-            side.frames_in += f;
+            side.messages_in += 1;
             side.bytes_in += b;
         } else {
-            side.frames_out += f;
+            side.messages_out += 1;
             side.bytes_out += b;
         }
         self.stats.set(s);
@@ -146,13 +147,13 @@ async fn forward(
             monocoque_runtime::yield_now().await;
         }
         let msg = gated_recv(from, state).await?;
-        let (frames, bytes) = (msg.len(), msg.byte_len());
-        state.count(dir, frames, bytes, true);
+        let bytes = msg.byte_len();
+        state.count(dir, bytes, true);
         if let Some(c) = capture {
             c.send_until(msg.clone(), None).await?;
         }
         to.send_until(msg, None).await?;
-        state.count(dir, frames, bytes, false);
+        state.count(dir, bytes, false);
     }
 }
 

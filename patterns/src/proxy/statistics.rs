@@ -3,16 +3,17 @@
 use bytes::Bytes;
 use monocoque_zmtp::Msg;
 
-/// Traffic through one side of a proxy, counted in frames, as libzmq 4.3.5's
-/// zmq_proxy_steerable counts ("each part individually").
+/// Traffic through one side of a proxy, counted in messages (a multipart
+/// message is one), as libzmq 4.3.4's zmq_proxy_steerable counts and its
+/// test_proxy checks (4.3.5 counts each part).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SideStatistics {
-    /// Frames received on this side.
-    pub frames_in: u64,
+    /// Messages received on this side.
+    pub messages_in: u64,
     /// Bytes received on this side (frame bodies).
     pub bytes_in: u64,
-    /// Frames sent on this side.
-    pub frames_out: u64,
+    /// Messages sent on this side.
+    pub messages_out: u64,
     /// Bytes sent on this side.
     pub bytes_out: u64,
 }
@@ -22,7 +23,7 @@ pub struct SideStatistics {
 /// ```
 /// use monocoque_patterns::ProxyStatistics;
 /// let mut s = ProxyStatistics::default();
-/// s.frontend.frames_in = 2;
+/// s.frontend.messages_in = 2;
 /// let reply = s.to_msg();
 /// assert_eq!(reply.len(), 8);
 /// assert_eq!(ProxyStatistics::from_msg(&reply), Some(s));
@@ -37,17 +38,17 @@ pub struct ProxyStatistics {
 
 impl ProxyStatistics {
     /// The STATISTICS reply: eight frames of one `u64` each, in the host's
-    /// byte order as libzmq writes them: frontend frames in, bytes in,
-    /// frames out, bytes out, then the same for the backend.
+    /// byte order as libzmq writes them: frontend messages in, bytes in,
+    /// messages out, bytes out, then the same for the backend.
     pub fn to_msg(&self) -> Msg {
         let values = [
-            self.frontend.frames_in,
+            self.frontend.messages_in,
             self.frontend.bytes_in,
-            self.frontend.frames_out,
+            self.frontend.messages_out,
             self.frontend.bytes_out,
-            self.backend.frames_in,
+            self.backend.messages_in,
             self.backend.bytes_in,
-            self.backend.frames_out,
+            self.backend.messages_out,
             self.backend.bytes_out,
         ];
         Msg::from(
@@ -68,9 +69,9 @@ impl ProxyStatistics {
             *slot = u64::from_ne_bytes(frame[..].try_into().ok()?);
         }
         let side = |a: &[u64]| SideStatistics {
-            frames_in: a[0],
+            messages_in: a[0],
             bytes_in: a[1],
-            frames_out: a[2],
+            messages_out: a[2],
             bytes_out: a[3],
         };
         Some(ProxyStatistics {

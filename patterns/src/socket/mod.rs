@@ -121,6 +121,30 @@ impl Socket {
         state.queued()
     }
 
+    /// ROUTER and STREAM: whether a message to the peer `routing_id` names
+    /// would be taken now, as libzmq answers at a message's first frame.
+    /// Under ROUTER_MANDATORY (always on STREAM) an unknown id is
+    /// [`Error::HostUnreachable`] and a peer at its SNDHWM is
+    /// [`Error::WouldBlock`]; without it any id is taken (and a message that
+    /// cannot go is dropped).
+    ///
+    /// ```
+    /// use monocoque_patterns::{Error, Socket, SocketOption};
+    /// use monocoque_zmtp::SocketType;
+    /// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+    /// rt.block_on(async {
+    ///     let router = Socket::new(SocketType::Router).unwrap();
+    ///     assert!(router.check_route(b"nobody").is_ok(), "dropped, not refused");
+    ///     router.set_option(SocketOption::RouterMandatory(true)).unwrap();
+    ///     assert!(matches!(router.check_route(b"nobody"), Err(Error::HostUnreachable)));
+    /// });
+    /// ```
+    pub fn check_route(&self, routing_id: &[u8]) -> Result<()> {
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.check_route(routing_id)
+    }
+
     /// Peers connected now: handshake done (tcp, ipc) or joined (inproc).
     pub fn peer_count(&self) -> usize {
         let mut state = self.shared.state.borrow_mut();
@@ -387,8 +411,10 @@ impl Socket {
     ) {
         let mut state = self.shared.state.borrow_mut();
         // A STREAM's connections are raw: each gets a fresh pipe (and a
-        // fresh routing id), as libzmq's do.
-        let persistent = if state.options.immediate || state.kind == SocketType::Stream {
+        // fresh routing id), unless CONNECT_ROUTING_ID names the connect,
+        // which is routable at once (as in libzmq).
+        let fresh_each_time = state.kind == SocketType::Stream && peer_routing_id.is_none();
+        let persistent = if state.options.immediate || fresh_each_time {
             None
         } else {
             let peer = self.shared.allocate_peer();
@@ -396,6 +422,9 @@ impl Socket {
             let pipe = Pipe::new(peer, shape, &self.shared.signals, &display);
             let far = pipe.far_end();
             state.attach(pipe);
+            if let Some(id) = &peer_routing_id {
+                state.register_connect_routing_id(peer, id);
+            }
             Some(far)
         };
         drop(state);
@@ -806,8 +835,11 @@ impl Socket {
                 let name = &e.resolved["inproc://".len()..];
                 if e.bound {
                     inproc::unbind(&self.host(), name);
-                } else {
+                } else if linger.is_some_and(|l| l.is_zero()) {
                     inproc::forget_pending(&self.host(), name);
+                } else {
+                    let deadline = linger.map(|l| Instant::now() + l);
+                    inproc::close_pending(&self.host(), name, deadline);
                 }
             }
             if e.bound {

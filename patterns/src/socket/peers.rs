@@ -162,6 +162,12 @@ impl Peers {
         }
     }
 
+    /// A message not popped from a pipe (a ROUTER's notification) is about
+    /// `peer`: its properties are the last message's.
+    pub(crate) fn set_last_from(&mut self, peer: PeerId) {
+        self.last_from = Some(peer);
+    }
+
     /// Forgets the last message's sender (a receive is starting).
     pub(crate) fn forget_last(&mut self) {
         self.last_from = None;

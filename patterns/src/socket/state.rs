@@ -188,9 +188,12 @@ impl SocketState {
 
     /// The connection under a persistent pipe dropped; the pipe stays.
     fn disconnected(&mut self, peer: PeerId) {
-        self.role.peer_disconnected(peer);
+        let departure_in_pipe = self.role.peer_disconnected(peer);
         if let Some(p) = self.peers.get_mut(peer) {
             p.connected = false;
+            if departure_in_pipe {
+                p.inbound.borrow_mut().push(Msg::from(vec![Bytes::new()]));
+            }
             // RFC 28/30/31: messages for a peer that disconnected are
             // discarded; none is replayed to the next connection.
             let dropped = p.outbound.borrow_mut().clear();
@@ -208,14 +211,36 @@ impl SocketState {
         }
     }
 
+    /// CONNECT_ROUTING_ID on a ROUTER: the connect's pipe is routable under
+    /// `identity` from now on, before its connection is made.
+    pub(crate) fn register_connect_routing_id(&mut self, peer: PeerId, identity: &Bytes) {
+        let Role::Router(router) = &mut self.role else {
+            return;
+        };
+        let registered = router.register_early(peer, identity);
+        self.apply_registration(peer, identity, registered);
+    }
+
     /// A ROUTER registers a connected peer's routing id; a duplicate is
     /// refused (the newcomer goes) or handed over (the old holder goes).
     fn register_identity(&mut self, peer: PeerId, identity: &Bytes) {
         let Role::Router(router) = &mut self.role else {
             return;
         };
-        match router.register(peer, identity) {
-            Registered::As(id) => self.set_identity(peer, id),
+        let registered = router.register(peer, identity);
+        self.apply_registration(peer, identity, registered);
+    }
+
+    fn apply_registration(&mut self, peer: PeerId, identity: &Bytes, registered: Registered) {
+        match registered {
+            Registered::As(id) => {
+                if self.kind == SocketType::Stream && identity.is_empty() {
+                    // libzmq's STREAM reads back (ZMQ_ROUTING_ID) the id it
+                    // made last, for a connection it named itself.
+                    self.options.routing_id = id.clone();
+                }
+                self.set_identity(peer, id)
+            }
             Registered::TookOver { identity, evicted } => {
                 self.set_identity(peer, identity);
                 tracing::info!(old = ?evicted, "ROUTER_HANDOVER: routing id taken over by a new peer");
@@ -528,6 +553,15 @@ impl SocketState {
         }
     }
 
+    /// ROUTER and STREAM: whether a message to `routing_id` would be taken
+    /// now (`Router::check_route`); other types cannot address a peer.
+    pub(crate) fn check_route(&self, routing_id: &[u8]) -> Result<()> {
+        match &self.role {
+            Role::Router(r) => r.check_route(&self.peers, routing_id),
+            _ => Err(not_supported(self.kind, "address a peer by routing id")),
+        }
+    }
+
     /// Peers connected now.
     pub(crate) fn peer_count(&self) -> usize {
         self.peers.connected_count()
@@ -556,7 +590,12 @@ impl SocketState {
     /// LINGER 0: what is queued to `peer` is discarded at close.
     pub(crate) fn discard_outbound(&mut self, peer: PeerId) {
         if let Some(p) = self.peers.get(peer) {
-            p.outbound.borrow_mut().close_reader();
+            // What went to a joined inproc peer is in its queue already and
+            // stays for it to read, as in libzmq (LINGER covers messages
+            // not yet delivered).
+            if p.inproc_peer.is_none() {
+                p.outbound.borrow_mut().close_reader();
+            }
         }
     }
 

@@ -75,6 +75,14 @@ impl RoutingTable {
             self.auto_identity()
         } else {
             if let Some(&holder) = self.by_identity.get(requested) {
+                if holder == peer {
+                    // Registered early (CONNECT_ROUTING_ID), again at the
+                    // handshake: nothing changes.
+                    return Ok(Registration {
+                        identity: requested.clone(),
+                        evicted: None,
+                    });
+                }
                 if !handover {
                     return Err(Error::DuplicateIdentity);
                 }

@@ -6,20 +6,25 @@
 //! thread). Connecting before the bind works: the connecting socket gets its
 //! pipe at once, messages queue in it (up to SNDHWM), and the bind completes
 //! the pipe.
+//!
+//! As in libzmq, inproc does not check that the two sockets' types may talk
+//! (ZMTP's handshake does that on tcp and ipc): a PAIR connected to a PULL
+//! sends to it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::time::Instant;
 
 use monocoque_zmtp::{Msg, SocketType};
 
-use crate::host::SocketHost;
+use crate::host::{ConnectionTerms, SocketHost};
 use crate::monitor::MonitorEvent;
 use crate::pipe::{Pipe, PipeEvent, PipeShape, SharedQueue};
 use crate::{Error, PeerId, Result};
 
 struct PendingConnect {
-    socket: Weak<dyn SocketHost>,
+    connecter: Connecter,
     peer: PeerId,
     /// The connecting socket's outbound queue (its messages to the binder).
     to_binder: SharedQueue,
@@ -27,6 +32,31 @@ struct PendingConnect {
     from_binder: SharedQueue,
     /// CONNECT_ROUTING_ID: the binder's name at the connecting socket.
     peer_routing_id: Option<bytes::Bytes>,
+}
+
+/// The socket a waiting connect belongs to.
+enum Connecter {
+    /// Open: the bind joins it as any peer.
+    Open(Weak<dyn SocketHost>),
+    /// Closed with messages queued and LINGER not yet out: the bind still
+    /// gets them, as libzmq's pending inproc connects outlive their socket.
+    Closed {
+        kind: SocketType,
+        terms: Rc<ConnectionTerms>,
+        /// The end of LINGER (`None`: it never ends).
+        deadline: Option<Instant>,
+    },
+}
+
+/// The connecting side of a pipe the bind completes.
+struct ConnectingSide {
+    kind: SocketType,
+    terms: Rc<ConnectionTerms>,
+    greeting: Vec<Msg>,
+    /// Where to tell the connecting socket that the binder dropped the pipe
+    /// (dangling for a closed one).
+    signals: Weak<crate::pipe::Signals>,
+    peer: PeerId,
 }
 
 #[derive(Default)]
@@ -66,33 +96,42 @@ pub(crate) fn bind(socket: &Rc<dyn SocketHost>, name: &str) -> Result<()> {
     })?;
     let endpoint = format!("inproc://{name}");
     for p in pending {
-        let Some(connecter) = p.socket.upgrade() else {
+        let open = match &p.connecter {
+            Connecter::Open(weak) => match weak.upgrade() {
+                Some(c) => Some(c),
+                None => continue,
+            },
+            Connecter::Closed { deadline, .. } => {
+                if deadline.is_some_and(|d| d <= Instant::now()) {
+                    continue;
+                }
+                None
+            }
+        };
+        let side = match (&open, &p.connecter) {
+            (Some(c), _) => ConnectingSide {
+                kind: c.kind(),
+                terms: c.terms(),
+                greeting: c.greeting(),
+                signals: Rc::downgrade(c.signals()),
+                peer: p.peer,
+            },
+            (None, Connecter::Closed { kind, terms, .. }) => ConnectingSide {
+                kind: *kind,
+                terms: terms.clone(),
+                greeting: Vec::new(),
+                signals: Weak::new(),
+                peer: p.peer,
+            },
+            (None, Connecter::Open(_)) => continue,
+        };
+        let remote = join(&side, &p.to_binder, &p.from_binder, socket, &endpoint);
+        let Some(connecter) = open else {
+            // The connecting socket is gone: the binder reads what it left,
+            // then the pipe ends.
+            socket.signals().event(PipeEvent::Detached(remote.1));
             continue;
         };
-        if !connecter.kind().is_compatible_with(socket.kind()) {
-            let e = incompatible(connecter.kind(), socket.kind(), &endpoint);
-            tracing::warn!(error = %e, "inproc connection refused");
-            connecter.post(MonitorEvent::HandshakeFailed {
-                endpoint: endpoint.clone(),
-                remote: None,
-                reason: crate::CloseReason::Protocol(
-                    monocoque_zmtp::Error::IncompatibleSocketType {
-                        ours: connecter.kind(),
-                        theirs: socket.kind(),
-                    },
-                ),
-            });
-            connecter.signals().event(PipeEvent::Detached(p.peer));
-            continue;
-        }
-        let remote = join(
-            &connecter,
-            p.peer,
-            &p.to_binder,
-            &p.from_binder,
-            socket,
-            &endpoint,
-        );
         connecter.signals().event(PipeEvent::Connected {
             peer: p.peer,
             properties: std::sync::Arc::new(crate::PeerProperties::inproc(
@@ -125,13 +164,53 @@ pub(crate) fn unbind(socket: &Rc<dyn SocketHost>, name: &str) -> bool {
     })
 }
 
-/// Forgets connects of `socket` still waiting for `name` (disconnect, close).
+/// Forgets connects of `socket` still waiting for `name` (disconnect).
 pub(crate) fn forget_pending(socket: &Rc<dyn SocketHost>, name: &str) {
     REGISTRY.with(|r| {
         if let Some(v) = r.borrow_mut().pending.get_mut(name) {
-            v.retain(|p| !same(&p.socket, socket));
+            v.retain(|p| !p.belongs_to(socket));
         }
     })
+}
+
+/// The socket closes: of its connects still waiting for `name`, the ones
+/// holding messages wait on for the bind until `deadline` (LINGER; `None`
+/// waits as long as the thread lives, as libzmq's do until the context
+/// ends), the others are forgotten.
+pub(crate) fn close_pending(socket: &Rc<dyn SocketHost>, name: &str, deadline: Option<Instant>) {
+    REGISTRY.with(|r| {
+        let mut r = r.borrow_mut();
+        let Some(v) = r.pending.get_mut(name) else {
+            return;
+        };
+        let now = Instant::now();
+        v.retain_mut(|p| {
+            if let Connecter::Closed {
+                deadline: Some(d), ..
+            } = p.connecter
+            {
+                return d > now;
+            }
+            if !p.belongs_to(socket) {
+                return true;
+            }
+            if p.to_binder.borrow().is_empty() {
+                return false;
+            }
+            p.connecter = Connecter::Closed {
+                kind: socket.kind(),
+                terms: socket.terms(),
+                deadline,
+            };
+            true
+        });
+    })
+}
+
+impl PendingConnect {
+    fn belongs_to(&self, socket: &Rc<dyn SocketHost>) -> bool {
+        matches!(&self.connecter, Connecter::Open(w) if same(w, socket))
+    }
 }
 
 /// Connects `socket` to `name`: returns the connecting side's pipe, complete if
@@ -155,17 +234,14 @@ pub(crate) fn connect(
     let binder = REGISTRY.with(|r| r.borrow().bound.get(name).and_then(Weak::upgrade));
     match binder {
         Some(binder) => {
-            if !socket.kind().is_compatible_with(binder.kind()) {
-                return Err(incompatible(socket.kind(), binder.kind(), endpoint));
-            }
-            let remote = join(
-                socket,
+            let side = ConnectingSide {
+                kind: socket.kind(),
+                terms: socket.terms(),
+                greeting: socket.greeting(),
+                signals: Rc::downgrade(socket.signals()),
                 peer,
-                &pipe.outbound,
-                &pipe.inbound,
-                &binder,
-                endpoint,
-            );
+            };
+            let remote = join(&side, &pipe.outbound, &pipe.inbound, &binder, endpoint);
             pipe.identity = peer_routing_id.unwrap_or_else(|| binder.terms().routing_id());
             pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::inproc(
                 binder.kind(),
@@ -181,7 +257,7 @@ pub(crate) fn connect(
                 .entry(name.to_string())
                 .or_default()
                 .push(PendingConnect {
-                    socket: Rc::downgrade(socket),
+                    connecter: Connecter::Open(Rc::downgrade(socket)),
                     peer,
                     to_binder: pipe.outbound.clone(),
                     from_binder: pipe.inbound.clone(),
@@ -192,25 +268,17 @@ pub(crate) fn connect(
     Ok(pipe)
 }
 
-fn incompatible(ours: SocketType, theirs: SocketType, endpoint: &str) -> Error {
-    Error::InvalidEndpoint {
-        endpoint: endpoint.to_string(),
-        reason: format!("a {ours} socket cannot talk to the {theirs} socket bound there"),
-    }
-}
-
 /// Gives the binder its end of the pipe; returns the binder's (signals, peer)
 /// for the connecter's pipe, so that either side can tell the other it left.
 fn join(
-    connecter: &Rc<dyn SocketHost>,
-    connecter_peer: PeerId,
+    connecter: &ConnectingSide,
     to_binder: &SharedQueue,
     from_binder: &SharedQueue,
     binder: &Rc<dyn SocketHost>,
     endpoint: &str,
 ) -> (Weak<crate::pipe::Signals>, PeerId) {
     let binder_peer = binder.allocate_peer();
-    let (b, c) = (binder.terms(), connecter.terms());
+    let (b, c) = (binder.terms(), connecter.terms.clone());
     // PROBE_ROUTER: an empty message first, from each side that asks for it.
     for (terms, q) in [(&c, to_binder), (&b, from_binder)] {
         if terms.probe_router {
@@ -219,9 +287,12 @@ fn join(
         }
     }
     // Each side's greeting (subscriptions, an XPUB welcome) goes first.
-    for (from, q) in [(connecter, to_binder), (binder, from_binder)] {
+    for (greeting, q) in [
+        (connecter.greeting.clone(), to_binder),
+        (binder.greeting(), from_binder),
+    ] {
         let mut q = q.borrow_mut();
-        for m in from.greeting() {
+        for m in greeting {
             q.push(m);
         }
     }
@@ -247,12 +318,12 @@ fn join(
     );
     pipe.identity = c.routing_id();
     pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::inproc(
-        connecter.kind(),
+        connecter.kind,
         pipe.identity.clone(),
     )));
-    pipe.peer_type = Some(connecter.kind());
+    pipe.peer_type = Some(connecter.kind);
     pipe.connected = true;
-    pipe.inproc_peer = Some((Rc::downgrade(connecter.signals()), connecter_peer));
+    pipe.inproc_peer = Some((connecter.signals.clone(), connecter.peer));
     binder.signals().event(PipeEvent::Attached(pipe));
     (Rc::downgrade(binder.signals()), binder_peer)
 }

@@ -17,7 +17,7 @@ use crate::monitor::MonitorEvent;
 use crate::options::{
     RECONNECT_STOP_AFTER_DISCONNECT, RECONNECT_STOP_CONN_REFUSED, RECONNECT_STOP_HANDSHAKE_FAILED,
 };
-use crate::pipe::FarEnd;
+use crate::pipe::{FarEnd, PipeEvent};
 
 /// A bound network listener.
 pub(crate) enum Listener {
@@ -197,8 +197,11 @@ pub(crate) async fn connect(
                 apply_stream_options(&*host, &stream);
                 let setup = host.engine_setup(&shown, persistent.clone(), peer_routing_id.clone());
                 let end = run_engine(stream, setup, host.clone()).await;
-                if end == EngineEnd::Released || stops_after(&*host, &end) {
+                if end == EngineEnd::Released {
                     return;
+                }
+                if stops_after(&*host, &end) {
+                    return give_up(&*host, persistent);
                 }
             }
             Err(e) => {
@@ -207,14 +210,14 @@ pub(crate) async fn connect(
                     && host.terms().reconnect_stop & RECONNECT_STOP_CONN_REFUSED != 0
                 {
                     tracing::info!(endpoint = %shown, "connection refused: not reconnecting (RECONNECT_STOP)");
-                    return;
+                    return give_up(&*host, persistent);
                 }
             }
         }
         let (ivl, max) = reconnect_options(&*host);
         let Some(ivl) = ivl else {
             tracing::info!(endpoint = %shown, "RECONNECT_IVL is -1: not reconnecting");
-            return;
+            return give_up(&*host, persistent);
         };
         backoff.configure(ivl, max);
         let delay = backoff.next_delay();
@@ -227,6 +230,15 @@ pub(crate) async fn connect(
             wake_at = wake_at.min(d);
         }
         sleep_until(wake_at).await;
+    }
+}
+
+/// The connecter stops for good: its pipe goes too, with what it held, as
+/// libzmq ends the session's pipe. A socket that takes one peer (PAIR) is
+/// then free for the next connect.
+fn give_up(host: &dyn SocketHost, persistent: Option<FarEnd>) {
+    if let Some(far) = persistent {
+        host.signals().event(PipeEvent::Detached(far.peer));
     }
 }
 

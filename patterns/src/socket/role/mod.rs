@@ -79,18 +79,19 @@ impl Role {
         }
     }
 
-    /// The connection under a persistent pipe dropped.
-    pub(crate) fn peer_disconnected(&mut self, peer: PeerId) {
+    /// The connection under a persistent pipe dropped. Returns whether the
+    /// departure is to be received as an empty message queued behind what
+    /// the peer sent (a STREAM's, see `Router::peer_disconnected`).
+    pub(crate) fn peer_disconnected(&mut self, peer: PeerId) -> bool {
         match self {
             // The subscriptions were the connection's: a reconnecting
             // subscriber sends its own again.
             Role::Publisher(p) => p.peer_gone(peer),
-            // ROUTER_NOTIFY reports the departure now: the pipe stays for
-            // the reconnection, which is reported as a new arrival.
-            Role::Router(r) => r.peer_removed(peer),
+            Role::Router(r) => return r.peer_disconnected(peer),
             Role::Requester(r) => r.peer_gone(peer),
             Role::Plain | Role::Replier(_) | Role::Subscriber(_) => {}
         }
+        false
     }
 
     /// The peer is gone; what it sent may still be read.

@@ -10,7 +10,8 @@
 //! libzmq's rules for it: messages are exactly `[routing id, data]`, an
 //! unknown id is EHOSTUNREACH and a full peer makes the send wait (as
 //! ROUTER_MANDATORY), and STREAM_NOTIFY (on by default) reports each
-//! connection's opening and closing as `[routing id, ""]`.
+//! connection's opening and closing as `[routing id, ""]` (but not a close
+//! the socket asked for itself with an empty frame).
 
 use std::collections::VecDeque;
 
@@ -31,8 +32,9 @@ pub(crate) struct Router {
     handover: bool,
     /// ROUTER_NOTIFY: which of connect (1) and disconnect (2) to report.
     notify: u8,
-    /// Notifications not yet received.
-    notices: VecDeque<Msg>,
+    /// Notifications not yet received, with the peer each is about (whose
+    /// properties the receive reports, as libzmq's carry Peer-Address).
+    notices: VecDeque<(Msg, PeerId)>,
     /// Peers gone whose departure is reported once their pipe is removed.
     departing: FxHashMap<PeerId, Bytes>,
     /// A STREAM socket's rules.
@@ -109,20 +111,29 @@ impl Router {
     pub(crate) fn peer_removed(&mut self, peer: PeerId) {
         self.peer_gone(peer);
         if let Some(identity) = self.departing.remove(&peer) {
-            self.notices.push_back(notice(&identity));
+            self.notices.push_back((notice(&identity), peer));
         }
     }
 
-    /// Registers a connected peer's routing id (an automatic one if it
-    /// asked for none).
-    pub(crate) fn register(&mut self, peer: PeerId, identity: &Bytes) -> Registered {
-        let registered = self.routing.register(peer, identity, self.handover);
-        if let Ok(reg) = &registered {
-            if self.notify & NOTIFY_CONNECT != 0 {
-                self.notices.push_back(notice(&reg.identity));
-            }
+    /// The connection under a persistent pipe (a connect's) dropped; the
+    /// pipe stays for the reconnection, reported as a new arrival. ROUTER:
+    /// ROUTER_NOTIFY reports the departure now. STREAM: the departure comes
+    /// after the data the connection delivered, as libzmq's raw engine
+    /// queues it, so the caller queues it in the pipe when this says so.
+    pub(crate) fn peer_disconnected(&mut self, peer: PeerId) -> bool {
+        if !self.stream {
+            self.peer_removed(peer);
+            return false;
         }
-        match registered {
+        self.routing.remove(peer);
+        self.notify & NOTIFY_DISCONNECT != 0
+    }
+
+    /// Registers the id CONNECT_ROUTING_ID gave a connect, as soon as its
+    /// pipe exists: messages to it queue before the connection is made, as
+    /// in libzmq. The arrival is reported at the handshake (`register`).
+    pub(crate) fn register_early(&mut self, peer: PeerId, identity: &Bytes) -> Registered {
+        match self.routing.register(peer, identity, self.handover) {
             Ok(reg) => match reg.evicted {
                 Some(evicted) => Registered::TookOver {
                     identity: reg.identity,
@@ -131,10 +142,39 @@ impl Router {
                 None => Registered::As(reg.identity),
             },
             Err(e) => {
-                tracing::warn!(error = %e, "peer refused");
+                tracing::warn!(error = %e, "connect refused");
                 Registered::Refused
             }
         }
+    }
+
+    /// Registers a connected peer's routing id (an automatic one if it
+    /// asked for none).
+    pub(crate) fn register(&mut self, peer: PeerId, identity: &Bytes) -> Registered {
+        let registered = self.register_early(peer, identity);
+        if let Registered::As(id) | Registered::TookOver { identity: id, .. } = &registered {
+            if self.notify & NOTIFY_CONNECT != 0 {
+                self.notices.push_back((notice(id), peer));
+            }
+        }
+        registered
+    }
+
+    /// Whether a message to `identity` would be taken now, as libzmq
+    /// decides at a message's first frame: under ROUTER_MANDATORY (and on
+    /// STREAM) an unknown id is EHOSTUNREACH and a peer at its HWM is
+    /// EAGAIN; otherwise the message is taken (and dropped if it cannot go).
+    pub(crate) fn check_route(&self, peers: &Peers, identity: &[u8]) -> Result<()> {
+        if !self.mandatory {
+            return Ok(());
+        }
+        let Some(peer) = self.routing.lookup(identity) else {
+            return Err(Error::HostUnreachable);
+        };
+        if peers.is_full(peer) {
+            return Err(Error::WouldBlock("the peer is at its send high-water mark"));
+        }
+        Ok(())
     }
 
     /// Sends to the peer the first frame names. Unknown peer: dropped, or
@@ -174,18 +214,20 @@ impl Router {
             return Ok(Step::Done(Msg::new()));
         }
         // STREAM: an empty data frame closes the connection once what was
-        // queued before it is written; the id is gone from now on.
+        // queued before it is written; the id is gone from now on, and no
+        // disconnect is reported for a close the socket made (as libzmq).
         let closes = self.stream && frames[0].is_empty();
         peers.push_to(peer, Msg::from(frames));
         if closes {
-            self.peer_gone(peer);
+            self.routing.remove(peer);
         }
         Ok(Step::Done(Msg::new()))
     }
 
     /// The next message in fair turn, its sender's routing id first.
     pub(crate) fn recv(&mut self, peers: &mut Peers) -> Option<Msg> {
-        if let Some(n) = self.notices.pop_front() {
+        if let Some((n, peer)) = self.notices.pop_front() {
+            peers.set_last_from(peer);
             return Some(n);
         }
         loop {
