@@ -141,6 +141,16 @@ impl Value<'_> {
         u32::try_from(self.int()?).map_err(|_| libc::EINVAL)
     }
 
+    /// HEARTBEAT_TTL: milliseconds, kept in whole deciseconds as a PING
+    /// carries them (libzmq rounds down and refuses more than 65,535 ds).
+    fn deciseconds(&self) -> Result<Duration, Errno> {
+        let ds = self.non_negative()? / 100;
+        if ds > u32::from(u16::MAX) {
+            return Err(libc::EINVAL);
+        }
+        Ok(Duration::from_millis(u64::from(ds) * 100))
+    }
+
     fn millis(&self) -> Result<Duration, Errno> {
         Ok(Duration::from_millis(self.non_negative()? as u64))
     }
@@ -202,7 +212,7 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         RECONNECT_IVL_MAX => O::ReconnectIvlMax(v.millis()?),
         RECONNECT_STOP => O::ReconnectStop(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
         HEARTBEAT_IVL => O::HeartbeatIvl(v.millis()?),
-        HEARTBEAT_TTL => O::HeartbeatTtl(v.millis()?),
+        HEARTBEAT_TTL => O::HeartbeatTtl(v.deciseconds()?),
         HEARTBEAT_TIMEOUT => O::HeartbeatTimeout(v.millis()?),
         HANDSHAKE_IVL => O::HandshakeIvl(v.millis()?),
         MAXMSGSIZE => O::MaxMsgSize(match v.int64()? {

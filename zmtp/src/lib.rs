@@ -41,7 +41,7 @@ pub use metadata::Metadata;
 pub use peer::{check_peer_metadata, PeerInfo, PeerProperties, MAX_IDENTITY_LEN};
 pub use session::{
     Event, Session, SessionConfig, SessionState, SessionStats, DEFAULT_HANDSHAKE_TIMEOUT,
-    HANDSHAKE_FRAME_LIMIT, MAX_HEARTBEAT_TTL, ZERO_COPY_FRAMES,
+    HANDSHAKE_FRAME_LIMIT, MAX_HEARTBEAT_TTL, MAX_OWED_PONGS, ZERO_COPY_FRAMES,
 };
 pub use socket_type::SocketType;
 pub use transmit_queue::{TransmitQueue, DEFAULT_COPY_THRESHOLD};

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use common::*;
-use monocoque_zmtp::{Error, Event, Session, SessionConfig, SocketType, HANDSHAKE_FRAME_LIMIT};
+use monocoque_zmtp::{
+    Error, Event, Session, SessionConfig, SocketType, HANDSHAKE_FRAME_LIMIT, MAX_OWED_PONGS,
+};
 use proptest::prelude::*;
 
 /// Feeds `wire` to a fresh session of type `ours` and returns its events.
@@ -222,7 +224,7 @@ proptest! {
 }
 
 #[test]
-fn a_ping_flood_from_a_peer_that_never_reads_owes_one_pong() {
+fn a_ping_flood_from_a_peer_that_never_reads_owes_a_bounded_number_of_pongs() {
     let now = Instant::now();
     let mut s = Session::new(config(SocketType::Router), now).unwrap();
     s.handle_input(bytes(&after_handshake(&[])), now);
@@ -239,12 +241,17 @@ fn a_ping_flood_from_a_peer_that_never_reads_owes_one_pong() {
     drain(&mut s);
     assert!(s.wants_write());
     assert_eq!(s.stats().pings_received, 10_000);
-    // One PONG, echoing the latest PING's context.
-    let mut pong = Vec::new();
+    // A PONG for each of the latest MAX_OWED_PONGS PINGs, echoing their
+    // contexts in order; the older ones are not answered.
+    let mut pongs = Vec::new();
     for chunk in s.transmit().take_chunks() {
-        pong.extend_from_slice(&chunk);
+        pongs.extend_from_slice(&chunk);
     }
-    assert_eq!(pong, command_frame("PONG", &9_999u16.to_be_bytes()));
+    let first = 10_000 - MAX_OWED_PONGS as u16;
+    let expected: Vec<u8> = (first..10_000)
+        .flat_map(|i| command_frame("PONG", &i.to_be_bytes()))
+        .collect();
+    assert_eq!(pongs, expected);
     assert!(!s.wants_write());
 }
 

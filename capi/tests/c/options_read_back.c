@@ -146,6 +146,14 @@ int main (void)
     CHECK (get_int (req, ZMQ_REQ_CORRELATE) == 1);
     CHECK (zmq_setsockopt (req, ZMQ_REQ_RELAXED, &minus, sizeof minus) == -1 && zmq_errno () == EINVAL);
     CHECK (zmq_setsockopt (req, ZMQ_IMMEDIATE, &two, sizeof two) == -1 && zmq_errno () == EINVAL);
+    /* HEARTBEAT_TTL is kept in deciseconds, as a PING carries it. */
+    set_int (req, ZMQ_HEARTBEAT_TTL, 99);
+    CHECK (get_int (req, ZMQ_HEARTBEAT_TTL) == 0);
+    set_int (req, ZMQ_HEARTBEAT_TTL, 6553599);
+    CHECK (get_int (req, ZMQ_HEARTBEAT_TTL) == 6553500);
+    int too_long = 6553600;
+    CHECK (zmq_setsockopt (req, ZMQ_HEARTBEAT_TTL, &too_long, sizeof too_long) == -1
+           && zmq_errno () == EINVAL);
     CHECK (zmq_close (req) == 0);
     CHECK (zmq_setsockopt (pub, ZMQ_INVERT_MATCHING, &minus, sizeof minus) == 0);
     CHECK (get_int (pub, ZMQ_INVERT_MATCHING) == 1);

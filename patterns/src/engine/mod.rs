@@ -79,9 +79,10 @@ use crate::subscription::{subscription_msg, subscription_of};
 pub(crate) const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// Reading stops while a write is in flight and more than this much of the
-/// session's own output waits behind it. (PONGs are coalesced by the session,
-/// so only a future command that answers per input could pass it; the cap
-/// keeps such growth tied to TCP's push-back rather than to memory.)
+/// session's own output waits behind it. (The session owes at most
+/// `MAX_OWED_PONGS` PONGs between writes, so only a future command that
+/// answers per input could pass it; the cap keeps such growth tied to TCP's
+/// push-back rather than to memory.)
 pub(crate) const TRANSMIT_CAP: usize = WRITE_BATCH_BYTES;
 
 /// Runs one connection to its end, reporting to `owner` as it goes.

@@ -32,6 +32,10 @@ use crate::transmit_queue::TransmitQueue;
 use legacy::LegacyHandshake;
 use timers::{Expired, Timers};
 
+/// PONGs owed at most between two writes: one per PING, the latest kept
+/// when a peer pings faster than it reads.
+pub const MAX_OWED_PONGS: usize = 4;
+
 /// Where a session stands.
 ///
 /// ```text
@@ -143,11 +147,12 @@ pub struct Session {
     now: Instant,
     close_reason: Option<Error>,
     stats: SessionStats,
-    /// The PONG owed for the latest PING, encoded only when the transmit
-    /// queue is next taken: PINGs that arrive while the peer is not reading
-    /// replace each other instead of queuing a PONG each (a PING flood from
-    /// a peer that never reads would otherwise grow memory without bound).
-    pending_pong: Option<Pong>,
+    /// The PONGs owed for the latest PINGs (at most [`MAX_OWED_PONGS`]),
+    /// encoded only when the transmit queue is next taken. Each PING gets
+    /// its PONG, as libzmq answers each (its test_heartbeats sends two in a
+    /// row and reads two PONGs); past the bound the oldest owed is dropped,
+    /// so a PING flood from a peer that never reads costs no more memory.
+    owed_pongs: VecDeque<Pong>,
 }
 
 impl Session {
@@ -202,7 +207,7 @@ impl Session {
             now,
             close_reason: None,
             stats: SessionStats::default(),
-            pending_pong: None,
+            owed_pongs: VecDeque::new(),
         })
     }
 
@@ -308,13 +313,14 @@ impl Session {
     /// Output waiting to be written. Write what you can, then
     /// [`advance`](bytes::Buf::advance) by the count written.
     ///
-    /// A PONG owed to the peer is queued here, at most one however many
-    /// PINGs came since the last call: call this only when you are about to
+    /// The PONGs owed to the peer are queued here, at most
+    /// [`MAX_OWED_PONGS`] however many PINGs came since the last call: call this only when you are about to
     /// write (or to measure what waits), not while a write is in flight.
     pub fn transmit(&mut self) -> &mut TransmitQueue {
-        if let Some(pong) = self.pending_pong.take() {
+        while let Some(pong) = self.owed_pongs.pop_front() {
             if let Err(e) = self.queue_command(Pong::NAME, &[&pong.context]) {
                 self.fail(e);
+                self.owed_pongs.clear();
             }
         }
         &mut self.transmit
@@ -329,7 +335,7 @@ impl Session {
 
     /// Whether output is waiting.
     pub fn wants_write(&self) -> bool {
-        !self.transmit.is_empty() || self.pending_pong.is_some()
+        !self.transmit.is_empty() || !self.owed_pongs.is_empty()
     }
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
@@ -628,7 +634,10 @@ impl Session {
                 let ping = Ping::parse(data)?;
                 self.stats.pings_received += 1;
                 self.timers.ping_received(self.now, ping.ttl());
-                self.pending_pong = Some(Pong::echoing(&ping.context));
+                if self.owed_pongs.len() == MAX_OWED_PONGS {
+                    self.owed_pongs.pop_front();
+                }
+                self.owed_pongs.push_back(Pong::echoing(&ping.context));
             }
             Pong::NAME => self.stats.pongs_received += 1,
             Subscribe::NAME if self.config.socket_type.is_publisher() => {
