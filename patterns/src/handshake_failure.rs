@@ -3,6 +3,7 @@
 //! switch on ZMQ_EVENT_HANDSHAKE_FAILED_* and ZMQ_PROTOCOL_ERROR_*.
 
 use monocoque_zmtp::Error as Zmtp;
+use monocoque_zmtp::ZapReplyProblem;
 
 use crate::close_reason::CloseReason;
 
@@ -43,6 +44,16 @@ pub mod protocol_error {
     pub const ZMTP_CRYPTOGRAPHIC: u32 = 0x1100_0001;
     /// ZMTP_MECHANISM_MISMATCH.
     pub const ZMTP_MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    /// ZAP_MALFORMED_REPLY.
+    pub const ZAP_MALFORMED_REPLY: u32 = 0x2000_0001;
+    /// ZAP_BAD_REQUEST_ID.
+    pub const ZAP_BAD_REQUEST_ID: u32 = 0x2000_0002;
+    /// ZAP_BAD_VERSION.
+    pub const ZAP_BAD_VERSION: u32 = 0x2000_0003;
+    /// ZAP_INVALID_STATUS_CODE.
+    pub const ZAP_INVALID_STATUS_CODE: u32 = 0x2000_0004;
+    /// ZAP_INVALID_METADATA.
+    pub const ZAP_INVALID_METADATA: u32 = 0x2000_0005;
 }
 
 /// A failed handshake as libzmq's monitor reports it.
@@ -110,6 +121,13 @@ impl CloseReason {
             Zmtp::UnexpectedCommand { .. } | Zmtp::MessageDuringHandshake { .. } => {
                 ZMTP_UNEXPECTED_COMMAND
             }
+            Zmtp::ZapReply(problem) => match problem {
+                ZapReplyProblem::Malformed => ZAP_MALFORMED_REPLY,
+                ZapReplyProblem::BadRequestId => ZAP_BAD_REQUEST_ID,
+                ZapReplyProblem::BadVersion => ZAP_BAD_VERSION,
+                ZapReplyProblem::InvalidStatusCode => ZAP_INVALID_STATUS_CODE,
+                ZapReplyProblem::InvalidMetadata => ZAP_INVALID_METADATA,
+            },
             Zmtp::CurveNonceReused { .. } => ZMTP_INVALID_SEQUENCE,
             Zmtp::CurveKeyExchange(_) => ZMTP_KEY_EXCHANGE,
             Zmtp::CurveBoxRejected { .. } => ZMTP_CRYPTOGRAPHIC,

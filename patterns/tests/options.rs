@@ -1038,9 +1038,16 @@ fn reconnect_stop_ends_reconnecting_after_a_refusal_or_a_failed_handshake() {
             .unwrap()
             .port();
         let refused = format!("tcp://127.0.0.1:{port}");
-        // A PLAIN server: a NULL client's handshake fails at every attempt.
-        let plain = socket(SocketType::Router, vec![SocketOption::PlainServerViaZap]);
-        let failing = bind(&plain, Transport::Tcp);
+        // A server that closes each connection at once: the handshake fails
+        // (the connection ends, no protocol error) at every attempt. The
+        // thread accepts until the test binary exits.
+        let closer = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let failing = format!("tcp://{}", closer.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for connection in closer.incoming() {
+                drop(connection);
+            }
+        });
         for (ep, stop, counted) in [
             (&refused, RECONNECT_STOP_CONN_REFUSED, "ConnectDelayed"),
             (&failing, RECONNECT_STOP_HANDSHAKE_FAILED, "Connected"),
@@ -1073,6 +1080,25 @@ fn reconnect_stop_ends_reconnecting_after_a_refusal_or_a_failed_handshake() {
             .unwrap()
             .set_option(SocketOption::ReconnectStop(8))
             .is_err());
+    });
+}
+
+#[test]
+fn a_protocol_error_ends_reconnecting_as_in_libzmq() {
+    run(|| async {
+        // A NULL client of a PLAIN server: the mechanisms do not match, a
+        // protocol error, after which libzmq's session does not reconnect.
+        let plain = socket(SocketType::Router, vec![SocketOption::PlainServerViaZap]);
+        let ep = bind(&plain, Transport::Tcp);
+        let ivl = SocketOption::ReconnectIvl(Some(Duration::from_millis(5)));
+        let s = socket(SocketType::Dealer, vec![ivl]);
+        let m = s.monitor();
+        s.connect(&ep).unwrap();
+        let attempts = count_within(&m, Duration::from_millis(150), |e| {
+            matches!(e, MonitorEvent::Connected { .. })
+        })
+        .await;
+        assert_eq!(attempts, 1, "one attempt, then no reconnect");
     });
 }
 

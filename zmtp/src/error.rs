@@ -151,6 +151,10 @@ pub enum Error {
         /// The reason the peer gave, lossily decoded.
         reason: String,
     },
+    /// The ZAP handler answered with a reply RFC 27 does not allow; the
+    /// peer is refused.
+    #[error("the ZAP handler's reply is malformed: {0}")]
+    ZapReply(ZapReplyProblem),
     /// Our authenticator denied the peer's credentials.
     #[error("authentication of the peer denied: {reason}")]
     AuthenticationDenied {
@@ -215,3 +219,24 @@ pub enum Error {
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What is wrong with a ZAP handler's reply (libzmq's
+/// ZMQ_PROTOCOL_ERROR_ZAP_* codes name the same cases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ZapReplyProblem {
+    /// Not the reply's seven frames (or not a reply at all).
+    #[error("the reply is not RFC 27's seven frames")]
+    Malformed,
+    /// The request id is not the one asked with.
+    #[error("the reply's request id is not the request's")]
+    BadRequestId,
+    /// The version frame is not "1.0".
+    #[error("the reply's version is not 1.0")]
+    BadVersion,
+    /// The status code is not 200, 300, 400 or 500.
+    #[error("the reply's status code is not 200, 300, 400 or 500")]
+    InvalidStatusCode,
+    /// The metadata frame is not a ZMTP property list.
+    #[error("the reply's metadata is not a property list")]
+    InvalidMetadata,
+}

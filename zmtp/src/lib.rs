@@ -34,7 +34,7 @@ pub use greeting::ProtocolVersion;
 pub use input_buffer::InputBuffer;
 pub use mechanism::{
     Admission, AuthDecision, AuthRequest, Authenticator, Credentials, MechanismConfig,
-    PresentedCredentials,
+    PresentedCredentials, ZapReplyProblem,
 };
 pub use message::Msg;
 pub use metadata::Metadata;

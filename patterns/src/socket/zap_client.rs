@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_zmtp::{AuthDecision, Metadata, Msg, SocketType};
+use monocoque_zmtp::{AuthDecision, Metadata, Msg, SocketType, ZapReplyProblem};
 
 use super::Socket;
 use crate::admission::{internal_refusal, ZapRequest, ZAP_ENDPOINT};
@@ -31,7 +31,15 @@ const REQUEST_ID: &[u8] = b"1";
 pub(crate) fn ask(request: ZapRequest) -> Pin<Box<dyn Future<Output = AuthDecision>>> {
     Box::pin(async move {
         match exchange(&request).await {
-            Ok(decision) => decision,
+            Ok(reply) => match parse_reply(&reply) {
+                Ok(decision) => decision,
+                Err(problem) => {
+                    if let Some(suppressed) = crate::log_limit::ZAP_MALFORMED.admit() {
+                        tracing::warn!(suppressed, %problem, frames = reply.len(), "ZAP handler's reply is malformed; client refused");
+                    }
+                    AuthDecision::HandlerFailed(problem)
+                }
+            },
             Err(why) => {
                 if let Some(suppressed) = crate::log_limit::ZAP_MALFORMED.admit() {
                     tracing::warn!(suppressed, reason = %why, "ZAP request failed; client refused");
@@ -42,7 +50,8 @@ pub(crate) fn ask(request: ZapRequest) -> Pin<Box<dyn Future<Output = AuthDecisi
     })
 }
 
-async fn exchange(request: &ZapRequest) -> Result<AuthDecision, String> {
+/// Sends the request and waits for the handler's reply.
+async fn exchange(request: &ZapRequest) -> Result<Msg, String> {
     let dealer = Socket::new(SocketType::Dealer).map_err(|e| e.to_string())?;
     dealer
         .set_option(SocketOption::Linger(Some(Duration::ZERO)))
@@ -65,48 +74,46 @@ async fn exchange(request: &ZapRequest) -> Result<AuthDecision, String> {
         .send(Msg::from(frames))
         .await
         .map_err(|e| format!("sending to the handler: {e}"))?;
-    let reply = dealer
+    dealer
         .recv()
         .await
-        .map_err(|e| format!("waiting for the handler: {e}"))?;
-    parse_reply(&reply).ok_or_else(|| {
-        format!(
-            "malformed reply of {} frames (RFC 27: empty, 1.0, id, status, text, user id, metadata)",
-            reply.len()
-        )
-    })
+        .map_err(|e| format!("waiting for the handler: {e}"))
 }
 
 /// The decision of a reply: status 200 admits (with its user id, if not
 /// empty, and the properties of its metadata frame, which every message
 /// from the client then carries, as in libzmq); 300, 400 and 500 refuse
-/// with the code, which the client gets in ERROR as libzmq sends it. `None`
-/// for a reply that is not RFC 27's (a metadata frame that is not a ZMTP
-/// property list included: libzmq fails the handshake), or not to our
-/// request.
-fn parse_reply(msg: &Msg) -> Option<AuthDecision> {
+/// with the code, which the client gets in ERROR as libzmq sends it. A
+/// reply that is not RFC 27's is the problem libzmq reports for it
+/// (ZMQ_PROTOCOL_ERROR_ZAP_*), checked in libzmq's order.
+fn parse_reply(msg: &Msg) -> Result<AuthDecision, ZapReplyProblem> {
     let f = msg.frames();
-    if f.len() != 7 || !f[0].is_empty() || &f[1][..] != b"1.0" || &f[2][..] != REQUEST_ID {
-        return None;
+    if f.len() != 7 || !f[0].is_empty() {
+        return Err(ZapReplyProblem::Malformed);
     }
-    let decision = match &f[3][..] {
-        b"200" => AuthDecision::Accept {
+    if &f[1][..] != b"1.0" {
+        return Err(ZapReplyProblem::BadVersion);
+    }
+    if &f[2][..] != REQUEST_ID {
+        return Err(ZapReplyProblem::BadRequestId);
+    }
+    match &f[3][..] {
+        b"200" => Ok(AuthDecision::Accept {
             user_id: (!f[5].is_empty()).then(|| f[5].clone()),
-            properties: Metadata::parse(&f[6]).ok()?,
-        },
+            properties: Metadata::parse(&f[6]).map_err(|_| ZapReplyProblem::InvalidMetadata)?,
+        }),
         code @ (b"300" | b"400" | b"500") => {
             tracing::info!(
                 status = %String::from_utf8_lossy(code),
                 text = %String::from_utf8_lossy(&f[4]),
                 "ZAP handler refused a client"
             );
-            AuthDecision::Deny {
+            Ok(AuthDecision::Deny {
                 reason: String::from_utf8_lossy(code).into_owned(),
-            }
+            })
         }
-        _ => return None,
-    };
-    Some(decision)
+        _ => Err(ZapReplyProblem::InvalidStatusCode),
+    }
 }
 
 #[cfg(test)]
@@ -124,13 +131,14 @@ mod tests {
 
     #[test]
     fn replies_are_read_as_rfc_27_says() {
+        use ZapReplyProblem as P;
         assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"alice", b""])),
-            Some(AuthDecision::accept(Some(Bytes::from_static(b"alice"))))
+            Ok(AuthDecision::accept(Some(Bytes::from_static(b"alice"))))
         );
         assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"", b""])),
-            Some(AuthDecision::accept(None))
+            Ok(AuthDecision::accept(None))
         );
         let mut properties = Metadata::new();
         properties.push("Hello", "World");
@@ -144,30 +152,45 @@ mod tests {
                 b"anonymous",
                 b"\x05Hello\x00\x00\x00\x05World"
             ])),
-            Some(AuthDecision::Accept {
+            Ok(AuthDecision::Accept {
                 user_id: Some(Bytes::from_static(b"anonymous")),
                 properties,
             })
         );
         assert_eq!(
-            parse_reply(&reply(&[b"", b"1.0", b"1", b"200", b"OK", b"", b"\x09cut"])),
-            None,
-            "a metadata frame that is no property list"
-        );
-        assert_eq!(
             parse_reply(&reply(&[b"", b"1.0", b"1", b"400", b"no", b"", b""])),
-            Some(AuthDecision::Deny {
+            Ok(AuthDecision::Deny {
                 reason: "400".into()
             })
         );
-        for bad in [
-            reply(&[b"", b"1.0", b"1", b"400", b"no", b""]),
-            reply(&[b"", b"2.0", b"1", b"400", b"no", b"", b""]),
-            reply(&[b"", b"1.0", b"2", b"200", b"", b"", b""]),
-            reply(&[b"", b"1.0", b"1", b"201", b"", b"", b""]),
-            reply(&[b"x", b"1.0", b"1", b"200", b"", b"", b""]),
+        // Each broken reply is the problem libzmq names for it.
+        for (bad, problem) in [
+            (
+                reply(&[b"", b"1.0", b"1", b"400", b"no", b""]),
+                P::Malformed,
+            ),
+            (
+                reply(&[b"x", b"1.0", b"1", b"200", b"", b"", b""]),
+                P::Malformed,
+            ),
+            (
+                reply(&[b"", b"2.0", b"1", b"400", b"no", b"", b""]),
+                P::BadVersion,
+            ),
+            (
+                reply(&[b"", b"1.0", b"2", b"200", b"", b"", b""]),
+                P::BadRequestId,
+            ),
+            (
+                reply(&[b"", b"1.0", b"1", b"201", b"", b"", b""]),
+                P::InvalidStatusCode,
+            ),
+            (
+                reply(&[b"", b"1.0", b"1", b"200", b"OK", b"", b"\x09cut"]),
+                P::InvalidMetadata,
+            ),
         ] {
-            assert_eq!(parse_reply(&bad), None, "{bad:?}");
+            assert_eq!(parse_reply(&bad), Err(problem), "{bad:?}");
         }
     }
 }

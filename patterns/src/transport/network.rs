@@ -9,6 +9,7 @@ use monocoque_runtime::{sleep_until, spawn, timeout};
 
 use super::reconnect::Backoff;
 use super::tcp_address;
+use crate::close_reason::CloseReason;
 use crate::endpoint::Endpoint;
 use crate::engine::{self, EngineEnd, EngineOwner};
 use crate::host::{ConnectionTerms, NetStream, SocketHost};
@@ -200,7 +201,7 @@ pub(crate) async fn connect(
                 if end == EngineEnd::Released {
                     return;
                 }
-                if stops_after(&*host, &end) {
+                if stops_after(&*host, &end) || ends_for_good(&end) {
                     return give_up(&*host, persistent);
                 }
             }
@@ -319,6 +320,28 @@ fn stops_after(host: &dyn SocketHost, end: &EngineEnd) -> bool {
         _ => return false,
     };
     tracing::info!(reason = why, "not reconnecting (RECONNECT_STOP)");
+    true
+}
+
+/// A protocol error ends a connecter for good, as libzmq's session ends
+/// on one (`engine_error` with `protocol_error`): a peer that broke ZMTP,
+/// refused us in the handshake (ERROR, a mechanism or socket type that
+/// does not match, keys that do not open) or whose ZAP handler answered
+/// wrongly would do it again. Timeouts and closed connections reconnect.
+fn ends_for_good(end: &EngineEnd) -> bool {
+    use monocoque_zmtp::Error as Zmtp;
+    let (EngineEnd::HandshakeFailed(CloseReason::Protocol(e))
+    | EngineEnd::Disconnected(CloseReason::Protocol(e))) = end
+    else {
+        return false;
+    };
+    if matches!(
+        e,
+        Zmtp::HandshakeTimeout(_) | Zmtp::HeartbeatTimeout(_) | Zmtp::HeartbeatTtlExpired(_)
+    ) {
+        return false;
+    }
+    tracing::info!(reason = %e, "protocol error: not reconnecting (as libzmq)");
     true
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::curve::CurvePublicKey;
+use crate::error::ZapReplyProblem;
 use crate::metadata::{Metadata, USER_ID};
 use crate::peer::PeerProperties;
 
@@ -145,6 +146,10 @@ pub enum AuthDecision {
         /// Why the client was refused.
         reason: String,
     },
+    /// The authenticator could not decide: a ZAP handler answered with a
+    /// reply RFC 27 does not allow. The handshake fails as a protocol
+    /// error, without an ERROR to the client, as in libzmq.
+    HandlerFailed(ZapReplyProblem),
 }
 
 impl AuthDecision {

@@ -18,6 +18,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+pub use crate::error::ZapReplyProblem;
 pub use authenticator::{
     Admission, AuthDecision, AuthRequest, Authenticator, Credentials, PresentedCredentials,
 };

@@ -100,6 +100,7 @@ impl NullMechanism {
                 .encode(out);
                 Err(Error::AuthenticationDenied { reason })
             }
+            AuthDecision::HandlerFailed(problem) => Err(Error::ZapReply(problem)),
         }
     }
 }

@@ -78,6 +78,7 @@ impl PlainServer {
                 self.state = State::Done;
                 Err(Error::AuthenticationDenied { reason })
             }
+            AuthDecision::HandlerFailed(problem) => Err(Error::ZapReply(problem)),
         }
     }
 }

@@ -250,6 +250,7 @@ impl CurveServer {
                 .encode(out);
                 return Err(Error::AuthenticationDenied { reason });
             }
+            AuthDecision::HandlerFailed(problem) => return Err(Error::ZapReply(problem)),
         };
         let Initiated {
             session,
