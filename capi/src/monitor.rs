@@ -14,7 +14,7 @@
 //! reports it.
 //!
 //! Values: HANDSHAKE_FAILED_* carry libzmq's code (protocol error or ZAP
-//! status), CONNECT_RETRIED the interval in milliseconds. Where libzmq puts
+//! status; for NO_DETAIL the errno, EPIPE for a peer that closed), CONNECT_RETRIED the interval in milliseconds. Where libzmq puts
 //! a descriptor (CONNECTED, ACCEPTED, LISTENING, DISCONNECTED, CLOSED) or an
 //! errno (BIND_FAILED, ACCEPT_FAILED, CLOSE_FAILED) the value is 0: no
 //! descriptor is exposed per connection, and those failures are reported
@@ -24,7 +24,9 @@ use std::ffi::c_int;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use monocoque_patterns::{BlockingMonitor, BlockingSocket, Context, MonitorEvent};
+use monocoque_patterns::{
+    BlockingMonitor, BlockingSocket, CloseReason, Context, HandshakeFailure, MonitorEvent,
+};
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::errno::{errno_of, Errno};
@@ -41,6 +43,27 @@ const CLOSE_FAILED: u16 = 0x0100;
 const DISCONNECTED: u16 = 0x0200;
 const MONITOR_STOPPED: u16 = 0x0400;
 const HANDSHAKE_SUCCEEDED: u16 = 0x1000;
+
+/// The value libzmq gives HANDSHAKE_FAILED_NO_DETAIL: the errno the
+/// connection's end left (EPIPE for a peer that closed, as libzmq's read
+/// reports end of stream), 0 where there is none (a timeout).
+fn no_detail_errno(reason: &CloseReason) -> u32 {
+    use std::io::ErrorKind as K;
+    let errno = match reason {
+        CloseReason::PeerClosed => libc::EPIPE,
+        CloseReason::ReadFailed { kind, .. } | CloseReason::WriteFailed { kind, .. } => {
+            match kind {
+                K::ConnectionReset => libc::ECONNRESET,
+                K::BrokenPipe => libc::EPIPE,
+                K::ConnectionAborted => libc::ECONNABORTED,
+                K::TimedOut => libc::ETIMEDOUT,
+                _ => 0,
+            }
+        }
+        _ => 0,
+    };
+    errno as u32
+}
 
 /// libzmq's number, value and endpoint for an event.
 fn libzmq_event(event: &MonitorEvent) -> Option<(u16, u32, &str)> {
@@ -60,10 +83,17 @@ fn libzmq_event(event: &MonitorEvent) -> Option<(u16, u32, &str)> {
         E::HandshakeSucceeded { endpoint, .. } => (HANDSHAKE_SUCCEEDED, 0, endpoint),
         E::HandshakeFailed {
             endpoint, reason, ..
-        } => {
-            let (id, value) = reason.handshake_failure().zmq_event();
-            (id, value, endpoint)
-        }
+        } => match reason.handshake_failure() {
+            HandshakeFailure::NoDetail => (
+                HandshakeFailure::NoDetail.zmq_event().0,
+                no_detail_errno(reason),
+                endpoint,
+            ),
+            failure => {
+                let (id, value) = failure.zmq_event();
+                (id, value, endpoint)
+            }
+        },
         E::Disconnected { endpoint, .. } => (DISCONNECTED, 0, endpoint),
         E::Closed { endpoint } => (CLOSED, 0, endpoint),
         E::CloseFailed { endpoint, .. } => (CLOSE_FAILED, 0, endpoint),

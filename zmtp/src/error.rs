@@ -90,7 +90,7 @@ pub enum Error {
     /// A command arrived that is not valid at this point of the handshake.
     #[error("peer sent the {command} command while we expected {expected}")]
     UnexpectedCommand {
-        /// The command name the peer sent, lossily decoded.
+        /// The command name the peer sent, non-printable bytes escaped.
         command: String,
         /// What the handshake was waiting for.
         expected: &'static str,

@@ -124,6 +124,28 @@ fn plain_refused_later_sends_error() {
 }
 
 #[test]
+fn a_temporary_refusal_sends_nothing_and_leaves_the_handshake_to_time_out() {
+    // ZAP's 300, as libzmq's server takes it: no ERROR (which would end
+    // a libzmq client's reconnecting), no progress; the handshake timer
+    // ends the connection and the client retries.
+    let now = Instant::now();
+    let temporary = || AuthDecision::Deny {
+        reason: "300".into(),
+    };
+    let (pc, ps) = plain();
+    let (cc, cs, _) = curve();
+    for (client, server) in [(pc, ps), (cc, cs)] {
+        let (mut c, mut s, _) = until_asked(client, server);
+        s.admit(temporary());
+        let (ec, es) = exchange(&mut c, &mut s, now);
+        assert!(ec.is_empty() && es.is_empty(), "{ec:?} {es:?}");
+        assert!(!s.is_closed() && !c.is_closed());
+        s.handle_timeout(now + std::time::Duration::from_secs(3600));
+        assert!(s.is_closed(), "the handshake timeout ends it");
+    }
+}
+
+#[test]
 fn curve_reports_the_client_key_and_waits() {
     let now = Instant::now();
     let (cc, cs, client_keys) = curve();

@@ -41,6 +41,28 @@ fn garbage_greeting() {
 }
 
 #[test]
+fn a_binary_command_name_is_escaped_for_the_log() {
+    // A command frame whose name is raw bytes, during the handshake.
+    let mut wire = greeting(3, 1, "NULL");
+    wire.extend_from_slice(&[0x04, 4, 3, 0x00, 0xff, b'\n']);
+    let events = feed(config(SocketType::Router), &wire);
+    let e = closed_with(&events);
+    assert_eq!(
+        e,
+        &Error::UnexpectedCommand {
+            command: "\\x00\\xff\\n".into(),
+            expected: "READY"
+        }
+    );
+    assert!(
+        e.to_string()
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' '),
+        "{e}"
+    );
+}
+
+#[test]
 fn wrong_mechanism() {
     let events = feed(config(SocketType::Router), &greeting(3, 1, "CURVE"));
     assert_eq!(

@@ -246,9 +246,17 @@ impl fmt::Debug for Admission {
     }
 }
 
+/// Whether a refusal is ZAP's 300, a temporary failure: no ERROR is sent
+/// and the handshake is left to its timeout, so the client sees a
+/// connection that ended and retries, as libzmq's server does (an ERROR
+/// would end a libzmq client's reconnecting).
+pub(crate) fn is_temporary(reason: &str) -> bool {
+    refusal_code(reason) == "300"
+}
+
 /// The ERROR a refused client gets: ZAP's status code alone, as libzmq
-/// sends it (`300`, `400` or `500`; a libzmq client reports an
-/// authentication failure only for those). A reason that starts with one
+/// sends it (`400` or `500`; a libzmq client reports an authentication
+/// failure only for a code; a `300` sends no ERROR, see [`is_temporary`]). A reason that starts with one
 /// sends that code; any other sends `400`. The whole reason stays in our log.
 pub(crate) fn refusal_code(reason: &str) -> &'static str {
     match reason.get(..3) {

@@ -225,7 +225,14 @@ impl MechanismConfig {
 /// The error for a command that does not fit the handshake's state.
 pub(crate) fn unexpected(name: &Bytes, expected: &'static str) -> crate::Error {
     crate::Error::UnexpectedCommand {
-        command: String::from_utf8_lossy(name).into_owned(),
+        command: printable_name(name),
         expected,
     }
+}
+
+/// A command name a peer sent, for the log: printable ASCII as it is, any
+/// other byte escaped (`\xNN`), so a hostile peer cannot put raw bytes or
+/// control characters in our log.
+pub(crate) fn printable_name(name: &[u8]) -> String {
+    name.escape_ascii().to_string()
 }

@@ -13,7 +13,7 @@
 
 use bytes::Bytes;
 
-use super::authenticator::{decide_now, refusal_code, Admitted};
+use super::authenticator::{decide_now, is_temporary, refusal_code, Admitted};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -92,6 +92,9 @@ impl NullMechanism {
                     Some(metadata) => self.complete(local, metadata),
                     None => Ok(HandshakeStatus::InProgress),
                 }
+            }
+            AuthDecision::Deny { reason } if is_temporary(&reason) => {
+                Ok(HandshakeStatus::InProgress)
             }
             AuthDecision::Deny { reason } => {
                 ErrorCommand {

@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use super::authenticator::{decide_now, refusal_code, Admitted};
+use super::authenticator::{decide_now, is_temporary, refusal_code, Admitted};
 use super::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -68,6 +68,10 @@ impl PlainServer {
                 self.admitted = Admitted::new(user_id, properties);
                 Welcome.encode(out);
                 self.state = State::WaitInitiate;
+                Ok(HandshakeStatus::InProgress)
+            }
+            AuthDecision::Deny { reason } if is_temporary(&reason) => {
+                self.state = State::Done;
                 Ok(HandshakeStatus::InProgress)
             }
             AuthDecision::Deny { reason } => {

@@ -110,7 +110,7 @@ impl MessageCodec for CurveCodec {
         if !wire.starts_with(NAME) {
             return Err(match crate::command::split_name(&wire) {
                 Ok((name, _)) => Error::UnexpectedCommand {
-                    command: String::from_utf8_lossy(&name).into_owned(),
+                    command: crate::mechanism::printable_name(&name),
                     expected: "MESSAGE",
                 },
                 Err(_) => Error::MalformedCommand {

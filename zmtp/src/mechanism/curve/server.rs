@@ -24,7 +24,7 @@ use super::ready::CurveReady;
 use super::welcome::CurveWelcome;
 use crate::command::ErrorCommand;
 use crate::error::{Error, Result};
-use crate::mechanism::authenticator::{decide_now, refusal_code, Admitted};
+use crate::mechanism::authenticator::{decide_now, is_temporary, refusal_code, Admitted};
 use crate::mechanism::{
     unexpected, Admission, AuthDecision, Credentials, HandshakeStatus, LocalProperties, Mechanism,
     PresentedCredentials,
@@ -243,6 +243,9 @@ impl CurveServer {
                 user_id,
                 properties,
             } => Admitted::new(user_id, properties),
+            AuthDecision::Deny { reason } if is_temporary(&reason) => {
+                return Ok(HandshakeStatus::InProgress);
+            }
             AuthDecision::Deny { reason } => {
                 ErrorCommand {
                     reason: Bytes::from_static(refusal_code(&reason).as_bytes()),
