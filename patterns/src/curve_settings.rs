@@ -6,7 +6,9 @@
 //! a client), CURVE_SERVER=0 selects NULL, and the PLAIN options select PLAIN.
 //! The keys must be complete when a connection starts; a socket whose CURVE
 //! setup is incomplete refuses to bind or connect, naming the missing option,
-//! and never falls back to a weaker mechanism.
+//! and never falls back to a weaker mechanism. A CURVE_PUBLICKEY that is not
+//! CURVE_SECRETKEY's public key is taken as libzmq takes it (with a warning):
+//! a client presents it and the server refuses the handshake.
 
 use std::sync::Arc;
 
@@ -52,13 +54,16 @@ impl CurveSettings {
             "CURVE_SECRETKEY",
             "a CURVE socket needs its long-term secret key",
         ))?;
-        let keys = CurveKeyPair::from_secret(secret);
-        if let Some(public) = self.public {
-            if public != keys.public {
-                return Err((
-                    "CURVE_PUBLICKEY",
-                    "it is not the public key of CURVE_SECRETKEY",
-                ));
+        let mut keys = CurveKeyPair::from_secret(secret);
+        if let Some(public) = self.public.filter(|p| *p != keys.public) {
+            // libzmq takes the two keys as given and lets the handshake
+            // fail: a client presents this public key, whose vouch the
+            // server cannot open (a server's own public key is not sent).
+            tracing::warn!(
+                "CURVE_PUBLICKEY is not the public key of CURVE_SECRETKEY: a server will refuse this client's handshake"
+            );
+            if !self.as_server {
+                keys.public = public;
             }
         }
         if self.as_server {
@@ -96,8 +101,6 @@ mod tests {
             s.mechanism(),
             Ok(MechanismConfig::CurveServer { .. })
         ));
-        s.public = Some(CurveKeyPair::generate().public);
-        assert_eq!(s.mechanism().unwrap_err().0, "CURVE_PUBLICKEY");
         s.public = Some(pair.public);
         s.as_server = false;
         assert_eq!(s.mechanism().unwrap_err().0, "CURVE_SERVERKEY");
@@ -106,5 +109,29 @@ mod tests {
             s.mechanism(),
             Ok(MechanismConfig::CurveClient { .. })
         ));
+    }
+
+    #[test]
+    fn a_public_key_that_is_not_the_secrets_is_taken_as_libzmq_takes_it() {
+        let pair = CurveKeyPair::generate();
+        let other = CurveKeyPair::generate().public;
+        let mut s = CurveSettings {
+            selected: true,
+            public: Some(other),
+            secret: Some(pair.secret.clone()),
+            server_key: Some(CurveKeyPair::generate().public),
+            ..CurveSettings::default()
+        };
+        // A client presents the key it was given (the server refuses it).
+        match s.mechanism() {
+            Ok(MechanismConfig::CurveClient { keys, .. }) => assert_eq!(keys.public, other),
+            other => panic!("{other:?}"),
+        }
+        // A server's own public key is never sent: its secret key's is used.
+        s.as_server = true;
+        match s.mechanism() {
+            Ok(MechanismConfig::CurveServer { keys, .. }) => assert_eq!(keys.public, pair.public),
+            other => panic!("{other:?}"),
+        }
     }
 }
