@@ -113,13 +113,7 @@ fn a_named_connect_is_routable_before_its_connection_is_made() {
     // connected yet.
     for kind in [SocketType::Router, SocketType::Stream] {
         run(move || async move {
-            // A free port, from a listener closed at once.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let ep = format!("tcp://127.0.0.1:{port}");
+            let ep = unused_tcp_endpoint();
             let mut options = vec![id("early")];
             if kind == SocketType::Router {
                 options.push(SocketOption::RouterMandatory(true));

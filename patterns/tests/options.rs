@@ -1032,12 +1032,7 @@ fn reconnect_stop_ends_reconnecting_after_a_refusal_or_a_failed_handshake() {
     run(|| async {
         let ivl = SocketOption::ReconnectIvl(Some(Duration::from_millis(5)));
         // A port nobody listens on: refused at every attempt.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let refused = format!("tcp://127.0.0.1:{port}");
+        let refused = unused_tcp_endpoint();
         // A server that closes each connection at once: the handshake fails
         // (the connection ends, no protocol error) at every attempt. The
         // thread accepts until the test binary exits.

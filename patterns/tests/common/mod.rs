@@ -41,6 +41,17 @@ pub const TRANSPORTS: [Transport; 3] = [Transport::Tcp, Transport::Ipc, Transpor
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
+/// A tcp endpoint on a port nobody listens on (a listener's, closed at
+/// once): a connect to it is refused until something binds it.
+pub fn unused_tcp_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("tcp://127.0.0.1:{port}")
+}
+
 impl Transport {
     /// A fresh endpoint to bind: tcp port 0, a unique ipc path, a unique inproc name.
     pub fn endpoint(self) -> String {
