@@ -46,6 +46,9 @@ pub(crate) struct SocketHandle {
     /// ZMQ_AFFINITY: the I/O threads (bit i: thread i) a tcp or ipc endpoint
     /// may use; 0 is any. A context here has one, thread 0.
     pub(crate) affinity: u64,
+    /// ROUTER_MANDATORY as last set: without it a ROUTER takes any routing
+    /// id, so its first frame needs no question to the socket.
+    pub(crate) router_mandatory: bool,
 }
 
 impl Drop for SocketHandle {
@@ -124,6 +127,7 @@ pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
             monitor: None,
             curve_keys: [[0; 32]; 3],
             affinity: 0,
+            router_mandatory: false,
         });
         Ok(Box::into_raw(handle).cast())
     })

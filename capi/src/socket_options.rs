@@ -355,7 +355,14 @@ pub unsafe extern "C" fn zmq_setsockopt(
             _ => option_of(option, &Value(value))?,
         };
         let key = curve_key_record(&option);
+        let mandatory = match option {
+            SocketOption::RouterMandatory(on) => Some(on),
+            _ => None,
+        };
         h.socket.set_option(option).map_err(|e| errno_of(&e))?;
+        if let Some(on) = mandatory {
+            h.router_mandatory = on;
+        }
         if let Some((slot, bytes)) = key {
             h.curve_keys[slot] = bytes;
         }

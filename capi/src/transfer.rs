@@ -95,7 +95,10 @@ fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<
         // A routing id alone is no message: libzmq takes and drops it.
         return Ok(());
     }
-    if flags & SNDMORE != 0 {
+    // A ROUTER without ROUTER_MANDATORY takes any id (and drops what it
+    // cannot route): no round trip to ask. STREAM is always mandatory.
+    let asks = h.router_mandatory || h.socket.socket_type() == SocketType::Stream;
+    if flags & SNDMORE != 0 && asks {
         match h.socket.check_route(&frame) {
             Err(Error::WouldBlock(_)) if flags & DONTWAIT == 0 => {}
             checked => checked.map_err(|e| errno_of(&e))?,
