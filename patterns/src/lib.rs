@@ -41,7 +41,7 @@ mod waker_set;
 pub use close_reason::CloseReason;
 pub use context::{
     blocking_proxy, blocking_proxy_steerable, poll, BlockingMonitor, BlockingSocket, Context,
-    PollItem,
+    PollItem, CONTEXT_SPIN_BEFORE_PARK,
 };
 pub use endpoint::{Endpoint, IPC_PATH_TOO_LONG};
 pub use error::{Error, Result};

@@ -249,3 +249,83 @@ fn a_send_reaches_the_pipe_before_a_command_on_another_socket() {
         }
     });
 }
+
+/// REQ and REP send through the lane only when their turn is known to be a
+/// send; every other send is asked of the socket, so their rules hold
+/// exactly whichever way a message went: EFSM out of turn, REQ_RELAXED's
+/// second request, and each reply to its own request.
+#[test]
+fn req_and_rep_keep_their_rules_when_their_sends_take_the_lane() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        for t in TRANSPORTS {
+            let rep = socket(&ctx, SocketType::Rep);
+            let endpoint = bind(&rep, t);
+            let req = socket(&ctx, SocketType::Req);
+            req.connect(&endpoint).unwrap();
+            assert!(
+                matches!(rep.send("no request yet"), Err(Error::InvalidState(_))),
+                "{t:?}: REP sent before a request"
+            );
+            for i in 0..200u32 {
+                req.send(number(i)).unwrap();
+                assert!(
+                    matches!(req.send("again"), Err(Error::InvalidState(_))),
+                    "{t:?}: REQ sent twice"
+                );
+                let request = rep.recv().unwrap();
+                assert_eq!(request[0], number(i), "{t:?}");
+                rep.send(number(i + 1000)).unwrap();
+                assert!(
+                    matches!(rep.send("twice"), Err(Error::InvalidState(_))),
+                    "{t:?}: REP replied twice"
+                );
+                assert_eq!(req.recv().unwrap()[0], number(i + 1000), "{t:?}");
+                assert!(
+                    matches!(req.try_recv(), Err(Error::InvalidState(_))),
+                    "{t:?}: REQ received without a request"
+                );
+            }
+            // REQ_RELAXED: the second request (a command: the turn is not a
+            // send) supersedes the first, and its reply is the one taken.
+            req.set_option(SocketOption::ReqRelaxed(true)).unwrap();
+            req.set_option(SocketOption::ReqCorrelate(true)).unwrap();
+            req.send("first").unwrap();
+            req.send("second").unwrap();
+            for _ in 0..2 {
+                let request = rep.recv().unwrap();
+                rep.send(request).unwrap();
+            }
+            assert_eq!(&req.recv().unwrap()[0][..], b"second", "{t:?}");
+            req.send("third").unwrap();
+            let request = rep.recv().unwrap();
+            rep.send(request).unwrap();
+            assert_eq!(&req.recv().unwrap()[0][..], b"third", "{t:?}");
+        }
+    });
+}
+
+/// A REP whose requester left drops the reply (libzmq's rule), whether the
+/// reply went through the lane or not, and serves the next requester.
+#[test]
+fn a_rep_reply_through_the_lane_to_a_departed_requester_is_dropped() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let rep = socket(&ctx, SocketType::Rep);
+        let endpoint = bind(&rep, Transport::Tcp);
+        let gone = socket(&ctx, SocketType::Req);
+        gone.connect(&endpoint).unwrap();
+        gone.send("from a requester about to leave").unwrap();
+        rep.recv().unwrap();
+        gone.set_option(SocketOption::Linger(Some(Duration::ZERO)))
+            .unwrap();
+        drop(gone);
+        rep.send("to nobody").unwrap();
+        let next = socket(&ctx, SocketType::Req);
+        next.connect(&endpoint).unwrap();
+        next.send("next").unwrap();
+        assert_eq!(&rep.recv().unwrap()[0][..], b"next");
+        rep.send("for next").unwrap();
+        assert_eq!(&next.recv().unwrap()[0][..], b"for next");
+    });
+}

@@ -19,6 +19,7 @@ mod error;
 mod event_fd;
 mod executor;
 mod fd_poll;
+mod idle_spin;
 mod io;
 pub mod net;
 mod process_limits;
@@ -41,7 +42,7 @@ pub use process_limits::{physical_memory, raise_open_files_limit, OpenFilesLimit
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};
 pub use runtime::{
     in_recv_pool, in_runtime, recv_pool_mostly_held, recv_pool_pressure, spawn, PoolPressure,
-    Runtime, RuntimeBuilder,
+    Runtime, RuntimeBuilder, MAX_SPIN_BEFORE_PARK,
 };
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crate::driver::{Driver, DriverKind};
 use crate::error::Result;
 use crate::executor::{self, JoinHandle, Shared};
+use crate::idle_spin::IdleSpin;
 use crate::recv_pool::BufPool;
 use crate::timer_queue::TimerQueue;
 use crate::wait_strategy::WaitStrategy;
@@ -36,6 +37,8 @@ pub(crate) struct Reactor {
     pub(crate) pool: Arc<BufPool>,
     /// Sends of at least this many bytes use SEND_ZC (io_uring only).
     pub(crate) send_zc_threshold: Option<usize>,
+    /// How long an idle loop polls on before it parks.
+    pub(crate) spin_before_park: Duration,
 }
 
 thread_local! {
@@ -100,6 +103,7 @@ impl Reactor {
         recv_buffer_size: usize,
         send_zc_threshold: Option<usize>,
         fixed: Option<(u16, usize)>,
+        spin_before_park: Duration,
     ) -> Result<Rc<Reactor>> {
         let pool = BufPool::new(recv_buffers, recv_buffer_size);
         let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone(), fixed)?;
@@ -117,6 +121,7 @@ impl Reactor {
             shared: Shared::new(notifier),
             pool,
             send_zc_threshold,
+            spin_before_park,
         }))
     }
 
@@ -149,17 +154,23 @@ impl Reactor {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = std::pin::pin!(future);
+        let mut idle = IdleSpin::new(self.spin_before_park);
         loop {
+            let mut ran = 0;
             if main.woken.swap(false, Ordering::SeqCst) {
+                ran += 1;
                 if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
                     return v;
                 }
             }
-            self.shared.run_ready(BUDGET);
+            ran += self.shared.run_ready(BUDGET);
             let busy = main.woken.load(Ordering::SeqCst)
                 || self.shared.has_local()
                 || self.shared.has_remote();
-            let wait = if busy {
+            if ran > 0 || busy {
+                idle.worked();
+            }
+            let wait = if busy || idle.poll_again() {
                 Some(Duration::ZERO)
             } else {
                 self.timers

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::rc::Rc;
+use std::time::Duration;
 
 use crate::driver::DriverKind;
 use crate::error::{Error, Result};
@@ -19,7 +20,12 @@ pub struct RuntimeBuilder {
     recv_buffer_size: usize,
     send_zc_threshold: Option<usize>,
     registered_buffers: Option<(u16, usize)>,
+    spin_before_park: Duration,
 }
+
+/// The longest [`RuntimeBuilder::spin_before_park`]: past this, spinning is
+/// busy-polling, which [`WaitStrategy::BusyPoll`] says plainly.
+pub const MAX_SPIN_BEFORE_PARK: Duration = Duration::from_millis(10);
 
 /// One reactor, on the thread that built it: a driver (io_uring or epoll), a
 /// local executor and timers. `!Send`: thread-per-core means a runtime never
@@ -58,6 +64,7 @@ impl Default for RuntimeBuilder {
             recv_buffer_size: crate::recv_pool::DEFAULT_RECV_BUFFER_SIZE,
             send_zc_threshold: None,
             registered_buffers: None,
+            spin_before_park: Duration::ZERO,
         }
     }
 }
@@ -110,7 +117,44 @@ impl RuntimeBuilder {
         self
     }
 
+    /// With [`WaitStrategy::Park`] (or `SqPoll`): how long an idle reactor
+    /// goes on polling, yielding the CPU between polls, before it parks
+    /// (default zero: park at once; at most [`MAX_SPIN_BEFORE_PARK`]).
+    /// A message that arrives within it costs no wake-up: a request-reply
+    /// exchange between threads gains most (see docs/BENCHMARKS.md, the C
+    /// API); the price is CPU time after each burst of work, up to this
+    /// long. Refused with `BusyPoll`, which never parks.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monocoque_runtime::Runtime;
+    /// let rt = Runtime::builder()
+    ///     .spin_before_park(Duration::from_micros(50))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// ```
+    pub fn spin_before_park(mut self, spin: Duration) -> Self {
+        self.spin_before_park = spin;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
+        if self.spin_before_park > MAX_SPIN_BEFORE_PARK {
+            return Err(Error::InvalidSetting {
+                setting: "spin_before_park",
+                reason: format!(
+                    "{:?} is longer than {:?}: use the busy-poll wait strategy",
+                    self.spin_before_park, MAX_SPIN_BEFORE_PARK
+                ),
+            });
+        }
+        if !self.spin_before_park.is_zero() && self.wait == WaitStrategy::BusyPoll {
+            return Err(Error::InvalidSetting {
+                setting: "spin_before_park",
+                reason: "the busy-poll wait strategy never parks".into(),
+            });
+        }
         if let Some((count, size)) = self.registered_buffers {
             if count == 0 || size == 0 || size > u32::MAX as usize {
                 return Err(Error::InvalidSetting {
@@ -178,6 +222,7 @@ impl RuntimeBuilder {
                 self.recv_buffer_size,
                 self.send_zc_threshold,
                 self.registered_buffers,
+                self.spin_before_park,
             )?,
             wait: self.wait,
         })

@@ -355,6 +355,42 @@ fn invalid_settings_are_named() {
     assert!(err.to_string().contains("ring_entries"), "{err}");
     let err = Runtime::builder().core(100_000).build().unwrap_err();
     assert!(err.to_string().contains("core"), "{err}");
+    let err = Runtime::builder()
+        .spin_before_park(monocoque_runtime::MAX_SPIN_BEFORE_PARK + Duration::from_micros(1))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("spin_before_park"), "{err}");
+    let err = Runtime::builder()
+        .wait_strategy(monocoque_runtime::WaitStrategy::BusyPoll)
+        .spin_before_park(Duration::from_micros(50))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("spin_before_park"), "{err}");
+}
+
+/// A reactor that spins before it parks takes work from other threads both
+/// while it spins and once it has parked, and its timers fire.
+#[test]
+fn a_reactor_that_spins_before_parking_still_wakes_and_parks() {
+    let rt = Runtime::builder()
+        .spin_before_park(Duration::from_millis(2))
+        .build()
+        .unwrap();
+    let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u32>(4);
+    let sender = std::thread::spawn(move || {
+        // Within the spin, then well after it (the reactor has parked).
+        tx.send_blocking(1).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        tx.send_blocking(2).unwrap();
+    });
+    rt.block_on(async move {
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, Some(2));
+        let start = std::time::Instant::now();
+        sleep(Duration::from_millis(20)).await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+    });
+    sender.join().unwrap();
 }
 
 #[test]

@@ -13,7 +13,7 @@ use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::command::{expect_reply, Command, Received, Reply, Request};
-use super::lanes::{self, LaneSender};
+use super::lanes::{self, LaneSender, Turn};
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
 use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
@@ -25,8 +25,9 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 /// parks this thread until the answer comes back on another; the socket itself
 /// (its pipes, connections and timers) lives on the context's thread. A
 /// stream of messages skips that round trip where the type allows: a
-/// blocking send on PUSH, PUB, XPUB, DEALER, PAIR or XSUB goes into a ring
-/// the context's thread drains, while the socket has room; a receive on
+/// blocking send on PUSH, PUB, XPUB, DEALER, PAIR or XSUB (and on REQ and
+/// REP when their turn is known to be a send) goes into a ring the
+/// context's thread drains, while the socket has room; a receive on
 /// PULL, SUB, XSUB, DEALER, ROUTER or PAIR takes what else is queued too, and
 /// the next receives are answered from that.
 /// Dropping the handle closes the socket; its queued messages still leave
@@ -49,6 +50,9 @@ pub struct BlockingSocket {
     kind: SocketType,
     /// Messages one receive may take (`lanes::recv_batch`).
     recv_batch: usize,
+    /// REQ and REP: whether their rule takes a send now, as far as this
+    /// handle knows (a send the socket surely takes may use the lane).
+    turn: Option<Turn>,
     /// SNDTIMEO is 0: a blocking send is a ZMQ_DONTWAIT one, answered
     /// exactly, so it never takes the send lane.
     sndtimeo_zero: Cell<bool>,
@@ -93,6 +97,7 @@ impl BlockingSocket {
             }),
             kind,
             recv_batch: lanes::recv_batch(kind),
+            turn: Turn::of(kind),
             sndtimeo_zero: Cell::new(false),
             readiness: OnceCell::new(),
             _context: context,
@@ -243,15 +248,29 @@ impl BlockingSocket {
         }
         let mut msg = msg.into();
         // An empty message is refused by the socket: a command says so.
-        if !self.sndtimeo_zero.get() && !msg.is_empty() {
+        let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
+        if in_turn && !self.sndtimeo_zero.get() && !msg.is_empty() {
             if let Some(lane) = self.rings.borrow_mut().lane.as_mut() {
                 match lane.offer(msg) {
-                    Ok(()) => return Ok(()),
+                    Ok(()) => {
+                        self.sent();
+                        return Ok(());
+                    }
                     Err(back) => msg = back,
                 }
             }
         }
-        expect_reply!(self.call(Command::Send { msg, wait: true })?, Done)
+        let sent = self.call(Command::Send { msg, wait: true });
+        self.sent();
+        expect_reply!(sent?, Done)
+    }
+
+    /// A send went or failed: REQ's and REP's turn is no longer known to
+    /// be a send.
+    fn sent(&self) {
+        if let Some(turn) = &self.turn {
+            turn.sent();
+        }
     }
 
     /// Sends without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] where
@@ -264,7 +283,9 @@ impl BlockingSocket {
             msg: msg.into(),
             wait: false,
         };
-        expect_reply!(self.call(command)?, Done)
+        let sent = self.call(command);
+        self.sent();
+        expect_reply!(sent?, Done)
     }
 
     /// Receives the next message, blocking this thread up to RCVTIMEO (then
@@ -297,6 +318,9 @@ impl BlockingSocket {
             .pop_front()
             .ok_or(Error::WouldBlock("no message is ready"))?;
         self.rings.borrow_mut().received.extend(batch);
+        if let Some(turn) = &self.turn {
+            turn.received();
+        }
         Ok(first)
     }
 

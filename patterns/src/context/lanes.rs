@@ -18,6 +18,14 @@
 //!   libzmq's tests count it). What the lane holds beyond SNDHWM is bounded
 //!   by its capacity, [`SEND_LANE_CAPACITY`].
 //!
+//!   REQ and REP take the lane too, for a send the handle knows their rule
+//!   accepts ([`Turn`]: a REQ's request once the last reply is in, a REP's
+//!   reply to the request it returned); any other send is a command, which
+//!   answers exactly (EFSM, REQ_RELAXED). Their receive then runs once the
+//!   lane's message is in the socket, as it follows that send in their
+//!   state machine. A request-reply round trip so costs the two wake-ups
+//!   libzmq's does (the request out, the reply in), not four.
+//!
 //! - **Receive batches**: a receive on a socket whose receive has no state
 //!   (PULL, SUB, XSUB, DEALER, ROUTER, PAIR) takes, besides the message it
 //!   waited for, up to [`RECV_BATCH`] - 1 more already queued, which the
@@ -56,10 +64,59 @@ pub(super) const SEND_LANE_CAPACITY: usize = 256;
 pub(super) const RECV_BATCH: usize = 64;
 
 /// Whether blocking sends on `kind` may go through a send lane: its send
-/// never answers anything but "wait" (no EFSM, no EHOSTUNREACH).
+/// never answers anything but "wait" (no EFSM, no EHOSTUNREACH), or only
+/// when the handle's [`Turn`] says so (REQ, REP).
 pub(super) fn has_send_lane(kind: SocketType) -> bool {
     use SocketType::*;
-    matches!(kind, Push | Pub | XPub | Dealer | Pair | XSub)
+    matches!(kind, Push | Pub | XPub | Dealer | Pair | XSub | Req | Rep)
+}
+
+/// Whether a receive on `kind` must wait until the send lane's messages
+/// are in the socket: REQ's reply and REP's next request follow the send
+/// before them in the type's state machine.
+pub(super) fn recv_follows_send(kind: SocketType) -> bool {
+    matches!(kind, SocketType::Req | SocketType::Rep)
+}
+
+/// REQ's and REP's turn as their handle knows it, from its own calls: a
+/// send may take the lane only when the socket's rule takes it for sure
+/// (REQ: the reply to the last request is in; REP: the request it
+/// returned awaits its reply). When unsure, the send is a command: the
+/// socket answers it exactly.
+#[derive(Debug)]
+pub(super) struct Turn {
+    send_due: Cell<bool>,
+}
+
+impl Turn {
+    /// The turn of a new socket of `kind`; `None` for a type without one.
+    pub(super) fn of(kind: SocketType) -> Option<Turn> {
+        let send_due = match kind {
+            SocketType::Req => true,
+            SocketType::Rep => false,
+            _ => return None,
+        };
+        Some(Turn {
+            send_due: Cell::new(send_due),
+        })
+    }
+
+    /// Whether the socket's rule takes a send now.
+    pub(super) fn send_due(&self) -> bool {
+        self.send_due.get()
+    }
+
+    /// A send went, or failed: after a failure the socket's turn is not
+    /// known here, and the next send asks the socket.
+    pub(super) fn sent(&self) {
+        self.send_due.set(false);
+    }
+
+    /// A receive returned a message: REQ's reply, REP's request. Both may
+    /// send next.
+    pub(super) fn received(&self) {
+        self.send_due.set(true);
+    }
 }
 
 /// How many messages one receive on `kind` may take: more than one only
@@ -277,7 +334,7 @@ impl<'a> LanePump<'a> {
                 if !self.watch {
                     return;
                 }
-                match self.socket.poll_send_ready(cx) {
+                match self.socket.poll_send_room(cx) {
                     Poll::Ready(Ok(())) => {
                         if self.pass_now() {
                             self.writable.store(true, Ordering::Release);

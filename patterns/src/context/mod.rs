@@ -37,6 +37,7 @@ mod shutdown;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use monocoque_runtime::{spsc, RuntimeBuilder};
 use monocoque_zmtp::SocketType;
@@ -54,6 +55,13 @@ use crate::{Error, Result};
 /// Requests from user threads that can be waiting to reach the context's
 /// thread at once; more make `socket()` wait for room.
 const CONTROL_CAPACITY: usize = 64;
+
+/// How long [`Context::new`]'s thread polls on when idle before it parks
+/// ([`RuntimeBuilder::spin_before_park`]): long enough for the next message
+/// of a request-reply exchange between threads (libzmq's `inproc_lat` and
+/// `local_lat` measured it, docs/BENCHMARKS.md), short enough that an idle
+/// context costs nothing.
+pub const CONTEXT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 /// A context: the thread that runs its sockets. Cheap to clone, `Send` and
 /// `Sync`; share it between threads.
@@ -100,9 +108,13 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context on a new, unpinned runtime thread that parks when idle.
+    /// A context on a new, unpinned runtime thread that parks when idle,
+    /// after polling on for [`CONTEXT_SPIN_BEFORE_PARK`] (a reply that
+    /// comes within it costs no wake-up of the context's thread).
     pub fn new() -> Result<Context> {
-        Context::with_runtime(monocoque_runtime::Runtime::builder())
+        Context::with_runtime(
+            monocoque_runtime::Runtime::builder().spin_before_park(CONTEXT_SPIN_BEFORE_PARK),
+        )
     }
 
     /// A context whose thread is built from `runtime`: pin it with

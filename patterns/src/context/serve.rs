@@ -148,6 +148,28 @@ async fn run_beside_lane(
                     .await,
             )
         }
+        Command::Recv { wait, max } if lanes::recv_follows_send(socket.socket_type()) => {
+            // The request (or reply) just sent through the lane comes first
+            // in REQ's and REP's state machine.
+            if !wait {
+                if !pump.try_drain() {
+                    return Reply::Received(Err(Error::WouldBlock(
+                        "the message sent last still waits for a peer",
+                    )));
+                }
+                return run(socket, Command::Recv { wait, max }, shutdown, key, live).await;
+            }
+            let deadline = socket.options().rcvtimeo().map(|t| Instant::now() + t);
+            let first = shutdown
+                .unless_down(key, async {
+                    if !pump.drained_by(deadline).await {
+                        return Err(Error::WouldBlock("no message arrived within RCVTIMEO"));
+                    }
+                    socket.recv_with_properties_until(deadline).await
+                })
+                .await;
+            batch(socket, first, max)
+        }
         other => {
             pump.try_drain();
             let mut op = pin!(run(socket, other, shutdown, key, live));

@@ -677,6 +677,15 @@ impl Socket {
             .options
             .rcvtimeo
             .map(|t| Instant::now() + t);
+        self.recv_with_properties_until(deadline).await
+    }
+
+    /// As [`recv_with_properties`](Self::recv_with_properties), waiting
+    /// until `deadline` (`None`: for ever) whatever RCVTIMEO says.
+    pub(crate) async fn recv_with_properties_until(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(Msg, Option<Arc<PeerProperties>>)> {
         let mut timer: Option<Pin<Box<Sleep>>> = None;
         poll_fn(|cx| {
             let mut state = self.open_state()?;
@@ -772,6 +781,25 @@ impl Socket {
             Err(e) => return Poll::Ready(Err(e)),
         };
         match state.send_readiness() {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) => {
+                self.shared.signals.register_send(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// As [`poll_send_ready`](Self::poll_send_ready), but whatever REQ's
+    /// or REP's turn says: whether a send in turn would find room (a REP
+    /// always does: a reply its peer cannot take is dropped). The send
+    /// lane's view (`context/lanes.rs`): the handle knows the turn.
+    pub(crate) fn poll_send_room(&self, cx: &mut std::task::Context<'_>) -> Poll<Result<()>> {
+        let mut state = match self.open_state() {
+            Ok(state) => state,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        match state.send_room() {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => {
                 self.shared.signals.register_send(cx.waker());

@@ -371,6 +371,16 @@ impl SocketState {
         }
     }
 
+    /// As [`send_readiness`](Self::send_readiness), whatever REQ's or REP's
+    /// turn: whether a send in turn would find room.
+    pub(crate) fn send_room(&mut self) -> Result<bool> {
+        match &self.role {
+            Role::Requester(_) => Ok(self.peers.has_writable()),
+            Role::Replier(_) => Ok(true),
+            _ => self.send_readiness(),
+        }
+    }
+
     /// The properties of the peer the last message `try_recv` returned
     /// came from (`None` for a message no peer sent: a ROUTER_NOTIFY notice).
     pub(crate) fn last_properties(&self) -> Option<std::sync::Arc<crate::PeerProperties>> {
