@@ -137,6 +137,12 @@ const char *zmq_msg_gets (const zmq_msg_t *msg, const char *property);
 /* Deprecated spellings. */
 int zmq_sendmsg (void *s, zmq_msg_t *msg, int flags);
 int zmq_recvmsg (void *s, zmq_msg_t *msg, int flags);
+/* A frame per iovec: sendiov applies flags to all but the last buffer and
+ * returns the last one's size; recviov fills up to *count iovecs with
+ * malloc()ed copies of one message's frames (free them with free()). */
+struct iovec;
+int zmq_sendiov (void *s, struct iovec *iov, size_t count, int flags);
+int zmq_recviov (void *s, struct iovec *iov, size_t *count, int flags);
 
 /* Socket types. */
 #define ZMQ_PAIR 0

@@ -25,4 +25,5 @@ mod socket;
 mod socket_options;
 mod transfer;
 mod utilities;
+mod vector_io;
 mod version;

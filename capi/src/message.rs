@@ -74,7 +74,7 @@ impl ZmqMsg {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match &self.body {
             Body::Owned(b) => b.len(),
             Body::Shared(b) => b.len(),
@@ -92,11 +92,15 @@ impl ZmqMsg {
         }
     }
 
-    /// Takes the frame out, leaving the message empty (after a send).
+    /// Takes the frame out, leaving the message empty (after a send). No
+    /// clone: a clone of a fresh frame allocates its shared counter, which
+    /// the stream of `zmq_msg_send`s would pay per message.
     pub(crate) fn take(&mut self) -> Bytes {
-        let frame = self.share();
-        *self = ZmqMsg::with(Body::Shared(Bytes::new()));
-        frame
+        let taken = std::mem::replace(self, ZmqMsg::with(Body::Shared(Bytes::new())));
+        match taken.body {
+            Body::Owned(b) => b.freeze(),
+            Body::Shared(b) => b,
+        }
     }
 
     /// Replaces the content with a received frame.

@@ -36,12 +36,19 @@ pub(crate) const DONTWAIT: c_int = 1;
 /// ZMQ_SNDMORE.
 pub(crate) const SNDMORE: c_int = 2;
 
+/// A frame that could not be sent, given back with the errno: a failed
+/// `zmq_msg_send` leaves the message as it was.
+pub(crate) struct NotSent {
+    pub(crate) errno: Errno,
+    pub(crate) frame: Bytes,
+}
+
 /// Sends one frame; the message leaves with its last frame.
 pub(crate) fn send_frame(
     h: &mut SocketHandle,
     frame: Bytes,
     mut flags: c_int,
-) -> Result<(), Errno> {
+) -> Result<(), NotSent> {
     let dontwait = flags & DONTWAIT != 0;
     let kind = h.socket.socket_type();
     if matches!(kind, SocketType::Router | SocketType::Stream) {
@@ -56,41 +63,57 @@ pub(crate) fn send_frame(
     }
     if flags & SNDMORE != 0 {
         if h.outgoing.is_empty() && dontwait {
-            let events = h.socket.events().map_err(|e| errno_of(&e))?;
-            if !events.contains(Events::POLLOUT) {
-                return Err(libc::EAGAIN);
+            let refused = match h.socket.events() {
+                Ok(events) if events.contains(Events::POLLOUT) => None,
+                Ok(_) => Some(libc::EAGAIN),
+                Err(e) => Some(errno_of(&e)),
+            };
+            if let Some(errno) = refused {
+                return Err(NotSent { errno, frame });
             }
         }
         h.outgoing.push(frame);
         return Ok(());
     }
-    let (msg, earlier) = if h.outgoing.is_empty() {
-        (Msg::from(frame), Vec::new())
+    let msg = if h.outgoing.is_empty() {
+        Msg::from(frame)
     } else {
         let mut frames = std::mem::take(&mut h.outgoing);
-        let earlier = frames.clone();
         frames.push(frame);
-        (Msg::from(frames), earlier)
+        Msg::from(frames)
     };
+    // The stream's path: nothing to keep, nothing can fail.
+    let msg = if dontwait {
+        msg
+    } else {
+        match h.socket.offer_to_lane(msg) {
+            Ok(()) => return Ok(()),
+            Err(back) => back,
+        }
+    };
+    // Asking the socket may fail: keep the frames to give back (a round
+    // trip to the context's thread costs far more than these clones).
+    let mut kept = msg.frames().to_vec();
     let sent = if dontwait {
         h.socket.try_send(msg)
     } else {
-        h.socket.send(msg)
+        h.socket.send_asking(msg)
     };
     sent.map_err(|e| {
         let errno = errno_of(&e);
+        let frame = kept.pop().unwrap_or_default();
         if errno == libc::EAGAIN {
             // Sending the last frame again completes the message.
-            h.outgoing = earlier;
+            h.outgoing = kept;
         }
-        errno
+        NotSent { errno, frame }
     })
 }
 
 /// ROUTER's and STREAM's first frame, the peer's routing id: answered for
 /// now, as libzmq does (`BlockingSocket::check_route`). A blocking send to a
 /// full peer is taken here and waits at the last frame.
-fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<(), Errno> {
+fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<(), NotSent> {
     if flags & SNDMORE == 0 && h.socket.socket_type() == SocketType::Router {
         // A routing id alone is no message: libzmq takes and drops it.
         return Ok(());
@@ -101,7 +124,13 @@ fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<
     if flags & SNDMORE != 0 && asks {
         match h.socket.check_route(&frame) {
             Err(Error::WouldBlock(_)) if flags & DONTWAIT == 0 => {}
-            checked => checked.map_err(|e| errno_of(&e))?,
+            Err(e) => {
+                return Err(NotSent {
+                    errno: errno_of(&e),
+                    frame,
+                })
+            }
+            Ok(()) => {}
         }
     }
     h.outgoing.push(frame);
@@ -119,7 +148,7 @@ pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, b
         } else {
             h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
         };
-        h.incoming.extend(msg.frames().iter().cloned());
+        h.incoming.extend(msg);
         h.properties = properties;
     }
     let frame = h.incoming.pop_front().unwrap_or_default();
@@ -152,7 +181,7 @@ pub unsafe extern "C" fn zmq_send(
             Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
         };
         let n = length(len)?;
-        send_frame(h, frame, flags)?;
+        send_frame(h, frame, flags).map_err(|e| e.errno)?;
         Ok(n)
     })
 }
@@ -197,7 +226,7 @@ pub unsafe extern "C" fn zmq_send_const(
             data: buf.cast(),
             len,
         });
-        send_frame(h, frame, flags)?;
+        send_frame(h, frame, flags).map_err(|e| e.errno)?;
         Ok(n)
     })
 }
@@ -235,11 +264,10 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
     guarded(-1, || {
         // SAFETY: the caller passes a socket and a zmq_msg_t.
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
-        let frame = m.take();
-        let n = length(frame.len())?;
-        if let Err(e) = send_frame(h, frame.clone(), flags) {
-            m.set_received(frame, false, None);
-            return Err(e);
+        let n = length(m.len())?;
+        if let Err(e) = send_frame(h, m.take(), flags) {
+            m.set_received(e.frame, false, None);
+            return Err(e.errno);
         }
         Ok(n)
     })

@@ -36,7 +36,7 @@ pub use mechanism::{
     Admission, AuthDecision, AuthRequest, Authenticator, Credentials, MechanismConfig,
     PresentedCredentials, ZapReplyProblem,
 };
-pub use message::Msg;
+pub use message::{IntoFrames, Msg};
 pub use metadata::Metadata;
 pub use peer::{check_peer_metadata, PeerInfo, PeerProperties, MAX_IDENTITY_LEN};
 pub use session::{

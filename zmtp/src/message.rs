@@ -132,6 +132,58 @@ impl Msg {
     }
 }
 
+/// The frames of a message, in order, by value (no `Vec` for a
+/// single-frame message).
+///
+/// ```
+/// use monocoque_zmtp::Msg;
+/// let frames: Vec<_> = Msg::from(["a", "b"]).into_iter().collect();
+/// assert_eq!(&frames[1][..], b"b");
+/// ```
+impl IntoIterator for Msg {
+    type Item = Bytes;
+    type IntoIter = IntoFrames;
+
+    fn into_iter(self) -> IntoFrames {
+        IntoFrames(match self.frames {
+            Frames::None => FramesIter::One(None),
+            Frames::One(f) => FramesIter::One(Some(f)),
+            Frames::Many(v) => FramesIter::Many(v.into_iter()),
+        })
+    }
+}
+
+/// The iterator of [`Msg::into_iter`](IntoIterator::into_iter).
+#[derive(Debug)]
+pub struct IntoFrames(FramesIter);
+
+#[derive(Debug)]
+enum FramesIter {
+    One(Option<Bytes>),
+    Many(std::vec::IntoIter<Bytes>),
+}
+
+impl Iterator for IntoFrames {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        match &mut self.0 {
+            FramesIter::One(f) => f.take(),
+            FramesIter::Many(v) => v.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match &self.0 {
+            FramesIter::One(f) => usize::from(f.is_some()),
+            FramesIter::Many(v) => v.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for IntoFrames {}
+
 impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Msg")

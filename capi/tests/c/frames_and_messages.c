@@ -1,8 +1,10 @@
 /* Frames, messages and errno through the C API, on one context:
  * multipart over inproc with SNDMORE/RCVMORE, zmq_msg_* (init_size,
  * init_data with a free function, copy, move, send, recv), DONTWAIT on an
- * empty queue, a REQ sending twice, bad arguments, options, zmq_poll. */
+ * empty queue, a REQ sending twice, bad arguments, options, zmq_poll,
+ * zmq_sendiov/zmq_recviov, a failed zmq_msg_send keeping its message. */
 #include "check.h"
+#include <sys/uio.h>
 
 static int freed = 0;
 static void free_buffer (void *data, void *hint)
@@ -114,7 +116,60 @@ int main (void)
            && events == ZMQ_POLLOUT);
     CHECK (zmq_setsockopt (push, ZMQ_SNDHWM, &hwm, 2) == -1 && zmq_errno () == EINVAL);
     CHECK (zmq_setsockopt (push, 12345, &hwm, sizeof hwm) == -1 && zmq_errno () == EINVAL);
+    /* Vector I/O: sendiov with SNDMORE makes one message of its buffers
+     * and returns the last one's size; recviov stops at the message's end
+     * and gives malloc()ed copies; bad arguments are EINVAL or ENOTSOCK. */
+    char one[] = "first", two[] = "2nd";
+    struct iovec out[3] = {{one, 5}, {two, 3}, {one, 0}};
+    CHECK (zmq_sendiov (NULL, out, 3, 0) == -1 && zmq_errno () == ENOTSOCK);
+    CHECK (zmq_sendiov (push, out, 0, 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_sendiov (push, NULL, 3, 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_sendiov (push, out, 3, ZMQ_SNDMORE) == 0);
+    CHECK (zmq_sendiov (push, out, 2, 0) == 3); /* two messages of a frame */
+    struct iovec in[4];
+    size_t count = 0;
+    CHECK (zmq_recviov (pull, in, &count, 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_recviov (pull, in, NULL, 0) == -1 && zmq_errno () == EINVAL);
+    count = 4;
+    CHECK (zmq_recviov (pull, in, &count, 0) == 3 && count == 3);
+    CHECK (in[0].iov_len == 5 && memcmp (in[0].iov_base, "first", 5) == 0);
+    CHECK (in[1].iov_len == 3 && memcmp (in[1].iov_base, "2nd", 3) == 0);
+    CHECK (in[2].iov_len == 0);
+    for (int i = 0; i < 3; i++)
+        free (in[i].iov_base);
+    count = 4;
+    CHECK (zmq_recviov (pull, in, &count, 0) == 1 && count == 1);
+    CHECK (in[0].iov_len == 5 && memcmp (in[0].iov_base, "first", 5) == 0);
+    free (in[0].iov_base);
+    count = 1;
+    CHECK (zmq_recviov (pull, in, &count, 0) == 1 && in[0].iov_len == 3);
+    free (in[0].iov_base);
+    count = 4;
+    CHECK (zmq_recviov (pull, in, &count, ZMQ_DONTWAIT) == -1
+           && zmq_errno () == EAGAIN && count == 0);
+
+    /* A send that fails leaves the zmq_msg_t as it was: sending it again
+     * once there is room delivers it. */
+    void *lonely = zmq_socket (ctx, ZMQ_PUSH);
+    CHECK (lonely != NULL);
+    zmq_msg_t kept;
+    CHECK (zmq_msg_init_size (&kept, 4) == 0);
+    memcpy (zmq_msg_data (&kept), "kept", 4);
+    CHECK (zmq_msg_send (&kept, lonely, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_msg_size (&kept) == 4 && memcmp (zmq_msg_data (&kept), "kept", 4) == 0);
+    void *taker = zmq_socket (ctx, ZMQ_PULL);
+    CHECK (taker != NULL);
+    CHECK (zmq_bind (taker, "inproc://kept") == 0);
+    CHECK (zmq_connect (lonely, "inproc://kept") == 0);
+    CHECK (zmq_msg_send (&kept, lonely, 0) == 4 && zmq_msg_size (&kept) == 0);
+    CHECK (zmq_msg_close (&kept) == 0);
+    CHECK (zmq_recv (taker, buf, sizeof buf, 0) == 4 && memcmp (buf, "kept", 4) == 0);
+
     linger = 0;
+    CHECK (zmq_setsockopt (lonely, ZMQ_LINGER, &linger, sizeof linger) == 0);
+    CHECK (zmq_close (lonely) == 0);
+    CHECK (zmq_setsockopt (taker, ZMQ_LINGER, &linger, sizeof linger) == 0);
+    CHECK (zmq_close (taker) == 0);
     void *sockets[] = {pull, push, rep, req};
     for (int i = 0; i < 4; i++) {
         CHECK (zmq_setsockopt (sockets[i], ZMQ_LINGER, &linger, sizeof linger) == 0);

@@ -241,24 +241,40 @@ impl BlockingSocket {
     /// Sends a multipart message, blocking this thread while the socket type's
     /// rule says wait, up to SNDTIMEO (then [`Error::WouldBlock`]).
     pub fn send(&self, msg: impl Into<Msg>) -> Result<()> {
-        // Seen here, not only on the context's thread, which may run this
-        // before the shutdown's own message.
-        if self._context.is_shut_down() {
-            return Err(Error::Terminated);
+        match self.offer_to_lane(msg.into()) {
+            Ok(()) => Ok(()),
+            Err(back) => self.send_asking(back),
         }
-        let mut msg = msg.into();
+    }
+
+    /// What [`send`](Self::send) does first: sends `msg` if it can go
+    /// without asking the context's thread (into the send lane, which is
+    /// open for it), or gives it back untouched. For a caller that must
+    /// keep a message whose send fails (the C API's `zmq_msg_send`): it
+    /// keeps a copy only for [`send_asking`](Self::send_asking), the slow path.
+    pub fn offer_to_lane(&self, msg: Msg) -> std::result::Result<(), Msg> {
         // An empty message is refused by the socket: a command says so.
         let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
-        if in_turn && !self.sndtimeo_zero.get() && !msg.is_empty() {
-            if let Some(lane) = self.rings.borrow_mut().lane.as_mut() {
-                match lane.offer(msg) {
-                    Ok(()) => {
-                        self.sent();
-                        return Ok(());
-                    }
-                    Err(back) => msg = back,
-                }
-            }
+        if !in_turn || self.sndtimeo_zero.get() || msg.is_empty() || self._context.is_shut_down() {
+            return Err(msg);
+        }
+        let mut rings = self.rings.borrow_mut();
+        let Some(lane) = rings.lane.as_mut() else {
+            return Err(msg);
+        };
+        lane.offer(msg)?;
+        drop(rings);
+        self.sent();
+        Ok(())
+    }
+
+    /// [`send`](Self::send) after [`offer_to_lane`](Self::offer_to_lane)
+    /// gave the message back: asks the socket, and waits as `send` does.
+    pub fn send_asking(&self, msg: Msg) -> Result<()> {
+        // Seen here (and by the lane), not only on the context's thread,
+        // which may run this before the shutdown's own message.
+        if self._context.is_shut_down() {
+            return Err(Error::Terminated);
         }
         let sent = self.call(Command::Send { msg, wait: true });
         self.sent();
