@@ -329,3 +329,96 @@ fn a_rep_reply_through_the_lane_to_a_departed_requester_is_dropped() {
         assert_eq!(&next.recv().unwrap()[0][..], b"for next");
     });
 }
+
+/// Messages in the receive lane still count against RCVHWM until the
+/// application takes them: a PULL that took some lets the sender put in
+/// exactly as many more, never more (SNDHWM + RCVHWM in all).
+#[test]
+fn the_receive_lane_keeps_rcvhwm_exact() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_option(SocketOption::RcvHwm(4)).unwrap();
+        let endpoint = bind(&pull, Transport::Inproc);
+        let push = socket(&ctx, SocketType::Push);
+        push.set_option(SocketOption::SndHwm(3)).unwrap();
+        push.connect(&endpoint).unwrap();
+        let fill = |push: &BlockingSocket, from: u32| {
+            let mut sent = 0;
+            while push.try_send(number(from + sent)).is_ok() {
+                sent += 1;
+            }
+            sent
+        };
+        assert_eq!(fill(&push, 0), 7, "SNDHWM + RCVHWM before any receive");
+        for i in 0..3u32 {
+            assert_eq!(pull.recv().unwrap()[0], number(i));
+        }
+        assert_eq!(fill(&push, 7), 3, "as many more as were received");
+        for i in 3..10u32 {
+            assert_eq!(pull.recv().unwrap()[0], number(i), "in order");
+        }
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock(_))));
+    });
+}
+
+/// With several peers the next message is the fair queue's choice when
+/// the application receives: one from each peer in turn, as libzmq's
+/// test_spec_pushpull checks, though the receive lane takes a single
+/// peer's messages ahead.
+#[test]
+fn a_pull_with_several_peers_receives_in_fair_turn() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        let endpoint = bind(&pull, Transport::Tcp);
+        let pushers: Vec<_> = (0..5)
+            .map(|_| {
+                let push = socket(&ctx, SocketType::Push);
+                push.connect(&endpoint).unwrap();
+                push
+            })
+            .collect();
+        // Every peer connected before anything is sent.
+        while pull.peer_count().unwrap() < pushers.len() {
+            thread::yield_now();
+        }
+        for (i, push) in pushers.iter().enumerate() {
+            push.send(number(i as u32)).unwrap();
+            push.send(number(100 + i as u32)).unwrap();
+        }
+        while pull.queued().unwrap().0 < 2 * pushers.len() {
+            thread::yield_now();
+        }
+        let mut firsts: Vec<u32> = (0..pushers.len())
+            .map(|_| u32::from_le_bytes(pull.recv().unwrap()[0][..].try_into().unwrap()))
+            .collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, vec![0, 1, 2, 3, 4], "one from each peer first");
+        for _ in 0..pushers.len() {
+            let second = u32::from_le_bytes(pull.recv().unwrap()[0][..].try_into().unwrap());
+            assert!(second >= 100, "then the second round: {second}");
+        }
+    });
+}
+
+/// CONFLATE keeps only the newest message, receive lane or not.
+#[test]
+fn a_conflating_pull_receives_only_the_newest() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull);
+        pull.set_option(SocketOption::Conflate(true)).unwrap();
+        let endpoint = bind(&pull, Transport::Inproc);
+        let push = socket(&ctx, SocketType::Push);
+        push.connect(&endpoint).unwrap();
+        for i in 0..20u32 {
+            // ZMQ_DONTWAIT: in the pipe when it returns.
+            push.try_send(number(i)).unwrap();
+        }
+        assert_eq!(pull.recv().unwrap()[0], number(19));
+        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock(_))));
+        push.try_send(number(20)).unwrap();
+        assert_eq!(pull.recv().unwrap()[0], number(20));
+    });
+}

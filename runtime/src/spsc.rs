@@ -172,6 +172,13 @@ impl<T> Sender<T> {
         self.ring.is_full()
     }
 
+    /// Registers `cx`'s waker to be woken when the consumer next takes an
+    /// item (or goes), full ring or not: for a producer that acts on what
+    /// the consumer took (a credit to give back), not only on room.
+    pub fn wake_on_take(&mut self, cx: &mut std::task::Context<'_>) {
+        self.shared.tx.register(cx.waker());
+    }
+
     /// Whether the receiver is gone.
     pub fn is_closed(&self) -> bool {
         self.shared.rx_closed.load(Ordering::Acquire)
@@ -206,6 +213,16 @@ impl<T> Receiver<T> {
         let item = self.ring.pop().ok()?;
         self.shared.tx.wake();
         Some(item)
+    }
+
+    /// Items queued and not yet received.
+    pub fn len(&self) -> usize {
+        self.ring.slots()
+    }
+
+    /// Whether the ring is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
     }
 
     /// The next item, waiting for one (on a reactor); `None` once the sender is

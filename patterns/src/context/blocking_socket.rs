@@ -27,9 +27,10 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 /// stream of messages skips that round trip where the type allows: a
 /// blocking send on PUSH, PUB, XPUB, DEALER, PAIR or XSUB (and on REQ and
 /// REP when their turn is known to be a send) goes into a ring the
-/// context's thread drains, while the socket has room; a receive on
-/// PULL, SUB, XSUB, DEALER, ROUTER or PAIR takes what else is queued too, and
-/// the next receives are answered from that.
+/// context's thread drains, while the socket has room; on PULL, DEALER,
+/// ROUTER and PAIR the context moves arriving messages into a ring this
+/// handle receives from (still counted in RCVHWM until taken), and a
+/// receive on SUB or XSUB takes what else is queued too.
 /// Dropping the handle closes the socket; its queued messages still leave
 /// within LINGER, and the last handle of the context waits for that.
 ///
@@ -68,8 +69,48 @@ struct Rings {
     replies: spsc::Receiver<Reply>,
     /// Blocking sends while the socket has room (types with a lane).
     lane: Option<LaneSender>,
-    /// Messages a receive took beyond the one it returned, in order.
+    /// Messages a receive took beyond the one it returned, in order (with
+    /// a receive lane: those taken from it to skip a dropped pipe's, which
+    /// come before the lane's).
     received: VecDeque<Received>,
+    /// What the context moved out of the socket for this handle, for a
+    /// type with a receive lane.
+    recv_lane: Option<spsc::Receiver<Received>>,
+}
+
+impl Rings {
+    /// Messages this handle holds and the socket no longer does: a
+    /// receive batch's rest, or the receive lane's.
+    fn held(&self) -> usize {
+        self.received.len() + self.recv_lane.as_ref().map_or(0, |lane| lane.len())
+    }
+
+    /// The next message this handle already holds.
+    fn take_held(&mut self) -> Option<Received> {
+        if let Some(received) = self.received.pop_front() {
+            return Some(received);
+        }
+        self.recv_lane.as_mut()?.try_recv()
+    }
+
+    /// Takes the receive lane's messages up to the last of `dropped`
+    /// (positions from its front, ascending), keeping all but those.
+    fn discard_from_lane(&mut self, dropped: &[usize]) {
+        let Some(lane) = self.recv_lane.as_mut() else {
+            return;
+        };
+        let mut dropped = dropped.iter().peekable();
+        let mut at = 0;
+        while dropped.peek().is_some() {
+            let Some(received) = lane.try_recv() else {
+                break;
+            };
+            if dropped.next_if_eq(&&at).is_none() {
+                self.received.push_back(received);
+            }
+            at += 1;
+        }
+    }
 }
 
 impl std::fmt::Debug for BlockingSocket {
@@ -86,6 +127,7 @@ impl BlockingSocket {
         commands: spsc::Sender<Request>,
         replies: spsc::Receiver<Reply>,
         lane: Option<LaneSender>,
+        recv_lane: Option<spsc::Receiver<Received>>,
         context: Context,
     ) -> BlockingSocket {
         BlockingSocket {
@@ -94,6 +136,7 @@ impl BlockingSocket {
                 replies,
                 lane,
                 received: VecDeque::new(),
+                recv_lane,
             }),
             kind,
             recv_batch: lanes::recv_batch(kind),
@@ -159,7 +202,7 @@ impl BlockingSocket {
     /// (inbound counts what a receive took and this handle still holds).
     pub fn queued(&self) -> Result<(usize, usize)> {
         let (inbound, outbound) = expect_reply!(self.call(Command::Queued)?, Queued);
-        Ok((inbound + self.rings.borrow().received.len(), outbound))
+        Ok((inbound + self.rings.borrow().held(), outbound))
     }
 
     /// Peers connected now.
@@ -230,12 +273,22 @@ impl BlockingSocket {
 
     /// Stops listening on a bound endpoint.
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
-        expect_reply!(self.call(Command::Unbind(endpoint.into()))?, Done)
+        self.detach(Command::Unbind(endpoint.into()))
     }
 
     /// Drops a connection made with `connect`.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
-        expect_reply!(self.call(Command::Disconnect(endpoint.into()))?, Done)
+        self.detach(Command::Disconnect(endpoint.into()))
+    }
+
+    /// Unbind or Disconnect: what the dropped pipes held is discarded,
+    /// what the receive lane holds of it included.
+    fn detach(&self, command: Command) -> Result<()> {
+        let (result, dropped) = expect_reply!(self.call(command)?, Detached);
+        if !dropped.is_empty() {
+            self.rings.borrow_mut().discard_from_lane(&dropped);
+        }
+        result
     }
 
     /// Sends a multipart message, blocking this thread while the socket type's
@@ -322,8 +375,17 @@ impl BlockingSocket {
         if self._context.is_shut_down() {
             return Err(Error::Terminated);
         }
-        if let Some(received) = self.rings.borrow_mut().received.pop_front() {
+        if let Some(received) = self.rings.borrow_mut().take_held() {
             return Ok(received);
+        }
+        if self.rings.borrow().recv_lane.is_some() {
+            // The lane is empty: the context fills it, or says why not.
+            expect_reply!(self.call(Command::FillLane { wait })?, Done)?;
+            return self
+                .rings
+                .borrow_mut()
+                .take_held()
+                .ok_or(Error::WouldBlock("no message is ready"));
         }
         let command = Command::Recv {
             wait,
@@ -368,7 +430,7 @@ impl BlockingSocket {
     /// descriptor's signal.
     pub fn events(&self) -> Result<Events> {
         let events = expect_reply!(self.call(Command::Events)?, Events)?;
-        if self.rings.borrow().received.is_empty() {
+        if self.rings.borrow().held() == 0 {
             Ok(events)
         } else {
             Ok(events | Events::POLLIN)

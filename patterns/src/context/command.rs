@@ -14,6 +14,7 @@ use monocoque_runtime::{spsc, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::lanes::SendLane;
+use super::receive_lane::RecvLane;
 use crate::options::{Options, SocketOption};
 use crate::{Events, IoCoreStatistics, IoCores, MonitorEvent, PeerProperties, Result};
 
@@ -26,6 +27,8 @@ pub(super) enum Control {
         commands: spsc::Receiver<Request>,
         replies: spsc::Sender<Reply>,
         lane: Option<SendLane>,
+        /// For a type with a receive lane.
+        recv_lane: Option<RecvLane>,
     },
     /// zmq_ctx_shutdown.
     Shutdown,
@@ -68,6 +71,12 @@ pub(super) enum Command {
         wait: bool,
         max: usize,
     },
+    /// A type with a receive lane found it empty: answered `Done(Ok)` once
+    /// the lane holds a message (`wait: false` is ZMQ_DONTWAIT: at once,
+    /// or WouldBlock; otherwise within RCVTIMEO).
+    FillLane {
+        wait: bool,
+    },
     /// ROUTER and STREAM: whether a message to this routing id would be
     /// taken now (`Socket::check_route`).
     CheckRoute(Bytes),
@@ -103,9 +112,11 @@ pub(super) type Received = (Msg, Option<Arc<PeerProperties>>);
 
 /// The answer to one [`Control::Open`] or [`Command`].
 pub(super) enum Reply {
-    /// Open, SetOption, Monitor, Bind, Connect, Unbind, Disconnect, Send,
-    /// CheckRoute.
+    /// Open, SetOption, Monitor, Bind, Connect, Send, CheckRoute, FillLane.
     Done(Result<()>),
+    /// Unbind, Disconnect: the result, and where in the receive lane the
+    /// messages of the pipes they dropped are (the handle discards them).
+    Detached((Result<()>, Vec<usize>)),
     /// Recv: at least one message, in order.
     Received(Result<VecDeque<Received>>),
     Options(Box<Options>),
@@ -123,6 +134,7 @@ impl Reply {
     pub(super) fn variant_name(&self) -> &'static str {
         match self {
             Reply::Done(_) => "Done",
+            Reply::Detached(_) => "Detached",
             Reply::Received(_) => "Received",
             Reply::Options(_) => "Options",
             Reply::LastEndpoint(_) => "LastEndpoint",

@@ -26,12 +26,12 @@
 //!   state machine. A request-reply round trip so costs the two wake-ups
 //!   libzmq's does (the request out, the reply in), not four.
 //!
-//! - **Receive batches**: a receive on a socket whose receive has no state
-//!   (PULL, SUB, XSUB, DEALER, ROUTER, PAIR) takes, besides the message it
-//!   waited for, up to [`RECV_BATCH`] - 1 more already queued, which the
-//!   handle hands out without asking again. Only a receive moves messages
-//!   out of the socket, so a sender counting to SNDHWM + RCVHWM before the
-//!   first receive counts as with libzmq.
+//! - **Receive batches**: a receive on SUB or XSUB takes, besides the
+//!   message it waited for, up to [`RECV_BATCH`] - 1 more already queued,
+//!   which the handle hands out without asking again. Only a receive moves
+//!   messages out of the socket, so a sender counting to SNDHWM + RCVHWM
+//!   before the first receive counts as with libzmq. (PULL, DEALER, ROUTER
+//!   and PAIR have a receive lane instead: `receive_lane.rs`.)
 //!
 //! ```text
 //!  user thread                         context thread
@@ -121,11 +121,11 @@ impl Turn {
 
 /// How many messages one receive on `kind` may take: more than one only
 /// where receiving changes no state (not REQ, REP: their envelopes; not
-/// XPUB: a manual XPUB acts on the notice read last; not STREAM).
+/// XPUB: a manual XPUB acts on the notice read last; not STREAM) and the
+/// type has no receive lane (`receive_lane.rs`).
 pub(super) fn recv_batch(kind: SocketType) -> usize {
-    use SocketType::*;
     match kind {
-        Pull | Sub | XSub | Dealer | Router | Pair => RECV_BATCH,
+        SocketType::Sub | SocketType::XSub => RECV_BATCH,
         _ => 1,
     }
 }

@@ -31,6 +31,7 @@ mod command;
 mod lanes;
 mod live_set;
 mod poll;
+mod receive_lane;
 mod serve;
 mod shutdown;
 
@@ -168,11 +169,19 @@ impl Context {
             }
             false => (None, None),
         };
+        let (recv_lane_rx, recv_lane_tx) = match receive_lane::has_recv_lane(kind) {
+            true => {
+                let (rx, tx) = receive_lane::recv_lane();
+                (Some(rx), Some(tx))
+            }
+            false => (None, None),
+        };
         self.control(Control::Open {
             kind,
             commands: commands_rx,
             replies: replies_tx,
             lane: lane_rx,
+            recv_lane: recv_lane_tx,
         })?;
         let reply = replies_rx.recv_blocking().ok_or(Error::Terminated)?;
         expect_reply!(reply, Done)?;
@@ -181,6 +190,7 @@ impl Context {
             commands_tx,
             replies_rx,
             lane_tx,
+            recv_lane_rx,
             self.clone(),
         ))
     }
@@ -228,11 +238,13 @@ async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<AtomicUsize>) {
                 commands,
                 replies,
                 lane,
+                recv_lane,
             } => {
                 let rings = serve::HandleRings {
                     commands,
                     replies,
                     lane,
+                    recv_lane,
                 };
                 let task = serve::socket(
                     kind,

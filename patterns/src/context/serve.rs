@@ -27,6 +27,7 @@ use monocoque_zmtp::SocketType;
 use super::command::{Command, Received, Reply, Request};
 use super::lanes::{self, LanePump, SendLane};
 use super::live_set::{LiveSet, LiveToken};
+use super::receive_lane::{RecvLane, RecvPump};
 use super::shutdown::Shutdown;
 use crate::{Error, Monitor, MonitorEvent, Result, Socket};
 
@@ -36,6 +37,8 @@ pub(super) struct HandleRings {
     pub(super) replies: spsc::Sender<Reply>,
     /// For a type with a send lane.
     pub(super) lane: Option<SendLane>,
+    /// For a type with a receive lane.
+    pub(super) recv_lane: Option<RecvLane>,
 }
 
 /// Opens a socket of `kind` and serves its handle's commands (and send
@@ -53,6 +56,7 @@ pub(super) async fn socket(
         mut commands,
         mut replies,
         lane,
+        recv_lane,
     } = rings;
     let opened = shutdown.check().and_then(|()| Socket::new(kind));
     let socket = match opened {
@@ -68,11 +72,15 @@ pub(super) async fn socket(
     }
     let key = shutdown.key();
     let mut pump = lane.map(|lane| LanePump::new(lane, &socket));
+    let mut recv_pump = recv_lane.map(|lane| RecvPump::new(lane, &socket));
     loop {
-        // The lane moves while the loop waits for the next command.
+        // The lanes move while the loop waits for the next command.
         let command = poll_fn(|cx| {
             if let Some(pump) = pump.as_mut() {
                 pump.drive(cx);
+            }
+            if let Some(recv_pump) = recv_pump.as_mut() {
+                recv_pump.drive(cx);
             }
             commands.poll_recv(cx)
         })
@@ -90,10 +98,36 @@ pub(super) async fn socket(
         if after_lane_sends {
             lanes::settle(&backlog).await;
         }
-        let reply = match pump.as_mut() {
-            Some(pump) => run_beside_lane(pump, &socket, command, &shutdown, key, &live).await,
-            None => run(&socket, command, &shutdown, key, &live).await,
+        let reply = match (command, recv_pump.as_mut()) {
+            (Command::FillLane { wait }, Some(recv_pump)) => {
+                let filled = fill_lane(recv_pump, &socket, wait, &shutdown, key);
+                Reply::Done(match pump.as_mut() {
+                    // A request still in the send lane goes out meanwhile.
+                    Some(pump) => {
+                        pump.try_drain();
+                        let mut filled = pin!(filled);
+                        poll_fn(|cx| {
+                            pump.drive(cx);
+                            filled.as_mut().poll(cx)
+                        })
+                        .await
+                    }
+                    None => filled.await,
+                })
+            }
+            (command, _) => match pump.as_mut() {
+                Some(pump) => run_beside_lane(pump, &socket, command, &shutdown, key, &live).await,
+                None => run(&socket, command, &shutdown, key, &live).await,
+            },
         };
+        let mut reply = reply;
+        if let Some(recv_pump) = recv_pump.as_mut() {
+            match &mut reply {
+                Reply::Detached((_, dropped)) => *dropped = recv_pump.dropped_positions(),
+                Reply::ReadinessFd(Ok(fd)) => recv_pump.signal_readiness(fd.clone()),
+                _ => {}
+            }
+        }
         if replies.send(reply).await.is_err() {
             break;
         }
@@ -134,7 +168,7 @@ async fn run_beside_lane(
             .await
         }
         Command::Send { msg, wait: true } => {
-            let deadline = socket.options().sndtimeo().map(|t| Instant::now() + t);
+            let deadline = socket.sndtimeo().map(|t| Instant::now() + t);
             Reply::Done(
                 shutdown
                     .unless_down(key, async {
@@ -159,7 +193,7 @@ async fn run_beside_lane(
                 }
                 return run(socket, Command::Recv { wait, max }, shutdown, key, live).await;
             }
-            let deadline = socket.options().rcvtimeo().map(|t| Instant::now() + t);
+            let deadline = socket.rcvtimeo().map(|t| Instant::now() + t);
             let first = shutdown
                 .unless_down(key, async {
                     if !pump.drained_by(deadline).await {
@@ -180,6 +214,22 @@ async fn run_beside_lane(
             .await
         }
     }
+}
+
+/// A receive found the receive lane empty: fills it, waiting within
+/// RCVTIMEO unless `wait` is false.
+async fn fill_lane(
+    recv_pump: &mut RecvPump<'_>,
+    socket: &Socket,
+    wait: bool,
+    shutdown: &Shutdown,
+    key: u64,
+) -> Result<()> {
+    shutdown.check()?;
+    let deadline = socket.rcvtimeo().map(|t| Instant::now() + t);
+    shutdown
+        .unless_down(key, recv_pump.fill(wait, deadline))
+        .await
 }
 
 /// A receive's answer: the first message, then up to `max` - 1 more that
@@ -227,10 +277,14 @@ async fn run(
         }
         Command::Bind(e) => Reply::Done(shutdown.check().and_then(|()| socket.bind(&e))),
         Command::Connect(e) => Reply::Done(shutdown.check().and_then(|()| socket.connect(&e))),
-        Command::Unbind(e) => Reply::Done(shutdown.check().and_then(|()| socket.unbind(&e))),
-        Command::Disconnect(e) => {
-            Reply::Done(shutdown.check().and_then(|()| socket.disconnect(&e)))
-        }
+        Command::Unbind(e) => Reply::Detached((
+            shutdown.check().and_then(|()| socket.unbind(&e)),
+            Vec::new(),
+        )),
+        Command::Disconnect(e) => Reply::Detached((
+            shutdown.check().and_then(|()| socket.disconnect(&e)),
+            Vec::new(),
+        )),
         Command::Send { msg, wait: true } => {
             Reply::Done(shutdown.unless_down(key, socket.send(msg)).await)
         }
@@ -251,6 +305,9 @@ async fn run(
                 .and_then(|()| socket.try_recv_with_properties()),
             max,
         ),
+        // Only a handle with a receive lane sends it, and those are
+        // answered by the serve loop.
+        Command::FillLane { .. } => Reply::Done(Err(Error::WouldBlock("no receive lane"))),
         Command::CheckRoute(id) => {
             Reply::Done(shutdown.check().and_then(|()| socket.check_route(&id)))
         }

@@ -112,12 +112,56 @@ pub(crate) struct Queue {
     writer_gone: bool,
     /// The reader is gone: pushes are discarded.
     reader_gone: bool,
+    /// Messages taken out but still counted against the HWM: they wait in
+    /// a blocking socket's receive lane (see [`HeldCredit`]).
+    held: usize,
     pub(crate) reader: Notify,
     pub(crate) writer: Notify,
 }
 
 /// A queue shared by its two ends.
 pub(crate) type SharedQueue = Rc<RefCell<Queue>>;
+
+/// One message taken out of a queue that still counts against its HWM
+/// until this is dropped: a message a blocking socket moved to its
+/// receive lane is the application's only once the application takes it,
+/// so the sender's count to SNDHWM + RCVHWM stays libzmq's.
+#[derive(Debug)]
+pub(crate) struct HeldCredit(SharedQueue);
+
+impl HeldCredit {
+    /// Counts one more message against `queue`'s HWM.
+    pub(crate) fn hold(queue: SharedQueue) -> HeldCredit {
+        queue.borrow_mut().held += 1;
+        HeldCredit(queue)
+    }
+}
+
+impl HeldCredit {
+    /// Whether the socket dropped the pipe (a disconnect, an unbind): what
+    /// it held is discarded, the message this credit counts included.
+    pub(crate) fn pipe_dropped(&self) -> bool {
+        self.0.borrow().reader_gone()
+    }
+
+    /// Whether the queue is at its HWM: its writer waits for this credit
+    /// (or another) to be given back.
+    pub(crate) fn holds_up_writer(&self) -> bool {
+        self.0.borrow().is_full()
+    }
+}
+
+impl Drop for HeldCredit {
+    /// The message was taken (or dropped): the writer may have room again.
+    fn drop(&mut self) {
+        let mut queue = self.0.borrow_mut();
+        let was_full = queue.is_full();
+        queue.held -= 1;
+        if was_full && !queue.is_full() {
+            queue.writer.writable();
+        }
+    }
+}
 
 impl Queue {
     /// An empty queue holding at most `hwm` messages (0: unbounded), keeping
@@ -129,6 +173,7 @@ impl Queue {
             conflate,
             writer_gone: false,
             reader_gone: false,
+            held: 0,
             reader: Notify::Nobody,
             writer: Notify::Nobody,
         }))
@@ -162,7 +207,7 @@ impl Queue {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        !self.conflate && self.hwm != 0 && self.items.len() >= self.hwm
+        !self.conflate && self.hwm != 0 && self.items.len() + self.held >= self.hwm
     }
 
     pub(crate) fn is_empty(&self) -> bool {

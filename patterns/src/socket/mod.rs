@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monocoque_runtime::net::{TcpListener, UnixListener};
 use monocoque_runtime::{sleep_until, spawn, Sleep};
@@ -22,9 +22,13 @@ use crate::endpoint::Endpoint;
 use crate::host::SocketHost;
 use crate::monitor::{Monitor, MonitorEvent};
 use crate::options::{Options, SocketOption};
-use crate::pipe::Pipe;
+use crate::pipe::{HeldCredit, Pipe};
 use crate::transport::{inproc, ipc_wildcard, network, tcp_address};
 use crate::{Error, PeerProperties, Result};
+
+/// A received message, its sender's properties, and the RCVHWM credit it
+/// still holds (`Socket::poll_recv_held`).
+pub(crate) type HeldMessage = (Msg, Option<Arc<PeerProperties>>, Option<HeldCredit>);
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
@@ -105,6 +109,27 @@ impl Socket {
     /// The current option values.
     pub fn options(&self) -> Options {
         self.shared.state.borrow().options.clone()
+    }
+
+    /// RCVTIMEO (without cloning the options).
+    pub(crate) fn rcvtimeo(&self) -> Option<Duration> {
+        self.shared.state.borrow().options.rcvtimeo
+    }
+
+    /// SNDTIMEO (without cloning the options).
+    pub(crate) fn sndtimeo(&self) -> Option<Duration> {
+        self.shared.state.borrow().options.sndtimeo
+    }
+
+    /// Pipes a receive may read from now (a dying peer's included): with
+    /// more than one, the next message is the fair queue's choice.
+    pub(crate) fn pipe_count(&self) -> usize {
+        self.shared.state.borrow().pipe_count()
+    }
+
+    /// Whether CONFLATE is on (without cloning the options).
+    pub(crate) fn conflates(&self) -> bool {
+        self.shared.state.borrow().options.conflate
     }
 
     /// The endpoint of the last bind, with the port the kernel chose
@@ -803,6 +828,31 @@ impl Socket {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => {
                 self.shared.signals.register_send(cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// The next message, with its sender's properties, still counted
+    /// against its pipe's RCVHWM until the returned credit is dropped (a
+    /// blocking socket's receive lane holds it meanwhile); `Pending`
+    /// registers `cx`'s waker for the next message.
+    pub(crate) fn poll_recv_held(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<HeldMessage>> {
+        let mut state = match self.open_state() {
+            Ok(state) => state,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        match state.try_recv() {
+            Ok(Some(msg)) => {
+                let credit = state.hold_last();
+                Poll::Ready(Ok((msg, state.last_properties(), credit)))
+            }
+            Ok(None) => {
+                self.shared.signals.register_recv(cx.waker());
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),

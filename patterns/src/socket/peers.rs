@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use monocoque_zmtp::Msg;
 
-use crate::pipe::Pipe;
+use crate::pipe::{HeldCredit, Pipe};
 use crate::strategy::{FairQueue, LoadBalancer};
 use crate::PeerId;
 
@@ -62,6 +62,11 @@ impl Peers {
     /// Pipes whose peer is there (not dying) and connected.
     pub(crate) fn connected_count(&self) -> usize {
         self.live().filter(|p| p.connected).count()
+    }
+
+    /// Every pipe, dying ones (still holding messages) included.
+    pub(crate) fn pipe_count(&self) -> usize {
+        self.pipes.len()
     }
 
     /// Pipes that are not dying (PAIR takes one).
@@ -160,6 +165,14 @@ impl Peers {
                 .filter(|(gone, _)| *gone == peer)
                 .map(|(_, p)| p.clone()),
         }
+    }
+
+    /// Keeps the message popped last counted against its pipe's RCVHWM
+    /// until the credit is dropped (`None` if its pipe is gone: nothing
+    /// to count against).
+    pub(crate) fn hold_last(&self) -> Option<HeldCredit> {
+        let pipe = self.pipes.get(&self.last_from?)?;
+        Some(HeldCredit::hold(pipe.inbound.clone()))
     }
 
     /// A message not popped from a pipe (a ROUTER's notification) is about

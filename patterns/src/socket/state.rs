@@ -390,6 +390,17 @@ impl SocketState {
         }
     }
 
+    /// Pipes a receive may read from (a dying peer's included).
+    pub(crate) fn pipe_count(&self) -> usize {
+        self.peers.pipe_count()
+    }
+
+    /// Keeps the message `try_recv` returned last counted against the
+    /// RCVHWM of the pipe it came from, until the credit is dropped.
+    pub(crate) fn hold_last(&self) -> Option<crate::pipe::HeldCredit> {
+        self.peers.hold_last()
+    }
+
     /// Receives a message if one is ready under the socket type's rule.
     pub(crate) fn try_recv(&mut self) -> Result<Option<Msg>> {
         if let Some((msg, properties)) = self.prefetched.take() {

@@ -1,0 +1,235 @@
+//! The receive lane: messages the context's thread moves to a socket's
+//! handle as they arrive, so that a stream of receives asks nothing.
+//!
+//! A receive that must ask the context's thread costs two thread wake-ups
+//! (the question, the answer); receive batches (`lanes.rs`) ask once per
+//! batch, but a batch is short when the application keeps up (libzmq's
+//! `local_thr`, 64 B: 16 % of the samples were those switches,
+//! docs/BENCHMARKS.md). Here the serve task's [`RecvPump`] fills an SPSC
+//! ring while the socket has messages and the ring has room; the handle
+//! takes from it, and asks (`Command::FillLane`) only when it finds it
+//! empty: to wait, within RCVTIMEO, or to be told there is nothing
+//! (ZMQ_DONTWAIT).
+//!
+//! **HWM counts stay libzmq's**: a message in the lane still counts
+//! against the RCVHWM of the pipe it came from (a [`HeldCredit`]) until the
+//! handle takes it, as a message in libzmq's pipe counts until the
+//! application reads it. The pump gives the credits back, in order, for
+//! what the handle took; when the newest message's pipe is full it asks to
+//! be woken at the handle's next take, so a sender at SNDHWM + RCVHWM
+//! resumes once the application reads (another pipe at its HWM resumes
+//! when the handle has emptied the lane, at the latest).
+//!
+//! **Taken ahead only from a single pipe.** With several pipes, the fair
+//! queue chooses the next message when the application receives (one from
+//! each pipe that has one then, in turn, as libzmq's test_spec_pushpull
+//! checks), so the lane is filled only when the handle asks, with what is
+//! queued then, in the fair queue's order, as a receive batch was. Under
+//! CONFLATE only the newest message is kept: one at a time, on asking.
+//!
+//! Only for the types whose receive changes no state and filters nothing
+//! (PULL, DEALER, ROUTER, PAIR): not REQ and REP (their turn), not SUB and
+//! XSUB (an unsubscribe must stop what is queued), not XPUB (MANUAL acts on
+//! the notice read last), not STREAM.
+//!
+//! ```text
+//!  context thread                               user thread
+//!  Socket ──poll_recv_held──▶ RecvPump ──▶ [lane ring] ──▶ recv
+//!        ◀── credits dropped as the lane empties ──┘   (empty: FillLane)
+//! ```
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use monocoque_runtime::spsc::{self, TrySendError};
+use monocoque_runtime::{sleep_until, EventFd};
+use monocoque_zmtp::SocketType;
+
+use super::command::Received;
+use crate::pipe::HeldCredit;
+use crate::{Error, Result, Socket};
+
+/// Messages a receive lane holds at most (each still counted in RCVHWM).
+pub(super) const RECV_LANE_CAPACITY: usize = 128;
+
+/// Whether receives on `kind` go through a receive lane.
+pub(super) fn has_recv_lane(kind: SocketType) -> bool {
+    use SocketType::*;
+    matches!(kind, Pull | Dealer | Router | Pair)
+}
+
+/// A new receive lane: the handle's side, and the context's.
+pub(super) fn recv_lane() -> (spsc::Receiver<Received>, RecvLane) {
+    let (tx, rx) = spsc::channel(RECV_LANE_CAPACITY);
+    (rx, RecvLane(tx))
+}
+
+/// The context's side of a receive lane, before a serve task takes it into
+/// a [`RecvPump`].
+pub(super) struct RecvLane(spsc::Sender<Received>);
+
+/// Moves a socket's messages into its receive lane, on the socket's serve
+/// task: driven while the task waits for a command and while a receive
+/// waits for the lane.
+pub(super) struct RecvPump<'a> {
+    socket: &'a Socket,
+    lane: spsc::Sender<Received>,
+    /// One per message put in the lane, in order: its RCVHWM credit (none
+    /// for a message no pipe holds, such as a ROUTER_NOTIFY notice).
+    credits: VecDeque<Option<HeldCredit>>,
+    /// The socket refused a receive: the pump stops.
+    stopped: bool,
+    /// The socket's readiness descriptor (ZMQ_FD), once the handle asked
+    /// for it: signalled when a message lands in an empty lane, since the
+    /// socket's own signal may have been for the message the pump took.
+    readiness: Option<Arc<EventFd>>,
+}
+
+impl<'a> RecvPump<'a> {
+    pub(super) fn new(lane: RecvLane, socket: &'a Socket) -> Self {
+        RecvPump {
+            socket,
+            lane: lane.0,
+            credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
+            stopped: false,
+            readiness: None,
+        }
+    }
+
+    /// Signals `fd`, the socket's readiness descriptor, from now on when a
+    /// message lands in an empty lane.
+    pub(super) fn signal_readiness(&mut self, fd: Arc<EventFd>) {
+        self.readiness = Some(fd);
+    }
+
+    /// Whether the lane holds a message for the handle.
+    pub(super) fn has_message(&self) -> bool {
+        !self.lane.is_empty()
+    }
+
+    /// Gives back the credits of the messages the handle took: the lane
+    /// holds fewer than were put in, and the oldest went first.
+    fn release_taken(&mut self) {
+        let in_lane = self.lane.len();
+        while self.credits.len() > in_lane {
+            self.credits.pop_front();
+        }
+    }
+
+    /// Moves what the socket has into the lane while it has room,
+    /// registering `cx` for what lets it go on: the socket's next message,
+    /// room in the lane, or a take that frees a full pipe. Only ahead of
+    /// the handle's asking while the socket reads from one pipe at most
+    /// (see [`fill`](Self::fill) for the others).
+    pub(super) fn drive(&mut self, cx: &mut std::task::Context<'_>) {
+        self.pump(cx, false);
+    }
+
+    /// `demand`: the handle found the lane empty and waits for it.
+    fn pump(&mut self, cx: &mut std::task::Context<'_>, demand: bool) {
+        self.release_taken();
+        if self.stopped || self.lane.is_closed() {
+            return;
+        }
+        // With several pipes the fair queue picks the next message when the
+        // application receives (libzmq's order: one from each in turn, for
+        // those that have one then), and under CONFLATE only the newest
+        // is kept: no taking ahead of the receive then.
+        let conflate = self.socket.conflates();
+        let ahead = !conflate && self.socket.pipe_count() <= 1;
+        let asked = demand && self.lane.is_empty();
+        if !ahead && !asked {
+            return;
+        }
+        let limit = if conflate { 1 } else { RECV_LANE_CAPACITY };
+        let mut moved = 0;
+        while moved < limit && !self.lane.is_full() {
+            match self.socket.poll_recv_held(cx) {
+                Poll::Ready(Ok((msg, properties, credit))) => {
+                    let first = self.lane.is_empty();
+                    match self.lane.try_send((msg, properties)) {
+                        Ok(()) => {
+                            moved += 1;
+                            self.credits.push_back(credit);
+                            if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
+                                fd.signal();
+                            }
+                        }
+                        // Not full (checked above); closed: the handle is
+                        // gone, and its serve task ends with the message.
+                        Err(TrySendError::Full(_) | TrySendError::Closed(_)) => return,
+                    }
+                }
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "the receive lane stops");
+                    self.stopped = true;
+                    return;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.lane.is_full() || self.holds_up_a_writer() {
+            self.lane.wake_on_take(cx);
+            // A take between the check and the registration: look again.
+            if self.lane.len() < self.credits.len() {
+                cx.waker().wake_by_ref();
+            }
+        }
+    }
+
+    /// Where in the lane (0: the next the handle takes) the messages of
+    /// pipes the socket has dropped are: a disconnect or an unbind discards
+    /// what such a pipe held, as libzmq's does, and the handle skips them.
+    pub(super) fn dropped_positions(&mut self) -> Vec<usize> {
+        self.release_taken();
+        self.credits
+            .iter()
+            .enumerate()
+            .filter(|(_, credit)| credit.as_ref().is_some_and(HeldCredit::pipe_dropped))
+            .map(|(at, _)| at)
+            .collect()
+    }
+
+    /// Whether the pipe of the newest message in the lane is at its RCVHWM
+    /// with the lane's messages counted: its writer waits for the handle's
+    /// next take. Only the newest is looked at (a look per message would
+    /// cost more than the rest of the pump): another pipe held up gets its
+    /// credit back at the latest when the handle has emptied the lane and
+    /// asks for more (`fill`), which drives the pump.
+    fn holds_up_a_writer(&self) -> bool {
+        self.credits
+            .back()
+            .and_then(Option::as_ref)
+            .is_some_and(HeldCredit::holds_up_writer)
+    }
+
+    /// Fills the lane for a receive that found it empty: `Ok` once it holds
+    /// a message; without `wait`, [`Error::WouldBlock`] if the socket has
+    /// none now; with it, once `deadline` passes first.
+    pub(super) async fn fill(&mut self, wait: bool, deadline: Option<Instant>) -> Result<()> {
+        let mut timer = deadline.map(|d| Box::pin(sleep_until(d)));
+        poll_fn(|cx| {
+            self.pump(cx, true);
+            if self.has_message() {
+                return Poll::Ready(Ok(()));
+            }
+            if self.stopped {
+                return Poll::Ready(Err(Error::WouldBlock("the socket cannot receive")));
+            }
+            if !wait {
+                return Poll::Ready(Err(Error::WouldBlock("no message is ready")));
+            }
+            let timed_out = timer
+                .as_mut()
+                .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+            if timed_out {
+                return Poll::Ready(Err(Error::WouldBlock("no message arrived within RCVTIMEO")));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
