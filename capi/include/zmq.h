@@ -100,6 +100,15 @@ const char *zmq_strerror (int errnum);
 #define ZMQ_MSG_T_SIZE 6
 #define ZMQ_IO_THREADS_DFLT 1
 #define ZMQ_MAX_SOCKETS_DFLT 1023
+/* The context thread's scheduling, CPUs and name: applied to its thread
+ * when set (libzmq applies them when its I/O threads start). */
+#define ZMQ_THREAD_PRIORITY 3
+#define ZMQ_THREAD_SCHED_POLICY 4
+#define ZMQ_THREAD_AFFINITY_CPU_ADD 7
+#define ZMQ_THREAD_AFFINITY_CPU_REMOVE 8
+#define ZMQ_THREAD_NAME_PREFIX 9
+#define ZMQ_THREAD_PRIORITY_DFLT -1
+#define ZMQ_THREAD_SCHED_POLICY_DFLT -1
 
 void *zmq_ctx_new (void);
 int zmq_ctx_term (void *context);

@@ -19,6 +19,7 @@ use monocoque_patterns::Context;
 
 use crate::boundary::{guarded, Errno};
 use crate::errno::{errno_of, ETERM};
+use crate::thread_options::{is_thread_option, ThreadOptions};
 
 /// ZMQ_IO_THREADS (read only here: one runtime thread per context).
 const IO_THREADS: c_int = 1;
@@ -55,6 +56,8 @@ pub(crate) struct ContextShared {
 }
 
 struct ContextState {
+    /// The thread options applied to the context's thread.
+    threads: ThreadOptions,
     sockets: usize,
     max_sockets: usize,
     blocky: bool,
@@ -129,6 +132,7 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
         let shared = Arc::new(ContextShared {
             context,
             state: Mutex::new(ContextState {
+                threads: ThreadOptions::default(),
                 sockets: 0,
                 max_sockets: MAX_SOCKETS_DEFAULT,
                 blocky: true,
@@ -215,13 +219,24 @@ pub extern "C" fn zmq_ctx_destroy(ctx: *mut c_void) -> c_int {
     zmq_ctx_term(ctx)
 }
 
-/// `zmq_ctx_set`: MAX_SOCKETS, BLOCKY and IPV6. IO_THREADS is refused
-/// (EINVAL) for any value but 1: each context runs on one thread.
+/// `zmq_ctx_set`: MAX_SOCKETS, BLOCKY, IPV6, and the thread options
+/// (`thread_options.rs`: applied to the context's thread at once). IO_THREADS
+/// is refused (EINVAL) for any value but 1: each context runs on one thread.
 #[no_mangle]
 pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> c_int {
     guarded(-1, || {
         // SAFETY: the caller passes a context from zmq_ctx_new.
         let handle = unsafe { context(ctx) }?;
+        if is_thread_option(option) {
+            let next = handle.shared.state().threads.with(option, value)?;
+            handle
+                .shared
+                .context
+                .apply_thread_settings(next.settings())
+                .map_err(|e| errno_of(&e))?;
+            handle.shared.state().threads = next;
+            return Ok(0);
+        }
         let mut s = handle.shared.state();
         match option {
             MAX_SOCKETS if value >= 1 && value as usize <= SOCKET_LIMIT_VALUE => {
@@ -252,6 +267,7 @@ pub extern "C" fn zmq_ctx_get(ctx: *mut c_void, option: c_int) -> c_int {
             MSG_T_SIZE => std::mem::size_of::<crate::message::ZmqMsg>() as c_int,
             BLOCKY => s.blocky as c_int,
             IPV6 => s.ipv6 as c_int,
+            thread if is_thread_option(thread) => s.threads.get(thread)?,
             _ => return Err(libc::EINVAL),
         })
     })

@@ -68,6 +68,7 @@ fn io_errno(kind: std::io::ErrorKind, message: &str) -> Errno {
     match kind {
         AddrInUse => libc::EADDRINUSE,
         AddrNotAvailable => libc::EADDRNOTAVAIL,
+        PermissionDenied if message.contains("not permitted") => libc::EPERM,
         PermissionDenied => libc::EACCES,
         ConnectionRefused => libc::ECONNREFUSED,
         NotFound => libc::ENOENT,

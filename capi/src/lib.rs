@@ -23,6 +23,7 @@ mod poll;
 mod proxy;
 mod socket;
 mod socket_options;
+mod thread_options;
 mod transfer;
 mod utilities;
 mod vector_io;

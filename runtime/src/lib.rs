@@ -27,6 +27,7 @@ mod reactor;
 mod recv_pool;
 mod runtime;
 pub mod spsc;
+mod thread_settings;
 mod timer;
 mod timer_queue;
 mod wait_strategy;
@@ -44,6 +45,7 @@ pub use runtime::{
     in_recv_pool, in_runtime, recv_pool_mostly_held, recv_pool_pressure, spawn, PoolPressure,
     Runtime, RuntimeBuilder, MAX_SPIN_BEFORE_PARK,
 };
+pub use thread_settings::ThreadSettings;
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;
 pub use yield_now::{yield_now, YieldNow};

@@ -4,6 +4,7 @@
  * empty queue, a REQ sending twice, bad arguments, options, zmq_poll,
  * zmq_sendiov/zmq_recviov, a failed zmq_msg_send keeping its message. */
 #include "check.h"
+#include <dirent.h>
 #include <sys/uio.h>
 
 static int freed = 0;
@@ -29,6 +30,45 @@ int main (void)
     CHECK (ctx != NULL);
     CHECK (zmq_ctx_get (ctx, ZMQ_MAX_SOCKETS) == ZMQ_MAX_SOCKETS_DFLT);
     CHECK (zmq_ctx_get (ctx, ZMQ_MSG_T_SIZE) <= (int) sizeof (zmq_msg_t));
+    /* Thread options: checked as libzmq checks them, applied to the
+     * context's thread (its name and CPUs read back from /proc). */
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_SCHED_POLICY, -1) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_PRIORITY, -1) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_AFFINITY_CPU_REMOVE, 0) == -1
+           && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_get (ctx, ZMQ_THREAD_SCHED_POLICY) == -1);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_SCHED_POLICY, 0 /* SCHED_OTHER */) == 0);
+    CHECK (zmq_ctx_get (ctx, ZMQ_THREAD_SCHED_POLICY) == 0);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, 0) == 0);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, 1) == 0);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_AFFINITY_CPU_REMOVE, 1) == 0);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_AFFINITY_CPU_ADD, 1 << 20) == -1
+           && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_set (ctx, ZMQ_THREAD_NAME_PREFIX, 42) == 0);
+    CHECK (zmq_ctx_get (ctx, ZMQ_THREAD_NAME_PREFIX) == 42);
+    {
+        char path[300], line[256];
+        int found = 0;
+        DIR *tasks = opendir ("/proc/self/task");
+        CHECK (tasks != NULL);
+        struct dirent *task;
+        while (!found && (task = readdir (tasks)) != NULL) {
+            snprintf (path, sizeof path, "/proc/self/task/%s/status", task->d_name);
+            FILE *f = fopen (path, "r");
+            if (!f)
+                continue;
+            int named = 0;
+            while (fgets (line, sizeof line, f)) {
+                if (strcmp (line, "Name:\t42/monocoque-ct\n") == 0)
+                    named = 1;
+                if (named && strcmp (line, "Cpus_allowed_list:\t0\n") == 0)
+                    found = 1;
+            }
+            fclose (f);
+        }
+        closedir (tasks);
+        CHECK (found);
+    }
     CHECK (zmq_socket (ctx, 99) == NULL && zmq_errno () == EINVAL);
     CHECK (zmq_close (NULL) == -1 && zmq_errno () == ENOTSOCK);
 

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use monocoque_runtime::{spsc, EventFd};
+use monocoque_runtime::{spsc, EventFd, ThreadSettings};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::lanes::SendLane;
@@ -32,6 +32,11 @@ pub(super) enum Control {
     },
     /// zmq_ctx_shutdown.
     Shutdown,
+    /// Apply these to the context's thread, and say how it went.
+    ThreadSettings {
+        settings: ThreadSettings,
+        done: std::sync::mpsc::SyncSender<std::io::Result<()>>,
+    },
 }
 
 /// A command as the handle sends it.

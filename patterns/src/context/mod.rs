@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use monocoque_runtime::{spsc, RuntimeBuilder};
+use monocoque_runtime::{spsc, RuntimeBuilder, ThreadSettings};
 use monocoque_zmtp::SocketType;
 
 pub use blocking_monitor::BlockingMonitor;
@@ -195,6 +195,25 @@ impl Context {
         ))
     }
 
+    /// Applies `settings` (scheduling policy, priority, CPUs, name) to the
+    /// context's thread now; libzmq's ZMQ_THREAD_* context options. The
+    /// error is the thread's own (EPERM for a real-time policy without
+    /// the privilege, EINVAL for a CPU that does not exist).
+    ///
+    /// ```
+    /// use monocoque_patterns::Context;
+    /// use monocoque_runtime::ThreadSettings;
+    /// let ctx = Context::new().unwrap();
+    /// let named = ThreadSettings { name: Some("feed/ctx".into()), ..Default::default() };
+    /// ctx.apply_thread_settings(named).unwrap();
+    /// ```
+    pub fn apply_thread_settings(&self, settings: ThreadSettings) -> Result<()> {
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        self.control(Control::ThreadSettings { settings, done })?;
+        let applied = answer.recv().map_err(|_| Error::Terminated)?;
+        applied.map_err(|e| Error::io("apply the context thread's settings", &e))
+    }
+
     /// Whether [`shutdown`](Self::shutdown) was called.
     fn is_shut_down(&self) -> bool {
         self.inner.shut_down.load(Ordering::Acquire)
@@ -257,6 +276,10 @@ async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<AtomicUsize>) {
                 monocoque_runtime::spawn(task).detach();
             }
             Control::Shutdown => shutdown.trigger(),
+            Control::ThreadSettings { settings, done } => {
+                // The caller waits on the other end (room for one answer).
+                let _ = done.send(settings.apply_to_current_thread());
+            }
         }
     }
     // Every handle is gone; closed sockets may still be lingering.
