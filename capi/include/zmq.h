@@ -249,6 +249,9 @@ int zmq_recviov (void *s, struct iovec *iov, size_t *count, int flags);
 
 /* Message properties. */
 #define ZMQ_MORE 1
+/* Deprecated in libzmq: the tcp or ipc connection's descriptor, -1 for
+ * others; never close it. */
+#define ZMQ_SRCFD 2
 #define ZMQ_SHARED 3
 
 /* Send and receive flags. */

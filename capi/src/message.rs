@@ -311,8 +311,8 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
     })
 }
 
-/// `zmq_msg_get`: ZMQ_MORE, ZMQ_SHARED; ZMQ_SRCFD is -1 (no descriptor is
-/// exposed per connection).
+/// `zmq_msg_get`: ZMQ_MORE, ZMQ_SHARED, ZMQ_SRCFD (the descriptor of the
+/// tcp or ipc connection a received message came from; -1 otherwise).
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_get(msg: *const ZmqMsgT, property: c_int) -> c_int {
     guarded(-1, || {
@@ -324,7 +324,11 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const ZmqMsgT, property: c_int) -> c_
                 Body::Owned(_) => 0,
                 Body::Shared(b) => !b.is_unique() as c_int,
             }),
-            SRCFD => Ok(-1),
+            SRCFD => Ok(m
+                .properties
+                .as_ref()
+                .and_then(|p| p.source_fd())
+                .unwrap_or(-1)),
             _ => Err(libc::EINVAL),
         }
     })

@@ -6,6 +6,8 @@
 //! by reference: receiving a message costs nothing for properties nobody
 //! reads (the socket remembers which peer the last message came from).
 
+use std::os::fd::RawFd;
+
 use bytes::Bytes;
 use monocoque_zmtp::{Metadata, PeerInfo, SocketType};
 
@@ -41,28 +43,40 @@ pub struct PeerProperties {
     user_id: Option<Bytes>,
     peer_address: Option<String>,
     metadata: Metadata,
+    /// The connection's descriptor (`None` for inproc).
+    source_fd: Option<RawFd>,
 }
 
 impl PeerProperties {
     /// A network peer's, from its handshake and address (`ip:port`; the
     /// Peer-Address property is the IP alone, as libzmq gives it).
-    pub(crate) fn of(info: &PeerInfo, remote: Option<&str>) -> PeerProperties {
+    pub(crate) fn of(
+        info: &PeerInfo,
+        remote: Option<&str>,
+        source_fd: Option<RawFd>,
+    ) -> PeerProperties {
         PeerProperties {
             socket_type: info.socket_type,
             routing_id: info.identity.clone(),
             user_id: info.user_id.clone(),
             peer_address: peer_ip(remote),
             metadata: info.metadata.clone(),
+            source_fd,
         }
     }
 
     /// A STREAM connection's: its address, and the routing id it was
     /// connected under (CONNECT_ROUTING_ID; else empty until the socket
     /// names it).
-    pub(crate) fn raw(remote: Option<&str>, routing_id: Bytes) -> PeerProperties {
+    pub(crate) fn raw(
+        remote: Option<&str>,
+        routing_id: Bytes,
+        source_fd: Option<RawFd>,
+    ) -> PeerProperties {
         PeerProperties {
             peer_address: peer_ip(remote),
             routing_id,
+            source_fd,
             ..PeerProperties::default()
         }
     }
@@ -74,6 +88,15 @@ impl PeerProperties {
             routing_id,
             ..PeerProperties::default()
         }
+    }
+
+    /// The descriptor of the connection the message came from (libzmq's
+    /// ZMQ_SRCFD, deprecated there): `None` for inproc. It stays the
+    /// connection's while the connection lives, and is closed (then maybe
+    /// reused) after: read options or the peer's address with it, never
+    /// close it.
+    pub fn source_fd(&self) -> Option<RawFd> {
+        self.source_fd
     }
 
     /// A property by name, compared without case as ZMTP's names are:

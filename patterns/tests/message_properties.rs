@@ -45,6 +45,15 @@ fn each_message_tells_who_sent_it() {
         assert_eq!(get(&props, "Routing-Id").as_deref(), Some("d-1"), "{t:?}");
         assert_eq!(get(&props, "Identity").as_deref(), Some("d-1"), "{t:?}");
         assert_eq!(get(&props, "User-Id"), None, "{t:?}");
+        // ZMQ_SRCFD: a live connection's descriptor over tcp and ipc.
+        match props.source_fd() {
+            Some(fd) => {
+                assert_ne!(t, Transport::Inproc);
+                let kind = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+                assert!(kind.to_string_lossy().starts_with("socket:"), "{kind:?}");
+            }
+            None => assert_eq!(t, Transport::Inproc),
+        }
         match t {
             Transport::Tcp => {
                 assert_eq!(get(&props, "Peer-Address").as_deref(), Some("127.0.0.1"));

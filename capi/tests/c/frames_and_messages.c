@@ -4,7 +4,9 @@
  * empty queue, a REQ sending twice, bad arguments, options, zmq_poll,
  * zmq_sendiov/zmq_recviov, a failed zmq_msg_send keeping its message. */
 #include "check.h"
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/uio.h>
 
 static int freed = 0;
@@ -115,6 +117,7 @@ int main (void)
     CHECK (memcmp (zmq_msg_data (&r), "hello", 5) == 0);
     CHECK (zmq_msg_recv (&r, pull, 0) == 4 && zmq_msg_more (&r) == 0);
     CHECK (zmq_msg_get (&r, ZMQ_MORE) == 0);
+    CHECK (zmq_msg_get (&r, ZMQ_SRCFD) == -1); /* inproc: no descriptor */
     zmq_msg_t moved;
     CHECK (zmq_msg_init (&moved) == 0);
     CHECK (zmq_msg_move (&moved, &r) == 0);
@@ -140,7 +143,17 @@ int main (void)
     zmq_pollitem_t items[] = {{rep, 0, ZMQ_POLLIN, 0}, {req, 0, ZMQ_POLLIN, 0}};
     CHECK (zmq_poll (items, 2, 5000) == 1);
     CHECK (items[0].revents == ZMQ_POLLIN && items[1].revents == 0);
-    CHECK (zmq_recv (rep, buf, sizeof buf, 0) == 4 && memcmp (buf, "ping", 4) == 0);
+    /* ZMQ_SRCFD: the tcp connection's descriptor, whose peer is the REQ. */
+    zmq_msg_t ping;
+    CHECK (zmq_msg_init (&ping) == 0);
+    CHECK (zmq_msg_recv (&ping, rep, 0) == 4 && memcmp (zmq_msg_data (&ping), "ping", 4) == 0);
+    int srcfd = zmq_msg_get (&ping, ZMQ_SRCFD);
+    CHECK (srcfd >= 0);
+    struct sockaddr_in peer;
+    socklen_t peer_size = sizeof peer;
+    CHECK (getpeername (srcfd, (struct sockaddr *) &peer, &peer_size) == 0);
+    CHECK (peer.sin_family == AF_INET && peer.sin_addr.s_addr == htonl (INADDR_LOOPBACK));
+    CHECK (zmq_msg_close (&ping) == 0);
     CHECK (zmq_send (rep, "pong", 4, 0) == 4);
     CHECK (zmq_recv (req, buf, sizeof buf, 0) == 4 && memcmp (buf, "pong", 4) == 0);
 

@@ -57,6 +57,7 @@ pub(crate) mod stream;
 mod tests;
 
 use std::future::poll_fn;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -92,7 +93,7 @@ pub(crate) async fn run<S: Stream>(
     owner: Rc<dyn EngineOwner>,
 ) -> EngineEnd {
     let remote = stream.remote_address();
-    let mut engine = match Engine::new(setup, owner, remote) {
+    let mut engine = match Engine::new(setup, owner, remote, stream.source_fd()) {
         Ok(e) => e,
         Err(end) => return end,
     };
@@ -159,6 +160,8 @@ struct Engine {
     endpoint: String,
     /// The peer's address, for logs.
     remote: Option<String>,
+    /// The connection's descriptor, for the peer's properties (ZMQ_SRCFD).
+    source_fd: Option<RawFd>,
     pipe: PipePlan,
     probe_router: bool,
     /// SUB/XSUB: subscription messages become SUBSCRIBE/CANCEL commands.
@@ -216,6 +219,7 @@ impl Engine {
         setup: EngineSetup,
         owner: Rc<dyn EngineOwner>,
         remote: Option<String>,
+        source_fd: Option<RawFd>,
     ) -> Result<Engine, EngineEnd> {
         let EngineSetup {
             endpoint,
@@ -250,6 +254,7 @@ impl Engine {
             session,
             endpoint,
             remote,
+            source_fd,
             pipe,
             probe_router,
             subscriber,
@@ -515,6 +520,7 @@ impl Engine {
                     properties: std::sync::Arc::new(crate::PeerProperties::of(
                         &info,
                         self.remote.as_deref(),
+                        self.source_fd,
                     )),
                     identity: info.identity,
                     socket_type: info.socket_type,
@@ -533,6 +539,7 @@ impl Engine {
                 pipe.properties = Some(std::sync::Arc::new(crate::PeerProperties::of(
                     &info,
                     self.remote.as_deref(),
+                    self.source_fd,
                 )));
                 pipe.identity = info.identity;
                 pipe.peer_type = info.socket_type;

@@ -46,7 +46,7 @@ pub(crate) async fn run<S: Stream>(
     owner: Rc<dyn EngineOwner>,
 ) -> EngineEnd {
     let remote = stream.remote_address();
-    let mut engine = RawEngine::attach(setup, owner.clone(), remote);
+    let mut engine = RawEngine::attach(setup, owner.clone(), remote, stream.source_fd());
     let end = drive(&stream, &mut engine).await;
     engine.finish(end)
 }
@@ -71,9 +71,18 @@ impl RawEngine {
     /// socket made at connect: a STREAM connect with CONNECT_ROUTING_ID is
     /// routable before its connection is made (as in libzmq), so its pipe
     /// exists first and outlives each connection, as a ZMTP connecter's.
-    fn attach(setup: EngineSetup, owner: Rc<dyn EngineOwner>, remote: Option<String>) -> RawEngine {
+    fn attach(
+        setup: EngineSetup,
+        owner: Rc<dyn EngineOwner>,
+        remote: Option<String>,
+        source_fd: Option<std::os::fd::RawFd>,
+    ) -> RawEngine {
         let identity = setup.peer_routing_id.unwrap_or_default();
-        let properties = Arc::new(PeerProperties::raw(remote.as_deref(), identity.clone()));
+        let properties = Arc::new(PeerProperties::raw(
+            remote.as_deref(),
+            identity.clone(),
+            source_fd,
+        ));
         let (far, persistent) = match setup.pipe {
             PipePlan::Fresh {
                 peer,

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 
 use bytes::Bytes;
 use monocoque_runtime::net::{TcpStream, UnixStream};
@@ -16,6 +17,8 @@ pub(crate) trait Stream: 'static {
     /// The other end's address for logs (`None` where the transport has none
     /// worth showing, or the peer is already gone).
     fn remote_address(&self) -> Option<String>;
+    /// The connection's descriptor (libzmq's ZMQ_SRCFD), where it has one.
+    fn source_fd(&self) -> Option<RawFd>;
 }
 
 impl Stream for TcpStream {
@@ -27,6 +30,9 @@ impl Stream for TcpStream {
     }
     fn remote_address(&self) -> Option<String> {
         self.peer_addr().ok().map(|a| a.to_string())
+    }
+    fn source_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
     }
 }
 
@@ -40,5 +46,8 @@ impl Stream for UnixStream {
     fn remote_address(&self) -> Option<String> {
         // An ipc peer's address is unnamed; the endpoint says all there is.
         None
+    }
+    fn source_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
     }
 }

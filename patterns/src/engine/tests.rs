@@ -59,6 +59,9 @@ impl Stream for MemoryStream {
     fn remote_address(&self) -> Option<String> {
         Some("memory".into())
     }
+    fn source_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 /// An owner that records what it is told.

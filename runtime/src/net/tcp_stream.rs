@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::{stream_io, TcpTuning};
 use crate::io::{sys, RawAddr, Source};
@@ -11,6 +11,14 @@ use crate::io::{sys, RawAddr, Source};
 #[derive(Debug)]
 pub struct TcpStream {
     socket: Source,
+}
+
+impl AsRawFd for TcpStream {
+    /// The connection's descriptor, to read an option or report it
+    /// (libzmq's ZMQ_SRCFD); the stream owns it: never close it.
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.raw()
+    }
 }
 
 impl TcpStream {

@@ -1,7 +1,7 @@
 //! Unix domain stream sockets (for `ipc://`), the same way as TCP.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use super::stream_io;
@@ -111,6 +111,14 @@ impl Drop for UnixListener {
 #[derive(Debug)]
 pub struct UnixStream {
     socket: Source,
+}
+
+impl AsRawFd for UnixStream {
+    /// The connection's descriptor, to read an option or report it
+    /// (libzmq's ZMQ_SRCFD); the stream owns it: never close it.
+    fn as_raw_fd(&self) -> RawFd {
+        self.socket.raw()
+    }
 }
 
 impl UnixStream {
