@@ -15,10 +15,9 @@
 //! against the RCVHWM of the pipe it came from (a [`HeldCredit`]) until the
 //! handle takes it, as a message in libzmq's pipe counts until the
 //! application reads it. The pump gives the credits back, in order, for
-//! what the handle took; when the newest message's pipe is full it asks to
-//! be woken at the handle's next take, so a sender at SNDHWM + RCVHWM
-//! resumes once the application reads (another pipe at its HWM resumes
-//! when the handle has emptied the lane, at the latest).
+//! what the handle took; when a pipe with messages in the lane is full it
+//! asks to be woken at the handle's next take, so a sender at SNDHWM +
+//! RCVHWM resumes once the application reads.
 //!
 //! **Taken ahead only from a single pipe.** With several pipes, the fair
 //! queue chooses the next message when the application receives (one from
@@ -102,6 +101,11 @@ impl<'a> RecvPump<'a> {
     /// Signals `fd`, the socket's readiness descriptor, from now on when a
     /// message lands in an empty lane.
     pub(super) fn signal_readiness(&mut self, fd: Arc<EventFd>) {
+        // What the lane holds already came before the descriptor: the
+        // socket's own signal will not tell of it.
+        if !self.lane.is_empty() {
+            fd.signal();
+        }
         self.readiness = Some(fd);
     }
 
@@ -141,10 +145,11 @@ impl<'a> RecvPump<'a> {
         let conflate = self.socket.conflates();
         let ahead = !conflate && self.socket.pipe_count() <= 1;
         let asked = demand && self.lane.is_empty();
-        if !ahead && !asked {
-            return;
-        }
-        let limit = if conflate { 1 } else { RECV_LANE_CAPACITY };
+        let limit = match (ahead || asked, conflate) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => RECV_LANE_CAPACITY,
+        };
         let mut moved = 0;
         while moved < limit && !self.lane.is_full() {
             match self.socket.poll_recv_held(cx) {
@@ -171,7 +176,7 @@ impl<'a> RecvPump<'a> {
                 Poll::Pending => break,
             }
         }
-        if self.lane.is_full() || self.holds_up_a_writer() {
+        if self.lane.is_full() || self.holds_up_a_writer(ahead) {
             self.lane.wake_on_take(cx);
             // A take between the check and the registration: look again.
             if self.lane.len() < self.credits.len() {
@@ -193,17 +198,27 @@ impl<'a> RecvPump<'a> {
             .collect()
     }
 
-    /// Whether the pipe of the newest message in the lane is at its RCVHWM
-    /// with the lane's messages counted: its writer waits for the handle's
-    /// next take. Only the newest is looked at (a look per message would
-    /// cost more than the rest of the pump): another pipe held up gets its
-    /// credit back at the latest when the handle has emptied the lane and
-    /// asks for more (`fill`), which drives the pump.
-    fn holds_up_a_writer(&self) -> bool {
-        self.credits
-            .back()
-            .and_then(Option::as_ref)
-            .is_some_and(HeldCredit::holds_up_writer)
+    /// Whether a pipe is at its RCVHWM with the lane's messages counted: its
+    /// writer waits for the handle's next take. Taking ahead (`single`),
+    /// every message in the lane came from the one pipe the newest came
+    /// from, so that one is looked at (a look per message cost 5 % of the
+    /// context thread); otherwise each pipe in the lane is.
+    fn holds_up_a_writer(&self, single: bool) -> bool {
+        let mut credits = self.credits.iter().rev().flatten();
+        if single {
+            return credits.next().is_some_and(HeldCredit::holds_up_writer);
+        }
+        let mut last: Option<&HeldCredit> = None;
+        for credit in credits {
+            if last.is_some_and(|l| l.same_pipe(credit)) {
+                continue;
+            }
+            if credit.holds_up_writer() {
+                return true;
+            }
+            last = Some(credit);
+        }
+        false
     }
 
     /// Fills the lane for a receive that found it empty: `Ok` once it holds

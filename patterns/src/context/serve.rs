@@ -98,6 +98,15 @@ pub(super) async fn socket(
         if after_lane_sends {
             lanes::settle(&backlog).await;
         }
+        // Messages of pipes dropped before (a ROUTER_HANDOVER's evicted
+        // peer) are still delivered, as libzmq's are: only an unbind's or
+        // disconnect's own are skipped.
+        let dropped_before = match (&command, recv_pump.as_mut()) {
+            (Command::Unbind(_) | Command::Disconnect(_), Some(recv_pump)) => {
+                recv_pump.dropped_positions()
+            }
+            _ => Vec::new(),
+        };
         let reply = match (command, recv_pump.as_mut()) {
             (Command::FillLane { wait }, Some(recv_pump)) => {
                 let filled = fill_lane(recv_pump, &socket, wait, &shutdown, key);
@@ -123,7 +132,10 @@ pub(super) async fn socket(
         let mut reply = reply;
         if let Some(recv_pump) = recv_pump.as_mut() {
             match &mut reply {
-                Reply::Detached((_, dropped)) => *dropped = recv_pump.dropped_positions(),
+                Reply::Detached((_, dropped)) => {
+                    *dropped = recv_pump.dropped_positions();
+                    dropped.retain(|at| !dropped_before.contains(at));
+                }
                 Reply::ReadinessFd(Ok(fd)) => recv_pump.signal_readiness(fd.clone()),
                 _ => {}
             }

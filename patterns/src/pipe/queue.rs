@@ -144,6 +144,11 @@ impl HeldCredit {
         self.0.borrow().reader_gone()
     }
 
+    /// Whether `other` counts against the same pipe's queue.
+    pub(crate) fn same_pipe(&self, other: &HeldCredit) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Whether the queue is at its HWM: its writer waits for this credit
     /// (or another) to be given back.
     pub(crate) fn holds_up_writer(&self) -> bool {
