@@ -227,11 +227,13 @@ int zmq_recviov (void *s, struct iovec *iov, size_t *count, int flags);
 #define ZMQ_AFFINITY 4
 #define ZMQ_IPV4ONLY 31
 /* Read-only here, at libzmq's defaults: setting one is EINVAL (the
-   multicast transports and ZMQ_USE_FD are not offered). */
+   multicast transports are not offered). */
 #define ZMQ_RATE 8
 #define ZMQ_RECOVERY_IVL 9
 #define ZMQ_MULTICAST_HOPS 25
 #define ZMQ_MULTICAST_MAXTPDU 84
+/* A listening tcp or ipc socket of the application's that the next such
+   zmq_bind takes over (and closes with the endpoint); -1: none. */
 #define ZMQ_USE_FD 89
 #define ZMQ_MECHANISM 43
 #define ZMQ_PLAIN_SERVER 44

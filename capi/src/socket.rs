@@ -8,11 +8,12 @@
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use monocoque_patterns::{BlockingSocket, PeerProperties, SocketOption};
+use monocoque_patterns::{BlockingSocket, ListeningFd, PeerProperties, SocketOption};
 use monocoque_zmtp::SocketType;
 
 use crate::boundary::{c_str, guarded, Errno};
@@ -49,6 +50,8 @@ pub(crate) struct SocketHandle {
     /// ROUTER_MANDATORY as last set: without it a ROUTER takes any routing
     /// id, so its first frame needs no question to the socket.
     pub(crate) router_mandatory: bool,
+    /// ZMQ_USE_FD as set (-1: none), and whether a bind took it over.
+    pub(crate) use_fd: (c_int, bool),
 }
 
 impl Drop for SocketHandle {
@@ -128,6 +131,7 @@ pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
             curve_keys: [[0; 32]; 3],
             affinity: 0,
             router_mandatory: false,
+            use_fd: (-1, false),
         });
         Ok(Box::into_raw(handle).cast())
     })
@@ -174,9 +178,30 @@ fn affinity_allows_a_thread(mask: u64) -> bool {
     mask == 0 || mask & 1 != 0
 }
 
-/// `zmq_bind`.
+/// `zmq_bind`. With ZMQ_USE_FD set, the first tcp or ipc bind takes over
+/// that listening socket (and closes it with the endpoint, as libzmq).
 #[no_mangle]
 pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    let adopt = guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket and a C string.
+        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        let (fd, taken) = h.use_fd;
+        if fd < 0 || taken || !(ep.starts_with("tcp://") || ep.starts_with("ipc://")) {
+            return Ok(0);
+        }
+        // SAFETY: ZMQ_USE_FD's contract: the application hands this
+        // listening socket to the library at the bind, which closes it
+        // with the endpoint; `taken` makes sure it is taken once.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        h.use_fd.1 = true;
+        h.socket
+            .set_option(SocketOption::UseFd(Some(ListeningFd::new(owned))))
+            .map_err(|e| errno_of(&e))?;
+        Ok(0)
+    });
+    if adopt != 0 {
+        return adopt;
+    }
     with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
 }
 

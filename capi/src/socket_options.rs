@@ -350,6 +350,16 @@ pub unsafe extern "C" fn zmq_setsockopt(
             h.affinity = Value(value).uint64()?;
             return Ok(0);
         }
+        if option == number::USE_FD {
+            // Kept here until a bind takes the descriptor over (zmq_bind):
+            // until then it is only a number, as in libzmq.
+            let fd = Value(value).int()?;
+            if fd < -1 {
+                return Err(libc::EINVAL);
+            }
+            h.use_fd = (fd, false);
+            return Ok(0);
+        }
         let option = match option {
             number::PLAIN_USERNAME | number::PLAIN_PASSWORD => plain_client(h, option, value),
             _ => option_of(option, &Value(value))?,
@@ -417,9 +427,7 @@ fn reply_of(h: &mut SocketHandle, option: c_int, room: usize) -> Result<Reply, E
             };
         }
         AFFINITY => return Ok(Reply::Int64(h.affinity as i64)),
-        // No descriptor is ever taken from the caller (libzmq's ZMQ_USE_FD
-        // is not offered: setting it is EINVAL), so none is in use.
-        USE_FD => return Ok(Reply::Int(-1)),
+        USE_FD => return Ok(Reply::Int(h.use_fd.0)),
         // Options of transports and platforms not offered (pgm, epgm, norm,
         // udp; Windows' loopback fast path) and the draft ZAP_ENFORCE_DOMAIN:
         // setting one is EINVAL, so each holds libzmq's default.

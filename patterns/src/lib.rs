@@ -24,6 +24,7 @@ mod fanout;
 mod handshake_failure;
 mod host;
 mod lifecycle;
+mod listening_fd;
 mod log_limit;
 mod monitor;
 mod options;
@@ -51,6 +52,7 @@ pub use handshake_failure::{
     protocol_error, HandshakeFailure, EVENT_HANDSHAKE_FAILED_AUTH,
     EVENT_HANDSHAKE_FAILED_NO_DETAIL, EVENT_HANDSHAKE_FAILED_PROTOCOL,
 };
+pub use listening_fd::ListeningFd;
 pub use monitor::{Monitor, MonitorEvent, MONITOR_CAPACITY};
 pub use options::{
     Options, SocketOption, RECONNECT_STOP_AFTER_DISCONNECT, RECONNECT_STOP_CONN_REFUSED,

@@ -158,6 +158,12 @@ pub enum SocketOption {
     /// system's needs CAP_NET_ADMIN: without it the option is refused when
     /// set. libzmq has it as a draft option.
     BusyPoll(Option<Duration>),
+    /// ZMQ_USE_FD: the next tcp or ipc bind takes over this listening
+    /// socket instead of making one (the bind's address names only the
+    /// transport); `None`, the default, makes one. See [`ListeningFd`].
+    ///
+    /// [`ListeningFd`]: crate::ListeningFd
+    UseFd(Option<crate::ListeningFd>),
     /// ZMQ_PLAIN_USERNAME and ZMQ_PLAIN_PASSWORD: be a PLAIN client.
     PlainClient {
         /// At most 255 bytes.
@@ -317,6 +323,7 @@ impl SocketOption {
             ConnectTimeout(_) => "CONNECT_TIMEOUT",
             TcpMaxrt(_) => "TCP_MAXRT",
             BusyPoll(_) => "BUSY_POLL",
+            UseFd(_) => "USE_FD",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
             CurveServer(_) => "CURVE_SERVER",
@@ -407,6 +414,8 @@ pub struct Options {
     pub(crate) stream_notify: bool,
     /// BACKLOG.
     pub(crate) backlog: u32,
+    /// ZMQ_USE_FD: a listening socket for the next tcp or ipc bind.
+    pub(crate) use_fd: Option<crate::ListeningFd>,
     /// IPV6.
     pub(crate) ipv6: bool,
     /// SNDBUF.
@@ -498,6 +507,7 @@ impl Options {
             router_notify: 0,
             stream_notify: true,
             backlog: 100,
+            use_fd: None,
             ipv6: false,
             sndbuf: None,
             rcvbuf: None,
@@ -639,6 +649,12 @@ impl Options {
     /// ZMQ_SNDBUF and ZMQ_RCVBUF for new connections (`None`: the system's).
     pub fn buffer_sizes(&self) -> (Option<u32>, Option<u32>) {
         (self.sndbuf, self.rcvbuf)
+    }
+
+    /// ZMQ_USE_FD: the descriptor set for the next bind (`None`: none; it
+    /// still reads back after a bind took it, as libzmq's does).
+    pub fn use_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.use_fd.as_ref().map(crate::ListeningFd::raw)
     }
 
     /// ZMQ_BACKLOG: pending connections queued for a later bind.
@@ -835,6 +851,7 @@ impl Options {
             | SocketOption::ConnectTimeout(_)
             | SocketOption::TcpMaxrt(_)
             | SocketOption::BusyPoll(_)
+            | SocketOption::UseFd(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
@@ -1025,6 +1042,7 @@ impl Options {
                 }
                 self.tcp_tuning.busy_poll = v;
             }
+            UseFd(v) => self.use_fd = v,
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
                     return Err(invalid(
@@ -1263,6 +1281,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | ConnectTimeout(_)
         | TcpMaxrt(_)
         | BusyPoll(_)
+        | UseFd(_)
         | PlainClient { .. }
         | PlainServer(_)
         | CurveServer(_)

@@ -2,7 +2,10 @@
    CURVE keys in both forms, the socket type numbers, AFFINITY's EMTHREAD, the endpoint errors libzmq
    gives (EINVAL without "://", EPROTONOSUPPORT, ENAMETOOLONG). */
 #include "check.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static int get_int (void *s, int option)
 {
@@ -79,12 +82,31 @@ int main (void)
     set_int (pub, ZMQ_IPV6, 0);
 
     /* Not offered: read as libzmq's defaults, refused when set. */
-    CHECK (get_int (pub, ZMQ_USE_FD) == -1);
     CHECK (get_int (pub, ZMQ_RATE) == 100);
     CHECK (get_int (pub, ZMQ_RECOVERY_IVL) == 10000);
     int fd = 3;
-    CHECK (zmq_setsockopt (pub, ZMQ_USE_FD, &fd, sizeof fd) == -1 && zmq_errno () == EINVAL);
     CHECK (zmq_setsockopt (pub, ZMQ_RATE, &fd, sizeof fd) == -1 && zmq_errno () == EINVAL);
+
+    /* USE_FD: a number until a tcp bind takes the listening socket over;
+       the endpoint then is the socket's own address. */
+    CHECK (get_int (pub, ZMQ_USE_FD) == -1);
+    int made = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t addr_size = sizeof addr;
+    CHECK (made >= 0 && bind (made, (struct sockaddr *) &addr, sizeof addr) == 0);
+    CHECK (listen (made, 8) == 0);
+    CHECK (getsockname (made, (struct sockaddr *) &addr, &addr_size) == 0);
+    set_int (pub, ZMQ_USE_FD, made);
+    CHECK (get_int (pub, ZMQ_USE_FD) == made);
+    CHECK (zmq_bind (pub, "tcp://127.0.0.1:1") == 0);
+    char bound[64], expected[64];
+    size = sizeof bound;
+    CHECK (zmq_getsockopt (pub, ZMQ_LAST_ENDPOINT, bound, &size) == 0);
+    snprintf (expected, sizeof expected, "tcp://127.0.0.1:%d", ntohs (addr.sin_port));
+    CHECK (strcmp (bound, expected) == 0);
+    CHECK (get_int (pub, ZMQ_USE_FD) == made);
 
     /* CURVE: the server flag, and each key as 32 bytes or Z85 with a NUL. */
     char public_text[41], secret_text[41];

@@ -285,7 +285,34 @@ impl Socket {
             let o = &state.options;
             (Some(o.backlog), o.ipv6, o.tcp_tuning.clone())
         };
+        // ZMQ_USE_FD: the application's listening socket, for a tcp or
+        // ipc bind (its address then names only the transport).
+        let adopted = match &ep {
+            Endpoint::Tcp { source: None, .. } | Endpoint::Ipc(_) => self
+                .shared
+                .state
+                .borrow()
+                .options
+                .use_fd
+                .as_ref()
+                .and_then(crate::ListeningFd::take),
+            _ => None,
+        };
+        let adopted_listener = adopted.is_some();
         let (resolved, listener) = match &ep {
+            Endpoint::Tcp { source: None, .. } if adopted.is_some() => {
+                let fd = adopted.expect("matched above");
+                let listener = TcpListener::from_listener(fd).map_err(io_err)?;
+                let local = listener.local_addr().map_err(io_err)?;
+                let resolved = Endpoint::tcp_from_addr(local).to_string();
+                (resolved, Some(network::Listener::Tcp(listener)))
+            }
+            Endpoint::Ipc(_) if adopted.is_some() => {
+                let fd = adopted.expect("matched above");
+                let listener = UnixListener::from_listener(fd).map_err(io_err)?;
+                let resolved = Endpoint::Ipc(listener.path().to_path_buf()).to_string();
+                (resolved, Some(network::Listener::Ipc(listener)))
+            }
             Endpoint::Tcp {
                 host,
                 port,
@@ -340,6 +367,7 @@ impl Socket {
             resolved: resolved.clone(),
             given: endpoint.to_string(),
             bound: true,
+            adopted: adopted_listener,
             task,
             pipe: None,
         });
@@ -395,6 +423,7 @@ impl Socket {
                 resolved: display,
                 given: endpoint.to_string(),
                 bound: false,
+                adopted: false,
                 task,
                 pipe,
             });
@@ -498,22 +527,25 @@ impl Socket {
         for e in state.endpoints.iter_mut().filter(|e| e.bound) {
             // Dropping the listener task closes the listening socket.
             if e.task.take().is_some() {
-                stopped.push(e.resolved.clone());
+                stopped.push((e.resolved.clone(), e.adopted));
             }
         }
         drop(state);
-        for endpoint in stopped {
+        for (endpoint, adopted) in stopped {
             tracing::debug!(%endpoint, "stopped listening");
-            self.listener_closed(endpoint);
+            self.listener_closed(endpoint, adopted);
         }
         Ok(())
     }
 
     /// A bound endpoint's listener is gone: an ipc one's socket file is
-    /// removed (the listener leaves it to us), and the monitors hear
-    /// `Closed`, or `CloseFailed` if the file could not be removed.
-    fn listener_closed(&self, endpoint: String) {
+    /// removed (the listener leaves it to us; not when `adopted` from the
+    /// application, ZMQ_USE_FD: its file is the application's), and the
+    /// monitors hear `Closed`, or `CloseFailed` if the file could not be
+    /// removed.
+    fn listener_closed(&self, endpoint: String, adopted: bool) {
         let event = match endpoint.parse::<Endpoint>() {
+            Ok(Endpoint::Ipc(_)) if adopted => MonitorEvent::Closed { endpoint },
             // An abstract name leaves no file behind.
             Ok(Endpoint::Ipc(path)) if Endpoint::abstract_name(&path).is_some() => {
                 MonitorEvent::Closed { endpoint }
@@ -573,7 +605,7 @@ impl Socket {
             }
         }
         if bound {
-            self.listener_closed(entry.resolved);
+            self.listener_closed(entry.resolved, entry.adopted);
         }
         Ok(())
     }
@@ -921,7 +953,7 @@ impl Socket {
                 }
             }
             if e.bound {
-                self.listener_closed(e.resolved);
+                self.listener_closed(e.resolved, e.adopted);
             }
         }
         self.shared

@@ -223,6 +223,9 @@ pub(crate) struct EndpointEntry {
     /// The endpoint as the user wrote it (disconnect and unbind accept either).
     pub(crate) given: String,
     pub(crate) bound: bool,
+    /// Bound on the application's listening socket (ZMQ_USE_FD): an ipc
+    /// socket file is the application's to remove.
+    pub(crate) adopted: bool,
     /// The listener or connecter task (none for inproc).
     pub(crate) task: Option<JoinHandle<()>>,
     /// The persistent pipe of a connect (IMMEDIATE off) or an inproc connect.

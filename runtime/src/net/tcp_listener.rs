@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::{TcpStream, TcpTuning};
 use crate::io::{nonblocking_sockets, sys, RawAddr, Source};
@@ -72,6 +72,45 @@ impl TcpListener {
         let addr = SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port);
         TcpListener::open(addr, backlog, tuning, |fd| {
             sys::set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)
+        })
+    }
+
+    /// Takes over `fd`, a TCP socket the caller bound and made listen
+    /// (libzmq's ZMQ_USE_FD); closed with the listener. Refused
+    /// (`InvalidInput`) unless it is a listening TCP socket.
+    ///
+    /// ```
+    /// use monocoque_runtime::{net::TcpListener, Runtime};
+    /// let rt = Runtime::builder().build().unwrap();
+    /// let made = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = made.local_addr().unwrap();
+    /// rt.block_on(async {
+    ///     let listener = TcpListener::from_listener(made.into()).unwrap();
+    ///     assert_eq!(listener.local_addr().unwrap(), addr);
+    /// });
+    /// ```
+    pub fn from_listener(fd: OwnedFd) -> io::Result<TcpListener> {
+        let raw = fd.as_raw_fd();
+        let domain = sys::get_int_option(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
+        let kind = sys::get_int_option(raw, libc::SOL_SOCKET, libc::SO_TYPE)?;
+        let listening = sys::get_int_option(raw, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)?;
+        if !matches!(domain, libc::AF_INET | libc::AF_INET6)
+            || kind != libc::SOCK_STREAM
+            || listening != 1
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the descriptor is not a listening TCP socket",
+            ));
+        }
+        // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
+        let std = std::net::TcpListener::from(fd);
+        std.set_nonblocking(nonblocking_sockets())?;
+        let fd = OwnedFd::from(std);
+        let local = sys::local_addr(fd.as_raw_fd())?;
+        Ok(TcpListener {
+            socket: Source::new(fd)?,
+            local,
         })
     }
 

@@ -79,6 +79,44 @@ impl UnixListener {
         })
     }
 
+    /// Takes over `fd`, a Unix stream socket the caller bound and made
+    /// listen (libzmq's ZMQ_USE_FD); closed with the listener, its socket
+    /// file left to the caller. Refused (`InvalidInput`) unless it is a
+    /// listening Unix stream socket.
+    pub fn from_listener(fd: OwnedFd) -> io::Result<UnixListener> {
+        use std::os::fd::AsRawFd;
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        let raw = fd.as_raw_fd();
+        let option = |name| crate::io::sys::get_int_option(raw, libc::SOL_SOCKET, name);
+        if option(libc::SO_DOMAIN)? != libc::AF_UNIX
+            || option(libc::SO_TYPE)? != libc::SOCK_STREAM
+            || option(libc::SO_ACCEPTCONN)? != 1
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the descriptor is not a listening Unix stream socket",
+            ));
+        }
+        let std = std::os::unix::net::UnixListener::from(fd);
+        std.set_nonblocking(nonblocking_sockets())?;
+        let address = std.local_addr()?;
+        let path = match (address.as_pathname(), address.as_abstract_name()) {
+            (Some(path), _) => path.to_path_buf(),
+            (None, Some(name)) => {
+                let mut shown = b"@".to_vec();
+                shown.extend_from_slice(name);
+                PathBuf::from(std::ffi::OsStr::from_bytes(&shown))
+            }
+            (None, None) => PathBuf::new(),
+        };
+        Ok(UnixListener {
+            socket: Source::new(OwnedFd::from(std))?,
+            path,
+            unlink_on_drop: false,
+        })
+    }
+
     /// The path bound.
     pub fn path(&self) -> &Path {
         &self.path
