@@ -235,6 +235,9 @@ int zmq_recviov (void *s, struct iovec *iov, size_t *count, int flags);
 /* A listening tcp or ipc socket of the application's that the next such
    zmq_bind takes over (and closes with the endpoint); -1: none. */
 #define ZMQ_USE_FD 89
+/* Deprecated in libzmq, honoured here: each value adds a network
+   ("a.b.c.d/n") tcp peers are taken from; NULL or "" clears them. */
+#define ZMQ_TCP_ACCEPT_FILTER 38
 #define ZMQ_MECHANISM 43
 #define ZMQ_PLAIN_SERVER 44
 #define ZMQ_PLAIN_USERNAME 45

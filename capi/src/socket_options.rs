@@ -85,6 +85,7 @@ mod number {
     pub const XPUB_VERBOSER: c_int = 78;
     pub const CONNECT_TIMEOUT: c_int = 79;
     pub const TCP_MAXRT: c_int = 80;
+    pub const TCP_ACCEPT_FILTER: c_int = 38;
     pub const THREAD_SAFE: c_int = 81;
     pub const BINDTODEVICE: c_int = 92;
     pub const ROUTER_NOTIFY: c_int = 97;
@@ -248,6 +249,11 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         TCP_KEEPALIVE_CNT => O::TcpKeepaliveCnt(v.system_or()?),
         TOS => O::Tos(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
         BINDTODEVICE => O::BindToDevice(v.text()?),
+        // NULL or empty clears the filters; each other value adds one.
+        TCP_ACCEPT_FILTER => O::TcpAcceptFilter(match v.text()? {
+            text if text.is_empty() => None,
+            text => Some(text),
+        }),
         CONNECT_TIMEOUT => O::ConnectTimeout(v.millis_or_zero()?),
         TCP_MAXRT => O::TcpMaxrt(v.millis_or_zero()?),
         BUSY_POLL => O::BusyPoll(match v.int()? {

@@ -60,6 +60,9 @@ pub(crate) struct ConnectionTerms {
     pub(crate) sndbuf: Option<u32>,
     /// RCVBUF (`None`: the system's).
     pub(crate) rcvbuf: Option<u32>,
+    /// TCP_ACCEPT_FILTER: the networks accepted tcp peers must be in
+    /// (none: any).
+    pub(crate) tcp_accept_filters: Vec<crate::AcceptFilter>,
 }
 
 impl ConnectionTerms {
@@ -94,6 +97,7 @@ impl ConnectionTerms {
             reconnect_stop: options.reconnect_stop,
             sndbuf: options.sndbuf,
             rcvbuf: options.rcvbuf,
+            tcp_accept_filters: options.tcp_accept_filters.clone(),
         }
     }
 

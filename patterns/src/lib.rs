@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accept_filter;
 mod admission;
 mod close_reason;
 mod context;
@@ -39,6 +40,7 @@ mod subscription;
 mod transport;
 mod waker_set;
 
+pub use accept_filter::AcceptFilter;
 pub use close_reason::CloseReason;
 pub use context::{
     blocking_proxy, blocking_proxy_steerable, poll, BlockingMonitor, BlockingSocket, Context,

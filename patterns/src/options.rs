@@ -164,6 +164,13 @@ pub enum SocketOption {
     ///
     /// [`ListeningFd`]: crate::ListeningFd
     UseFd(Option<crate::ListeningFd>),
+    /// ZMQ_TCP_ACCEPT_FILTER: `Some` adds a network (`a.b.c.d/n`, see
+    /// [`AcceptFilter`]) the socket's tcp endpoints take connections from;
+    /// `None` clears them (every peer taken, the default). A connection
+    /// accepted from now on from outside every network is closed at once.
+    ///
+    /// [`AcceptFilter`]: crate::AcceptFilter
+    TcpAcceptFilter(Option<String>),
     /// ZMQ_PLAIN_USERNAME and ZMQ_PLAIN_PASSWORD: be a PLAIN client.
     PlainClient {
         /// At most 255 bytes.
@@ -324,6 +331,7 @@ impl SocketOption {
             TcpMaxrt(_) => "TCP_MAXRT",
             BusyPoll(_) => "BUSY_POLL",
             UseFd(_) => "USE_FD",
+            TcpAcceptFilter(_) => "TCP_ACCEPT_FILTER",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
             CurveServer(_) => "CURVE_SERVER",
@@ -416,6 +424,9 @@ pub struct Options {
     pub(crate) backlog: u32,
     /// ZMQ_USE_FD: a listening socket for the next tcp or ipc bind.
     pub(crate) use_fd: Option<crate::ListeningFd>,
+    /// ZMQ_TCP_ACCEPT_FILTER: the networks tcp peers are taken from (none:
+    /// any).
+    pub(crate) tcp_accept_filters: Vec<crate::AcceptFilter>,
     /// IPV6.
     pub(crate) ipv6: bool,
     /// SNDBUF.
@@ -508,6 +519,7 @@ impl Options {
             stream_notify: true,
             backlog: 100,
             use_fd: None,
+            tcp_accept_filters: Vec::new(),
             ipv6: false,
             sndbuf: None,
             rcvbuf: None,
@@ -852,6 +864,7 @@ impl Options {
             | SocketOption::TcpMaxrt(_)
             | SocketOption::BusyPoll(_)
             | SocketOption::UseFd(_)
+            | SocketOption::TcpAcceptFilter(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
@@ -1043,6 +1056,11 @@ impl Options {
                 self.tcp_tuning.busy_poll = v;
             }
             UseFd(v) => self.use_fd = v,
+            TcpAcceptFilter(None) => self.tcp_accept_filters.clear(),
+            TcpAcceptFilter(Some(text)) => {
+                let filter = crate::AcceptFilter::parse(&text, self.ipv6)?;
+                self.tcp_accept_filters.push(filter);
+            }
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
                     return Err(invalid(
@@ -1282,6 +1300,7 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | TcpMaxrt(_)
         | BusyPoll(_)
         | UseFd(_)
+        | TcpAcceptFilter(_)
         | PlainClient { .. }
         | PlainServer(_)
         | CurveServer(_)

@@ -36,10 +36,14 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
-            Listener::Tcp(l) => l
-                .accept()
-                .await
-                .map(|(s, a)| (NetStream::Tcp(s), Some(a.to_string()))),
+            Listener::Tcp(l) => match l.accept().await {
+                Ok((_, peer)) if !accepts(&host.terms().tcp_accept_filters, peer.ip()) => {
+                    // Closed as it was taken, before a byte is read.
+                    tracing::debug!(%endpoint, %peer, "connection outside TCP_ACCEPT_FILTER closed");
+                    continue;
+                }
+                accepted => accepted.map(|(s, a)| (NetStream::Tcp(s), Some(a.to_string()))),
+            },
             Listener::Ipc(l) => l.accept().await.map(|s| (NetStream::Ipc(s), None)),
         };
         if host.lifecycle().is_closing() {
@@ -115,6 +119,12 @@ fn peer_gone(e: &std::io::Error) -> bool {
 
 /// SNDBUF and RCVBUF, and for tcp the keepalive options, on a new
 /// connection; a failure is logged and the connection kept.
+/// Whether TCP_ACCEPT_FILTER lets a peer at `peer` in: any when none is
+/// set, else one that is in some filter's network.
+fn accepts(filters: &[crate::AcceptFilter], peer: std::net::IpAddr) -> bool {
+    filters.is_empty() || filters.iter().any(|f| f.matches(peer))
+}
+
 fn apply_stream_options(host: &dyn SocketHost, stream: &NetStream) {
     let terms = host.terms();
     let (send, recv) = (terms.sndbuf, terms.rcvbuf);

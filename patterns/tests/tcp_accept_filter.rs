@@ -1,0 +1,71 @@
+//! ZMQ_TCP_ACCEPT_FILTER: a peer outside every network set is closed as it
+//! is accepted (it never hears a greeting); one inside, or any once the
+//! filters are cleared, is served; malformed networks are refused.
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use monocoque_patterns::{BlockingSocket, Context, Error, SocketOption};
+use monocoque_zmtp::SocketType;
+
+/// What a raw TCP client hears first from `endpoint`: the greeting's
+/// first byte, or `None` if the connection was closed on it.
+fn first_byte(endpoint: &str) -> Option<u8> {
+    let addr = endpoint.trim_start_matches("tcp://");
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match client.read(&mut byte) {
+        Ok(1) => Some(byte[0]),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+        Err(e) => panic!("neither a greeting nor a close: {e}"),
+    }
+}
+
+fn bound_pair(ctx: &Context, filters: &[Option<&str>]) -> (BlockingSocket, String) {
+    let pair = ctx.socket(SocketType::Pair).unwrap();
+    for f in filters {
+        pair.set_option(SocketOption::TcpAcceptFilter(f.map(str::to_string)))
+            .unwrap();
+    }
+    pair.bind("tcp://127.0.0.1:0").unwrap();
+    let endpoint = pair.last_endpoint().unwrap().unwrap();
+    (pair, endpoint)
+}
+
+#[test]
+fn peers_outside_the_networks_are_closed_and_inside_ones_served() {
+    common::bounded_for(Duration::from_secs(60), || {
+        let ctx = Context::new().unwrap();
+        let (_outside, endpoint) = bound_pair(&ctx, &[Some("127.0.0.255/32")]);
+        assert_eq!(first_byte(&endpoint), None, "not in 127.0.0.255/32");
+        let (_inside, endpoint) = bound_pair(&ctx, &[Some("127.0.0.255/32"), Some("127.0.0.0/24")]);
+        assert_eq!(
+            first_byte(&endpoint),
+            Some(0xff),
+            "in 127.0.0.0/24: the greeting"
+        );
+        let (_cleared, endpoint) = bound_pair(&ctx, &[Some("127.0.0.255/32"), None]);
+        assert_eq!(first_byte(&endpoint), Some(0xff), "cleared: every peer");
+    });
+}
+
+#[test]
+fn malformed_networks_are_refused_by_name() {
+    let ctx = Context::new().unwrap();
+    let pair = ctx.socket(SocketType::Pair).unwrap();
+    for bad in ["foo", "0.0.0.0/", "0.0.0.0/33", "10.0.0.0/-1", "::1/64"] {
+        match pair.set_option(SocketOption::TcpAcceptFilter(Some(bad.into()))) {
+            Err(Error::InvalidOption { option, .. }) => assert_eq!(option, "TCP_ACCEPT_FILTER"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    pair.set_option(SocketOption::Ipv6(true)).unwrap();
+    pair.set_option(SocketOption::TcpAcceptFilter(Some("::1/64".into())))
+        .unwrap();
+}
