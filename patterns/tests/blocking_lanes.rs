@@ -36,6 +36,32 @@ fn number(i: u32) -> Vec<u8> {
     i.to_le_bytes().to_vec()
 }
 
+/// A PULL bound over inproc with `rcvhwm`, and a PUSH with `sndhwm`
+/// connected to it.
+fn inproc_pull_push(
+    ctx: &Context,
+    rcvhwm: usize,
+    sndhwm: usize,
+) -> (BlockingSocket, BlockingSocket) {
+    let pull = socket(ctx, SocketType::Pull);
+    pull.set_option(SocketOption::RcvHwm(rcvhwm)).unwrap();
+    let endpoint = bind(&pull, Transport::Inproc);
+    let push = socket(ctx, SocketType::Push);
+    push.set_option(SocketOption::SndHwm(sndhwm)).unwrap();
+    push.connect(&endpoint).unwrap();
+    (pull, push)
+}
+
+/// Sends numbered messages from `from` with ZMQ_DONTWAIT until one is
+/// refused; how many went.
+fn send_until_refused(push: &BlockingSocket, from: u32) -> u32 {
+    let mut sent = 0;
+    while push.try_send(number(from + sent)).is_ok() {
+        sent += 1;
+    }
+    sent
+}
+
 #[test]
 fn a_stream_of_blocking_sends_arrives_whole_and_in_order_on_every_transport() {
     bounded(|| {
@@ -70,12 +96,7 @@ fn a_stream_of_blocking_sends_arrives_whole_and_in_order_on_every_transport() {
 /// `blocking_first` blocking sends (fewer than that capacity).
 fn dontwait_capacity(blocking_first: usize) -> usize {
     let ctx = Context::new().unwrap();
-    let pull = socket(&ctx, SocketType::Pull);
-    pull.set_option(SocketOption::RcvHwm(4)).unwrap();
-    let endpoint = bind(&pull, Transport::Inproc);
-    let push = socket(&ctx, SocketType::Push);
-    push.set_option(SocketOption::SndHwm(3)).unwrap();
-    push.connect(&endpoint).unwrap();
+    let (_pull, push) = inproc_pull_push(&ctx, 4, 3);
     for _ in 0..blocking_first {
         push.send("blocking").unwrap();
     }
@@ -337,19 +358,8 @@ fn a_rep_reply_through_the_lane_to_a_departed_requester_is_dropped() {
 fn the_receive_lane_keeps_rcvhwm_exact() {
     bounded(|| {
         let ctx = Context::new().unwrap();
-        let pull = socket(&ctx, SocketType::Pull);
-        pull.set_option(SocketOption::RcvHwm(4)).unwrap();
-        let endpoint = bind(&pull, Transport::Inproc);
-        let push = socket(&ctx, SocketType::Push);
-        push.set_option(SocketOption::SndHwm(3)).unwrap();
-        push.connect(&endpoint).unwrap();
-        let fill = |push: &BlockingSocket, from: u32| {
-            let mut sent = 0;
-            while push.try_send(number(from + sent)).is_ok() {
-                sent += 1;
-            }
-            sent
-        };
+        let (pull, push) = inproc_pull_push(&ctx, 4, 3);
+        let fill = send_until_refused;
         assert_eq!(fill(&push, 0), 7, "SNDHWM + RCVHWM before any receive");
         for i in 0..3u32 {
             assert_eq!(pull.recv().unwrap()[0], number(i));
@@ -441,18 +451,11 @@ fn a_conflating_pull_receives_only_the_newest() {
 fn a_full_pipe_resumes_at_the_first_take_with_several_peers() {
     bounded(|| {
         let ctx = Context::new().unwrap();
-        let pull = socket(&ctx, SocketType::Pull);
-        pull.set_option(SocketOption::RcvHwm(2)).unwrap();
-        let endpoint = bind(&pull, Transport::Inproc);
-        let full = socket(&ctx, SocketType::Push);
-        full.set_option(SocketOption::SndHwm(2)).unwrap();
-        full.connect(&endpoint).unwrap();
+        let (pull, full) = inproc_pull_push(&ctx, 2, 2);
+        let endpoint = pull.last_endpoint().unwrap().expect("bound");
         let other = socket(&ctx, SocketType::Push);
         other.connect(&endpoint).unwrap();
-        let mut sent = 0u32;
-        while full.try_send(number(sent)).is_ok() {
-            sent += 1;
-        }
+        let sent = send_until_refused(&full, 0);
         assert_eq!(sent, 4, "SNDHWM + RCVHWM");
         for _ in 0..5 {
             other.try_send("from the other peer").unwrap();
