@@ -86,6 +86,9 @@ mod number {
     pub const CONNECT_TIMEOUT: c_int = 79;
     pub const TCP_MAXRT: c_int = 80;
     pub const TCP_ACCEPT_FILTER: c_int = 38;
+    pub const IPC_FILTER_PID: c_int = 58;
+    pub const IPC_FILTER_UID: c_int = 59;
+    pub const IPC_FILTER_GID: c_int = 60;
     pub const THREAD_SAFE: c_int = 81;
     pub const BINDTODEVICE: c_int = 92;
     pub const ROUTER_NOTIFY: c_int = 97;
@@ -113,6 +116,16 @@ impl Value<'_> {
     fn uint64(&self) -> Result<u64, Errno> {
         let bytes: [u8; 8] = self.0.try_into().map_err(|_| libc::EINVAL)?;
         Ok(u64::from_ne_bytes(bytes))
+    }
+
+    /// An IPC filter's id (a pid_t, uid_t or gid_t: 4 bytes), or nothing
+    /// (NULL), which clears that filter's list.
+    fn id_or_clear(&self) -> Result<Option<u32>, Errno> {
+        if self.0.is_empty() {
+            return Ok(None);
+        }
+        // A negative pid is taken as libzmq takes it: one no peer has.
+        Ok(Some(self.int()? as u32))
     }
 
     /// A flag libzmq takes as 0 or 1 only (IMMEDIATE, IPV6, CONFLATE, ...).
@@ -254,6 +267,9 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
             text if text.is_empty() => None,
             text => Some(text),
         }),
+        IPC_FILTER_PID => O::IpcFilterPid(v.id_or_clear()?),
+        IPC_FILTER_UID => O::IpcFilterUid(v.id_or_clear()?),
+        IPC_FILTER_GID => O::IpcFilterGid(v.id_or_clear()?),
         CONNECT_TIMEOUT => O::ConnectTimeout(v.millis_or_zero()?),
         TCP_MAXRT => O::TcpMaxrt(v.millis_or_zero()?),
         BUSY_POLL => O::BusyPoll(match v.int()? {

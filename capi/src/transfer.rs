@@ -23,7 +23,7 @@
 use std::ffi::{c_int, c_void};
 
 use bytes::Bytes;
-use monocoque_patterns::{Error, Events};
+use monocoque_patterns::{poll, Error, Events, PollItem};
 use monocoque_zmtp::{Msg, SocketType};
 
 use crate::boundary::{guarded, Errno};
@@ -62,13 +62,8 @@ pub(crate) fn send_frame(
         }
     }
     if flags & SNDMORE != 0 {
-        if h.outgoing.is_empty() && dontwait {
-            let refused = match h.socket.events() {
-                Ok(events) if events.contains(Events::POLLOUT) => None,
-                Ok(_) => Some(libc::EAGAIN),
-                Err(e) => Some(errno_of(&e)),
-            };
-            if let Some(errno) = refused {
+        if h.outgoing.is_empty() {
+            if let Some(errno) = first_frame_refused(h, kind, dontwait) {
                 return Err(NotSent { errno, frame });
             }
         }
@@ -108,6 +103,38 @@ pub(crate) fn send_frame(
         }
         NotSent { errno, frame }
     })
+}
+
+/// Whether the first frame of a multipart message is refused, and with
+/// what errno: libzmq's first frame waits for a pipe with room (up to
+/// SNDTIMEO; with ZMQ_DONTWAIT not at all) and fails with EAGAIN, where
+/// the frames are kept here until the last. Only for the types whose send
+/// waits for room alone: REQ's and REP's turn is answered at the last frame.
+fn first_frame_refused(h: &SocketHandle, kind: SocketType, dontwait: bool) -> Option<Errno> {
+    if dontwait {
+        return match h.socket.events() {
+            Ok(events) if events.contains(Events::POLLOUT) => None,
+            Ok(_) => Some(libc::EAGAIN),
+            Err(e) => Some(errno_of(&e)),
+        };
+    }
+    let waits_for_room = matches!(
+        kind,
+        SocketType::Dealer | SocketType::Push | SocketType::Pair | SocketType::XPub
+    );
+    if !waits_for_room || h.socket.has_room_now() {
+        return None;
+    }
+    let sndtimeo = match h.socket.options() {
+        Ok(o) => o.sndtimeo(),
+        Err(e) => return Some(errno_of(&e)),
+    };
+    let mut item = [PollItem::socket(&h.socket, Events::POLLOUT)];
+    match poll(&mut item, sndtimeo) {
+        Ok(0) => Some(libc::EAGAIN),
+        Ok(_) => None,
+        Err(e) => Some(errno_of(&e)),
+    }
 }
 
 /// ROUTER's and STREAM's first frame, the peer's routing id: answered for

@@ -63,6 +63,9 @@ pub(crate) struct ConnectionTerms {
     /// TCP_ACCEPT_FILTER: the networks accepted tcp peers must be in
     /// (none: any).
     pub(crate) tcp_accept_filters: Vec<crate::AcceptFilter>,
+    /// IPC_FILTER_UID, _GID, _PID: the peers accepted ipc connections must
+    /// be (none: any).
+    pub(crate) ipc_filters: crate::ipc_filter::IpcFilters,
 }
 
 impl ConnectionTerms {
@@ -98,6 +101,7 @@ impl ConnectionTerms {
             sndbuf: options.sndbuf,
             rcvbuf: options.rcvbuf,
             tcp_accept_filters: options.tcp_accept_filters.clone(),
+            ipc_filters: options.ipc_filters.clone(),
         }
     }
 

@@ -24,6 +24,7 @@ mod events;
 mod fanout;
 mod handshake_failure;
 mod host;
+mod ipc_filter;
 mod lifecycle;
 mod listening_fd;
 mod log_limit;

@@ -14,6 +14,7 @@ use monocoque_zmtp::{Admission, Authenticator, MechanismConfig, SessionConfig, S
 
 use crate::admission::AdmissionPolicy;
 use crate::curve_settings::CurveSettings;
+use crate::ipc_filter::IpcFilterKind;
 use crate::{Error, Result};
 
 /// ZMQ_RECONNECT_STOP_CONN_REFUSED: stop when the peer refuses the connection.
@@ -171,6 +172,19 @@ pub enum SocketOption {
     ///
     /// [`AcceptFilter`]: crate::AcceptFilter
     TcpAcceptFilter(Option<String>),
+    /// ZMQ_IPC_FILTER_UID: `Some` adds a user whose processes the socket's
+    /// ipc endpoints take connections from; `None` clears the users. With
+    /// no IPC filter set (the default) every peer is taken; with some, a
+    /// connection accepted from now on whose peer (SO_PEERCRED) matches
+    /// none of the users, groups and processes listed is closed at once.
+    IpcFilterUid(Option<u32>),
+    /// ZMQ_IPC_FILTER_GID: as [`IpcFilterUid`](Self::IpcFilterUid), for a
+    /// group: the peer's own group, or one whose member list names the
+    /// peer's user (the system's group database is asked at the accept).
+    IpcFilterGid(Option<u32>),
+    /// ZMQ_IPC_FILTER_PID: as [`IpcFilterUid`](Self::IpcFilterUid), for a
+    /// process id.
+    IpcFilterPid(Option<u32>),
     /// ZMQ_PLAIN_USERNAME and ZMQ_PLAIN_PASSWORD: be a PLAIN client.
     PlainClient {
         /// At most 255 bytes.
@@ -332,6 +346,9 @@ impl SocketOption {
             BusyPoll(_) => "BUSY_POLL",
             UseFd(_) => "USE_FD",
             TcpAcceptFilter(_) => "TCP_ACCEPT_FILTER",
+            IpcFilterUid(_) => "IPC_FILTER_UID",
+            IpcFilterGid(_) => "IPC_FILTER_GID",
+            IpcFilterPid(_) => "IPC_FILTER_PID",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
             CurveServer(_) => "CURVE_SERVER",
@@ -427,6 +444,9 @@ pub struct Options {
     /// ZMQ_TCP_ACCEPT_FILTER: the networks tcp peers are taken from (none:
     /// any).
     pub(crate) tcp_accept_filters: Vec<crate::AcceptFilter>,
+    /// ZMQ_IPC_FILTER_UID, _GID, _PID: the peers ipc endpoints take (none
+    /// set: any).
+    pub(crate) ipc_filters: crate::ipc_filter::IpcFilters,
     /// IPV6.
     pub(crate) ipv6: bool,
     /// SNDBUF.
@@ -520,6 +540,7 @@ impl Options {
             backlog: 100,
             use_fd: None,
             tcp_accept_filters: Vec::new(),
+            ipc_filters: Default::default(),
             ipv6: false,
             sndbuf: None,
             rcvbuf: None,
@@ -865,6 +886,9 @@ impl Options {
             | SocketOption::BusyPoll(_)
             | SocketOption::UseFd(_)
             | SocketOption::TcpAcceptFilter(_)
+            | SocketOption::IpcFilterUid(_)
+            | SocketOption::IpcFilterGid(_)
+            | SocketOption::IpcFilterPid(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
@@ -1061,6 +1085,9 @@ impl Options {
                 let filter = crate::AcceptFilter::parse(&text, self.ipv6)?;
                 self.tcp_accept_filters.push(filter);
             }
+            IpcFilterUid(id) => self.ipc_filters.set(IpcFilterKind::Uid, id),
+            IpcFilterGid(id) => self.ipc_filters.set(IpcFilterKind::Gid, id),
+            IpcFilterPid(id) => self.ipc_filters.set(IpcFilterKind::Pid, id),
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
                     return Err(invalid(
@@ -1301,6 +1328,9 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | BusyPoll(_)
         | UseFd(_)
         | TcpAcceptFilter(_)
+        | IpcFilterUid(_)
+        | IpcFilterGid(_)
+        | IpcFilterPid(_)
         | PlainClient { .. }
         | PlainServer(_)
         | CurveServer(_)

@@ -74,6 +74,25 @@ int main (void)
     CHECK (zmq_socket (ctx, 99) == NULL && zmq_errno () == EINVAL);
     CHECK (zmq_close (NULL) == -1 && zmq_errno () == ENOTSOCK);
 
+    /* A multipart message's first frame waits for a peer with room, as
+       libzmq's does: a DEALER with none times out there (SNDTIMEO), not at
+       the last frame; with ZMQ_DONTWAIT it does not wait at all. */
+    void *peerless = zmq_socket (ctx, ZMQ_DEALER);
+    CHECK (peerless && zmq_bind (peerless, "ipc://*") == 0);
+    int brief = 50;
+    CHECK (zmq_setsockopt (peerless, ZMQ_SNDTIMEO, &brief, sizeof brief) == 0);
+    CHECK (zmq_send (peerless, "first", 5, ZMQ_SNDMORE) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_send (peerless, "first", 5, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
+           && zmq_errno () == EAGAIN);
+    /* The IPC filters: each value adds one, NULL clears the list. */
+    int id = 12345;
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_UID, &id, sizeof id) == 0);
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_GID, &id, sizeof id) == 0);
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_PID, &id, sizeof id) == 0);
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_PID, NULL, 0) == 0);
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_UID, &id, 2) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_close (peerless) == 0);
+
     /* Multipart over inproc, frame by frame. */
     void *pull = zmq_socket (ctx, ZMQ_PAIR);
     void *push = zmq_socket (ctx, ZMQ_PAIR);

@@ -321,6 +321,20 @@ impl BlockingSocket {
         Ok(())
     }
 
+    /// Whether the send lane says the socket could take a message when the
+    /// context last looked (no round trip; `false` for a type without a
+    /// lane, or before the socket had room). A caller that must wait for
+    /// room before a message's first frame, as libzmq's multipart sends
+    /// do, asks [`events`](Self::events) or [`poll`](crate::poll) only
+    /// when this says no.
+    pub fn has_room_now(&self) -> bool {
+        self.rings
+            .borrow()
+            .lane
+            .as_ref()
+            .is_some_and(|lane| lane.is_open())
+    }
+
     /// [`send`](Self::send) after [`offer_to_lane`](Self::offer_to_lane)
     /// gave the message back: asks the socket, and waits as `send` does.
     pub fn send_asking(&self, msg: Msg) -> Result<()> {

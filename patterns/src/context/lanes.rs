@@ -180,6 +180,11 @@ pub(super) async fn settle(backlog: &AtomicUsize) {
 }
 
 impl LaneSender {
+    /// Whether the socket could take a message when last looked at.
+    pub(super) fn is_open(&self) -> bool {
+        self.writable.load(Ordering::Acquire)
+    }
+
     /// Puts `msg` in the lane if the socket could take a message when last
     /// looked at and the lane has room; otherwise hands it back, for a
     /// command.

@@ -44,7 +44,14 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
                 }
                 accepted => accepted.map(|(s, a)| (NetStream::Tcp(s), Some(a.to_string()))),
             },
-            Listener::Ipc(l) => l.accept().await.map(|s| (NetStream::Ipc(s), None)),
+            Listener::Ipc(l) => match l.accept().await {
+                Ok(s) if !host.terms().ipc_filters.admits(|| s.peer_credentials()) => {
+                    // Closed as it was taken, before a byte is read.
+                    tracing::debug!(%endpoint, "connection outside IPC_FILTER_UID/GID/PID closed");
+                    continue;
+                }
+                accepted => accepted.map(|s| (NetStream::Ipc(s), None)),
+            },
         };
         if host.lifecycle().is_closing() {
             return;
@@ -117,14 +124,14 @@ fn peer_gone(e: &std::io::Error) -> bool {
     matches!(e.kind(), ConnectionAborted | ConnectionReset | NotConnected)
 }
 
-/// SNDBUF and RCVBUF, and for tcp the keepalive options, on a new
-/// connection; a failure is logged and the connection kept.
 /// Whether TCP_ACCEPT_FILTER lets a peer at `peer` in: any when none is
 /// set, else one that is in some filter's network.
 fn accepts(filters: &[crate::AcceptFilter], peer: std::net::IpAddr) -> bool {
     filters.is_empty() || filters.iter().any(|f| f.matches(peer))
 }
 
+/// SNDBUF and RCVBUF, and for tcp the keepalive options, on a new
+/// connection; a failure is logged and the connection kept.
 fn apply_stream_options(host: &dyn SocketHost, stream: &NetStream) {
     let terms = host.terms();
     let (send, recv) = (terms.sndbuf, terms.rcvbuf);

@@ -171,6 +171,12 @@ impl UnixStream {
         crate::io::sys::buffer_sizes(self.socket.raw())
     }
 
+    /// The process, user and group at the other end, as the kernel
+    /// recorded them when it connected (SO_PEERCRED).
+    pub fn peer_credentials(&self) -> io::Result<super::PeerCredentials> {
+        super::PeerCredentials::of(self.socket.raw())
+    }
+
     /// Connects to the socket at `path`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let raw = RawAddr::unix(path.as_ref())?;
