@@ -86,6 +86,9 @@ mod number {
     pub const CONNECT_TIMEOUT: c_int = 79;
     pub const TCP_MAXRT: c_int = 80;
     pub const TCP_ACCEPT_FILTER: c_int = 38;
+    pub const SOCKS_PROXY: c_int = 68;
+    pub const SOCKS_USERNAME: c_int = 99;
+    pub const SOCKS_PASSWORD: c_int = 100;
     pub const IPC_FILTER_PID: c_int = 58;
     pub const IPC_FILTER_UID: c_int = 59;
     pub const IPC_FILTER_GID: c_int = 60;
@@ -267,6 +270,14 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
             text if text.is_empty() => None,
             text => Some(text),
         }),
+        // NULL clears the proxy (an empty string never gets here: EINVAL).
+        SOCKS_PROXY => O::SocksProxy(match v.text()? {
+            text if text.is_empty() => None,
+            text => Some(text),
+        }),
+        // NULL or "": none (no authentication); over 255 bytes: EINVAL.
+        SOCKS_USERNAME => O::SocksUsername(v.bytes()),
+        SOCKS_PASSWORD => O::SocksPassword(v.bytes()),
         IPC_FILTER_PID => O::IpcFilterPid(v.id_or_clear()?),
         IPC_FILTER_UID => O::IpcFilterUid(v.id_or_clear()?),
         IPC_FILTER_GID => O::IpcFilterGid(v.id_or_clear()?),
@@ -360,6 +371,10 @@ pub unsafe extern "C" fn zmq_setsockopt(
     guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket.
         let h = unsafe { socket(s) }?;
+        if option == number::SOCKS_PROXY && optvallen == 0 && !optval.is_null() {
+            // libzmq: NULL clears the proxy, an empty string is refused.
+            return Err(libc::EINVAL);
+        }
         let value = if optvallen == 0 {
             &[][..]
         } else if optval.is_null() {
@@ -529,6 +544,9 @@ fn reply_of(h: &mut SocketHandle, option: c_int, room: usize) -> Result<Reply, E
         ),
         TCP_KEEPALIVE_CNT => Reply::Int(o.tcp_keepalive().count.map_or(-1, |n| n as c_int)),
         ZAP_DOMAIN => text(o.zap_domain()),
+        SOCKS_PROXY => text(o.socks_proxy().unwrap_or("").as_bytes()),
+        SOCKS_USERNAME => text(o.socks_credentials().0),
+        SOCKS_PASSWORD => text(o.socks_credentials().1),
         STREAM_NOTIFY => flag(o.stream_notify()),
         PROBE_ROUTER => flag(o.probe_router()),
         REQ_CORRELATE => flag(o.req_correlate()),

@@ -100,7 +100,7 @@ impl std::str::FromStr for Endpoint {
 }
 
 /// `host:port` of a tcp endpoint (the host without IPv6 brackets), or why not.
-fn tcp_host_port(text: &str) -> std::result::Result<(String, u16), String> {
+pub(crate) fn tcp_host_port(text: &str) -> std::result::Result<(String, u16), String> {
     let (host, port) = text.rsplit_once(':').ok_or("tcp needs host:port")?;
     let port = match port {
         "*" => 0,

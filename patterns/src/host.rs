@@ -66,6 +66,8 @@ pub(crate) struct ConnectionTerms {
     /// IPC_FILTER_UID, _GID, _PID: the peers accepted ipc connections must
     /// be (none: any).
     pub(crate) ipc_filters: crate::ipc_filter::IpcFilters,
+    /// SOCKS_PROXY with its credentials: tcp connects go through it.
+    pub(crate) socks: Option<crate::socks_proxy::SocksRoute>,
 }
 
 impl ConnectionTerms {
@@ -102,6 +104,15 @@ impl ConnectionTerms {
             rcvbuf: options.rcvbuf,
             tcp_accept_filters: options.tcp_accept_filters.clone(),
             ipc_filters: options.ipc_filters.clone(),
+            socks: options
+                .socks_proxy
+                .clone()
+                .map(|proxy| crate::socks_proxy::SocksRoute {
+                    proxy,
+                    username: options.socks_credentials.0.clone(),
+                    password: options.socks_credentials.1.clone(),
+                    exchange_limit: Some(options.handshake_ivl).filter(|d| !d.is_zero()),
+                }),
         }
     }
 

@@ -36,6 +36,7 @@ mod pipe;
 mod proxy;
 mod select;
 mod socket;
+mod socks_proxy;
 pub mod strategy;
 mod subscription;
 mod transport;

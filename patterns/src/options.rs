@@ -15,6 +15,7 @@ use monocoque_zmtp::{Admission, Authenticator, MechanismConfig, SessionConfig, S
 use crate::admission::AdmissionPolicy;
 use crate::curve_settings::CurveSettings;
 use crate::ipc_filter::IpcFilterKind;
+use crate::socks_proxy::SOCKS_CREDENTIAL_MAX;
 use crate::{Error, Result};
 
 /// ZMQ_RECONNECT_STOP_CONN_REFUSED: stop when the peer refuses the connection.
@@ -185,6 +186,19 @@ pub enum SocketOption {
     /// ZMQ_IPC_FILTER_PID: as [`IpcFilterUid`](Self::IpcFilterUid), for a
     /// process id.
     IpcFilterPid(Option<u32>),
+    /// ZMQ_SOCKS_PROXY: tcp connects go through the SOCKS5 proxy at
+    /// `host:port` (libzmq's form, optionally after `source:port;`, the
+    /// address the connection to the proxy starts from); the target's
+    /// name is sent for the proxy to resolve. `None` (the default) clears
+    /// it; an empty text is refused. Binds are not affected.
+    SocksProxy(Option<String>),
+    /// ZMQ_SOCKS_USERNAME: when not empty, the proxy is asked to take this
+    /// username and ZMQ_SOCKS_PASSWORD (RFC 1929) instead of no
+    /// authentication. At most 255 bytes.
+    SocksUsername(Bytes),
+    /// ZMQ_SOCKS_PASSWORD: the password sent with
+    /// [`SocksUsername`](Self::SocksUsername). At most 255 bytes.
+    SocksPassword(Bytes),
     /// ZMQ_PLAIN_USERNAME and ZMQ_PLAIN_PASSWORD: be a PLAIN client.
     PlainClient {
         /// At most 255 bytes.
@@ -349,6 +363,9 @@ impl SocketOption {
             IpcFilterUid(_) => "IPC_FILTER_UID",
             IpcFilterGid(_) => "IPC_FILTER_GID",
             IpcFilterPid(_) => "IPC_FILTER_PID",
+            SocksProxy(_) => "SOCKS_PROXY",
+            SocksUsername(_) => "SOCKS_USERNAME",
+            SocksPassword(_) => "SOCKS_PASSWORD",
             PlainClient { .. } => "PLAIN_USERNAME/PLAIN_PASSWORD",
             PlainServer(_) => "PLAIN_SERVER",
             CurveServer(_) => "CURVE_SERVER",
@@ -447,6 +464,10 @@ pub struct Options {
     /// ZMQ_IPC_FILTER_UID, _GID, _PID: the peers ipc endpoints take (none
     /// set: any).
     pub(crate) ipc_filters: crate::ipc_filter::IpcFilters,
+    /// ZMQ_SOCKS_PROXY (`None`: connect directly).
+    pub(crate) socks_proxy: Option<crate::socks_proxy::SocksProxy>,
+    /// ZMQ_SOCKS_USERNAME and ZMQ_SOCKS_PASSWORD (empty username: none).
+    pub(crate) socks_credentials: (Bytes, Bytes),
     /// IPV6.
     pub(crate) ipv6: bool,
     /// SNDBUF.
@@ -541,6 +562,8 @@ impl Options {
             use_fd: None,
             tcp_accept_filters: Vec::new(),
             ipc_filters: Default::default(),
+            socks_proxy: None,
+            socks_credentials: Default::default(),
             ipv6: false,
             sndbuf: None,
             rcvbuf: None,
@@ -727,6 +750,16 @@ impl Options {
         &self.tcp_tuning
     }
 
+    /// ZMQ_SOCKS_PROXY as it was set (`None`: connects go directly).
+    pub fn socks_proxy(&self) -> Option<&str> {
+        self.socks_proxy.as_ref().map(|p| p.text.as_str())
+    }
+
+    /// ZMQ_SOCKS_USERNAME and ZMQ_SOCKS_PASSWORD (empty when not set).
+    pub fn socks_credentials(&self) -> (&[u8], &[u8]) {
+        (&self.socks_credentials.0, &self.socks_credentials.1)
+    }
+
     /// ZMQ_CONNECT_TIMEOUT (`None`: the kernel's).
     pub fn connect_timeout(&self) -> Option<Duration> {
         self.connect_timeout
@@ -889,6 +922,9 @@ impl Options {
             | SocketOption::IpcFilterUid(_)
             | SocketOption::IpcFilterGid(_)
             | SocketOption::IpcFilterPid(_)
+            | SocketOption::SocksProxy(_)
+            | SocketOption::SocksUsername(_)
+            | SocketOption::SocksPassword(_)
             | SocketOption::PlainClient { .. }
             | SocketOption::PlainServer(_)
             | SocketOption::PlainServerViaZap
@@ -1088,6 +1124,15 @@ impl Options {
             IpcFilterUid(id) => self.ipc_filters.set(IpcFilterKind::Uid, id),
             IpcFilterGid(id) => self.ipc_filters.set(IpcFilterKind::Gid, id),
             IpcFilterPid(id) => self.ipc_filters.set(IpcFilterKind::Pid, id),
+            SocksProxy(None) => self.socks_proxy = None,
+            SocksProxy(Some(text)) => {
+                self.socks_proxy = Some(crate::socks_proxy::SocksProxy::parse(&text)?);
+            }
+            SocksUsername(v) | SocksPassword(v) if v.len() > SOCKS_CREDENTIAL_MAX => {
+                return Err(invalid(name, format!("{} bytes; at most 255", v.len())));
+            }
+            SocksUsername(v) => self.socks_credentials.0 = v,
+            SocksPassword(v) => self.socks_credentials.1 = v,
             PlainClient { username, password } => {
                 if username.len() > 255 || password.len() > 255 {
                     return Err(invalid(
@@ -1331,6 +1376,9 @@ fn accepted_by(option: &SocketOption) -> Option<&'static [SocketType]> {
         | IpcFilterUid(_)
         | IpcFilterGid(_)
         | IpcFilterPid(_)
+        | SocksProxy(_)
+        | SocksUsername(_)
+        | SocksPassword(_)
         | PlainClient { .. }
         | PlainServer(_)
         | CurveServer(_)

@@ -75,6 +75,32 @@ int main (void)
     CHECK (zmq_getsockopt (pub, ZMQ_ZAP_DOMAIN, text, &size) == 0 && size == 7
            && strcmp (text, "global") == 0);
 
+    /* SOCKS_PROXY reads back as set; NULL clears it, "" is refused. The
+       draft SOCKS_USERNAME (99) and SOCKS_PASSWORD (100): up to 255 bytes. */
+    size = sizeof text;
+    CHECK (zmq_getsockopt (pub, ZMQ_SOCKS_PROXY, text, &size) == 0 && size == 1 && text[0] == 0);
+    CHECK (zmq_setsockopt (pub, ZMQ_SOCKS_PROXY, "somehost:1080", 13) == 0);
+    size = sizeof text;
+    CHECK (zmq_getsockopt (pub, ZMQ_SOCKS_PROXY, text, &size) == 0 && size == 14
+           && strcmp (text, "somehost:1080") == 0);
+    CHECK (zmq_setsockopt (pub, ZMQ_SOCKS_PROXY, "", 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (pub, ZMQ_SOCKS_PROXY, NULL, 0) == 0);
+    size = sizeof text;
+    CHECK (zmq_getsockopt (pub, ZMQ_SOCKS_PROXY, text, &size) == 0 && size == 1);
+    char name[256];
+    memset (name, 'u', sizeof name);
+    CHECK (zmq_setsockopt (pub, 99, name, 256) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (pub, 99, name, 255) == 0);
+    CHECK (zmq_setsockopt (pub, 100, "pw", 2) == 0);
+    char long_text[300];
+    size = sizeof long_text;
+    CHECK (zmq_getsockopt (pub, 99, long_text, &size) == 0 && size == 256);
+    size = sizeof text;
+    CHECK (zmq_getsockopt (pub, 100, text, &size) == 0 && strcmp (text, "pw") == 0);
+    CHECK (zmq_setsockopt (pub, 99, NULL, 0) == 0);
+    size = sizeof text;
+    CHECK (zmq_getsockopt (pub, 99, text, &size) == 0 && size == 1);
+
     /* IPV4ONLY is the inverse of IPV6. */
     CHECK (get_int (pub, ZMQ_IPV4ONLY) == 1);
     set_int (pub, ZMQ_IPV4ONLY, 0);

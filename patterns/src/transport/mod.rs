@@ -6,4 +6,5 @@ pub(crate) mod inproc;
 pub(crate) mod ipc_wildcard;
 pub(crate) mod network;
 pub(crate) mod reconnect;
+pub(crate) mod socks_client;
 pub(crate) mod tcp_address;

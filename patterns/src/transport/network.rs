@@ -184,7 +184,13 @@ pub(crate) async fn connect(
                 source,
             } => {
                 let terms = host.terms();
-                match connect_tcp(name, *port, source.as_ref(), &terms).await {
+                let attempt = match &terms.socks {
+                    Some(route) => {
+                        connect_via_proxy(route, name, *port, source.as_ref(), &terms).await
+                    }
+                    None => connect_tcp(name, *port, source.as_ref(), &terms).await,
+                };
+                match attempt {
                     Ok(s) => {
                         let remote = s.peer_addr().ok().map(|a| a.to_string());
                         Ok((NetStream::Tcp(s), remote))
@@ -284,6 +290,47 @@ async fn connect_tcp(
     connect_any(&addresses, source, &terms.tcp_tuning, terms.connect_timeout)
         .await
         .map_err(TcpConnectFailure::Failed)
+}
+
+/// One connect attempt to `name:port` through the SOCKS5 proxy of `route`:
+/// a connection to the proxy (each of its addresses in turn, from the
+/// proxy's source address, else the endpoint's), then the exchange, within
+/// HANDSHAKE_IVL. The target's name goes to the proxy unresolved.
+async fn connect_via_proxy(
+    route: &crate::socks_proxy::SocksRoute,
+    name: &str,
+    port: u16,
+    source: Option<&(String, u16)>,
+    terms: &ConnectionTerms,
+) -> Result<TcpStream, TcpConnectFailure> {
+    use super::socks_client::{negotiate, SocksClient};
+    let (client, greeting) = SocksClient::new(name, port, &route.username, &route.password)
+        .map_err(|e| TcpConnectFailure::Failed(e.into()))?;
+    let proxy = &route.proxy;
+    let addresses = tcp_address::lookup(&proxy.host, proxy.port)
+        .await
+        .map_err(TcpConnectFailure::Unresolved)?;
+    let source = proxy.source.as_ref().or(source);
+    let stream = connect_any(&addresses, source, &terms.tcp_tuning, terms.connect_timeout)
+        .await
+        .map_err(TcpConnectFailure::Failed)?;
+    let exchange = negotiate(&stream, client, greeting);
+    let exchanged = match route.exchange_limit {
+        Some(limit) => timeout(limit, exchange).await.unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the SOCKS proxy did not connect within HANDSHAKE_IVL ({limit:?})"),
+            ))
+        }),
+        None => exchange.await,
+    };
+    match exchanged {
+        Ok(()) => Ok(stream),
+        Err(e) => {
+            tracing::debug!(proxy = %proxy.text, error = %e, "SOCKS exchange failed");
+            Err(TcpConnectFailure::Failed(e))
+        }
+    }
 }
 
 /// Connects to the first of `addresses` that takes the connection; the last
