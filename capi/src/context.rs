@@ -9,20 +9,31 @@
 //!
 //! A context is one [`monocoque_patterns::Context`] (one runtime thread),
 //! plus what libzmq's context adds: the count of open sockets (term waits for
-//! it to reach zero; MAX_SOCKETS bounds it) and the defaults new sockets take
-//! (BLOCKY, IPV6).
+//! it to reach zero; MAX_SOCKETS bounds it), the defaults new sockets take
+//! (BLOCKY, IPV6), and ZMQ_IO_THREADS: with 2 or more, the context starts
+//! IO_THREADS - 1 [`IoCores`] at the first tcp or ipc bind of a PUB or XPUB
+//! socket, which spreads the subscribers it accepts over them (matching
+//! stays on the context's thread); other types, and connects, run on the
+//! context's thread. With 0, tcp and ipc are refused (EMTHREAD) as libzmq
+//! refuses them without an I/O thread.
 
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use monocoque_patterns::Context;
+use monocoque_patterns::{Context, IoCores};
+use monocoque_runtime::RuntimeBuilder;
 
 use crate::boundary::{guarded, Errno};
 use crate::errno::{errno_of, ETERM};
 use crate::thread_options::{is_thread_option, ThreadOptions};
 
-/// ZMQ_IO_THREADS (read only here: one runtime thread per context).
+/// ZMQ_IO_THREADS: the context's thread and, from 2 on, IO cores that run
+/// the subscribers' connections of its PUB and XPUB sockets.
 const IO_THREADS: c_int = 1;
+/// ZMQ_IO_THREADS_DFLT.
+const IO_THREADS_DEFAULT: usize = 1;
+/// The most IO_THREADS a context takes: each is an OS thread.
+const IO_THREADS_MAX: usize = 64;
 /// ZMQ_MAX_SOCKETS.
 const MAX_SOCKETS: c_int = 2;
 /// ZMQ_SOCKET_LIMIT: the largest MAX_SOCKETS accepted.
@@ -63,6 +74,14 @@ struct ContextState {
     blocky: bool,
     ipv6: bool,
     terminating: bool,
+    /// ZMQ_IO_THREADS; fixed once the context has had a socket, as libzmq
+    /// starts its I/O threads with the first socket.
+    io_threads: usize,
+    /// The context has had a socket: IO_THREADS is fixed.
+    started: bool,
+    /// The IO cores (IO_THREADS - 1), started at the first PUB or XPUB
+    /// bind that spreads over them.
+    io_cores: Option<IoCores>,
 }
 
 /// The defaults a new socket takes from its context.
@@ -87,10 +106,30 @@ impl ContextShared {
             return Err(libc::EMFILE);
         }
         s.sockets += 1;
+        s.started = true;
         Ok(SocketDefaults {
             linger_zero: !s.blocky,
             ipv6: s.ipv6,
         })
+    }
+
+    /// ZMQ_IO_THREADS: 0 leaves the context inproc only.
+    pub(crate) fn io_threads(&self) -> usize {
+        self.state().io_threads
+    }
+
+    /// The context's IO cores, started on first use; `None` when
+    /// IO_THREADS is 0 or 1 (the context's own thread does all the I/O).
+    pub(crate) fn io_cores(&self) -> Result<Option<IoCores>, Errno> {
+        let mut s = self.state();
+        if s.io_threads <= 1 {
+            return Ok(None);
+        }
+        if s.io_cores.is_none() {
+            let builders = vec![RuntimeBuilder::default(); s.io_threads - 1];
+            s.io_cores = Some(IoCores::start(builders).map_err(|e| errno_of(&e))?);
+        }
+        Ok(s.io_cores.clone())
     }
 
     /// Counts a socket out (zmq_close, or a socket that failed to open).
@@ -138,6 +177,9 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
                 blocky: true,
                 ipv6: false,
                 terminating: false,
+                io_threads: IO_THREADS_DEFAULT,
+                started: false,
+                io_cores: None,
             }),
             closed: Condvar::new(),
         });
@@ -149,14 +191,20 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
     })
 }
 
-/// `zmq_init` (deprecated): `zmq_ctx_new`; `io_threads` must be 0 or more.
+/// `zmq_init` (deprecated): `zmq_ctx_new` with ZMQ_IO_THREADS set to
+/// `io_threads` (0 or more, at most 64).
 #[no_mangle]
 pub extern "C" fn zmq_init(io_threads: c_int) -> *mut c_void {
-    if io_threads < 0 {
+    if !(0..=IO_THREADS_MAX as c_int).contains(&io_threads) {
         crate::errno::set_errno(libc::EINVAL);
         return std::ptr::null_mut();
     }
-    zmq_ctx_new()
+    let ctx = zmq_ctx_new();
+    if !ctx.is_null() {
+        // A fresh context takes any count in range.
+        zmq_ctx_set(ctx, IO_THREADS, io_threads);
+    }
+    ctx
 }
 
 /// `zmq_ctx_shutdown`: every blocking call on the context's sockets returns
@@ -220,8 +268,9 @@ pub extern "C" fn zmq_ctx_destroy(ctx: *mut c_void) -> c_int {
 }
 
 /// `zmq_ctx_set`: MAX_SOCKETS, BLOCKY, IPV6, and the thread options
-/// (`thread_options.rs`: applied to the context's thread at once). IO_THREADS
-/// is refused (EINVAL) for any value but 1: each context runs on one thread.
+/// (`thread_options.rs`: applied to the context's thread at once), and
+/// IO_THREADS (0 to 64) until the first socket; after it, only the same
+/// count (EINVAL otherwise: the threads it named have started).
 #[no_mangle]
 pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> c_int {
     guarded(-1, || {
@@ -244,7 +293,15 @@ pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> 
             }
             BLOCKY if value >= 0 => s.blocky = value != 0,
             IPV6 if value >= 0 => s.ipv6 = value != 0,
-            IO_THREADS if value == 1 => {}
+            // Before the first socket, as libzmq reads it when its I/O
+            // threads start; a different count afterwards is refused.
+            IO_THREADS if (0..=IO_THREADS_MAX as c_int).contains(&value) => {
+                let value = value as usize;
+                if s.started && value != s.io_threads {
+                    return Err(libc::EINVAL);
+                }
+                s.io_threads = value;
+            }
             _ => return Err(libc::EINVAL),
         }
         Ok(0)
@@ -260,7 +317,7 @@ pub extern "C" fn zmq_ctx_get(ctx: *mut c_void, option: c_int) -> c_int {
         let handle = unsafe { context(ctx) }?;
         let s = handle.shared.state();
         Ok(match option {
-            IO_THREADS => 1,
+            IO_THREADS => s.io_threads as c_int,
             MAX_SOCKETS => s.max_sockets as c_int,
             SOCKET_LIMIT => SOCKET_LIMIT_VALUE as c_int,
             MAX_MSGSZ => c_int::MAX,

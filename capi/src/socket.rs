@@ -52,6 +52,9 @@ pub(crate) struct SocketHandle {
     pub(crate) router_mandatory: bool,
     /// ZMQ_USE_FD as set (-1: none), and whether a bind took it over.
     pub(crate) use_fd: (c_int, bool),
+    /// Its accepted connections are spread over the context's IO cores
+    /// (ZMQ_IO_THREADS over 1; PUB and XPUB).
+    pub(crate) spread: bool,
 }
 
 impl Drop for SocketHandle {
@@ -132,6 +135,7 @@ pub extern "C" fn zmq_socket(ctx: *mut c_void, kind: c_int) -> *mut c_void {
             affinity: 0,
             router_mandatory: false,
             use_fd: (-1, false),
+            spread: false,
         });
         Ok(Box::into_raw(handle).cast())
     })
@@ -163,7 +167,9 @@ fn with_endpoint(
     guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket and a C string.
         let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
-        if needs_io_thread && !ep.starts_with("inproc://") && !affinity_allows_a_thread(h.affinity)
+        if needs_io_thread
+            && !ep.starts_with("inproc://")
+            && (!affinity_allows_a_thread(h.affinity) || h.context.io_threads() == 0)
         {
             return Err(EMTHREAD);
         }
@@ -202,7 +208,34 @@ pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
     if adopt != 0 {
         return adopt;
     }
+    let spread = guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket and a C string.
+        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        spread_over_io_cores(h, ep)?;
+        Ok(0)
+    });
+    if spread != 0 {
+        return spread;
+    }
     with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
+}
+
+/// With ZMQ_IO_THREADS over 1, a PUB or XPUB socket's first tcp or ipc
+/// bind spreads the connections it accepts over the context's IO cores
+/// (each core's ring sized by SNDHWM as set at this bind).
+fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
+    let publisher = matches!(h.socket.socket_type(), SocketType::Pub | SocketType::XPub);
+    let network = ep.starts_with("tcp://") || ep.starts_with("ipc://");
+    if h.spread || !publisher || !network {
+        return Ok(());
+    }
+    if let Some(cores) = h.context.io_cores()? {
+        h.socket
+            .spread_connections(&cores)
+            .map_err(|e| errno_of(&e))?;
+        h.spread = true;
+    }
+    Ok(())
 }
 
 /// `zmq_connect`.

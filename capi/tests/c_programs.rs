@@ -122,6 +122,13 @@ fn monitor_frames_steerable_proxy_curve_plain_and_utilities() {
     run(&compile("monitor_proxy_security"), &[]);
 }
 
+/// ZMQ_IO_THREADS 0 (inproc only), fixed by the first socket, and 3: a
+/// PUB's 2,000 subscribers spread over two IO cores, each served.
+#[test]
+fn io_threads_zero_fixed_and_a_publisher_spread_over_io_cores() {
+    run(&compile("io_threads_fanout"), &[]);
+}
+
 #[test]
 fn options_read_back_and_endpoint_errors_as_libzmqs() {
     run(&compile("options_read_back"), &[]);

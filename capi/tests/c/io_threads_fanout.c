@@ -1,0 +1,117 @@
+/* ZMQ_IO_THREADS: 0 leaves a context inproc only (EMTHREAD for tcp); the
+   count is fixed by the first socket; zmq_init (n) sets it; with 3, a PUB's
+   tcp bind starts two IO cores and its 2,000 subscribers (4,000 descriptors
+   with their connections' other ends) are all served. */
+#include "check.h"
+#include <dirent.h>
+#include <errno.h>
+#include <sys/resource.h>
+
+#define SUBSCRIBERS 2000
+
+/* The process's threads, from /proc/self/task. */
+static int thread_count (void)
+{
+    DIR *dir = opendir ("/proc/self/task");
+    CHECK (dir != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir (dir)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir (dir);
+    return n;
+}
+
+int main (void)
+{
+    print_library ();
+
+    /* 0: inproc only. */
+    void *ctx = zmq_ctx_new ();
+    CHECK (zmq_ctx_get (ctx, ZMQ_IO_THREADS) == ZMQ_IO_THREADS_DFLT);
+    CHECK (zmq_ctx_set (ctx, ZMQ_IO_THREADS, -1) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_set (ctx, ZMQ_IO_THREADS, 0) == 0);
+    void *a = zmq_socket (ctx, ZMQ_PAIR);
+    void *b = zmq_socket (ctx, ZMQ_PAIR);
+    CHECK (zmq_bind (a, "tcp://127.0.0.1:*") == -1 && zmq_errno () == EMTHREAD);
+    CHECK (zmq_connect (b, "ipc://nowhere") == -1 && zmq_errno () == EMTHREAD);
+    CHECK (zmq_bind (a, "inproc://zero") == 0 && zmq_connect (b, "inproc://zero") == 0);
+    CHECK (zmq_send (b, "in", 2, 0) == 2);
+    char buf[16];
+    CHECK (zmq_recv (a, buf, sizeof buf, 0) == 2);
+    /* Fixed by the first socket: the same count is taken, another is not. */
+    CHECK (zmq_ctx_set (ctx, ZMQ_IO_THREADS, 0) == 0);
+    CHECK (zmq_ctx_set (ctx, ZMQ_IO_THREADS, 2) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_close (a) == 0 && zmq_close (b) == 0);
+    CHECK (zmq_ctx_term (ctx) == 0);
+
+    ctx = zmq_init (3);
+    CHECK (ctx != NULL && zmq_ctx_get (ctx, ZMQ_IO_THREADS) == 3);
+    CHECK (zmq_init (-1) == NULL && zmq_errno () == EINVAL);
+    CHECK (zmq_ctx_set (ctx, ZMQ_MAX_SOCKETS, SUBSCRIBERS + 1) == 0);
+    struct rlimit files;
+    CHECK (getrlimit (RLIMIT_NOFILE, &files) == 0);
+    if (files.rlim_cur < 2 * SUBSCRIBERS + 256) {
+        CHECK (files.rlim_max >= 2 * SUBSCRIBERS + 256);
+        files.rlim_cur = 2 * SUBSCRIBERS + 256;
+        CHECK (setrlimit (RLIMIT_NOFILE, &files) == 0);
+    }
+
+    /* 3: the PUB's subscribers spread over two IO cores. */
+    int before = thread_count ();
+    void *pub = zmq_socket (ctx, ZMQ_PUB);
+    CHECK (zmq_bind (pub, "tcp://127.0.0.1:*") == 0);
+    CHECK (thread_count () >= before + 2);
+    char endpoint[64];
+    size_t size = sizeof endpoint;
+    CHECK (zmq_getsockopt (pub, ZMQ_LAST_ENDPOINT, endpoint, &size) == 0);
+    void *subs[SUBSCRIBERS];
+    int heard[SUBSCRIBERS] = {0};
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        subs[i] = zmq_socket (ctx, ZMQ_SUB);
+        CHECK (subs[i] != NULL);
+        CHECK (zmq_setsockopt (subs[i], ZMQ_SUBSCRIBE, "", 0) == 0);
+        CHECK (zmq_connect (subs[i], endpoint) == 0);
+    }
+    /* Publish until every subscriber has heard something (each joins when
+       its subscription arrives), waiting on the subscribers between rounds. */
+    void *watch = zmq_stopwatch_start ();
+    int missing = SUBSCRIBERS;
+    zmq_pollitem_t items[SUBSCRIBERS];
+    while (missing > 0) {
+        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
+        CHECK (zmq_send (pub, "warm", 4, 0) == 4);
+        int n = 0;
+        for (int i = 0; i < SUBSCRIBERS; i++)
+            if (!heard[i])
+                items[n++] = (zmq_pollitem_t){subs[i], 0, ZMQ_POLLIN, 0};
+        CHECK (zmq_poll (items, n, 10) >= 0);
+        for (int i = 0; i < SUBSCRIBERS; i++) {
+            if (heard[i])
+                continue;
+            while (zmq_recv (subs[i], buf, sizeof buf, ZMQ_DONTWAIT) == 4)
+                heard[i] = 1;
+            CHECK (zmq_errno () == EAGAIN || heard[i]);
+            missing -= heard[i];
+        }
+    }
+    zmq_stopwatch_stop (watch);
+    /* Now everyone is in: one message reaches each, after the warm-ups. */
+    CHECK (zmq_send (pub, "last", 4, 0) == 4);
+    int timeout = 10000;
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        CHECK (zmq_setsockopt (subs[i], ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
+        int len;
+        do {
+            len = zmq_recv (subs[i], buf, sizeof buf, 0);
+            CHECK (len == 4);
+        } while (memcmp (buf, "last", 4) != 0);
+    }
+    for (int i = 0; i < SUBSCRIBERS; i++)
+        CHECK (zmq_close (subs[i]) == 0);
+    CHECK (zmq_close (pub) == 0);
+    CHECK (zmq_ctx_term (ctx) == 0);
+    printf ("ok\n");
+    return 0;
+}
