@@ -56,7 +56,7 @@ impl IpcFilters {
             || self.gids.contains(&peer.gid)
             || self.pids.contains(&peer.pid)
             // The slow check last: it asks the system's user database.
-            || self.gids.iter().any(|&gid| peer.user_in_group(gid))
+            || peer.user_in_any_group(self.gids.iter().copied())
     }
 }
 

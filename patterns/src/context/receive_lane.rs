@@ -17,7 +17,9 @@
 //! application reads it. The pump gives the credits back, in order, for
 //! what the handle took; when a pipe with messages in the lane is full it
 //! asks to be woken at the handle's next take, so a sender at SNDHWM +
-//! RCVHWM resumes once the application reads.
+//! RCVHWM resumes once the application has read LWM of them (the pipe's
+//! reads reach its writer half an HWM at a time, as libzmq's:
+//! `pipe/queue.rs`).
 //!
 //! **Taken ahead only from a single pipe.** With several pipes, the fair
 //! queue chooses the next message when the application receives (one from

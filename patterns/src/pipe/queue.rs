@@ -2,6 +2,16 @@
 //!
 //! Readiness travels as edges: a push into an empty queue tells the reader,
 //! a pop from a full queue tells the writer.
+//!
+//! **Reads reach the writer in batches, as libzmq's do.** libzmq's reader
+//! tells its writer how far it has read once every LWM messages (half the
+//! HWM, rounded up), and the writer counts a message against the HWM until
+//! told: a full pipe's writer resumes once LWM messages were read, with
+//! room for that many, rather than once per message. Here the queue counts
+//! the reads not yet "told" (`unacked_reads`) against the HWM the same way:
+//! the counts a sender meets are libzmq's (a publisher behind a proxy stops
+//! where libzmq's does), and a writer at the HWM (an engine whose socket's
+//! receiver is slower) is woken once per LWM messages instead of per message.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -115,6 +125,9 @@ pub(crate) struct Queue {
     /// Messages taken out but still counted against the HWM: they wait in
     /// a blocking socket's receive lane (see [`HeldCredit`]).
     held: usize,
+    /// Messages read since the writer was last "told": they count against
+    /// the HWM until LWM of them are (see the module's comment).
+    unacked_reads: usize,
     pub(crate) reader: Notify,
     pub(crate) writer: Notify,
 }
@@ -132,7 +145,12 @@ pub(crate) struct HeldCredit(SharedQueue);
 impl HeldCredit {
     /// Counts one more message against `queue`'s HWM.
     pub(crate) fn hold(queue: SharedQueue) -> HeldCredit {
-        queue.borrow_mut().held += 1;
+        let mut q = queue.borrow_mut();
+        // The message was just popped, which counted a read: it is held
+        // instead, and read when the credit goes.
+        q.unnote_read();
+        q.held += 1;
+        drop(q);
         HeldCredit(queue)
     }
 }
@@ -162,6 +180,7 @@ impl Drop for HeldCredit {
         let mut queue = self.0.borrow_mut();
         let was_full = queue.is_full();
         queue.held -= 1;
+        queue.note_read();
         if was_full && !queue.is_full() {
             queue.writer.writable();
         }
@@ -179,6 +198,7 @@ impl Queue {
             writer_gone: false,
             reader_gone: false,
             held: 0,
+            unacked_reads: 0,
             reader: Notify::Nobody,
             writer: Notify::Nobody,
         }))
@@ -192,6 +212,7 @@ impl Queue {
     pub(crate) fn set_hwm(&mut self, hwm: usize) {
         let was_full = self.is_full();
         self.hwm = hwm;
+        self.unacked_reads = self.unacked_reads.min(self.lwm().saturating_sub(1));
         if was_full && !self.is_full() {
             self.writer.writable();
         }
@@ -212,7 +233,38 @@ impl Queue {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        !self.conflate && self.hwm != 0 && self.items.len() + self.held >= self.hwm
+        !self.conflate
+            && self.hwm != 0
+            && self.items.len() + self.held + self.unacked_reads >= self.hwm
+    }
+
+    /// libzmq's low-water mark: how many reads the writer is told of at a
+    /// time (`(hwm + 1) / 2`, as libzmq 4.3's `compute_lwm`).
+    fn lwm(&self) -> usize {
+        self.hwm.div_ceil(2)
+    }
+
+    /// One message read: counted against the HWM until LWM reads are.
+    fn note_read(&mut self) {
+        if self.hwm == 0 || self.conflate {
+            return;
+        }
+        self.unacked_reads += 1;
+        if self.unacked_reads >= self.lwm() {
+            self.unacked_reads = 0;
+        }
+    }
+
+    /// Takes back the read [`note_read`](Self::note_read) just counted.
+    fn unnote_read(&mut self) {
+        if self.hwm == 0 || self.conflate {
+            return;
+        }
+        self.unacked_reads = match self.unacked_reads {
+            // That read completed a batch: the batch is one short again.
+            0 => self.lwm().saturating_sub(1),
+            n => n - 1,
+        };
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -270,6 +322,7 @@ impl Queue {
     pub(crate) fn pop(&mut self) -> Option<Msg> {
         let was_full = self.is_full();
         let msg = self.items.pop_front()?;
+        self.note_read();
         if was_full && !self.is_full() {
             self.writer.writable();
         }
@@ -369,6 +422,56 @@ mod tests {
         assert_eq!(q.borrow().len(), 1);
         assert_eq!(*reader.readable.borrow(), vec![PeerId(1)], "one edge");
         assert_eq!(&q.borrow_mut().pop().unwrap()[0][..], b"4");
+    }
+
+    #[test]
+    fn a_full_writer_resumes_after_lwm_reads_with_that_much_room() {
+        let q = Queue::new(10, false);
+        let writer = Rc::new(Signals::default());
+        q.borrow_mut().writer = Notify::Socket {
+            signals: Rc::downgrade(&writer),
+            peer: PeerId(7),
+        };
+        for _ in 0..10 {
+            q.borrow_mut().push(Msg::from("m"));
+        }
+        assert!(q.borrow().is_full());
+        for _ in 0..4 {
+            q.borrow_mut().pop().unwrap();
+            assert!(q.borrow().is_full(), "4 reads: not told yet (LWM 5)");
+        }
+        assert!(writer.writable.borrow().is_empty());
+        q.borrow_mut().pop().unwrap();
+        assert!(!q.borrow().is_full());
+        assert_eq!(
+            *writer.writable.borrow(),
+            vec![PeerId(7)],
+            "one wake for 5 reads"
+        );
+        // Room for exactly the 5 read: 5 queued + 5 pushed.
+        for _ in 0..5 {
+            assert!(!q.borrow().is_full());
+            q.borrow_mut().push(Msg::from("m"));
+        }
+        assert!(q.borrow().is_full());
+    }
+
+    #[test]
+    fn a_held_message_counts_until_its_credit_goes_then_as_a_read() {
+        let q = Queue::new(4, false); // LWM 2
+        for _ in 0..4 {
+            q.borrow_mut().push(Msg::from("m"));
+        }
+        q.borrow_mut().pop().unwrap();
+        let first = HeldCredit::hold(q.clone());
+        assert!(q.borrow().is_full(), "3 queued + 1 held");
+        drop(first);
+        assert!(q.borrow().is_full(), "3 queued + 1 read not told");
+        q.borrow_mut().pop().unwrap();
+        let second = HeldCredit::hold(q.clone());
+        drop(second);
+        assert!(!q.borrow().is_full(), "2 reads told: 2 queued");
+        assert_eq!(q.borrow().len(), 2);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub(crate) struct Peers {
     lb: LoadBalancer,
     /// Who sent the message received last (for its properties).
     last_from: Option<PeerId>,
+    /// The message received last was popped from `last_from`'s pipe (not
+    /// a ROUTER's notice about it): only such a message has a credit.
+    last_popped: bool,
     /// The properties of the last pipe removed as its last message was
     /// taken, which may be the message being received.
     departed: Option<(PeerId, std::sync::Arc<crate::PeerProperties>)>,
@@ -171,6 +174,9 @@ impl Peers {
     /// until the credit is dropped (`None` if its pipe is gone: nothing
     /// to count against).
     pub(crate) fn hold_last(&self) -> Option<HeldCredit> {
+        if !self.last_popped {
+            return None;
+        }
         let pipe = self.pipes.get(&self.last_from?)?;
         Some(HeldCredit::hold(pipe.inbound.clone()))
     }
@@ -179,11 +185,13 @@ impl Peers {
     /// `peer`: its properties are the last message's.
     pub(crate) fn set_last_from(&mut self, peer: PeerId) {
         self.last_from = Some(peer);
+        self.last_popped = false;
     }
 
     /// Forgets the last message's sender (a receive is starting).
     pub(crate) fn forget_last(&mut self) {
         self.last_from = None;
+        self.last_popped = false;
     }
 
     /// The next peer with something to read, in fair turn.
@@ -215,6 +223,7 @@ impl Peers {
         if msg.is_some() {
             // A name, not the properties: nothing counted per message.
             self.last_from = Some(peer);
+            self.last_popped = true;
         }
         // A queue with more to read stays readable, and a pipe with more to
         // read is not finished: nothing to refresh (the common case of a

@@ -69,10 +69,21 @@ impl PeerCredentials {
     /// The lookups go through the C library's name service, which may read
     /// files or ask a directory server: they block the calling thread.
     pub fn user_in_group(&self, gid: u32) -> bool {
+        self.user_in_any_group([gid])
+    }
+
+    /// Whether the group database lists the peer's user among the members
+    /// of any of `gids` (the user looked up once; see
+    /// [`user_in_group`](Self::user_in_group)).
+    pub fn user_in_any_group(&self, gids: impl IntoIterator<Item = u32>) -> bool {
+        let mut gids = gids.into_iter().peekable();
+        if gids.peek().is_none() {
+            return false;
+        }
         let Some(user) = user_name(self.uid) else {
             return false;
         };
-        group_lists(gid, &user)
+        gids.any(|gid| group_lists(gid, &user))
     }
 }
 
