@@ -129,6 +129,13 @@ fn io_threads_zero_fixed_and_a_publisher_spread_over_io_cores() {
     run(&compile("io_threads_fanout"), &[]);
 }
 
+/// Garbage, a 2^62-byte frame and 300 silent connections against a C API
+/// PULL: each closed, the process alive, a good PUSH served throughout.
+#[test]
+fn hostile_peers_are_closed_and_a_good_one_is_served() {
+    run(&compile("hostile_peers"), &[]);
+}
+
 #[test]
 fn options_read_back_and_endpoint_errors_as_libzmqs() {
     run(&compile("options_read_back"), &[]);
