@@ -238,10 +238,11 @@ int zmq_recviov (void *s, struct iovec *iov, size_t *count, int flags);
 /* Deprecated in libzmq, honoured here: each value adds a network
    ("a.b.c.d/n") tcp peers are taken from; NULL or "" clears them. */
 #define ZMQ_TCP_ACCEPT_FILTER 38
+/* tcp connects through a SOCKS5 proxy, "[source;]host:port"; NULL clears. */
+#define ZMQ_SOCKS_PROXY 68
 /* Deprecated in libzmq, honoured here: each value (a pid_t, uid_t or
    gid_t) adds a process, user or group ipc peers are taken from (a group
    also takes the users its member list names); NULL clears that list. */
-#define ZMQ_SOCKS_PROXY 68
 #define ZMQ_IPC_FILTER_PID 58
 #define ZMQ_IPC_FILTER_UID 59
 #define ZMQ_IPC_FILTER_GID 60

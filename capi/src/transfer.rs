@@ -109,7 +109,8 @@ pub(crate) fn send_frame(
 /// what errno: libzmq's first frame waits for a pipe with room (up to
 /// SNDTIMEO; with ZMQ_DONTWAIT not at all) and fails with EAGAIN, where
 /// the frames are kept here until the last. Only for the types whose send
-/// waits for room alone: REQ's and REP's turn is answered at the last frame.
+/// waits for room alone (DEALER, PUSH, PAIR): REQ's and REP's turn is
+/// answered at the last frame, and an XPUB under XPUB_NODROP waits there.
 fn first_frame_refused(h: &SocketHandle, kind: SocketType, dontwait: bool) -> Option<Errno> {
     if dontwait {
         return match h.socket.events() {
@@ -120,7 +121,7 @@ fn first_frame_refused(h: &SocketHandle, kind: SocketType, dontwait: bool) -> Op
     }
     let waits_for_room = matches!(
         kind,
-        SocketType::Dealer | SocketType::Push | SocketType::Pair | SocketType::XPub
+        SocketType::Dealer | SocketType::Push | SocketType::Pair
     );
     if !waits_for_room || h.socket.has_room_now() {
         return None;

@@ -449,7 +449,7 @@ fn a_conflating_pull_receives_only_the_newest() {
 /// as libzmq), even when the lane holds other peers' messages behind them
 /// (nothing waits for the lane to empty).
 #[test]
-fn a_full_pipe_resumes_at_the_first_take_with_several_peers() {
+fn a_full_pipe_resumes_after_lwm_takes_with_several_peers() {
     bounded(|| {
         let ctx = Context::new().unwrap();
         let (pull, full) = inproc_pull_push(&ctx, 2, 2);

@@ -112,6 +112,41 @@ int main (void)
         CHECK (zmq_close (subs[i]) == 0);
     CHECK (zmq_close (pub) == 0);
     CHECK (zmq_ctx_term (ctx) == 0);
+
+    /* A CURVE publisher under IO_THREADS 2 (no ZAP handler: everyone with
+       the server's key is admitted, as libzmq does) serves its subscriber:
+       connections that need admission stay on the context's thread. */
+    ctx = zmq_ctx_new ();
+    CHECK (zmq_ctx_set (ctx, ZMQ_IO_THREADS, 2) == 0);
+    char server_public[41], server_secret[41], client_public[41], client_secret[41];
+    CHECK (zmq_curve_keypair (server_public, server_secret) == 0);
+    CHECK (zmq_curve_keypair (client_public, client_secret) == 0);
+    pub = zmq_socket (ctx, ZMQ_PUB);
+    int on = 1;
+    CHECK (zmq_setsockopt (pub, ZMQ_CURVE_SERVER, &on, sizeof on) == 0);
+    CHECK (zmq_setsockopt (pub, ZMQ_CURVE_SECRETKEY, server_secret, 40) == 0);
+    CHECK (zmq_bind (pub, "tcp://127.0.0.1:*") == 0);
+    size = sizeof endpoint;
+    CHECK (zmq_getsockopt (pub, ZMQ_LAST_ENDPOINT, endpoint, &size) == 0);
+    void *secure = zmq_socket (ctx, ZMQ_SUB);
+    CHECK (zmq_setsockopt (secure, ZMQ_CURVE_SERVERKEY, server_public, 40) == 0);
+    CHECK (zmq_setsockopt (secure, ZMQ_CURVE_PUBLICKEY, client_public, 40) == 0);
+    CHECK (zmq_setsockopt (secure, ZMQ_CURVE_SECRETKEY, client_secret, 40) == 0);
+    CHECK (zmq_setsockopt (secure, ZMQ_SUBSCRIBE, "", 0) == 0);
+    CHECK (zmq_connect (secure, endpoint) == 0);
+    watch = zmq_stopwatch_start ();
+    for (;;) {
+        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
+        CHECK (zmq_send (pub, "sealed", 6, 0) == 6);
+        zmq_pollitem_t item = {secure, 0, ZMQ_POLLIN, 0};
+        CHECK (zmq_poll (&item, 1, 10) >= 0);
+        if (item.revents & ZMQ_POLLIN)
+            break;
+    }
+    zmq_stopwatch_stop (watch);
+    CHECK (zmq_recv (secure, buf, sizeof buf, 0) == 6 && memcmp (buf, "sealed", 6) == 0);
+    CHECK (zmq_close (secure) == 0 && zmq_close (pub) == 0);
+    CHECK (zmq_ctx_term (ctx) == 0);
     printf ("ok\n");
     return 0;
 }

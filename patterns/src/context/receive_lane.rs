@@ -53,8 +53,8 @@ use super::command::Received;
 use crate::pipe::HeldCredit;
 use crate::{Error, Result, Socket};
 
-/// Messages a receive lane holds at most (each still counted in RCVHWM, so
-/// never more than RCVHWM are in it). Each handover of a full lane costs
+/// Messages a receive lane holds at most (each still counted against its
+/// pipe's HWM, so never more than that HWM from one pipe). Each handover of a full lane costs
 /// the receiving thread a wake-up; libzmq's `local_thr` at 64 B over tcp,
 /// 5 runs each, medians: 128 slots 2.34-2.36 M msg/s, 512 slots 2.52-2.59,
 /// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 48 bytes

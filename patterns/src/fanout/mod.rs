@@ -16,8 +16,10 @@
 //! The message's frames are `Bytes`: each IO core gets one ring slot per
 //! message holding a handle to the same payload, never a copy, however many
 //! of its subscribers the message is for. With no IO cores, or for
-//! connections the socket makes itself (`connect`) and inproc peers,
-//! everything stays on the socket's core.
+//! connections the socket makes itself (`connect`), inproc peers, and
+//! accepted connections whose admission asks the ZAP handler (a CURVE or
+//! PLAIN server, a ZAP_DOMAIN: the handler is asked from the socket's
+//! core), everything stays on the socket's core.
 //!
 //! Limits: each IO core's data ring holds at most SNDHWM messages (at least
 //! 64, at most 65,536); when it is full the message is lost for that core's

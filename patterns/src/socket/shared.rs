@@ -193,6 +193,12 @@ impl SocketHost for SocketShared {
     }
 
     fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream> {
+        // A connection whose admission asks the ZAP handler (or may: a
+        // CURVE or PLAIN server, a ZAP_DOMAIN) stays here, where the
+        // handler is asked; an IO core would have to refuse it.
+        if matches!(self.terms().admission, AdmissionPolicy::Zap { .. }) {
+            return Some(stream);
+        }
         let mut state = self.state.borrow_mut();
         let Some((fanout, options)) = state.fanout_with_options() else {
             return Some(stream);
