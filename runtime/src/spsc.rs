@@ -274,15 +274,51 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// Drives a future on a plain thread, parking between polls.
+/// How long a blocked plain thread keeps looking (yielding between looks)
+/// before it parks, when it may run on more than one CPU: an answer due
+/// within microseconds (the context's thread answering a command, a
+/// message crossing inproc) then costs no futex wake-up. A thread allowed
+/// one CPU parks at once: its yields would take turns from the thread
+/// that is to answer it, if that one shares the CPU (docs/BENCHMARKS.md).
+const YIELD_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(50);
+
+thread_local! {
+    /// This thread's waker, made once (a blocking call allocated one each).
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    /// Whether this thread may run on more than one CPU (its affinity, read
+    /// once: `available_parallelism` asks the kernel).
+    static MAY_YIELD: bool =
+        std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+}
+
+/// Drives a future on a plain thread: polls it, polls again while yielding
+/// for up to [`YIELD_BEFORE_PARK`] (on a thread allowed several CPUs), then
+/// parks between polls.
 fn block_on_thread<F: std::future::Future>(future: F) -> F::Output {
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    // During the thread's own teardown (a thread-local's destructor that
+    // blocks) the cached values are gone: a fresh waker, and no yielding.
+    let waker = THREAD_WAKER
+        .try_with(Waker::clone)
+        .unwrap_or_else(|_| Waker::from(Arc::new(ThreadWaker(std::thread::current()))));
+    let may_yield = MAY_YIELD.try_with(|may| *may).unwrap_or(false);
     let mut cx = std::task::Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
+    if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+        return v;
+    }
+    if may_yield {
+        let until = std::time::Instant::now() + YIELD_BEFORE_PARK;
+        while std::time::Instant::now() < until {
+            std::thread::yield_now();
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
     loop {
+        std::thread::park();
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
         }
-        std::thread::park();
     }
 }

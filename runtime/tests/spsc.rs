@@ -120,3 +120,28 @@ fn poll_ready_and_poll_recv_report_room_and_items() {
     assert!(tx.is_closed());
     assert_eq!(tx.poll_ready(&mut cx), Poll::Ready(()));
 }
+
+/// Two plain threads answering each other: each blocking receive sees its
+/// answer whether it comes while the thread still yields (a quick answer)
+/// or after it parked (an answer held back past the yield window).
+#[test]
+fn blocking_threads_answer_each_other_quickly_and_after_parking() {
+    let (mut ping_tx, mut ping_rx) = channel::<u32>(1);
+    let (mut pong_tx, mut pong_rx) = channel::<u32>(1);
+    let echo = std::thread::spawn(move || {
+        while let Some(v) = ping_rx.recv_blocking() {
+            if v % 1000 == 0 {
+                // Well past the 50 us of yielding: the other side parks.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            pong_tx.send_blocking(v).unwrap();
+        }
+    });
+    for i in 0..10_000u32 {
+        ping_tx.send_blocking(i).unwrap();
+        assert_eq!(pong_rx.recv_blocking(), Some(i));
+    }
+    drop(ping_tx);
+    echo.join().unwrap();
+    assert_eq!(pong_rx.recv_blocking(), None, "the echo thread is gone");
+}
