@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
@@ -22,17 +21,11 @@ fn own_user_and_group() -> (u32, u32) {
 /// greeting's first byte, or `None` if the connection was closed on it.
 fn first_byte(endpoint: &str) -> Option<u8> {
     let path = endpoint.trim_start_matches("ipc://");
-    let mut client = std::os::unix::net::UnixStream::connect(path).unwrap();
+    let client = std::os::unix::net::UnixStream::connect(path).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut byte = [0u8; 1];
-    match client.read(&mut byte) {
-        Ok(1) => Some(byte[0]),
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
-        Err(e) => panic!("neither a greeting nor a close: {e}"),
-    }
+    common::first_byte_or_closed(client)
 }
 
 fn bound_pair(ctx: &Context, filters: &[SocketOption]) -> (BlockingSocket, String) {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::time::Duration;
 
 use monocoque_patterns::{BlockingSocket, Context, Error, SocketOption};
@@ -14,17 +13,11 @@ use monocoque_zmtp::SocketType;
 /// first byte, or `None` if the connection was closed on it.
 fn first_byte(endpoint: &str) -> Option<u8> {
     let addr = endpoint.trim_start_matches("tcp://");
-    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    let client = std::net::TcpStream::connect(addr).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let mut byte = [0u8; 1];
-    match client.read(&mut byte) {
-        Ok(1) => Some(byte[0]),
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
-        Err(e) => panic!("neither a greeting nor a close: {e}"),
-    }
+    common::first_byte_or_closed(client)
 }
 
 fn bound_pair(ctx: &Context, filters: &[Option<&str>]) -> (BlockingSocket, String) {

@@ -287,3 +287,16 @@ pub async fn until_within(what: &str, limit: Duration, mut cond: impl FnMut() ->
         sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// What a raw client hears first on `stream` (read timeout 20 s): the
+/// greeting's first byte, or `None` if the connection was closed on it
+/// (an accept filter's refusal).
+pub fn first_byte_or_closed(mut stream: impl std::io::Read) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(1) => Some(byte[0]),
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+        Err(e) => panic!("neither a greeting nor a close: {e}"),
+    }
+}
