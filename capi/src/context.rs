@@ -74,11 +74,11 @@ struct ContextState {
     blocky: bool,
     ipv6: bool,
     terminating: bool,
-    /// ZMQ_IO_THREADS; fixed once the context has had a socket, as libzmq
-    /// starts its I/O threads with the first socket.
+    /// ZMQ_IO_THREADS as last set (what zmq_ctx_get reads).
     io_threads: usize,
-    /// The context has had a socket: IO_THREADS is fixed.
-    started: bool,
+    /// The IO_THREADS in force: taken at the first socket, as libzmq starts
+    /// its I/O threads then; later sets change only what zmq_ctx_get reads.
+    io_threads_in_use: Option<usize>,
     /// The IO cores (IO_THREADS - 1), started at the first PUB or XPUB
     /// bind that spreads over them.
     io_cores: Option<IoCores>,
@@ -106,7 +106,8 @@ impl ContextShared {
             return Err(libc::EMFILE);
         }
         s.sockets += 1;
-        s.started = true;
+        let io_threads = s.io_threads;
+        s.io_threads_in_use.get_or_insert(io_threads);
         Ok(SocketDefaults {
             linger_zero: !s.blocky,
             ipv6: s.ipv6,
@@ -115,18 +116,20 @@ impl ContextShared {
 
     /// ZMQ_IO_THREADS: 0 leaves the context inproc only.
     pub(crate) fn io_threads(&self) -> usize {
-        self.state().io_threads
+        let s = self.state();
+        s.io_threads_in_use.unwrap_or(s.io_threads)
     }
 
     /// The context's IO cores, started on first use; `None` when
     /// IO_THREADS is 0 or 1 (the context's own thread does all the I/O).
     pub(crate) fn io_cores(&self) -> Result<Option<IoCores>, Errno> {
         let mut s = self.state();
-        if s.io_threads <= 1 {
+        let io_threads = s.io_threads_in_use.unwrap_or(s.io_threads);
+        if io_threads <= 1 {
             return Ok(None);
         }
         if s.io_cores.is_none() {
-            let builders = vec![RuntimeBuilder::default(); s.io_threads - 1];
+            let builders = vec![RuntimeBuilder::default(); io_threads - 1];
             s.io_cores = Some(IoCores::start(builders).map_err(|e| errno_of(&e))?);
         }
         Ok(s.io_cores.clone())
@@ -178,7 +181,7 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
                 ipv6: false,
                 terminating: false,
                 io_threads: IO_THREADS_DEFAULT,
-                started: false,
+                io_threads_in_use: None,
                 io_cores: None,
             }),
             closed: Condvar::new(),
@@ -269,8 +272,9 @@ pub extern "C" fn zmq_ctx_destroy(ctx: *mut c_void) -> c_int {
 
 /// `zmq_ctx_set`: MAX_SOCKETS, BLOCKY, IPV6, and the thread options
 /// (`thread_options.rs`: applied to the context's thread at once), and
-/// IO_THREADS (0 to 64) until the first socket; after it, only the same
-/// count (EINVAL otherwise: the threads it named have started).
+/// IO_THREADS (0 to 64): read at the first socket, as libzmq starts its
+/// I/O threads then; a later set is taken (zmq_ctx_get reads it back) and
+/// changes nothing, as in libzmq.
 #[no_mangle]
 pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> c_int {
     guarded(-1, || {
@@ -293,14 +297,8 @@ pub extern "C" fn zmq_ctx_set(ctx: *mut c_void, option: c_int, value: c_int) -> 
             }
             BLOCKY if value >= 0 => s.blocky = value != 0,
             IPV6 if value >= 0 => s.ipv6 = value != 0,
-            // Before the first socket, as libzmq reads it when its I/O
-            // threads start; a different count afterwards is refused.
             IO_THREADS if (0..=IO_THREADS_MAX as c_int).contains(&value) => {
-                let value = value as usize;
-                if s.started && value != s.io_threads {
-                    return Err(libc::EINVAL);
-                }
-                s.io_threads = value;
+                s.io_threads = value as usize
             }
             _ => return Err(libc::EINVAL),
         }

@@ -265,7 +265,7 @@ fn option_of(option: c_int, v: &Value<'_>) -> Result<SocketOption, Errno> {
         TCP_KEEPALIVE_CNT => O::TcpKeepaliveCnt(v.system_or()?),
         TOS => O::Tos(u8::try_from(v.int()?).map_err(|_| libc::EINVAL)?),
         BINDTODEVICE => O::BindToDevice(v.text()?),
-        // NULL or empty clears the filters; each other value adds one.
+        // NULL clears the filters; each other value adds one.
         TCP_ACCEPT_FILTER => O::TcpAcceptFilter(match v.text()? {
             text if text.is_empty() => None,
             text => Some(text),
@@ -360,6 +360,16 @@ fn secs_or_system(v: &Value<'_>) -> Result<Option<Duration>, Errno> {
     }
 }
 
+/// Options libzmq clears with a NULL value of length 0 and refuses an empty
+/// non-NULL one for.
+fn cleared_by_null_only(option: c_int) -> bool {
+    use number::*;
+    matches!(
+        option,
+        SOCKS_PROXY | TCP_ACCEPT_FILTER | IPC_FILTER_UID | IPC_FILTER_GID | IPC_FILTER_PID
+    )
+}
+
 /// `zmq_setsockopt`.
 #[no_mangle]
 pub unsafe extern "C" fn zmq_setsockopt(
@@ -371,8 +381,12 @@ pub unsafe extern "C" fn zmq_setsockopt(
     guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket.
         let h = unsafe { socket(s) }?;
-        if option == number::SOCKS_PROXY && optvallen == 0 && !optval.is_null() {
-            // libzmq: NULL clears the proxy, an empty string is refused.
+        if optvallen == 0 && !optval.is_null() && cleared_by_null_only(option) {
+            // libzmq: NULL clears these, an empty value is refused.
+            return Err(libc::EINVAL);
+        }
+        if option == number::TCP_ACCEPT_FILTER && optvallen >= u8::MAX as usize {
+            // libzmq takes a network of at most 254 bytes.
             return Err(libc::EINVAL);
         }
         let value = if optvallen == 0 {

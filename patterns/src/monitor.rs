@@ -41,11 +41,12 @@ pub enum MonitorEvent {
         remote: Option<String>,
     },
     /// Accepting a connection failed (ZMQ_EVENT_ACCEPT_FAILED): out of
-    /// descriptors or memory; the listener backs off and goes on.
+    /// descriptors or memory (the listener backs off and goes on), or an
+    /// accept filter (TCP_ACCEPT_FILTER, IPC_FILTER_*) closed the peer.
     AcceptFailed {
         /// The bound endpoint.
         endpoint: String,
-        /// Why, as the operating system put it.
+        /// Why: as the operating system put it, or the filter that refused.
         error: String,
     },
     /// A connection attempt started and is in progress

@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use monocoque_patterns::{BlockingSocket, Context, SocketOption};
+use monocoque_patterns::{BlockingSocket, Context, MonitorEvent, SocketOption};
 use monocoque_zmtp::SocketType;
 
 /// This process's effective user and group: the owner of /proc/self.
@@ -86,7 +86,12 @@ fn a_filtered_out_peer_does_not_stop_the_next_one() {
         server
             .set_option(SocketOption::IpcFilterUid(Some(uid.wrapping_add(1))))
             .unwrap();
-        assert_eq!(first_byte(&endpoint), None, "another user only, now");
+        // The filters are the bind's, as libzmq copies them: a second bind
+        // takes the new ones, the first keeps its own.
+        server.bind("ipc://*").unwrap();
+        let second = server.last_endpoint().unwrap().unwrap();
+        assert_eq!(first_byte(&second), None, "another user only, there");
+        assert_eq!(first_byte(&endpoint), Some(0xff), "the first bind's filter");
         client.send(monocoque_zmtp::Msg::from("second")).unwrap();
         assert_eq!(server.recv().unwrap(), monocoque_zmtp::Msg::from("second"));
     });
@@ -118,5 +123,33 @@ fn a_filtered_out_peer_is_no_peer_to_send_to() {
             server.send(monocoque_zmtp::Msg::from("back")).is_err(),
             "a DEALER without a peer waits, then times out"
         );
+    });
+}
+
+#[test]
+fn a_refused_peer_is_reported_as_accept_failed() {
+    common::bounded_for(Duration::from_secs(60), || {
+        let ctx = Context::new().unwrap();
+        let pair = ctx.socket(SocketType::Pair).unwrap();
+        let monitor = pair.monitor().unwrap();
+        pair.set_option(SocketOption::IpcFilterPid(Some(std::process::id() + 1)))
+            .unwrap();
+        pair.bind("ipc://*").unwrap();
+        let endpoint = pair.last_endpoint().unwrap().unwrap();
+        assert_eq!(first_byte(&endpoint), None);
+        loop {
+            match monitor.recv().expect("the socket is open") {
+                MonitorEvent::AcceptFailed {
+                    endpoint: at,
+                    error,
+                } => {
+                    assert_eq!(at, endpoint);
+                    assert!(error.contains("IPC_FILTER"), "{error}");
+                    break;
+                }
+                MonitorEvent::Accepted { .. } => panic!("a refused peer reported accepted"),
+                _ => {}
+            }
+        }
     });
 }

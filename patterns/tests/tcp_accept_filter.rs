@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use monocoque_patterns::{BlockingSocket, Context, Error, SocketOption};
+use monocoque_patterns::{BlockingSocket, Context, Error, MonitorEvent, SocketOption};
 use monocoque_zmtp::SocketType;
 
 /// What a raw TCP client hears first from `endpoint`: the greeting's
@@ -61,4 +61,46 @@ fn malformed_networks_are_refused_by_name() {
     pair.set_option(SocketOption::Ipv6(true)).unwrap();
     pair.set_option(SocketOption::TcpAcceptFilter(Some("::1/64".into())))
         .unwrap();
+}
+
+#[test]
+fn a_refused_peer_is_reported_as_accept_failed() {
+    common::bounded_for(Duration::from_secs(60), || {
+        let ctx = Context::new().unwrap();
+        let pair = ctx.socket(SocketType::Pair).unwrap();
+        let monitor = pair.monitor().unwrap();
+        pair.set_option(SocketOption::TcpAcceptFilter(Some("127.0.0.255/32".into())))
+            .unwrap();
+        pair.bind("tcp://127.0.0.1:0").unwrap();
+        let endpoint = pair.last_endpoint().unwrap().unwrap();
+        assert_eq!(first_byte(&endpoint), None);
+        loop {
+            match monitor.recv().expect("the socket is open") {
+                MonitorEvent::AcceptFailed {
+                    endpoint: at,
+                    error,
+                } => {
+                    assert_eq!(at, endpoint);
+                    assert!(error.contains("TCP_ACCEPT_FILTER"), "{error}");
+                    break;
+                }
+                MonitorEvent::Accepted { .. } => panic!("a refused peer reported accepted"),
+                _ => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn filters_set_after_a_bind_leave_that_bind_alone() {
+    common::bounded_for(Duration::from_secs(60), || {
+        let ctx = Context::new().unwrap();
+        let (pair, endpoint) = bound_pair(&ctx, &[]);
+        pair.set_option(SocketOption::TcpAcceptFilter(Some("127.0.0.255/32".into())))
+            .unwrap();
+        assert_eq!(first_byte(&endpoint), Some(0xff), "bound before the filter");
+        pair.bind("tcp://127.0.0.1:0").unwrap();
+        let later = pair.last_endpoint().unwrap().unwrap();
+        assert_eq!(first_byte(&later), None, "bound after the filter");
+    });
 }

@@ -91,6 +91,14 @@ int main (void)
     CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_PID, &id, sizeof id) == 0);
     CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_PID, NULL, 0) == 0);
     CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_UID, &id, 2) == -1 && zmq_errno () == EINVAL);
+    /* An empty value that is not NULL is refused, as libzmq's. */
+    CHECK (zmq_setsockopt (peerless, ZMQ_IPC_FILTER_GID, &id, 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (peerless, ZMQ_TCP_ACCEPT_FILTER, "", 0) == -1 && zmq_errno () == EINVAL);
+    CHECK (zmq_setsockopt (peerless, ZMQ_TCP_ACCEPT_FILTER, NULL, 0) == 0);
+    char wide[300];
+    memset (wide, '1', sizeof wide);
+    CHECK (zmq_setsockopt (peerless, ZMQ_TCP_ACCEPT_FILTER, wide, 255) == -1
+           && zmq_errno () == EINVAL);
     CHECK (zmq_close (peerless) == 0);
 
     /* Multipart over inproc, frame by frame. */

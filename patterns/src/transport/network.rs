@@ -32,22 +32,29 @@ const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts connections until the task is dropped (unbind, close).
+///
+/// The accept filters (TCP_ACCEPT_FILTER, IPC_FILTER_*) are the ones set
+/// when the bind was made, as libzmq copies them into its listener: setting
+/// them afterwards changes later binds only.
 pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoint: String) {
+    let bound_terms = host.terms();
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
             Listener::Tcp(l) => match l.accept().await {
-                Ok((_, peer)) if !accepts(&host.terms().tcp_accept_filters, peer.ip()) => {
+                Ok((_, peer)) if !accepts(&bound_terms.tcp_accept_filters, peer.ip()) => {
                     // Closed as it was taken, before a byte is read.
                     tracing::debug!(%endpoint, %peer, "connection outside TCP_ACCEPT_FILTER closed");
+                    refused(&*host, &endpoint, "outside TCP_ACCEPT_FILTER");
                     continue;
                 }
                 accepted => accepted.map(|(s, a)| (NetStream::Tcp(s), Some(a.to_string()))),
             },
             Listener::Ipc(l) => match l.accept().await {
-                Ok(s) if !host.terms().ipc_filters.admits(|| s.peer_credentials()) => {
+                Ok(s) if !bound_terms.ipc_filters.admits(|| s.peer_credentials()) => {
                     // Closed as it was taken, before a byte is read.
                     tracing::debug!(%endpoint, "connection outside IPC_FILTER_UID/GID/PID closed");
+                    refused(&*host, &endpoint, "outside IPC_FILTER_UID/GID/PID");
                     continue;
                 }
                 accepted => accepted.map(|s| (NetStream::Ipc(s), None)),
@@ -101,6 +108,18 @@ pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoin
             }
         }
     }
+}
+
+/// Reports a connection an accept filter closed as libzmq's listener
+/// does: ZMQ_EVENT_ACCEPT_FAILED on the bound endpoint.
+fn refused(host: &dyn SocketHost, endpoint: &str, why: &str) {
+    if host.lifecycle().is_closing() {
+        return;
+    }
+    host.post(MonitorEvent::AcceptFailed {
+        endpoint: endpoint.to_string(),
+        error: why.to_string(),
+    });
 }
 
 /// Runs an engine over whichever stream it is: a STREAM socket's raw
