@@ -194,6 +194,11 @@ impl<T> Sender<T> {
         self.ring.buffer().capacity() - self.ring.slots()
     }
 
+    /// The most items the ring holds.
+    pub fn capacity(&self) -> usize {
+        self.ring.buffer().capacity()
+    }
+
     /// Whether the ring is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -275,12 +275,29 @@ impl<'a> LanePump<'a> {
     /// message wait; then shuts the lane and starts that message's wait.
     /// Returns whether everything went.
     fn pass_now(&mut self) -> bool {
-        while let Some(msg) = self.incoming.try_recv() {
-            if !self.pass(msg) {
-                return false;
+        loop {
+            let incoming = &mut self.incoming;
+            let (went, stop) = self.socket.offer_each(|| incoming.try_recv());
+            if went > 0 {
+                self.backlog.fetch_sub(went, Ordering::AcqRel);
+            }
+            match stop {
+                Ok(None) => return true,
+                Ok(Some(back)) => {
+                    self.wait_with(back);
+                    return false;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "a message from the send lane was dropped");
+                }
             }
         }
-        true
+    }
+
+    /// The socket made `msg` wait: shuts the lane and starts that wait.
+    fn wait_with(&mut self, msg: Msg) {
+        self.writable.store(false, Ordering::Release);
+        self.in_flight = Some(Box::pin(self.socket.send_until(msg, None)));
     }
 
     /// Hands `msg`, just taken from the lane, to the socket; if the socket
@@ -290,8 +307,7 @@ impl<'a> LanePump<'a> {
         match self.socket.offer(msg) {
             Ok(None) => self.done(),
             Ok(Some(back)) => {
-                self.writable.store(false, Ordering::Release);
-                self.in_flight = Some(Box::pin(self.socket.send_until(back, None)));
+                self.wait_with(back);
                 return false;
             }
             Err(e) => {
@@ -350,6 +366,11 @@ impl<'a> LanePump<'a> {
                     Poll::Pending => {}
                 }
                 return;
+            }
+            // Open: hand over what the lane holds in one go, then wait for
+            // more (a message that came between the two is passed here).
+            if !self.pass_now() {
+                continue;
             }
             match self.incoming.poll_recv(cx) {
                 Poll::Ready(Some(msg)) => {

@@ -83,9 +83,12 @@ pub(super) struct RecvLane(spsc::Sender<Received>);
 pub(super) struct RecvPump<'a> {
     socket: &'a Socket,
     lane: spsc::Sender<Received>,
-    /// One per message put in the lane, in order: its RCVHWM credit (none
-    /// for a message no pipe holds, such as a ROUTER_NOTIFY notice).
-    credits: VecDeque<Option<HeldCredit>>,
+    /// The messages put in the lane, in order, as runs taken together: each
+    /// run's RCVHWM credit (none for a message no pipe holds, such as a
+    /// ROUTER_NOTIFY notice) and how many of it the handle has not taken.
+    credits: VecDeque<CreditRun>,
+    /// The messages the runs in `credits` count.
+    in_runs: usize,
     /// The socket refused a receive: the pump stops.
     stopped: bool,
     /// The socket's readiness descriptor (ZMQ_FD), once the handle asked
@@ -100,6 +103,7 @@ impl<'a> RecvPump<'a> {
             socket,
             lane: lane.0,
             credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
+            in_runs: 0,
             stopped: false,
             readiness: None,
         }
@@ -124,10 +128,28 @@ impl<'a> RecvPump<'a> {
     /// Gives back the credits of the messages the handle took: the lane
     /// holds fewer than were put in, and the oldest went first.
     fn release_taken(&mut self) {
-        let in_lane = self.lane.len();
-        while self.credits.len() > in_lane {
+        let mut taken = self.in_runs - self.lane.len();
+        self.in_runs -= taken;
+        while taken > 0 {
+            let Some(run) = self.credits.front_mut() else {
+                return;
+            };
+            if run.messages > taken {
+                run.messages -= taken;
+                if let Some(credit) = run.credit.as_mut() {
+                    credit.release(taken);
+                }
+                return;
+            }
+            taken -= run.messages;
             self.credits.pop_front();
         }
+    }
+
+    /// Puts `run` in the lane's accounts (its messages are in the lane).
+    fn record(&mut self, run: CreditRun) {
+        self.in_runs += run.messages;
+        self.credits.push_back(run);
     }
 
     /// Moves what the socket has into the lane while it has room,
@@ -158,14 +180,18 @@ impl<'a> RecvPump<'a> {
             (true, false) => RECV_LANE_CAPACITY,
         };
         let mut moved = 0;
-        while moved < limit && !self.lane.is_full() {
+        let by_runs = ahead && self.pump_runs(cx).is_some();
+        while !by_runs && moved < limit && !self.lane.is_full() {
             match self.socket.poll_recv_held(cx) {
                 Poll::Ready(Ok((msg, properties, credit))) => {
                     let first = self.lane.is_empty();
                     match self.lane.try_send((msg, properties)) {
                         Ok(()) => {
                             moved += 1;
-                            self.credits.push_back(credit);
+                            self.record(CreditRun {
+                                credit,
+                                messages: 1,
+                            });
                             if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
                                 fd.signal();
                             }
@@ -186,8 +212,51 @@ impl<'a> RecvPump<'a> {
         if self.lane.is_full() || self.holds_up_a_writer(ahead) {
             self.lane.wake_on_take(cx);
             // A take between the check and the registration: look again.
-            if self.lane.len() < self.credits.len() {
+            if self.lane.len() < self.in_runs {
                 cx.waker().wake_by_ref();
+            }
+        }
+    }
+
+    /// Taking ahead from one pipe: moves runs of its messages into the
+    /// lane, as many as the lane has room for, one borrow of the socket
+    /// and one credit per run (a message at a time cost the context's
+    /// thread a fair-queue turn, a credit and three pipe lookups each).
+    /// Returns how many it moved; `None` when the socket's type takes one
+    /// message at a time (ROUTER), which [`pump`](Self::pump) then does.
+    fn pump_runs(&mut self, cx: &mut std::task::Context<'_>) -> Option<usize> {
+        let mut moved = 0;
+        loop {
+            let room = self.lane.capacity() - self.lane.len();
+            if room == 0 {
+                return Some(moved);
+            }
+            let first = self.lane.is_empty();
+            let lane = &mut self.lane;
+            let mut lost = false;
+            let run = self.socket.poll_recv_run(cx, room, |msg, properties| {
+                // Room was counted above and only this side fills the
+                // lane; closed: the handle is gone, and its serve task
+                // ends with these messages.
+                lost |= lane.try_send((msg, properties.clone())).is_err();
+            });
+            match run? {
+                Poll::Pending => return Some(moved),
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "the receive lane stops");
+                    self.stopped = true;
+                    return Some(moved);
+                }
+                Poll::Ready(Ok((messages, credit))) => {
+                    if lost {
+                        return Some(moved);
+                    }
+                    moved += messages;
+                    self.record(CreditRun { credit, messages });
+                    if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
+                        fd.signal();
+                    }
+                }
             }
         }
     }
@@ -197,12 +266,15 @@ impl<'a> RecvPump<'a> {
     /// what such a pipe held, as libzmq's does, and the handle skips them.
     pub(super) fn dropped_positions(&mut self) -> Vec<usize> {
         self.release_taken();
-        self.credits
-            .iter()
-            .enumerate()
-            .filter(|(_, credit)| credit.as_ref().is_some_and(HeldCredit::pipe_dropped))
-            .map(|(at, _)| at)
-            .collect()
+        let mut positions = Vec::new();
+        let mut at = 0;
+        for run in &self.credits {
+            if run.credit.as_ref().is_some_and(HeldCredit::pipe_dropped) {
+                positions.extend(at..at + run.messages);
+            }
+            at += run.messages;
+        }
+        positions
     }
 
     /// Whether a pipe is at its RCVHWM with the lane's messages counted: its
@@ -211,7 +283,7 @@ impl<'a> RecvPump<'a> {
     /// from, so that one is looked at (a look per message cost 5 % of the
     /// context thread); otherwise each pipe in the lane is.
     fn holds_up_a_writer(&self, single: bool) -> bool {
-        let mut credits = self.credits.iter().rev().flatten();
+        let mut credits = self.credits.iter().rev().filter_map(|r| r.credit.as_ref());
         if single {
             return credits.next().is_some_and(HeldCredit::holds_up_writer);
         }
@@ -254,4 +326,13 @@ impl<'a> RecvPump<'a> {
         })
         .await
     }
+}
+
+/// Messages put in the lane together, and the credit that counts them
+/// against their pipe's RCVHWM until the handle takes them.
+struct CreditRun {
+    /// `None` for a message no pipe holds (a ROUTER_NOTIFY notice).
+    credit: Option<HeldCredit>,
+    /// How many of the run the handle has not taken yet.
+    messages: usize,
 }

@@ -135,12 +135,18 @@ pub(crate) struct Queue {
 /// A queue shared by its two ends.
 pub(crate) type SharedQueue = Rc<RefCell<Queue>>;
 
-/// One message taken out of a queue that still counts against its HWM
-/// until this is dropped: a message a blocking socket moved to its
-/// receive lane is the application's only once the application takes it,
-/// so the sender's count to SNDHWM + RCVHWM stays libzmq's.
+/// Messages taken out of a queue that still count against its HWM until
+/// given back: a message a blocking socket moved to its receive lane is the
+/// application's only once the application takes it, so the sender's count
+/// to SNDHWM + RCVHWM stays libzmq's. One credit covers a run of messages
+/// taken together ([`Queue::take_held`]); they are given back oldest first,
+/// some at a time ([`release`](Self::release)) or all when it is dropped.
 #[derive(Debug)]
-pub(crate) struct HeldCredit(SharedQueue);
+pub(crate) struct HeldCredit {
+    queue: SharedQueue,
+    /// Messages still held.
+    count: usize,
+}
 
 impl HeldCredit {
     /// Counts one more message against `queue`'s HWM.
@@ -151,39 +157,48 @@ impl HeldCredit {
         q.unnote_read();
         q.held += 1;
         drop(q);
-        HeldCredit(queue)
+        HeldCredit { queue, count: 1 }
     }
-}
 
-impl HeldCredit {
+    /// Gives back `n` of the messages held (the application took them):
+    /// the writer may have room again.
+    pub(crate) fn release(&mut self, n: usize) {
+        let n = n.min(self.count);
+        if n == 0 {
+            return;
+        }
+        self.count -= n;
+        let mut queue = self.queue.borrow_mut();
+        let was_full = queue.is_full();
+        queue.held -= n;
+        queue.note_reads(n);
+        if was_full && !queue.is_full() {
+            queue.writer.writable();
+        }
+    }
+
     /// Whether the socket dropped the pipe (a disconnect, an unbind): what
-    /// it held is discarded, the message this credit counts included.
+    /// it held is discarded, the messages this credit counts included.
     pub(crate) fn pipe_dropped(&self) -> bool {
-        self.0.borrow().reader_gone()
+        self.queue.borrow().reader_gone()
     }
 
     /// Whether `other` counts against the same pipe's queue.
     pub(crate) fn same_pipe(&self, other: &HeldCredit) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Rc::ptr_eq(&self.queue, &other.queue)
     }
 
     /// Whether the queue is at its HWM: its writer waits for this credit
     /// (or another) to be given back.
     pub(crate) fn holds_up_writer(&self) -> bool {
-        self.0.borrow().is_full()
+        self.queue.borrow().is_full()
     }
 }
 
 impl Drop for HeldCredit {
-    /// The message was taken (or dropped): the writer may have room again.
+    /// The messages were taken (or dropped): the writer may have room again.
     fn drop(&mut self) {
-        let mut queue = self.0.borrow_mut();
-        let was_full = queue.is_full();
-        queue.held -= 1;
-        queue.note_read();
-        if was_full && !queue.is_full() {
-            queue.writer.writable();
-        }
+        self.release(self.count);
     }
 }
 
@@ -253,6 +268,15 @@ impl Queue {
         if self.unacked_reads >= self.lwm() {
             self.unacked_reads = 0;
         }
+    }
+
+    /// `n` messages read at once: the writer is told of every whole LWM
+    /// among them, as libzmq's reader tells it at each multiple of LWM.
+    fn note_reads(&mut self, n: usize) {
+        if self.hwm == 0 || self.conflate {
+            return;
+        }
+        self.unacked_reads = (self.unacked_reads + n) % self.lwm();
     }
 
     /// Takes back the read [`note_read`](Self::note_read) just counted.
@@ -327,6 +351,31 @@ impl Queue {
             self.writer.writable();
         }
         Some(msg)
+    }
+
+    /// Takes up to `max` messages at once into `sink`, each still counted
+    /// against the HWM until the returned credit gives it back (`None`:
+    /// the queue was empty). No writer is told anything here: what it
+    /// counts has not changed.
+    pub(crate) fn take_held(
+        queue: &SharedQueue,
+        max: usize,
+        mut sink: impl FnMut(Msg),
+    ) -> Option<HeldCredit> {
+        let mut q = queue.borrow_mut();
+        let n = max.min(q.items.len());
+        if n == 0 {
+            return None;
+        }
+        for msg in q.items.drain(..n) {
+            sink(msg);
+        }
+        q.held += n;
+        drop(q);
+        Some(HeldCredit {
+            queue: queue.clone(),
+            count: n,
+        })
     }
 
     /// Discards every queued message (the peer this queue fed is gone).
@@ -472,6 +521,35 @@ mod tests {
         drop(second);
         assert!(!q.borrow().is_full(), "2 reads told: 2 queued");
         assert_eq!(q.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_run_taken_held_counts_until_released_oldest_first() {
+        // HWM 4, LWM 2: the writer hears of reads two at a time.
+        let q = Queue::new(4, false);
+        for i in 0..4 {
+            q.borrow_mut().push(Msg::from(Bytes::from(format!("m{i}"))));
+        }
+        let mut taken = Vec::new();
+        let mut credit = Queue::take_held(&q, 3, |m| taken.push(m)).unwrap();
+        assert_eq!(taken.len(), 3);
+        assert_eq!(taken[0], Msg::from("m0"));
+        assert_eq!(q.borrow().len(), 1);
+        assert!(q.borrow().is_full(), "1 queued + 3 held");
+        credit.release(1);
+        assert!(q.borrow().is_full(), "1 queued + 2 held + 1 read not told");
+        credit.release(1);
+        assert!(!q.borrow().is_full(), "2 reads told: 1 queued + 1 held");
+        assert_eq!(credit.count, 1);
+        drop(credit);
+        assert!(!q.borrow().is_full());
+        assert!(
+            Queue::take_held(&q, 0, |_| {}).is_none(),
+            "max 0 takes nothing"
+        );
+        let rest = Queue::take_held(&q, 8, |m| taken.push(m)).unwrap();
+        assert_eq!(rest.count, 1, "only what is queued");
+        assert!(Queue::take_held(&q, 8, |_| {}).is_none(), "empty");
     }
 
     #[test]

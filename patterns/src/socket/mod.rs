@@ -29,6 +29,9 @@ use crate::{Error, PeerProperties, Result};
 /// A received message, its sender's properties, and the RCVHWM credit it
 /// still holds (`Socket::poll_recv_held`).
 pub(crate) type HeldMessage = (Msg, Option<Arc<PeerProperties>>, Option<HeldCredit>);
+/// How many messages one take moved at once, and the credit that counts
+/// them against their pipe's RCVHWM ([`Socket::poll_recv_run`]).
+pub(crate) type HeldRun = (usize, Option<HeldCredit>);
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
@@ -671,6 +674,43 @@ impl Socket {
         })
     }
 
+    /// As [`offer`](Self::offer) for each message `next` gives, under one
+    /// borrow of the socket, until `next` runs dry, a message must wait
+    /// (returned, not counted), or one fails (counted: it is dropped).
+    /// Returns how many went, and how it stopped. A send lane's drain:
+    /// per message, the borrow, its readiness sync and the close check were
+    /// a tenth of the sending context's samples (docs/BENCHMARKS.md).
+    pub(crate) fn offer_each(
+        &self,
+        mut next: impl FnMut() -> Option<Msg>,
+    ) -> (usize, Result<Option<Msg>>) {
+        let Some(mut msg) = next() else {
+            return (0, Ok(None));
+        };
+        let mut state = match self.open_state() {
+            Ok(state) => state,
+            Err(e) => return (1, Err(e)),
+        };
+        let mut went = 0;
+        let stop = loop {
+            match state.try_send(msg) {
+                Ok(Step::Done(_)) => went += 1,
+                Ok(Step::Wait(back)) => break Ok(Some(back)),
+                Err(e) => {
+                    went += 1;
+                    break Err(e);
+                }
+            }
+            match next() {
+                Some(m) => msg = m,
+                None => break Ok(None),
+            }
+        };
+        // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
+        state.take_dropped_at_hwm();
+        (went, stop)
+    }
+
     /// As [`send`](Self::send), waiting until `deadline` (`None`: for ever)
     /// whatever SNDTIMEO says.
     pub(crate) async fn send_until(&self, msg: Msg, deadline: Option<Instant>) -> Result<()> {
@@ -888,6 +928,29 @@ impl Socket {
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// As [`poll_recv_held`](Self::poll_recv_held), for up to `max`
+    /// messages of one pipe at once, each handed to `sink` with its
+    /// sender's properties, under one credit (`None` when the socket's type
+    /// takes one message at a time: see `SocketState::try_recv_run`).
+    pub(crate) fn poll_recv_run(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        max: usize,
+        sink: impl FnMut(Msg, &Option<Arc<PeerProperties>>),
+    ) -> Option<Poll<Result<HeldRun>>> {
+        let mut state = match self.open_state() {
+            Ok(state) => state,
+            Err(e) => return Some(Poll::Ready(Err(e))),
+        };
+        match state.try_recv_run(max, sink)? {
+            (0, _) => {
+                self.shared.signals.register_recv(cx.waker());
+                Some(Poll::Pending)
+            }
+            run => Some(Poll::Ready(Ok(run))),
         }
     }
 

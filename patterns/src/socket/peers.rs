@@ -9,7 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use monocoque_zmtp::Msg;
 
-use crate::pipe::{HeldCredit, Pipe};
+use crate::pipe::{HeldCredit, Pipe, Queue};
 use crate::strategy::{FairQueue, LoadBalancer};
 use crate::PeerId;
 
@@ -232,6 +232,33 @@ impl Peers {
             return (msg, false);
         }
         (msg, self.refresh_readable(peer))
+    }
+
+    /// Takes up to `max` messages from `peer`'s inbound queue into `sink`
+    /// at once, with the sender's properties, each still counted against
+    /// the pipe's RCVHWM until the credit gives it back (`None`: nothing
+    /// was queued). The second value says whether that emptied a dying
+    /// pipe, which is now removed.
+    pub(crate) fn take_run_from(
+        &mut self,
+        peer: PeerId,
+        max: usize,
+        mut sink: impl FnMut(Msg, &Option<std::sync::Arc<crate::PeerProperties>>),
+    ) -> (Option<HeldCredit>, bool) {
+        let Some(p) = self.pipes.get(&peer) else {
+            return (None, false);
+        };
+        let properties = &p.properties;
+        let credit = Queue::take_held(&p.inbound, max, |msg| sink(msg, properties));
+        if credit.is_none() {
+            return (None, self.refresh_readable(peer));
+        }
+        self.last_from = Some(peer);
+        self.last_popped = false;
+        if !p.inbound.borrow().is_empty() {
+            return (credit, false);
+        }
+        (credit, self.refresh_readable(peer))
     }
 
     /// Queues `msg` to `peer`, keeping the load balancer's view of room true.

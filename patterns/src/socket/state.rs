@@ -427,6 +427,44 @@ impl SocketState {
         }
     }
 
+    /// Takes up to `max` messages at once from the pipe the fair queue
+    /// picks next, each still counted against that pipe's RCVHWM until the
+    /// credit gives it back: the receive lane's fill when it may take
+    /// ahead (`context/receive_lane.rs`). Only for the types whose receive
+    /// is a plain pop (PULL, DEALER, PAIR; `None` for the others, which
+    /// take one message at a time with [`try_recv`](Self::try_recv)).
+    /// `Some((0, None))`: nothing is queued.
+    pub(crate) fn try_recv_run(
+        &mut self,
+        max: usize,
+        mut sink: impl FnMut(Msg, &Option<std::sync::Arc<crate::PeerProperties>>),
+    ) -> Option<(usize, Option<crate::pipe::HeldCredit>)> {
+        let plain = matches!(self.role, Role::Plain)
+            && matches!(
+                self.kind,
+                SocketType::Pull | SocketType::Dealer | SocketType::Pair
+            );
+        if !plain || self.prefetched.is_some() {
+            return None;
+        }
+        self.prefetched_returned = None;
+        self.peers.forget_last();
+        let mut taken = 0;
+        while let Some(peer) = self.peers.next_readable() {
+            let (credit, removed) = self.peers.take_run_from(peer, max, |msg, properties| {
+                taken += 1;
+                sink(msg, properties)
+            });
+            if removed {
+                self.role.peer_removed(peer);
+            }
+            if credit.is_some() {
+                return Some((taken, credit));
+            }
+        }
+        Some((0, None))
+    }
+
     /// A REQ's reply or a REP's request taken by `recv_readiness` moved
     /// its state machine on, but the user has not received it: until then
     /// it may not send, as if the message were still queued.
