@@ -77,8 +77,9 @@ pub(crate) fn send_frame(
         frames.push(frame);
         Msg::from(frames)
     };
-    // The stream's path: nothing to keep, nothing can fail.
-    let msg = if dontwait {
+    // The stream's path: nothing to keep, nothing can fail (a publisher's
+    // ZMQ_DONTWAIT too: its sends never wait).
+    let msg = if dontwait && !h.socket.sends_never_wait() {
         msg
     } else {
         match h.socket.offer_to_lane(msg) {

@@ -502,3 +502,67 @@ fn the_readiness_descriptor_tells_of_what_the_lane_already_holds() {
         assert_eq!(&pull.try_recv().unwrap()[0][..], b"early");
     });
 }
+
+/// An XPUB bound over `t` with `sndhwm`, and a SUB of every topic with
+/// `rcvhwm` connected to it, once the XPUB has heard the subscription.
+fn xpub_and_sub(
+    ctx: &Context,
+    t: Transport,
+    sndhwm: usize,
+    rcvhwm: usize,
+) -> (BlockingSocket, BlockingSocket) {
+    let xpub = socket(ctx, SocketType::XPub);
+    xpub.set_option(SocketOption::SndHwm(sndhwm)).unwrap();
+    let endpoint = bind(&xpub, t);
+    let sub = socket(ctx, SocketType::Sub);
+    sub.set_option(SocketOption::RcvHwm(rcvhwm)).unwrap();
+    sub.set_option(SocketOption::Subscribe(bytes::Bytes::new()))
+        .unwrap();
+    sub.connect(&endpoint).unwrap();
+    assert_eq!(&xpub.recv().unwrap()[0][..], &[1u8][..], "the subscription");
+    (xpub, sub)
+}
+
+#[test]
+fn dontwait_on_a_publisher_takes_the_lane_in_order_with_blocking_sends() {
+    bounded(|| {
+        const COUNT: u32 = 5_000;
+        for t in TRANSPORTS {
+            let ctx = Context::new().unwrap();
+            // Unbounded: nothing is dropped at a HWM, so every message arrives.
+            let (xpub, sub) = xpub_and_sub(&ctx, t, 0, 0);
+            for i in 0..COUNT {
+                if i % 7 == 0 {
+                    xpub.send(number(i)).unwrap();
+                } else {
+                    xpub.try_send(number(i)).unwrap();
+                }
+            }
+            for i in 0..COUNT {
+                assert_eq!(
+                    &sub.recv().unwrap()[0][..],
+                    &number(i)[..],
+                    "{t:?}: in order"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn dontwait_on_a_publisher_drops_at_the_hwm_and_under_nodrop_is_refused() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let (xpub, _sub) = xpub_and_sub(&ctx, Transport::Inproc, 3, 4);
+        for i in 0..1_000 {
+            xpub.try_send(number(i))
+                .expect("a publisher drops what a full peer cannot take");
+        }
+        // XPUB_NODROP: the send waits for room instead, so ZMQ_DONTWAIT is
+        // answered exactly, as for PUSH.
+        xpub.set_option(SocketOption::XpubNodrop(true)).unwrap();
+        assert!(matches!(xpub.try_send("full"), Err(Error::WouldBlock(_))));
+        xpub.set_option(SocketOption::XpubNodrop(false)).unwrap();
+        xpub.try_send("dropped").unwrap();
+    });
+}

@@ -57,6 +57,10 @@ pub struct BlockingSocket {
     /// SNDTIMEO is 0: a blocking send is a ZMQ_DONTWAIT one, answered
     /// exactly, so it never takes the send lane.
     sndtimeo_zero: Cell<bool>,
+    /// A send never waits (PUB, XPUB and XSUB drop what a full peer cannot
+    /// take, unless XPUB_NODROP): ZMQ_DONTWAIT, or SNDTIMEO 0, changes
+    /// nothing, so such a send takes the send lane too.
+    sends_never_wait: Cell<bool>,
     /// The readiness descriptor, once asked for (kept open while the
     /// handle lives).
     readiness: OnceCell<Arc<EventFd>>,
@@ -142,6 +146,7 @@ impl BlockingSocket {
             recv_batch: lanes::recv_batch(kind),
             turn: Turn::of(kind),
             sndtimeo_zero: Cell::new(false),
+            sends_never_wait: Cell::new(lanes::sends_never_wait(kind, false)),
             readiness: OnceCell::new(),
             _context: context,
         }
@@ -177,9 +182,17 @@ impl BlockingSocket {
             SocketOption::SndTimeo(t) => Some(*t == Some(Duration::ZERO)),
             _ => None,
         };
+        let nodrop = match &option {
+            SocketOption::XpubNodrop(on) => Some(*on),
+            _ => None,
+        };
         expect_reply!(self.call(Command::SetOption(option))?, Done)?;
         if let Some(zero) = sndtimeo {
             self.sndtimeo_zero.set(zero);
+        }
+        if let Some(on) = nodrop {
+            self.sends_never_wait
+                .set(lanes::sends_never_wait(self.kind, on));
         }
         Ok(())
     }
@@ -308,17 +321,26 @@ impl BlockingSocket {
     pub fn offer_to_lane(&self, msg: Msg) -> std::result::Result<(), Msg> {
         // An empty message is refused by the socket: a command says so.
         let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
-        if !in_turn || self.sndtimeo_zero.get() || msg.is_empty() || self._context.is_shut_down() {
+        let exact = self.sndtimeo_zero.get() && !self.sends_never_wait.get();
+        if !in_turn || exact || msg.is_empty() || self._context.is_shut_down() {
             return Err(msg);
         }
         let mut rings = self.rings.borrow_mut();
         let Some(lane) = rings.lane.as_mut() else {
             return Err(msg);
         };
-        lane.offer(msg)?;
+        lane.offer(msg, self.sends_never_wait.get())?;
         drop(rings);
         self.sent();
         Ok(())
+    }
+
+    /// Whether a send on this socket never waits (PUB, XPUB without
+    /// XPUB_NODROP, XSUB: a full peer's copy is dropped), so that
+    /// ZMQ_DONTWAIT changes nothing and [`offer_to_lane`](Self::offer_to_lane)
+    /// may take such a send too.
+    pub fn sends_never_wait(&self) -> bool {
+        self.sends_never_wait.get()
     }
 
     /// Whether the send lane says the socket could take a message when the
@@ -357,15 +379,20 @@ impl BlockingSocket {
     }
 
     /// Sends without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] where
-    /// `send` would wait.
+    /// `send` would wait. On a socket whose sends never wait (PUB, XPUB
+    /// without XPUB_NODROP, XSUB) it is `send`, through the send lane.
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
         if self._context.is_shut_down() {
             return Err(Error::Terminated);
         }
-        let command = Command::Send {
-            msg: msg.into(),
-            wait: false,
-        };
+        let mut msg = msg.into();
+        if self.sends_never_wait.get() {
+            match self.offer_to_lane(msg) {
+                Ok(()) => return Ok(()),
+                Err(back) => msg = back,
+            }
+        }
+        let command = Command::Send { msg, wait: false };
         let sent = self.call(command);
         self.sent();
         expect_reply!(sent?, Done)

@@ -15,7 +15,10 @@
 //!   message is in its pipe. A send with ZMQ_DONTWAIT (or SNDTIMEO 0), or
 //!   one that finds the lane shut, is a command, which runs after every
 //!   message already in the lane: its answer is exact (EAGAIN at SNDHWM, as
-//!   libzmq's tests count it). What the lane holds beyond SNDHWM is bounded
+//!   libzmq's tests count it). Except where a send never waits (PUB, XPUB
+//!   without XPUB_NODROP, XSUB: what a full peer cannot take is dropped,
+//!   and libzmq's never return EAGAIN): there ZMQ_DONTWAIT changes nothing
+//!   and the send takes the lane as a blocking one does. What the lane holds beyond SNDHWM is bounded
 //!   by its capacity, [`SEND_LANE_CAPACITY`].
 //!
 //!   REQ and REP take the lane too, for a send the handle knows their rule
@@ -69,6 +72,18 @@ pub(super) const RECV_BATCH: usize = 64;
 pub(super) fn has_send_lane(kind: SocketType) -> bool {
     use SocketType::*;
     matches!(kind, Push | Pub | XPub | Dealer | Pair | XSub | Req | Rep)
+}
+
+/// Whether a send on `kind` never waits, so that ZMQ_DONTWAIT (or SNDTIMEO
+/// 0) needs no exact answer and may take the send lane: PUB, XPUB and XSUB
+/// drop what a full peer cannot take (libzmq's never return EAGAIN), unless
+/// XPUB_NODROP (`nodrop`) makes a publisher wait for room instead.
+pub(super) fn sends_never_wait(kind: SocketType, nodrop: bool) -> bool {
+    match kind {
+        SocketType::Pub | SocketType::XPub => !nodrop,
+        SocketType::XSub => true,
+        _ => false,
+    }
 }
 
 /// Whether a receive on `kind` must wait until the send lane's messages
@@ -187,19 +202,28 @@ impl LaneSender {
 
     /// Puts `msg` in the lane if the socket could take a message when last
     /// looked at and the lane has room; otherwise hands it back, for a
-    /// command.
-    pub(super) fn offer(&mut self, msg: Msg) -> std::result::Result<(), Msg> {
+    /// command. `wait_for_room`: a full lane is waited on instead (for a
+    /// socket whose sends never wait, whose lane the context's thread
+    /// always drains: a command would wait as long, and cost a round trip).
+    pub(super) fn offer(&mut self, msg: Msg, wait_for_room: bool) -> std::result::Result<(), Msg> {
         if !self.writable.load(Ordering::Acquire) {
             return Err(msg);
         }
         // Counted before it is visible to the pump, so never below zero.
         self.backlog.fetch_add(1, Ordering::AcqRel);
-        match self.ring.try_send(msg) {
+        let sent = match self.ring.try_send(msg) {
+            Err(TrySendError::Full(m)) if wait_for_room => {
+                self.ring.send_blocking(m).map_err(|spsc::Closed(m)| m)
+            }
+            Err(TrySendError::Full(m) | TrySendError::Closed(m)) => Err(m),
+            Ok(()) => Ok(()),
+        };
+        match sent {
             Ok(()) => {
                 SENT_INTO_A_LANE.with(|sent| sent.set(true));
                 Ok(())
             }
-            Err(TrySendError::Full(m) | TrySendError::Closed(m)) => {
+            Err(m) => {
                 self.backlog.fetch_sub(1, Ordering::AcqRel);
                 Err(m)
             }
