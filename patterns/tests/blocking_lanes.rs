@@ -566,3 +566,40 @@ fn dontwait_on_a_publisher_drops_at_the_hwm_and_under_nodrop_is_refused() {
         xpub.try_send("dropped").unwrap();
     });
 }
+
+#[test]
+fn a_dontwait_receive_sees_every_send_that_returned_before_it() {
+    // A ZMQ_DONTWAIT receive on an empty receive lane may answer EAGAIN
+    // without asking the context (receive_lane.rs); it must still find
+    // what a send that returned before it put in the socket's pipes, as
+    // libzmq's inproc pipes show it at once.
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let (pull, mut push) = inproc_pull_push(&ctx, 1_000, 1_000);
+        for i in 0..2_000u32 {
+            assert!(
+                matches!(pull.try_recv(), Err(Error::WouldBlock(_))),
+                "{i}: nothing sent yet"
+            );
+            match i % 3 {
+                // Through the send lane, from this thread.
+                0 => push.send(number(i)).unwrap(),
+                // A command, answered after the message is in the pipe.
+                1 => push.try_send(number(i)).unwrap(),
+                // Through the send lane, from another thread that returned.
+                _ => {
+                    push = thread::spawn(move || {
+                        push.send(number(i)).unwrap();
+                        push
+                    })
+                    .join()
+                    .unwrap()
+                }
+            }
+            assert_eq!(
+                &pull.try_recv().expect("the message sent before")[0][..],
+                &number(i)[..]
+            );
+        }
+    });
+}

@@ -14,6 +14,7 @@ use monocoque_zmtp::{Msg, SocketType};
 
 use super::command::{expect_reply, Command, Received, Reply, Request};
 use super::lanes::{self, LaneSender, Turn};
+use super::receive_lane::RecvLaneHandle;
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
 use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
@@ -79,14 +80,14 @@ struct Rings {
     received: VecDeque<Received>,
     /// What the context moved out of the socket for this handle, for a
     /// type with a receive lane.
-    recv_lane: Option<spsc::Receiver<Received>>,
+    recv_lane: Option<RecvLaneHandle>,
 }
 
 impl Rings {
     /// Messages this handle holds and the socket no longer does: a
     /// receive batch's rest, or the receive lane's.
     fn held(&self) -> usize {
-        self.received.len() + self.recv_lane.as_ref().map_or(0, |lane| lane.len())
+        self.received.len() + self.recv_lane.as_ref().map_or(0, |lane| lane.ring.len())
     }
 
     /// The next message this handle already holds.
@@ -94,7 +95,7 @@ impl Rings {
         if let Some(received) = self.received.pop_front() {
             return Some(received);
         }
-        self.recv_lane.as_mut()?.try_recv()
+        self.recv_lane.as_mut()?.ring.try_recv()
     }
 
     /// Takes the receive lane's messages up to the last of `dropped`
@@ -106,7 +107,7 @@ impl Rings {
         let mut dropped = dropped.iter().peekable();
         let mut at = 0;
         while dropped.peek().is_some() {
-            let Some(received) = lane.try_recv() else {
+            let Some(received) = lane.ring.try_recv() else {
                 break;
             };
             if dropped.next_if_eq(&&at).is_none() {
@@ -131,7 +132,7 @@ impl BlockingSocket {
         commands: spsc::Sender<Request>,
         replies: spsc::Receiver<Reply>,
         lane: Option<LaneSender>,
-        recv_lane: Option<spsc::Receiver<Received>>,
+        recv_lane: Option<RecvLaneHandle>,
         context: Context,
     ) -> BlockingSocket {
         BlockingSocket {
@@ -411,6 +412,24 @@ impl BlockingSocket {
         self.receive(false).map(|(msg, _)| msg)
     }
 
+    /// Whether the receive lane holds all the socket has, and no send of
+    /// this context is on its way to a socket (`receive_lane.rs`): a
+    /// ZMQ_DONTWAIT receive that finds the lane empty may say EAGAIN
+    /// without asking.
+    fn nothing_on_its_way(&self) -> bool {
+        // In this order: a lane's message is in its socket before the
+        // backlog drops, and the flag was cleared when it got there, so
+        // the flag is read after the backlog.
+        if lanes::sent_into_a_lane() || self._context.lanes_hold_messages() {
+            return false;
+        }
+        self.rings
+            .borrow()
+            .recv_lane
+            .as_ref()
+            .is_some_and(RecvLaneHandle::caught_up)
+    }
+
     /// The next message a receive already took, or a new receive.
     fn receive(&self, wait: bool) -> Result<Received> {
         if self._context.is_shut_down() {
@@ -420,6 +439,14 @@ impl BlockingSocket {
             return Ok(received);
         }
         if self.rings.borrow().recv_lane.is_some() {
+            if !wait && self.nothing_on_its_way() {
+                // What the pump moved before it caught up is in the lane.
+                return self
+                    .rings
+                    .borrow_mut()
+                    .take_held()
+                    .ok_or(Error::WouldBlock("no message is ready"));
+            }
             // The lane is empty: the context fills it, or says why not.
             expect_reply!(self.call(Command::FillLane { wait })?, Done)?;
             return self
@@ -464,6 +491,13 @@ impl BlockingSocket {
             self.call(Command::CheckRoute(Bytes::copy_from_slice(routing_id)))?,
             Done
         )
+    }
+
+    /// Whether this handle holds received messages the socket no longer
+    /// does (a receive lane's, a receive batch's rest): POLLIN, known
+    /// without asking the context.
+    pub(super) fn holds_messages(&self) -> bool {
+        self.rings.borrow().held() > 0
     }
 
     /// What the socket can do now without waiting (ZMQ_EVENTS); see

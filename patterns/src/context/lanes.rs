@@ -164,6 +164,12 @@ pub(super) fn take_sent_into_a_lane() -> bool {
     SENT_INTO_A_LANE.with(|sent| sent.replace(false))
 }
 
+/// Whether this thread put a message in a send lane since it last asked
+/// (without forgetting it).
+pub(super) fn sent_into_a_lane() -> bool {
+    SENT_INTO_A_LANE.with(Cell::get)
+}
+
 /// How many turns a command gives the context's pumps to hand over what
 /// the lanes hold (see [`settle`]): enough for a message that waits only
 /// for a notice already on its way (a pipe's room after a read), and a

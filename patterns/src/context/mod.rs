@@ -214,6 +214,12 @@ impl Context {
         applied.map_err(|e| Error::io("apply the context thread's settings", &e))
     }
 
+    /// Whether a send lane of this context holds messages not yet in
+    /// their sockets.
+    fn lanes_hold_messages(&self) -> bool {
+        self.inner.backlog.load(Ordering::Acquire) != 0
+    }
+
     /// Whether [`shutdown`](Self::shutdown) was called.
     fn is_shut_down(&self) -> bool {
         self.inner.shut_down.load(Ordering::Acquire)

@@ -28,6 +28,16 @@
 //! queued then, in the fair queue's order, as a receive batch was. Under
 //! CONFLATE only the newest message is kept: one at a time, on asking.
 //!
+//! **A ZMQ_DONTWAIT receive on an empty lane asks nothing when the lane is
+//! caught up**: taking ahead, the pump sets [`RecvLaneHandle::caught_up`]
+//! once the socket has nothing more for it, and the socket's signals clear
+//! it at anything new (a message in an empty pipe, a pipe coming or going),
+//! on the context's thread, before any command that caused it answers. So
+//! the handle answers EAGAIN itself (no round trip, as libzmq's is local)
+//! unless something may be on its way: the flag is clear, or a send lane
+//! of the context (this thread's or another's) holds messages not yet in
+//! their sockets, which a command would first let reach them.
+//!
 //! Only for the types whose receive changes no state and filters nothing
 //! (PULL, DEALER, ROUTER, PAIR): not REQ and REP (their turn), not SUB and
 //! XSUB (an unsubscribe must stop what is queued), not XPUB (MANUAL acts on
@@ -41,6 +51,7 @@
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
@@ -68,14 +79,44 @@ pub(super) fn has_recv_lane(kind: SocketType) -> bool {
 }
 
 /// A new receive lane: the handle's side, and the context's.
-pub(super) fn recv_lane() -> (spsc::Receiver<Received>, RecvLane) {
+pub(super) fn recv_lane() -> (RecvLaneHandle, RecvLane) {
     let (tx, rx) = spsc::channel(RECV_LANE_CAPACITY);
-    (rx, RecvLane(tx))
+    let caught_up = Arc::new(AtomicBool::new(false));
+    (
+        RecvLaneHandle {
+            ring: rx,
+            caught_up: caught_up.clone(),
+        },
+        RecvLane {
+            ring: tx,
+            caught_up,
+        },
+    )
+}
+
+/// The handle's side of a receive lane.
+pub(super) struct RecvLaneHandle {
+    pub(super) ring: spsc::Receiver<Received>,
+    /// Set by the pump when the lane holds all the socket had, cleared by
+    /// the socket's signals at anything new (see the module's comment).
+    caught_up: Arc<AtomicBool>,
+}
+
+impl RecvLaneHandle {
+    /// Whether the lane held everything the socket had to give when the
+    /// pump last looked, with nothing new since (read before the ring:
+    /// what the pump moved before it said so is there to take).
+    pub(super) fn caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
 }
 
 /// The context's side of a receive lane, before a serve task takes it into
 /// a [`RecvPump`].
-pub(super) struct RecvLane(spsc::Sender<Received>);
+pub(super) struct RecvLane {
+    ring: spsc::Sender<Received>,
+    caught_up: Arc<AtomicBool>,
+}
 
 /// Moves a socket's messages into its receive lane, on the socket's serve
 /// task: driven while the task waits for a command and while a receive
@@ -83,6 +124,8 @@ pub(super) struct RecvLane(spsc::Sender<Received>);
 pub(super) struct RecvPump<'a> {
     socket: &'a Socket,
     lane: spsc::Sender<Received>,
+    /// See [`RecvLaneHandle::caught_up`].
+    caught_up: Arc<AtomicBool>,
     /// The messages put in the lane, in order, as runs taken together: each
     /// run's RCVHWM credit (none for a message no pipe holds, such as a
     /// ROUTER_NOTIFY notice) and how many of it the handle has not taken.
@@ -99,9 +142,11 @@ pub(super) struct RecvPump<'a> {
 
 impl<'a> RecvPump<'a> {
     pub(super) fn new(lane: RecvLane, socket: &'a Socket) -> Self {
+        socket.watch_receives(lane.caught_up.clone());
         RecvPump {
             socket,
-            lane: lane.0,
+            lane: lane.ring,
+            caught_up: lane.caught_up,
             credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
             in_runs: 0,
             stopped: false,
@@ -180,7 +225,16 @@ impl<'a> RecvPump<'a> {
             (true, false) => RECV_LANE_CAPACITY,
         };
         let mut moved = 0;
-        let by_runs = ahead && self.pump_runs(cx).is_some();
+        // Taking ahead, the lane is caught up once the socket said it had
+        // nothing more (its signals clear the flag at anything new).
+        let mut emptied = false;
+        let by_runs = match ahead.then(|| self.pump_runs(cx)).flatten() {
+            Some(socket_emptied) => {
+                emptied = socket_emptied;
+                true
+            }
+            None => false,
+        };
         while !by_runs && moved < limit && !self.lane.is_full() {
             match self.socket.poll_recv_held(cx) {
                 Poll::Ready(Ok((msg, properties, credit))) => {
@@ -206,9 +260,13 @@ impl<'a> RecvPump<'a> {
                     self.stopped = true;
                     return;
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    emptied = true;
+                    break;
+                }
             }
         }
+        self.caught_up.store(ahead && emptied, Ordering::Release);
         if self.lane.is_full() || self.holds_up_a_writer(ahead) {
             self.lane.wake_on_take(cx);
             // A take between the check and the registration: look again.
@@ -222,14 +280,14 @@ impl<'a> RecvPump<'a> {
     /// lane, as many as the lane has room for, one borrow of the socket
     /// and one credit per run (a message at a time cost the context's
     /// thread a fair-queue turn, a credit and three pipe lookups each).
-    /// Returns how many it moved; `None` when the socket's type takes one
-    /// message at a time (ROUTER), which [`pump`](Self::pump) then does.
-    fn pump_runs(&mut self, cx: &mut std::task::Context<'_>) -> Option<usize> {
-        let mut moved = 0;
+    /// Returns whether the socket had nothing more (it did not stop for
+    /// want of room); `None` when the socket's type takes one message at a
+    /// time (ROUTER), which [`pump`](Self::pump) then does.
+    fn pump_runs(&mut self, cx: &mut std::task::Context<'_>) -> Option<bool> {
         loop {
             let room = self.lane.capacity() - self.lane.len();
             if room == 0 {
-                return Some(moved);
+                return Some(false);
             }
             let first = self.lane.is_empty();
             let lane = &mut self.lane;
@@ -241,17 +299,16 @@ impl<'a> RecvPump<'a> {
                 lost |= lane.try_send((msg, properties.clone())).is_err();
             });
             match run? {
-                Poll::Pending => return Some(moved),
+                Poll::Pending => return Some(true),
                 Poll::Ready(Err(e)) => {
                     tracing::debug!(error = %e, "the receive lane stops");
                     self.stopped = true;
-                    return Some(moved);
+                    return Some(false);
                 }
                 Poll::Ready(Ok((messages, credit))) => {
                     if lost {
-                        return Some(moved);
+                        return Some(false);
                     }
-                    moved += messages;
                     self.record(CreditRun { credit, messages });
                     if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
                         fd.signal();

@@ -3,6 +3,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::Waker;
 
 use super::PipeEvent;
@@ -18,11 +20,17 @@ pub(crate) struct Signals {
     send_wakers: RefCell<Vec<Waker>>,
     /// Bumped on every signal, so a waiting operation can tell "nothing changed".
     pub(crate) generation: Cell<u64>,
+    /// Cleared at every signal a receive may care about (a blocking
+    /// socket's receive lane: "caught up" no longer holds).
+    recv_watch: RefCell<Option<Arc<AtomicBool>>>,
 }
 
 impl Signals {
     pub(crate) fn wake_recv(&self) {
         self.generation.set(self.generation.get() + 1);
+        if let Some(flag) = self.recv_watch.borrow().as_ref() {
+            flag.store(false, Ordering::Release);
+        }
         for w in self.recv_wakers.borrow_mut().drain(..) {
             w.wake();
         }
@@ -39,6 +47,12 @@ impl Signals {
         self.events.borrow_mut().push_back(e);
         self.wake_recv();
         self.wake_send();
+    }
+
+    /// Clears `flag` at each later signal a receive may care about (a
+    /// message landing in an empty pipe, a pipe coming or going).
+    pub(crate) fn watch_receives(&self, flag: Arc<AtomicBool>) {
+        *self.recv_watch.borrow_mut() = Some(flag);
     }
 
     pub(crate) fn register_recv(&self, w: &Waker) {

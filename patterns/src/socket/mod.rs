@@ -954,6 +954,12 @@ impl Socket {
         }
     }
 
+    /// Clears `flag` whenever the socket may have something new to receive
+    /// (a blocking socket's receive lane: `context/receive_lane.rs`).
+    pub(crate) fn watch_receives(&self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.shared.signals.watch_receives(flag);
+    }
+
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is ready.
     pub fn try_recv(&self) -> Result<Msg> {
         let mut state = self.open_state()?;
