@@ -603,3 +603,31 @@ fn a_dontwait_receive_sees_every_send_that_returned_before_it() {
         }
     });
 }
+
+#[test]
+fn a_dontwait_receive_sees_the_notice_its_own_disconnect_queued() {
+    // A ROUTER_NOTIFY notice made by a command (the disconnect) comes with
+    // no pipe signal: the receive lane is not caught up until the pump has
+    // looked again, so a ZMQ_DONTWAIT receive right after asks.
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        for round in 0..200 {
+            let endpoint = format!("inproc://notified-{round}");
+            let dealer = socket(&ctx, SocketType::Dealer);
+            dealer
+                .set_option(SocketOption::RoutingId(bytes::Bytes::from_static(b"d")))
+                .unwrap();
+            dealer.bind(&endpoint).unwrap();
+            let router = socket(&ctx, SocketType::Router);
+            router.set_option(SocketOption::RouterNotify(3)).unwrap();
+            router.connect(&endpoint).unwrap();
+            let connected = router.recv().unwrap();
+            assert_eq!(&connected[0][..], b"d", "{round}: the connect notice");
+            assert!(matches!(router.try_recv(), Err(Error::WouldBlock(_))));
+            router.disconnect(&endpoint).unwrap();
+            let gone = router.try_recv().expect("the disconnect's notice");
+            assert_eq!(&gone[0][..], b"d", "{round}: the disconnect notice");
+            assert_eq!(gone[1].len(), 0);
+        }
+    });
+}

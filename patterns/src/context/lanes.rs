@@ -18,7 +18,9 @@
 //!   libzmq's tests count it). Except where a send never waits (PUB, XPUB
 //!   without XPUB_NODROP, XSUB: what a full peer cannot take is dropped,
 //!   and libzmq's never return EAGAIN): there ZMQ_DONTWAIT changes nothing
-//!   and the send takes the lane as a blocking one does. What the lane holds beyond SNDHWM is bounded
+//!   and the send takes the lane as a blocking one does. A full lane is
+//!   waited on then, for the context's thread only (it always drains such
+//!   a lane), never for a peer: libzmq's would drop the message instead. What the lane holds beyond SNDHWM is bounded
 //!   by its capacity, [`SEND_LANE_CAPACITY`].
 //!
 //!   REQ and REP take the lane too, for a send the handle knows their rule

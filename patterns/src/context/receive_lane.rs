@@ -32,7 +32,9 @@
 //! caught up**: taking ahead, the pump sets [`RecvLaneHandle::caught_up`]
 //! once the socket has nothing more for it, and the socket's signals clear
 //! it at anything new (a message in an empty pipe, a pipe coming or going),
-//! on the context's thread, before any command that caused it answers. So
+//! as does every command (a ROUTER's own connect or disconnect queues a
+//! ROUTER_NOTIFY notice without a signal), on the context's thread, before
+//! any command that caused it answers. So
 //! the handle answers EAGAIN itself (no round trip, as libzmq's is local)
 //! unless something may be on its way: the flag is clear, or a send lane
 //! of the context (this thread's or another's) holds messages not yet in
@@ -165,6 +167,13 @@ impl<'a> RecvPump<'a> {
         self.readiness = Some(fd);
     }
 
+    /// A command is about to change the socket (a connect or disconnect
+    /// may queue a ROUTER_NOTIFY notice without a signal): until the pump
+    /// has looked again, a ZMQ_DONTWAIT receive asks.
+    pub(super) fn before_command(&self) {
+        self.caught_up.store(false, Ordering::Release);
+    }
+
     /// Whether the lane holds a message for the handle.
     pub(super) fn has_message(&self) -> bool {
         !self.lane.is_empty()
@@ -173,7 +182,9 @@ impl<'a> RecvPump<'a> {
     /// Gives back the credits of the messages the handle took: the lane
     /// holds fewer than were put in, and the oldest went first.
     fn release_taken(&mut self) {
-        let mut taken = self.in_runs - self.lane.len();
+        // Never below zero: a run cut short by a closed lane is not
+        // recorded, though part of it went in.
+        let mut taken = self.in_runs.saturating_sub(self.lane.len());
         self.in_runs -= taken;
         while taken > 0 {
             let Some(run) = self.credits.front_mut() else {

@@ -92,6 +92,9 @@ pub(super) async fn socket(
         else {
             break;
         };
+        if let Some(recv_pump) = recv_pump.as_ref() {
+            recv_pump.before_command();
+        }
         // Sends on other sockets that returned before this command was
         // given reach their sockets first, as libzmq's had reached their
         // pipes (a PUSH's message, then a PULL's disconnect).

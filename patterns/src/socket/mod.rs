@@ -363,7 +363,10 @@ impl Socket {
                 (ep.to_string(), None)
             }
         };
-        let task = listener.map(|l| spawn(network::listen(self.host(), l, resolved.clone())));
+        // The accept filters in force now are the bind's (see `listen`).
+        let terms = self.host().terms();
+        let task =
+            listener.map(|l| spawn(network::listen(self.host(), terms, l, resolved.clone())));
         let mut state = self.shared.state.borrow_mut();
         state.last_endpoint = Some(resolved.clone());
         state.endpoints.push(EndpointEntry {

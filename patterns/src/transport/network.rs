@@ -33,11 +33,17 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Accepts connections until the task is dropped (unbind, close).
 ///
-/// The accept filters (TCP_ACCEPT_FILTER, IPC_FILTER_*) are the ones set
-/// when the bind was made, as libzmq copies them into its listener: setting
-/// them afterwards changes later binds only.
-pub(crate) async fn listen(host: Rc<dyn SocketHost>, listener: Listener, endpoint: String) {
-    let bound_terms = host.terms();
+/// The accept filters (TCP_ACCEPT_FILTER, IPC_FILTER_*) are those of
+/// `bound_terms`, the terms read when the bind was made (not when this task
+/// first runs, which may be after the application's next option), as
+/// libzmq copies them into its listener: setting them afterwards changes
+/// later binds only.
+pub(crate) async fn listen(
+    host: Rc<dyn SocketHost>,
+    bound_terms: Rc<ConnectionTerms>,
+    listener: Listener,
+    endpoint: String,
+) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         let accepted = match &listener {
