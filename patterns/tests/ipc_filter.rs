@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use monocoque_patterns::{BlockingSocket, Context, MonitorEvent, SocketOption};
+use monocoque_patterns::{BlockingSocket, Context, SocketOption};
 use monocoque_zmtp::SocketType;
 
 /// This process's effective user and group: the owner of /proc/self.
@@ -137,19 +137,6 @@ fn a_refused_peer_is_reported_as_accept_failed() {
         pair.bind("ipc://*").unwrap();
         let endpoint = pair.last_endpoint().unwrap().unwrap();
         assert_eq!(first_byte(&endpoint), None);
-        loop {
-            match monitor.recv().expect("the socket is open") {
-                MonitorEvent::AcceptFailed {
-                    endpoint: at,
-                    error,
-                } => {
-                    assert_eq!(at, endpoint);
-                    assert!(error.contains("IPC_FILTER"), "{error}");
-                    break;
-                }
-                MonitorEvent::Accepted { .. } => panic!("a refused peer reported accepted"),
-                _ => {}
-            }
-        }
+        common::expect_refusal_reported(&monitor, &endpoint, "IPC_FILTER");
     });
 }

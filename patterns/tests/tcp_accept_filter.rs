@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use monocoque_patterns::{BlockingSocket, Context, Error, MonitorEvent, SocketOption};
+use monocoque_patterns::{BlockingSocket, Context, Error, SocketOption};
 use monocoque_zmtp::SocketType;
 
 /// What a raw TCP client hears first from `endpoint`: the greeting's
@@ -74,20 +74,7 @@ fn a_refused_peer_is_reported_as_accept_failed() {
         pair.bind("tcp://127.0.0.1:0").unwrap();
         let endpoint = pair.last_endpoint().unwrap().unwrap();
         assert_eq!(first_byte(&endpoint), None);
-        loop {
-            match monitor.recv().expect("the socket is open") {
-                MonitorEvent::AcceptFailed {
-                    endpoint: at,
-                    error,
-                } => {
-                    assert_eq!(at, endpoint);
-                    assert!(error.contains("TCP_ACCEPT_FILTER"), "{error}");
-                    break;
-                }
-                MonitorEvent::Accepted { .. } => panic!("a refused peer reported accepted"),
-                _ => {}
-            }
-        }
+        common::expect_refusal_reported(&monitor, &endpoint, "TCP_ACCEPT_FILTER");
     });
 }
 

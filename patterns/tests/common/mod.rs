@@ -300,3 +300,28 @@ pub fn first_byte_or_closed(mut stream: impl std::io::Read) -> Option<u8> {
         Err(e) => panic!("neither a greeting nor a close: {e}"),
     }
 }
+
+/// Reads `monitor` until an accept filter's refusal on `endpoint` is
+/// reported (ZMQ_EVENT_ACCEPT_FAILED naming `filter`); fails the test if
+/// the refused peer is reported accepted instead.
+pub fn expect_refusal_reported(
+    monitor: &monocoque_patterns::BlockingMonitor,
+    endpoint: &str,
+    filter: &str,
+) {
+    use monocoque_patterns::MonitorEvent;
+    loop {
+        match monitor.recv().expect("the socket is open") {
+            MonitorEvent::AcceptFailed {
+                endpoint: at,
+                error,
+            } => {
+                assert_eq!(at, endpoint);
+                assert!(error.contains(filter), "{error}");
+                return;
+            }
+            MonitorEvent::Accepted { .. } => panic!("a refused peer reported accepted"),
+            _ => {}
+        }
+    }
+}
