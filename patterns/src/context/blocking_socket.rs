@@ -417,10 +417,11 @@ impl BlockingSocket {
     /// ZMQ_DONTWAIT receive that finds the lane empty may say EAGAIN
     /// without asking.
     fn nothing_on_its_way(&self) -> bool {
-        // In this order: a lane's message is in its socket before the
-        // backlog drops, and the flag was cleared when it got there, so
-        // the flag is read after the backlog.
-        if lanes::sent_into_a_lane() || self._context.lanes_hold_messages() {
+        // In this order: a lane's message is in its socket (or parked, its
+        // send one libzmq would still be blocked in) before it leaves the
+        // unlooked count, and the flag was cleared when it got there, so
+        // the flag is read after the count (`lane_backlog.rs`).
+        if lanes::sent_into_a_lane() || self._context.lanes_have_unlooked() {
             return false;
         }
         self.rings

@@ -43,7 +43,8 @@ pub(super) enum Control {
 pub(super) struct Request {
     pub(super) command: Command,
     /// The user's thread put messages in a send lane since its last command:
-    /// this one runs after they reach their sockets (`lanes::settle`).
+    /// this one runs after they reach their sockets, within a few turns
+    /// (`lane_backlog.rs`, `Settle::Own`).
     pub(super) after_lane_sends: bool,
 }
 
@@ -96,6 +97,18 @@ pub(super) enum Command {
 }
 
 impl Command {
+    /// Whether the command looks at what the socket has now without
+    /// waiting (a ZMQ_DONTWAIT receive, ZMQ_EVENTS): it runs after every
+    /// lane's pump, whichever thread's, has taken what its ring held when
+    /// the command came (`lane_backlog.rs`, `Settle::Others`), so that it
+    /// sees a message another thread's send put there before.
+    pub(super) fn looks_now(&self) -> bool {
+        matches!(
+            self,
+            Command::Recv { wait: false, .. } | Command::FillLane { wait: false } | Command::Events
+        )
+    }
+
     /// Whether the command fails with ETERM after zmq_ctx_shutdown (the
     /// read-only queries still answer).
     pub(super) fn fails_after_shutdown(&self) -> bool {

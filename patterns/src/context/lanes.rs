@@ -48,9 +48,10 @@
 //! ```
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -59,6 +60,7 @@ use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_runtime::{sleep, sleep_until};
 use monocoque_zmtp::{Msg, SocketType};
 
+use super::lane_backlog::Backlog;
 use crate::{Result, Socket};
 
 /// Messages a send lane holds at most: the most a blocking sender can be
@@ -151,7 +153,7 @@ pub(super) fn recv_batch(kind: SocketType) -> usize {
 pub(super) struct LaneSender {
     ring: spsc::Sender<Msg>,
     writable: Arc<AtomicBool>,
-    backlog: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
 }
 
 thread_local! {
@@ -160,8 +162,8 @@ thread_local! {
 }
 
 /// Whether this thread put a message in a send lane since it last asked,
-/// and forgets it: a command that follows such sends waits for them
-/// ([`settle`]); others, and other threads' commands, do not.
+/// and forgets it: a command that follows such sends waits until they are
+/// in their sockets, for a few turns ([`Settle::Own`]).
 pub(super) fn take_sent_into_a_lane() -> bool {
     SENT_INTO_A_LANE.with(|sent| sent.replace(false))
 }
@@ -170,36 +172,6 @@ pub(super) fn take_sent_into_a_lane() -> bool {
 /// (without forgetting it).
 pub(super) fn sent_into_a_lane() -> bool {
     SENT_INTO_A_LANE.with(Cell::get)
-}
-
-/// How many turns a command gives the context's pumps to hand over what
-/// the lanes hold (see [`settle`]): enough for a message that waits only
-/// for a notice already on its way (a pipe's room after a read), and a
-/// bound, so a message that waits for a slow peer delays other commands
-/// by a few turns, never for good.
-const SETTLE_TURNS: usize = 16;
-
-/// One turn of [`settle`]: the shortest wait, which lets the reactor run
-/// every task that is ready, the pumps among them.
-const SETTLE_TURN: Duration = Duration::from_micros(1);
-
-/// Lets the pumps of the context's lanes hand what the user put in them to
-/// their sockets before the command about to run (one from a thread that
-/// sent into a lane since its previous command): the count (one per
-/// context, raised by a user's send before the send returns, lowered once
-/// the message is in its socket or dropped) is zero once every lane is
-/// empty. A send that returned has then reached its socket's pipes, as
-/// libzmq's had, whichever socket the next command is for (a PUSH's
-/// message, then a PULL's disconnect that drops it with the pipe).
-pub(super) async fn settle(backlog: &AtomicUsize) {
-    for _ in 0..SETTLE_TURNS {
-        if backlog.load(Ordering::Acquire) == 0 {
-            return;
-        }
-        // A timer, not a yield: a yielded task runs again before the tasks
-        // woken from other threads (the pumps), a sleeping one after them.
-        sleep(SETTLE_TURN).await;
-    }
 }
 
 impl LaneSender {
@@ -217,8 +189,7 @@ impl LaneSender {
         if !self.writable.load(Ordering::Acquire) {
             return Err(msg);
         }
-        // Counted before it is visible to the pump, so never below zero.
-        self.backlog.fetch_add(1, Ordering::AcqRel);
+        self.backlog.raise();
         let sent = match self.ring.try_send(msg) {
             Err(TrySendError::Full(m)) if wait_for_room => {
                 self.ring.send_blocking(m).map_err(|spsc::Closed(m)| m)
@@ -232,16 +203,16 @@ impl LaneSender {
                 Ok(())
             }
             Err(m) => {
-                self.backlog.fetch_sub(1, Ordering::AcqRel);
+                self.backlog.withdraw();
                 Err(m)
             }
         }
     }
 }
 
-/// A new send lane of a context whose lanes' messages not yet taken are
-/// counted in `backlog`: the user's side and the context's.
-pub(super) fn send_lane(backlog: Arc<AtomicUsize>) -> (LaneSender, SendLane) {
+/// A new send lane of a context whose lanes' messages are counted in
+/// `backlog`: the user's side and the context's.
+pub(super) fn send_lane(backlog: Arc<Backlog>) -> (LaneSender, SendLane) {
     let (ring, incoming) = spsc::channel(SEND_LANE_CAPACITY);
     let writable = Arc::new(AtomicBool::new(false));
     (
@@ -264,7 +235,7 @@ pub(super) struct SendLane {
     incoming: spsc::Receiver<Msg>,
     /// Shared with the user's side: the lane may take messages.
     writable: Arc<AtomicBool>,
-    backlog: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
 }
 
 /// How often a closed socket's pump looks whether anyone is left to take
@@ -282,10 +253,16 @@ pub(super) struct LanePump<'a> {
     socket: &'a Socket,
     incoming: spsc::Receiver<Msg>,
     writable: Arc<AtomicBool>,
-    backlog: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
     /// The message the socket made wait, on its way: the lane stays shut
     /// until it has gone. Boxed once per stall, not per message.
     in_flight: Option<InFlight<'a>>,
+    /// Messages taken out of the ring behind the one in flight (or while
+    /// the lane is shut), in order: taken at once, so that the context's
+    /// `unlooked` count never waits for a peer (`lane_backlog.rs`). At
+    /// most the ring's capacity, and a message a send put in as the lane
+    /// was shutting.
+    parked: VecDeque<Msg>,
     /// Whether to watch the socket for room to open the lane: not once it
     /// says it can never send.
     watch: bool,
@@ -299,6 +276,7 @@ impl<'a> LanePump<'a> {
             writable: lane.writable,
             backlog: lane.backlog,
             in_flight: None,
+            parked: VecDeque::new(),
             watch: true,
         }
     }
@@ -309,10 +287,17 @@ impl<'a> LanePump<'a> {
     fn pass_now(&mut self) -> bool {
         loop {
             let incoming = &mut self.incoming;
-            let (went, stop) = self.socket.offer_each(|| incoming.try_recv());
-            if went > 0 {
-                self.backlog.fetch_sub(went, Ordering::AcqRel);
-            }
+            let parked = &mut self.parked;
+            let mut taken = 0;
+            let (went, stop) = self.socket.offer_each(|| {
+                parked.pop_front().or_else(|| {
+                    let msg = incoming.try_recv();
+                    taken += usize::from(msg.is_some());
+                    msg
+                })
+            });
+            self.backlog.taken(taken);
+            self.backlog.gone(went);
             match stop {
                 Ok(None) => return true,
                 Ok(Some(back)) => {
@@ -326,10 +311,26 @@ impl<'a> LanePump<'a> {
         }
     }
 
-    /// The socket made `msg` wait: shuts the lane and starts that wait.
+    /// The socket made `msg` wait: shuts the lane, starts that wait, and
+    /// parks what the ring holds behind it.
     fn wait_with(&mut self, msg: Msg) {
         self.writable.store(false, Ordering::Release);
         self.in_flight = Some(Box::pin(self.socket.send_until(msg, None)));
+        let mut taken = 0;
+        while let Some(msg) = self.incoming.try_recv() {
+            self.parked.push_back(msg);
+            taken += 1;
+        }
+        self.backlog.taken(taken);
+    }
+
+    /// While the lane is shut: parks what comes into the ring (a send that
+    /// found it open as it was shutting), registering `cx` for more.
+    fn park_arrivals(&mut self, cx: &mut std::task::Context<'_>) {
+        while let Poll::Ready(Some(msg)) = self.incoming.poll_recv(cx) {
+            self.parked.push_back(msg);
+            self.backlog.taken(1);
+        }
     }
 
     /// Hands `msg`, just taken from the lane, to the socket; if the socket
@@ -353,7 +354,7 @@ impl<'a> LanePump<'a> {
     /// A message of the lane is in its socket (or dropped): it leaves the
     /// context's backlog.
     fn done(&self) {
-        self.backlog.fetch_sub(1, Ordering::AcqRel);
+        self.backlog.gone(1);
     }
 
     /// Whether everything the lane held is in the socket now (handing over
@@ -379,12 +380,16 @@ impl<'a> LanePump<'a> {
                         }
                         continue;
                     }
-                    Poll::Pending => return,
+                    Poll::Pending => {
+                        self.park_arrivals(cx);
+                        return;
+                    }
                 }
             }
             if !self.writable.load(Ordering::Acquire) {
                 // Shut with nothing waiting: open it once the socket has room.
                 if !self.watch {
+                    self.park_arrivals(cx);
                     return;
                 }
                 match self.socket.poll_send_room(cx) {
@@ -397,6 +402,7 @@ impl<'a> LanePump<'a> {
                     Poll::Ready(Err(_)) => self.watch = false,
                     Poll::Pending => {}
                 }
+                self.park_arrivals(cx);
                 return;
             }
             // Open: hand over what the lane holds in one go, then wait for
@@ -406,6 +412,7 @@ impl<'a> LanePump<'a> {
             }
             match self.incoming.poll_recv(cx) {
                 Poll::Ready(Some(msg)) => {
+                    self.backlog.taken(1);
                     self.pass(msg);
                 }
                 // `None`: the user's side is gone; its command ring says so too.
@@ -464,11 +471,13 @@ impl<'a> LanePump<'a> {
 impl Drop for LanePump<'_> {
     /// What the lane still holds leaves the backlog with it.
     fn drop(&mut self) {
-        if self.in_flight.take().is_some() {
-            self.done();
-        }
+        let mut gone = usize::from(self.in_flight.take().is_some()) + self.parked.len();
+        let mut taken = 0;
         while self.incoming.try_recv().is_some() {
-            self.done();
+            taken += 1;
         }
+        gone += taken;
+        self.backlog.taken(taken);
+        self.backlog.gone(gone);
     }
 }

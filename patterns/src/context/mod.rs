@@ -28,6 +28,7 @@ mod blocking_monitor;
 mod blocking_proxy;
 mod blocking_socket;
 mod command;
+mod lane_backlog;
 mod lanes;
 mod live_set;
 mod poll;
@@ -36,7 +37,7 @@ mod serve;
 mod shutdown;
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ pub use blocking_monitor::BlockingMonitor;
 pub use blocking_proxy::{blocking_proxy, blocking_proxy_steerable};
 pub use blocking_socket::BlockingSocket;
 use command::{expect_reply, Control, Reply};
+use lane_backlog::Backlog;
 use live_set::LiveSet;
 pub use poll::{poll, PollItem};
 use shutdown::Shutdown;
@@ -97,9 +99,8 @@ struct Inner {
     /// `shutdown` was called: seen by the handles' send lanes and received
     /// messages, which do not ask the context's thread.
     shut_down: AtomicBool,
-    /// Messages in this context's send lanes that no pump has looked at yet
-    /// (see `lanes::Backlog`).
-    backlog: Arc<AtomicUsize>,
+    /// What this context's send lanes hold (`lane_backlog.rs`).
+    backlog: Arc<Backlog>,
 }
 
 impl std::fmt::Debug for Context {
@@ -123,7 +124,7 @@ impl Context {
     /// [`RuntimeBuilder::wait_strategy`].
     pub fn with_runtime(runtime: RuntimeBuilder) -> Result<Context> {
         let (control, requests) = spsc::channel(CONTROL_CAPACITY);
-        let backlog = Arc::new(AtomicUsize::new(0));
+        let backlog = Arc::new(Backlog::default());
         let pumps = backlog.clone();
         let thread = runtime
             .spawn_thread("monocoque-ctx", move || run(requests, pumps))
@@ -214,10 +215,10 @@ impl Context {
         applied.map_err(|e| Error::io("apply the context thread's settings", &e))
     }
 
-    /// Whether a send lane of this context holds messages not yet in
-    /// their sockets.
-    fn lanes_hold_messages(&self) -> bool {
-        self.inner.backlog.load(Ordering::Acquire) != 0
+    /// Whether a send lane of this context holds a message its pump has
+    /// not taken yet (see `lane_backlog.rs`).
+    fn lanes_have_unlooked(&self) -> bool {
+        self.inner.backlog.has_unlooked()
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -253,7 +254,7 @@ impl Drop for Inner {
 }
 
 /// The context thread's main task.
-async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<AtomicUsize>) {
+async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<Backlog>) {
     let live = Rc::new(LiveSet::default());
     let shutdown = Rc::new(Shutdown::default());
     while let Some(request) = requests.recv().await {

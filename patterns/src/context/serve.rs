@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +25,7 @@ use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_zmtp::SocketType;
 
 use super::command::{Command, Received, Reply, Request};
+use super::lane_backlog::{settle, Backlog, Settle};
 use super::lanes::{self, LanePump, SendLane};
 use super::live_set::{LiveSet, LiveToken};
 use super::receive_lane::{RecvLane, RecvPump};
@@ -43,11 +44,11 @@ pub(super) struct HandleRings {
 
 /// Opens a socket of `kind` and serves its handle's commands (and send
 /// lane) until the handle is dropped. `backlog` counts the messages in all
-/// the context's lanes (see `lanes::settle`).
+/// the context's lanes (see `lane_backlog.rs`).
 pub(super) async fn socket(
     kind: SocketType,
     rings: HandleRings,
-    backlog: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
     token: LiveToken,
     shutdown: Rc<Shutdown>,
     live: Rc<LiveSet>,
@@ -97,10 +98,14 @@ pub(super) async fn socket(
         }
         // Sends on other sockets that returned before this command was
         // given reach their sockets first, as libzmq's had reached their
-        // pipes (a PUSH's message, then a PULL's disconnect).
-        if after_lane_sends {
-            lanes::settle(&backlog).await;
-        }
+        // pipes (a PUSH's message, then a PULL's disconnect or a
+        // ZMQ_DONTWAIT receive on another thread).
+        let wait_for = match (after_lane_sends, command.looks_now()) {
+            (true, _) => Settle::Own,
+            (false, true) => Settle::Others,
+            (false, false) => Settle::No,
+        };
+        settle(&backlog, wait_for).await;
         // Messages of pipes dropped before (a ROUTER_HANDOVER's evicted
         // peer) are still delivered, as libzmq's are: only an unbind's or
         // disconnect's own are skipped.
