@@ -663,3 +663,46 @@ fn a_dontwait_receive_sees_the_notice_its_own_disconnect_queued() {
         }
     });
 }
+
+#[test]
+fn a_publisher_that_never_pauses_leaves_the_context_to_its_other_sockets() {
+    // A ZMQ_DONTWAIT stream into a PUB's lane from another thread can
+    // refill the ring as fast as the context's thread drains it; the
+    // lane's pump still gives the reactor a turn every few rounds
+    // (`lanes::DRIVE_ROUNDS`), so request-reply on the same context goes
+    // on meanwhile, and a command after the same thread's lane sends waits
+    // for those lanes only, not for the publisher's (`lane_backlog.rs`).
+    bounded(|| {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let ctx = Context::new().unwrap();
+        // HWMs of 1,000: what the subscriber does not read is dropped.
+        let (publisher, sub) = xpub_and_sub(&ctx, Transport::Inproc, 1_000, 1_000);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flood = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    publisher.try_send(number(sent as u32)).unwrap();
+                    sent += 1;
+                }
+                (publisher, sent)
+            })
+        };
+        let rep = socket(&ctx, SocketType::Rep);
+        let endpoint = bind(&rep, Transport::Inproc);
+        let req = socket(&ctx, SocketType::Req);
+        req.connect(&endpoint).unwrap();
+        for i in 0..200u32 {
+            req.send(number(i)).unwrap();
+            let request = rep.recv().unwrap();
+            rep.send(request).unwrap();
+            assert_eq!(&req.recv().unwrap()[0][..], &number(i)[..]);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (_publisher, sent) = flood.join().unwrap();
+        assert!(sent > 0, "the publisher was sending throughout");
+        drop(sub);
+    });
+}

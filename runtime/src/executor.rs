@@ -23,6 +23,21 @@ thread_local! {
     static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
     /// Runnables woken on this thread.
     static LOCAL_QUEUE: RefCell<VecDeque<Runnable>> = const { RefCell::new(VecDeque::new()) };
+    /// The next runnable this thread schedules goes behind the remote
+    /// queue (see [`defer_next_wake`]).
+    static DEFER_NEXT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes the next wake on this thread queue its task behind every task
+/// other threads have woken so far, instead of ahead of them: a task that
+/// must not run before them wakes itself right after (`yield_behind_remote`).
+pub(crate) fn defer_next_wake() {
+    DEFER_NEXT.with(|d| d.set(true));
+}
+
+/// Forgets a deferral no runnable took (see [`defer_next_wake`]).
+pub(crate) fn clear_deferral() {
+    DEFER_NEXT.with(|d| d.set(false));
 }
 
 /// The part of a reactor other threads may touch.
@@ -53,7 +68,8 @@ impl Shared {
     }
 
     fn schedule(&self, runnable: Runnable) {
-        if CURRENT_ID.with(Cell::get) == self.id {
+        let here = CURRENT_ID.with(Cell::get) == self.id;
+        if here && !DEFER_NEXT.with(|d| d.replace(false)) {
             LOCAL_QUEUE.with(|q| q.borrow_mut().push_back(runnable));
         } else {
             self.remote

@@ -162,6 +162,9 @@ impl Reactor {
                 if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
                     return v;
                 }
+                // Its waker does not schedule: a deferral it asked for
+                // would fall on the next task woken instead.
+                executor::clear_deferral();
             }
             ran += self.shared.run_ready(BUDGET);
             let busy = main.woken.load(Ordering::SeqCst)

@@ -46,3 +46,98 @@ impl Future for YieldNow {
         Poll::Pending
     }
 }
+
+/// Like [`yield_now`], but the task runs again only after every task that
+/// other threads had woken before it yielded: those wait in the reactor's
+/// remote queue, which [`yield_now`] would jump (a task woken on the
+/// reactor's own thread runs first).
+///
+/// On a spawned task (the future given to `block_on` is polled first at
+/// every turn whatever it does). For a task that must not act before
+/// another thread's earlier signal has been handled: a socket's command that another thread's send, made
+/// before the command, must reach first.
+///
+/// ```
+/// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+/// rt.block_on(async {
+///     monocoque_runtime::yield_behind_remote().await;
+/// });
+/// ```
+pub fn yield_behind_remote() -> YieldBehindRemote {
+    YieldBehindRemote { yielded: false }
+}
+
+/// The future of [`yield_behind_remote`].
+#[derive(Debug)]
+#[must_use = "a yield does nothing unless awaited"]
+pub struct YieldBehindRemote {
+    yielded: bool,
+}
+
+impl Future for YieldBehindRemote {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        // The task is running: the wake only marks it, and it is scheduled
+        // (behind the remote queue) as its poll returns. A wake in between
+        // (none on this path) would take the deferral instead, which only
+        // queues that other task later.
+        crate::executor::defer_next_wake();
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use crate::{spawn, spsc, Runtime};
+
+    /// Task "a" yields after another thread woke task "b"; which runs first.
+    fn order_after(behind_remote: bool) -> Vec<&'static str> {
+        let rt = Runtime::builder().build().unwrap();
+        rt.block_on(async move {
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let (mut tx, mut rx) = spsc::channel::<()>(1);
+            let b = {
+                let order = order.clone();
+                spawn(async move {
+                    rx.recv().await;
+                    order.borrow_mut().push("b");
+                })
+            };
+            let a = {
+                let order = order.clone();
+                spawn(async move {
+                    // b waits on its ring by now (spawned first, ran first).
+                    std::thread::spawn(move || tx.send_blocking(()).unwrap())
+                        .join()
+                        .unwrap();
+                    if behind_remote {
+                        super::yield_behind_remote().await;
+                    } else {
+                        super::yield_now().await;
+                    }
+                    order.borrow_mut().push("a");
+                })
+            };
+            a.await;
+            b.await;
+            let order = order.borrow().clone();
+            order
+        })
+    }
+
+    #[test]
+    fn yielding_behind_remote_lets_what_other_threads_woke_run_first() {
+        assert_eq!(order_after(true), ["b", "a"]);
+        // The plain yield jumps the remote queue: the reason for the other.
+        assert_eq!(order_after(false), ["a", "b"]);
+    }
+}

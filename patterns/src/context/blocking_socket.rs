@@ -162,7 +162,7 @@ impl BlockingSocket {
         }
         let request = Request {
             command,
-            after_lane_sends: lanes::take_sent_into_a_lane(),
+            after_lane_sends: lanes::take_sent_into_lanes(),
         };
         let mut rings = self.rings.borrow_mut();
         rings

@@ -6,7 +6,7 @@
 //! socket's ring answers the command just sent.
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -42,10 +42,10 @@ pub(super) enum Control {
 /// A command as the handle sends it.
 pub(super) struct Request {
     pub(super) command: Command,
-    /// The user's thread put messages in a send lane since its last command:
-    /// this one runs after they reach their sockets, within a few turns
-    /// (`lane_backlog.rs`, `Settle::Own`).
-    pub(super) after_lane_sends: bool,
+    /// The `queued` counts of the send lanes the user's thread put messages
+    /// in since its last command: this one runs after they reach their
+    /// sockets, within a few turns (`lane_backlog.rs`, `Settle::own`).
+    pub(super) after_lane_sends: Vec<Arc<AtomicUsize>>,
 }
 
 /// One socket operation, run against the async socket on the context's thread.
@@ -100,7 +100,7 @@ impl Command {
     /// Whether the command looks at what the socket has now without
     /// waiting (a ZMQ_DONTWAIT receive, ZMQ_EVENTS): it runs after every
     /// lane's pump, whichever thread's, has taken what its ring held when
-    /// the command came (`lane_backlog.rs`, `Settle::Others`), so that it
+    /// the command came (`lane_backlog.rs`, `Settle::others`), so that it
     /// sees a message another thread's send put there before.
     pub(super) fn looks_now(&self) -> bool {
         matches!(

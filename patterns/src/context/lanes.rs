@@ -47,11 +47,11 @@
 //!  recv ──Command::Recv { max }──▶ the message, and what else is queued
 //! ```
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -60,7 +60,7 @@ use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_runtime::{sleep, sleep_until};
 use monocoque_zmtp::{Msg, SocketType};
 
-use super::lane_backlog::Backlog;
+use super::lane_backlog::{Backlog, LaneCounts};
 use crate::{Result, Socket};
 
 /// Messages a send lane holds at most: the most a blocking sender can be
@@ -153,25 +153,27 @@ pub(super) fn recv_batch(kind: SocketType) -> usize {
 pub(super) struct LaneSender {
     ring: spsc::Sender<Msg>,
     writable: Arc<AtomicBool>,
-    backlog: Arc<Backlog>,
+    counts: LaneCounts,
 }
 
 thread_local! {
     /// This thread put a message in a send lane since its last command.
-    static SENT_INTO_A_LANE: Cell<bool> = const { Cell::new(false) };
+    /// The `queued` counts of the lanes this thread sent into since its
+    /// last command (one, nearly always).
+    static SENT_INTO: RefCell<Vec<Arc<AtomicUsize>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Whether this thread put a message in a send lane since it last asked,
 /// and forgets it: a command that follows such sends waits until they are
 /// in their sockets, for a few turns ([`Settle::Own`]).
-pub(super) fn take_sent_into_a_lane() -> bool {
-    SENT_INTO_A_LANE.with(|sent| sent.replace(false))
+pub(super) fn take_sent_into_lanes() -> Vec<Arc<AtomicUsize>> {
+    SENT_INTO.with(|sent| std::mem::take(&mut *sent.borrow_mut()))
 }
 
 /// Whether this thread put a message in a send lane since it last asked
 /// (without forgetting it).
 pub(super) fn sent_into_a_lane() -> bool {
-    SENT_INTO_A_LANE.with(Cell::get)
+    SENT_INTO.with(|sent| !sent.borrow().is_empty())
 }
 
 impl LaneSender {
@@ -189,7 +191,7 @@ impl LaneSender {
         if !self.writable.load(Ordering::Acquire) {
             return Err(msg);
         }
-        self.backlog.raise();
+        self.counts.raise();
         let sent = match self.ring.try_send(msg) {
             Err(TrySendError::Full(m)) if wait_for_room => {
                 self.ring.send_blocking(m).map_err(|spsc::Closed(m)| m)
@@ -199,11 +201,17 @@ impl LaneSender {
         };
         match sent {
             Ok(()) => {
-                SENT_INTO_A_LANE.with(|sent| sent.set(true));
+                let queued = self.counts.queued();
+                SENT_INTO.with(|sent| {
+                    let mut sent = sent.borrow_mut();
+                    if !sent.iter().any(|q| Arc::ptr_eq(q, queued)) {
+                        sent.push(queued.clone());
+                    }
+                });
                 Ok(())
             }
             Err(m) => {
-                self.backlog.withdraw();
+                self.counts.withdraw();
                 Err(m)
             }
         }
@@ -213,18 +221,19 @@ impl LaneSender {
 /// A new send lane of a context whose lanes' messages are counted in
 /// `backlog`: the user's side and the context's.
 pub(super) fn send_lane(backlog: Arc<Backlog>) -> (LaneSender, SendLane) {
+    let counts = LaneCounts::new(backlog);
     let (ring, incoming) = spsc::channel(SEND_LANE_CAPACITY);
     let writable = Arc::new(AtomicBool::new(false));
     (
         LaneSender {
             ring,
             writable: writable.clone(),
-            backlog: backlog.clone(),
+            counts: counts.clone(),
         },
         SendLane {
             incoming,
             writable,
-            backlog,
+            counts,
         },
     )
 }
@@ -235,12 +244,19 @@ pub(super) struct SendLane {
     incoming: spsc::Receiver<Msg>,
     /// Shared with the user's side: the lane may take messages.
     writable: Arc<AtomicBool>,
-    backlog: Arc<Backlog>,
+    counts: LaneCounts,
 }
 
 /// How often a closed socket's pump looks whether anyone is left to take
 /// what its lane still holds.
 const CLOSE_CHECK: Duration = Duration::from_millis(100);
+
+/// How many rounds (each up to a ringful of messages handed to the socket)
+/// one [`LanePump::drive`] makes before it lets the reactor run the other
+/// tasks: a publisher's ZMQ_DONTWAIT stream on another CPU can refill the
+/// ring as fast as it is drained, and the context's other sockets, their
+/// connections and its timers would wait for it to pause.
+const DRIVE_ROUNDS: usize = 1;
 
 /// A send from the lane that waits for room.
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
@@ -253,7 +269,7 @@ pub(super) struct LanePump<'a> {
     socket: &'a Socket,
     incoming: spsc::Receiver<Msg>,
     writable: Arc<AtomicBool>,
-    backlog: Arc<Backlog>,
+    counts: LaneCounts,
     /// The message the socket made wait, on its way: the lane stays shut
     /// until it has gone. Boxed once per stall, not per message.
     in_flight: Option<InFlight<'a>>,
@@ -274,7 +290,7 @@ impl<'a> LanePump<'a> {
             socket,
             incoming: lane.incoming,
             writable: lane.writable,
-            backlog: lane.backlog,
+            counts: lane.counts,
             in_flight: None,
             parked: VecDeque::new(),
             watch: true,
@@ -296,8 +312,8 @@ impl<'a> LanePump<'a> {
                     msg
                 })
             });
-            self.backlog.taken(taken);
-            self.backlog.gone(went);
+            self.counts.taken(taken);
+            self.counts.gone(went);
             match stop {
                 Ok(None) => return true,
                 Ok(Some(back)) => {
@@ -321,7 +337,7 @@ impl<'a> LanePump<'a> {
             self.parked.push_back(msg);
             taken += 1;
         }
-        self.backlog.taken(taken);
+        self.counts.taken(taken);
     }
 
     /// While the lane is shut: parks what comes into the ring (a send that
@@ -329,7 +345,7 @@ impl<'a> LanePump<'a> {
     fn park_arrivals(&mut self, cx: &mut std::task::Context<'_>) {
         while let Poll::Ready(Some(msg)) = self.incoming.poll_recv(cx) {
             self.parked.push_back(msg);
-            self.backlog.taken(1);
+            self.counts.taken(1);
         }
     }
 
@@ -354,7 +370,7 @@ impl<'a> LanePump<'a> {
     /// A message of the lane is in its socket (or dropped): it leaves the
     /// context's backlog.
     fn done(&self) {
-        self.backlog.gone(1);
+        self.counts.gone(1);
     }
 
     /// Whether everything the lane held is in the socket now (handing over
@@ -365,8 +381,11 @@ impl<'a> LanePump<'a> {
 
     /// Makes what progress can be made now, registering `cx` for the rest:
     /// the waiting message, the lane's messages, or room to open the lane.
+    /// After [`DRIVE_ROUNDS`] rounds it wakes `cx` and returns, so that a
+    /// sender that keeps the lane from running dry does not keep the
+    /// context's thread to itself.
     pub(super) fn drive(&mut self, cx: &mut std::task::Context<'_>) {
-        loop {
+        for _ in 0..DRIVE_ROUNDS {
             if let Some(sending) = self.in_flight.as_mut() {
                 match sending.as_mut().poll(cx) {
                     Poll::Ready(sent) => {
@@ -412,13 +431,14 @@ impl<'a> LanePump<'a> {
             }
             match self.incoming.poll_recv(cx) {
                 Poll::Ready(Some(msg)) => {
-                    self.backlog.taken(1);
+                    self.counts.taken(1);
                     self.pass(msg);
                 }
                 // `None`: the user's side is gone; its command ring says so too.
                 _ => return,
             }
         }
+        cx.waker().wake_by_ref();
     }
 
     /// Waits until everything the lane held is in the socket: `true`, or
@@ -477,7 +497,7 @@ impl Drop for LanePump<'_> {
             taken += 1;
         }
         gone += taken;
-        self.backlog.taken(taken);
-        self.backlog.gone(gone);
+        self.counts.taken(taken);
+        self.counts.gone(gone);
     }
 }

@@ -100,12 +100,11 @@ pub(super) async fn socket(
         // given reach their sockets first, as libzmq's had reached their
         // pipes (a PUSH's message, then a PULL's disconnect or a
         // ZMQ_DONTWAIT receive on another thread).
-        let wait_for = match (after_lane_sends, command.looks_now()) {
-            (true, _) => Settle::Own,
-            (false, true) => Settle::Others,
-            (false, false) => Settle::No,
+        let wait_for = Settle {
+            others: command.looks_now(),
+            own: after_lane_sends,
         };
-        settle(&backlog, wait_for).await;
+        settle(&backlog, &wait_for).await;
         // Messages of pipes dropped before (a ROUTER_HANDOVER's evicted
         // peer) are still delivered, as libzmq's are: only an unbind's or
         // disconnect's own are skipped.
