@@ -669,7 +669,7 @@ fn a_publisher_that_never_pauses_leaves_the_context_to_its_other_sockets() {
     // A ZMQ_DONTWAIT stream into a PUB's lane from another thread can
     // refill the ring as fast as the context's thread drains it; the
     // lane's pump still gives the reactor a turn every few rounds
-    // (`lanes::DRIVE_ROUNDS`), so request-reply on the same context goes
+    // (`lanes::DRIVE_BUDGET`), so request-reply on the same context goes
     // on meanwhile, and a command after the same thread's lane sends waits
     // for those lanes only, not for the publisher's (`lane_backlog.rs`).
     bounded(|| {

@@ -129,14 +129,11 @@ fn a_filtered_out_peer_is_no_peer_to_send_to() {
 #[test]
 fn a_refused_peer_is_reported_as_accept_failed() {
     common::bounded_for(Duration::from_secs(60), || {
-        let ctx = Context::new().unwrap();
-        let pair = ctx.socket(SocketType::Pair).unwrap();
-        let monitor = pair.monitor().unwrap();
-        pair.set_option(SocketOption::IpcFilterPid(Some(std::process::id() + 1)))
-            .unwrap();
-        pair.bind("ipc://*").unwrap();
-        let endpoint = pair.last_endpoint().unwrap().unwrap();
-        assert_eq!(first_byte(&endpoint), None);
-        common::expect_refusal_reported(&monitor, &endpoint, "IPC_FILTER");
+        common::refusal_is_reported(
+            SocketOption::IpcFilterPid(Some(std::process::id() + 1)),
+            "ipc://*",
+            "IPC_FILTER",
+            first_byte,
+        );
     });
 }

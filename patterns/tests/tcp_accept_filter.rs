@@ -66,15 +66,12 @@ fn malformed_networks_are_refused_by_name() {
 #[test]
 fn a_refused_peer_is_reported_as_accept_failed() {
     common::bounded_for(Duration::from_secs(60), || {
-        let ctx = Context::new().unwrap();
-        let pair = ctx.socket(SocketType::Pair).unwrap();
-        let monitor = pair.monitor().unwrap();
-        pair.set_option(SocketOption::TcpAcceptFilter(Some("127.0.0.255/32".into())))
-            .unwrap();
-        pair.bind("tcp://127.0.0.1:0").unwrap();
-        let endpoint = pair.last_endpoint().unwrap().unwrap();
-        assert_eq!(first_byte(&endpoint), None);
-        common::expect_refusal_reported(&monitor, &endpoint, "TCP_ACCEPT_FILTER");
+        common::refusal_is_reported(
+            SocketOption::TcpAcceptFilter(Some("127.0.0.255/32".into())),
+            "tcp://127.0.0.1:0",
+            "TCP_ACCEPT_FILTER",
+            first_byte,
+        );
     });
 }
 

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 
 use async_task::Runnable;
 
@@ -23,21 +24,42 @@ thread_local! {
     static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
     /// Runnables woken on this thread.
     static LOCAL_QUEUE: RefCell<VecDeque<Runnable>> = const { RefCell::new(VecDeque::new()) };
-    /// The next runnable this thread schedules goes behind the remote
-    /// queue (see [`defer_next_wake`]).
-    static DEFER_NEXT: Cell<bool> = const { Cell::new(false) };
+    /// The task whose next schedule on this thread goes behind the remote
+    /// queue (see [`wake_behind_remote`]).
+    static DEFERRED: RefCell<Option<Waker>> = const { RefCell::new(None) };
 }
 
-/// Makes the next wake on this thread queue its task behind every task
-/// other threads have woken so far, instead of ahead of them: a task that
-/// must not run before them wakes itself right after (`yield_behind_remote`).
-pub(crate) fn defer_next_wake() {
-    DEFER_NEXT.with(|d| d.set(true));
+/// Wakes the task of `waker` so that it is queued behind every task other
+/// threads have woken so far, instead of ahead of them (a wake on the
+/// reactor's own thread goes to its local queue, which runs first). Only
+/// that task's schedule is deferred; a deferral its schedule did not take
+/// by the end of the current task's run (or of the main future's poll) is
+/// forgotten, so it never falls on another task.
+pub fn wake_behind_remote(waker: &Waker) {
+    DEFERRED.with(|d| *d.borrow_mut() = Some(waker.clone()));
+    waker.wake_by_ref();
 }
 
-/// Forgets a deferral no runnable took (see [`defer_next_wake`]).
+/// Forgets a deferral no schedule took (see [`wake_behind_remote`]).
 pub(crate) fn clear_deferral() {
-    DEFER_NEXT.with(|d| d.set(false));
+    DEFERRED.with(|d| {
+        if let Ok(mut d) = d.try_borrow_mut() {
+            d.take();
+        }
+    });
+}
+
+/// Whether `runnable`'s schedule is the one [`wake_behind_remote`] asked to
+/// defer (and forgets the deferral if so).
+fn takes_deferral(runnable: &Runnable) -> bool {
+    DEFERRED.with(|d| {
+        let mut d = d.borrow_mut();
+        let ours = d.as_ref().is_some_and(|w| w.will_wake(&runnable.waker()));
+        if ours {
+            d.take();
+        }
+        ours
+    })
 }
 
 /// The part of a reactor other threads may touch.
@@ -69,7 +91,7 @@ impl Shared {
 
     fn schedule(&self, runnable: Runnable) {
         let here = CURRENT_ID.with(Cell::get) == self.id;
-        if here && !DEFER_NEXT.with(|d| d.replace(false)) {
+        if here && !takes_deferral(&runnable) {
             LOCAL_QUEUE.with(|q| q.borrow_mut().push_back(runnable));
         } else {
             self.remote
@@ -106,6 +128,7 @@ impl Shared {
                 },
             };
             runnable.run();
+            clear_deferral();
             ran += 1;
         }
         ran

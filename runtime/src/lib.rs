@@ -37,7 +37,7 @@ mod yield_now;
 pub use driver::DriverKind;
 pub use error::{Error, Result};
 pub use event_fd::EventFd;
-pub use executor::JoinHandle;
+pub use executor::{wake_behind_remote, JoinHandle};
 pub use fd_poll::{poll_fds, PollFd};
 pub use process_limits::{physical_memory, raise_open_files_limit, OpenFilesLimit};
 pub use recv_pool::{DEFAULT_RECV_BUFFERS, DEFAULT_RECV_BUFFER_SIZE};

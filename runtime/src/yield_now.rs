@@ -52,8 +52,8 @@ impl Future for YieldNow {
 /// remote queue, which [`yield_now`] would jump (a task woken on the
 /// reactor's own thread runs first).
 ///
-/// On a spawned task (the future given to `block_on` is polled first at
-/// every turn whatever it does). For a task that must not act before
+/// This holds for a spawned task; the future given to `block_on` is polled
+/// first at every turn whatever it does. For a task that must not act before
 /// another thread's earlier signal has been handled: a socket's command that another thread's send, made
 /// before the command, must reach first.
 ///
@@ -83,11 +83,8 @@ impl Future for YieldBehindRemote {
         }
         self.yielded = true;
         // The task is running: the wake only marks it, and it is scheduled
-        // (behind the remote queue) as its poll returns. A wake in between
-        // (none on this path) would take the deferral instead, which only
-        // queues that other task later.
-        crate::executor::defer_next_wake();
-        cx.waker().wake_by_ref();
+        // (behind the remote queue) as its poll returns.
+        crate::executor::wake_behind_remote(cx.waker());
         Poll::Pending
     }
 }
@@ -132,6 +129,70 @@ mod tests {
             let order = order.borrow().clone();
             order
         })
+    }
+
+    #[test]
+    fn only_the_deferred_task_goes_behind_the_remote_queue() {
+        // "a" defers itself, then wakes "c" in the same poll: "c" is a
+        // local wake and still runs first, "b" (woken by another thread)
+        // next, "a" last.
+        use std::future::poll_fn;
+        use std::task::{Poll, Waker};
+        let rt = Runtime::builder().build().unwrap();
+        let order = rt.block_on(async {
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let (mut tx, mut rx) = spsc::channel::<()>(1);
+            let c_waker: Rc<RefCell<Option<Waker>>> = Rc::default();
+            let c_go = Rc::new(std::cell::Cell::new(false));
+            let b = {
+                let order = order.clone();
+                spawn(async move {
+                    rx.recv().await;
+                    order.borrow_mut().push("b");
+                })
+            };
+            let c = {
+                let (order, c_waker, c_go) = (order.clone(), c_waker.clone(), c_go.clone());
+                spawn(async move {
+                    poll_fn(|cx| {
+                        if c_go.get() {
+                            return Poll::Ready(());
+                        }
+                        *c_waker.borrow_mut() = Some(cx.waker().clone());
+                        Poll::Pending
+                    })
+                    .await;
+                    order.borrow_mut().push("c");
+                })
+            };
+            let a = {
+                let order = order.clone();
+                spawn(async move {
+                    std::thread::spawn(move || tx.send_blocking(()).unwrap())
+                        .join()
+                        .unwrap();
+                    let mut yielded = false;
+                    poll_fn(|cx| {
+                        if yielded {
+                            return Poll::Ready(());
+                        }
+                        yielded = true;
+                        crate::wake_behind_remote(cx.waker());
+                        c_go.set(true);
+                        c_waker.borrow_mut().take().unwrap().wake();
+                        Poll::Pending
+                    })
+                    .await;
+                    order.borrow_mut().push("a");
+                })
+            };
+            a.await;
+            b.await;
+            c.await;
+            let order = order.borrow().clone();
+            order
+        });
+        assert_eq!(order, ["c", "b", "a"]);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! - `unlooked`, one per context, falls as soon as a lane's pump takes the
 //!   message out of its ring, which it does whenever it runs, whatever the
 //!   socket says (a message the socket cannot take yet is parked beside
-//!   the pump). A command that looks at a socket now ([`Settle::Others`])
+//!   the pump). A command that looks at a socket now ([`Settle::others`])
 //!   and finds it above zero lets the reactor run every task other threads
 //!   woke before it ([`yield_behind_remote`]): the pumps of the sends that
 //!   returned before the command was given are among them (a send wakes
@@ -26,7 +26,7 @@
 //!   One turn, whatever other threads keep sending meanwhile.
 //! - `queued`, one per lane, falls once the message is in its socket, which
 //!   may wait for a peer. A command that follows the same thread's own lane
-//!   sends waits for those lanes ([`Settle::Own`]), for a few turns: enough
+//!   sends waits for those lanes ([`Settle::own`]), for a few turns: enough
 //!   for room already on its way (a pipe's reads told to its writer), never
 //!   for a peer that does not read.
 //!
@@ -42,7 +42,7 @@ use monocoque_runtime::{sleep, yield_behind_remote};
 /// How many turns a command waits for its own thread's lanes (see [`settle`]).
 const SETTLE_TURNS: usize = 16;
 
-/// One turn of [`Settle::Own`]: the shortest wait, which lets the reactor
+/// One turn of [`Settle::own`]: the shortest wait, which lets the reactor
 /// run every task that is ready, the pumps among them.
 const SETTLE_TURN: Duration = Duration::from_micros(1);
 
@@ -72,9 +72,10 @@ pub(super) struct LaneCounts {
 /// Which of the lanes' messages a command waits for before it runs.
 #[derive(Debug, Default)]
 pub(super) struct Settle {
-    /// Those of every thread, until their pumps have taken them: the
-    /// command looks at what a socket has now (a ZMQ_DONTWAIT receive,
-    /// ZMQ_EVENTS).
+    /// Those of every thread: the command looks at what a socket has now
+    /// (a ZMQ_DONTWAIT receive, ZMQ_EVENTS), so while a ring holds a
+    /// message no pump has taken, it yields once behind every task other
+    /// threads woke (the pumps of the sends that returned before it).
     pub(super) others: bool,
     /// Those of the lanes the command's thread sent into since its previous
     /// command, until they are in their sockets, for a few turns.

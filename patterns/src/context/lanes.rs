@@ -157,15 +157,16 @@ pub(super) struct LaneSender {
 }
 
 thread_local! {
-    /// This thread put a message in a send lane since its last command.
     /// The `queued` counts of the lanes this thread sent into since its
     /// last command (one, nearly always).
     static SENT_INTO: RefCell<Vec<Arc<AtomicUsize>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether this thread put a message in a send lane since it last asked,
-/// and forgets it: a command that follows such sends waits until they are
-/// in their sockets, for a few turns ([`Settle::Own`]).
+/// The `queued` counts of the lanes this thread put messages in since it
+/// last asked, forgotten here: a command that follows such sends waits
+/// until they are in their sockets, for a few turns (`Settle::own`). One
+/// list per thread, whichever context: a command on another context
+/// waits (a few turns at most) for these too, and clears them.
 pub(super) fn take_sent_into_lanes() -> Vec<Arc<AtomicUsize>> {
     SENT_INTO.with(|sent| std::mem::take(&mut *sent.borrow_mut()))
 }
@@ -251,12 +252,12 @@ pub(super) struct SendLane {
 /// what its lane still holds.
 const CLOSE_CHECK: Duration = Duration::from_millis(100);
 
-/// How many rounds (each up to a ringful of messages handed to the socket)
-/// one [`LanePump::drive`] makes before it lets the reactor run the other
-/// tasks: a publisher's ZMQ_DONTWAIT stream on another CPU can refill the
-/// ring as fast as it is drained, and the context's other sockets, their
-/// connections and its timers would wait for it to pause.
-const DRIVE_ROUNDS: usize = 1;
+/// How many messages one [`LanePump::drive`] takes out of the ring before
+/// it lets the reactor run the tasks other threads woke (a ringful): a
+/// publisher's ZMQ_DONTWAIT stream on another CPU can refill the ring as
+/// fast as it is drained, and the context's other sockets, their commands,
+/// connections and timers would wait for it to pause.
+const DRIVE_BUDGET: usize = SEND_LANE_CAPACITY;
 
 /// A send from the lane that waits for room.
 type InFlight<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
@@ -285,6 +286,12 @@ pub(super) struct LanePump<'a> {
 }
 
 impl<'a> LanePump<'a> {
+    /// The lane's `queued` count: a command on this socket needs no settle
+    /// for it (the serve task hands the lane over before the command runs).
+    pub(super) fn queued(&self) -> &Arc<AtomicUsize> {
+        self.counts.queued()
+    }
+
     pub(super) fn new(lane: SendLane, socket: &'a Socket) -> Self {
         LanePump {
             socket,
@@ -298,20 +305,23 @@ impl<'a> LanePump<'a> {
     }
 
     /// Hands what the lane holds to the socket until the socket makes a
-    /// message wait; then shuts the lane and starts that message's wait.
-    /// Returns whether everything went.
-    fn pass_now(&mut self) -> bool {
+    /// message wait, taking at most `budget` more out of the ring (and
+    /// counting them off it); then shuts the lane and starts that message's
+    /// wait. Returns whether nothing waits (all went, or the budget ran out).
+    fn pass_now(&mut self, budget: &mut usize) -> bool {
         loop {
             let incoming = &mut self.incoming;
             let parked = &mut self.parked;
             let mut taken = 0;
+            let left = *budget;
             let (went, stop) = self.socket.offer_each(|| {
                 parked.pop_front().or_else(|| {
-                    let msg = incoming.try_recv();
+                    let msg = (taken < left).then(|| incoming.try_recv()).flatten();
                     taken += usize::from(msg.is_some());
                     msg
                 })
             });
+            *budget -= taken;
             self.counts.taken(taken);
             self.counts.gone(went);
             match stop {
@@ -376,16 +386,23 @@ impl<'a> LanePump<'a> {
     /// Whether everything the lane held is in the socket now (handing over
     /// what it can without waiting).
     pub(super) fn try_drain(&mut self) -> bool {
-        self.in_flight.is_none() && self.pass_now()
+        let mut all = usize::MAX;
+        self.in_flight.is_none() && self.pass_now(&mut all)
     }
 
     /// Makes what progress can be made now, registering `cx` for the rest:
     /// the waiting message, the lane's messages, or room to open the lane.
-    /// After [`DRIVE_ROUNDS`] rounds it wakes `cx` and returns, so that a
-    /// sender that keeps the lane from running dry does not keep the
-    /// context's thread to itself.
+    /// After [`DRIVE_BUDGET`] messages taken from the ring it wakes `cx`
+    /// behind the tasks other threads woke, and returns, so that a sender
+    /// that keeps the lane from running dry does not keep the context's
+    /// thread to itself.
     pub(super) fn drive(&mut self, cx: &mut std::task::Context<'_>) {
-        for _ in 0..DRIVE_ROUNDS {
+        let mut budget = DRIVE_BUDGET;
+        loop {
+            if budget == 0 {
+                monocoque_runtime::wake_behind_remote(cx.waker());
+                return;
+            }
             if let Some(sending) = self.in_flight.as_mut() {
                 match sending.as_mut().poll(cx) {
                     Poll::Ready(sent) => {
@@ -394,7 +411,7 @@ impl<'a> LanePump<'a> {
                         if let Err(e) = sent {
                             tracing::debug!(error = %e, "a message from the send lane was dropped");
                         }
-                        if self.pass_now() {
+                        if self.pass_now(&mut budget) {
                             self.writable.store(true, Ordering::Release);
                         }
                         continue;
@@ -413,7 +430,7 @@ impl<'a> LanePump<'a> {
                 }
                 match self.socket.poll_send_room(cx) {
                     Poll::Ready(Ok(())) => {
-                        if self.pass_now() {
+                        if self.pass_now(&mut budget) {
                             self.writable.store(true, Ordering::Release);
                         }
                         continue;
@@ -426,19 +443,20 @@ impl<'a> LanePump<'a> {
             }
             // Open: hand over what the lane holds in one go, then wait for
             // more (a message that came between the two is passed here).
-            if !self.pass_now() {
+            if !self.pass_now(&mut budget) || budget == 0 {
                 continue;
             }
             match self.incoming.poll_recv(cx) {
                 Poll::Ready(Some(msg)) => {
-                    self.counts.taken(1);
+                    budget -= 1;
                     self.pass(msg);
+                    // Counted off after it is in the socket (see `LaneCounts::taken`).
+                    self.counts.taken(1);
                 }
                 // `None`: the user's side is gone; its command ring says so too.
                 _ => return,
             }
         }
-        cx.waker().wake_by_ref();
     }
 
     /// Waits until everything the lane held is in the socket: `true`, or

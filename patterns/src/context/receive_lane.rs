@@ -36,9 +36,10 @@
 //! ROUTER_NOTIFY notice without a signal), on the context's thread, before
 //! any command that caused it answers. So
 //! the handle answers EAGAIN itself (no round trip, as libzmq's is local)
-//! unless something may be on its way: the flag is clear, or a send lane
-//! of the context (this thread's or another's) holds messages not yet in
-//! their sockets, which a command would first let reach them.
+//! unless something may be on its way: the flag is clear, this thread sent
+//! into a send lane since its last command, or a send lane of the context
+//! holds a message its pump has not taken yet (`lane_backlog.rs`), which a
+//! command would first let reach its socket.
 //!
 //! Only for the types whose receive changes no state and filters nothing
 //! (PULL, DEALER, ROUTER, PAIR): not REQ and REP (their turn), not SUB and

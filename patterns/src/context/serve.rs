@@ -100,11 +100,28 @@ pub(super) async fn socket(
         // given reach their sockets first, as libzmq's had reached their
         // pipes (a PUSH's message, then a PULL's disconnect or a
         // ZMQ_DONTWAIT receive on another thread).
+        let mut own = after_lane_sends;
+        if let Some(pump) = pump.as_ref() {
+            // This socket's own lane goes before the command anyway.
+            own.retain(|q| !Arc::ptr_eq(q, pump.queued()));
+        }
         let wait_for = Settle {
             others: command.looks_now(),
-            own: after_lane_sends,
+            own,
         };
-        settle(&backlog, &wait_for).await;
+        match pump.as_mut() {
+            // The lane keeps moving meanwhile: a send another thread made
+            // into it before the command is taken, as the settle promises.
+            Some(pump) => {
+                let mut settled = pin!(settle(&backlog, &wait_for));
+                poll_fn(|cx| {
+                    pump.drive(cx);
+                    settled.as_mut().poll(cx)
+                })
+                .await
+            }
+            None => settle(&backlog, &wait_for).await,
+        }
         // Messages of pipes dropped before (a ROUTER_HANDOVER's evicted
         // peer) are still delivered, as libzmq's are: only an unbind's or
         // disconnect's own are skipped.

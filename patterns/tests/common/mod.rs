@@ -301,6 +301,26 @@ pub fn first_byte_or_closed(mut stream: impl std::io::Read) -> Option<u8> {
     }
 }
 
+/// An accept filter's refusal is reported: a PAIR with `filter` set binds
+/// `bind`, `peer` (connecting to the bound endpoint, returning the first
+/// byte it reads) gets nothing, and the PAIR's monitor reports
+/// ZMQ_EVENT_ACCEPT_FAILED naming `name`, not an accepted peer.
+pub fn refusal_is_reported(
+    filter: SocketOption,
+    bind: &str,
+    name: &str,
+    peer: impl FnOnce(&str) -> Option<u8>,
+) {
+    let ctx = monocoque_patterns::Context::new().unwrap();
+    let pair = ctx.socket(SocketType::Pair).unwrap();
+    let monitor = pair.monitor().unwrap();
+    pair.set_option(filter).unwrap();
+    pair.bind(bind).unwrap();
+    let endpoint = pair.last_endpoint().unwrap().unwrap();
+    assert_eq!(peer(&endpoint), None, "the refused peer read nothing");
+    expect_refusal_reported(&monitor, &endpoint, name);
+}
+
 /// Reads `monitor` until an accept filter's refusal on `endpoint` is
 /// reported (ZMQ_EVENT_ACCEPT_FAILED naming `filter`); fails the test if
 /// the refused peer is reported accepted instead.
