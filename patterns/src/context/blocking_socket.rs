@@ -162,7 +162,7 @@ impl BlockingSocket {
         }
         let request = Request {
             command,
-            after_lane_sends: lanes::take_sent_into_lanes(),
+            after_lane_sends: lanes::take_sent_into_lanes(self._context.backlog()),
         };
         let mut rings = self.rings.borrow_mut();
         rings
@@ -421,7 +421,7 @@ impl BlockingSocket {
         // send one libzmq would still be blocked in) before it leaves the
         // unlooked count, and the flag was cleared when it got there, so
         // the flag is read after the count (`lane_backlog.rs`).
-        if lanes::sent_into_a_lane() || self._context.lanes_have_unlooked() {
+        if lanes::sent_into_a_lane(self._context.backlog()) || self._context.lanes_have_unlooked() {
             return false;
         }
         self.rings

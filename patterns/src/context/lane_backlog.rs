@@ -91,6 +91,11 @@ impl LaneCounts {
         }
     }
 
+    /// The context's backlog, by address: which context the lane is of.
+    pub(super) fn context(&self) -> *const Backlog {
+        Arc::as_ptr(&self.context)
+    }
+
     /// What a command after a send into this lane waits on ([`Settle::own`]).
     pub(super) fn queued(&self) -> &Arc<AtomicUsize> {
         &self.queued

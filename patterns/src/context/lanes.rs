@@ -158,23 +158,46 @@ pub(super) struct LaneSender {
 
 thread_local! {
     /// The `queued` counts of the lanes this thread sent into since its
-    /// last command (one, nearly always).
-    static SENT_INTO: RefCell<Vec<Arc<AtomicUsize>>> = const { RefCell::new(Vec::new()) };
+    /// last command on their context (one, nearly always), each with its
+    /// context's [`Backlog`] (compared by address).
+    static SENT_INTO: RefCell<Vec<(*const Backlog, Arc<AtomicUsize>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The `queued` counts of the lanes this thread put messages in since it
-/// last asked, forgotten here: a command that follows such sends waits
-/// until they are in their sockets, for a few turns (`Settle::own`). One
-/// list per thread, whichever context: a command on another context
-/// waits (a few turns at most) for these too, and clears them.
-pub(super) fn take_sent_into_lanes() -> Vec<Arc<AtomicUsize>> {
-    SENT_INTO.with(|sent| std::mem::take(&mut *sent.borrow_mut()))
+/// The `queued` counts of the lanes of `context` this thread put messages
+/// in since it last asked, forgotten here: a command that follows such
+/// sends waits until they are in their sockets, for a few turns
+/// (`Settle::own`). Another context's lanes stay listed for its own next
+/// command (a socket of this one cannot see their messages) while they
+/// hold some of this thread's messages: the list never outgrows the lanes
+/// with messages on their way (a closed lane's count falls to zero).
+pub(super) fn take_sent_into_lanes(context: &Backlog) -> Vec<Arc<AtomicUsize>> {
+    let context: *const Backlog = context;
+    SENT_INTO.with(|sent| {
+        let mut sent = sent.borrow_mut();
+        if sent.is_empty() {
+            return Vec::new();
+        }
+        let mut taken = Vec::new();
+        sent.retain(|(of, queued)| {
+            if std::ptr::eq(*of, context) {
+                taken.push(queued.clone());
+                return false;
+            }
+            queued.load(Ordering::Acquire) != 0
+        });
+        taken
+    })
 }
 
-/// Whether this thread put a message in a send lane since it last asked
-/// (without forgetting it).
-pub(super) fn sent_into_a_lane() -> bool {
-    SENT_INTO.with(|sent| !sent.borrow().is_empty())
+/// Whether this thread put a message in a send lane of `context` since it
+/// last asked (without forgetting it).
+pub(super) fn sent_into_a_lane(context: &Backlog) -> bool {
+    let context: *const Backlog = context;
+    SENT_INTO.with(|sent| {
+        sent.borrow()
+            .iter()
+            .any(|(of, _)| std::ptr::eq(*of, context))
+    })
 }
 
 impl LaneSender {
@@ -205,8 +228,8 @@ impl LaneSender {
                 let queued = self.counts.queued();
                 SENT_INTO.with(|sent| {
                     let mut sent = sent.borrow_mut();
-                    if !sent.iter().any(|q| Arc::ptr_eq(q, queued)) {
-                        sent.push(queued.clone());
+                    if !sent.iter().any(|(_, q)| Arc::ptr_eq(q, queued)) {
+                        sent.push((self.counts.context(), queued.clone()));
                     }
                 });
                 Ok(())

@@ -221,6 +221,11 @@ impl Context {
         self.inner.backlog.has_unlooked()
     }
 
+    /// The counts of this context's send lanes (see `lane_backlog.rs`).
+    fn backlog(&self) -> &Backlog {
+        &self.inner.backlog
+    }
+
     /// Whether [`shutdown`](Self::shutdown) was called.
     fn is_shut_down(&self) -> bool {
         self.inner.shut_down.load(Ordering::Acquire)
