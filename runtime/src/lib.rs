@@ -48,4 +48,4 @@ pub use runtime::{
 pub use thread_settings::ThreadSettings;
 pub use timer::{sleep, sleep_until, timeout, Elapsed, Sleep};
 pub use wait_strategy::WaitStrategy;
-pub use yield_now::{yield_behind_remote, yield_now, YieldBehindRemote, YieldNow};
+pub use yield_now::{yield_behind_remote, yield_now, YieldNow};

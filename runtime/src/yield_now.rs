@@ -24,14 +24,43 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    YieldNow {
+        yielded: false,
+        behind_remote: false,
+    }
 }
 
-/// The future of [`yield_now`].
+/// Like [`yield_now`], but the task runs again only after every task that
+/// other threads had woken before it yielded: those wait in the reactor's
+/// remote queue, which [`yield_now`] would jump (a task woken on the
+/// reactor's own thread runs first).
+///
+/// This holds for a spawned task; the future given to `block_on` is polled
+/// first at every turn whatever it does. For a task that must not act
+/// before another thread's earlier signal has been handled: a socket's
+/// command that another thread's send, made before the command, must reach
+/// first.
+///
+/// ```
+/// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
+/// rt.block_on(async {
+///     monocoque_runtime::yield_behind_remote().await;
+/// });
+/// ```
+pub fn yield_behind_remote() -> YieldNow {
+    YieldNow {
+        yielded: false,
+        behind_remote: true,
+    }
+}
+
+/// The future of [`yield_now`] and [`yield_behind_remote`].
 #[derive(Debug)]
 #[must_use = "a yield does nothing unless awaited"]
 pub struct YieldNow {
     yielded: bool,
+    /// Queued behind the tasks other threads woke, not ahead of them.
+    behind_remote: bool,
 }
 
 impl Future for YieldNow {
@@ -42,49 +71,13 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// Like [`yield_now`], but the task runs again only after every task that
-/// other threads had woken before it yielded: those wait in the reactor's
-/// remote queue, which [`yield_now`] would jump (a task woken on the
-/// reactor's own thread runs first).
-///
-/// This holds for a spawned task; the future given to `block_on` is polled
-/// first at every turn whatever it does. For a task that must not act before
-/// another thread's earlier signal has been handled: a socket's command that another thread's send, made
-/// before the command, must reach first.
-///
-/// ```
-/// let rt = monocoque_runtime::Runtime::builder().build().unwrap();
-/// rt.block_on(async {
-///     monocoque_runtime::yield_behind_remote().await;
-/// });
-/// ```
-pub fn yield_behind_remote() -> YieldBehindRemote {
-    YieldBehindRemote { yielded: false }
-}
-
-/// The future of [`yield_behind_remote`].
-#[derive(Debug)]
-#[must_use = "a yield does nothing unless awaited"]
-pub struct YieldBehindRemote {
-    yielded: bool,
-}
-
-impl Future for YieldBehindRemote {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
+        if self.behind_remote {
+            // The task is running: the wake only marks it, and it is
+            // scheduled (behind the remote queue) as its poll returns.
+            crate::executor::wake_behind_remote(cx.waker());
+        } else {
+            cx.waker().wake_by_ref();
         }
-        self.yielded = true;
-        // The task is running: the wake only marks it, and it is scheduled
-        // (behind the remote queue) as its poll returns.
-        crate::executor::wake_behind_remote(cx.waker());
         Poll::Pending
     }
 }
