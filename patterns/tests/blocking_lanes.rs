@@ -2,8 +2,8 @@
 //! (`context/lanes.rs`): blocking sends through the send lane arrive whole
 //! and in order and before the commands that follow them, a ZMQ_DONTWAIT
 //! send still finds SNDHWM exactly, closing delivers what the lane holds,
-//! a receive's batch is handed out in order and counted, and a shutdown
-//! stops both short cuts.
+//! the receive lane hands out in order and keeps libzmq's RCVHWM counts,
+//! and a shutdown stops both short cuts.
 
 mod common;
 
@@ -197,7 +197,7 @@ fn a_request_in_the_lane_goes_out_before_its_reply_is_awaited() {
 }
 
 #[test]
-fn a_receive_batch_is_handed_out_in_order_and_counted() {
+fn the_receive_lane_hands_out_in_order_and_counts_as_queued() {
     bounded(|| {
         let ctx = Context::new().unwrap();
         let pull = socket(&ctx, SocketType::Pull);
@@ -215,7 +215,7 @@ fn a_receive_batch_is_handed_out_in_order_and_counted() {
         assert_eq!(
             pull.queued().unwrap().0,
             9,
-            "the batch still counts as queued"
+            "the lane's messages still count as queued"
         );
         assert!(pull.events().unwrap().contains(Events::POLLIN));
         for i in 1..10 {
@@ -227,7 +227,7 @@ fn a_receive_batch_is_handed_out_in_order_and_counted() {
 }
 
 #[test]
-fn shutdown_stops_the_lane_and_the_batch() {
+fn shutdown_stops_both_lanes() {
     bounded(|| {
         let ctx = Context::new().unwrap();
         let pull = socket(&ctx, SocketType::Pull);
@@ -548,6 +548,79 @@ fn xpub_and_sub(
     sub.connect(&endpoint).unwrap();
     assert_eq!(&xpub.recv().unwrap()[0][..], &[1u8][..], "the subscription");
     (xpub, sub)
+}
+
+/// A SUB's lane is filled only when a receive asks, but what it took
+/// still counts against RCVHWM until the application has it: a NODROP
+/// publisher (libzmq's test_proxy_hwm counts on it) gets exactly as much
+/// room back as was received, LWM at a time, never more.
+#[test]
+fn a_sub_keeps_libzmqs_hwm_counts() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let (xpub, sub) = xpub_and_sub(&ctx, Transport::Inproc, 3, 4);
+        xpub.set_option(SocketOption::XpubNodrop(true)).unwrap();
+        let fill = send_until_refused;
+        assert_eq!(fill(&xpub, 0), 7, "SNDHWM + RCVHWM before any receive");
+        for i in 0..4u32 {
+            assert_eq!(sub.recv().unwrap()[0], number(i));
+        }
+        let start = std::time::Instant::now();
+        let mut more = 0;
+        while more < 4 {
+            more += fill(&xpub, 7 + more);
+            assert!(start.elapsed() < Duration::from_secs(10), "{more} more");
+            thread::yield_now();
+        }
+        assert_eq!(more, 4, "as many more as were received");
+        assert!(xpub.try_send("one too many").is_err());
+        for i in 4..11u32 {
+            assert_eq!(sub.recv().unwrap()[0], number(i), "in order");
+        }
+        assert!(matches!(sub.try_recv(), Err(Error::WouldBlock(_))));
+    });
+}
+
+/// libzmq's SUB filters at the read: once an unsubscribe returns, no
+/// message of that topic is received, though some were queued (and here
+/// already in the SUB's receive lane) before it; the others keep their
+/// order.
+#[test]
+fn an_unsubscribe_stops_what_the_sub_already_holds() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let xpub = socket(&ctx, SocketType::XPub);
+        let endpoint = bind(&xpub, Transport::Inproc);
+        let sub = socket(&ctx, SocketType::Sub);
+        for topic in ["A", "B"] {
+            sub.set_option(SocketOption::Subscribe(bytes::Bytes::from(topic)))
+                .unwrap();
+        }
+        sub.connect(&endpoint).unwrap();
+        for _ in 0..2 {
+            assert_eq!(xpub.recv().unwrap()[0][0], 1, "a subscription");
+        }
+        let sent = ["A1", "B1", "A2", "B2", "A3"];
+        for m in sent {
+            xpub.send(m).unwrap();
+        }
+        while sub.queued().unwrap().0 < sent.len() {
+            thread::yield_now();
+        }
+        assert_eq!(&sub.recv().unwrap()[0][..], b"A1");
+        assert!(
+            sub.events().unwrap().contains(Events::POLLIN),
+            "the rest is held"
+        );
+        sub.set_option(SocketOption::Unsubscribe(bytes::Bytes::from("B")))
+            .unwrap();
+        assert_eq!(&sub.recv().unwrap()[0][..], b"A2");
+        assert_eq!(&sub.recv().unwrap()[0][..], b"A3");
+        assert!(matches!(sub.try_recv(), Err(Error::WouldBlock(_))));
+        // What still passes keeps arriving.
+        xpub.send("A4").unwrap();
+        assert_eq!(&sub.recv().unwrap()[0][..], b"A4");
+    });
 }
 
 #[test]

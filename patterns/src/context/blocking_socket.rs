@@ -29,9 +29,9 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 /// blocking send on PUSH, PUB, XPUB, DEALER, PAIR or XSUB (and on REQ and
 /// REP when their turn is known to be a send) goes into a ring the
 /// context's thread drains, while the socket has room; on PULL, DEALER,
-/// ROUTER and PAIR the context moves arriving messages into a ring this
-/// handle receives from (still counted in RCVHWM until taken), and a
-/// receive on SUB or XSUB takes what else is queued too.
+/// ROUTER, PAIR and XSUB the context moves arriving messages into a ring
+/// this handle receives from (still counted in RCVHWM until taken), and on
+/// SUB a receive that finds that ring empty fills it with what is queued.
 /// Dropping the handle closes the socket; its queued messages still leave
 /// within LINGER, and the last handle of the context waits for that.
 ///
@@ -50,8 +50,6 @@ use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MO
 pub struct BlockingSocket {
     rings: RefCell<Rings>,
     kind: SocketType,
-    /// Messages one receive may take (`lanes::recv_batch`).
-    recv_batch: usize,
     /// REQ and REP: whether their rule takes a send now, as far as this
     /// handle knows (a send the socket surely takes may use the lane).
     turn: Option<Turn>,
@@ -74,9 +72,9 @@ struct Rings {
     replies: spsc::Receiver<Reply>,
     /// Blocking sends while the socket has room (types with a lane).
     lane: Option<LaneSender>,
-    /// Messages a receive took beyond the one it returned, in order (with
-    /// a receive lane: those taken from it to skip a dropped pipe's, which
-    /// come before the lane's).
+    /// Messages taken from the receive lane to skip a dropped pipe's, or
+    /// those of a SUB's that still pass its filter after an unsubscribe,
+    /// in order: they come before the lane's.
     received: VecDeque<Received>,
     /// What the context moved out of the socket for this handle, for a
     /// type with a receive lane.
@@ -84,8 +82,8 @@ struct Rings {
 }
 
 impl Rings {
-    /// Messages this handle holds and the socket no longer does: a
-    /// receive batch's rest, or the receive lane's.
+    /// Messages this handle holds and the socket no longer does: the
+    /// receive lane's.
     fn held(&self) -> usize {
         self.received.len() + self.recv_lane.as_ref().map_or(0, |lane| lane.ring.len())
     }
@@ -144,7 +142,6 @@ impl BlockingSocket {
                 recv_lane,
             }),
             kind,
-            recv_batch: lanes::recv_batch(kind),
             turn: Turn::of(kind),
             sndtimeo_zero: Cell::new(false),
             sends_never_wait: Cell::new(lanes::sends_never_wait(kind, false)),
@@ -172,6 +169,31 @@ impl BlockingSocket {
         rings.replies.recv_blocking().ok_or(Error::Terminated)
     }
 
+    /// Filters the messages this SUB's handle holds with its subscriptions
+    /// as they stand: libzmq's SUB filters at the read, so after an
+    /// unsubscribe returns no message of that topic is received, queued
+    /// or not. The lane's messages leave it (their RCVHWM credit is given
+    /// back); those that pass wait in `received`, ahead of what a later
+    /// fill brings.
+    fn refilter_held(&self) -> Result<()> {
+        let held: VecDeque<Received> = {
+            let mut rings = self.rings.borrow_mut();
+            let mut held = std::mem::take(&mut rings.received);
+            if let Some(lane) = rings.recv_lane.as_mut() {
+                while let Some(received) = lane.ring.try_recv() {
+                    held.push_back(received);
+                }
+            }
+            held
+        };
+        if held.is_empty() {
+            return Ok(());
+        }
+        let kept = expect_reply!(self.call(Command::Refilter(held))?, Refiltered);
+        self.rings.borrow_mut().received = kept;
+        Ok(())
+    }
+
     /// The socket's type.
     pub fn socket_type(&self) -> SocketType {
         self.kind
@@ -187,7 +209,16 @@ impl BlockingSocket {
             SocketOption::XpubNodrop(on) => Some(*on),
             _ => None,
         };
+        // Fewer messages may pass a SUB's filter now.
+        let narrows = self.kind == SocketType::Sub
+            && matches!(
+                option,
+                SocketOption::Unsubscribe(_) | SocketOption::InvertMatching(_)
+            );
         expect_reply!(self.call(Command::SetOption(option))?, Done)?;
+        if narrows {
+            self.refilter_held()?;
+        }
         if let Some(zero) = sndtimeo {
             self.sndtimeo_zero.set(zero);
         }
@@ -456,19 +487,11 @@ impl BlockingSocket {
                 .take_held()
                 .ok_or(Error::WouldBlock("no message is ready"));
         }
-        let command = Command::Recv {
-            wait,
-            max: self.recv_batch,
-        };
-        let mut batch = expect_reply!(self.call(command)?, Received)?;
-        let first = batch
-            .pop_front()
-            .ok_or(Error::WouldBlock("no message is ready"))?;
-        self.rings.borrow_mut().received.extend(batch);
+        let received = expect_reply!(self.call(Command::Recv { wait })?, Received)?;
         if let Some(turn) = &self.turn {
             turn.received();
         }
-        Ok(first)
+        Ok(received)
     }
 
     /// As [`recv`](Self::recv), with the properties of the peer the message
@@ -495,7 +518,7 @@ impl BlockingSocket {
     }
 
     /// Whether this handle holds received messages the socket no longer
-    /// does (a receive lane's, a receive batch's rest): POLLIN, known
+    /// does (the receive lane's): POLLIN, known
     /// without asking the context.
     pub(super) fn holds_messages(&self) -> bool {
         self.rings.borrow().held() > 0

@@ -71,11 +71,15 @@ pub(super) enum Command {
         msg: Msg,
         wait: bool,
     },
+    /// The messages a SUB's handle held when it unsubscribed: answered
+    /// with those the subscriptions still let through, in order (libzmq's
+    /// SUB filters at the read, so an unsubscribe stops what is queued).
+    Refilter(VecDeque<Received>),
     /// A receive (`wait: false` is ZMQ_DONTWAIT): the message, with its
-    /// sender's properties, and up to `max` - 1 more already queued.
+    /// sender's properties (types without a receive lane: REQ, REP, XPUB,
+    /// STREAM).
     Recv {
         wait: bool,
-        max: usize,
     },
     /// A type with a receive lane found it empty: answered `Done(Ok)` once
     /// the lane holds a message (`wait: false` is ZMQ_DONTWAIT: at once,
@@ -135,8 +139,10 @@ pub(super) enum Reply {
     /// Unbind, Disconnect: the result, and where in the receive lane the
     /// messages of the pipes they dropped are (the handle discards them).
     Detached((Result<()>, Vec<usize>)),
-    /// Recv: at least one message, in order.
-    Received(Result<VecDeque<Received>>),
+    /// Recv: the message.
+    Received(Result<Received>),
+    /// Refilter: what still passes.
+    Refiltered(VecDeque<Received>),
     Options(Box<Options>),
     LastEndpoint(Option<String>),
     Queued((usize, usize)),
@@ -154,6 +160,7 @@ impl Reply {
             Reply::Done(_) => "Done",
             Reply::Detached(_) => "Detached",
             Reply::Received(_) => "Received",
+            Reply::Refiltered(_) => "Refiltered",
             Reply::Options(_) => "Options",
             Reply::LastEndpoint(_) => "LastEndpoint",
             Reply::Queued(_) => "Queued",

@@ -31,12 +31,8 @@
 //!   state machine. A request-reply round trip so costs the two wake-ups
 //!   libzmq's does (the request out, the reply in), not four.
 //!
-//! - **Receive batches**: a receive on SUB or XSUB takes, besides the
-//!   message it waited for, up to [`RECV_BATCH`] - 1 more already queued,
-//!   which the handle hands out without asking again. Only a receive moves
-//!   messages out of the socket, so a sender counting to SNDHWM + RCVHWM
-//!   before the first receive counts as with libzmq. (PULL, DEALER, ROUTER
-//!   and PAIR have a receive lane instead: `receive_lane.rs`.)
+//! - **Receive lane**: the other direction, `receive_lane.rs` (all types
+//!   whose receive moves no state: PULL, DEALER, ROUTER, PAIR, SUB, XSUB).
 //!
 //! ```text
 //!  user thread                         context thread
@@ -44,7 +40,7 @@
 //!      ◀── writable flag ◀────────── false when the socket made a message
 //!                                    wait; true again once that message
 //!                                    went (Socket::send_until)
-//!  recv ──Command::Recv { max }──▶ the message, and what else is queued
+//!  recv ◀── [receive lane ring] ◀── RecvPump (receive_lane.rs)
 //! ```
 
 use std::cell::{Cell, RefCell};
@@ -66,9 +62,6 @@ use crate::{Result, Socket};
 /// Messages a send lane holds at most: the most a blocking sender can be
 /// ahead of SNDHWM.
 pub(super) const SEND_LANE_CAPACITY: usize = 256;
-
-/// Messages one receive takes from the socket at most.
-pub(super) const RECV_BATCH: usize = 64;
 
 /// Whether blocking sends on `kind` may go through a send lane: its send
 /// never answers anything but "wait" (no EFSM, no EHOSTUNREACH), or only
@@ -135,17 +128,6 @@ impl Turn {
     /// send next.
     pub(super) fn received(&self) {
         self.send_due.set(true);
-    }
-}
-
-/// How many messages one receive on `kind` may take: more than one only
-/// where receiving changes no state (not REQ, REP: their envelopes; not
-/// XPUB: a manual XPUB acts on the notice read last; not STREAM) and the
-/// type has no receive lane (`receive_lane.rs`).
-pub(super) fn recv_batch(kind: SocketType) -> usize {
-    match kind {
-        SocketType::Sub | SocketType::XSub => RECV_BATCH,
-        _ => 1,
     }
 }
 

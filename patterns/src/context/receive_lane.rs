@@ -1,15 +1,13 @@
 //! The receive lane: messages the context's thread moves to a socket's
-//! handle as they arrive, so that a stream of receives asks nothing.
+//! handle, so that a stream of receives asks the context's thread as
+//! little as the socket type's rules allow.
 //!
 //! A receive that must ask the context's thread costs two thread wake-ups
-//! (the question, the answer); receive batches (`lanes.rs`) ask once per
-//! batch, but a batch is short when the application keeps up (libzmq's
-//! `local_thr`, 64 B: 16 % of the samples were those switches,
-//! docs/BENCHMARKS.md). Here the serve task's [`RecvPump`] fills an SPSC
-//! ring while the socket has messages and the ring has room; the handle
-//! takes from it, and asks (`Command::FillLane`) only when it finds it
-//! empty: to wait, within RCVTIMEO, or to be told there is nothing
-//! (ZMQ_DONTWAIT).
+//! (the question, the answer); libzmq's `local_thr`, 64 B: 16 % of the
+//! samples were those switches (docs/BENCHMARKS.md). Here the serve task's
+//! [`RecvPump`] fills an SPSC ring the handle takes from; the handle asks
+//! (`Command::FillLane`) only when it finds the ring empty: to wait,
+//! within RCVTIMEO, or to be told there is nothing (ZMQ_DONTWAIT).
 //!
 //! **HWM counts stay libzmq's**: a message in the lane still counts
 //! against the RCVHWM of the pipe it came from (a [`HeldCredit`]) until the
@@ -19,14 +17,20 @@
 //! asks to be woken at the handle's next take, so a sender at SNDHWM +
 //! RCVHWM resumes once the application has read LWM of them (the pipe's
 //! reads reach its writer half an HWM at a time, as libzmq's:
-//! `pipe/queue.rs`).
+//! `pipe/queue.rs`). (SUB and XSUB once took a batch out of their pipes
+//! at each receive instead, without the credit: the room it freed let a
+//! publisher with XPUB_NODROP behind a proxy send more than libzmq's
+//! pipes hold, libzmq's test_proxy_hwm.)
 //!
-//! **Taken ahead only from a single pipe.** With several pipes, the fair
-//! queue chooses the next message when the application receives (one from
-//! each pipe that has one then, in turn, as libzmq's test_spec_pushpull
-//! checks), so the lane is filled only when the handle asks, with what is
-//! queued then, in the fair queue's order, as a receive batch was. Under
-//! CONFLATE only the newest message is kept: one at a time, on asking.
+//! **Taken ahead only where receiving filters nothing, and only from a
+//! single pipe** ([`takes_ahead`]: all but SUB). With several pipes, the fair queue chooses the next
+//! message when the application receives (one from each pipe that has one
+//! then, in turn, as libzmq's test_spec_pushpull checks), so the lane is
+//! filled only when the handle asks, with what is queued then, in the fair
+//! queue's order. SUB's lane is filled only on asking too: its filter is
+//! the one in force at the receive (libzmq's `xsub_t::xrecv` filters at
+//! the read; XSUB's does not filter). Under CONFLATE only
+//! the newest message is kept: one at a time, on asking.
 //!
 //! **A ZMQ_DONTWAIT receive on an empty lane asks nothing when the lane is
 //! caught up**: taking ahead, the pump sets [`RecvLaneHandle::caught_up`]
@@ -41,10 +45,8 @@
 //! holds a message its pump has not taken yet (`lane_backlog.rs`), which a
 //! command would first let reach its socket.
 //!
-//! Only for the types whose receive changes no state and filters nothing
-//! (PULL, DEALER, ROUTER, PAIR): not REQ and REP (their turn), not SUB and
-//! XSUB (an unsubscribe must stop what is queued), not XPUB (MANUAL acts on
-//! the notice read last), not STREAM.
+//! No lane for REQ and REP (their receive moves their turn), XPUB (MANUAL
+//! acts on the notice read last) or STREAM.
 //!
 //! ```text
 //!  context thread                               user thread
@@ -75,10 +77,18 @@ use crate::{Error, Result, Socket};
 /// (24 KiB a socket, touched only as used) take most of that.
 pub(super) const RECV_LANE_CAPACITY: usize = 512;
 
-/// Whether receives on `kind` go through a receive lane.
+/// Whether receives on `kind` go through a receive lane: its receive
+/// changes no state of the socket.
 pub(super) fn has_recv_lane(kind: SocketType) -> bool {
     use SocketType::*;
-    matches!(kind, Pull | Dealer | Router | Pair)
+    matches!(kind, Pull | Dealer | Router | Pair | Sub | XSub)
+}
+
+/// Whether the pump may take `kind`'s messages before the handle asks: its
+/// receive filters nothing either (not SUB, whose filter is the one in
+/// force when the application receives).
+pub(super) fn takes_ahead(kind: SocketType) -> bool {
+    kind != SocketType::Sub
 }
 
 /// A new receive lane: the handle's side, and the context's.
@@ -135,6 +145,9 @@ pub(super) struct RecvPump<'a> {
     credits: VecDeque<CreditRun>,
     /// The messages the runs in `credits` count.
     in_runs: usize,
+    /// The socket's type lets the pump take messages before the handle
+    /// asks ([`takes_ahead`]).
+    takes_ahead: bool,
     /// The socket refused a receive: the pump stops.
     stopped: bool,
     /// The socket's readiness descriptor (ZMQ_FD), once the handle asked
@@ -152,6 +165,7 @@ impl<'a> RecvPump<'a> {
             caught_up: lane.caught_up,
             credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
             in_runs: 0,
+            takes_ahead: takes_ahead(socket.socket_type()),
             stopped: false,
             readiness: None,
         }
@@ -229,7 +243,7 @@ impl<'a> RecvPump<'a> {
         // those that have one then), and under CONFLATE only the newest
         // is kept: no taking ahead of the receive then.
         let conflate = self.socket.conflates();
-        let ahead = !conflate && self.socket.pipe_count() <= 1;
+        let ahead = self.takes_ahead && !conflate && self.socket.pipe_count() <= 1;
         let asked = demand && self.lane.is_empty();
         let limit = match (ahead || asked, conflate) {
             (false, _) => 0,

@@ -13,7 +13,6 @@
 //! while a command runs. Every command runs after the messages the lane
 //! already holds.
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::rc::Rc;
@@ -24,7 +23,7 @@ use std::time::Instant;
 use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_zmtp::SocketType;
 
-use super::command::{Command, Received, Reply, Request};
+use super::command::{Command, Reply, Request};
 use super::lane_backlog::{settle, Backlog, Settle};
 use super::lanes::{self, LanePump, SendLane};
 use super::live_set::{LiveSet, LiveToken};
@@ -218,7 +217,7 @@ async fn run_beside_lane(
                     .await,
             )
         }
-        Command::Recv { wait, max } if lanes::recv_follows_send(socket.socket_type()) => {
+        Command::Recv { wait } if lanes::recv_follows_send(socket.socket_type()) => {
             // The request (or reply) just sent through the lane comes first
             // in REQ's and REP's state machine.
             if !wait {
@@ -227,18 +226,19 @@ async fn run_beside_lane(
                         "the message sent last still waits for a peer",
                     )));
                 }
-                return run(socket, Command::Recv { wait, max }, shutdown, key, live).await;
+                return run(socket, Command::Recv { wait }, shutdown, key, live).await;
             }
             let deadline = socket.rcvtimeo().map(|t| Instant::now() + t);
-            let first = shutdown
-                .unless_down(key, async {
-                    if !pump.drained_by(deadline).await {
-                        return Err(Error::WouldBlock("no message arrived within RCVTIMEO"));
-                    }
-                    socket.recv_with_properties_until(deadline).await
-                })
-                .await;
-            batch(socket, first, max)
+            Reply::Received(
+                shutdown
+                    .unless_down(key, async {
+                        if !pump.drained_by(deadline).await {
+                            return Err(Error::WouldBlock("no message arrived within RCVTIMEO"));
+                        }
+                        socket.recv_with_properties_until(deadline).await
+                    })
+                    .await,
+            )
         }
         other => {
             pump.try_drain();
@@ -268,22 +268,6 @@ async fn fill_lane(
         .await
 }
 
-/// A receive's answer: the first message, then up to `max` - 1 more that
-/// are already queued.
-fn batch(socket: &Socket, first: Result<Received>, max: usize) -> Reply {
-    Reply::Received(first.map(|first| {
-        let mut batch = VecDeque::with_capacity(max.min(8));
-        batch.push_back(first);
-        while batch.len() < max {
-            match socket.try_recv_with_properties() {
-                Ok(next) => batch.push_back(next),
-                Err(_) => break,
-            }
-        }
-        batch
-    }))
-}
-
 async fn run(
     socket: &Socket,
     command: Command,
@@ -300,6 +284,10 @@ async fn run(
         Command::PeerCount => Reply::PeerCount(socket.peer_count()),
         Command::TopicsCount => Reply::TopicsCount(socket.topics_count()),
         Command::IoCoreStatistics => Reply::IoCoreStatistics(socket.io_core_statistics()),
+        Command::Refilter(mut held) => {
+            held.retain(|(msg, _)| socket.receive_filter_accepts(msg));
+            Reply::Refiltered(held)
+        }
         Command::SpreadConnections(cores) => Reply::Done(
             shutdown
                 .check()
@@ -327,19 +315,15 @@ async fn run(
         Command::Send { msg, wait: false } => {
             Reply::Done(shutdown.check().and_then(|()| socket.try_send(msg)))
         }
-        Command::Recv { wait: true, max } => batch(
-            socket,
+        Command::Recv { wait: true } => Reply::Received(
             shutdown
                 .unless_down(key, socket.recv_with_properties())
                 .await,
-            max,
         ),
-        Command::Recv { wait: false, max } => batch(
-            socket,
+        Command::Recv { wait: false } => Reply::Received(
             shutdown
                 .check()
                 .and_then(|()| socket.try_recv_with_properties()),
-            max,
         ),
         // Only a handle with a receive lane sends it, and those are
         // answered by the serve loop.

@@ -189,6 +189,14 @@ impl Socket {
         state.topics_count()
     }
 
+    /// Whether a receive would let `msg` through now: a SUB's
+    /// subscriptions, as they stand (a blocking handle filters the
+    /// messages its receive lane holds again after an unsubscribe:
+    /// `context/blocking_socket.rs`).
+    pub(crate) fn receive_filter_accepts(&self, msg: &Msg) -> bool {
+        self.shared.state.borrow().receive_filter_accepts(msg)
+    }
+
     /// Spreads the connections this PUB or XPUB accepts from now on over
     /// `cores`, round-robin: each subscriber's connection (handshake,
     /// heartbeats, writes) runs on an IO core, while subscriptions and

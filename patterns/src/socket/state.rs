@@ -603,6 +603,15 @@ impl SocketState {
         }
     }
 
+    /// Whether a SUB's subscriptions let `msg` through now (any other
+    /// type filters nothing at the receive).
+    pub(crate) fn receive_filter_accepts(&self, msg: &Msg) -> bool {
+        match &self.role {
+            Role::Subscriber(s) => s.accepts(msg),
+            _ => true,
+        }
+    }
+
     /// Distinct topics subscribed (ZMQ_TOPICS_COUNT).
     pub(crate) fn topics_count(&self) -> usize {
         match &self.role {

@@ -104,13 +104,18 @@ impl Subscriber {
         Ok(Step::Done(Msg::new()))
     }
 
+    /// Whether the subscriptions let `msg` through now (always, for XSUB).
+    pub(crate) fn accepts(&self, msg: &Msg) -> bool {
+        !self.filters || self.filter.accepts(&msg[0])
+    }
+
     /// The next message the subscriptions let through (all, for XSUB).
     pub(crate) fn recv(&mut self, peers: &mut Peers) -> Option<Msg> {
         loop {
             let peer = peers.next_readable()?;
             let (msg, _) = peers.pop_from(peer);
             match msg {
-                Some(m) if !self.filters || self.filter.accepts(&m[0]) => return Some(m),
+                Some(m) if self.accepts(&m) => return Some(m),
                 _ => {}
             }
         }
