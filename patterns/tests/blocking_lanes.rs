@@ -698,6 +698,13 @@ fn a_dontwait_receive_sees_every_send_that_returned_before_it() {
                     .unwrap()
                 }
             }
+            // Counting what is queued looks at the socket now too.
+            assert_eq!(
+                pull.queued().unwrap().0,
+                1,
+                "{i} (case {}): queued after the send",
+                i % 3
+            );
             assert_eq!(
                 &pull.try_recv().unwrap_or_else(|e| panic!(
                     "{i} (case {}): the message sent before: {e:?}",

@@ -244,10 +244,13 @@ impl BlockingSocket {
     }
 
     /// Messages queued in the socket's pipes, `(inbound, outbound)`
-    /// (inbound counts what a receive took and this handle still holds).
+    /// (inbound counts what the context moved towards this handle and it
+    /// has not handed out yet).
     pub fn queued(&self) -> Result<(usize, usize)> {
+        // The answer counts the receive lane's messages: only those this
+        // handle took out of it aside are added here.
         let (inbound, outbound) = expect_reply!(self.call(Command::Queued)?, Queued);
-        Ok((inbound + self.rings.borrow().held(), outbound))
+        Ok((inbound + self.rings.borrow().received.len(), outbound))
     }
 
     /// Peers connected now.

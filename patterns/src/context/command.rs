@@ -102,14 +102,18 @@ pub(super) enum Command {
 
 impl Command {
     /// Whether the command looks at what the socket has now without
-    /// waiting (a ZMQ_DONTWAIT receive, ZMQ_EVENTS): it runs after every
+    /// waiting (a ZMQ_DONTWAIT receive, ZMQ_EVENTS, the count of what is
+    /// queued): it runs after every
     /// lane's pump, whichever thread's, has taken what its ring held when
     /// the command came (`lane_backlog.rs`, `Settle::others`), so that it
     /// sees a message another thread's send put there before.
     pub(super) fn looks_now(&self) -> bool {
         matches!(
             self,
-            Command::Recv { wait: false, .. } | Command::FillLane { wait: false } | Command::Events
+            Command::Recv { wait: false, .. }
+                | Command::FillLane { wait: false }
+                | Command::Events
+                | Command::Queued
         )
     }
 

@@ -73,7 +73,7 @@ pub(super) struct LaneCounts {
 #[derive(Debug, Default)]
 pub(super) struct Settle {
     /// Those of every thread: the command looks at what a socket has now
-    /// (a ZMQ_DONTWAIT receive, ZMQ_EVENTS), so while a ring holds a
+    /// (a ZMQ_DONTWAIT receive, ZMQ_EVENTS, `queued`), so while a ring holds a
     /// message no pump has taken, it yields once behind every task other
     /// threads woke (the pumps of the sends that returned before it).
     pub(super) others: bool,

@@ -182,11 +182,21 @@ impl<'a> RecvPump<'a> {
         self.readiness = Some(fd);
     }
 
-    /// A command is about to change the socket (a connect or disconnect
-    /// may queue a ROUTER_NOTIFY notice without a signal): until the pump
-    /// has looked again, a ZMQ_DONTWAIT receive asks.
-    pub(super) fn before_command(&self) {
+    /// A command came: every take the handle made before it is seen now
+    /// (the command's ring orders them), so their credits go back first,
+    /// and a count of what is queued leaves out what the handle has (the
+    /// last drive may have looked just before the take). The command may
+    /// change the socket (a connect or disconnect may queue a ROUTER_NOTIFY
+    /// notice without a signal): until the pump has looked again, a
+    /// ZMQ_DONTWAIT receive asks.
+    pub(super) fn before_command(&mut self) {
+        self.release_taken();
         self.caught_up.store(false, Ordering::Release);
+    }
+
+    /// Messages in the lane the handle has not taken yet.
+    pub(super) fn in_lane(&self) -> usize {
+        self.lane.len()
     }
 
     /// Whether the lane holds a message for the handle.

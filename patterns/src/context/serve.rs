@@ -92,7 +92,7 @@ pub(super) async fn socket(
         else {
             break;
         };
-        if let Some(recv_pump) = recv_pump.as_ref() {
+        if let Some(recv_pump) = recv_pump.as_mut() {
             recv_pump.before_command();
         }
         // Sends on other sockets that returned before this command was
@@ -160,6 +160,10 @@ pub(super) async fn socket(
                     dropped.retain(|at| !dropped_before.contains(at));
                 }
                 Reply::ReadinessFd(Ok(fd)) => recv_pump.signal_readiness(fd.clone()),
+                // Counted here, with the pipes, at one moment: the pump
+                // may move more into the lane before the handle reads the
+                // answer (counted in both then).
+                Reply::Queued((inbound, _)) => *inbound += recv_pump.in_lane(),
                 _ => {}
             }
         }
