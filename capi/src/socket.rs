@@ -45,7 +45,12 @@ pub(crate) struct SocketHandle {
     /// form its handshake needs, which for a secret key is not readable back.
     pub(crate) curve_keys: [[u8; 32]; 3],
     /// ZMQ_AFFINITY: the I/O threads (bit i: thread i) a tcp or ipc endpoint
-    /// may use; 0 is any. A context here has one, thread 0.
+    /// may use; 0 is any. Thread 0 is the context's thread, threads 1 to
+    /// IO_THREADS - 1 its IO cores: a PUB's or XPUB's first tcp or ipc bind
+    /// spreads its subscribers over the IO cores the mask names (none: they
+    /// stay on the context's thread); any other endpoint runs on the
+    /// context's thread, which a mask naming no existing thread refuses
+    /// (EMTHREAD), as libzmq's.
     pub(crate) affinity: u64,
     /// ROUTER_MANDATORY as last set: without it a ROUTER takes any routing
     /// id, so its first frame needs no question to the socket.
@@ -169,7 +174,7 @@ fn with_endpoint(
         let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
         if needs_io_thread
             && !ep.starts_with("inproc://")
-            && (!affinity_allows_a_thread(h.affinity) || h.context.io_threads() == 0)
+            && !affinity_allows_a_thread(h.affinity, h.context.io_threads())
         {
             return Err(EMTHREAD);
         }
@@ -178,10 +183,21 @@ fn with_endpoint(
     })
 }
 
-/// Whether ZMQ_AFFINITY `mask` names the context's one I/O thread (bit 0),
-/// or any (0).
-fn affinity_allows_a_thread(mask: u64) -> bool {
-    mask == 0 || mask & 1 != 0
+/// Whether ZMQ_AFFINITY `mask` names one of the context's `io_threads`
+/// I/O threads (bit i: thread i), or any (0) when there is one.
+fn affinity_allows_a_thread(mask: u64, io_threads: usize) -> bool {
+    let existing = match io_threads {
+        0 => 0,
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    };
+    existing != 0 && (mask == 0 || mask & existing != 0)
+}
+
+/// Whether ZMQ_AFFINITY `mask` lets IO core `core` (I/O thread `core` + 1)
+/// serve the socket's connections.
+fn affinity_names_core(mask: u64, core: usize) -> bool {
+    mask == 0 || (core < 63 && mask & (1u64 << (core + 1)) != 0)
 }
 
 /// `zmq_bind`. With ZMQ_USE_FD set, the first tcp or ipc bind takes over
@@ -222,14 +238,26 @@ pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
 
 /// With ZMQ_IO_THREADS over 1, a PUB or XPUB socket's first tcp or ipc
 /// bind spreads the connections it accepts over the context's IO cores
-/// (each core's ring sized by SNDHWM as set at this bind).
+/// that ZMQ_AFFINITY names (each core's ring sized by SNDHWM as set at
+/// this bind); a mask naming none of them leaves them on the context's
+/// thread.
 fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
     let publisher = matches!(h.socket.socket_type(), SocketType::Pub | SocketType::XPub);
     let network = ep.starts_with("tcp://") || ep.starts_with("ipc://");
     if h.spread || !publisher || !network {
         return Ok(());
     }
-    if let Some(cores) = h.context.io_cores()? {
+    let mask = h.affinity;
+    let cores = h.context.io_threads().saturating_sub(1);
+    if !(0..cores).any(|core| affinity_names_core(mask, core)) {
+        // None named: no IO core is started for this socket.
+        return Ok(());
+    }
+    let picked = h
+        .context
+        .io_cores()?
+        .and_then(|cores| cores.select(|core| affinity_names_core(mask, core)));
+    if let Some(cores) = picked {
         h.socket
             .spread_connections(&cores)
             .map_err(|e| errno_of(&e))?;

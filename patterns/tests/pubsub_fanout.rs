@@ -310,3 +310,42 @@ fn only_publishers_spread_and_only_once() {
         assert_eq!(p.io_core_statistics().unwrap().len(), 2);
     });
 }
+
+/// A set `IoCores::select` made serves the connections alone, and holds
+/// its cores: they run on after the full set is dropped.
+#[test]
+fn a_selected_set_of_cores_serves_alone() {
+    let cores = IoCores::start(vec![RuntimeBuilder::default(); 3]).unwrap();
+    let last_two = cores.select(|i| i >= 1).unwrap();
+    drop(cores);
+    run(|| async move {
+        let p = socket(SocketType::Pub, vec![]);
+        p.spread_connections(&last_two).unwrap();
+        let ep = bind(&p, Transport::Tcp);
+        let mut subs = Vec::new();
+        for _ in 0..4 {
+            let s = socket(SocketType::Sub, vec![sub("")]);
+            s.connect(&ep).unwrap();
+            subs.push(s);
+        }
+        until("four subscribers", || p.peer_count() == 4).await;
+        let stats = p.io_core_statistics().unwrap();
+        assert_eq!(
+            stats.iter().map(|s| s.connections).collect::<Vec<_>>(),
+            [2, 2],
+            "round-robin over the two cores picked"
+        );
+        // Each subscriber joins its core when its subscription arrives:
+        // publish until every one has heard something.
+        let mut heard = [false; 4];
+        while heard.iter().any(|h| !h) {
+            p.send(Bytes::from_static(b"hello")).await.unwrap();
+            for (i, s) in subs.iter().enumerate() {
+                while s.try_recv().is_ok() {
+                    heard[i] = true;
+                }
+            }
+            monocoque_runtime::sleep(Duration::from_millis(1)).await;
+        }
+    });
+}

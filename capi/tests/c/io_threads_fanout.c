@@ -1,7 +1,8 @@
 /* ZMQ_IO_THREADS: 0 leaves a context inproc only (EMTHREAD for tcp); the
    count is fixed by the first socket; zmq_init (n) sets it; with 3, a PUB's
    tcp bind starts two IO cores and its 2,000 subscribers (4,000 descriptors
-   with their connections' other ends) are all served. */
+   with their connections' other ends) are all served; ZMQ_AFFINITY picks
+   among the I/O threads. */
 #include "check.h"
 #include <dirent.h>
 #include <errno.h>
@@ -150,6 +151,45 @@ int main (void)
     zmq_stopwatch_stop (watch);
     CHECK (zmq_recv (secure, buf, sizeof buf, 0) == 6 && memcmp (buf, "sealed", 6) == 0);
     CHECK (zmq_close (secure) == 0 && zmq_close (pub) == 0);
+    CHECK (zmq_ctx_term (ctx) == 0);
+
+    /* ZMQ_AFFINITY names I/O threads: under IO_THREADS 3, thread 0 is the
+       context's, 1 and 2 its IO cores; a mask naming none of them is
+       EMTHREAD; a PUB whose mask names no IO core starts none (its
+       subscribers stay on the context's thread); one naming core 2 is
+       spread over it and serves its subscriber. */
+    ctx = zmq_init (3);
+    pub = zmq_socket (ctx, ZMQ_PUB);
+    uint64_t mask = 8;
+    CHECK (zmq_setsockopt (pub, ZMQ_AFFINITY, &mask, sizeof mask) == 0);
+    CHECK (zmq_bind (pub, "tcp://127.0.0.1:*") == -1 && zmq_errno () == EMTHREAD);
+    mask = 1;
+    CHECK (zmq_setsockopt (pub, ZMQ_AFFINITY, &mask, sizeof mask) == 0);
+    before = thread_count ();
+    CHECK (zmq_bind (pub, "tcp://127.0.0.1:*") == 0);
+    CHECK (thread_count () == before);
+    void *spread = zmq_socket (ctx, ZMQ_PUB);
+    mask = 4;
+    CHECK (zmq_setsockopt (spread, ZMQ_AFFINITY, &mask, sizeof mask) == 0);
+    CHECK (zmq_bind (spread, "tcp://127.0.0.1:*") == 0);
+    CHECK (thread_count () >= before + 2);
+    size = sizeof endpoint;
+    CHECK (zmq_getsockopt (spread, ZMQ_LAST_ENDPOINT, endpoint, &size) == 0);
+    void *listener = zmq_socket (ctx, ZMQ_SUB);
+    CHECK (zmq_setsockopt (listener, ZMQ_SUBSCRIBE, "", 0) == 0);
+    CHECK (zmq_connect (listener, endpoint) == 0);
+    watch = zmq_stopwatch_start ();
+    for (;;) {
+        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
+        CHECK (zmq_send (spread, "core 2", 6, 0) == 6);
+        zmq_pollitem_t item = {listener, 0, ZMQ_POLLIN, 0};
+        CHECK (zmq_poll (&item, 1, 10) >= 0);
+        if (item.revents & ZMQ_POLLIN)
+            break;
+    }
+    zmq_stopwatch_stop (watch);
+    CHECK (zmq_recv (listener, buf, sizeof buf, 0) == 6 && memcmp (buf, "core 2", 6) == 0);
+    CHECK (zmq_close (listener) == 0 && zmq_close (spread) == 0 && zmq_close (pub) == 0);
     CHECK (zmq_ctx_term (ctx) == 0);
     printf ("ok\n");
     return 0;

@@ -68,7 +68,9 @@ const NEW_LINKS_CAPACITY: usize = 64;
 /// ```
 #[derive(Clone)]
 pub struct IoCores {
-    inner: Arc<Vec<CoreThread>>,
+    /// Shared with the sets [`select`](IoCores::select) makes: a thread
+    /// runs while any set holds it.
+    inner: Arc<Vec<Arc<CoreThread>>>,
 }
 
 struct CoreThread {
@@ -105,9 +107,9 @@ impl IoCores {
                     message: e.to_string(),
                     kind: io::ErrorKind::Other,
                 })?;
-            cores.push(CoreThread {
+            cores.push(Arc::new(CoreThread {
                 new_links: Mutex::new(tx),
-            });
+            }));
         }
         Ok(IoCores {
             inner: Arc::new(cores),
@@ -122,6 +124,30 @@ impl IoCores {
     /// Always false: [`start`](Self::start) refuses an empty list.
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
+    }
+
+    /// The cores whose position (from 0) `pick` accepts, in order, as a
+    /// set of their own to spread a socket over (the C API's ZMQ_AFFINITY
+    /// names I/O threads this way); `None` if it accepts none.
+    ///
+    /// ```
+    /// use monocoque_patterns::IoCores;
+    /// use monocoque_runtime::RuntimeBuilder;
+    /// let cores = IoCores::start(vec![RuntimeBuilder::default(); 3]).unwrap();
+    /// assert_eq!(cores.select(|i| i != 1).unwrap().len(), 2);
+    /// assert!(cores.select(|_| false).is_none());
+    /// ```
+    pub fn select(&self, mut pick: impl FnMut(usize) -> bool) -> Option<IoCores> {
+        let picked: Vec<_> = self
+            .inner
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| pick(*i))
+            .map(|(_, core)| core.clone())
+            .collect();
+        (!picked.is_empty()).then(|| IoCores {
+            inner: Arc::new(picked),
+        })
     }
 
     /// One link per core for a new socket of `kind`.
