@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -204,6 +204,38 @@ fn affinity_names_core(mask: u64, core: usize) -> bool {
 /// that listening socket (and closes it with the endpoint, as libzmq).
 #[no_mangle]
 pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    // The descriptor lent to this bind, if it is the one that takes it.
+    let mut lent: Option<ListeningFd> = None;
+    let rc = bind_lending(s, endpoint, &mut lent);
+    if let Some(listening) = lent.filter(|_| rc != 0) {
+        give_back(s, &listening);
+    }
+    rc
+}
+
+/// A failed bind leaves ZMQ_USE_FD's descriptor to the application, open,
+/// as libzmq's does (it is only a number there until a listener takes it),
+/// unless the bind got as far as taking it.
+fn give_back(s: *mut c_void, listening: &ListeningFd) {
+    let Some(fd) = listening.reclaim() else {
+        return;
+    };
+    // Not closed: the application's again.
+    let _ = fd.into_raw_fd();
+    let _ = guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket.
+        let h = unsafe { socket(s)? };
+        h.use_fd.1 = false;
+        h.socket
+            .set_option(SocketOption::UseFd(None))
+            .map_err(|e| errno_of(&e))?;
+        Ok(0)
+    });
+}
+
+/// `zmq_bind`'s steps: lend ZMQ_USE_FD's descriptor (recorded in `lent`),
+/// spread a publisher over IO cores, bind.
+fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<ListeningFd>) -> c_int {
     let adopt = guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket and a C string.
         let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
@@ -215,9 +247,11 @@ pub extern "C" fn zmq_bind(s: *mut c_void, endpoint: *const c_char) -> c_int {
         // listening socket to the library at the bind, which closes it
         // with the endpoint; `taken` makes sure it is taken once.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let listening = ListeningFd::new(owned);
+        *lent = Some(listening.clone());
         h.use_fd.1 = true;
         h.socket
-            .set_option(SocketOption::UseFd(Some(ListeningFd::new(owned))))
+            .set_option(SocketOption::UseFd(Some(listening)))
             .map_err(|e| errno_of(&e))?;
         Ok(0)
     });

@@ -7,7 +7,7 @@
 //! descriptor is closed with the socket, as libzmq closes it. An ipc
 //! socket's file is the application's to remove.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 /// A listening descriptor waiting for a bind (see the module's doc). The
@@ -40,8 +40,22 @@ impl ListeningFd {
         self.raw
     }
 
-    /// The descriptor, for the bind that uses it (`None` once taken).
-    pub(crate) fn take(&self) -> Option<OwnedFd> {
+    /// The descriptor, for the bind that uses it, if `check` accepts it
+    /// (`None` once taken). A refused one stays here: a bind that fails
+    /// has not taken it, and [`reclaim`](Self::reclaim) gives it back.
+    pub(crate) fn take_checked(
+        &self,
+        check: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Option<std::io::Result<OwnedFd>> {
+        let mut slot = self.fd.lock().unwrap_or_else(|p| p.into_inner());
+        let checked = check(slot.as_ref()?.as_fd());
+        Some(checked.map(|()| slot.take().expect("checked above")))
+    }
+
+    /// The descriptor back, if no bind took it (`None` once one did): the
+    /// C API's ZMQ_USE_FD leaves it to the application when the bind
+    /// fails, as libzmq's does.
+    pub fn reclaim(&self) -> Option<OwnedFd> {
         self.fd.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }

@@ -72,12 +72,18 @@ fn a_descriptor_that_is_not_listening_is_refused_at_the_bind() {
     common::bounded_for(Duration::from_secs(60), || {
         let ctx = Context::new().unwrap();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let lent = ListeningFd::new(udp.into());
         let rep = ctx.socket(SocketType::Rep).unwrap();
-        rep.set_option(SocketOption::UseFd(Some(ListeningFd::new(udp.into()))))
+        rep.set_option(SocketOption::UseFd(Some(lent.clone())))
             .unwrap();
         let refused = rep.bind("tcp://127.0.0.1:0").unwrap_err();
         assert!(refused.to_string().contains("not a listening"), "{refused}");
-        // inproc takes no descriptor, and a later tcp bind makes its own.
+        // Refused, not taken: still open, the application's.
+        let back = std::net::UdpSocket::from(lent.reclaim().expect("not taken"));
+        assert_eq!(back.local_addr().unwrap(), addr);
+        // inproc takes no descriptor, and with none left a tcp bind makes
+        // its own.
         rep.bind("inproc://use-fd").unwrap();
         rep.bind("tcp://127.0.0.1:0").unwrap();
     });

@@ -4,6 +4,7 @@
 #include "check.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -133,6 +134,28 @@ int main (void)
     snprintf (expected, sizeof expected, "tcp://127.0.0.1:%d", ntohs (addr.sin_port));
     CHECK (strcmp (bound, expected) == 0);
     CHECK (get_int (pub, ZMQ_USE_FD) == made);
+
+    /* A bind that fails leaves USE_FD's descriptor open and the
+       application's, as libzmq's: here it is not listening yet (refused),
+       then AFFINITY names no I/O thread; once both are right, a bind takes
+       it. */
+    void *lender = zmq_socket (ctx, ZMQ_PULL);
+    CHECK (lender);
+    int idle = socket (AF_INET, SOCK_STREAM, 0);
+    CHECK (idle >= 0);
+    set_int (lender, ZMQ_USE_FD, idle);
+    CHECK (zmq_bind (lender, "tcp://127.0.0.1:1") == -1 && zmq_errno () == EINVAL);
+    CHECK (fcntl (idle, F_GETFD) != -1);
+    CHECK (listen (idle, 8) == 0);
+    uint64_t no_thread = 2;
+    CHECK (zmq_setsockopt (lender, ZMQ_AFFINITY, &no_thread, sizeof no_thread) == 0);
+    CHECK (zmq_bind (lender, "tcp://127.0.0.1:1") == -1 && zmq_errno () == EMTHREAD);
+    CHECK (fcntl (idle, F_GETFD) != -1);
+    CHECK (get_int (lender, ZMQ_USE_FD) == idle);
+    uint64_t any_thread = 0;
+    CHECK (zmq_setsockopt (lender, ZMQ_AFFINITY, &any_thread, sizeof any_thread) == 0);
+    CHECK (zmq_bind (lender, "tcp://127.0.0.1:1") == 0);
+    CHECK (zmq_close (lender) == 0);
 
     /* CURVE: the server flag, and each key as 32 bytes or Z85 with a NUL. */
     char public_text[41], secret_text[41];

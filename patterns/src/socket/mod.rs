@@ -298,17 +298,23 @@ impl Socket {
         };
         // ZMQ_USE_FD: the application's listening socket, for a tcp or
         // ipc bind (its address then names only the transport).
-        let adopted = match &ep {
-            Endpoint::Tcp { source: None, .. } | Endpoint::Ipc(_) => self
-                .shared
-                .state
-                .borrow()
-                .options
-                .use_fd
-                .as_ref()
-                .and_then(crate::ListeningFd::take),
-            _ => None,
-        };
+        // One that is not a listening socket of the transport is refused
+        // and left where it is: the bind has not taken it.
+        let adopted = {
+            let state = self.shared.state.borrow();
+            let use_fd = state.options.use_fd.as_ref();
+            match &ep {
+                Endpoint::Tcp { source: None, .. } => {
+                    use_fd.and_then(|l| l.take_checked(TcpListener::check_listener))
+                }
+                Endpoint::Ipc(_) => {
+                    use_fd.and_then(|l| l.take_checked(UnixListener::check_listener))
+                }
+                _ => None,
+            }
+        }
+        .transpose()
+        .map_err(io_err)?;
         let adopted_listener = adopted.is_some();
         let (resolved, listener) = match &ep {
             Endpoint::Tcp { source: None, .. } if adopted.is_some() => {

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::{TcpStream, TcpTuning};
 use crate::io::{nonblocking_sockets, sys, RawAddr, Source};
@@ -90,6 +90,32 @@ impl TcpListener {
     /// });
     /// ```
     pub fn from_listener(fd: OwnedFd) -> io::Result<TcpListener> {
+        TcpListener::check_listener(fd.as_fd())?;
+        // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
+        let std = std::net::TcpListener::from(fd);
+        std.set_nonblocking(nonblocking_sockets())?;
+        let fd = OwnedFd::from(std);
+        let local = sys::local_addr(fd.as_raw_fd())?;
+        Ok(TcpListener {
+            socket: Source::new(fd)?,
+            local,
+        })
+    }
+
+    /// Whether `fd` is a listening TCP socket, as
+    /// [`from_listener`](Self::from_listener) requires (`InvalidInput` if
+    /// not): a caller can ask before it gives the descriptor up, and keep
+    /// it when refused.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use monocoque_runtime::net::TcpListener;
+    /// let made = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// assert!(TcpListener::check_listener(made.as_fd()).is_ok());
+    /// let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// assert!(TcpListener::check_listener(udp.as_fd()).is_err());
+    /// ```
+    pub fn check_listener(fd: BorrowedFd<'_>) -> io::Result<()> {
         let raw = fd.as_raw_fd();
         let domain = sys::get_int_option(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
         let kind = sys::get_int_option(raw, libc::SOL_SOCKET, libc::SO_TYPE)?;
@@ -103,15 +129,7 @@ impl TcpListener {
                 "the descriptor is not a listening TCP socket",
             ));
         }
-        // io_uring arms its own poll on blocking sockets; epoll needs non-blocking ones.
-        let std = std::net::TcpListener::from(fd);
-        std.set_nonblocking(nonblocking_sockets())?;
-        let fd = OwnedFd::from(std);
-        let local = sys::local_addr(fd.as_raw_fd())?;
-        Ok(TcpListener {
-            socket: Source::new(fd)?,
-            local,
-        })
+        Ok(())
     }
 
     /// socket, SO_REUSEADDR, `tuning`, `prepare`, bind, listen.

@@ -84,20 +84,10 @@ impl UnixListener {
     /// file left to the caller. Refused (`InvalidInput`) unless it is a
     /// listening Unix stream socket.
     pub fn from_listener(fd: OwnedFd) -> io::Result<UnixListener> {
-        use std::os::fd::AsRawFd;
+        use std::os::fd::AsFd;
         use std::os::linux::net::SocketAddrExt;
         use std::os::unix::ffi::OsStrExt;
-        let raw = fd.as_raw_fd();
-        let option = |name| crate::io::sys::get_int_option(raw, libc::SOL_SOCKET, name);
-        if option(libc::SO_DOMAIN)? != libc::AF_UNIX
-            || option(libc::SO_TYPE)? != libc::SOCK_STREAM
-            || option(libc::SO_ACCEPTCONN)? != 1
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the descriptor is not a listening Unix stream socket",
-            ));
-        }
+        UnixListener::check_listener(fd.as_fd())?;
         let std = std::os::unix::net::UnixListener::from(fd);
         std.set_nonblocking(nonblocking_sockets())?;
         let address = std.local_addr()?;
@@ -115,6 +105,26 @@ impl UnixListener {
             path,
             unlink_on_drop: false,
         })
+    }
+
+    /// Whether `fd` is a listening Unix stream socket, as
+    /// [`from_listener`](Self::from_listener) requires (`InvalidInput` if
+    /// not): a caller can ask before it gives the descriptor up, and keep
+    /// it when refused.
+    pub fn check_listener(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let raw = fd.as_raw_fd();
+        let option = |name| crate::io::sys::get_int_option(raw, libc::SOL_SOCKET, name);
+        if option(libc::SO_DOMAIN)? != libc::AF_UNIX
+            || option(libc::SO_TYPE)? != libc::SOCK_STREAM
+            || option(libc::SO_ACCEPTCONN)? != 1
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the descriptor is not a listening Unix stream socket",
+            ));
+        }
+        Ok(())
     }
 
     /// The path bound.
