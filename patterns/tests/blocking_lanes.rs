@@ -387,27 +387,34 @@ fn the_receive_lane_keeps_libzmqs_hwm_counts() {
     bounded(|| {
         let ctx = Context::new().unwrap();
         let (pull, push) = inproc_pull_push(&ctx, 4, 3);
-        let fill = send_until_refused;
-        assert_eq!(fill(&push, 0), 7, "SNDHWM + RCVHWM before any receive");
-        for i in 0..4u32 {
-            assert_eq!(pull.recv().unwrap()[0], number(i));
-        }
-        // The credits come back as the context sees the takes (libzmq's,
-        // too, travel as a command): four more go in, never a fifth.
-        let start = std::time::Instant::now();
-        let mut more = 0;
-        while more < 4 {
-            more += fill(&push, 7 + more);
-            assert!(start.elapsed() < Duration::from_secs(10), "{more} more");
-            thread::yield_now();
-        }
-        assert_eq!(more, 4, "as many more as were received");
-        assert!(push.try_send("one too many").is_err());
-        for i in 4..11u32 {
-            assert_eq!(pull.recv().unwrap()[0], number(i), "in order");
-        }
-        assert!(matches!(pull.try_recv(), Err(Error::WouldBlock(_))));
+        room_comes_back_as_received(&push, &pull);
     });
+}
+
+/// `sender` (SNDHWM 3, its sends refused at the HWM) and `receiver`
+/// (RCVHWM 4) over inproc: 7 go in before any receive; after 4 received,
+/// exactly 4 more, never a fifth; all arrive in order.
+fn room_comes_back_as_received(sender: &BlockingSocket, receiver: &BlockingSocket) {
+    let fill = send_until_refused;
+    assert_eq!(fill(sender, 0), 7, "SNDHWM + RCVHWM before any receive");
+    for i in 0..4u32 {
+        assert_eq!(receiver.recv().unwrap()[0], number(i));
+    }
+    // The credits come back as the context sees the takes (libzmq's,
+    // too, travel as a command): four more go in, never a fifth.
+    let start = std::time::Instant::now();
+    let mut more = 0;
+    while more < 4 {
+        more += fill(sender, 7 + more);
+        assert!(start.elapsed() < Duration::from_secs(10), "{more} more");
+        thread::yield_now();
+    }
+    assert_eq!(more, 4, "as many more as were received");
+    assert!(sender.try_send("one too many").is_err());
+    for i in 4..11u32 {
+        assert_eq!(receiver.recv().unwrap()[0], number(i), "in order");
+    }
+    assert!(matches!(receiver.try_recv(), Err(Error::WouldBlock(_))));
 }
 
 /// With several peers the next message is the fair queue's choice when
@@ -560,24 +567,7 @@ fn a_sub_keeps_libzmqs_hwm_counts() {
         let ctx = Context::new().unwrap();
         let (xpub, sub) = xpub_and_sub(&ctx, Transport::Inproc, 3, 4);
         xpub.set_option(SocketOption::XpubNodrop(true)).unwrap();
-        let fill = send_until_refused;
-        assert_eq!(fill(&xpub, 0), 7, "SNDHWM + RCVHWM before any receive");
-        for i in 0..4u32 {
-            assert_eq!(sub.recv().unwrap()[0], number(i));
-        }
-        let start = std::time::Instant::now();
-        let mut more = 0;
-        while more < 4 {
-            more += fill(&xpub, 7 + more);
-            assert!(start.elapsed() < Duration::from_secs(10), "{more} more");
-            thread::yield_now();
-        }
-        assert_eq!(more, 4, "as many more as were received");
-        assert!(xpub.try_send("one too many").is_err());
-        for i in 4..11u32 {
-            assert_eq!(sub.recv().unwrap()[0], number(i), "in order");
-        }
-        assert!(matches!(sub.try_recv(), Err(Error::WouldBlock(_))));
+        room_comes_back_as_received(&xpub, &sub);
     });
 }
 

@@ -24,6 +24,24 @@ static int thread_count (void)
     return n;
 }
 
+/* Publishes `text` (6 bytes) on `pub` until `sub` has it (a subscriber
+   joins when its subscription arrives), within 30 s, then receives it. */
+static void publish_until_heard (void *pub, void *sub, const char *text)
+{
+    void *watch = zmq_stopwatch_start ();
+    for (;;) {
+        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
+        CHECK (zmq_send (pub, text, 6, 0) == 6);
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        CHECK (zmq_poll (&item, 1, 10) >= 0);
+        if (item.revents & ZMQ_POLLIN)
+            break;
+    }
+    zmq_stopwatch_stop (watch);
+    char buf[16];
+    CHECK (zmq_recv (sub, buf, sizeof buf, 0) == 6 && memcmp (buf, text, 6) == 0);
+}
+
 int main (void)
 {
     print_library ();
@@ -139,17 +157,7 @@ int main (void)
     CHECK (zmq_setsockopt (secure, ZMQ_CURVE_SECRETKEY, client_secret, 40) == 0);
     CHECK (zmq_setsockopt (secure, ZMQ_SUBSCRIBE, "", 0) == 0);
     CHECK (zmq_connect (secure, endpoint) == 0);
-    watch = zmq_stopwatch_start ();
-    for (;;) {
-        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
-        CHECK (zmq_send (pub, "sealed", 6, 0) == 6);
-        zmq_pollitem_t item = {secure, 0, ZMQ_POLLIN, 0};
-        CHECK (zmq_poll (&item, 1, 10) >= 0);
-        if (item.revents & ZMQ_POLLIN)
-            break;
-    }
-    zmq_stopwatch_stop (watch);
-    CHECK (zmq_recv (secure, buf, sizeof buf, 0) == 6 && memcmp (buf, "sealed", 6) == 0);
+    publish_until_heard (pub, secure, "sealed");
     CHECK (zmq_close (secure) == 0 && zmq_close (pub) == 0);
     CHECK (zmq_ctx_term (ctx) == 0);
 
@@ -178,17 +186,7 @@ int main (void)
     void *listener = zmq_socket (ctx, ZMQ_SUB);
     CHECK (zmq_setsockopt (listener, ZMQ_SUBSCRIBE, "", 0) == 0);
     CHECK (zmq_connect (listener, endpoint) == 0);
-    watch = zmq_stopwatch_start ();
-    for (;;) {
-        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
-        CHECK (zmq_send (spread, "core 2", 6, 0) == 6);
-        zmq_pollitem_t item = {listener, 0, ZMQ_POLLIN, 0};
-        CHECK (zmq_poll (&item, 1, 10) >= 0);
-        if (item.revents & ZMQ_POLLIN)
-            break;
-    }
-    zmq_stopwatch_stop (watch);
-    CHECK (zmq_recv (listener, buf, sizeof buf, 0) == 6 && memcmp (buf, "core 2", 6) == 0);
+    publish_until_heard (spread, listener, "core 2");
     CHECK (zmq_close (listener) == 0 && zmq_close (spread) == 0 && zmq_close (pub) == 0);
     CHECK (zmq_ctx_term (ctx) == 0);
     printf ("ok\n");
