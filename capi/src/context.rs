@@ -231,7 +231,8 @@ pub extern "C" fn zmq_ctx_shutdown(ctx: *mut c_void) -> c_int {
 }
 
 /// `zmq_ctx_term`: shuts the context down, waits until every socket is
-/// closed, then until what they queued has left (LINGER), and frees it.
+/// closed, then until what they queued has left (LINGER), and frees it;
+/// its threads (the context's, the IO cores) have ended when it returns.
 #[no_mangle]
 pub extern "C" fn zmq_ctx_term(ctx: *mut c_void) -> c_int {
     guarded(-1, || {
@@ -251,9 +252,14 @@ pub extern "C" fn zmq_ctx_term(ctx: *mut c_void) -> c_int {
         let mut handle = unsafe { Box::from_raw(ctx.cast::<ContextHandle>()) };
         handle.tag = 0;
         drop(handle);
+        let io_cores = shared.state().io_cores.take();
         // The last reference: dropping it joins the context's thread, which
         // ends once every socket has lingered.
         drop(shared);
+        // As libzmq's term joins its I/O threads: none outlives the call.
+        if let Some(cores) = io_cores {
+            cores.join();
+        }
         Ok(0)
     })
 }

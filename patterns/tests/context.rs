@@ -295,6 +295,41 @@ fn the_last_drop_waits_for_lingering_messages() {
     });
 }
 
+/// The `zmq` crate's `test_conflating_receiver`: a PUSH sending as fast as
+/// it can to a conflating PULL on the same context is closed (LINGER -1),
+/// then at once the PULL, then the context. libzmq writes what the PUSH
+/// still queued before the PULL's connection goes, so the context ends;
+/// a PUSH left with messages and no peer would wait for it forever.
+#[test]
+fn a_lingering_push_flushes_before_a_later_close_of_its_peer() {
+    bounded(|| {
+        for _ in 0..20 {
+            let ctx = Context::new().unwrap();
+            let pull = ctx.socket(SocketType::Pull).unwrap();
+            let endpoint = bind(&pull, Transport::Tcp);
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let sender = {
+                let (ctx, stop) = (ctx.clone(), stop.clone());
+                thread::spawn(move || {
+                    let push = ctx.socket(SocketType::Push).unwrap();
+                    push.connect(&endpoint).unwrap();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        push.send("bar").unwrap();
+                    }
+                })
+            };
+            pull.set_option(SocketOption::Conflate(true)).unwrap();
+            for _ in 0..100 {
+                assert_eq!(&pull.recv().unwrap()[0][..], b"bar");
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            sender.join().unwrap();
+            drop(pull);
+            drop(ctx);
+        }
+    });
+}
+
 #[test]
 fn linger_zero_lets_the_context_end_with_undeliverable_messages() {
     bounded(|| {

@@ -14,6 +14,7 @@
 //! is using (see the crate README).
 #![warn(missing_docs)]
 
+mod after_io_turn;
 mod driver;
 mod error;
 mod event_fd;
@@ -34,6 +35,7 @@ mod wait_strategy;
 mod wake;
 mod yield_now;
 
+pub use after_io_turn::{after_io_turn, AfterIoTurn};
 pub use driver::DriverKind;
 pub use error::{Error, Result};
 pub use event_fd::EventFd;

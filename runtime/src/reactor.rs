@@ -8,10 +8,11 @@
 //!  driver turn: submit queued operations; wait as the strategy says
 //!               (not at all if work is ready; else until the next timer,
 //!                a completion, or a wake-up from another thread)
+//!  wake the tasks waiting for a driver turn (`after_io_turn`)
 //!  if a timer is armed: read the clock once, fire due timers
 //! ```
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,10 @@ pub(crate) struct Reactor {
     pub(crate) send_zc_threshold: Option<usize>,
     /// How long an idle loop polls on before it parks.
     pub(crate) spin_before_park: Duration,
+    /// Driver turns so far.
+    io_turns: Cell<u64>,
+    /// Tasks waiting for the next driver turn; woken after it.
+    turn_waiters: RefCell<Vec<Waker>>,
 }
 
 thread_local! {
@@ -122,7 +127,19 @@ impl Reactor {
             pool,
             send_zc_threshold,
             spin_before_park,
+            io_turns: Cell::new(0),
+            turn_waiters: RefCell::new(Vec::new()),
         }))
+    }
+
+    /// Driver turns so far (what a turn waiter compares).
+    pub(crate) fn io_turns(&self) -> u64 {
+        self.io_turns.get()
+    }
+
+    /// Wakes `waker` after the next driver turn.
+    pub(crate) fn wake_after_io_turn(&self, waker: &Waker) {
+        self.turn_waiters.borrow_mut().push(waker.clone());
     }
 
     pub(crate) fn kind(&self) -> DriverKind {
@@ -167,9 +184,11 @@ impl Reactor {
                 executor::clear_deferral();
             }
             ran += self.shared.run_ready(BUDGET);
+            // A turn waiter needs the turn itself, not an event: no parking.
             let busy = main.woken.load(Ordering::SeqCst)
                 || self.shared.has_local()
-                || self.shared.has_remote();
+                || self.shared.has_remote()
+                || !self.turn_waiters.borrow().is_empty();
             if ran > 0 || busy {
                 idle.worked();
             }
@@ -190,6 +209,12 @@ impl Reactor {
             {
                 panic!("the {} driver failed: {e}", self.kind().name());
             }
+            self.io_turns.set(self.io_turns.get() + 1);
+            if !self.turn_waiters.borrow().is_empty() {
+                // Taken first: a waiter woken here may wait for the next turn.
+                let waiters = std::mem::take(&mut *self.turn_waiters.borrow_mut());
+                waiters.into_iter().for_each(Waker::wake);
+            }
             // Read the clock only when a timer could be due: in a busy-poll spin
             // the read is a measurable share of the loop (perf: 4 %).
             let mut timers = self.timers.borrow_mut();
@@ -206,12 +231,15 @@ impl Reactor {
             self.shared.drain();
             let wakers: Vec<Waker> = self.driver.borrow_mut().take_wakers();
             let timers = std::mem::take(&mut *self.timers.borrow_mut());
+            let waiters = std::mem::take(&mut *self.turn_waiters.borrow_mut());
             let idle = wakers.is_empty()
                 && timers.is_empty()
+                && waiters.is_empty()
                 && !self.shared.has_local()
                 && !self.shared.has_remote();
             drop(wakers);
             drop(timers);
+            drop(waiters);
             if idle {
                 break;
             }

@@ -11,8 +11,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Completes on its second poll: the first wakes the task and returns
-/// `Pending`, which lets every other ready task run and the driver reap its
-/// completions before this task continues.
+/// `Pending`, which lets every other ready task run before this task
+/// continues; the driver reaps its completions between the two only when
+/// the run's budget ran out. To wait for the driver's turn, use
+/// [`after_io_turn`](crate::after_io_turn).
 ///
 /// ```
 /// let rt = monocoque_runtime::Runtime::builder().build().unwrap();

@@ -63,6 +63,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use monocoque_runtime::{after_io_turn, AfterIoTurn};
 use monocoque_zmtp::{AuthDecision, Event, Msg, PeerInfo, Session, SessionState};
 
 use io_slots::{IoSlots, StreamOps};
@@ -178,6 +179,9 @@ struct Engine {
     zap: ZapFacts,
     /// CONNECT_ROUTING_ID: reported as the peer's identity instead of its own.
     peer_routing_id: Option<Bytes>,
+    /// While the closing owner's connection, all written, waits one driver
+    /// turn before it ends (`drive_release`).
+    close_grace: Option<AfterIoTurn>,
 }
 
 /// How an engine's client is admitted, fixed when the connection starts
@@ -204,7 +208,7 @@ impl Driven for Engine {
         let mut progress = self.drive_decode(cx, io)?;
         progress |= self.drive_outbound(cx, io);
         progress |= self.drive_write(cx, io)?;
-        self.drive_release(io)?;
+        self.drive_release(cx, io)?;
         progress |= self.drive_read(cx, io)?;
         progress |= self.drive_timers(cx, io);
         progress |= self.drive_admission(cx);
@@ -264,6 +268,7 @@ impl Engine {
             admission: None,
             zap,
             peer_routing_id,
+            close_grace: None,
         })
     }
 
@@ -398,13 +403,34 @@ impl Engine {
 
     /// Phase 4: ends the connection once the owner let go of the pipe (and
     /// everything queued to it is written), or its linger ran out.
-    fn drive_release(&self, io: &impl StreamOps) -> Result<(), EngineEnd> {
+    ///
+    /// A closing owner's connection ends one driver turn after it has
+    /// nothing left to write, not in the run of tasks that notices: a
+    /// socket on this thread closed just before (its LINGER flushing to
+    /// this very connection) may have a write queued or in flight in that
+    /// run, and the close would reset the connection under it. libzmq's
+    /// close reaches the connection through its reaper and I/O threads, by
+    /// which time such a write has gone; a peer that closes a PUSH then at
+    /// once its PULL relies on that.
+    fn drive_release(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &impl StreamOps,
+    ) -> Result<(), EngineEnd> {
         let idle = !io.writing() && !self.session.wants_write();
         let lifecycle = self.owner.lifecycle();
         match &self.attached {
             Some(a) => {
                 let out = a.outbound.borrow();
                 if out.writer_gone() && out.is_empty() && idle {
+                    if lifecycle.is_closing()
+                        && !self
+                            .close_grace
+                            .get_or_insert_with(after_io_turn)
+                            .poll_passed(cx)
+                    {
+                        return Ok(());
+                    }
                     return Err(EngineEnd::Released);
                 }
                 if a.inbound.borrow().reader_gone() && !lifecycle.is_closing() {
@@ -491,9 +517,13 @@ impl Engine {
     /// owner closes, its linger deadline.
     fn drive_timers(&mut self, cx: &mut Context<'_>, io: &mut impl StreamOps) -> bool {
         let lifecycle = self.owner.lifecycle();
+        // Once all is written and the end only waits for its turn, the
+        // linger has nothing left to bound (a passed deadline would fire
+        // at every poll).
+        let lingering = lifecycle.is_closing() && self.close_grace.is_none();
         let deadline = match (self.session.poll_timeout(), lifecycle.deadline()) {
-            (Some(a), Some(b)) if lifecycle.is_closing() => Some(a.min(b)),
-            (None, Some(b)) if lifecycle.is_closing() => Some(b),
+            (Some(a), Some(b)) if lingering => Some(a.min(b)),
+            (None, Some(b)) if lingering => Some(b),
             (a, _) => a,
         };
         if io.poll_timer(cx, deadline) {

@@ -77,6 +77,8 @@ struct CoreThread {
     /// New links for this core; sockets on any thread add them, hence the lock
     /// (taken once per `spread_connections`, never per message).
     new_links: Mutex<spsc::Sender<CoreEnd>>,
+    /// The thread, for [`IoCores::join`].
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for IoCores {
@@ -100,7 +102,7 @@ impl IoCores {
         let mut cores = Vec::with_capacity(builders.len());
         for (i, builder) in builders.iter().enumerate() {
             let (tx, rx) = spsc::channel(NEW_LINKS_CAPACITY);
-            builder
+            let thread = builder
                 .spawn_thread(&format!("monocoque-io-{i}"), move || serve(rx))
                 .map_err(|e| Error::Io {
                     context: format!("start IO core {i}"),
@@ -109,11 +111,39 @@ impl IoCores {
                 })?;
             cores.push(Arc::new(CoreThread {
                 new_links: Mutex::new(tx),
+                thread,
             }));
         }
         Ok(IoCores {
             inner: Arc::new(cores),
         })
+    }
+
+    /// Drops this handle and waits for the threads of the cores no other
+    /// handle (a clone, or a set [`select`](Self::select) made) still
+    /// holds: each ends once its sockets have closed and finished
+    /// lingering. What libzmq's zmq_ctx_term does with its I/O threads; a
+    /// core another handle holds is left running.
+    ///
+    /// ```
+    /// use monocoque_patterns::IoCores;
+    /// use monocoque_runtime::RuntimeBuilder;
+    /// let cores = IoCores::start(vec![RuntimeBuilder::default(); 2]).unwrap();
+    /// cores.join();
+    /// ```
+    pub fn join(self) {
+        let Ok(cores) = Arc::try_unwrap(self.inner) else {
+            return;
+        };
+        for core in cores {
+            if let Ok(CoreThread { new_links, thread }) = Arc::try_unwrap(core) {
+                // Its serve task ends when no more links can come.
+                drop(new_links);
+                if thread.join().is_err() {
+                    tracing::error!("an IO core's thread panicked");
+                }
+            }
+        }
     }
 
     /// The number of IO cores.

@@ -468,6 +468,17 @@ impl UringDriver {
         tracing::warn!("io_uring submission queue not drained after cancelling an operation");
     }
 
+    /// Hands what is queued to the kernel before a descriptor closes: a send
+    /// another task queued earlier in this run (to a peer on this thread,
+    /// say) then reaches the kernel before the close can reset the peer's
+    /// connection, as it would have on the epoll driver, which writes at
+    /// once. Nothing to do (no syscall) when the queue is empty.
+    pub(crate) fn submit_before_close(&mut self) {
+        if !self.ring.submission().is_empty() {
+            self.flush_submissions();
+        }
+    }
+
     /// Submits what is queued and runs pending completion work without waiting
     /// (GETEVENTS with min_complete 0: a DEFER_TASKRUN ring posts completions
     /// only then).

@@ -101,8 +101,10 @@ impl Source {
     }
 }
 
-/// The close: cancels the multishot operation armed on the socket (io_uring)
-/// or removes the registration (epoll), then closes the descriptor.
+/// The close: cancels the multishot operation armed on the socket and
+/// submits what is queued (io_uring: operations queued before the close
+/// reach the kernel before it), or removes the registration (epoll); then
+/// closes the descriptor.
 impl Drop for Source {
     fn drop(&mut self) {
         if let Some(key) = self.multishot.take() {
@@ -110,6 +112,15 @@ impl Drop for Source {
                 if let Ok(mut d) = r.driver.try_borrow_mut() {
                     if let Driver::Uring(u) = &mut *d {
                         u.cancel_multi(key);
+                    }
+                }
+            });
+        }
+        if self.kind == DriverKind::Uring {
+            reactor::try_with(|r| {
+                if let Ok(mut d) = r.driver.try_borrow_mut() {
+                    if let Driver::Uring(u) = &mut *d {
+                        u.submit_before_close();
                     }
                 }
             });
