@@ -12,7 +12,9 @@
 //! once the handshake completes, and how the connection ended. It never
 //! touches the owner's state.
 //!
-//! Each turn runs seven phases, in this order, until none makes progress:
+//! Each turn runs seven phases, in this order; a poll runs turns until none
+//! makes progress, or [`TURNS_PER_POLL`] have run (then the engine goes
+//! behind the thread's other ready tasks):
 //!
 //! 1. **decode** ([`Engine::drive_decode`]): events the session decoded go
 //!    to the pipe while the inbound queue has room (RCVHWM);
@@ -113,19 +115,31 @@ trait Driven {
 }
 
 /// Turns until no phase makes progress (`Pending`) or the connection ends.
+/// Turns one poll of an engine runs before it lets the thread's other tasks
+/// go first. On epoll a read completes at once while the kernel holds data,
+/// so without a bound a peer that floods keeps its engine decoding the
+/// socket's whole buffer (megabytes of small messages: a conflating PULL
+/// answered each receive in milliseconds) while every other connection and
+/// command of the thread waits. io_uring hands over what arrived per driver
+/// turn, which bounds it there already.
+const TURNS_PER_POLL: usize = 32;
+
 fn poll_turns(
     engine: &mut impl Driven,
     cx: &mut Context<'_>,
     io: &mut impl StreamOps,
 ) -> Poll<EngineEnd> {
     engine.register(cx);
-    loop {
+    for _ in 0..TURNS_PER_POLL {
         match engine.turn(cx, io) {
             Ok(true) => continue,
             Ok(false) => return Poll::Pending,
             Err(end) => return Poll::Ready(end),
         }
     }
+    // More to do: behind the tasks already ready.
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// Drives `engine` over `stream` until it ends. What is still in flight is
