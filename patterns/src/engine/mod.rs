@@ -14,7 +14,8 @@
 //!
 //! Each turn runs seven phases, in this order; a poll runs turns until none
 //! makes progress, or [`TURNS_PER_POLL`] have run (then the engine goes
-//! behind the thread's other ready tasks):
+//! behind the thread's other ready tasks, those other threads woke
+//! included):
 //!
 //! 1. **decode** ([`Engine::drive_decode`]): events the session decoded go
 //!    to the pipe while the inbound queue has room (RCVHWM);
@@ -137,8 +138,10 @@ fn poll_turns(
             Err(end) => return Poll::Ready(end),
         }
     }
-    // More to do: behind the tasks already ready.
-    cx.waker().wake_by_ref();
+    // More to do: behind every task already ready, those other threads
+    // woke (the application's commands) included; a local wake would run
+    // before them at every turn for as long as the flood lasts.
+    monocoque_runtime::wake_behind_remote(cx.waker());
     Poll::Pending
 }
 

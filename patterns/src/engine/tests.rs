@@ -375,7 +375,8 @@ fn a_full_inbound_queue_holds_the_rest_until_the_owner_reads() {
 #[test]
 fn a_flooding_peer_lets_the_threads_other_tasks_run_between_polls() {
     // The in-memory stream, like epoll, completes a read at once while data
-    // waits: one poll must not decode the whole flood.
+    // waits: one poll must not decode the whole flood, and the engine's next
+    // poll goes behind tasks other threads woke (an application's command).
     runtime().block_on(async {
         let owner = Rc::new(Recorder::default());
         let (engine, mut peer, signals) =
@@ -385,6 +386,14 @@ fn a_flooding_peer_lets_the_threads_other_tasks_run_between_polls() {
             Event::HandshakeSucceeded(_)
         ));
         let pipe = owner.attached().await;
+        let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<()>(1);
+        let wire = peer.wire.clone();
+        let other = spawn(async move {
+            rx.recv().await;
+            wire.borrow().to_engine.len()
+        });
+        // `other` runs and waits on its ring.
+        monocoque_runtime::yield_now().await;
         const FLOOD: u32 = 1_000;
         for i in 0..FLOOD {
             peer.session
@@ -392,10 +401,15 @@ fn a_flooding_peer_lets_the_threads_other_tasks_run_between_polls() {
                 .unwrap();
             peer.flush();
         }
-        // Spawned after the flush woke the engine: queued behind it.
-        let wire = peer.wire.clone();
-        let left = spawn(async move { wire.borrow().to_engine.len() }).await;
-        assert!(left > 0, "one poll of the engine read the whole flood");
+        // Woken from another thread while the engine is queued here.
+        std::thread::spawn(move || tx.send_blocking(()).unwrap())
+            .join()
+            .unwrap();
+        let left = other.await;
+        assert!(
+            left > 0,
+            "the engine read the whole flood before the other task ran"
+        );
         // All of it still arrives, in order.
         let mut next = 0u32;
         while next < FLOOD {
