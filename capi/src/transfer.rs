@@ -114,6 +114,13 @@ pub(crate) fn send_frame(
 /// answered at the last frame, and an XPUB under XPUB_NODROP waits there.
 fn first_frame_refused(h: &SocketHandle, kind: SocketType, dontwait: bool) -> Option<Errno> {
     if dontwait {
+        // What the last ZMQ_DONTWAIT send's answer left, while it holds
+        // (libzmq's first frame looks at its pipes without asking either).
+        match h.socket.known_room() {
+            Some(true) => return None,
+            Some(false) => return Some(libc::EAGAIN),
+            None => {}
+        }
         return match h.socket.events() {
             Ok(events) if events.contains(Events::POLLOUT) => None,
             Ok(_) => Some(libc::EAGAIN),

@@ -15,6 +15,7 @@ use monocoque_zmtp::{Msg, SocketType};
 use super::command::{expect_reply, Command, Received, Reply, Request};
 use super::lanes::{self, LaneSender, Turn};
 use super::receive_lane::RecvLaneHandle;
+use super::send_credit::{Credits, Verdict};
 use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
 use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
@@ -60,6 +61,10 @@ pub struct BlockingSocket {
     /// take, unless XPUB_NODROP): ZMQ_DONTWAIT, or SNDTIMEO 0, changes
     /// nothing, so such a send takes the send lane too.
     sends_never_wait: Cell<bool>,
+    /// The room the context's thread reported at its last answer to a
+    /// ZMQ_DONTWAIT send or route check, which the next ones count on
+    /// (`send_credit.rs`).
+    credits: RefCell<Credits>,
     /// The readiness descriptor, once asked for (kept open while the
     /// handle lives).
     readiness: OnceCell<Arc<EventFd>>,
@@ -145,6 +150,7 @@ impl BlockingSocket {
             turn: Turn::of(kind),
             sndtimeo_zero: Cell::new(false),
             sends_never_wait: Cell::new(lanes::sends_never_wait(kind, false)),
+            credits: RefCell::new(Credits::default()),
             readiness: OnceCell::new(),
             _context: context,
         }
@@ -156,6 +162,14 @@ impl BlockingSocket {
         // message, which the short cuts (lanes.rs) have already seen.
         if command.fails_after_shutdown() && self._context.is_shut_down() {
             return Err(Error::Terminated);
+        }
+        // Any other command is where libzmq's application thread would
+        // process its commands: the next ZMQ_DONTWAIT send asks afresh.
+        if !matches!(
+            command,
+            Command::Send { wait: false, .. } | Command::CheckRoute(_)
+        ) {
+            self.credits.borrow_mut().forget();
         }
         let request = Request {
             command,
@@ -357,7 +371,12 @@ impl BlockingSocket {
         // An empty message is refused by the socket: a command says so.
         let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
         let exact = self.sndtimeo_zero.get() && !self.sends_never_wait.get();
-        if !in_turn || exact || msg.is_empty() || self._context.is_shut_down() {
+        if !in_turn
+            || exact
+            || msg.is_empty()
+            || !lanes::blocking_sends_take_lane(self.kind)
+            || self._context.is_shut_down()
+        {
             return Err(msg);
         }
         let mut rings = self.rings.borrow_mut();
@@ -366,6 +385,8 @@ impl BlockingSocket {
         };
         lane.offer(msg, self.sends_never_wait.get())?;
         drop(rings);
+        // A blocking send uses room no credit counted.
+        self.credits.borrow_mut().forget();
         self.sent();
         Ok(())
     }
@@ -416,6 +437,34 @@ impl BlockingSocket {
     /// Sends without waiting (ZMQ_DONTWAIT): [`Error::WouldBlock`] where
     /// `send` would wait. On a socket whose sends never wait (PUB, XPUB
     /// without XPUB_NODROP, XSUB) it is `send`, through the send lane.
+    ///
+    /// As libzmq's, it counts on the room the socket had when it last
+    /// looked (`send_credit.rs`): on PUSH, DEALER, PAIR and XPUB under
+    /// XPUB_NODROP, the answer to one such send says how many more the
+    /// socket surely takes, and those go without asking the context's
+    /// thread; once they are spent, a send within a millisecond of the
+    /// last fails with [`Error::WouldBlock`] without asking, as libzmq's
+    /// application thread learns of its pipes' progress at most once a
+    /// millisecond in a run of sends. A pause as long, or any other call
+    /// (a blocking send, [`events`](Self::events), [`poll`](crate::poll),
+    /// a receive that asks), looks afresh.
+    ///
+    /// ```
+    /// use monocoque_patterns::{Context, Error, SocketOption};
+    /// use monocoque_zmtp::SocketType;
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.set_option(SocketOption::RcvHwm(2)).unwrap();
+    /// pull.bind("inproc://try-send-doc").unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.set_option(SocketOption::SndHwm(2)).unwrap();
+    /// push.connect("inproc://try-send-doc").unwrap();
+    /// // inproc: SNDHWM + RCVHWM, then EAGAIN while nobody receives.
+    /// for _ in 0..4 {
+    ///     push.try_send("job").unwrap();
+    /// }
+    /// assert!(matches!(push.try_send("job"), Err(Error::WouldBlock(_))));
+    /// ```
     pub fn try_send(&self, msg: impl Into<Msg>) -> Result<()> {
         if self._context.is_shut_down() {
             return Err(Error::Terminated);
@@ -426,11 +475,77 @@ impl BlockingSocket {
                 Ok(()) => return Ok(()),
                 Err(back) => msg = back,
             }
+        } else if !msg.is_empty() {
+            let verdict = self.credits.borrow().send_verdict();
+            match verdict {
+                Verdict::Room => match self.offer_on_credit(msg) {
+                    Ok(()) => {
+                        self.credits.borrow_mut().spend_send();
+                        return Ok(());
+                    }
+                    Err(back) => msg = back,
+                },
+                Verdict::Spent => {
+                    return Err(Error::WouldBlock(
+                        "the socket had no room when it last looked (less than 1 ms ago)",
+                    ))
+                }
+                Verdict::Ask => {}
+            }
         }
-        let command = Command::Send { msg, wait: false };
-        let sent = self.call(command);
+        let routed_to = match self.kind {
+            // A routing id alone is refused by the socket: it asks.
+            SocketType::Router if msg.len() > 1 => msg.frames().first().cloned(),
+            _ => None,
+        };
+        if let Some(id) = &routed_to {
+            // The route check of the message's first frame counted room
+            // there: the socket surely takes it.
+            if self.credits.borrow().route_verdict(id) == Verdict::Room {
+                match self.offer_on_credit(msg) {
+                    Ok(()) => {
+                        self.credits.borrow_mut().sent_routed(id);
+                        return Ok(());
+                    }
+                    Err(back) => msg = back,
+                }
+            }
+        }
+        let sent = self.call(Command::Send { msg, wait: false });
         self.sent();
-        expect_reply!(sent?, Done)
+        let answer = expect_reply!(sent?, Credit);
+        let mut credits = self.credits.borrow_mut();
+        credits.answered_send(&answer);
+        if let (Ok(_), Some(id)) = (&answer, routed_to) {
+            credits.sent_routed(&id);
+        }
+        answer.map(|_| ())
+    }
+
+    /// A ZMQ_DONTWAIT send the socket surely takes (its credit says so):
+    /// into the send lane, or handed back if the lane is shut. A full lane
+    /// is waited on, for the context's thread only: it drains a lane whose
+    /// socket takes the messages (asking instead would wait behind the
+    /// same messages, and look afresh, as libzmq's sends do not).
+    fn offer_on_credit(&self, msg: Msg) -> std::result::Result<(), Msg> {
+        let mut rings = self.rings.borrow_mut();
+        match rings.lane.as_mut() {
+            Some(lane) => lane.offer(msg, true),
+            None => Err(msg),
+        }
+    }
+
+    /// What a ZMQ_DONTWAIT send would meet, from what this handle knows
+    /// without asking (`send_credit.rs`): `Some(true)` room, `Some(false)`
+    /// none (EAGAIN), `None` unknown (ask with [`events`](Self::events)).
+    /// For a caller that checks before a message's first frame, as
+    /// libzmq's multipart sends do.
+    pub fn known_room(&self) -> Option<bool> {
+        match self.credits.borrow().send_verdict() {
+            Verdict::Room => Some(true),
+            Verdict::Spent => Some(false),
+            Verdict::Ask => None,
+        }
     }
 
     /// Receives the next message, blocking this thread up to RCVTIMEO (then
@@ -513,11 +628,26 @@ impl BlockingSocket {
 
     /// ROUTER and STREAM: whether a message to `routing_id` would be taken
     /// now; see [`Socket::check_route`](crate::Socket::check_route).
+    ///
+    /// Under ROUTER_MANDATORY it counts on what the last check of the same
+    /// peer said, as [`try_send`](Self::try_send) does: while that peer had
+    /// room for more, it answers without asking; once the messages sent
+    /// since used it up, [`Error::WouldBlock`] for a millisecond.
     pub fn check_route(&self, routing_id: &[u8]) -> Result<()> {
-        expect_reply!(
-            self.call(Command::CheckRoute(Bytes::copy_from_slice(routing_id)))?,
-            Done
-        )
+        let verdict = self.credits.borrow().route_verdict(routing_id);
+        match verdict {
+            Verdict::Room => return Ok(()),
+            Verdict::Spent => {
+                return Err(Error::WouldBlock(
+                    "the peer had no room when the socket last looked (less than 1 ms ago)",
+                ))
+            }
+            Verdict::Ask => {}
+        }
+        let id = Bytes::copy_from_slice(routing_id);
+        let answer = expect_reply!(self.call(Command::CheckRoute(id.clone()))?, Credit);
+        self.credits.borrow_mut().answered_route(id, &answer);
+        answer.map(|_| ())
     }
 
     /// Whether this handle holds received messages the socket no longer

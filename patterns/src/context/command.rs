@@ -138,8 +138,12 @@ pub(super) type Received = (Msg, Option<Arc<PeerProperties>>);
 
 /// The answer to one [`Control::Open`] or [`Command`].
 pub(super) enum Reply {
-    /// Open, SetOption, Monitor, Bind, Connect, Send, CheckRoute, FillLane.
+    /// Open, SetOption, Monitor, Bind, Connect, a blocking Send, FillLane.
     Done(Result<()>),
+    /// A ZMQ_DONTWAIT Send, CheckRoute: done, and how many more messages
+    /// the socket (CheckRoute: that peer) takes for certain now, where it
+    /// can tell (`send_credit.rs`).
+    Credit(Result<Option<usize>>),
     /// Unbind, Disconnect: the result, and where in the receive lane the
     /// messages of the pipes they dropped are (the handle discards them).
     Detached((Result<()>, Vec<usize>)),
@@ -162,6 +166,7 @@ impl Reply {
     pub(super) fn variant_name(&self) -> &'static str {
         match self {
             Reply::Done(_) => "Done",
+            Reply::Credit(_) => "Credit",
             Reply::Detached(_) => "Detached",
             Reply::Received(_) => "Received",
             Reply::Refiltered(_) => "Refiltered",

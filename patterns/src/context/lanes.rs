@@ -12,10 +12,14 @@
 //!   SPSC ring the context's thread drains into the socket, while the
 //!   socket could take a message when last looked at (`writable`). The
 //!   user's thread then returns at once, as libzmq's returns once the
-//!   message is in its pipe. A send with ZMQ_DONTWAIT (or SNDTIMEO 0), or
-//!   one that finds the lane shut, is a command, which runs after every
-//!   message already in the lane: its answer is exact (EAGAIN at SNDHWM, as
-//!   libzmq's tests count it). Except where a send never waits (PUB, XPUB
+//!   message is in its pipe. A send under SNDTIMEO 0, or one that finds
+//!   the lane shut, is a command, which runs after every message already
+//!   in the lane: its answer is exact. A ZMQ_DONTWAIT send is one too,
+//!   unless the answer to the last one said the socket takes more
+//!   (`send_credit.rs`: it then goes into the lane, as libzmq's goes into
+//!   its pipe on the room it knew of, and once that is spent fails with
+//!   EAGAIN without asking for a moment; ROUTER's lane is for those
+//!   alone). Except where a send never waits (PUB, XPUB
 //!   without XPUB_NODROP, XSUB: what a full peer cannot take is dropped,
 //!   and libzmq's never return EAGAIN): there ZMQ_DONTWAIT changes nothing
 //!   and the send takes the lane as a blocking one does. A full lane is
@@ -63,10 +67,18 @@ use crate::{Result, Socket};
 /// ahead of SNDHWM.
 pub(super) const SEND_LANE_CAPACITY: usize = 256;
 
-/// Whether blocking sends on `kind` may go through a send lane: its send
+/// Whether `kind` has a send lane: blocking sends on it may go through
+/// the lane ([`blocking_sends_take_lane`]), or ZMQ_DONTWAIT ones the
+/// socket surely takes (`send_credit.rs`: ROUTER's, to a peer whose room
+/// its last route check counted).
+pub(super) fn has_send_lane(kind: SocketType) -> bool {
+    blocking_sends_take_lane(kind) || kind == SocketType::Router
+}
+
+/// Whether blocking sends on `kind` may go through its send lane: its send
 /// never answers anything but "wait" (no EFSM, no EHOSTUNREACH), or only
 /// when the handle's [`Turn`] says so (REQ, REP).
-pub(super) fn has_send_lane(kind: SocketType) -> bool {
+pub(super) fn blocking_sends_take_lane(kind: SocketType) -> bool {
     use SocketType::*;
     matches!(kind, Push | Pub | XPub | Dealer | Pair | XSub | Req | Rep)
 }

@@ -33,6 +33,7 @@ mod lanes;
 mod live_set;
 mod poll;
 mod receive_lane;
+mod send_credit;
 mod serve;
 mod shutdown;
 

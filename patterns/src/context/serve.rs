@@ -195,7 +195,7 @@ async fn run_beside_lane(
     match command {
         Command::Send { msg, wait: false } => {
             if !pump.try_drain() {
-                return Reply::Done(Err(Error::WouldBlock("no peer can take the message now")));
+                return Reply::Credit(Err(Error::WouldBlock("no peer can take the message now")));
             }
             run(
                 socket,
@@ -316,9 +316,12 @@ async fn run(
         Command::Send { msg, wait: true } => {
             Reply::Done(shutdown.unless_down(key, socket.send(msg)).await)
         }
-        Command::Send { msg, wait: false } => {
-            Reply::Done(shutdown.check().and_then(|()| socket.try_send(msg)))
-        }
+        Command::Send { msg, wait: false } => Reply::Credit(
+            shutdown
+                .check()
+                .and_then(|()| socket.try_send(msg))
+                .map(|()| socket.send_credit()),
+        ),
         Command::Recv { wait: true } => Reply::Received(
             shutdown
                 .unless_down(key, socket.recv_with_properties())
@@ -332,9 +335,12 @@ async fn run(
         // Only a handle with a receive lane sends it, and those are
         // answered by the serve loop.
         Command::FillLane { .. } => Reply::Done(Err(Error::WouldBlock("no receive lane"))),
-        Command::CheckRoute(id) => {
-            Reply::Done(shutdown.check().and_then(|()| socket.check_route(&id)))
-        }
+        Command::CheckRoute(id) => Reply::Credit(
+            shutdown
+                .check()
+                .and_then(|()| socket.check_route(&id))
+                .map(|()| socket.route_credit(&id)),
+        ),
         Command::Events => Reply::Events(shutdown.check().and_then(|()| socket.events())),
         Command::ReadinessFd => {
             let fd = shutdown.check().and_then(|()| socket.readiness_event_fd());

@@ -253,6 +253,16 @@ impl Queue {
             && self.items.len() + self.held + self.unacked_reads >= self.hwm
     }
 
+    /// How many more messages the writer may push before the queue is full
+    /// (`usize::MAX` where it never is: no HWM, or CONFLATE).
+    pub(crate) fn room(&self) -> usize {
+        if self.conflate || self.hwm == 0 {
+            return usize::MAX;
+        }
+        self.hwm
+            .saturating_sub(self.items.len() + self.held + self.unacked_reads)
+    }
+
     /// libzmq's low-water mark: how many reads the writer is told of at a
     /// time (`(hwm + 1) / 2`, as libzmq 4.3's `compute_lwm`).
     fn lwm(&self) -> usize {
@@ -550,6 +560,22 @@ mod tests {
         let rest = Queue::take_held(&q, 8, |m| taken.push(m)).unwrap();
         assert_eq!(rest.count, 1, "only what is queued");
         assert!(Queue::take_held(&q, 8, |_| {}).is_none(), "empty");
+    }
+
+    #[test]
+    fn room_is_what_the_writer_may_push_before_full() {
+        let q = Queue::new(4, false); // LWM 2
+        assert_eq!(q.borrow().room(), 4);
+        for _ in 0..4 {
+            q.borrow_mut().push(Msg::from("m"));
+        }
+        assert_eq!(q.borrow().room(), 0);
+        q.borrow_mut().pop().unwrap();
+        assert_eq!(q.borrow().room(), 0, "one read, not told yet");
+        q.borrow_mut().pop().unwrap();
+        assert_eq!(q.borrow().room(), 2, "two reads told");
+        assert_eq!(Queue::new(0, false).borrow().room(), usize::MAX);
+        assert_eq!(Queue::new(1, true).borrow().room(), usize::MAX);
     }
 
     #[test]

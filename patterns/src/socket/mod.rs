@@ -173,6 +173,23 @@ impl Socket {
         state.check_route(routing_id)
     }
 
+    /// A lower bound on how many messages [`try_send`](Self::try_send)
+    /// takes now, for PUSH, DEALER, PAIR and XPUB under XPUB_NODROP
+    /// (`None` for other types, or where it is not known cheaply).
+    pub(crate) fn send_credit(&self) -> Option<usize> {
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.send_credit()
+    }
+
+    /// Under ROUTER_MANDATORY: how many more messages to `routing_id` are
+    /// taken now (`None` for an unknown id, or without it).
+    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<usize> {
+        let mut state = self.shared.state.borrow_mut();
+        state.sync(&self.shared.signals);
+        state.route_credit(routing_id)
+    }
+
     /// Peers connected now: handshake done (tcp, ipc) or joined (inproc).
     pub fn peer_count(&self) -> usize {
         let mut state = self.shared.state.borrow_mut();

@@ -273,6 +273,27 @@ impl Peers {
         }
     }
 
+    /// A lower bound on how many messages the load balancer places now
+    /// without waiting: each goes to some peer with room, so the room of
+    /// any of those peers bounds it. Summed over a few of them, so that it
+    /// costs the same with thousands of peers.
+    pub(crate) fn balanced_room(&self) -> usize {
+        const SAMPLE: usize = 8;
+        let mut room = 0usize;
+        self.lb.some_with_room(SAMPLE, |peer| {
+            room = room.saturating_add(self.room(peer));
+        });
+        room
+    }
+
+    /// How many more messages `peer`'s outbound queue takes (0 if the peer
+    /// is unknown).
+    pub(crate) fn room(&self, peer: PeerId) -> usize {
+        self.pipes
+            .get(&peer)
+            .map_or(0, |p| p.outbound.borrow().room())
+    }
+
     /// Whether `peer`'s outbound queue is at SNDHWM (or the peer is unknown).
     pub(crate) fn is_full(&self, peer: PeerId) -> bool {
         self.pipes

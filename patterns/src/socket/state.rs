@@ -371,6 +371,36 @@ impl SocketState {
         }
     }
 
+    /// A lower bound on how many messages [`try_send`](Self::try_send)
+    /// takes now without waiting, for the types whose send waits for room
+    /// alone (PUSH, DEALER, PAIR, XPUB under XPUB_NODROP); `None` for the
+    /// others, and where it is not known cheaply. What a blocking handle's
+    /// ZMQ_DONTWAIT sends count on until they ask again
+    /// (`context/send_credit.rs`).
+    pub(crate) fn send_credit(&self) -> Option<usize> {
+        use SocketType as T;
+        match (&self.role, self.kind) {
+            (Role::Plain, T::Push | T::Dealer | T::Pair) => Some(self.peers.balanced_room()),
+            (Role::Publisher(p), _) => {
+                let new_pipe = match self.options.sndhwm {
+                    0 => usize::MAX,
+                    hwm => hwm,
+                };
+                p.nodrop_room(&self.peers, new_pipe)
+            }
+            _ => None,
+        }
+    }
+
+    /// Under ROUTER_MANDATORY: how many more messages to `routing_id` are
+    /// taken now (see [`send_credit`](Self::send_credit)).
+    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<usize> {
+        match &self.role {
+            Role::Router(r) => r.route_room(&self.peers, routing_id),
+            _ => None,
+        }
+    }
+
     /// As [`send_readiness`](Self::send_readiness), whatever REQ's or REP's
     /// turn: whether a send in turn would find room.
     pub(crate) fn send_room(&mut self) -> Result<bool> {

@@ -58,6 +58,12 @@ impl LoadBalancer {
     pub fn with_room(&self) -> usize {
         self.rr.eligible()
     }
+
+    /// Calls `each` for up to `limit` of the peers with room (cheap
+    /// however many peers are full).
+    pub fn some_with_room(&self, limit: usize, each: impl FnMut(PeerId)) {
+        self.rr.some_eligible(limit, each)
+    }
 }
 
 #[cfg(test)]
@@ -81,6 +87,24 @@ mod tests {
         assert_eq!(lb.next_peer(), None, "every peer full: block or EAGAIN");
         lb.set_full(PeerId(2), false);
         assert_eq!(lb.next_peer(), Some(PeerId(2)));
+    }
+
+    #[test]
+    fn a_sample_of_the_peers_with_room_skips_the_full_ones() {
+        // Below and above the round robin's scan limit (vector, then set).
+        for peers in [8u64, 100] {
+            let mut lb = LoadBalancer::default();
+            for p in 0..peers {
+                lb.attach(PeerId(p));
+                lb.set_full(PeerId(p), p % 2 == 0);
+            }
+            let mut seen = Vec::new();
+            lb.some_with_room(3, |p| seen.push(p));
+            assert_eq!(seen, vec![PeerId(1), PeerId(3), PeerId(5)], "{peers} peers");
+            let mut all = 0;
+            lb.some_with_room(usize::MAX, |_| all += 1);
+            assert_eq!(all, peers / 2);
+        }
     }
 
     #[test]

@@ -148,6 +148,26 @@ impl RoundRobin {
         self.slots[slot].map(|(p, _)| p)
     }
 
+    /// Calls `each` for up to `limit` eligible peers, in attach order:
+    /// a sample that costs O(`limit`) steps however many peers are not
+    /// eligible (past [`SCAN_LIMIT`] slots, from the ordered set).
+    pub(crate) fn some_eligible(&self, limit: usize, mut each: impl FnMut(PeerId)) {
+        match &self.eligible_slots {
+            Some(set) => set
+                .iter()
+                .take(limit)
+                .filter_map(|&slot| self.slots[slot])
+                .for_each(|(p, _)| each(p)),
+            None => self
+                .slots
+                .iter()
+                .flatten()
+                .filter(|(_, eligible)| *eligible)
+                .take(limit)
+                .for_each(|&(p, _)| each(p)),
+        }
+    }
+
     /// Peers attached.
     pub(crate) fn len(&self) -> usize {
         self.index.len()

@@ -159,6 +159,24 @@ impl Publisher {
         peers.is_full(peer)
     }
 
+    /// XPUB_NODROP: a lower bound on how many messages a publish takes now
+    /// without waiting, whatever their topics: the least room of any pipe
+    /// (without pipes, `new_pipe`'s: a pipe that joins starts empty, at
+    /// SNDHWM or more). `None` without XPUB_NODROP (a publish never waits)
+    /// and where it is not known here (connections spread over IO cores).
+    pub(crate) fn nodrop_room(&self, peers: &Peers, new_pipe: usize) -> Option<usize> {
+        if !self.nodrop || self.fanout.is_some() {
+            return None;
+        }
+        Some(
+            peers
+                .live()
+                .map(|p| p.outbound.borrow().room())
+                .min()
+                .unwrap_or(new_pipe),
+        )
+    }
+
     /// `peer` is gone or disconnected; its subscriptions go, and an XPUB
     /// user hears the cancels that follow.
     pub(crate) fn peer_gone(&mut self, peer: PeerId) {

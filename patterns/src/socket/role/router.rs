@@ -177,6 +177,16 @@ impl Router {
         Ok(())
     }
 
+    /// Under ROUTER_MANDATORY (and on STREAM), how many more messages to
+    /// `identity` are taken now: its pipe's room (`None` for an unknown id,
+    /// or without ROUTER_MANDATORY, where nothing waits).
+    pub(crate) fn route_room(&self, peers: &Peers, identity: &[u8]) -> Option<usize> {
+        if !self.mandatory {
+            return None;
+        }
+        Some(peers.room(self.routing.lookup(identity)?))
+    }
+
     /// Sends to the peer the first frame names. Unknown peer: dropped, or
     /// EHOSTUNREACH under ROUTER_MANDATORY. Full peer: dropped (counted in
     /// `dropped`), or wait under ROUTER_MANDATORY.
