@@ -248,3 +248,24 @@ fn a_spent_credit_refuses_for_a_moment_only() {
         );
     });
 }
+
+#[test]
+fn a_push_with_many_peers_fills_every_pipe_before_eagain() {
+    // Ten PULLs that do not read, each pipe 2 deep (SNDHWM 1 + RCVHWM 1
+    // over inproc): the first answer's credit adds up only some of them (a
+    // lower bound), so using it up asks again instead of refusing, and
+    // EAGAIN comes exactly when all 20 places are taken.
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let push = socket(&ctx, SocketType::Push, vec![SocketOption::SndHwm(1)]);
+        let mut pulls = Vec::new();
+        for i in 0..10 {
+            let pull = socket(&ctx, SocketType::Pull, vec![SocketOption::RcvHwm(1)]);
+            let endpoint = format!("inproc://many-{i}");
+            pull.bind(&endpoint).unwrap();
+            push.connect(&endpoint).unwrap();
+            pulls.push(pull);
+        }
+        assert_eq!(sends_until_eagain(|| push.try_send("m")), 20);
+    });
+}

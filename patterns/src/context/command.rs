@@ -16,6 +16,7 @@ use monocoque_zmtp::{Msg, SocketType};
 use super::lanes::SendLane;
 use super::receive_lane::RecvLane;
 use crate::options::{Options, SocketOption};
+use crate::socket::SendRoom;
 use crate::{Events, IoCoreStatistics, IoCores, MonitorEvent, PeerProperties, Result};
 
 /// A request from a user thread to the context's thread.
@@ -143,7 +144,7 @@ pub(super) enum Reply {
     /// A ZMQ_DONTWAIT Send, CheckRoute: done, and how many more messages
     /// the socket (CheckRoute: that peer) takes for certain now, where it
     /// can tell (`send_credit.rs`).
-    Credit(Result<Option<usize>>),
+    Credit(Result<Option<SendRoom>>),
     /// Unbind, Disconnect: the result, and where in the receive lane the
     /// messages of the pipes they dropped are (the handle discards them).
     Detached((Result<()>, Vec<usize>)),

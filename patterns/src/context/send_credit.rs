@@ -24,6 +24,11 @@
 //! route check how many more its peer's pipe takes. While that lasts, the
 //! next ZMQ_DONTWAIT sends go into the send lane without asking (the
 //! socket surely takes them: no round trip, as libzmq's send has none).
+//! Where the answer is only a lower bound (a PUSH with more peers with room
+//! than it adds up), using it up makes the handle ask rather than refuse;
+//! an XPUB answers only where every subscriber takes every message (one
+//! that subscribes to some topics holds up only those, which a bound over
+//! all cannot tell).
 //! Once it is spent, a send fails with EAGAIN without asking, as libzmq's
 //! does, whose view is as old.
 //!
@@ -55,6 +60,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::socket::SendRoom;
 use crate::{Error, Result};
 
 /// How long a credit holds after its answer or its last send: libzmq's
@@ -78,15 +84,19 @@ pub(super) enum Verdict {
 #[derive(Debug, Clone, Copy)]
 struct Credit {
     room: usize,
+    /// The room was all there was: used up, a send would wait (EAGAIN).
+    /// Otherwise it was a lower bound, and used up the handle asks.
+    whole: bool,
     /// The answer, or the last send on the credit since: the handle's run
     /// of sends goes on (see the module's comment).
     at: Instant,
 }
 
 impl Credit {
-    fn new(room: usize) -> Credit {
+    fn new(SendRoom { room, whole }: SendRoom) -> Credit {
         Credit {
             room,
+            whole,
             at: Instant::now(),
         }
     }
@@ -96,8 +106,10 @@ impl Credit {
             Verdict::Ask
         } else if self.room > 0 {
             Verdict::Room
-        } else {
+        } else if self.whole {
             Verdict::Spent
+        } else {
+            Verdict::Ask
         }
     }
 
@@ -109,10 +121,13 @@ impl Credit {
         self.at = Instant::now();
     }
 
-    fn of(answer: &Result<Option<usize>>) -> Option<Credit> {
+    fn of(answer: &Result<Option<SendRoom>>) -> Option<Credit> {
         match answer {
             Ok(room) => room.map(Credit::new),
-            Err(Error::WouldBlock(_)) => Some(Credit::new(0)),
+            Err(Error::WouldBlock(_)) => Some(Credit::new(SendRoom {
+                room: 0,
+                whole: true,
+            })),
             Err(_) => None,
         }
     }
@@ -148,7 +163,7 @@ impl Credits {
     }
 
     /// The context's thread answered a ZMQ_DONTWAIT send.
-    pub(super) fn answered_send(&mut self, answer: &Result<Option<usize>>) {
+    pub(super) fn answered_send(&mut self, answer: &Result<Option<SendRoom>>) {
         self.send = Credit::of(answer);
     }
 
@@ -161,7 +176,7 @@ impl Credits {
     }
 
     /// The context's thread answered a route check for `routing_id`.
-    pub(super) fn answered_route(&mut self, routing_id: Bytes, answer: &Result<Option<usize>>) {
+    pub(super) fn answered_route(&mut self, routing_id: Bytes, answer: &Result<Option<SendRoom>>) {
         self.route = Credit::of(answer).map(|c| (routing_id, c));
     }
 
@@ -179,11 +194,16 @@ impl Credits {
 mod tests {
     use super::*;
 
+    /// All the room there is.
+    fn whole(room: usize) -> SendRoom {
+        SendRoom { room, whole: true }
+    }
+
     #[test]
     fn a_send_credit_is_spent_then_refuses_and_asks_once_stale() {
         let mut credits = Credits::default();
         assert_eq!(credits.send_verdict(), Verdict::Ask, "nothing known");
-        credits.answered_send(&Ok(Some(2)));
+        credits.answered_send(&Ok(Some(whole(2))));
         assert_eq!(credits.send_verdict(), Verdict::Room);
         credits.spend_send();
         assert_eq!(credits.send_verdict(), Verdict::Room);
@@ -197,8 +217,8 @@ mod tests {
         // (a peer may have gone since).
         for room in [0, 5] {
             credits.send = Some(Credit {
-                room,
                 at: Instant::now() - STALE_FOR,
+                ..Credit::new(whole(room))
             });
             assert_eq!(credits.send_verdict(), Verdict::Ask);
         }
@@ -207,10 +227,10 @@ mod tests {
     #[test]
     fn each_send_on_a_credit_restarts_its_clock() {
         let mut credits = Credits::default();
-        credits.answered_send(&Ok(Some(1)));
+        credits.answered_send(&Ok(Some(whole(1))));
         credits.send.as_mut().unwrap().at = Instant::now() - STALE_FOR / 2 * 3;
         assert_eq!(credits.send_verdict(), Verdict::Ask, "a pause: look again");
-        credits.answered_send(&Ok(Some(1)));
+        credits.answered_send(&Ok(Some(whole(1))));
         credits.send.as_mut().unwrap().at = Instant::now() - STALE_FOR / 2;
         credits.spend_send();
         assert_eq!(
@@ -231,18 +251,34 @@ mod tests {
             Verdict::Ask,
             "a type without credit"
         );
-        credits.answered_send(&Ok(Some(1)));
+        credits.answered_send(&Ok(Some(whole(1))));
         credits.answered_send(&Err(Error::Terminated));
         assert_eq!(credits.send_verdict(), Verdict::Ask);
-        credits.answered_send(&Ok(Some(1)));
+        credits.answered_send(&Ok(Some(whole(1))));
         credits.forget();
         assert_eq!(credits.send_verdict(), Verdict::Ask, "another command ran");
     }
 
     #[test]
+    fn a_lower_bound_used_up_asks_rather_than_refuses() {
+        let mut credits = Credits::default();
+        credits.answered_send(&Ok(Some(SendRoom {
+            room: 1,
+            whole: false,
+        })));
+        assert_eq!(credits.send_verdict(), Verdict::Room);
+        credits.spend_send();
+        assert_eq!(
+            credits.send_verdict(),
+            Verdict::Ask,
+            "other peers may have room: the socket is asked, not refused for"
+        );
+    }
+
+    #[test]
     fn a_route_credit_is_for_the_peer_addressed_last() {
         let mut credits = Credits::default();
-        credits.answered_route(Bytes::from_static(b"X"), &Ok(Some(1)));
+        credits.answered_route(Bytes::from_static(b"X"), &Ok(Some(whole(1))));
         assert_eq!(credits.route_verdict(b"X"), Verdict::Room);
         assert_eq!(credits.route_verdict(b"Y"), Verdict::Ask, "another peer");
         credits.sent_routed(b"Y");

@@ -32,6 +32,17 @@ pub(crate) type HeldMessage = (Msg, Option<Arc<PeerProperties>>, Option<HeldCred
 /// How many messages one take moved at once, and the credit that counts
 /// them against their pipe's RCVHWM ([`Socket::poll_recv_run`]).
 pub(crate) type HeldRun = (usize, Option<HeldCredit>);
+
+/// How many more messages a send surely finds room for now
+/// ([`Socket::send_credit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SendRoom {
+    /// Messages taken without waiting, at least.
+    pub(crate) room: usize,
+    /// Whether that is all the room there is (every pipe counted), so that
+    /// once it is used up a send would wait; `false` for a lower bound.
+    pub(crate) whole: bool,
+}
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
@@ -176,7 +187,7 @@ impl Socket {
     /// A lower bound on how many messages [`try_send`](Self::try_send)
     /// takes now, for PUSH, DEALER, PAIR and XPUB under XPUB_NODROP
     /// (`None` for other types, or where it is not known cheaply).
-    pub(crate) fn send_credit(&self) -> Option<usize> {
+    pub(crate) fn send_credit(&self) -> Option<SendRoom> {
         let mut state = self.shared.state.borrow_mut();
         state.sync(&self.shared.signals);
         state.send_credit()
@@ -184,7 +195,7 @@ impl Socket {
 
     /// Under ROUTER_MANDATORY: how many more messages to `routing_id` are
     /// taken now (`None` for an unknown id, or without it).
-    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<usize> {
+    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<SendRoom> {
         let mut state = self.shared.state.borrow_mut();
         state.sync(&self.shared.signals);
         state.route_credit(routing_id)

@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use monocoque_zmtp::Msg;
 
+use super::SendRoom;
 use crate::pipe::{HeldCredit, Pipe, Queue};
 use crate::strategy::{FairQueue, LoadBalancer};
 use crate::PeerId;
@@ -273,17 +274,20 @@ impl Peers {
         }
     }
 
-    /// A lower bound on how many messages the load balancer places now
-    /// without waiting: each goes to some peer with room, so the room of
-    /// any of those peers bounds it. Summed over a few of them, so that it
-    /// costs the same with thousands of peers.
-    pub(crate) fn balanced_room(&self) -> usize {
+    /// How many messages the load balancer places now without waiting:
+    /// each goes to some peer with room until none has any, so the rooms
+    /// add up. Summed over a few of those peers, so that it costs the same
+    /// with thousands: a lower bound (`whole` false) where there are more.
+    pub(crate) fn balanced_room(&self) -> SendRoom {
         const SAMPLE: usize = 8;
         let mut room = 0usize;
         self.lb.some_with_room(SAMPLE, |peer| {
             room = room.saturating_add(self.room(peer));
         });
-        room
+        SendRoom {
+            room,
+            whole: self.lb.with_room() <= SAMPLE,
+        }
     }
 
     /// How many more messages `peer`'s outbound queue takes (0 if the peer

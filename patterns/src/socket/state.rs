@@ -9,6 +9,7 @@ use monocoque_zmtp::{Msg, SocketType};
 use super::peers::Peers;
 use super::role::{Pump, Registered, Role, Step};
 use super::shared::EndpointEntry;
+use super::SendRoom;
 use crate::close_reason::CloseReason;
 use crate::fanout::Fanout;
 use crate::log_limit;
@@ -371,13 +372,13 @@ impl SocketState {
         }
     }
 
-    /// A lower bound on how many messages [`try_send`](Self::try_send)
-    /// takes now without waiting, for the types whose send waits for room
-    /// alone (PUSH, DEALER, PAIR, XPUB under XPUB_NODROP); `None` for the
-    /// others, and where it is not known cheaply. What a blocking handle's
+    /// How many messages [`try_send`](Self::try_send) takes now without
+    /// waiting, for the types whose send waits for room alone (PUSH,
+    /// DEALER, PAIR, XPUB under XPUB_NODROP, see `Publisher::nodrop_room`);
+    /// `None` for the others, and where it is not known cheaply. What a blocking handle's
     /// ZMQ_DONTWAIT sends count on until they ask again
     /// (`context/send_credit.rs`).
-    pub(crate) fn send_credit(&self) -> Option<usize> {
+    pub(crate) fn send_credit(&self) -> Option<SendRoom> {
         use SocketType as T;
         match (&self.role, self.kind) {
             (Role::Plain, T::Push | T::Dealer | T::Pair) => Some(self.peers.balanced_room()),
@@ -394,7 +395,7 @@ impl SocketState {
 
     /// Under ROUTER_MANDATORY: how many more messages to `routing_id` are
     /// taken now (see [`send_credit`](Self::send_credit)).
-    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<usize> {
+    pub(crate) fn route_credit(&self, routing_id: &[u8]) -> Option<SendRoom> {
         match &self.role {
             Role::Router(r) => r.route_room(&self.peers, routing_id),
             _ => None,

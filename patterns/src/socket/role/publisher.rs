@@ -32,6 +32,7 @@ use std::collections::VecDeque;
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::super::peers::Peers;
+use super::super::SendRoom;
 use super::Step;
 use crate::fanout::Fanout;
 use crate::options::Options;
@@ -159,22 +160,32 @@ impl Publisher {
         peers.is_full(peer)
     }
 
-    /// XPUB_NODROP: a lower bound on how many messages a publish takes now
-    /// without waiting, whatever their topics: the least room of any pipe
-    /// (without pipes, `new_pipe`'s: a pipe that joins starts empty, at
-    /// SNDHWM or more). `None` without XPUB_NODROP (a publish never waits)
-    /// and where it is not known here (connections spread over IO cores).
-    pub(crate) fn nodrop_room(&self, peers: &Peers, new_pipe: usize) -> Option<usize> {
-        if !self.nodrop || self.fanout.is_some() {
+    /// XPUB_NODROP: how many messages a publish takes now without waiting,
+    /// whatever their topics, where every subscriber takes every message
+    /// (each subscribes to everything, the usual fan-out): the least room
+    /// of their pipes (without pipes, `new_pipe`'s: a pipe that joins
+    /// starts empty, at SNDHWM or more). `None` elsewhere: without
+    /// XPUB_NODROP a publish never waits; with topics, INVERT_MATCHING or
+    /// XPUB_MANUAL_LAST_VALUE a full subscriber holds up only the messages
+    /// it would get, which a bound over all cannot tell (a full one would
+    /// refuse every message for a while); spread over IO cores, the rooms
+    /// are the IO cores'.
+    pub(crate) fn nodrop_room(&self, peers: &Peers, new_pipe: usize) -> Option<SendRoom> {
+        if !self.nodrop || self.fanout.is_some() || self.invert || self.send_last {
             return None;
         }
-        Some(
-            peers
-                .live()
-                .map(|p| p.outbound.borrow().room())
-                .min()
-                .unwrap_or(new_pipe),
-        )
+        let mut everything = Vec::new();
+        self.subscriptions.targets(b"", &mut everything);
+        let takers = everything.iter().filter(|&&p| peers.is_live(p)).count();
+        if takers != peers.live().count() {
+            return None;
+        }
+        let room = peers
+            .live()
+            .map(|p| p.outbound.borrow().room())
+            .min()
+            .unwrap_or(new_pipe);
+        Some(SendRoom { room, whole: true })
     }
 
     /// `peer` is gone or disconnected; its subscriptions go, and an XPUB

@@ -20,6 +20,7 @@ use monocoque_zmtp::Msg;
 use rustc_hash::FxHashMap;
 
 use super::super::peers::Peers;
+use super::super::SendRoom;
 use super::Step;
 use crate::options::Options;
 use crate::strategy::RoutingTable;
@@ -180,11 +181,14 @@ impl Router {
     /// Under ROUTER_MANDATORY (and on STREAM), how many more messages to
     /// `identity` are taken now: its pipe's room (`None` for an unknown id,
     /// or without ROUTER_MANDATORY, where nothing waits).
-    pub(crate) fn route_room(&self, peers: &Peers, identity: &[u8]) -> Option<usize> {
+    pub(crate) fn route_room(&self, peers: &Peers, identity: &[u8]) -> Option<SendRoom> {
         if !self.mandatory {
             return None;
         }
-        Some(peers.room(self.routing.lookup(identity)?))
+        Some(SendRoom {
+            room: peers.room(self.routing.lookup(identity)?),
+            whole: true,
+        })
     }
 
     /// Sends to the peer the first frame names. Unknown peer: dropped, or
