@@ -12,13 +12,16 @@
 //! backend = { bind = ["tcp://*:5557"], options = { sndhwm = 100000 } }
 //! core = 1                             # optional: the core this service runs on
 //! profile = "latency"                  # optional: this service's own profile
-//! io_cores = "auto"                    # optional: IO cores for the subscribers' connections
+//! io_cores = "auto"                    # optional: IO cores for the accepted connections
 //! ```
 //!
-//! `io_cores` is for a service with a bound PUB or XPUB side (a forwarder's
-//! backend): `"auto"` (the default there) takes the service's share of the
-//! cores the placement plan leaves spare (at most two), a number asks for exactly that many
-//! (0 for none). Each IO core serves some of the subscribers' connections.
+//! `io_cores` is for a service with a side that binds. Its bound PUB or XPUB
+//! sides are spread (a forwarder's backend; `"auto"` is the default there);
+//! a service with none spreads every side that binds (a queue's, a
+//! streamer's, a bridge's; no default: ask for them). `"auto"` takes the
+//! service's share of the cores the placement plan leaves spare (at most
+//! two), a number asks for exactly that many (0 for none). Each IO core
+//! serves some of the accepted connections.
 //!
 //! Every mistake is refused with the file, the line and column, and the field:
 //! `appliance.toml:14:11: service "md" backend option sndhwm: must be 0 or more`.
@@ -112,17 +115,35 @@ pub struct ServiceSpec {
     pub core: Option<usize>,
     /// Its own profile, if it overrides the file's.
     pub profile: Option<Profile>,
-    /// The IO cores it asks for (for a bound PUB or XPUB side's connections).
+    /// The IO cores it asks for (for the connections its bound sides accept,
+    /// [`spreads`](Self::spreads)).
     pub io_cores: IoCoresRequest,
 }
 
 impl ServiceSpec {
-    /// Its sides whose accepted connections can be spread over IO cores:
-    /// PUB or XPUB sides that bind.
-    pub fn spreads(&self) -> impl Iterator<Item = &SocketSpec> {
-        [&self.frontend, &self.backend]
+    /// Its sides whose accepted connections are spread over its IO cores:
+    /// its PUB or XPUB sides that bind, where it has any (a forwarder's
+    /// backend: its publishers' few connections stay on the service's core,
+    /// one cross-core step fewer for every message in); otherwise every
+    /// side that binds (a queue's, a streamer's, a bridge's).
+    pub fn spreads(&self) -> Vec<&SocketSpec> {
+        let sides = [&self.frontend, &self.backend];
+        let bound = sides
             .into_iter()
-            .filter(|s| s.socket_type.is_publisher() && !s.bind.is_empty())
+            .filter(|s| !s.bind.is_empty() && s.socket_type != monocoque_zmtp::SocketType::Stream);
+        if self.publishes_bound() {
+            bound.filter(|s| s.socket_type.is_publisher()).collect()
+        } else {
+            bound.collect()
+        }
+    }
+
+    /// Whether a PUB or XPUB side binds: `io_cores = "auto"` is its default,
+    /// as a fanout box's subscribers are many.
+    pub fn publishes_bound(&self) -> bool {
+        [&self.frontend, &self.backend]
+            .iter()
+            .any(|s| s.socket_type.is_publisher() && !s.bind.is_empty())
     }
 }
 
@@ -342,9 +363,9 @@ fn check_service(
         profile: s.profile.map(|p| *p.get_ref()),
         io_cores: IoCoresRequest::None,
     };
-    let spreads = spec.spreads().next().is_some();
+    let spreads = !spec.spreads().is_empty();
     spec.io_cores = match s.io_cores {
-        None if spreads => IoCoresRequest::Auto,
+        None if spec.publishes_bound() => IoCoresRequest::Auto,
         None => IoCoresRequest::None,
         Some(raw) => {
             let request = match raw.get_ref() {
@@ -364,8 +385,8 @@ fn check_service(
                 return Err(at(
                     raw.span(),
                     format!(
-                        "service {:?} io_cores: only a service with a PUB or XPUB side that \
-                         binds has subscriber connections to spread over IO cores",
+                        "service {:?} io_cores: only a service with a side that binds has \
+                         accepted connections to spread over IO cores",
                         spec.name
                     ),
                 ));

@@ -115,8 +115,8 @@ const IO_CORE_REFRESH: Duration = Duration::from_secs(1);
 /// hold them for longer than this many messages take.
 const PUMP_TURN: u32 = 64;
 
-/// Both sockets, from start to the end of lingering; the connections a
-/// bound PUB or XPUB side accepts are spread over `io_cores` when given.
+/// Both sockets, from start to the end of lingering; the connections the
+/// sides `spec` spreads accept are spread over `io_cores` when given.
 async fn serve(
     spec: &ServiceSpec,
     io_cores: Option<&IoCores>,
@@ -261,8 +261,8 @@ async fn refresh_io_cores(front: &Socket, back: &Socket, metrics: &ServiceMetric
     }
 }
 
-/// Both sockets of `spec`, with their options set, spread over `io_cores`
-/// where they publish and bind, bound and connected.
+/// Both sockets of `spec`, with their options set, the sides it spreads
+/// ([`ServiceSpec::spreads`]) spread over `io_cores`, bound and connected.
 fn open_both(spec: &ServiceSpec, io_cores: Option<&IoCores>) -> Result<Opened, String> {
     let front = open(&spec.frontend, "frontend")?;
     let back = open(&spec.backend, "backend")?;
@@ -271,7 +271,7 @@ fn open_both(spec: &ServiceSpec, io_cores: Option<&IoCores>) -> Result<Opened, S
             (&front, &spec.frontend, "frontend"),
             (&back, &spec.backend, "backend"),
         ] {
-            if side.socket_type.is_publisher() && !side.bind.is_empty() {
+            if spec.spreads().iter().any(|s| std::ptr::eq(*s, side)) {
                 socket
                     .spread_connections(cores)
                     .map_err(|e| format!("{which}: spreading over IO cores: {e}"))?;

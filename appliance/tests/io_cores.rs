@@ -1,7 +1,8 @@
-//! A forwarder whose subscribers' connections are spread over IO cores (the
-//! `io_cores` field of a service): the startup report and the plan say so,
-//! every subscriber is served, the connections are shared out over the IO
-//! cores (as the metrics endpoint shows), and the IO core threads run.
+//! Services whose accepted connections are spread over IO cores (the
+//! `io_cores` field of a service): a forwarder's subscribers and a queue's
+//! clients and workers. The startup report and the plan say so, every peer
+//! is served, the connections are shared out over the IO cores (as the
+//! metrics endpoint shows), and the IO core threads run.
 
 mod common;
 
@@ -14,11 +15,12 @@ fn config() -> String {
     format!("[metrics]\nlisten = \"127.0.0.1:0\"\n{FORWARDER}io_cores = 2\n")
 }
 
-/// `monocoque_io_core_connections` for service md, per core.
-fn io_core_connections(body: &str) -> Vec<u64> {
+/// `monocoque_io_core_connections` for `service`, per core.
+fn io_core_connections(body: &str, service: &str) -> Vec<u64> {
     let mut per_core = Vec::new();
     for core in 0.. {
-        let key = format!("monocoque_io_core_connections{{service=\"md\",core=\"{core}\"}} ");
+        let key =
+            format!("monocoque_io_core_connections{{service=\"{service}\",core=\"{core}\"}} ");
         match body.lines().find_map(|l| l.strip_prefix(key.as_str())) {
             Some(n) => per_core.push(n.trim().parse().unwrap()),
             None => break,
@@ -79,7 +81,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
     // endpoint shows once the service has refreshed them.
     let mut seen = Vec::new();
     while Instant::now() < deadline {
-        seen = io_core_connections(&scrape(&metrics).1);
+        seen = io_core_connections(&scrape(&metrics).1, "md");
         if seen.iter().sum::<u64>() == 6 {
             break;
         }
@@ -99,7 +101,7 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
     // Subscribers that leave are counted off.
     drop(subscribers);
     while Instant::now() < deadline {
-        seen = io_core_connections(&scrape(&metrics).1);
+        seen = io_core_connections(&scrape(&metrics).1, "md");
         if seen.iter().sum::<u64>() == 0 {
             break;
         }
@@ -110,11 +112,75 @@ fn a_forwarder_spreads_its_subscribers_over_two_io_cores() {
     assert_eq!(app.wait(Duration::from_secs(20)), Some(0));
 }
 
+/// Polls the metrics endpoint (it refreshes once a second) until `service`'s
+/// IO cores hold `total` connections, within 20 s; returns them per core.
+fn await_io_core_connections(metrics: &str, service: &str, total: u64) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = io_core_connections(&scrape(metrics).1, service);
+        if seen.iter().sum::<u64>() == total || Instant::now() > deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A queue asked for two IO cores spreads both its bound sides: six REQ
+/// clients on the ROUTER frontend and a REP worker on the DEALER backend,
+/// every request answered through the cores.
 #[test]
-fn io_cores_are_refused_where_nothing_publishes_and_planned_by_tune() {
+fn a_queue_spreads_its_clients_and_workers_when_asked() {
+    let config = format!("[metrics]\nlisten = \"127.0.0.1:0\"\n{QUEUE}io_cores = 2\n");
+    let (app, report) = App::start_with_report(&[], Some(config_file("io-cores-rq", &config)));
+    let metrics = metrics_address(&report);
+    let (front, back) = (
+        app.endpoint("rq", "frontend"),
+        app.endpoint("rq", "backend"),
+    );
+    let ctx = zmq::Context::new();
+    let worker = zsock(&ctx, zmq::REP);
+    connect_ready(&ctx, &worker, &back);
+    let clients: Vec<zmq::Socket> = (0..6)
+        .map(|_| {
+            let s = zsock(&ctx, zmq::REQ);
+            connect_ready(&ctx, &s, &front);
+            s
+        })
+        .collect();
+    for round in 0..20 {
+        for (i, c) in clients.iter().enumerate() {
+            c.send(format!("{i}.{round}").as_bytes(), 0).unwrap();
+        }
+        for _ in &clients {
+            let request = worker.recv_bytes(0).expect("a request within 10 s");
+            let mut reply = b"re ".to_vec();
+            reply.extend_from_slice(&request);
+            worker.send(reply, 0).unwrap();
+        }
+        for (i, c) in clients.iter().enumerate() {
+            let reply = c.recv_bytes(0).expect("a reply within 10 s");
+            assert_eq!(reply, format!("re {i}.{round}").into_bytes());
+        }
+    }
+    // The clients three and three (round-robin), the worker on the first.
+    assert_eq!(await_io_core_connections(&metrics, "rq", 7), [4, 3]);
+    drop(clients);
+    assert_eq!(await_io_core_connections(&metrics, "rq", 1), [1, 0]);
+    app.signal(SIGTERM);
+    assert_eq!(app.wait(Duration::from_secs(20)), Some(0));
+}
+
+#[test]
+fn io_cores_are_refused_where_nothing_binds_and_planned_by_tune() {
+    let connecting = QUEUE.replace(
+        "frontend = { bind = [\"tcp://127.0.0.1:0\"] }\nbackend = { bind = [\"tcp://127.0.0.1:0\"] }",
+        "frontend = { connect = [\"tcp://127.0.0.1:7001\"] }\n\
+         backend = { connect = [\"tcp://127.0.0.1:7002\"] }",
+    );
+    assert_ne!(connecting, QUEUE);
     let bad = config_file(
         "io-cores-queue",
-        &services(&format!("{QUEUE}io_cores = 2\n")),
+        &services(&format!("{connecting}io_cores = 2\n")),
     );
     let out = monocoque()
         .args(["config", "check"])
@@ -124,7 +190,7 @@ fn io_cores_are_refused_where_nothing_publishes_and_planned_by_tune() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("io_cores") && err.contains("PUB or XPUB"),
+        err.contains("io_cores") && err.contains("a side that binds"),
         "{err}"
     );
     let good = config_file(

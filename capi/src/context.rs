@@ -11,11 +11,12 @@
 //! plus what libzmq's context adds: the count of open sockets (term waits for
 //! it to reach zero; MAX_SOCKETS bounds it), the defaults new sockets take
 //! (BLOCKY, IPV6), and ZMQ_IO_THREADS: with 2 or more, the context starts
-//! IO_THREADS - 1 [`IoCores`] at the first tcp or ipc bind of a PUB or XPUB
-//! socket, which spreads the subscribers it accepts over them (matching
-//! stays on the context's thread); other types, and connects, run on the
-//! context's thread. With 0, tcp and ipc are refused (EMTHREAD) as libzmq
-//! refuses them without an I/O thread.
+//! IO_THREADS - 1 [`IoCores`] at the first tcp or ipc bind of a socket,
+//! which spreads the connections it accepts over them (the socket's rules,
+//! a publisher's matching among them, stay on the context's thread);
+//! connects, and STREAM's connections, run on the context's thread. With
+//! 0, tcp and ipc are refused (EMTHREAD) as libzmq refuses them without an
+//! I/O thread.
 
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,7 +29,7 @@ use crate::errno::{errno_of, ETERM};
 use crate::thread_options::{is_thread_option, ThreadOptions};
 
 /// ZMQ_IO_THREADS: the context's thread and, from 2 on, IO cores that run
-/// the subscribers' connections of its PUB and XPUB sockets.
+/// the connections its sockets accept.
 const IO_THREADS: c_int = 1;
 /// ZMQ_IO_THREADS_DFLT.
 const IO_THREADS_DEFAULT: usize = 1;
@@ -79,8 +80,8 @@ struct ContextState {
     /// The IO_THREADS in force: taken at the first socket, as libzmq starts
     /// its I/O threads then; later sets change only what zmq_ctx_get reads.
     io_threads_in_use: Option<usize>,
-    /// The IO cores (IO_THREADS - 1), started at the first PUB or XPUB
-    /// bind that spreads over them.
+    /// The IO cores (IO_THREADS - 1), started at the first tcp or ipc bind
+    /// that spreads over them.
     io_cores: Option<IoCores>,
 }
 

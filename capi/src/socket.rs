@@ -46,10 +46,10 @@ pub(crate) struct SocketHandle {
     pub(crate) curve_keys: [[u8; 32]; 3],
     /// ZMQ_AFFINITY: the I/O threads (bit i: thread i) a tcp or ipc endpoint
     /// may use; 0 is any. Thread 0 is the context's thread, threads 1 to
-    /// IO_THREADS - 1 its IO cores: a PUB's or XPUB's first tcp or ipc bind
-    /// spreads its subscribers over the IO cores the mask names (none: they
-    /// stay on the context's thread); any other endpoint runs on the
-    /// context's thread, which a mask naming no existing thread refuses
+    /// IO_THREADS - 1 its IO cores: a socket's first tcp or ipc bind
+    /// spreads the connections it accepts over the IO cores the mask names
+    /// (none: they stay on the context's thread); any other endpoint runs on
+    /// the context's thread, which a mask naming no existing thread refuses
     /// (EMTHREAD), as libzmq's.
     pub(crate) affinity: u64,
     /// ROUTER_MANDATORY as last set: without it a ROUTER takes any routing
@@ -58,7 +58,7 @@ pub(crate) struct SocketHandle {
     /// ZMQ_USE_FD as set (-1: none), and whether a bind took it over.
     pub(crate) use_fd: (c_int, bool),
     /// Its accepted connections are spread over the context's IO cores
-    /// (ZMQ_IO_THREADS over 1; PUB and XPUB).
+    /// (ZMQ_IO_THREADS over 1; every type but STREAM).
     pub(crate) spread: bool,
 }
 
@@ -234,7 +234,7 @@ fn give_back(s: *mut c_void, listening: &ListeningFd) {
 }
 
 /// `zmq_bind`'s steps: lend ZMQ_USE_FD's descriptor (recorded in `lent`),
-/// spread a publisher over IO cores, bind.
+/// spread the socket over IO cores, bind.
 fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<ListeningFd>) -> c_int {
     let adopt = guarded(-1, || {
         // SAFETY: the caller passes a socket from zmq_socket and a C string.
@@ -270,15 +270,16 @@ fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<Liste
     with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
 }
 
-/// With ZMQ_IO_THREADS over 1, a PUB or XPUB socket's first tcp or ipc
-/// bind spreads the connections it accepts over the context's IO cores
-/// that ZMQ_AFFINITY names (each core's ring sized by SNDHWM as set at
-/// this bind); a mask naming none of them leaves them on the context's
-/// thread.
+/// With ZMQ_IO_THREADS over 1, a socket's first tcp or ipc bind spreads
+/// the connections it accepts over the context's IO cores that
+/// ZMQ_AFFINITY names (a publisher's ring to each core sized by SNDHWM as
+/// set at this bind; other types' pipes cross within windows of their
+/// HWMs); a mask naming none of them leaves them on the context's thread.
+/// STREAM's raw connections always stay there.
 fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
-    let publisher = matches!(h.socket.socket_type(), SocketType::Pub | SocketType::XPub);
+    let raw = h.socket.socket_type() == SocketType::Stream;
     let network = ep.starts_with("tcp://") || ep.starts_with("ipc://");
-    if h.spread || !publisher || !network {
+    if h.spread || raw || !network {
         return Ok(());
     }
     let mask = h.affinity;

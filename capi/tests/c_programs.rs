@@ -129,6 +129,14 @@ fn io_threads_zero_fixed_and_a_publisher_spread_over_io_cores() {
     run(&compile("io_threads_fanout"), &[]);
 }
 
+/// IO_THREADS 3 for the other types: a ROUTER's 1,000 DEALERs spread over
+/// two IO cores, each routed by its id; a PULL's 8 PUSHes whole and in
+/// order; a REP's REQs answered.
+#[test]
+fn io_threads_spread_a_router_a_pull_and_a_rep() {
+    run(&compile("io_threads_pipes"), &[]);
+}
+
 /// Garbage, a 2^62-byte frame and 300 silent connections against a C API
 /// PULL: each closed, the process alive, a good PUSH served throughout.
 #[test]

@@ -498,12 +498,12 @@ fn a_blocking_publisher_spreads_its_subscribers_over_io_cores() {
             .map(|c| c.connections)
             .collect();
         assert_eq!(per_core, [2, 2], "round-robin over the two IO cores");
-        // Once only: a second spread, or a spread of a type that does not
-        // publish, is refused.
+        // Once only: a second spread is refused, and STREAM's raw
+        // connections never spread.
         assert!(publisher.spread_connections(&cores).is_err());
-        let pull = socket(&ctx, SocketType::Pull);
+        let stream = socket(&ctx, SocketType::Stream);
         assert!(matches!(
-            pull.spread_connections(&cores),
+            stream.spread_connections(&cores),
             Err(Error::NotSupported { .. })
         ));
     });

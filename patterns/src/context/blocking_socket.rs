@@ -278,10 +278,11 @@ impl BlockingSocket {
         Ok(expect_reply!(self.call(Command::TopicsCount)?, TopicsCount))
     }
 
-    /// Spreads the connections this PUB or XPUB accepts from now on over the
-    /// IO cores `cores`, as [`Socket::spread_connections`] does: the
-    /// context's thread keeps subscriptions and matching, each IO core
-    /// serves its share of the subscribers' connections.
+    /// Spreads the connections this socket accepts from now on over the IO
+    /// cores `cores`, as [`Socket::spread_connections`] does: the context's
+    /// thread keeps the socket's rules (a publisher's subscriptions and
+    /// matching among them), each IO core serves its share of the
+    /// connections.
     ///
     /// ```
     /// use monocoque_patterns::{Context, IoCores};

@@ -95,7 +95,7 @@ pub(super) enum Command {
     Events,
     /// ZMQ_FD: the socket's readiness descriptor, made on first use.
     ReadinessFd,
-    /// Spread the connections a PUB or XPUB accepts over IO cores.
+    /// Spread the connections the socket accepts over IO cores.
     SpreadConnections(IoCores),
     /// Per IO core figures of a spread socket.
     IoCoreStatistics,

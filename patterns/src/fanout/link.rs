@@ -1,17 +1,21 @@
-//! What travels between a publishing socket and one IO core, and the
-//! socket's end of those rings.
+//! What travels between a socket and one IO core, and a publishing
+//! socket's end of those rings (other sockets' end: `pipe_links.rs`).
 //!
 //! Each (socket, IO core) pair has three SPSC rings, so that one kind of
 //! traffic never waits behind another:
 //!
 //! ```text
-//!   owner ──control──▶ core   Adopt a connection, Release one, Close
+//!   owner ──control──▶ core   Adopt a connection, Release one, Close,
+//!                             Credit (the socket read a peer's messages)
 //!   owner ───data────▶ core   Publish: one message and the subscribers it is for
-//!   owner ◀──events─── core   Joined, Upstream (what a subscriber sent), Left, Monitor
+//!                             Deliver: one message for one peer (other types)
+//!   owner ◀──events─── core   Joined, Upstream (what a peer sent), Left, Monitor,
+//!                             Credit (a peer's engine took messages delivered to it)
 //! ```
 
 use rustc_hash::FxHashMap;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::task::Context;
 use std::time::Duration;
 
@@ -22,7 +26,7 @@ use monocoque_zmtp::{Msg, SocketType};
 use crate::host::StreamKind;
 use crate::monitor::MonitorEvent;
 use crate::options::Options;
-use crate::PeerId;
+use crate::{PeerId, PeerProperties};
 
 /// Control messages stay few (one per connection at most), so this bound is
 /// generous; a full ring makes the listener keep the connection on its own core.
@@ -60,6 +64,9 @@ pub(crate) enum Control {
     Release(PeerId),
     /// The socket closed: deliver what is queued within `linger`, then end.
     Close { linger: Option<Duration> },
+    /// The socket read `n` more of the messages this peer sent (a window's
+    /// credit, `window.rs`; never for publishers).
+    Credit { peer: PeerId, n: usize },
 }
 
 /// Owner to IO core: one published message and the IO core's peers it goes to.
@@ -67,6 +74,15 @@ pub(crate) enum Control {
 pub(crate) struct Publish {
     pub(crate) msg: Msg,
     pub(crate) targets: Vec<PeerId>,
+}
+
+/// Owner to IO core on the data ring.
+#[derive(Debug)]
+pub(crate) enum Downstream {
+    /// A publisher's message for some of the core's subscribers.
+    Publish(Publish),
+    /// Another socket type's message for one peer, within its window.
+    Deliver { peer: PeerId, msg: Msg },
 }
 
 /// IO core to owner. Peer ids are the IO core's own.
@@ -78,6 +94,14 @@ pub(crate) enum CoreEvent {
         identity: Bytes,
         socket_type: SocketType,
         endpoint: String,
+        /// The peer's address, where the endpoint does not say it.
+        remote: Option<String>,
+        /// What the peer's handshake said (message properties).
+        properties: Option<Arc<PeerProperties>>,
+        /// The windows the core keeps to for this peer (`window.rs`; unused
+        /// for publishers): messages delivered to it, messages it sent.
+        down_window: usize,
+        up_window: usize,
     },
     /// A message the subscriber sent (a subscription, or XSUB data).
     Upstream { peer: PeerId, msg: Msg },
@@ -85,6 +109,9 @@ pub(crate) enum CoreEvent {
     Left(PeerId),
     /// A monitor event of a connection on the IO core.
     Monitor(MonitorEvent),
+    /// `n` more of the messages delivered to this peer left for the wire
+    /// (a window's credit, `window.rs`; never for publishers).
+    Credit { peer: PeerId, n: usize },
 }
 
 /// The IO core's ends of one link, sent to it when a socket spreads its
@@ -93,7 +120,7 @@ pub(crate) enum CoreEvent {
 pub(crate) struct CoreEnd {
     pub(crate) kind: SocketType,
     pub(crate) control: spsc::Receiver<Control>,
-    pub(crate) data: spsc::Receiver<Publish>,
+    pub(crate) data: spsc::Receiver<Downstream>,
     pub(crate) events: spsc::Sender<CoreEvent>,
 }
 
@@ -101,7 +128,7 @@ pub(crate) struct CoreEnd {
 #[derive(Debug)]
 pub(crate) struct OwnerEnd {
     pub(crate) control: spsc::Sender<Control>,
-    pub(crate) data: spsc::Sender<Publish>,
+    pub(crate) data: spsc::Sender<Downstream>,
     /// Messages handed to this core (one per published message that had
     /// subscribers there).
     pub(crate) handed: u64,
@@ -171,26 +198,16 @@ impl Fanout {
         endpoint: &str,
         options: &Options,
     ) -> Result<(), OwnedFd> {
-        let mut item = Control::Adopt {
+        let links = &mut self.links;
+        adopt_round_robin(
+            links.len(),
+            &mut self.next,
             fd,
             stream,
-            endpoint: endpoint.to_string(),
-            options: Box::new(options.clone()),
-        };
-        for _ in 0..self.links.len() {
-            let core = self.next;
-            self.next = (self.next + 1) % self.links.len();
-            match self.links[core].control.try_send(item) {
-                Ok(()) => return Ok(()),
-                Err(spsc::TrySendError::Full(back) | spsc::TrySendError::Closed(back)) => {
-                    item = back
-                }
-            }
-        }
-        match item {
-            Control::Adopt { fd, .. } => Err(fd),
-            _ => unreachable!("the item is the Adopt built above"),
-        }
+            endpoint,
+            options,
+            |core, c| links[core].control.try_send(c),
+        )
     }
 
     /// Whether `peer` lives on an IO core whose data ring is full (what a
@@ -224,10 +241,10 @@ impl Fanout {
             // The list travels with the message; the next one starts empty.
             let targets = std::mem::take(&mut self.per_core[core]);
             let n = targets.len();
-            match link.data.try_send(Publish {
+            match link.data.try_send(Downstream::Publish(Publish {
                 msg: msg.clone(),
                 targets,
-            }) {
+            })) {
                 Ok(()) => link.handed += 1,
                 Err(spsc::TrySendError::Full(_)) => {
                     link.dropped += 1;
@@ -287,5 +304,37 @@ impl Fanout {
             }
             // Dropping the senders also tells the core the socket is gone.
         }
+    }
+}
+
+/// Offers an accepted connection to each of `cores` IO cores in turn from
+/// `next` (which moves on), through `try_send`; gives the descriptor back if
+/// every control ring is full or closed (the listener keeps it).
+pub(crate) fn adopt_round_robin(
+    cores: usize,
+    next: &mut usize,
+    fd: OwnedFd,
+    stream: StreamKind,
+    endpoint: &str,
+    options: &Options,
+    mut try_send: impl FnMut(usize, Control) -> Result<(), spsc::TrySendError<Control>>,
+) -> Result<(), OwnedFd> {
+    let mut item = Control::Adopt {
+        fd,
+        stream,
+        endpoint: endpoint.to_string(),
+        options: Box::new(options.clone()),
+    };
+    for _ in 0..cores {
+        let core = *next;
+        *next = (*next + 1) % cores;
+        match try_send(core, item) {
+            Ok(()) => return Ok(()),
+            Err(spsc::TrySendError::Full(back) | spsc::TrySendError::Closed(back)) => item = back,
+        }
+    }
+    match item {
+        Control::Adopt { fd, .. } => Err(fd),
+        _ => unreachable!("the item is the Adopt built above"),
     }
 }

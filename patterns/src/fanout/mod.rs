@@ -1,5 +1,13 @@
-//! Fan-out across IO cores: a publisher's subscriber connections spread over
-//! several reactor threads, while matching stays on the socket's own core.
+//! IO cores: the accepted connections of a socket spread over several
+//! reactor threads, while the socket's rules stay on its own core.
+//!
+//! Two kinds of link. A publisher's (below): matching stays on the socket's
+//! core, and a message goes to each core once for all its subscribers
+//! there. Every other type's (`pipe_links.rs`, `pipe_owner_task.rs`): a
+//! peer on an IO core is an ordinary pipe of the socket whose far end is an
+//! owner task instead of an engine, and its messages cross the rings one
+//! per message within per-peer windows (`window.rs`), so that load
+//! balancing, fair queueing, routing and HWMs are the socket's, unchanged.
 //!
 //! ```text
 //!   socket's core (owner)                          IO core k (one of N threads)
@@ -29,7 +37,10 @@
 
 mod link;
 mod owner_task;
+mod pipe_links;
+mod pipe_owner_task;
 mod relay;
+mod window;
 
 use std::io;
 use std::rc::Rc;
@@ -40,6 +51,7 @@ use monocoque_zmtp::SocketType;
 
 pub(crate) use link::Fanout;
 use link::{CoreEnd, CoreEvent, OwnerEnd};
+pub(crate) use pipe_links::PipeLinks;
 
 use crate::host::{MovableStream, SocketHost};
 use crate::options::Options;
@@ -48,7 +60,7 @@ use crate::{Error, Result};
 /// Links a core can be waiting to set up (one per `spread_connections`).
 const NEW_LINKS_CAPACITY: usize = 64;
 
-/// IO cores: reactor threads that run the connections of the publishers
+/// IO cores: reactor threads that run the connections of the sockets
 /// spread over them ([`Socket::spread_connections`](crate::Socket::spread_connections)).
 /// Cheap to clone, `Send` and `Sync`. Each thread ends once the handle is
 /// dropped and the sockets that used it have closed and finished lingering.
@@ -217,12 +229,14 @@ async fn serve(mut new_links: spsc::Receiver<CoreEnd>) {
 /// One IO core's figures for a spread socket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IoCoreStatistics {
-    /// Subscribers connected through this core now.
+    /// Peers connected through this core now.
     pub connections: usize,
-    /// Published messages handed to this core: one per message that had a
-    /// subscriber here, however many it had.
+    /// Messages handed to this core: for a publisher one per message that
+    /// had a subscriber here, however many it had; for other types one per
+    /// message to a peer here.
     pub handed: u64,
-    /// Messages this core's subscribers lost because its ring was full.
+    /// Messages this core's subscribers lost because its ring was full
+    /// (publishers only: other types wait for room).
     pub dropped: u64,
 }
 
@@ -237,6 +251,28 @@ pub(crate) fn spread(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<Fanou
         spawn(owner_task::run(host.clone(), i, events)).detach();
     }
     Ok(Fanout::new(owners))
+}
+
+/// Links `host` (any type but a publisher) to every IO core, for its future
+/// accepted connections: the socket keeps the returned [`PipeLinks`] to hand
+/// connections out and to close.
+pub(crate) fn spread_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<PipeLinks> {
+    let sndhwm = host.terms().shape.sndhwm;
+    let links = cores.link_all(host.kind(), sndhwm)?;
+    let mut out = Vec::with_capacity(links.len());
+    for (owner, events) in links {
+        let OwnerEnd { control, data, .. } = owner;
+        let link = Rc::new(pipe_links::PipeLink::new(control));
+        spawn(pipe_owner_task::run(
+            host.clone(),
+            link.clone(),
+            data,
+            events,
+        ))
+        .detach();
+        out.push(link);
+    }
+    Ok(PipeLinks::new(out))
 }
 
 /// Figures per IO core, if the socket is spread.
@@ -256,10 +292,16 @@ pub(crate) fn statistics(fanout: &Fanout) -> Vec<IoCoreStatistics> {
     out
 }
 
+/// Where a spread socket hands its accepted connections.
+pub(crate) enum Spread<'a> {
+    Publisher(&'a mut Fanout),
+    Pipes(&'a mut PipeLinks),
+}
+
 /// The listener's choice for an accepted connection: handed to an IO core
 /// (`None`), or back to run here (every core's control ring full).
 pub(crate) fn hand_off<S: MovableStream>(
-    fanout: &mut Fanout,
+    spread: Spread<'_>,
     options: &Options,
     stream: S,
     endpoint: &str,
@@ -271,7 +313,11 @@ pub(crate) fn hand_off<S: MovableStream>(
             return None;
         }
     };
-    match fanout.adopt(fd, S::KIND, endpoint, options) {
+    let adopted = match spread {
+        Spread::Publisher(fanout) => fanout.adopt(fd, S::KIND, endpoint, options),
+        Spread::Pipes(links) => links.adopt(fd, S::KIND, endpoint, options),
+    };
+    match adopted {
         Ok(()) => None,
         Err(fd) => {
             tracing::debug!(%endpoint, "IO cores busy; the connection stays on the socket's core");

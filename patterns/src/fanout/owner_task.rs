@@ -61,6 +61,7 @@ pub(crate) async fn run(
                 identity,
                 socket_type,
                 endpoint,
+                ..
             } => {
                 let (peer, inbound) = attach(&*host, core, id, identity, socket_type, endpoint);
                 peers.insert(id, (peer, inbound));
@@ -73,6 +74,8 @@ pub(crate) async fn run(
                 }
             }
             CoreEvent::Monitor(e) => host.post(e),
+            // Publishers' links keep no windows.
+            CoreEvent::Credit { .. } => {}
         }
     })
     .await

@@ -18,6 +18,14 @@
 //! Upstream messages are read from a pipe only while the events ring has
 //! room, so a socket that does not keep up pushes back on its subscribers
 //! exactly as RCVHWM does locally. Joined and Left are never dropped.
+//!
+//! For every other socket type (`windowed`) the data ring carries
+//! `Deliver{peer, msg}`, one message for one peer, and each peer has a
+//! window both ways (`window.rs`): upstream messages go only while the
+//! socket has credited enough of them, and the engine's reads of what was
+//! delivered go back as Credit. A close does not end the connections at
+//! once: the socket's owner task releases each peer once it has passed on
+//! everything the socket queued to it, and the close's linger bounds them.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::{Cell, RefCell};
@@ -31,7 +39,8 @@ use monocoque_runtime::net::{TcpStream, UnixStream};
 use monocoque_runtime::{spawn, spsc};
 use monocoque_zmtp::{Msg, SocketType};
 
-use super::link::{Control, CoreEnd, CoreEvent, Publish};
+use super::link::{Control, CoreEnd, CoreEvent, Downstream, Publish};
+use super::window::{window, Intake, Window};
 use crate::admission::{decide_locally, internal_refusal, AdmissionPolicy, ZapRequest};
 use crate::engine::stream::Stream;
 use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
@@ -39,7 +48,7 @@ use crate::host::{ConnectionTerms, MovableStream, StreamKind};
 use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MONITOR_CAPACITY};
 use crate::options::Options;
-use crate::pipe::{detach_from_pool, Pipe, Signals};
+use crate::pipe::{detach_from_pool, Pipe, PipeShape, Signals};
 use crate::PeerId;
 
 /// Runs one link until the socket has closed and every connection here has
@@ -91,13 +100,26 @@ impl EngineOwner for RelayPort {
     }
 }
 
+/// A windowed peer's counts (`window.rs`).
+struct PeerWindows {
+    /// Messages delivered to it, credited as its engine takes them.
+    down: Intake,
+    /// Messages it sent that went up, until the socket credits them.
+    up: Window,
+}
+
 struct Relay {
     kind: SocketType,
+    /// Not a publisher: Deliver, windows, releases (the module's comment).
+    windowed: bool,
+    windows: FxHashMap<PeerId, PeerWindows>,
+    /// The control ring ended: the socket's side is gone.
+    control_done: bool,
     port: Rc<RelayPort>,
     /// The socket's options as of the last adopted connection.
     options: Options,
     control: spsc::Receiver<Control>,
-    data: spsc::Receiver<Publish>,
+    data: spsc::Receiver<Downstream>,
     events: spsc::Sender<CoreEvent>,
     pipes: FxHashMap<PeerId, Pipe>,
     /// Peers whose connection ended; they leave once their inbound is read.
@@ -122,6 +144,9 @@ impl Relay {
         });
         Relay {
             kind: end.kind,
+            windowed: !end.kind.is_publisher(),
+            windows: FxHashMap::default(),
+            control_done: false,
             port,
             options: Options::new(end.kind),
             control: end.control,
@@ -157,7 +182,9 @@ impl Relay {
 
     fn control(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while !self.closing {
+        // A publisher's close ends its link's traffic; a windowed link still
+        // hears its owner's releases and credits while it lingers.
+        while !self.control_done && (self.windowed || !self.closing) {
             let command = match self.control.poll_recv(cx) {
                 Poll::Pending => break,
                 Poll::Ready(c) => c,
@@ -178,8 +205,18 @@ impl Relay {
                     self.adopt(fd, stream, endpoint);
                 }
                 Some(Control::Release(peer)) => self.release(peer, false),
-                Some(Control::Close { linger }) => self.close(linger),
-                None => self.close(self.options.linger),
+                Some(Control::Close { linger }) => self.close(linger, !self.windowed),
+                Some(Control::Credit { peer, n }) => {
+                    if let Some(w) = self.windows.get_mut(&peer) {
+                        w.up.credit(n);
+                        self.readable.push_back(peer);
+                    }
+                }
+                None => {
+                    // Nobody is left to release the peers: all go now.
+                    self.control_done = true;
+                    self.close(self.options.linger, true);
+                }
             }
         }
         progress
@@ -195,6 +232,18 @@ impl Relay {
     /// Runs an adopted connection in the ordinary engine.
     fn start<S: MovableStream + Stream>(&self, fd: std::os::fd::OwnedFd, endpoint: String) {
         let terms = ConnectionTerms::of(&self.options, self.kind);
+        let shape = if self.windowed {
+            // The engine's queues are the windows; nothing conflates here
+            // (a socket that conflates keeps its connections).
+            PipeShape {
+                sndhwm: window(terms.shape.sndhwm),
+                rcvhwm: window(terms.shape.rcvhwm),
+                conflate_in: false,
+                conflate_out: false,
+            }
+        } else {
+            terms.shape
+        };
         let peer = self.port.next_peer.get();
         self.port.next_peer.set(peer + 1);
         let zap = terms.zap_facts();
@@ -203,7 +252,7 @@ impl Relay {
             session: terms.session,
             pipe: PipePlan::Fresh {
                 peer: PeerId(peer),
-                shape: terms.shape,
+                shape,
                 signals: self.port.signals.clone(),
             },
             probe_router: terms.probe_router,
@@ -235,23 +284,29 @@ impl Relay {
     }
 
     /// The socket closed: what the data ring holds still goes out, then every
-    /// connection finishes within the linger.
-    fn close(&mut self, linger: Option<std::time::Duration>) {
+    /// connection finishes within the linger; `release_all` ends them now
+    /// rather than as the owner releases each (a windowed link's Close).
+    fn close(&mut self, linger: Option<std::time::Duration>, release_all: bool) {
+        let first = !self.closing;
         self.closing = true;
-        if let Some(p) = self.pending.take() {
-            self.push(p, false);
+        if release_all {
+            if let Some(p) = self.pending.take() {
+                self.push(p, false);
+            }
+            while let Some(d) = self.data.try_recv() {
+                self.take_downstream(d, false);
+            }
+            let now = linger.is_some_and(|l| l.is_zero());
+            let peers: Vec<PeerId> = self.pipes.keys().copied().collect();
+            for peer in peers {
+                self.release(peer, now);
+            }
         }
-        while let Some(p) = self.data.try_recv() {
-            self.push(p, false);
+        if first {
+            self.port
+                .lifecycle
+                .close(linger.map(|l| Instant::now() + l));
         }
-        let now = linger.is_some_and(|l| l.is_zero());
-        let peers: Vec<PeerId> = self.pipes.keys().copied().collect();
-        for peer in peers {
-            self.release(peer, now);
-        }
-        self.port
-            .lifecycle
-            .close(linger.map(|l| Instant::now() + l));
     }
 
     /// Applies what the engines reported: new pipes join, ended ones leave
@@ -297,18 +352,48 @@ impl Relay {
         let readable = std::mem::take(&mut *self.port.signals.readable.borrow_mut());
         progress |= !readable.is_empty();
         self.readable.extend(readable);
-        // Writable edges matter only to a message waiting under XPUB_NODROP,
-        // which `deliver` retries on every turn.
-        self.port.signals.writable.borrow_mut().clear();
+        // A publisher's writable edges matter only to a message waiting under
+        // XPUB_NODROP, which `deliver` retries on every turn; a windowed
+        // peer's are its engine's reads of what was delivered: credit.
+        let writable = std::mem::take(&mut *self.port.signals.writable.borrow_mut());
+        if self.windowed {
+            for peer in writable {
+                let (Some(p), Some(w)) = (self.pipes.get(&peer), self.windows.get_mut(&peer))
+                else {
+                    continue;
+                };
+                let n = w.down.due(p.outbound.borrow().outstanding());
+                if n > 0 {
+                    self.outbox.push_back(CoreEvent::Credit { peer, n });
+                    progress = true;
+                }
+            }
+        }
         progress
     }
 
     fn joined(&mut self, pipe: Pipe) {
+        let down_window = pipe.outbound.borrow().hwm();
+        let up_window = pipe.inbound.borrow().hwm();
+        if self.windowed {
+            pipe.outbound.borrow_mut().report_each_lwm();
+            self.windows.insert(
+                pipe.peer,
+                PeerWindows {
+                    down: Intake::default(),
+                    up: Window::new(up_window),
+                },
+            );
+        }
         self.outbox.push_back(CoreEvent::Joined {
             peer: pipe.peer,
             identity: pipe.identity.clone(),
             socket_type: pipe.peer_type.unwrap_or(self.kind),
             endpoint: pipe.endpoint.clone(),
+            remote: pipe.remote.clone(),
+            properties: pipe.properties.clone(),
+            down_window,
+            up_window,
         });
         self.monitor(MonitorEvent::HandshakeSucceeded {
             endpoint: pipe.endpoint.clone(),
@@ -343,10 +428,23 @@ impl Relay {
                 self.readable.pop_front();
                 continue;
             };
+            // A windowed peer whose window is used up waits for credit,
+            // which puts it back on the list.
+            let mut window_shut = false;
             loop {
                 if self.events.is_full() {
                     let _ = self.events.poll_ready(cx);
                     return progress;
+                }
+                if p.inbound.borrow().is_empty() {
+                    break;
+                }
+                if let Some(w) = self.windows.get_mut(&peer) {
+                    if !w.up.has_room() {
+                        window_shut = true;
+                        break;
+                    }
+                    w.up.sent();
                 }
                 let msg = p.inbound.borrow_mut().pop();
                 let Some(msg) = msg else { break };
@@ -363,8 +461,9 @@ impl Relay {
                 }
             }
             self.readable.pop_front();
-            if self.gone.remove(&peer) {
+            if !window_shut && self.gone.remove(&peer) {
                 self.pipes.remove(&peer);
+                self.windows.remove(&peer);
                 self.outbox.push_back(CoreEvent::Left(peer));
                 progress = true;
             }
@@ -397,18 +496,41 @@ impl Relay {
         let nodrop = self.options.xpub_nodrop && !self.closing;
         let mut progress = false;
         loop {
-            let publish = match self.pending.take() {
-                Some(p) => p,
-                None => match self.data.poll_recv(cx) {
-                    Poll::Ready(Some(p)) => p,
-                    Poll::Ready(None) | Poll::Pending => return progress,
-                },
-            };
-            if let Some(rest) = self.push(publish, nodrop) {
-                self.pending = Some(rest);
-                return progress;
+            if let Some(p) = self.pending.take() {
+                if let Some(rest) = self.push(p, nodrop) {
+                    self.pending = Some(rest);
+                    return progress;
+                }
+                progress = true;
             }
-            progress = true;
+            match self.data.poll_recv(cx) {
+                Poll::Ready(Some(d)) => {
+                    progress = true;
+                    if let Some(rest) = self.take_downstream(d, nodrop) {
+                        self.pending = Some(rest);
+                        return progress;
+                    }
+                }
+                Poll::Ready(None) | Poll::Pending => return progress,
+            }
+        }
+    }
+
+    /// One item of the data ring: a publisher's message (what is still owed
+    /// under `nodrop` comes back), or a message for one windowed peer.
+    fn take_downstream(&mut self, d: Downstream, nodrop: bool) -> Option<Publish> {
+        match d {
+            Downstream::Publish(p) => self.push(p, nodrop),
+            Downstream::Deliver { peer, msg } => {
+                // Within the peer's window, so never past its queue's HWM; a
+                // connection that ended discards it (its Left follows).
+                if let (Some(p), Some(w)) = (self.pipes.get(&peer), self.windows.get_mut(&peer)) {
+                    if p.outbound.borrow_mut().push(msg) {
+                        w.down.took();
+                    }
+                }
+                None
+            }
         }
     }
 

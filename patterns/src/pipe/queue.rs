@@ -128,6 +128,9 @@ pub(crate) struct Queue {
     /// Messages read since the writer was last "told": they count against
     /// the HWM until LWM of them are (see the module's comment).
     unacked_reads: usize,
+    /// Tell the writer at every LWM reads, full or not: a relay between
+    /// cores counts its credit from these (see [`report_each_lwm`](Self::report_each_lwm)).
+    report_each_lwm: bool,
     pub(crate) reader: Notify,
     pub(crate) writer: Notify,
 }
@@ -214,6 +217,7 @@ impl Queue {
             reader_gone: false,
             held: 0,
             unacked_reads: 0,
+            report_each_lwm: false,
             reader: Notify::Nobody,
             writer: Notify::Nobody,
         }))
@@ -269,6 +273,22 @@ impl Queue {
         self.hwm.div_ceil(2)
     }
 
+    /// From now on the writer hears of every LWM reads, not only of the
+    /// read that takes a full queue below its HWM: libzmq's reader tells
+    /// its writer so whatever the fill, and a writer on another core (a
+    /// relay's window, `fanout/window.rs`) needs it to give credit back.
+    /// Needs an HWM (there is no LWM without one).
+    pub(crate) fn report_each_lwm(&mut self) {
+        debug_assert!(self.hwm != 0 && !self.conflate);
+        self.report_each_lwm = true;
+    }
+
+    /// Messages in the queue or held out of it: what its reader has not
+    /// taken yet.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.items.len() + self.held
+    }
+
     /// One message read: counted against the HWM until LWM reads are.
     fn note_read(&mut self) {
         if self.hwm == 0 || self.conflate {
@@ -277,6 +297,9 @@ impl Queue {
         self.unacked_reads += 1;
         if self.unacked_reads >= self.lwm() {
             self.unacked_reads = 0;
+            if self.report_each_lwm {
+                self.writer.writable();
+            }
         }
     }
 
@@ -286,7 +309,11 @@ impl Queue {
         if self.hwm == 0 || self.conflate {
             return;
         }
-        self.unacked_reads = (self.unacked_reads + n) % self.lwm();
+        let reads = self.unacked_reads + n;
+        self.unacked_reads = reads % self.lwm();
+        if self.report_each_lwm && reads >= self.lwm() {
+            self.writer.writable();
+        }
     }
 
     /// Takes back the read [`note_read`](Self::note_read) just counted.
@@ -481,6 +508,40 @@ mod tests {
         assert_eq!(q.borrow().len(), 1);
         assert_eq!(*reader.readable.borrow(), vec![PeerId(1)], "one edge");
         assert_eq!(&q.borrow_mut().pop().unwrap()[0][..], b"4");
+    }
+
+    #[test]
+    fn a_queue_that_reports_each_lwm_tells_its_writer_full_or_not() {
+        let q = Queue::new(4, false);
+        let writer = Rc::new(Signals::default());
+        q.borrow_mut().writer = Notify::Socket {
+            signals: Rc::downgrade(&writer),
+            peer: PeerId(2),
+        };
+        q.borrow_mut().report_each_lwm();
+        for _ in 0..3 {
+            q.borrow_mut().push(Msg::from("m"));
+        }
+        assert!(!q.borrow().is_full());
+        q.borrow_mut().pop().unwrap();
+        assert!(writer.writable.borrow().is_empty(), "1 read of LWM 2");
+        q.borrow_mut().pop().unwrap();
+        assert_eq!(
+            *writer.writable.borrow(),
+            vec![PeerId(2)],
+            "told at LWM, never full"
+        );
+        assert_eq!(q.borrow().outstanding(), 1);
+        // Reads of held messages count when given back.
+        let credit = Queue::take_held(&q, 1, drop).unwrap();
+        assert_eq!(q.borrow().outstanding(), 1, "held still counts");
+        writer.writable.borrow_mut().clear();
+        q.borrow_mut().push(Msg::from("m"));
+        q.borrow_mut().pop().unwrap();
+        assert!(writer.writable.borrow().is_empty());
+        drop(credit);
+        assert_eq!(*writer.writable.borrow(), vec![PeerId(2)]);
+        assert_eq!(q.borrow().outstanding(), 0);
     }
 
     #[test]

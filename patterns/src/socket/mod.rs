@@ -225,40 +225,75 @@ impl Socket {
         self.shared.state.borrow().receive_filter_accepts(msg)
     }
 
-    /// Spreads the connections this PUB or XPUB accepts from now on over
-    /// `cores`, round-robin: each subscriber's connection (handshake,
-    /// heartbeats, writes) runs on an IO core, while subscriptions and
-    /// matching stay here. A published message is matched once and handed to
-    /// each IO core with subscribers for it once, its payload shared, never
-    /// copied per subscriber. Connections made with `connect`, and inproc
-    /// peers, stay on this core. Options set later apply to connections
-    /// accepted later, as usual; each IO core's ring holds at most SNDHWM
-    /// messages (as set now; see [`IoCores`](crate::IoCores)).
+    /// Spreads the connections this socket accepts from now on over `cores`,
+    /// round-robin: each connection (handshake, heartbeats, reads and
+    /// writes, framing) runs on an IO core, while the socket's rules stay
+    /// here. On a PUB or XPUB, subscriptions and matching stay here, and a
+    /// published message is matched once and handed to each IO core with
+    /// subscribers for it once, its payload shared, never copied per
+    /// subscriber; each IO core's ring holds at most SNDHWM messages (as set
+    /// now; see [`IoCores`](crate::IoCores)). On any other type a peer on an
+    /// IO core is a pipe like any other (load balancing, fair queueing,
+    /// routing ids and HWMs unchanged); its messages cross to the core
+    /// within a window of SNDHWM (and RCVHWM the other way) messages, so a
+    /// peer may hold up to twice the HWM in all (0, unbounded, crosses
+    /// 65,536 at a time).
     ///
-    /// Refused for other socket types, and if the socket is already spread.
+    /// Connections made with `connect`, inproc peers, connections whose
+    /// admission asks the ZAP handler (a CURVE or PLAIN server, a
+    /// ZAP_DOMAIN) and the connections of a socket with CONFLATE stay on
+    /// this core. Options set later apply to connections accepted later.
+    ///
+    /// Refused for STREAM (raw connections), and if the socket is already
+    /// spread.
+    ///
+    /// ```
+    /// use monocoque_patterns::{IoCores, Socket};
+    /// use monocoque_runtime::{Runtime, RuntimeBuilder};
+    /// use monocoque_zmtp::SocketType;
+    /// let cores = IoCores::start(vec![RuntimeBuilder::default(); 2]).unwrap();
+    /// Runtime::builder().build().unwrap().block_on(async {
+    ///     let router = Socket::new(SocketType::Router).unwrap();
+    ///     router.spread_connections(&cores).unwrap();
+    ///     router.bind("tcp://127.0.0.1:0").unwrap();
+    ///     let stats = router.io_core_statistics().unwrap();
+    ///     assert_eq!(stats.len(), 2);
+    ///     router.close();
+    /// });
+    /// ```
     pub fn spread_connections(&self, cores: &crate::IoCores) -> Result<()> {
         self.check_open()?;
-        if !self.shared.kind.is_publisher() {
+        if self.shared.kind == SocketType::Stream {
             return Err(Error::NotSupported {
                 socket_type: self.shared.kind.as_str(),
-                operation: "spread connections over IO cores (only PUB and XPUB do)",
+                operation:
+                    "spread connections over IO cores (raw connections stay on the socket's core)",
             });
         }
-        if self.shared.state.borrow().fanout().is_some() {
+        if self.shared.state.borrow().is_spread() {
             return Err(Error::InvalidState(
                 "the socket's connections are already spread over IO cores",
             ));
         }
-        let fanout = crate::fanout::spread(&self.host(), cores)?;
-        self.shared.state.borrow_mut().set_fanout(fanout);
+        if self.shared.kind.is_publisher() {
+            let fanout = crate::fanout::spread(&self.host(), cores)?;
+            self.shared.state.borrow_mut().set_fanout(fanout);
+        } else {
+            let links = crate::fanout::spread_pipes(&self.host(), cores)?;
+            self.shared.state.borrow_mut().set_pipe_links(links);
+        }
         Ok(())
     }
 
     /// Per IO core: connections, messages handed over and messages lost to a
-    /// full ring; `None` if the socket is not spread.
+    /// full ring (only a publisher loses any); `None` if the socket is not
+    /// spread.
     pub fn io_core_statistics(&self) -> Option<Vec<crate::IoCoreStatistics>> {
         let mut state = self.shared.state.borrow_mut();
         state.sync(&self.shared.signals);
+        if let Some(links) = state.pipe_links() {
+            return Some(links.statistics());
+        }
         state.fanout().map(crate::fanout::statistics)
     }
 
@@ -1038,6 +1073,9 @@ impl Socket {
         // IO cores end their connections themselves, within the linger.
         if let Some(f) = state.take_fanout() {
             f.close(linger);
+        }
+        if let Some(l) = state.take_pipe_links() {
+            l.close(linger);
         }
         for peer in state.peer_ids() {
             if linger.is_some_and(|l| l.is_zero()) {

@@ -199,16 +199,22 @@ impl SocketHost for SocketShared {
         if matches!(self.terms().admission, AdmissionPolicy::Zap { .. }) {
             return Some(stream);
         }
+        // A socket that conflates keeps its connections: the windows that
+        // carry a pipe across cores count every message.
+        let shape = self.terms().shape;
+        if shape.conflate_in || shape.conflate_out {
+            return Some(stream);
+        }
         let mut state = self.state.borrow_mut();
-        let Some((fanout, options)) = state.fanout_with_options() else {
+        let Some((spread, options)) = state.spread_with_options() else {
             return Some(stream);
         };
         match stream {
             NetStream::Tcp(s) => {
-                crate::fanout::hand_off(fanout, options, s, endpoint).map(NetStream::Tcp)
+                crate::fanout::hand_off(spread, options, s, endpoint).map(NetStream::Tcp)
             }
             NetStream::Ipc(s) => {
-                crate::fanout::hand_off(fanout, options, s, endpoint).map(NetStream::Ipc)
+                crate::fanout::hand_off(spread, options, s, endpoint).map(NetStream::Ipc)
             }
         }
     }

@@ -11,7 +11,7 @@ use super::role::{Pump, Registered, Role, Step};
 use super::shared::EndpointEntry;
 use super::SendRoom;
 use crate::close_reason::CloseReason;
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, PipeLinks, Spread};
 use crate::log_limit;
 use crate::monitor::{MonitorEvent, MonitorSink};
 use crate::options::Options;
@@ -32,6 +32,9 @@ pub(crate) struct SocketState {
     pub(crate) endpoints: Vec<EndpointEntry>,
     pub(crate) last_endpoint: Option<String>,
     pub(crate) closed: bool,
+    /// The IO cores a socket other than a publisher spread its accepted
+    /// connections over (a publisher's are its role's fan-out).
+    pipe_links: Option<PipeLinks>,
     /// The socket's monitors (shared with `SocketShared::monitor`), for the
     /// peers the socket drops itself.
     monitor: MonitorSink,
@@ -72,6 +75,7 @@ impl SocketState {
             endpoints: Vec::new(),
             last_endpoint: None,
             closed: false,
+            pipe_links: None,
             monitor,
             edges: Vec::new(),
             synced: u64::MAX,
@@ -706,15 +710,34 @@ impl SocketState {
         self.role.publisher()?.fanout_mut()
     }
 
-    /// The fan-out and the options an adopted connection starts with, both
-    /// at once (the listener's hand-off needs the two; borrowing them
+    /// Where accepted connections go, if the socket is spread over IO
+    /// cores, and the options an adopted connection starts with, both at
+    /// once (the listener's hand-off needs the two; borrowing them
     /// separately would mean a copy of the options per connection).
-    pub(crate) fn fanout_with_options(&mut self) -> Option<(&mut Fanout, &Options)> {
-        let fanout = match &mut self.role {
-            Role::Publisher(p) => p.fanout_mut()?,
-            _ => return None,
+    pub(crate) fn spread_with_options(&mut self) -> Option<(Spread<'_>, &Options)> {
+        let spread = match (&mut self.role, &mut self.pipe_links) {
+            (Role::Publisher(p), _) => Spread::Publisher(p.fanout_mut()?),
+            (_, Some(links)) => Spread::Pipes(links),
+            (_, None) => return None,
         };
-        Some((fanout, &self.options))
+        Some((spread, &self.options))
+    }
+
+    /// Whether the socket's accepted connections are spread over IO cores.
+    pub(crate) fn is_spread(&self) -> bool {
+        self.fanout().is_some() || self.pipe_links.is_some()
+    }
+
+    pub(crate) fn set_pipe_links(&mut self, links: PipeLinks) {
+        self.pipe_links = Some(links);
+    }
+
+    pub(crate) fn pipe_links(&self) -> Option<&PipeLinks> {
+        self.pipe_links.as_ref()
+    }
+
+    pub(crate) fn take_pipe_links(&mut self) -> Option<PipeLinks> {
+        self.pipe_links.take()
     }
 
     pub(crate) fn set_fanout(&mut self, fanout: Fanout) {

@@ -1,0 +1,321 @@
+//! A spread socket's side of one IO core, for every type but the publishers:
+//! a task on the socket's own reactor that is the far end of the pipes of
+//! the peers on that core, as an engine is of a local peer's pipe.
+//!
+//! ```text
+//!   socket ─▶ pipe outbound ─▶ this task ─Deliver (window W↓)─▶ data ring ─▶ IO core
+//!   socket ◀─ pipe inbound  ◀─ this task ◀─Upstream (window W↑)─ events ring ◀─ IO core
+//!            (reads reported each LWM) ─Credit─▶ control ring (outbox) ─▶ IO core
+//! ```
+//!
+//! The task learns of its pipes through its own [`Signals`](crate::pipe::Signals):
+//! a readable edge is an outbound queue with something to pass on (or whose
+//! writer, the socket, let go of it), a writable edge is the socket having
+//! read another LWM of an inbound queue. Joined peers become pipes of the
+//! socket; Left ones are detached once the core has passed on everything
+//! they sent.
+
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+
+use monocoque_runtime::spsc;
+
+use super::link::{Control, CoreEvent, Downstream};
+use super::pipe_links::PipeLink;
+use super::window::{Intake, Window};
+use crate::host::SocketHost;
+use crate::pipe::{Notify, Pipe, PipeEvent, PipeShape, SharedQueue};
+use crate::PeerId;
+
+/// Runs until the core ends the link (after the socket closed and the core's
+/// connections finished).
+pub(crate) async fn run(
+    host: Rc<dyn SocketHost>,
+    link: Rc<PipeLink>,
+    data: spsc::Sender<Downstream>,
+    events: spsc::Receiver<CoreEvent>,
+) {
+    let mut owner = PipeOwner {
+        host,
+        link,
+        data,
+        events,
+        peers: FxHashMap::default(),
+        by_core_id: FxHashMap::default(),
+        sendable: VecDeque::new(),
+    };
+    poll_fn(|cx| owner.poll(cx)).await
+}
+
+/// One peer on the core, as this task serves its pipe.
+struct RemotePeer {
+    /// The core's id for it.
+    id: PeerId,
+    inbound: SharedQueue,
+    outbound: SharedQueue,
+    /// What went down the data ring and the core has not credited.
+    down: Window,
+    /// What came up from the core, credited back as the socket reads it.
+    up: Intake,
+    /// Release sent: the socket let go of the pipe.
+    released: bool,
+}
+
+struct PipeOwner {
+    host: Rc<dyn SocketHost>,
+    link: Rc<PipeLink>,
+    data: spsc::Sender<Downstream>,
+    events: spsc::Receiver<CoreEvent>,
+    /// By the socket's peer id.
+    peers: FxHashMap<PeerId, RemotePeer>,
+    /// The core's peer id -> the socket's.
+    by_core_id: FxHashMap<PeerId, PeerId>,
+    /// Peers whose outbound queue may have something to pass on.
+    sendable: VecDeque<PeerId>,
+}
+
+impl PipeOwner {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let signals = self.link.signals.clone();
+        signals.register_recv(cx.waker());
+        signals.register_send(cx.waker());
+        loop {
+            let mut progress = self.edges();
+            match self.core_events(cx) {
+                Poll::Ready(()) => {
+                    self.finish();
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {}
+            }
+            progress |= self.forward(cx);
+            progress |= self.flush_controls(cx);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Applies the pipes' edges: outbound queues to look at, inbound reads
+    /// to credit.
+    fn edges(&mut self) -> bool {
+        let signals = &self.link.signals;
+        let readable = std::mem::take(&mut *signals.readable.borrow_mut());
+        let writable = std::mem::take(&mut *signals.writable.borrow_mut());
+        let progress = !readable.is_empty() || !writable.is_empty();
+        self.sendable.extend(readable);
+        for peer in writable {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                let n = p.up.due(p.inbound.borrow().outstanding());
+                if n > 0 && !p.released {
+                    self.link
+                        .outbox
+                        .borrow_mut()
+                        .push_back(Control::Credit { peer: p.id, n });
+                }
+            }
+        }
+        progress
+    }
+
+    /// Takes the core's events; `Ready` once the core has ended the link.
+    fn core_events(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let event = match self.events.poll_recv(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Ready(Some(e)) => e,
+            };
+            match event {
+                CoreEvent::Joined {
+                    peer,
+                    identity,
+                    socket_type,
+                    endpoint,
+                    remote,
+                    properties,
+                    down_window,
+                    up_window,
+                } => {
+                    let mut pipe = self.attach(peer, &endpoint, down_window, up_window);
+                    pipe.identity = identity;
+                    pipe.peer_type = Some(socket_type);
+                    pipe.remote = remote;
+                    pipe.properties = properties;
+                    self.host.signals().event(PipeEvent::Attached(pipe));
+                }
+                CoreEvent::Upstream { peer, msg } => {
+                    if let Some(p) = self
+                        .by_core_id
+                        .get(&peer)
+                        .and_then(|local| self.peers.get_mut(local))
+                    {
+                        // Within the window the core keeps to, so never past
+                        // the queue's HWM; a socket that let go discards it.
+                        p.up.took();
+                        p.inbound.borrow_mut().push(msg);
+                    }
+                }
+                CoreEvent::Credit { peer, n } => {
+                    if let Some(&local) = self.by_core_id.get(&peer) {
+                        if let Some(p) = self.peers.get_mut(&local) {
+                            p.down.credit(n);
+                            self.sendable.push_back(local);
+                        }
+                    }
+                }
+                CoreEvent::Left(id) => {
+                    if let Some(local) = self.by_core_id.remove(&id) {
+                        self.leave(local);
+                    }
+                }
+                CoreEvent::Monitor(e) => self.host.post(e),
+            }
+        }
+    }
+
+    /// A peer that joined on the core (its id there: `id`) becomes a pipe of
+    /// the socket, whose far end is this task. `down` and `up` are the
+    /// windows the core keeps to: both sides must count with the same.
+    fn attach(&mut self, id: PeerId, endpoint: &str, down: usize, up: usize) -> Pipe {
+        let peer = self.host.allocate_peer();
+        let terms = self.host.terms();
+        // The inbound queue's HWM is the window (a socket's RCVHWM 0 gets
+        // the largest), so that its reads come back each LWM; what arrives
+        // through the core is never conflated (such sockets stay local).
+        let shape = PipeShape {
+            rcvhwm: up,
+            conflate_in: false,
+            conflate_out: false,
+            ..terms.shape
+        };
+        let mut pipe = Pipe::new(peer, shape, self.host.signals(), endpoint);
+        let me: Weak<_> = Rc::downgrade(&self.link.signals);
+        {
+            let mut inbound = pipe.inbound.borrow_mut();
+            inbound.writer = Notify::Socket {
+                signals: me.clone(),
+                peer,
+            };
+            inbound.report_each_lwm();
+        }
+        {
+            let mut outbound = pipe.outbound.borrow_mut();
+            outbound.reader = Notify::Socket { signals: me, peer };
+            // What the socket says first to every peer (a SUB's
+            // subscriptions), ahead of anything it queues later.
+            for msg in self.host.greeting() {
+                outbound.push(msg);
+            }
+        }
+        pipe.connected = true;
+        self.peers.insert(
+            peer,
+            RemotePeer {
+                id,
+                inbound: pipe.inbound.clone(),
+                outbound: pipe.outbound.clone(),
+                down: Window::new(down),
+                up: Intake::default(),
+                released: false,
+            },
+        );
+        self.by_core_id.insert(id, peer);
+        self.link.connections.set(self.link.connections.get() + 1);
+        pipe
+    }
+
+    /// The core passed on everything the peer sent and ended its connection.
+    fn leave(&mut self, peer: PeerId) {
+        if let Some(p) = self.peers.remove(&peer) {
+            p.inbound.borrow_mut().close_writer();
+            // Nothing more can reach the peer: a sender waiting for room
+            // stops waiting, and what is queued is discarded.
+            p.outbound.borrow_mut().close_reader();
+            self.link
+                .connections
+                .set(self.link.connections.get().saturating_sub(1));
+            self.host.signals().event(PipeEvent::Detached(peer));
+        }
+    }
+
+    /// Passes queued messages down while their peer's window and the data
+    /// ring have room; a peer whose pipe the socket let go of is released
+    /// once its queue is empty.
+    fn forward(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Some(&peer) = self.sendable.front() {
+            let Some(p) = self.peers.get_mut(&peer) else {
+                self.sendable.pop_front();
+                continue;
+            };
+            while p.down.has_room() {
+                if self.data.is_full() {
+                    // Woken when the core frees a slot; the peer stays first.
+                    if self.data.poll_ready(cx).is_pending() {
+                        return progress;
+                    }
+                    continue;
+                }
+                let msg = p.outbound.borrow_mut().pop();
+                let Some(msg) = msg else { break };
+                progress = true;
+                let deliver = Downstream::Deliver { peer: p.id, msg };
+                if self.data.try_send(deliver).is_err() {
+                    // The core is gone: its Left events will follow.
+                    break;
+                }
+                p.down.sent();
+                self.link.handed.set(self.link.handed.get() + 1);
+            }
+            let q = p.outbound.borrow();
+            if !p.released && q.is_empty() && q.writer_gone() {
+                drop(q);
+                p.released = true;
+                self.link
+                    .outbox
+                    .borrow_mut()
+                    .push_back(Control::Release(p.id));
+                progress = true;
+            }
+            self.sendable.pop_front();
+        }
+        progress
+    }
+
+    /// Sends the outbox's controls as the ring has room.
+    fn flush_controls(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let mut outbox = self.link.outbox.borrow_mut();
+        let mut control = self.link.control.borrow_mut();
+        while let Some(c) = outbox.pop_front() {
+            match control.try_send(c) {
+                Ok(()) => progress = true,
+                Err(spsc::TrySendError::Full(c)) => {
+                    outbox.push_front(c);
+                    if control.poll_ready(cx).is_ready() {
+                        continue;
+                    }
+                    break;
+                }
+                Err(spsc::TrySendError::Closed(_)) => {
+                    outbox.clear();
+                    break;
+                }
+            }
+        }
+        progress
+    }
+
+    /// The core ended the link: every pipe still here is over.
+    fn finish(&mut self) {
+        let peers: Vec<PeerId> = self.peers.keys().copied().collect();
+        for peer in peers {
+            self.leave(peer);
+        }
+        self.by_core_id.clear();
+    }
+}
