@@ -66,7 +66,7 @@ pub struct ServiceMetrics {
     pub backend: SideMetrics,
     /// Nanoseconds each message spent in the service (see [`LatencyRecorder`]).
     latency: Mutex<Histogram<u64>>,
-    /// Subscriber connections on each of its IO cores (empty: it has none),
+    /// Connections on each of its IO cores (empty: it has none),
     /// refreshed every second by the service.
     io_core_connections: Mutex<Vec<u64>>,
 }
@@ -105,7 +105,7 @@ impl ServiceMetrics {
         }
     }
 
-    /// Subscriber connections on each of the service's IO cores (empty if
+    /// Connections on each of the service's IO cores (empty if
     /// it has none).
     pub fn io_core_connections(&self) -> Vec<u64> {
         self.io_core_connections

@@ -138,7 +138,7 @@ impl Collector for Live {
         }
         let mut family = encoder.encode_descriptor(
             "monocoque_io_core_connections",
-            "Subscriber connections on each of a service's IO cores",
+            "Connections on each of a service's IO cores",
             None,
             prometheus_client::metrics::MetricType::Gauge,
         )?;

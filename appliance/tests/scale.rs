@@ -6,8 +6,10 @@
 //! descriptor count and RSS are reported and bounded (RSS under 1 GiB);
 //! when the idle peers leave the box sees every EOF (its descriptors come
 //! back down) and serves a new subscriber and a new client. Once per driver (io_uring by default, and
-//! epoll), one after the other (each holds 10,000 descriptors in the test
-//! process).
+//! epoll), and once with both services spread over two IO cores (the 5,000
+//! SUBs on a publisher's fan-out, the 5,000 DEALERs as the ROUTER's pipes
+//! across cores), one after the other (each holds 10,000 descriptors in the
+//! test process).
 //!
 //! The idle peers are raw ZMTP 3.1 over `std::net::TcpStream` (greeting and
 //! READY written by hand, the box's greeting and READY read back), opened in
@@ -92,7 +94,19 @@ fn report(app: &App, when: &str) -> (usize, u64) {
     (fds, rss)
 }
 
-fn ten_thousand_idle_peers_while_libzmq_peers_are_served(driver: Driver) {
+/// The default config (on ephemeral ports) with `io_cores = 2` on both
+/// services.
+fn default_config_spread_over_two_io_cores() -> String {
+    let mut text = default_config_on_ephemeral_ports();
+    for service in ["market-data", "requests"] {
+        let name = format!("name = \"{service}\"\n");
+        assert!(text.contains(&name), "the default has {service}: {text}");
+        text = text.replace(&name, &format!("{name}io_cores = 2\n"));
+    }
+    text
+}
+
+fn ten_thousand_idle_peers_while_libzmq_peers_are_served(driver: Driver, spread: bool) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let test_started = Instant::now();
     let limit = monocoque_runtime::raise_open_files_limit().expect("raise RLIMIT_NOFILE");
@@ -102,14 +116,36 @@ fn ten_thousand_idle_peers_while_libzmq_peers_are_served(driver: Driver) {
         2 * IDLE + 512,
         limit.after
     );
-    let mut app = start_default(&format!("scale-{driver:?}"), driver);
+    let mut app = if spread {
+        start_config(
+            &format!("scale-{driver:?}-io-cores"),
+            &default_config_spread_over_two_io_cores(),
+            driver,
+        )
+    } else {
+        start_default(&format!("scale-{driver:?}"), driver)
+    };
     let mut served = Served::new(&app);
-    let (fds_before, _) = report(&app, &format!("{driver:?}: before"));
+    let label = if spread {
+        format!("{driver:?} on IO cores")
+    } else {
+        format!("{driver:?}")
+    };
+    let (fds_before, _) = report(&app, &format!("{label}: before"));
 
     let subs = open_idle(&app.endpoint("market-data", "backend"), "SUB", IDLE);
     let dealers = open_idle(&app.endpoint("requests", "frontend"), "DEALER", IDLE);
 
-    let (fds, rss) = report(&app, &format!("{driver:?}: with {} idle peers", 2 * IDLE));
+    let (fds, rss) = report(&app, &format!("{label}: with {} idle peers", 2 * IDLE));
+    if spread {
+        // Every idle peer landed on an IO core (two per service).
+        let threads = std::fs::read_dir(format!("/proc/{}/task", pid(&app)))
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|c| c.starts_with("monocoque-io-"))
+            .count();
+        assert_eq!(threads, 4, "two IO cores for each service");
+    }
     assert!(
         fds >= fds_before + 2 * IDLE && fds <= fds_before + 2 * IDLE + 256,
         "one descriptor per connection: {fds} (was {fds_before})"
@@ -147,7 +183,7 @@ fn ten_thousand_idle_peers_while_libzmq_peers_are_served(driver: Driver) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    report(&app, &format!("{driver:?}: after the idle peers left"));
+    report(&app, &format!("{label}: after the idle peers left"));
     served.check("after the idle peers left");
     served
         .add_subscriber(STEP)
@@ -157,18 +193,20 @@ fn ten_thousand_idle_peers_while_libzmq_peers_are_served(driver: Driver) {
         .unwrap_or_else(|e| panic!("after the idle peers left: {e}"));
     served.check("after the idle peers left, new peers included");
     assert_alive(&mut app, "after the idle peers left");
-    println!(
-        "{driver:?}: the whole run took {:?}",
-        test_started.elapsed()
-    );
+    println!("{label}: the whole run took {:?}", test_started.elapsed());
 }
 
 #[test]
 fn ten_thousand_idle_peers_while_libzmq_peers_are_served_io_uring() {
-    ten_thousand_idle_peers_while_libzmq_peers_are_served(Driver::Default);
+    ten_thousand_idle_peers_while_libzmq_peers_are_served(Driver::Default, false);
+}
+
+#[test]
+fn ten_thousand_idle_peers_on_io_cores_while_libzmq_peers_are_served() {
+    ten_thousand_idle_peers_while_libzmq_peers_are_served(Driver::Default, true);
 }
 
 #[test]
 fn ten_thousand_idle_peers_while_libzmq_peers_are_served_epoll() {
-    ten_thousand_idle_peers_while_libzmq_peers_are_served(Driver::Epoll);
+    ten_thousand_idle_peers_while_libzmq_peers_are_served(Driver::Epoll, false);
 }

@@ -296,6 +296,23 @@ fn nodrop_waits_for_a_full_io_core_and_loses_nothing() {
     }
 }
 
+/// A publisher with CONFLATE spreads as any other (only the other types
+/// keep a conflating socket's connections on its core).
+#[test]
+fn a_conflating_publisher_spreads() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let p = socket(SocketType::Pub, vec![SocketOption::Conflate(true)]);
+        p.spread_connections(&cores).unwrap();
+        let ep = bind(&p, Transport::Tcp);
+        let s = socket(SocketType::Sub, vec![sub("")]);
+        s.connect(&ep).unwrap();
+        until("the subscriber", || p.peer_count() == 1).await;
+        let stats = p.io_core_statistics().unwrap();
+        assert_eq!(stats.iter().map(|c| c.connections).sum::<usize>(), 1);
+    });
+}
+
 /// A publisher spreads only once.
 #[test]
 fn a_publisher_spreads_only_once() {

@@ -366,3 +366,129 @@ fn garbage_on_an_io_core_closes_that_connection_only() {
         assert_eq!(connections(&router).iter().sum::<usize>(), 1);
     });
 }
+
+/// A peer on an IO core that leaves is gone for the socket at once (a
+/// ROUTER_MANDATORY send to it fails), while what it sent, held back by its
+/// window because the ROUTER does not read, is still read afterwards.
+#[test]
+fn a_peer_that_leaves_is_unroutable_at_once_though_its_messages_wait() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let router = socket(
+            SocketType::Router,
+            vec![SocketOption::RouterMandatory(true), SocketOption::RcvHwm(4)],
+        );
+        router.spread_connections(&cores).unwrap();
+        let ep = bind(&router, Transport::Tcp);
+        let d = socket(
+            SocketType::Dealer,
+            vec![SocketOption::RoutingId(Bytes::from_static(b"X"))],
+        );
+        d.connect(&ep).unwrap();
+        for k in 0..50 {
+            d.send(Bytes::from(format!("{k}"))).await.unwrap();
+        }
+        queued_in(&router, 4).await;
+        drop(d);
+        until("X unroutable", || {
+            matches!(
+                router.try_send(msg(&["X", "hi"])),
+                Err(monocoque_patterns::Error::HostUnreachable)
+            )
+        })
+        .await;
+        assert_eq!(frames(&router.recv().await.unwrap()), ["X", "0"]);
+    });
+}
+
+/// Unbinding ends a connection on an IO core at once, even one whose peer
+/// reads nothing (a write stuck on it, the window used up), as a local
+/// connection ends: the core's engine wakes to the release.
+#[test]
+fn unbind_ends_a_connection_whose_peer_does_not_read() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let push = socket(SocketType::Push, vec![SocketOption::SndHwm(4)]);
+        push.spread_connections(&cores).unwrap();
+        let ep = bind(&push, Transport::Tcp);
+        let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(4)]);
+        pull.connect(&ep).unwrap();
+        peers(&push, 1).await;
+        let body = Bytes::from(vec![b'.'; 64 * 1024]);
+        while timeout(Duration::from_millis(500), push.send(body.clone()))
+            .await
+            .is_ok()
+        {}
+        push.unbind(&ep).unwrap();
+        until("the core's connection gone", || {
+            push.peer_count() == 0 && connections(&push).iter().sum::<usize>() == 0
+        })
+        .await;
+        drop(pull);
+    });
+}
+
+/// RCVHWM set after a peer joined leaves the windows as they were: the
+/// peer's stream keeps flowing whole (the old and new limits differ both
+/// ways: up, and to unbounded).
+#[test]
+fn rcvhwm_set_after_a_peer_joined_keeps_its_stream_flowing() {
+    const COUNT: usize = 5_000;
+    for rcvhwm in [10_000, 0] {
+        let cores = two_io_cores();
+        run(|| async move {
+            let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(100)]);
+            pull.spread_connections(&cores).unwrap();
+            let ep = bind(&pull, Transport::Tcp);
+            let push = socket(SocketType::Push, vec![]);
+            push.connect(&ep).unwrap();
+            peers(&pull, 1).await;
+            pull.set_option(SocketOption::RcvHwm(rcvhwm)).unwrap();
+            let sender = spawn(async move {
+                for k in 0..COUNT {
+                    push.send(Bytes::from(format!("{k}"))).await.unwrap();
+                }
+                push
+            });
+            for k in 0..COUNT {
+                assert_eq!(frames(&pull.recv().await.unwrap()), [format!("{k}")]);
+            }
+            drop(sender.await);
+        });
+    }
+}
+
+/// The same on the socket's own core, which the IO cores must match: the
+/// peer that reads nothing finds the end once it reads again.
+#[test]
+fn unbind_ends_a_local_connection_whose_peer_does_not_read() {
+    run(|| async move {
+        let push = socket(SocketType::Push, vec![SocketOption::SndHwm(4)]);
+        let ep = bind(&push, Transport::Tcp);
+        let (go, read_now) = std::sync::mpsc::channel::<()>();
+        let peer_ep = ep.clone();
+        let peer = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut s = raw_connect(&peer_ep, "PULL", "PUSH");
+            read_now.recv().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut sink = Vec::new();
+            // Everything the PUSH wrote, then the end (or a reset); a read
+            // that times out means the connection was kept.
+            match s.read_to_end(&mut sink) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(e) => panic!("the connection was kept: {e}"),
+            }
+        });
+        peers(&push, 1).await;
+        let body = Bytes::from(vec![b'.'; 64 * 1024]);
+        while timeout(Duration::from_millis(500), push.send(body.clone()))
+            .await
+            .is_ok()
+        {}
+        push.unbind(&ep).unwrap();
+        go.send(()).unwrap();
+        join(peer).await;
+    });
+}

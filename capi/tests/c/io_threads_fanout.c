@@ -89,7 +89,9 @@ int main (void)
     int missing = SUBSCRIBERS;
     zmq_pollitem_t items[SUBSCRIBERS];
     while (missing > 0) {
-        CHECK (zmq_stopwatch_intermediate (watch) < 30 * 1000 * 1000);
+        /* About 3 s on an idle 2-CPU machine, 48-55 s with both CPUs
+           loaded by other work: bounded well above that. */
+        CHECK (zmq_stopwatch_intermediate (watch) < 120 * 1000 * 1000);
         CHECK (zmq_send (pub, "warm", 4, 0) == 4);
         int n = 0;
         for (int i = 0; i < SUBSCRIBERS; i++)

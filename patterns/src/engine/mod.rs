@@ -383,17 +383,20 @@ impl Engine {
         let Some(a) = &self.attached else {
             return false;
         };
+        let mut q = a.outbound.borrow_mut();
+        // Whatever this turn does, the owner letting go of the pipe (its
+        // writer gone) must wake the engine: with a write stuck on a peer
+        // that reads nothing, nothing else would (`drive_release`).
+        q.reader.register(cx.waker());
         if io.writing() || self.session.state() != SessionState::Active {
             return false;
         }
-        let mut q = a.outbound.borrow_mut();
         while self.session.transmit().len() < WRITE_BATCH_BYTES {
             let Some(msg) = q.pop() else { break };
             if let Err(e) = to_session(&mut self.session, &msg, self.subscriber) {
                 tracing::debug!(error = %e, "message not sent");
             }
         }
-        q.reader.register(cx.waker());
         // Progress is the write this enables, which phase 3 counts.
         false
     }

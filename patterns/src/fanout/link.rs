@@ -105,6 +105,10 @@ pub(crate) enum CoreEvent {
     },
     /// A message the subscriber sent (a subscription, or XSUB data).
     Upstream { peer: PeerId, msg: Msg },
+    /// The connection ended (windowed links only): nothing more can reach
+    /// the peer, while what it sent may still be on its way (`Left` follows
+    /// the last of it). Sent at once, so the socket stops sending to it.
+    Gone(PeerId),
     /// The connection ended; everything it sent came before this.
     Left(PeerId),
     /// A monitor event of a connection on the IO core.

@@ -74,8 +74,9 @@ pub(crate) async fn run(
                 }
             }
             CoreEvent::Monitor(e) => host.post(e),
-            // Publishers' links keep no windows.
-            CoreEvent::Credit { .. } => {}
+            // Publishers' links keep no windows, and hear of a departure
+            // with the peer's Left.
+            CoreEvent::Credit { .. } | CoreEvent::Gone(_) => {}
         }
     })
     .await

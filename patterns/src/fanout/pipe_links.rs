@@ -40,6 +40,9 @@ pub(crate) struct PipeLink {
     pub(crate) connections: Cell<usize>,
     /// Messages handed to this core for its peers.
     pub(crate) handed: Cell<u64>,
+    /// The socket closed: a peer that joins now is released at once, and
+    /// the peers it let go of still get what it queued to them.
+    pub(crate) closed: Cell<bool>,
 }
 
 impl PipeLink {
@@ -50,6 +53,7 @@ impl PipeLink {
             signals: Rc::new(Signals::default()),
             connections: Cell::new(0),
             handed: Cell::new(0),
+            closed: Cell::new(false),
         }
     }
 }
@@ -105,6 +109,7 @@ impl PipeLinks {
     /// once their owner task has passed on what the socket queued to them.
     pub(crate) fn close(self, linger: Option<Duration>) {
         for link in self.links {
+            link.closed.set(true);
             link.outbox
                 .borrow_mut()
                 .push_back(Control::Close { linger });

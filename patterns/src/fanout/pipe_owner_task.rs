@@ -12,8 +12,13 @@
 //! a readable edge is an outbound queue with something to pass on (or whose
 //! writer, the socket, let go of it), a writable edge is the socket having
 //! read another LWM of an inbound queue. Joined peers become pipes of the
-//! socket; Left ones are detached once the core has passed on everything
+//! socket; Gone ones are detached at once (nothing more is sent to them),
+//! and their pipe ends with Left, once the core has passed on everything
 //! they sent.
+//!
+//! A pipe the socket lets go of is released to the core at once, as a
+//! local engine ends at once, except while the socket closes: then what
+//! it queued still goes first, within the linger the core keeps.
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -62,6 +67,8 @@ struct RemotePeer {
     up: Intake,
     /// Release sent: the socket let go of the pipe.
     released: bool,
+    /// The core said the connection ended; the socket was told (Detached).
+    gone: bool,
 }
 
 struct PipeOwner {
@@ -140,6 +147,15 @@ impl PipeOwner {
                     down_window,
                     up_window,
                 } => {
+                    if self.link.closed.get() {
+                        // The socket closed meanwhile and will not look at
+                        // a new pipe again: the core ends the connection.
+                        self.link
+                            .outbox
+                            .borrow_mut()
+                            .push_back(Control::Release(peer));
+                        continue;
+                    }
                     let mut pipe = self.attach(peer, &endpoint, down_window, up_window);
                     pipe.identity = identity;
                     pipe.peer_type = Some(socket_type);
@@ -165,6 +181,11 @@ impl PipeOwner {
                             p.down.credit(n);
                             self.sendable.push_back(local);
                         }
+                    }
+                }
+                CoreEvent::Gone(id) => {
+                    if let Some(&local) = self.by_core_id.get(&id) {
+                        self.gone(local);
                     }
                 }
                 CoreEvent::Left(id) => {
@@ -221,6 +242,7 @@ impl PipeOwner {
                 down: Window::new(down),
                 up: Intake::default(),
                 released: false,
+                gone: false,
             },
         );
         self.by_core_id.insert(id, peer);
@@ -228,17 +250,26 @@ impl PipeOwner {
         pipe
     }
 
+    /// The peer's connection ended: nothing more can reach it (a sender
+    /// waiting for room stops waiting, what is queued is discarded), and the
+    /// socket stops sending to it; what it sent is still read.
+    fn gone(&mut self, peer: PeerId) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if !std::mem::replace(&mut p.gone, true) {
+                p.outbound.borrow_mut().close_reader();
+                self.host.signals().event(PipeEvent::Detached(peer));
+            }
+        }
+    }
+
     /// The core passed on everything the peer sent and ended its connection.
     fn leave(&mut self, peer: PeerId) {
+        self.gone(peer);
         if let Some(p) = self.peers.remove(&peer) {
             p.inbound.borrow_mut().close_writer();
-            // Nothing more can reach the peer: a sender waiting for room
-            // stops waiting, and what is queued is discarded.
-            p.outbound.borrow_mut().close_reader();
             self.link
                 .connections
                 .set(self.link.connections.get().saturating_sub(1));
-            self.host.signals().event(PipeEvent::Detached(peer));
         }
     }
 
@@ -252,7 +283,10 @@ impl PipeOwner {
                 self.sendable.pop_front();
                 continue;
             };
-            while p.down.has_room() {
+            // Let go of outside a close (unbind, handover, a second PAIR
+            // peer): the connection ends now, what was queued with it.
+            let let_go = !self.link.closed.get() && p.outbound.borrow().writer_gone();
+            while p.down.has_room() && !let_go && !p.gone {
                 if self.data.is_full() {
                     // Woken when the core frees a slot; the peer stays first.
                     if self.data.poll_ready(cx).is_pending() {
@@ -272,7 +306,7 @@ impl PipeOwner {
                 self.link.handed.set(self.link.handed.get() + 1);
             }
             let q = p.outbound.borrow();
-            if !p.released && q.is_empty() && q.writer_gone() {
+            if !p.released && q.writer_gone() && (q.is_empty() || let_go || p.gone) {
                 drop(q);
                 p.released = true;
                 self.link

@@ -329,6 +329,12 @@ impl Relay {
                     if let Some(peer) = pipe {
                         self.gone.insert(peer);
                         self.readable.push_back(peer);
+                        if self.windowed {
+                            // At once, not behind what the peer sent (which
+                            // may wait on its window): the socket must stop
+                            // sending to it now, as for a local peer.
+                            self.outbox.push_back(CoreEvent::Gone(peer));
+                        }
                     }
                     let event = match end {
                         EngineEnd::HandshakeFailed(reason) => MonitorEvent::HandshakeFailed {

@@ -283,6 +283,12 @@ impl Queue {
         self.report_each_lwm = true;
     }
 
+    /// Whether [`report_each_lwm`](Self::report_each_lwm) holds: its HWM is
+    /// a window its far side keeps to, and must not change under it.
+    pub(crate) fn reports_each_lwm(&self) -> bool {
+        self.report_each_lwm
+    }
+
     /// Messages in the queue or held out of it: what its reader has not
     /// taken yet.
     pub(crate) fn outstanding(&self) -> usize {

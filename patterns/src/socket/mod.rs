@@ -241,8 +241,9 @@ impl Socket {
     ///
     /// Connections made with `connect`, inproc peers, connections whose
     /// admission asks the ZAP handler (a CURVE or PLAIN server, a
-    /// ZAP_DOMAIN) and the connections of a socket with CONFLATE stay on
-    /// this core. Options set later apply to connections accepted later.
+    /// ZAP_DOMAIN) and the connections of a non-publisher with CONFLATE
+    /// stay on this core. Options set later apply to connections accepted
+    /// later (a remote peer's windows stay those it joined with).
     ///
     /// Refused for STREAM (raw connections), and if the socket is already
     /// spread.

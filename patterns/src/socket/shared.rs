@@ -200,9 +200,10 @@ impl SocketHost for SocketShared {
             return Some(stream);
         }
         // A socket that conflates keeps its connections: the windows that
-        // carry a pipe across cores count every message.
+        // carry a pipe across cores count every message. (A publisher's
+        // fan-out has no windows: its CONFLATE applies on the IO cores.)
         let shape = self.terms().shape;
-        if shape.conflate_in || shape.conflate_out {
+        if !self.kind.is_publisher() && (shape.conflate_in || shape.conflate_out) {
             return Some(stream);
         }
         let mut state = self.state.borrow_mut();

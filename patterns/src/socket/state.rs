@@ -99,8 +99,10 @@ impl SocketState {
     /// SNDHWM and RCVHWM changed: the pipes live now take the new limits,
     /// as libzmq's `update_pipe_options` gives them. A tcp or ipc pipe's
     /// queues are this socket's alone; an inproc queue is shared, sized by
-    /// our HWM plus the other socket's, so only our part changes. (Pipes
-    /// of connections spread over IO cores keep theirs.)
+    /// our HWM plus the other socket's, so only our part changes. The
+    /// inbound queue of a peer on an IO core keeps its HWM: it is the window
+    /// the core keeps to (`fanout/window.rs`), and a new one would leave the
+    /// two sides counting differently (the peer stalled for good).
     fn update_pipe_hwms(&mut self, (old_snd, old_rcv): (usize, usize), (snd, rcv): (usize, usize)) {
         for p in self.peers.iter() {
             if p.endpoint.starts_with("inproc://") {
@@ -113,7 +115,10 @@ impl SocketState {
                 inb.set_hwm(hwm);
             } else {
                 p.outbound.borrow_mut().set_hwm(snd);
-                p.inbound.borrow_mut().set_hwm(rcv);
+                let mut inb = p.inbound.borrow_mut();
+                if !inb.reports_each_lwm() {
+                    inb.set_hwm(rcv);
+                }
             }
         }
     }
