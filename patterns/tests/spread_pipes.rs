@@ -492,3 +492,50 @@ fn unbind_ends_a_local_connection_whose_peer_does_not_read() {
         join(peer).await;
     });
 }
+
+/// A closing socket's peer that reads nothing and whose messages wait on
+/// its window still ends within the linger, and the IO cores with it: the
+/// core's connection ends at the deadline, the owner task releases the
+/// pipe it let go of, and the core drains and drops it.
+#[test]
+fn a_closing_socket_with_a_stuck_peer_ends_within_linger() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let router = socket(
+            SocketType::Router,
+            vec![
+                SocketOption::RcvHwm(4),
+                SocketOption::SndHwm(4),
+                SocketOption::RouterMandatory(true),
+                SocketOption::Linger(Some(Duration::from_millis(200))),
+            ],
+        );
+        router.spread_connections(&cores).unwrap();
+        let ep = bind(&router, Transport::Tcp);
+        let d = socket(
+            SocketType::Dealer,
+            vec![
+                SocketOption::RoutingId(Bytes::from_static(b"P")),
+                SocketOption::RcvHwm(4),
+            ],
+        );
+        d.connect(&ep).unwrap();
+        for k in 0..50 {
+            d.send(Bytes::from(format!("{k}"))).await.unwrap();
+        }
+        queued_in(&router, 4).await;
+        // Until P's kernel buffers, its window and the pipe are full (under
+        // ROUTER_MANDATORY a send to a full peer waits).
+        let big = Bytes::from(vec![b'.'; 64 * 1024]);
+        let to_p = || Msg::from(vec![Bytes::from_static(b"P"), big.clone()]);
+        while timeout(Duration::from_millis(500), router.send(to_p()))
+            .await
+            .is_ok()
+        {}
+        router.close();
+        drop(router);
+        let joined = std::thread::spawn(move || cores.join());
+        until("the IO cores ended", || joined.is_finished()).await;
+        drop(d);
+    });
+}

@@ -40,6 +40,7 @@ mod owner_task;
 mod pipe_links;
 mod pipe_owner_task;
 mod relay;
+mod relay_port;
 mod window;
 
 use std::io;

@@ -258,6 +258,10 @@ impl PipeOwner {
             if !std::mem::replace(&mut p.gone, true) {
                 p.outbound.borrow_mut().close_reader();
                 self.host.signals().event(PipeEvent::Detached(peer));
+                // Looked at again: a pipe the socket already let go of
+                // (closing, its queue held up by the window) is released
+                // now, so the core can drain and end it.
+                self.sendable.push_back(peer);
             }
         }
     }
@@ -308,6 +312,8 @@ impl PipeOwner {
             let q = p.outbound.borrow();
             if !p.released && q.writer_gone() && (q.is_empty() || let_go || p.gone) {
                 drop(q);
+                // What was queued goes with the connection, now.
+                p.outbound.borrow_mut().close_reader();
                 p.released = true;
                 self.link
                     .outbox

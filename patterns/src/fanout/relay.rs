@@ -40,10 +40,10 @@ use monocoque_runtime::{spawn, spsc};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::link::{Control, CoreEnd, CoreEvent, Downstream, Publish};
+use super::relay_port::RelayPort;
 use super::window::{window, Intake, Window};
-use crate::admission::{decide_locally, internal_refusal, AdmissionPolicy, ZapRequest};
 use crate::engine::stream::Stream;
-use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan, Verdict};
+use crate::engine::{self, EngineEnd, EngineEvent, EngineOwner, EngineSetup, PipePlan};
 use crate::host::{ConnectionTerms, MovableStream, StreamKind};
 use crate::lifecycle::Lifecycle;
 use crate::monitor::{MonitorEvent, MONITOR_CAPACITY};
@@ -56,48 +56,6 @@ use crate::PeerId;
 pub(crate) async fn run(end: CoreEnd) {
     let mut relay = Relay::new(end);
     poll_fn(|cx| relay.poll(cx)).await
-}
-
-/// What the relay's engines see of it: a lifecycle, the greeting, and
-/// where to report. Reports queue here until the relay loop applies them.
-struct RelayPort {
-    signals: Rc<Signals>,
-    lifecycle: Lifecycle,
-    /// XPUB_WELCOME_MSG, as the last adopted connection's options say.
-    welcome: RefCell<Option<Msg>>,
-    reports: RefCell<VecDeque<EngineEvent>>,
-    next_peer: Cell<u64>,
-}
-
-impl EngineOwner for RelayPort {
-    fn lifecycle(&self) -> &Lifecycle {
-        &self.lifecycle
-    }
-
-    fn greeting(&self) -> Vec<Msg> {
-        self.welcome.borrow().iter().cloned().collect()
-    }
-
-    fn report(&self, event: EngineEvent) {
-        self.reports.borrow_mut().push_back(event);
-        self.signals.wake_recv();
-    }
-
-    fn admit(&self, request: ZapRequest, policy: &AdmissionPolicy) -> Verdict {
-        if let Some(decision) = decide_locally(policy, &request) {
-            return Verdict::Now(decision);
-        }
-        // The ZAP handler lives on the socket's thread, out of reach from an
-        // IO core: refuse rather than admit unasked.
-        if let Some(suppressed) = crate::log_limit::ZAP_UNREACHABLE.admit() {
-            tracing::warn!(
-                suppressed,
-                "a client on an IO core needs the ZAP handler, which IO cores cannot reach; \
-                 refused (use CURVE_AUTHENTICATOR on a socket that spreads its connections)"
-            );
-        }
-        Verdict::Now(internal_refusal())
-    }
 }
 
 /// A windowed peer's counts (`window.rs`).
@@ -280,6 +238,10 @@ impl Relay {
                 out.close_reader();
             }
             out.close_writer();
+            // Looked at again: a connection that already ended leaves once
+            // its inbound (just discarded) is seen empty, even if its
+            // window was shut and no credit will come.
+            self.readable.push_back(peer);
         }
     }
 
@@ -414,9 +376,16 @@ impl Relay {
     }
 
     /// Queues a monitor event for the socket; a socket whose monitors fall
-    /// this far behind loses the newest, as a monitor queue would.
+    /// this far behind loses the newest, as a monitor queue would. (Only
+    /// monitor events count: credits and departures share the outbox. The
+    /// count is a scan, once per connection event, never per message.)
     fn monitor(&mut self, event: MonitorEvent) {
-        if self.outbox.len() < MONITOR_CAPACITY {
+        let queued = self
+            .outbox
+            .iter()
+            .filter(|e| matches!(e, CoreEvent::Monitor(_)))
+            .count();
+        if queued < MONITOR_CAPACITY {
             self.outbox.push_back(CoreEvent::Monitor(event));
         }
     }
