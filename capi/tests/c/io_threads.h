@@ -3,6 +3,7 @@
 #define IO_THREADS_H
 #include "check.h"
 #include <dirent.h>
+#include <sys/resource.h>
 
 /* The process's IO-core threads (named monocoque-io-N), from
    /proc/self/task. Counted by name: a thread another part of the test
@@ -40,5 +41,19 @@ static void await_io_threads (int n)
         zmq_sleep (0); /* a yield; the count is re-read */
     }
     zmq_stopwatch_stop (watch);
+}
+
+/* Raises the soft limit on open files to at least `n` (the hard limit
+   must allow it): a test that holds both ends of thousands of
+   connections needs more than the usual 1,024. */
+static void allow_open_files (rlim_t n)
+{
+    struct rlimit files;
+    CHECK (getrlimit (RLIMIT_NOFILE, &files) == 0);
+    if (files.rlim_cur < n) {
+        CHECK (files.rlim_max >= n);
+        files.rlim_cur = n;
+        CHECK (setrlimit (RLIMIT_NOFILE, &files) == 0);
+    }
 }
 #endif

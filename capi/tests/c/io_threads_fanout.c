@@ -6,7 +6,6 @@
 #include "check.h"
 #include "io_threads.h"
 #include <errno.h>
-#include <sys/resource.h>
 
 #define SUBSCRIBERS 2000
 
@@ -59,13 +58,7 @@ int main (void)
     CHECK (ctx != NULL && zmq_ctx_get (ctx, ZMQ_IO_THREADS) == 3);
     CHECK (zmq_init (-1) == NULL && zmq_errno () == EINVAL);
     CHECK (zmq_ctx_set (ctx, ZMQ_MAX_SOCKETS, SUBSCRIBERS + 1) == 0);
-    struct rlimit files;
-    CHECK (getrlimit (RLIMIT_NOFILE, &files) == 0);
-    if (files.rlim_cur < 2 * SUBSCRIBERS + 256) {
-        CHECK (files.rlim_max >= 2 * SUBSCRIBERS + 256);
-        files.rlim_cur = 2 * SUBSCRIBERS + 256;
-        CHECK (setrlimit (RLIMIT_NOFILE, &files) == 0);
-    }
+    allow_open_files (2 * SUBSCRIBERS + 256);
 
     /* 3: the PUB's subscribers spread over two IO cores. */
     CHECK (io_thread_count () == 0);

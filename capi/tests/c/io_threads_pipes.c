@@ -6,7 +6,6 @@
    streams whole and in order per sender; a REP answers its REQs. */
 #include "check.h"
 #include "io_threads.h"
-#include <sys/resource.h>
 
 #define DEALERS 1000
 #define PUSHES 8
@@ -20,13 +19,7 @@ static void last_endpoint (void *s, char *endpoint, size_t size)
 int main (void)
 {
     print_library ();
-    struct rlimit files;
-    CHECK (getrlimit (RLIMIT_NOFILE, &files) == 0);
-    if (files.rlim_cur < 2 * DEALERS + 256) {
-        CHECK (files.rlim_max >= 2 * DEALERS + 256);
-        files.rlim_cur = 2 * DEALERS + 256;
-        CHECK (setrlimit (RLIMIT_NOFILE, &files) == 0);
-    }
+    allow_open_files (2 * DEALERS + 256);
     void *ctx = zmq_init (3);
     CHECK (zmq_ctx_set (ctx, ZMQ_MAX_SOCKETS, DEALERS + 16) == 0);
     int timeout = 10000;
