@@ -46,8 +46,8 @@ pub(crate) struct SocketHandle {
     pub(crate) curve_keys: [[u8; 32]; 3],
     /// ZMQ_AFFINITY: the I/O threads (bit i: thread i) a tcp or ipc endpoint
     /// may use; 0 is any. Thread 0 is the context's thread, threads 1 to
-    /// IO_THREADS - 1 its IO cores: a socket's first tcp or ipc bind
-    /// spreads the connections it accepts over the IO cores the mask names
+    /// IO_THREADS - 1 its IO cores: a socket's first tcp or ipc bind or
+    /// connect spreads its connections over the IO cores the mask names
     /// (none: they stay on the context's thread); any other endpoint runs on
     /// the context's thread, which a mask naming no existing thread refuses
     /// (EMTHREAD), as libzmq's.
@@ -57,7 +57,7 @@ pub(crate) struct SocketHandle {
     pub(crate) router_mandatory: bool,
     /// ZMQ_USE_FD as set (-1: none), and whether a bind took it over.
     pub(crate) use_fd: (c_int, bool),
-    /// Its accepted connections are spread over the context's IO cores
+    /// Its connections are spread over the context's IO cores
     /// (ZMQ_IO_THREADS over 1; every type but STREAM).
     pub(crate) spread: bool,
 }
@@ -270,12 +270,13 @@ fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<Liste
     with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
 }
 
-/// With ZMQ_IO_THREADS over 1, a socket's first tcp or ipc bind spreads
-/// the connections it accepts over the context's IO cores that
-/// ZMQ_AFFINITY names (a publisher's ring to each core sized by SNDHWM as
-/// set at this bind; other types' pipes cross within windows of their
-/// HWMs); a mask naming none of them leaves them on the context's thread.
-/// STREAM's raw connections always stay there.
+/// With ZMQ_IO_THREADS over 1, a socket's first tcp or ipc bind or connect
+/// spreads its connections over the context's IO cores that ZMQ_AFFINITY
+/// names: those it accepts, and for every type but PUB and XPUB those it
+/// makes (a publisher's ring to each core sized by SNDHWM as set then;
+/// other types' pipes cross within windows of their HWMs); a mask naming
+/// none of them leaves them on the context's thread. STREAM's raw
+/// connections always stay there.
 fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
     let raw = h.socket.socket_type() == SocketType::Stream;
     let network = ep.starts_with("tcp://") || ep.starts_with("ipc://");
@@ -301,9 +302,19 @@ fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `zmq_connect`.
+/// `zmq_connect`: spreads the socket over IO cores (as `zmq_bind`), then
+/// connects.
 #[no_mangle]
 pub extern "C" fn zmq_connect(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    let spread = guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket and a C string.
+        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        spread_over_io_cores(h, ep)?;
+        Ok(0)
+    });
+    if spread != 0 {
+        return spread;
+    }
     with_endpoint(s, endpoint, true, |s, ep| s.connect(ep))
 }
 

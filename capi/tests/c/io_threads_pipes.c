@@ -2,7 +2,8 @@
    IO_THREADS 3 a ROUTER's tcp bind starts two IO cores and spreads its
    1,000 DEALERs over them (2,000 descriptors with their connections' other
    ends): each request arrives under its sender's routing id and each reply
-   routed by it comes back; a PULL spread the same way takes 8 PUSHes'
+   routed by it comes back (the DEALERs' connects run on the IO cores
+   too); a PULL spread the same way takes 8 PUSHes'
    streams whole and in order per sender; a REP answers its REQs. */
 #include "check.h"
 #include "io_threads.h"

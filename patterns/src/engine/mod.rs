@@ -471,9 +471,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether a closing owner still has something for this connection:
+    /// queued messages, or a writer that has not let go (an IO core's
+    /// connect, whose socket may still be passing its queue on; a socket
+    /// lets go of its pipes as it starts closing).
     fn has_queued_before_handshake(&self) -> bool {
         match &self.pipe {
-            PipePlan::Persistent(p) => !p.outbound.borrow().is_empty(),
+            PipePlan::Persistent(p) => {
+                let out = p.outbound.borrow();
+                !out.is_empty() || !out.writer_gone()
+            }
             PipePlan::Fresh { .. } => false,
         }
     }

@@ -5,11 +5,13 @@
 //! traffic never waits behind another:
 //!
 //! ```text
-//!   owner ──control──▶ core   Adopt a connection, Release one, Close,
+//!   owner ──control──▶ core   Adopt a connection, Connect to an endpoint,
+//!                             Release one, Disconnect, Close,
 //!                             Credit (the socket read a peer's messages)
 //!   owner ───data────▶ core   Publish: one message and the subscribers it is for
 //!                             Deliver: one message for one peer (other types)
 //!   owner ◀──events─── core   Joined, Upstream (what a peer sent), Left, Monitor,
+//!                             Connected, Disconnected (a connect's pipe),
 //!                             Credit (a peer's engine took messages delivered to it)
 //! ```
 
@@ -23,6 +25,7 @@ use bytes::Bytes;
 use monocoque_runtime::spsc;
 use monocoque_zmtp::{Msg, SocketType};
 
+use crate::endpoint::Endpoint;
 use crate::host::StreamKind;
 use crate::monitor::MonitorEvent;
 use crate::options::Options;
@@ -60,14 +63,48 @@ pub(crate) enum Control {
         endpoint: String,
         options: Box<Options>,
     },
+    /// Connect to an endpoint and keep reconnecting, from the core (never
+    /// for publishers; `connect_port.rs`).
+    Connect(Box<ConnectOrder>),
     /// The socket let go of this peer (unbind): finish its connection.
     Release(PeerId),
+    /// The socket dropped this connect (disconnect): stop reconnecting and
+    /// end its connection now.
+    Disconnect(PeerId),
     /// The socket closed: deliver what is queued within `linger`, then end.
     Close { linger: Option<Duration> },
     /// The socket read `n` more of the messages this peer sent (a window's
     /// credit, `window.rs`; never for publishers).
     Credit { peer: PeerId, n: usize },
 }
+
+/// A connect the socket hands to an IO core: the core connects, reconnects
+/// after RECONNECT_IVL and runs each connection, as the socket's own
+/// connecter would.
+#[derive(Debug)]
+pub(crate) struct ConnectOrder {
+    /// The core's name for the connect's peer: the socket's own id with
+    /// [`CONNECT_ID_BIT`] set, so it never meets an id the core gives.
+    pub(crate) id: PeerId,
+    pub(crate) endpoint: Endpoint,
+    /// The endpoint as monitors and logs show it.
+    pub(crate) shown: String,
+    /// The socket's options at the connect.
+    pub(crate) options: Box<Options>,
+    /// The reconnect jitter's seed.
+    pub(crate) seed: u64,
+    /// CONNECT_ROUTING_ID: the name the socket knows the peer by.
+    pub(crate) peer_routing_id: Option<Bytes>,
+    /// IMMEDIATE off: the socket made the pipe at the connect, and the core
+    /// keeps one that outlives each connection, with these windows
+    /// (`window.rs`): messages to the peer, messages from it. `None`
+    /// (IMMEDIATE): each connection joins as an accepted one does.
+    pub(crate) persistent: Option<(usize, usize)>,
+}
+
+/// Set in the ids of connects ([`ConnectOrder::id`]); the core numbers the
+/// peers it accepts from 1 up.
+pub(crate) const CONNECT_ID_BIT: u64 = 1 << 63;
 
 /// Owner to IO core: one published message and the IO core's peers it goes to.
 #[derive(Debug)]
@@ -105,6 +142,18 @@ pub(crate) enum CoreEvent {
     },
     /// A message the subscriber sent (a subscription, or XSUB data).
     Upstream { peer: PeerId, msg: Msg },
+    /// A connect's persistent pipe (IMMEDIATE off) has a connection again:
+    /// its handshake completed.
+    Connected {
+        peer: PeerId,
+        identity: Bytes,
+        socket_type: Option<SocketType>,
+        properties: Arc<PeerProperties>,
+    },
+    /// A connect's persistent pipe lost its connection; the pipe stays,
+    /// and what the core held for the peer was discarded, as a socket
+    /// discards its own queue to a peer that disconnected.
+    Disconnected(PeerId),
     /// The connection ended (windowed links only): nothing more can reach
     /// the peer, while what it sent may still be on its way (`Left` follows
     /// the last of it). Sent at once, so the socket stops sending to it.

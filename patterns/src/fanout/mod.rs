@@ -23,11 +23,12 @@
 //!
 //! The message's frames are `Bytes`: each IO core gets one ring slot per
 //! message holding a handle to the same payload, never a copy, however many
-//! of its subscribers the message is for. With no IO cores, or for
-//! connections the socket makes itself (`connect`), inproc peers, and
-//! accepted connections whose admission asks the ZAP handler (a CURVE or
-//! PLAIN server, a ZAP_DOMAIN: the handler is asked from the socket's
-//! core), everything stays on the socket's core.
+//! of its subscribers the message is for. With no IO cores, or for a
+//! publisher's connects, inproc peers, and connections whose admission
+//! asks the ZAP handler (a CURVE or PLAIN server, a ZAP_DOMAIN: the handler
+//! is asked from the socket's core), everything stays on the socket's core.
+//! Other types' connects run on the cores too (`connect_port.rs`): the
+//! socket's connecter, reconnects included, with the core as its host.
 //!
 //! Limits: each IO core's data ring holds at most SNDHWM messages (at least
 //! 64, at most 65,536); when it is full the message is lost for that core's
@@ -35,6 +36,7 @@
 //! XPUB_NODROP the send waits. Each subscriber's own pipe on its IO core has
 //! SNDHWM as usual.
 
+mod connect_port;
 mod link;
 mod owner_task;
 mod pipe_links;
@@ -52,7 +54,7 @@ use monocoque_zmtp::SocketType;
 
 pub(crate) use link::Fanout;
 use link::{CoreEnd, CoreEvent, OwnerEnd};
-pub(crate) use pipe_links::PipeLinks;
+pub(crate) use pipe_links::{remote_pipe_shape, ConnectRequest, PipeLinks, RemoteConnect};
 
 use crate::host::{MovableStream, SocketHost};
 use crate::options::Options;

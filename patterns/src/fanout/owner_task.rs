@@ -74,9 +74,12 @@ pub(crate) async fn run(
                 }
             }
             CoreEvent::Monitor(e) => host.post(e),
-            // Publishers' links keep no windows, and hear of a departure
-            // with the peer's Left.
-            CoreEvent::Credit { .. } | CoreEvent::Gone(_) => {}
+            // Publishers' links keep no windows, hear of a departure with
+            // the peer's Left, and hand no connects over.
+            CoreEvent::Credit { .. }
+            | CoreEvent::Gone(_)
+            | CoreEvent::Connected { .. }
+            | CoreEvent::Disconnected(_) => {}
         }
     })
     .await

@@ -7,8 +7,10 @@
 //! unchanged. Its far end is not an engine but the core's owner task
 //! (`pipe_owner_task.rs`), which moves the pipe's messages over the rings
 //! within the peer's windows (`window.rs`). The socket itself only hands
-//! accepted connections out, reads the figures, and says when it closes.
+//! accepted connections and connects out, reads the figures, and says when
+//! it closes.
 
+use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
@@ -16,12 +18,16 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use monocoque_runtime::spsc;
+use monocoque_zmtp::SocketType;
 
-use super::link::{adopt_round_robin, Control};
+use super::link::{adopt_round_robin, ConnectOrder, Control, CONNECT_ID_BIT};
+use super::window::window;
 use super::IoCoreStatistics;
+use crate::endpoint::Endpoint;
 use crate::host::StreamKind;
 use crate::options::Options;
-use crate::pipe::Signals;
+use crate::pipe::{FarEnd, PipeShape, Signals};
+use crate::PeerId;
 
 /// One IO core's link, as the socket and that core's owner task share it
 /// (both on the socket's thread).
@@ -43,6 +49,20 @@ pub(crate) struct PipeLink {
     /// The socket closed: a peer that joins now is released at once, and
     /// the peers it let go of still get what it queued to them.
     pub(crate) closed: Cell<bool>,
+    /// Persistent pipes of connects whose Connect is still in `outbox`, by
+    /// the core's id: the owner task serves each once its Connect is on the
+    /// ring, so no message for it can reach the core first.
+    pub(crate) new_connects: RefCell<FxHashMap<PeerId, LocalConnect>>,
+}
+
+/// The socket's side of a connect handed to an IO core with a persistent
+/// pipe (IMMEDIATE off): the far end of the socket's pipe, which the owner
+/// task serves, and the window of messages to the peer both sides count
+/// with (the other way, the pipe's inbound HWM is the window).
+#[derive(Debug)]
+pub(crate) struct LocalConnect {
+    pub(crate) far: FarEnd,
+    pub(crate) down: usize,
 }
 
 impl PipeLink {
@@ -54,6 +74,7 @@ impl PipeLink {
             connections: Cell::new(0),
             handed: Cell::new(0),
             closed: Cell::new(false),
+            new_connects: RefCell::new(FxHashMap::default()),
         }
     }
 }
@@ -92,6 +113,51 @@ impl PipeLinks {
         )
     }
 
+    /// Hands a connect to the next IO core (round-robin), which connects and
+    /// reconnects from there. The returned handle, dropped, stops the
+    /// connect (disconnect).
+    pub(crate) fn connect(&mut self, request: ConnectRequest<'_>) -> RemoteConnect {
+        let ConnectRequest {
+            endpoint,
+            shown,
+            options,
+            kind,
+            seed,
+            peer_routing_id,
+            persistent,
+            id,
+        } = request;
+        let core = self.next;
+        self.next = (self.next + 1) % self.links.len();
+        let link = &self.links[core];
+        let id = PeerId(id.0 | CONNECT_ID_BIT);
+        let shape = PipeShape::of(options, kind);
+        let (down, up) = (window(shape.sndhwm), window(shape.rcvhwm));
+        let order = ConnectOrder {
+            id,
+            endpoint,
+            shown,
+            options: Box::new(options.clone()),
+            seed,
+            peer_routing_id,
+            persistent: persistent.is_some().then_some((down, up)),
+        };
+        if let Some(far) = persistent {
+            debug_assert_eq!(far.inbound.borrow().hwm(), up);
+            link.new_connects
+                .borrow_mut()
+                .insert(id, LocalConnect { far, down });
+        }
+        link.outbox
+            .borrow_mut()
+            .push_back(Control::Connect(Box::new(order)));
+        link.signals.wake_send();
+        RemoteConnect {
+            link: link.clone(),
+            id,
+        }
+    }
+
     /// Figures per IO core (nothing is ever dropped on these links: a full
     /// ring or window makes the socket's own pipe wait, as a full pipe does).
     pub(crate) fn statistics(&self) -> Vec<IoCoreStatistics> {
@@ -115,5 +181,59 @@ impl PipeLinks {
                 .push_back(Control::Close { linger });
             link.signals.wake_send();
         }
+    }
+}
+
+/// A connect a spread socket hands to one of its IO cores.
+pub(crate) struct ConnectRequest<'a> {
+    pub(crate) endpoint: Endpoint,
+    /// The endpoint as monitors and logs show it.
+    pub(crate) shown: String,
+    pub(crate) options: &'a Options,
+    pub(crate) kind: SocketType,
+    /// The reconnect jitter's seed.
+    pub(crate) seed: u64,
+    /// CONNECT_ROUTING_ID, if set for this connect.
+    pub(crate) peer_routing_id: Option<bytes::Bytes>,
+    /// The far end of the pipe the socket made for the connect (IMMEDIATE
+    /// off), shaped by [`remote_pipe_shape`].
+    pub(crate) persistent: Option<FarEnd>,
+    /// Names the connect: the pipe's peer id if it has one, else a fresh one.
+    pub(crate) id: PeerId,
+}
+
+/// The shape of the pipe a socket makes for a connect it hands to an IO
+/// core: its inbound HWM is the window from the peer (so that its reads are
+/// reported each LWM of it), and nothing conflates (such sockets keep their
+/// connections).
+pub(crate) fn remote_pipe_shape(options: &Options, kind: SocketType) -> PipeShape {
+    let shape = PipeShape::of(options, kind);
+    PipeShape {
+        rcvhwm: window(shape.rcvhwm),
+        conflate_in: false,
+        conflate_out: false,
+        ..shape
+    }
+}
+
+/// A connect running on an IO core, as the socket's endpoint list holds it:
+/// dropped before the socket closes (disconnect), it stops the connect;
+/// after, the close's linger governs it.
+#[derive(Debug)]
+pub(crate) struct RemoteConnect {
+    link: Rc<PipeLink>,
+    id: PeerId,
+}
+
+impl Drop for RemoteConnect {
+    fn drop(&mut self) {
+        if self.link.closed.get() {
+            return;
+        }
+        self.link
+            .outbox
+            .borrow_mut()
+            .push_back(Control::Disconnect(self.id));
+        self.link.signals.wake_send();
     }
 }

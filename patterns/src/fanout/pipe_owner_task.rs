@@ -19,6 +19,13 @@
 //! A pipe the socket lets go of is released to the core at once, as a
 //! local engine ends at once, except while the socket closes: then what
 //! it queued still goes first, within the linger the core keeps.
+//!
+//! A connect the socket handed to the core with a persistent pipe
+//! (IMMEDIATE off) is served from the moment its Connect is on the control
+//! ring: its messages cross while it is not connected (they wait on the
+//! core, as on a local pipe), Connected and Disconnected reach the socket
+//! as a local engine's would, and what the socket says first to every peer
+//! (a SUB's subscriptions) goes ahead of its queue at each Connected.
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -29,10 +36,10 @@ use std::task::{Context, Poll};
 use monocoque_runtime::spsc;
 
 use super::link::{Control, CoreEvent, Downstream};
-use super::pipe_links::PipeLink;
+use super::pipe_links::{LocalConnect, PipeLink};
 use super::window::{Intake, Window};
 use crate::host::SocketHost;
-use crate::pipe::{Notify, Pipe, PipeEvent, PipeShape, SharedQueue};
+use crate::pipe::{FarEnd, Notify, Pipe, PipeEvent, PipeShape, SharedQueue};
 use crate::PeerId;
 
 /// Runs until the core ends the link (after the socket closed and the core's
@@ -69,6 +76,9 @@ struct RemotePeer {
     released: bool,
     /// The core said the connection ended; the socket was told (Detached).
     gone: bool,
+    /// A connection is up (always, but between a persistent pipe's
+    /// connections): counted in the core's figures.
+    connected: bool,
 }
 
 struct PipeOwner {
@@ -193,6 +203,13 @@ impl PipeOwner {
                         self.leave(local);
                     }
                 }
+                CoreEvent::Connected {
+                    peer,
+                    identity,
+                    socket_type,
+                    properties,
+                } => self.connected(peer, identity, socket_type, properties),
+                CoreEvent::Disconnected(id) => self.disconnected(id),
                 CoreEvent::Monitor(e) => self.host.post(e),
             }
         }
@@ -214,40 +231,113 @@ impl PipeOwner {
             ..terms.shape
         };
         let mut pipe = Pipe::new(peer, shape, self.host.signals(), endpoint);
+        // What the socket says first to every peer (a SUB's subscriptions),
+        // ahead of anything it queues later.
+        for msg in self.host.greeting() {
+            pipe.outbound.borrow_mut().push(msg);
+        }
+        pipe.connected = true;
+        self.serve(id, &pipe.far_end(), down, true);
+        pipe
+    }
+
+    /// Serves the far end of a socket's pipe for the core's peer `id`,
+    /// counting `down` and `up` as the core does.
+    fn serve(&mut self, id: PeerId, far: &FarEnd, down: usize, connected: bool) {
+        let peer = far.peer;
         let me: Weak<_> = Rc::downgrade(&self.link.signals);
         {
-            let mut inbound = pipe.inbound.borrow_mut();
+            let mut inbound = far.inbound.borrow_mut();
             inbound.writer = Notify::Socket {
                 signals: me.clone(),
                 peer,
             };
             inbound.report_each_lwm();
         }
-        {
-            let mut outbound = pipe.outbound.borrow_mut();
-            outbound.reader = Notify::Socket { signals: me, peer };
-            // What the socket says first to every peer (a SUB's
-            // subscriptions), ahead of anything it queues later.
-            for msg in self.host.greeting() {
-                outbound.push(msg);
-            }
-        }
-        pipe.connected = true;
+        far.outbound.borrow_mut().reader = Notify::Socket { signals: me, peer };
         self.peers.insert(
             peer,
             RemotePeer {
                 id,
-                inbound: pipe.inbound.clone(),
-                outbound: pipe.outbound.clone(),
+                inbound: far.inbound.clone(),
+                outbound: far.outbound.clone(),
                 down: Window::new(down),
                 up: Intake::default(),
                 released: false,
                 gone: false,
+                connected,
             },
         );
         self.by_core_id.insert(id, peer);
-        self.link.connections.set(self.link.connections.get() + 1);
-        pipe
+        if connected {
+            self.link.connections.set(self.link.connections.get() + 1);
+        }
+        self.sendable.push_back(peer);
+    }
+
+    /// A connect's Connect is on the ring: its persistent pipe is served
+    /// from now on (the core knows its id before any message for it).
+    fn connect_sent(&mut self, id: PeerId) {
+        let local = self.link.new_connects.borrow_mut().remove(&id);
+        if let Some(LocalConnect { far, down, .. }) = local {
+            self.serve(id, &far, down, false);
+        }
+    }
+
+    /// A connect's persistent pipe has a connection: the socket's greeting
+    /// goes ahead of what it queued, and the socket hears of it as of a
+    /// local connection.
+    fn connected(
+        &mut self,
+        id: PeerId,
+        identity: bytes::Bytes,
+        socket_type: Option<monocoque_zmtp::SocketType>,
+        properties: std::sync::Arc<crate::PeerProperties>,
+    ) {
+        let Some(&peer) = self.by_core_id.get(&id) else {
+            return;
+        };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.released || p.gone {
+            return;
+        }
+        if !std::mem::replace(&mut p.connected, true) {
+            self.link.connections.set(self.link.connections.get() + 1);
+        }
+        {
+            let mut out = p.outbound.borrow_mut();
+            for msg in self.host.greeting().into_iter().rev() {
+                out.push_front(msg);
+            }
+        }
+        self.host.signals().event(PipeEvent::Connected {
+            peer,
+            identity,
+            socket_type,
+            inproc_peer: None,
+            properties,
+        });
+        self.sendable.push_back(peer);
+    }
+
+    /// A connect's persistent pipe lost its connection; it stays.
+    fn disconnected(&mut self, id: PeerId) {
+        let Some(&peer) = self.by_core_id.get(&id) else {
+            return;
+        };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if std::mem::replace(&mut p.connected, false) {
+            self.link
+                .connections
+                .set(self.link.connections.get().saturating_sub(1));
+        }
+        if !p.released && !p.gone {
+            self.host.signals().event(PipeEvent::Disconnected(peer));
+        }
     }
 
     /// The peer's connection ended: nothing more can reach it (a sender
@@ -271,9 +361,11 @@ impl PipeOwner {
         self.gone(peer);
         if let Some(p) = self.peers.remove(&peer) {
             p.inbound.borrow_mut().close_writer();
-            self.link
-                .connections
-                .set(self.link.connections.get().saturating_sub(1));
+            if p.connected {
+                self.link
+                    .connections
+                    .set(self.link.connections.get().saturating_sub(1));
+            }
         }
     }
 
@@ -329,11 +421,21 @@ impl PipeOwner {
     /// Sends the outbox's controls as the ring has room.
     fn flush_controls(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let mut outbox = self.link.outbox.borrow_mut();
-        let mut control = self.link.control.borrow_mut();
+        let link = self.link.clone();
+        let mut outbox = link.outbox.borrow_mut();
+        let mut control = link.control.borrow_mut();
         while let Some(c) = outbox.pop_front() {
+            let connect = match &c {
+                Control::Connect(order) => Some(order.id),
+                _ => None,
+            };
             match control.try_send(c) {
-                Ok(()) => progress = true,
+                Ok(()) => {
+                    progress = true;
+                    if let Some(id) = connect {
+                        self.connect_sent(id);
+                    }
+                }
                 Err(spsc::TrySendError::Full(c)) => {
                     outbox.push_front(c);
                     if control.poll_ready(cx).is_ready() {

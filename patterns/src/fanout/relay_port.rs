@@ -1,6 +1,7 @@
 //! What an IO core's engines see of the relay that owns them: a lifecycle,
 //! the greeting, where to report, and the admission it can decide (the ZAP
-//! handler lives on the socket's thread, out of reach).
+//! handler lives on the socket's thread, out of reach). Connects running
+//! here reach the relay through it too (`connect_port.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -11,7 +12,9 @@ use monocoque_zmtp::Msg;
 use crate::admission::{decide_locally, internal_refusal, AdmissionPolicy, ZapRequest};
 use crate::engine::{EngineEvent, EngineOwner, Verdict};
 use crate::lifecycle::Lifecycle;
+use crate::monitor::MonitorEvent;
 use crate::pipe::Signals;
+use crate::PeerId;
 
 /// What the relay's engines see of it: a lifecycle, the greeting, and
 /// where to report. Reports queue here until the relay loop applies them.
@@ -21,7 +24,27 @@ pub(super) struct RelayPort {
     /// XPUB_WELCOME_MSG, as the last adopted connection's options say.
     pub(super) welcome: RefCell<Option<Msg>>,
     pub(super) reports: RefCell<VecDeque<EngineEvent>>,
+    /// Monitor events of the connects running here (`connect_port.rs`).
+    pub(super) monitor_events: RefCell<VecDeque<MonitorEvent>>,
+    /// Connects whose reconnect loop ended (given up, or stopped).
+    pub(super) finished_connects: RefCell<Vec<PeerId>>,
     pub(super) next_peer: Cell<u64>,
+}
+
+impl RelayPort {
+    /// A fresh id for a connection here (connects' ids have
+    /// [`CONNECT_ID_BIT`](super::link::CONNECT_ID_BIT) set and never meet these).
+    pub(super) fn allocate_peer(&self) -> PeerId {
+        let peer = self.next_peer.get();
+        self.next_peer.set(peer + 1);
+        PeerId(peer)
+    }
+
+    /// The connect `id`'s loop ended: the relay finishes its pipe.
+    pub(super) fn connect_finished(&self, id: PeerId) {
+        self.finished_connects.borrow_mut().push(id);
+        self.signals.wake_recv();
+    }
 }
 
 impl EngineOwner for RelayPort {

@@ -226,9 +226,10 @@ impl Socket {
     }
 
     /// Spreads the connections this socket accepts from now on over `cores`,
-    /// round-robin: each connection (handshake, heartbeats, reads and
-    /// writes, framing) runs on an IO core, while the socket's rules stay
-    /// here. On a PUB or XPUB, subscriptions and matching stay here, and a
+    /// round-robin, and (on any type but PUB and XPUB) those it makes with
+    /// `connect` from now on: each connection (handshake, heartbeats, reads
+    /// and writes, framing; for a connect, connecting and reconnecting
+    /// too) runs on an IO core, while the socket's rules stay here. On a PUB or XPUB, subscriptions and matching stay here, and a
     /// published message is matched once and handed to each IO core with
     /// subscribers for it once, its payload shared, never copied per
     /// subscriber; each IO core's ring holds at most SNDHWM messages (as set
@@ -239,8 +240,11 @@ impl Socket {
     /// peer may hold up to twice the HWM in all (0, unbounded, crosses
     /// 65,536 at a time).
     ///
-    /// Connections made with `connect`, inproc peers, connections whose
-    /// admission asks the ZAP handler (a CURVE or PLAIN server, a
+    /// A connect's pipe (IMMEDIATE off) exists from the `connect` on and
+    /// queues while disconnected, as for a local connect; what the socket
+    /// says first to a peer (a SUB's subscriptions) goes at each new
+    /// connection. A PUB's or XPUB's connects, inproc peers, connections
+    /// whose admission asks the ZAP handler (a CURVE or PLAIN server, a
     /// ZAP_DOMAIN) and the connections of a non-publisher with CONFLATE
     /// stay on this core. Options set later apply to connections accepted
     /// later (a remote peer's windows stay those it joined with).
@@ -454,6 +458,7 @@ impl Socket {
             adopted: adopted_listener,
             task,
             pipe: None,
+            remote: None,
         });
         drop(state);
         tracing::debug!(endpoint = %resolved, "listening");
@@ -481,12 +486,16 @@ impl Socket {
             let id = std::mem::take(&mut state.options.connect_routing_id);
             (!id.is_empty()).then_some(id)
         };
-        let (task, pipe) = match &ep {
+        let ConnectTask { task, pipe, remote } = match &ep {
             Endpoint::Inproc(name) => {
                 let pipe = inproc::connect(&self.host(), name, &display, peer_routing_id)?;
                 let peer = pipe.peer;
                 self.shared.state.borrow_mut().attach(pipe);
-                (None, Some(peer))
+                ConnectTask {
+                    task: None,
+                    pipe: Some(peer),
+                    remote: None,
+                }
             }
             Endpoint::Tcp { port, host, .. } => {
                 if *port == 0 || host == "*" {
@@ -510,6 +519,7 @@ impl Socket {
                 adopted: false,
                 task,
                 pipe,
+                remote,
             });
         Ok(())
     }
@@ -543,10 +553,12 @@ impl Socket {
         ep: Endpoint,
         display: String,
         peer_routing_id: Option<bytes::Bytes>,
-    ) -> (
-        Option<monocoque_runtime::JoinHandle<()>>,
-        Option<crate::PeerId>,
-    ) {
+    ) -> ConnectTask {
+        // A spread socket's connects run on its IO cores, as its accepted
+        // connections do (publishers' stay here: their peers on IO cores
+        // are fan-out targets, not pipes).
+        let remote = self.shared.state.borrow().pipe_links().is_some()
+            && !self.shared.keeps_connections_here();
         let mut state = self.shared.state.borrow_mut();
         // A STREAM's connections are raw: each gets a fresh pipe (and a
         // fresh routing id), unless CONNECT_ROUTING_ID names the connect,
@@ -556,7 +568,11 @@ impl Socket {
             None
         } else {
             let peer = self.shared.allocate_peer();
-            let shape = crate::pipe::PipeShape::of(&state.options, state.kind);
+            let shape = if remote {
+                crate::fanout::remote_pipe_shape(&state.options, state.kind)
+            } else {
+                crate::pipe::PipeShape::of(&state.options, state.kind)
+            };
             let pipe = Pipe::new(peer, shape, &self.shared.signals, &display);
             let far = pipe.far_end();
             state.attach(pipe);
@@ -565,10 +581,31 @@ impl Socket {
             }
             Some(far)
         };
-        drop(state);
         let peer = persistent.as_ref().map(|p| p.peer);
         // Each connecter's reconnect jitter starts from its own seed.
-        let seed = (u64::from(shared::random_seed()) << 32) | self.shared.allocate_peer().0;
+        let id = self.shared.allocate_peer();
+        let seed = (u64::from(shared::random_seed()) << 32) | id.0;
+        if remote {
+            let kind = state.kind;
+            let options = state.options.clone();
+            let links = state.pipe_links_mut().expect("checked above");
+            let handle = links.connect(crate::fanout::ConnectRequest {
+                endpoint: ep,
+                shown: display,
+                options: &options,
+                kind,
+                seed,
+                peer_routing_id,
+                persistent,
+                id: peer.unwrap_or(id),
+            });
+            return ConnectTask {
+                task: None,
+                pipe: peer,
+                remote: Some(handle),
+            };
+        }
+        drop(state);
         let task = spawn(network::connect(
             self.host(),
             ep,
@@ -577,7 +614,11 @@ impl Socket {
             seed,
             peer_routing_id,
         ));
-        (Some(task), peer)
+        ConnectTask {
+            task: Some(task),
+            pipe: peer,
+            remote: None,
+        }
     }
 
     /// Stops listening on a bound endpoint and drops the connections accepted
@@ -672,6 +713,8 @@ impl Socket {
         };
         let entry = state.endpoints.remove(i);
         drop(entry.task);
+        // A connect on an IO core stops there.
+        drop(entry.remote);
         if let Some(peer) = entry.pipe {
             state.terminate(peer);
         }
@@ -1115,6 +1158,14 @@ impl Socket {
         self.shared.signals.wake_recv();
         self.shared.signals.wake_send();
     }
+}
+
+/// What serves a connect: a connecter task here, or one on an IO core;
+/// and its persistent pipe, if it has one.
+struct ConnectTask {
+    task: Option<monocoque_runtime::JoinHandle<()>>,
+    pipe: Option<crate::PeerId>,
+    remote: Option<crate::fanout::RemoteConnect>,
 }
 
 /// How a send's first, non-waiting attempt went.

@@ -69,6 +69,22 @@ impl SocketShared {
         PeerId(p)
     }
 
+    /// Whether a new connection stays on this core, spread or not.
+    pub(crate) fn keeps_connections_here(&self) -> bool {
+        let terms = self.terms();
+        // A connection whose admission asks the ZAP handler (or may: a
+        // CURVE or PLAIN server, a ZAP_DOMAIN) stays here, where the
+        // handler is asked; an IO core would have to refuse it.
+        if matches!(terms.admission, AdmissionPolicy::Zap { .. }) {
+            return true;
+        }
+        // A socket that conflates keeps its connections: the windows that
+        // carry a pipe across cores count every message. (A publisher's
+        // fan-out has no windows: its CONFLATE applies on the IO cores.)
+        let shape = terms.shape;
+        !self.kind.is_publisher() && (shape.conflate_in || shape.conflate_out)
+    }
+
     /// The options changed: connections from now on start with these.
     pub(crate) fn refresh_terms(&self, options: &Options) {
         *self.terms.borrow_mut() = Rc::new(ConnectionTerms::of(options, self.kind));
@@ -193,17 +209,7 @@ impl SocketHost for SocketShared {
     }
 
     fn hand_off(&self, stream: NetStream, endpoint: &str) -> Option<NetStream> {
-        // A connection whose admission asks the ZAP handler (or may: a
-        // CURVE or PLAIN server, a ZAP_DOMAIN) stays here, where the
-        // handler is asked; an IO core would have to refuse it.
-        if matches!(self.terms().admission, AdmissionPolicy::Zap { .. }) {
-            return Some(stream);
-        }
-        // A socket that conflates keeps its connections: the windows that
-        // carry a pipe across cores count every message. (A publisher's
-        // fan-out has no windows: its CONFLATE applies on the IO cores.)
-        let shape = self.terms().shape;
-        if !self.kind.is_publisher() && (shape.conflate_in || shape.conflate_out) {
+        if self.keeps_connections_here() {
             return Some(stream);
         }
         let mut state = self.state.borrow_mut();
@@ -243,6 +249,8 @@ pub(crate) struct EndpointEntry {
     pub(crate) task: Option<JoinHandle<()>>,
     /// The persistent pipe of a connect (IMMEDIATE off) or an inproc connect.
     pub(crate) pipe: Option<PeerId>,
+    /// A connect running on an IO core (dropped: disconnected).
+    pub(crate) remote: Option<crate::fanout::RemoteConnect>,
 }
 
 /// A seed for automatic routing ids and request ids, as libzmq starts them at

@@ -741,6 +741,10 @@ impl SocketState {
         self.pipe_links.as_ref()
     }
 
+    pub(crate) fn pipe_links_mut(&mut self) -> Option<&mut PipeLinks> {
+        self.pipe_links.as_mut()
+    }
+
     pub(crate) fn take_pipe_links(&mut self) -> Option<PipeLinks> {
         self.pipe_links.take()
     }

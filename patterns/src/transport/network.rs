@@ -440,16 +440,19 @@ fn reconnect_options(host: &dyn SocketHost) -> (Option<Duration>, Duration) {
 }
 
 /// After close, a connecter keeps trying only while it has messages to deliver
-/// and the linger allows.
+/// and the linger allows: queued ones, or ones its writer may still queue (a
+/// socket lets go of its pipes as it starts closing; an IO core's connect
+/// waits for the socket's core to pass its queue on).
 fn done(host: &dyn SocketHost, persistent: &Option<FarEnd>) -> bool {
     let l = host.lifecycle();
     if !l.is_closing() {
         return false;
     }
     l.expired(Instant::now())
-        || persistent
-            .as_ref()
-            .is_none_or(|p| p.outbound.borrow().is_empty())
+        || persistent.as_ref().is_none_or(|p| {
+            let out = p.outbound.borrow();
+            out.is_empty() && out.writer_gone()
+        })
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@
 //! delivered go back as Credit. A close does not end the connections at
 //! once: the socket's owner task releases each peer once it has passed on
 //! everything the socket queued to it, and the close's linger bounds them.
+//!
+//! Windowed links also run the connects the socket hands over
+//! (`connects.rs`): the socket's connecter, reconnects included, with this
+//! core as its host.
+
+mod connects;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::{Cell, RefCell};
@@ -88,7 +94,11 @@ struct Relay {
     outbox: VecDeque<CoreEvent>,
     /// XPUB_NODROP: a message still owed to targets that were full.
     pending: Option<Publish>,
+    /// The connects running here, by their id (`connects.rs`).
+    connects: FxHashMap<PeerId, connects::CoreConnect>,
     closing: bool,
+    /// While closing: the linger's deadline (`None`: forever).
+    deadline: Option<Instant>,
 }
 
 impl Relay {
@@ -98,6 +108,8 @@ impl Relay {
             lifecycle: Lifecycle::default(),
             welcome: RefCell::new(None),
             reports: RefCell::new(VecDeque::new()),
+            monitor_events: RefCell::new(VecDeque::new()),
+            finished_connects: RefCell::new(Vec::new()),
             next_peer: Cell::new(1),
         });
         Relay {
@@ -115,7 +127,9 @@ impl Relay {
             readable: VecDeque::new(),
             outbox: VecDeque::new(),
             pending: None,
+            connects: FxHashMap::default(),
             closing: false,
+            deadline: None,
         }
     }
 
@@ -162,7 +176,12 @@ impl Relay {
                     .then(|| Msg::from(welcome.clone()));
                     self.adopt(fd, stream, endpoint);
                 }
+                Some(Control::Connect(order)) => self.connect(*order),
+                Some(Control::Release(peer)) if self.connects.contains_key(&peer) => {
+                    self.release_connect(peer)
+                }
                 Some(Control::Release(peer)) => self.release(peer, false),
+                Some(Control::Disconnect(id)) => self.disconnect(id),
                 Some(Control::Close { linger }) => self.close(linger, !self.windowed),
                 Some(Control::Credit { peer, n }) => {
                     if let Some(w) = self.windows.get_mut(&peer) {
@@ -202,14 +221,13 @@ impl Relay {
         } else {
             terms.shape
         };
-        let peer = self.port.next_peer.get();
-        self.port.next_peer.set(peer + 1);
+        let peer = self.port.allocate_peer();
         let zap = terms.zap_facts();
         let setup = EngineSetup {
             endpoint: endpoint.clone(),
             session: terms.session,
             pipe: PipePlan::Fresh {
-                peer: PeerId(peer),
+                peer,
                 shape,
                 signals: self.port.signals.clone(),
             },
@@ -265,9 +283,11 @@ impl Relay {
             }
         }
         if first {
-            self.port
-                .lifecycle
-                .close(linger.map(|l| Instant::now() + l));
+            self.deadline = linger.map(|l| Instant::now() + l);
+            self.port.lifecycle.close(self.deadline);
+            for c in self.connects.values() {
+                c.port.lifecycle.close(self.deadline);
+            }
         }
     }
 
@@ -286,9 +306,11 @@ impl Relay {
                     pipe,
                     end,
                     remote,
-                    ..
+                    persistent,
                 } => {
-                    if let Some(peer) = pipe {
+                    if let (Some(peer), true) = (pipe, persistent) {
+                        self.disconnected(peer);
+                    } else if let Some(peer) = pipe {
                         self.gone.insert(peer);
                         self.readable.push_back(peer);
                         if self.windowed {
@@ -313,10 +335,20 @@ impl Relay {
                     };
                     self.monitor(event);
                 }
-                // Only connect-side pipes persist, and the relay has none.
-                EngineEvent::Reattached { .. } => {}
+                EngineEvent::Reattached {
+                    peer,
+                    remote,
+                    properties,
+                    identity,
+                    socket_type,
+                    endpoint,
+                } => {
+                    self.reconnected(peer, identity, socket_type, properties);
+                    self.monitor(MonitorEvent::HandshakeSucceeded { endpoint, remote });
+                }
             }
         }
+        progress |= self.connect_reports();
         let readable = std::mem::take(&mut *self.port.signals.readable.borrow_mut());
         progress |= !readable.is_empty();
         self.readable.extend(readable);
