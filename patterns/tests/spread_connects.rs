@@ -320,3 +320,60 @@ fn inproc_and_conflating_connects_stay_on_the_socket_core() {
         assert_eq!(connections(&pull), [0, 0]);
     });
 }
+
+/// A RCVHWM set right after the connect, before the socket's core has
+/// served the connect's pipe, leaves the window the core keeps to alone:
+/// the stream does not stall at the old window.
+#[test]
+fn rcvhwm_set_right_after_a_connect_keeps_its_stream_flowing() {
+    const COUNT: usize = 5_000;
+    let cores = two_io_cores();
+    run(|| async move {
+        let push = socket(SocketType::Push, vec![]);
+        let ep = bind(&push, Transport::Tcp);
+        let pull = socket(SocketType::Pull, vec![SocketOption::RcvHwm(100)]);
+        pull.spread_connections(&cores).unwrap();
+        pull.connect(&ep).unwrap();
+        pull.set_option(SocketOption::RcvHwm(100_000)).unwrap();
+        let sender = monocoque_runtime::spawn(async move {
+            for k in 0..COUNT {
+                push.send(Bytes::from(format!("{k}"))).await.unwrap();
+            }
+            push
+        });
+        for k in 0..COUNT {
+            assert_eq!(frames(&pull.recv().await.unwrap()).concat(), format!("{k}"));
+        }
+        drop(sender.await);
+    });
+}
+
+/// Sends right after the connect, many windows' worth (SNDHWM 10): every
+/// message arrives, in order, through the connect's small window.
+#[test]
+fn sends_right_after_a_connect_cross_a_small_window_whole() {
+    const COUNT: usize = 2_000;
+    let cores = two_io_cores();
+    run(|| async move {
+        let pull = socket(SocketType::Pull, vec![]);
+        let ep = bind(&pull, Transport::Ipc);
+        let push = socket(SocketType::Push, vec![SocketOption::SndHwm(10)]);
+        push.spread_connections(&cores).unwrap();
+        push.connect(&ep).unwrap();
+        let sender = monocoque_runtime::spawn(async move {
+            for k in 0..COUNT {
+                push.send(Bytes::from(format!("{k}"))).await.unwrap();
+            }
+            push
+        });
+        for k in 0..COUNT {
+            assert_eq!(frames(&pull.recv().await.unwrap()).concat(), format!("{k}"));
+        }
+        let push = sender.await;
+        assert_eq!(
+            push.io_core_statistics().unwrap()[0].handed,
+            COUNT as u64,
+            "every message crossed to the connect's core once"
+        );
+    });
+}

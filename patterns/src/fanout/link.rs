@@ -119,7 +119,11 @@ pub(crate) enum Downstream {
     /// A publisher's message for some of the core's subscribers.
     Publish(Publish),
     /// Another socket type's message for one peer, within its window.
-    Deliver { peer: PeerId, msg: Msg },
+    /// `epoch`: how many times the peer's connect had lost its connection
+    /// when the socket's side sent it (0 for accepted peers); the core
+    /// discards one sent before a loss it has seen, as the socket discards
+    /// what it queued for a peer that disconnected.
+    Deliver { peer: PeerId, epoch: u32, msg: Msg },
 }
 
 /// IO core to owner. Peer ids are the IO core's own.

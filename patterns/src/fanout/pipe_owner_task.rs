@@ -22,10 +22,13 @@
 //!
 //! A connect the socket handed to the core with a persistent pipe
 //! (IMMEDIATE off) is served from the moment its Connect is on the control
-//! ring: its messages cross while it is not connected (they wait on the
-//! core, as on a local pipe), Connected and Disconnected reach the socket
-//! as a local engine's would, and what the socket says first to every peer
-//! (a SUB's subscriptions) goes ahead of its queue at each Connected.
+//! ring, but its messages cross only while it is connected: while not, they
+//! wait in the socket's pipe, as on a local one. Connected and Disconnected
+//! reach the socket as a local engine's would. At each Connected, what the
+//! socket says first to every peer (a SUB's subscriptions, read then) goes
+//! ahead of its queue; a Disconnected advances the peer's epoch, so that
+//! what was sent to the lost connection and is still on the ring is
+//! discarded by the core (`Deliver`).
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -34,6 +37,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
 use monocoque_runtime::spsc;
+use monocoque_zmtp::Msg;
 
 use super::link::{Control, CoreEvent, Downstream};
 use super::pipe_links::{LocalConnect, PipeLink};
@@ -77,8 +81,12 @@ struct RemotePeer {
     /// The core said the connection ended; the socket was told (Detached).
     gone: bool,
     /// A connection is up (always, but between a persistent pipe's
-    /// connections): counted in the core's figures.
+    /// connections): counted in the core's figures, and messages cross.
     connected: bool,
+    /// Connections the persistent pipe lost, as the core counts them.
+    epoch: u32,
+    /// The socket's greeting for the current connection, sent first.
+    greeting: VecDeque<Msg>,
 }
 
 struct PipeOwner {
@@ -266,6 +274,8 @@ impl PipeOwner {
                 released: false,
                 gone: false,
                 connected,
+                epoch: 0,
+                greeting: VecDeque::new(),
             },
         );
         self.by_core_id.insert(id, peer);
@@ -306,12 +316,9 @@ impl PipeOwner {
         if !std::mem::replace(&mut p.connected, true) {
             self.link.connections.set(self.link.connections.get() + 1);
         }
-        {
-            let mut out = p.outbound.borrow_mut();
-            for msg in self.host.greeting().into_iter().rev() {
-                out.push_front(msg);
-            }
-        }
+        // Kept here, not in the socket's queue: a Disconnected the socket
+        // has yet to apply would clear it there.
+        p.greeting = self.host.greeting().into();
         self.host.signals().event(PipeEvent::Connected {
             peer,
             identity,
@@ -335,6 +342,8 @@ impl PipeOwner {
                 .connections
                 .set(self.link.connections.get().saturating_sub(1));
         }
+        p.epoch += 1;
+        p.greeting.clear();
         if !p.released && !p.gone {
             self.host.signals().event(PipeEvent::Disconnected(peer));
         }
@@ -382,7 +391,7 @@ impl PipeOwner {
             // Let go of outside a close (unbind, handover, a second PAIR
             // peer): the connection ends now, what was queued with it.
             let let_go = !self.link.closed.get() && p.outbound.borrow().writer_gone();
-            while p.down.has_room() && !let_go && !p.gone {
+            while p.down.has_room() && !let_go && !p.gone && p.connected {
                 if self.data.is_full() {
                     // Woken when the core frees a slot; the peer stays first.
                     if self.data.poll_ready(cx).is_pending() {
@@ -390,10 +399,17 @@ impl PipeOwner {
                     }
                     continue;
                 }
-                let msg = p.outbound.borrow_mut().pop();
+                let msg = match p.greeting.pop_front() {
+                    Some(m) => Some(m),
+                    None => p.outbound.borrow_mut().pop(),
+                };
                 let Some(msg) = msg else { break };
                 progress = true;
-                let deliver = Downstream::Deliver { peer: p.id, msg };
+                let deliver = Downstream::Deliver {
+                    peer: p.id,
+                    epoch: p.epoch,
+                    msg,
+                };
                 if self.data.try_send(deliver).is_err() {
                     // The core is gone: its Left events will follow.
                     break;

@@ -574,6 +574,11 @@ impl Socket {
                 crate::pipe::PipeShape::of(&state.options, state.kind)
             };
             let pipe = Pipe::new(peer, shape, &self.shared.signals, &display);
+            if remote {
+                // Its inbound HWM is the window the core keeps to: a RCVHWM
+                // set before the owner task serves it must leave it alone.
+                pipe.inbound.borrow_mut().report_each_lwm();
+            }
             let far = pipe.far_end();
             state.attach(pipe);
             if let Some(id) = &peer_routing_id {

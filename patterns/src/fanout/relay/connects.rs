@@ -74,6 +74,7 @@ impl Relay {
                 PeerWindows {
                     down: Intake::default(),
                     up: Window::new(up),
+                    epoch: 0,
                 },
             );
             let far = pipe.far_end();
@@ -101,15 +102,16 @@ impl Relay {
 
     /// The owner task let go of the connect's pipe: outside a close the
     /// connect ends now, as a local one whose pipe the socket dropped;
-    /// while closing, once what was queued has left (or the linger ends:
-    /// the connecter looks at both between its attempts). Not sooner, even
-    /// if its queue looks empty: the owner's last messages may still be on
-    /// the data ring, behind this on the control ring.
+    /// while closing, once what was queued has left (or the linger ends).
+    /// A connect with no connection up has nothing to pass on (the owner
+    /// sends only while it is connected, and what it sent to an earlier
+    /// connection is discarded): it stops now.
     pub(super) fn release_connect(&mut self, id: PeerId) {
         if !self.closing {
             return self.disconnect(id);
         }
         self.release(id, false);
+        self.stop_if_unattached(id);
     }
 
     /// A connect with no connection up has nothing to finish: it stops now
@@ -155,6 +157,8 @@ impl Relay {
         out.clear();
         let n = w.down.due(out.outstanding());
         drop(out);
+        // What the socket sent before it hears of this is discarded too.
+        w.epoch += 1;
         if n > 0 {
             self.outbox.push_back(CoreEvent::Credit { peer, n });
         }

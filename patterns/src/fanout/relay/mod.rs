@@ -70,6 +70,8 @@ struct PeerWindows {
     down: Intake,
     /// Messages it sent that went up, until the socket credits them.
     up: Window,
+    /// A connect's pipe: how many connections it has lost (`Deliver`).
+    epoch: u32,
 }
 
 struct Relay {
@@ -382,6 +384,7 @@ impl Relay {
                 PeerWindows {
                     down: Intake::default(),
                     up: Window::new(up_window),
+                    epoch: 0,
                 },
             );
         }
@@ -528,11 +531,19 @@ impl Relay {
     fn take_downstream(&mut self, d: Downstream, nodrop: bool) -> Option<Publish> {
         match d {
             Downstream::Publish(p) => self.push(p, nodrop),
-            Downstream::Deliver { peer, msg } => {
+            Downstream::Deliver { peer, epoch, msg } => {
                 // Within the peer's window, so never past its queue's HWM; a
                 // connection that ended discards it (its Left follows).
                 if let (Some(p), Some(w)) = (self.pipes.get(&peer), self.windows.get_mut(&peer)) {
-                    if p.outbound.borrow_mut().push(msg) {
+                    let mut out = p.outbound.borrow_mut();
+                    if epoch != w.epoch {
+                        // Sent before the socket heard its connect lost the
+                        // connection: discarded, and its slot credited back.
+                        w.down.took();
+                        let n = w.down.due(out.outstanding());
+                        drop(out);
+                        self.outbox.push_back(CoreEvent::Credit { peer, n });
+                    } else if out.push(msg) {
                         w.down.took();
                     }
                 }
