@@ -128,9 +128,7 @@ impl ServiceSpec {
     /// side that binds (a queue's, a streamer's, a bridge's).
     pub fn spreads(&self) -> Vec<&SocketSpec> {
         let sides = [&self.frontend, &self.backend];
-        let bound = sides
-            .into_iter()
-            .filter(|s| !s.bind.is_empty() && s.socket_type != monocoque_zmtp::SocketType::Stream);
+        let bound = sides.into_iter().filter(|s| !s.bind.is_empty());
         if self.publishes_bound() {
             bound.filter(|s| s.socket_type.is_publisher()).collect()
         } else {

@@ -58,7 +58,7 @@ pub(crate) struct SocketHandle {
     /// ZMQ_USE_FD as set (-1: none), and whether a bind took it over.
     pub(crate) use_fd: (c_int, bool),
     /// Its connections are spread over the context's IO cores
-    /// (ZMQ_IO_THREADS over 1; every type but STREAM).
+    /// (ZMQ_IO_THREADS over 1).
     pub(crate) spread: bool,
 }
 
@@ -274,13 +274,12 @@ fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<Liste
 /// spreads its connections over the context's IO cores that ZMQ_AFFINITY
 /// names: those it accepts, and for every type but PUB and XPUB those it
 /// makes (a publisher's ring to each core sized by SNDHWM as set then;
-/// other types' pipes cross within windows of their HWMs); a mask naming
-/// none of them leaves them on the context's thread. STREAM's raw
-/// connections always stay there.
+/// other types' pipes, STREAM's raw ones included, cross within windows of
+/// their HWMs); a mask naming none of them leaves them on the context's
+/// thread.
 fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
-    let raw = h.socket.socket_type() == SocketType::Stream;
     let network = ep.starts_with("tcp://") || ep.starts_with("ipc://");
-    if h.spread || raw || !network {
+    if h.spread || !network {
         return Ok(());
     }
     let mask = h.affinity;

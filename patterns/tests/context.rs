@@ -498,13 +498,10 @@ fn a_blocking_publisher_spreads_its_subscribers_over_io_cores() {
             .map(|c| c.connections)
             .collect();
         assert_eq!(per_core, [2, 2], "round-robin over the two IO cores");
-        // Once only: a second spread is refused, and STREAM's raw
-        // connections never spread.
-        assert!(publisher.spread_connections(&cores).is_err());
-        let stream = socket(&ctx, SocketType::Stream);
+        // Once only: a second spread is refused.
         assert!(matches!(
-            stream.spread_connections(&cores),
-            Err(Error::NotSupported { .. })
+            publisher.spread_connections(&cores),
+            Err(Error::InvalidState(_))
         ));
     });
 }

@@ -377,3 +377,46 @@ fn sends_right_after_a_connect_cross_a_small_window_whole() {
         );
     });
 }
+
+/// A closing PUSH whose connection drops during its linger reconnects and
+/// delivers the rest to the next peer, as a local connecter does: the
+/// stream goes on in order up to its last message.
+#[test]
+fn a_connection_lost_during_linger_is_made_again_and_the_rest_delivered() {
+    const COUNT: usize = 400;
+    const SIZE: usize = 32 * 1024;
+    let cores = two_io_cores();
+    run(|| async move {
+        let ep = unused_tcp_endpoint();
+        let first = socket(SocketType::Pull, vec![SocketOption::RcvHwm(1)]);
+        first.bind(&ep).unwrap();
+        let push = socket(
+            SocketType::Push,
+            vec![
+                SocketOption::ReconnectIvl(Some(Duration::from_millis(10))),
+                SocketOption::Linger(Some(Duration::from_secs(15))),
+            ],
+        );
+        push.spread_connections(&cores).unwrap();
+        push.connect(&ep).unwrap();
+        for k in 0..COUNT {
+            let mut body = vec![b'.'; SIZE];
+            body[..8].copy_from_slice(&(k as u64).to_be_bytes());
+            push.send(Bytes::from(body)).await.unwrap();
+        }
+        push.close();
+        // One read, then the peer goes: most of the stream is still queued.
+        first.recv().await.unwrap();
+        drop(first);
+        let second = socket(SocketType::Pull, vec![]);
+        // The first one's listener closes at its reactor's next turn.
+        until("the port free again", || second.bind(&ep).is_ok()).await;
+        let mut last = 0;
+        while last + 1 < COUNT as u64 {
+            let m = second.recv().await.unwrap();
+            let k = u64::from_be_bytes(m[0][..8].try_into().unwrap());
+            assert!(k > last || last == 0, "in order: {k} after {last}");
+            last = k;
+        }
+    });
+}

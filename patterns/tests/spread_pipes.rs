@@ -301,13 +301,11 @@ fn a_spread_sub_tells_a_connecting_pub_its_subscriptions() {
     }
 }
 
-/// STREAM keeps its raw connections; a socket spreads once.
+/// A socket spreads once.
 #[test]
-fn stream_does_not_spread_and_no_socket_spreads_twice() {
+fn no_socket_spreads_twice() {
     let cores = two_io_cores();
     run(|| async move {
-        let stream = socket(SocketType::Stream, vec![]);
-        assert!(stream.spread_connections(&cores).is_err());
         let pull = socket(SocketType::Pull, vec![]);
         assert!(pull.io_core_statistics().is_none());
         pull.spread_connections(&cores).unwrap();

@@ -4,9 +4,15 @@
    ends): each request arrives under its sender's routing id and each reply
    routed by it comes back (the DEALERs' connects run on the IO cores
    too); a PULL spread the same way takes 8 PUSHes'
-   streams whole and in order per sender; a REP answers its REQs. */
+   streams whole and in order per sender; a REP answers its REQs; a STREAM
+   serves a plain TCP client. */
 #include "check.h"
 #include "io_threads.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define DEALERS 1000
 #define PUSHES 8
@@ -118,6 +124,33 @@ int main (void)
     for (int r = 0; r < 4; r++)
         CHECK (zmq_close (reqs[r]) == 0);
     CHECK (zmq_close (rep) == 0);
+
+    /* A STREAM and a plain TCP client: the opening notice, the client's
+       bytes under its routing id, the reply routed back by it. */
+    void *stream = zmq_socket (ctx, ZMQ_STREAM);
+    CHECK (zmq_bind (stream, "tcp://127.0.0.1:*") == 0);
+    CHECK (zmq_setsockopt (stream, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
+    last_endpoint (stream, endpoint, sizeof endpoint);
+    int port = atoi (strrchr (endpoint, ':') + 1);
+    int client = socket (AF_INET, SOCK_STREAM, 0);
+    CHECK (client >= 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (port)};
+    to.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    CHECK (connect (client, (struct sockaddr *) &to, sizeof to) == 0);
+    CHECK (write (client, "hi", 2) == 2);
+    unsigned char rid[256];
+    int rid_size = zmq_recv (stream, rid, sizeof rid, 0);
+    CHECK (rid_size > 0);
+    CHECK (zmq_recv (stream, body, sizeof body, 0) == 0); /* the notice */
+    CHECK (zmq_recv (stream, rid, sizeof rid, 0) == rid_size);
+    CHECK (zmq_recv (stream, body, sizeof body, 0) == 2);
+    CHECK (memcmp (body, "hi", 2) == 0);
+    CHECK (zmq_send (stream, rid, rid_size, ZMQ_SNDMORE) == rid_size);
+    CHECK (zmq_send (stream, "ho", 2, 0) == 2);
+    char got[2];
+    CHECK (read (client, got, 2) == 2 && memcmp (got, "ho", 2) == 0);
+    close (client);
+    CHECK (zmq_close (stream) == 0);
     CHECK (zmq_ctx_term (ctx) == 0);
     await_io_threads (0);
     printf ("ok\n");

@@ -155,9 +155,11 @@ pub(crate) enum CoreEvent {
         properties: Arc<PeerProperties>,
     },
     /// A connect's persistent pipe lost its connection; the pipe stays,
-    /// and what the core held for the peer was discarded, as a socket
-    /// discards its own queue to a peer that disconnected.
-    Disconnected(PeerId),
+    /// and (unless the socket is closing) what the core held for the peer
+    /// was discarded, as a socket discards its own queue to a peer that
+    /// disconnected. `epoch`: the pipe's count of such discards, which the
+    /// socket's side sends with from now on (`Downstream::Deliver`).
+    Disconnected { peer: PeerId, epoch: u32 },
     /// The connection ended (windowed links only): nothing more can reach
     /// the peer, while what it sent may still be on its way (`Left` follows
     /// the last of it). Sent at once, so the socket stops sending to it.

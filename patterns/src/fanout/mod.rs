@@ -61,7 +61,12 @@ use crate::options::Options;
 use crate::{Error, Result};
 
 /// Links a core can be waiting to set up (one per `spread_connections`).
-const NEW_LINKS_CAPACITY: usize = 64;
+const NEW_LINKS_CAPACITY: usize = 256;
+
+/// How long `spread_connections` waits for room in a core's ring of new
+/// links (a burst of sockets spread at once, faster than the core takes
+/// them up) before it gives up.
+const NEW_LINK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// IO cores: reactor threads that run the connections of the sockets
 /// spread over them ([`Socket::spread_connections`](crate::Socket::spread_connections)).
@@ -203,13 +208,27 @@ impl IoCores {
     ) -> Result<Vec<(OwnerEnd, spsc::Receiver<CoreEvent>)>> {
         let mut out = Vec::with_capacity(self.inner.len());
         for (i, core) in self.inner.iter().enumerate() {
-            let (owner, events, end) = link::link(kind, sndhwm);
+            let (owner, events, mut end) = link::link(kind, sndhwm);
             let mut tx = core.new_links.lock().expect("IO core lock poisoned");
-            tx.try_send(end).map_err(|e| Error::Io {
-                context: format!("spread connections over IO core {i}"),
-                message: e.to_string(),
-                kind: io::ErrorKind::Other,
-            })?;
+            let give_up = std::time::Instant::now() + NEW_LINK_PATIENCE;
+            loop {
+                match tx.try_send(end) {
+                    Ok(()) => break,
+                    // The core takes new links up as fast as it runs: a
+                    // full ring is a burst of sockets, and drains soon.
+                    Err(spsc::TrySendError::Full(back)) if std::time::Instant::now() < give_up => {
+                        end = back;
+                        std::thread::yield_now();
+                    }
+                    Err(e) => {
+                        return Err(Error::Io {
+                            context: format!("spread connections over IO core {i}"),
+                            message: e.to_string(),
+                            kind: io::ErrorKind::Other,
+                        })
+                    }
+                }
+            }
             out.push((owner, events));
         }
         Ok(out)

@@ -79,7 +79,7 @@ pub(crate) async fn run(
             CoreEvent::Credit { .. }
             | CoreEvent::Gone(_)
             | CoreEvent::Connected { .. }
-            | CoreEvent::Disconnected(_) => {}
+            | CoreEvent::Disconnected { .. } => {}
         }
     })
     .await

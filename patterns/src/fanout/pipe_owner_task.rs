@@ -217,7 +217,7 @@ impl PipeOwner {
                     socket_type,
                     properties,
                 } => self.connected(peer, identity, socket_type, properties),
-                CoreEvent::Disconnected(id) => self.disconnected(id),
+                CoreEvent::Disconnected { peer, epoch } => self.disconnected(peer, epoch),
                 CoreEvent::Monitor(e) => self.host.post(e),
             }
         }
@@ -330,7 +330,7 @@ impl PipeOwner {
     }
 
     /// A connect's persistent pipe lost its connection; it stays.
-    fn disconnected(&mut self, id: PeerId) {
+    fn disconnected(&mut self, id: PeerId, epoch: u32) {
         let Some(&peer) = self.by_core_id.get(&id) else {
             return;
         };
@@ -342,7 +342,7 @@ impl PipeOwner {
                 .connections
                 .set(self.link.connections.get().saturating_sub(1));
         }
-        p.epoch += 1;
+        p.epoch = epoch;
         p.greeting.clear();
         if !p.released && !p.gone {
             self.host.signals().event(PipeEvent::Disconnected(peer));
@@ -418,7 +418,8 @@ impl PipeOwner {
                 self.link.handed.set(self.link.handed.get() + 1);
             }
             let q = p.outbound.borrow();
-            if !p.released && q.writer_gone() && (q.is_empty() || let_go || p.gone) {
+            let drained = q.is_empty() && p.greeting.is_empty();
+            if !p.released && q.writer_gone() && (drained || let_go || p.gone) {
                 drop(q);
                 // What was queued goes with the connection, now.
                 p.outbound.borrow_mut().close_reader();

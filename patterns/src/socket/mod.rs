@@ -249,8 +249,8 @@ impl Socket {
     /// stay on this core. Options set later apply to connections accepted
     /// later (a remote peer's windows stay those it joined with).
     ///
-    /// Refused for STREAM (raw connections), and if the socket is already
-    /// spread.
+    /// Refused if the socket is already spread. A STREAM's raw connections
+    /// spread as any other type's peers do.
     ///
     /// ```
     /// use monocoque_patterns::{IoCores, Socket};
@@ -268,13 +268,6 @@ impl Socket {
     /// ```
     pub fn spread_connections(&self, cores: &crate::IoCores) -> Result<()> {
         self.check_open()?;
-        if self.shared.kind == SocketType::Stream {
-            return Err(Error::NotSupported {
-                socket_type: self.shared.kind.as_str(),
-                operation:
-                    "spread connections over IO cores (raw connections stay on the socket's core)",
-            });
-        }
         if self.shared.state.borrow().is_spread() {
             return Err(Error::InvalidState(
                 "the socket's connections are already spread over IO cores",

@@ -148,21 +148,32 @@ impl Relay {
 
     /// The connect's pipe lost its connection: what it held for the peer is
     /// discarded (credited back: the socket may send again), and the pipe
-    /// waits for the next one.
+    /// waits for the next one. Not while the socket closes: a local
+    /// connecter then keeps its queue for the next connection within the
+    /// linger (the closed socket never applies the disconnect), and so
+    /// does this one.
     pub(super) fn disconnected(&mut self, peer: PeerId) {
         let (Some(p), Some(w)) = (self.pipes.get(&peer), self.windows.get_mut(&peer)) else {
             return;
         };
+        if self.closing {
+            let epoch = w.epoch;
+            self.outbox
+                .push_back(CoreEvent::Disconnected { peer, epoch });
+            return;
+        }
         let mut out = p.outbound.borrow_mut();
         out.clear();
         let n = w.down.due(out.outstanding());
         drop(out);
         // What the socket sent before it hears of this is discarded too.
         w.epoch += 1;
+        let epoch = w.epoch;
         if n > 0 {
             self.outbox.push_back(CoreEvent::Credit { peer, n });
         }
-        self.outbox.push_back(CoreEvent::Disconnected(peer));
+        self.outbox
+            .push_back(CoreEvent::Disconnected { peer, epoch });
     }
 
     /// Applies what the connects said: their monitor events, and the end

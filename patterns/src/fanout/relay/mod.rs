@@ -236,10 +236,15 @@ impl Relay {
             probe_router: terms.probe_router,
             zap,
             peer_routing_id: None,
-            raw: false,
+            // A STREAM's connections are raw bytes (`engine/raw.rs`).
+            raw: self.kind == SocketType::Stream,
         };
         let owner: Rc<dyn EngineOwner> = self.port.clone();
         match S::from_fd(fd) {
+            Ok(s) if setup.raw => spawn(async move {
+                engine::raw::run(s, setup, owner).await;
+            })
+            .detach(),
             Ok(s) => spawn(async move {
                 engine::run(s, setup, owner).await;
             })
@@ -542,7 +547,9 @@ impl Relay {
                         w.down.took();
                         let n = w.down.due(out.outstanding());
                         drop(out);
-                        self.outbox.push_back(CoreEvent::Credit { peer, n });
+                        if n > 0 {
+                            self.outbox.push_back(CoreEvent::Credit { peer, n });
+                        }
                     } else if out.push(msg) {
                         w.down.took();
                     }
