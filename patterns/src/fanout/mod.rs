@@ -54,6 +54,7 @@ use monocoque_zmtp::SocketType;
 
 pub(crate) use link::Fanout;
 use link::{CoreEnd, CoreEvent, OwnerEnd};
+use pipe_links::PipeLink;
 pub(crate) use pipe_links::{remote_pipe_shape, ConnectRequest, PipeLinks, RemoteConnect};
 
 use crate::host::{MovableStream, SocketHost};
@@ -206,32 +207,42 @@ impl IoCores {
         kind: SocketType,
         sndhwm: usize,
     ) -> Result<Vec<(OwnerEnd, spsc::Receiver<CoreEvent>)>> {
-        let mut out = Vec::with_capacity(self.inner.len());
-        for (i, core) in self.inner.iter().enumerate() {
-            let (owner, events, mut end) = link::link(kind, sndhwm);
-            let mut tx = core.new_links.lock().expect("IO core lock poisoned");
-            let give_up = std::time::Instant::now() + NEW_LINK_PATIENCE;
-            loop {
-                match tx.try_send(end) {
-                    Ok(()) => break,
-                    // The core takes new links up as fast as it runs: a
-                    // full ring is a burst of sockets, and drains soon.
-                    Err(spsc::TrySendError::Full(back)) if std::time::Instant::now() < give_up => {
-                        end = back;
-                        std::thread::yield_now();
-                    }
-                    Err(e) => {
-                        return Err(Error::Io {
-                            context: format!("spread connections over IO core {i}"),
-                            message: e.to_string(),
-                            kind: io::ErrorKind::Other,
-                        })
-                    }
+        (0..self.inner.len())
+            .map(|i| self.link_one(i, kind, sndhwm))
+            .collect()
+    }
+
+    /// A link to core `i` for a socket of `kind`.
+    fn link_one(
+        &self,
+        i: usize,
+        kind: SocketType,
+        sndhwm: usize,
+    ) -> Result<(OwnerEnd, spsc::Receiver<CoreEvent>)> {
+        let (owner, events, mut end) = link::link(kind, sndhwm);
+        let mut tx = self.inner[i]
+            .new_links
+            .lock()
+            .expect("IO core lock poisoned");
+        let give_up = std::time::Instant::now() + NEW_LINK_PATIENCE;
+        loop {
+            match tx.try_send(end) {
+                Ok(()) => return Ok((owner, events)),
+                // The core takes new links up as fast as it runs: a full
+                // ring is a burst of sockets, and drains soon.
+                Err(spsc::TrySendError::Full(back)) if std::time::Instant::now() < give_up => {
+                    end = back;
+                    std::thread::yield_now();
+                }
+                Err(e) => {
+                    return Err(Error::Io {
+                        context: format!("spread connections over IO core {i}"),
+                        message: e.to_string(),
+                        kind: io::ErrorKind::Other,
+                    })
                 }
             }
-            out.push((owner, events));
         }
-        Ok(out)
     }
 }
 
@@ -275,26 +286,30 @@ pub(crate) fn spread(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<Fanou
     Ok(Fanout::new(owners))
 }
 
-/// Links `host` (any type but a publisher) to every IO core, for its future
-/// accepted connections: the socket keeps the returned [`PipeLinks`] to hand
-/// connections out and to close.
-pub(crate) fn spread_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<PipeLinks> {
+/// Spreads `host` (any type but a publisher) over `cores`, for its future
+/// connections: the socket keeps the returned [`PipeLinks`] to hand
+/// connections out and to close. Each core is linked when it gets its first
+/// connection from the socket, so that a socket with one connection costs
+/// one link, however many cores there are.
+pub(crate) fn spread_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores) -> PipeLinks {
+    PipeLinks::new(Rc::downgrade(host), cores.clone())
+}
+
+/// Links `host` to core `i` of `cores` and starts that link's owner task on
+/// this thread.
+fn link_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores, i: usize) -> Result<Rc<PipeLink>> {
     let sndhwm = host.terms().shape.sndhwm;
-    let links = cores.link_all(host.kind(), sndhwm)?;
-    let mut out = Vec::with_capacity(links.len());
-    for (owner, events) in links {
-        let OwnerEnd { control, data, .. } = owner;
-        let link = Rc::new(pipe_links::PipeLink::new(control));
-        spawn(pipe_owner_task::run(
-            host.clone(),
-            link.clone(),
-            data,
-            events,
-        ))
-        .detach();
-        out.push(link);
-    }
-    Ok(PipeLinks::new(out))
+    let (owner, events) = cores.link_one(i, host.kind(), sndhwm)?;
+    let OwnerEnd { control, data, .. } = owner;
+    let link = Rc::new(PipeLink::new(control));
+    spawn(pipe_owner_task::run(
+        host.clone(),
+        link.clone(),
+        data,
+        events,
+    ))
+    .detach();
+    Ok(link)
 }
 
 /// Figures per IO core, if the socket is spread.

@@ -14,17 +14,17 @@ use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use monocoque_runtime::spsc;
 use monocoque_zmtp::SocketType;
 
-use super::link::{adopt_round_robin, ConnectOrder, Control, CONNECT_ID_BIT};
+use super::link::{ConnectOrder, Control, CONNECT_ID_BIT};
 use super::window::window;
-use super::IoCoreStatistics;
+use super::{IoCoreStatistics, IoCores};
 use crate::endpoint::Endpoint;
-use crate::host::StreamKind;
+use crate::host::{SocketHost, StreamKind};
 use crate::options::Options;
 use crate::pipe::{FarEnd, PipeShape, Signals};
 use crate::PeerId;
@@ -79,17 +79,64 @@ impl PipeLink {
     }
 }
 
-/// A spread socket's links, one per IO core.
-#[derive(Debug)]
+/// A spread socket's links, one per IO core it has handed a connection to.
 pub(crate) struct PipeLinks {
-    links: Vec<Rc<PipeLink>>,
-    /// The core the next accepted connection goes to.
+    /// The socket, to link a core on first use (weak: the socket holds this).
+    host: Weak<dyn SocketHost>,
+    cores: IoCores,
+    links: Vec<Option<Rc<PipeLink>>>,
+    /// The core the next connection goes to.
     next: usize,
 }
 
+impl std::fmt::Debug for PipeLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipeLinks")
+            .field("cores", &self.links.len())
+            .field("linked", &self.links.iter().flatten().count())
+            .finish()
+    }
+}
+
 impl PipeLinks {
-    pub(crate) fn new(links: Vec<Rc<PipeLink>>) -> PipeLinks {
-        PipeLinks { links, next: 0 }
+    pub(crate) fn new(host: Weak<dyn SocketHost>, cores: IoCores) -> PipeLinks {
+        PipeLinks {
+            host,
+            links: vec![None; cores.len()],
+            cores,
+            next: 0,
+        }
+    }
+
+    /// The link to core `i`, made now if it is the socket's first
+    /// connection there; `None` if it cannot be (logged).
+    fn link(&mut self, i: usize) -> Option<Rc<PipeLink>> {
+        if let Some(l) = &self.links[i] {
+            return Some(l.clone());
+        }
+        let host = self.host.upgrade()?;
+        match super::link_pipes(&host, &self.cores, i) {
+            Ok(l) => {
+                self.links[i] = Some(l.clone());
+                Some(l)
+            }
+            Err(e) => {
+                tracing::warn!(core = i, error = %e, "IO core could not be linked; the connection stays on the socket's core");
+                None
+            }
+        }
+    }
+
+    /// The next core in turn, and its link.
+    fn next_link(&mut self) -> Option<Rc<PipeLink>> {
+        for _ in 0..self.links.len() {
+            let core = self.next;
+            self.next = (self.next + 1) % self.links.len();
+            if let Some(l) = self.link(core) {
+                return Some(l);
+            }
+        }
+        None
     }
 
     /// Hands an accepted connection to the next IO core (round-robin), or
@@ -101,22 +148,39 @@ impl PipeLinks {
         endpoint: &str,
         options: &Options,
     ) -> Result<(), OwnedFd> {
-        let links = &self.links;
-        adopt_round_robin(
-            links.len(),
-            &mut self.next,
+        let mut item = Control::Adopt {
             fd,
             stream,
-            endpoint,
-            options,
-            |core, c| links[core].control.borrow_mut().try_send(c),
-        )
+            endpoint: endpoint.to_string(),
+            options: Box::new(options.clone()),
+        };
+        for _ in 0..self.links.len() {
+            let Some(link) = self.next_link() else { break };
+            let sent = link.control.borrow_mut().try_send(item);
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(spsc::TrySendError::Full(back) | spsc::TrySendError::Closed(back)) => {
+                    item = back
+                }
+            }
+        }
+        match item {
+            Control::Adopt { fd, .. } => Err(fd),
+            _ => unreachable!("the item is the Adopt built above"),
+        }
     }
 
     /// Hands a connect to the next IO core (round-robin), which connects and
     /// reconnects from there. The returned handle, dropped, stops the
     /// connect (disconnect).
-    pub(crate) fn connect(&mut self, request: ConnectRequest<'_>) -> RemoteConnect {
+    /// `Err` gives the request back if no core can be linked.
+    pub(crate) fn connect<'a>(
+        &mut self,
+        request: ConnectRequest<'a>,
+    ) -> Result<RemoteConnect, Box<ConnectRequest<'a>>> {
+        let Some(link) = self.next_link() else {
+            return Err(Box::new(request));
+        };
         let ConnectRequest {
             endpoint,
             shown,
@@ -127,9 +191,6 @@ impl PipeLinks {
             persistent,
             id,
         } = request;
-        let core = self.next;
-        self.next = (self.next + 1) % self.links.len();
-        let link = &self.links[core];
         let id = PeerId(id.0 | CONNECT_ID_BIT);
         let shape = PipeShape::of(options, kind);
         let (down, up) = (window(shape.sndhwm), window(shape.rcvhwm));
@@ -152,10 +213,7 @@ impl PipeLinks {
             .borrow_mut()
             .push_back(Control::Connect(Box::new(order)));
         link.signals.wake_send();
-        RemoteConnect {
-            link: link.clone(),
-            id,
-        }
+        Ok(RemoteConnect { link, id })
     }
 
     /// Figures per IO core (nothing is ever dropped on these links: a full
@@ -163,10 +221,13 @@ impl PipeLinks {
     pub(crate) fn statistics(&self) -> Vec<IoCoreStatistics> {
         self.links
             .iter()
-            .map(|l| IoCoreStatistics {
-                connections: l.connections.get(),
-                handed: l.handed.get(),
-                dropped: 0,
+            .map(|l| match l {
+                Some(l) => IoCoreStatistics {
+                    connections: l.connections.get(),
+                    handed: l.handed.get(),
+                    dropped: 0,
+                },
+                None => IoCoreStatistics::default(),
             })
             .collect()
     }
@@ -174,7 +235,7 @@ impl PipeLinks {
     /// The socket closed: each core's connections finish within `linger`
     /// once their owner task has passed on what the socket queued to them.
     pub(crate) fn close(self, linger: Option<Duration>) {
-        for link in self.links {
+        for link in self.links.into_iter().flatten() {
             link.closed.set(true);
             link.outbox
                 .borrow_mut()

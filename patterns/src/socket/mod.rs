@@ -277,7 +277,7 @@ impl Socket {
             let fanout = crate::fanout::spread(&self.host(), cores)?;
             self.shared.state.borrow_mut().set_fanout(fanout);
         } else {
-            let links = crate::fanout::spread_pipes(&self.host(), cores)?;
+            let links = crate::fanout::spread_pipes(&self.host(), cores);
             self.shared.state.borrow_mut().set_pipe_links(links);
         }
         Ok(())
@@ -583,11 +583,11 @@ impl Socket {
         // Each connecter's reconnect jitter starts from its own seed.
         let id = self.shared.allocate_peer();
         let seed = (u64::from(shared::random_seed()) << 32) | id.0;
-        if remote {
+        let (ep, display, persistent, peer_routing_id) = if remote {
             let kind = state.kind;
             let options = state.options.clone();
             let links = state.pipe_links_mut().expect("checked above");
-            let handle = links.connect(crate::fanout::ConnectRequest {
+            let request = crate::fanout::ConnectRequest {
                 endpoint: ep,
                 shown: display,
                 options: &options,
@@ -596,13 +596,21 @@ impl Socket {
                 peer_routing_id,
                 persistent,
                 id: peer.unwrap_or(id),
-            });
-            return ConnectTask {
-                task: None,
-                pipe: peer,
-                remote: Some(handle),
             };
-        }
+            match links.connect(request) {
+                Ok(handle) => {
+                    return ConnectTask {
+                        task: None,
+                        pipe: peer,
+                        remote: Some(handle),
+                    }
+                }
+                // No core could be linked (logged): the connect runs here.
+                Err(r) => (r.endpoint, r.shown, r.persistent, r.peer_routing_id),
+            }
+        } else {
+            (ep, display, persistent, peer_routing_id)
+        };
         drop(state);
         let task = spawn(network::connect(
             self.host(),
