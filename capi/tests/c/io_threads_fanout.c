@@ -1,8 +1,9 @@
 /* ZMQ_IO_THREADS: 0 leaves a context inproc only (EMTHREAD for tcp); the
    count is fixed by the first socket; zmq_init (n) sets it; with 3, a PUB's
    tcp bind starts two IO cores and its 2,000 subscribers (4,000 descriptors
-   with their connections' other ends) are all served; ZMQ_AFFINITY picks
-   among the I/O threads. */
+   with their connections' other ends, both ends on the IO cores: the SUBs'
+   connects are spread too) are all served; ZMQ_AFFINITY picks among the I/O
+   threads. */
 #include "check.h"
 #include "io_threads.h"
 #include <errno.h>

@@ -47,7 +47,7 @@ mod window;
 
 use std::io;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use monocoque_runtime::{spawn, spsc, RuntimeBuilder};
 use monocoque_zmtp::SocketType;
@@ -68,6 +68,11 @@ const NEW_LINKS_CAPACITY: usize = 256;
 /// links (a burst of sockets spread at once, faster than the core takes
 /// them up) before it gives up.
 const NEW_LINK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The same wait for a link made at a socket's first connection to a core
+/// (`PipeLinks`), in the accept or connect path: short, and a core that
+/// cannot be linked is not asked again by that socket.
+const LAZY_LINK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// IO cores: reactor threads that run the connections of the sockets
 /// spread over them ([`Socket::spread_connections`](crate::Socket::spread_connections)).
@@ -207,24 +212,33 @@ impl IoCores {
         kind: SocketType,
         sndhwm: usize,
     ) -> Result<Vec<(OwnerEnd, spsc::Receiver<CoreEvent>)>> {
-        (0..self.inner.len())
-            .map(|i| self.link_one(i, kind, sndhwm))
+        self.inner
+            .iter()
+            .enumerate()
+            .map(|(i, core)| core.link(i, kind, sndhwm, NEW_LINK_PATIENCE))
             .collect()
     }
 
-    /// A link to core `i` for a socket of `kind`.
-    fn link_one(
+    /// Weak handles on the cores, for links made later (`PipeLinks`): they
+    /// do not keep [`join`](Self::join) from joining the threads.
+    fn weak_cores(&self) -> Vec<Weak<CoreThread>> {
+        self.inner.iter().map(Arc::downgrade).collect()
+    }
+}
+
+impl CoreThread {
+    /// A link to this core (core `i`) for a socket of `kind`, waiting up to
+    /// `patience` for room in its ring of new links.
+    fn link(
         &self,
         i: usize,
         kind: SocketType,
         sndhwm: usize,
+        patience: std::time::Duration,
     ) -> Result<(OwnerEnd, spsc::Receiver<CoreEvent>)> {
         let (owner, events, mut end) = link::link(kind, sndhwm);
-        let mut tx = self.inner[i]
-            .new_links
-            .lock()
-            .expect("IO core lock poisoned");
-        let give_up = std::time::Instant::now() + NEW_LINK_PATIENCE;
+        let mut tx = self.new_links.lock().expect("IO core lock poisoned");
+        let give_up = std::time::Instant::now() + patience;
         loop {
             match tx.try_send(end) {
                 Ok(()) => return Ok((owner, events)),
@@ -292,14 +306,19 @@ pub(crate) fn spread(host: &Rc<dyn SocketHost>, cores: &IoCores) -> Result<Fanou
 /// connection from the socket, so that a socket with one connection costs
 /// one link, however many cores there are.
 pub(crate) fn spread_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores) -> PipeLinks {
-    PipeLinks::new(Rc::downgrade(host), cores.clone())
+    // Sockets start their round-robin at different cores, so that many
+    // sockets with a connection each do not all land on the first.
+    static FIRST_CORE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let first = FIRST_CORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % cores.len();
+    PipeLinks::new(Rc::downgrade(host), cores.weak_cores(), first)
 }
 
-/// Links `host` to core `i` of `cores` and starts that link's owner task on
-/// this thread.
-fn link_pipes(host: &Rc<dyn SocketHost>, cores: &IoCores, i: usize) -> Result<Rc<PipeLink>> {
+/// Links `host` to `core` (core `i`) and starts that link's owner task on
+/// this thread. The wait for room in the core's ring of new links is short:
+/// this runs on the socket's thread in the middle of an accept or connect.
+fn link_pipes(host: &Rc<dyn SocketHost>, core: &CoreThread, i: usize) -> Result<Rc<PipeLink>> {
     let sndhwm = host.terms().shape.sndhwm;
-    let (owner, events) = cores.link_one(i, host.kind(), sndhwm)?;
+    let (owner, events) = core.link(i, host.kind(), sndhwm, LAZY_LINK_PATIENCE)?;
     let OwnerEnd { control, data, .. } = owner;
     let link = Rc::new(PipeLink::new(control));
     spawn(pipe_owner_task::run(

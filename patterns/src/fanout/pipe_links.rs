@@ -22,7 +22,7 @@ use monocoque_zmtp::SocketType;
 
 use super::link::{ConnectOrder, Control, CONNECT_ID_BIT};
 use super::window::window;
-use super::{IoCoreStatistics, IoCores};
+use super::{CoreThread, IoCoreStatistics};
 use crate::endpoint::Endpoint;
 use crate::host::{SocketHost, StreamKind};
 use crate::options::Options;
@@ -83,52 +83,86 @@ impl PipeLink {
 pub(crate) struct PipeLinks {
     /// The socket, to link a core on first use (weak: the socket holds this).
     host: Weak<dyn SocketHost>,
-    cores: IoCores,
-    links: Vec<Option<Rc<PipeLink>>>,
+    /// The cores (weak: `IoCores::join` must not wait for this socket to
+    /// drop its handle; a core being joined is not linked any more).
+    cores: Vec<std::sync::Weak<CoreThread>>,
+    links: Vec<CoreLink>,
     /// The core the next connection goes to.
     next: usize,
+}
+
+/// This socket's link to one core.
+#[derive(Debug, Clone)]
+enum CoreLink {
+    /// No connection handed there yet.
+    None,
+    Linked(Rc<PipeLink>),
+    /// Could not be linked (its ring of new links stayed full, or it is
+    /// ending): connections that would go there stay on the socket's core.
+    Failed,
 }
 
 impl std::fmt::Debug for PipeLinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipeLinks")
             .field("cores", &self.links.len())
-            .field("linked", &self.links.iter().flatten().count())
+            .field(
+                "linked",
+                &self
+                    .links
+                    .iter()
+                    .filter(|l| matches!(l, CoreLink::Linked(_)))
+                    .count(),
+            )
             .finish()
     }
 }
 
 impl PipeLinks {
-    pub(crate) fn new(host: Weak<dyn SocketHost>, cores: IoCores) -> PipeLinks {
+    /// Links to `cores` (none made yet), the first connection going to
+    /// core `first`.
+    pub(super) fn new(
+        host: Weak<dyn SocketHost>,
+        cores: Vec<std::sync::Weak<CoreThread>>,
+        first: usize,
+    ) -> PipeLinks {
         PipeLinks {
             host,
-            links: vec![None; cores.len()],
+            links: vec![CoreLink::None; cores.len()],
             cores,
-            next: 0,
+            next: first,
         }
     }
 
     /// The link to core `i`, made now if it is the socket's first
-    /// connection there; `None` if it cannot be (logged).
+    /// connection there; `None` if it cannot be (logged once per core).
     fn link(&mut self, i: usize) -> Option<Rc<PipeLink>> {
-        if let Some(l) = &self.links[i] {
-            return Some(l.clone());
+        match &self.links[i] {
+            CoreLink::Linked(l) => return Some(l.clone()),
+            CoreLink::Failed => return None,
+            CoreLink::None => {}
         }
         let host = self.host.upgrade()?;
-        match super::link_pipes(&host, &self.cores, i) {
+        let linked = match self.cores[i].upgrade() {
+            Some(core) => super::link_pipes(&host, &core, i),
+            None => Err(crate::Error::InvalidState("the IO core is being joined")),
+        };
+        match linked {
             Ok(l) => {
-                self.links[i] = Some(l.clone());
+                self.links[i] = CoreLink::Linked(l.clone());
                 Some(l)
             }
             Err(e) => {
-                tracing::warn!(core = i, error = %e, "IO core could not be linked; the connection stays on the socket's core");
+                tracing::warn!(core = i, error = %e, "IO core could not be linked; this socket's connections that would go there stay on its core");
+                self.links[i] = CoreLink::Failed;
                 None
             }
         }
     }
 
-    /// The next core in turn, and its link.
-    fn next_link(&mut self) -> Option<Rc<PipeLink>> {
+    /// The next core in turn that can be linked, and its link (`None`: no
+    /// core can take the connection, which stays on the socket's core).
+    pub(crate) fn next_link(&mut self) -> Option<Rc<PipeLink>> {
         for _ in 0..self.links.len() {
             let core = self.next;
             self.next = (self.next + 1) % self.links.len();
@@ -170,17 +204,10 @@ impl PipeLinks {
         }
     }
 
-    /// Hands a connect to the next IO core (round-robin), which connects and
-    /// reconnects from there. The returned handle, dropped, stops the
-    /// connect (disconnect).
-    /// `Err` gives the request back if no core can be linked.
-    pub(crate) fn connect<'a>(
-        &mut self,
-        request: ConnectRequest<'a>,
-    ) -> Result<RemoteConnect, Box<ConnectRequest<'a>>> {
-        let Some(link) = self.next_link() else {
-            return Err(Box::new(request));
-        };
+    /// Hands a connect to the IO core of `link` (from
+    /// [`next_link`](Self::next_link)), which connects and reconnects from
+    /// there. The returned handle, dropped, stops the connect (disconnect).
+    pub(crate) fn connect(link: Rc<PipeLink>, request: ConnectRequest<'_>) -> RemoteConnect {
         let ConnectRequest {
             endpoint,
             shown,
@@ -213,7 +240,7 @@ impl PipeLinks {
             .borrow_mut()
             .push_back(Control::Connect(Box::new(order)));
         link.signals.wake_send();
-        Ok(RemoteConnect { link, id })
+        RemoteConnect { link, id }
     }
 
     /// Figures per IO core (nothing is ever dropped on these links: a full
@@ -222,12 +249,12 @@ impl PipeLinks {
         self.links
             .iter()
             .map(|l| match l {
-                Some(l) => IoCoreStatistics {
+                CoreLink::Linked(l) => IoCoreStatistics {
                     connections: l.connections.get(),
                     handed: l.handed.get(),
                     dropped: 0,
                 },
-                None => IoCoreStatistics::default(),
+                CoreLink::None | CoreLink::Failed => IoCoreStatistics::default(),
             })
             .collect()
     }
@@ -235,7 +262,10 @@ impl PipeLinks {
     /// The socket closed: each core's connections finish within `linger`
     /// once their owner task has passed on what the socket queued to them.
     pub(crate) fn close(self, linger: Option<Duration>) {
-        for link in self.links.into_iter().flatten() {
+        for link in self.links.into_iter().filter_map(|l| match l {
+            CoreLink::Linked(l) => Some(l),
+            CoreLink::None | CoreLink::Failed => None,
+        }) {
             link.closed.set(true);
             link.outbox
                 .borrow_mut()

@@ -549,10 +549,15 @@ impl Socket {
     ) -> ConnectTask {
         // A spread socket's connects run on its IO cores, as its accepted
         // connections do (publishers' stay here: their peers on IO cores
-        // are fan-out targets, not pipes).
-        let remote = self.shared.state.borrow().pipe_links().is_some()
-            && !self.shared.keeps_connections_here();
+        // are fan-out targets, not pipes). The core is picked (and linked)
+        // first: the pipe's shape depends on where its far end runs.
         let mut state = self.shared.state.borrow_mut();
+        let link = if self.shared.keeps_connections_here() {
+            None
+        } else {
+            state.pipe_links_mut().and_then(|l| l.next_link())
+        };
+        let remote = link.is_some();
         // A STREAM's connections are raw: each gets a fresh pipe (and a
         // fresh routing id), unless CONNECT_ROUTING_ID names the connect,
         // which is routable at once (as in libzmq).
@@ -583,10 +588,10 @@ impl Socket {
         // Each connecter's reconnect jitter starts from its own seed.
         let id = self.shared.allocate_peer();
         let seed = (u64::from(shared::random_seed()) << 32) | id.0;
-        let (ep, display, persistent, peer_routing_id) = if remote {
+        if let Some(link) = link {
             let kind = state.kind;
             let options = state.options.clone();
-            let links = state.pipe_links_mut().expect("checked above");
+            drop(state);
             let request = crate::fanout::ConnectRequest {
                 endpoint: ep,
                 shown: display,
@@ -597,20 +602,12 @@ impl Socket {
                 persistent,
                 id: peer.unwrap_or(id),
             };
-            match links.connect(request) {
-                Ok(handle) => {
-                    return ConnectTask {
-                        task: None,
-                        pipe: peer,
-                        remote: Some(handle),
-                    }
-                }
-                // No core could be linked (logged): the connect runs here.
-                Err(r) => (r.endpoint, r.shown, r.persistent, r.peer_routing_id),
-            }
-        } else {
-            (ep, display, persistent, peer_routing_id)
-        };
+            return ConnectTask {
+                task: None,
+                pipe: peer,
+                remote: Some(crate::fanout::PipeLinks::connect(link, request)),
+            };
+        }
         drop(state);
         let task = spawn(network::connect(
             self.host(),
