@@ -272,8 +272,7 @@ fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<Liste
 
 /// With ZMQ_IO_THREADS over 1, a socket's first tcp or ipc bind or connect
 /// spreads its connections over the context's IO cores that ZMQ_AFFINITY
-/// names: those it accepts, and for every type but PUB and XPUB those it
-/// makes (a publisher's ring to each core sized by SNDHWM as set then;
+/// names: those it accepts and those it makes (a publisher's ring to each core sized by SNDHWM as set then;
 /// other types' pipes, STREAM's raw ones included, cross within windows of
 /// their HWMs); a mask naming none of them leaves them on the context's
 /// thread.

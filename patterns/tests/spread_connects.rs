@@ -496,3 +496,67 @@ fn a_hostile_server_ends_only_its_own_connect() {
         garbage.join().unwrap();
     });
 }
+
+/// A spread PUB's connects run on its IO cores too: four bound SUBs, two
+/// per core, each gets what it subscribed to; a message crosses to each
+/// core once for all its subscribers there.
+#[test]
+fn a_spread_pub_connects_to_its_subscribers_from_io_cores() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let subs: Vec<Socket> = (0..4)
+            .map(|_| socket(SocketType::Sub, vec![sub("A")]))
+            .collect();
+        let endpoints: Vec<String> = subs.iter().map(|s| bind(s, Transport::Tcp)).collect();
+        let publisher = socket(SocketType::Pub, vec![]);
+        publisher.spread_connections(&cores).unwrap();
+        for ep in &endpoints {
+            publisher.connect(ep).unwrap();
+        }
+        until("four subscribers", || publisher.peer_count() == 4).await;
+        assert_eq!(connections(&publisher), [2, 2]);
+        for s in &subs {
+            let got = loop {
+                publisher.send(Bytes::from_static(b"B no")).await.unwrap();
+                publisher.send(Bytes::from_static(b"A yes")).await.unwrap();
+                if let Ok(r) = timeout(Duration::from_millis(20), s.recv()).await {
+                    break frames(&r.unwrap()).concat();
+                }
+            };
+            assert_eq!(got, "A yes", "only the subscribed topic arrives");
+        }
+        // disconnect stops a publisher's connect on its core.
+        publisher.disconnect(&endpoints[0]).unwrap();
+        until("three subscribers", || publisher.peer_count() == 3).await;
+    });
+}
+
+/// A spread XPUB's connect hears its SUB's subscriptions, reconnects when
+/// the SUB comes back on the same endpoint, and hears the new one's.
+#[test]
+fn a_spread_xpub_connect_hears_each_subscriber_it_reaches() {
+    let cores = two_io_cores();
+    run(|| async move {
+        let xpub = socket(
+            SocketType::XPub,
+            vec![SocketOption::ReconnectIvl(Some(Duration::from_millis(10)))],
+        );
+        xpub.spread_connections(&cores).unwrap();
+        let ep = unused_tcp_endpoint();
+        xpub.connect(&ep).unwrap();
+        for topic in ["A", "B"] {
+            let s = socket(SocketType::Sub, vec![sub(topic)]);
+            until("the port free", || s.bind(&ep).is_ok()).await;
+            // (The last SUB's leaving may come first: "\x00A".)
+            loop {
+                let notice = xpub.recv().await.unwrap();
+                if notice[0][0] == 1 {
+                    assert_eq!(&notice[0][..], format!("\x01{topic}").as_bytes());
+                    break;
+                }
+            }
+            drop(s);
+            until("the SUB gone", || xpub.peer_count() == 0).await;
+        }
+    });
+}

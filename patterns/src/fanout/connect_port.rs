@@ -47,16 +47,26 @@ pub(super) struct ConnectPort {
 }
 
 impl ConnectPort {
-    pub(super) fn new(relay: Rc<RelayPort>, kind: SocketType, options: &Options) -> ConnectPort {
+    /// A connect's host; `windowed`: its pipes cross to the socket within
+    /// windows (every type but the publishers, whose pipes are shaped as
+    /// the socket's options say).
+    pub(super) fn new(
+        relay: Rc<RelayPort>,
+        kind: SocketType,
+        options: &Options,
+        windowed: bool,
+    ) -> ConnectPort {
         let mut terms = ConnectionTerms::of(options, kind);
-        // The engines' queues are the windows, as for accepted connections
-        // (`relay.rs`); nothing conflates here.
-        terms.shape = PipeShape {
-            sndhwm: window(terms.shape.sndhwm),
-            rcvhwm: window(terms.shape.rcvhwm),
-            conflate_in: false,
-            conflate_out: false,
-        };
+        if windowed {
+            // The engines' queues are the windows, as for accepted
+            // connections (`relay/mod.rs`); nothing conflates here.
+            terms.shape = PipeShape {
+                sndhwm: window(terms.shape.sndhwm),
+                rcvhwm: window(terms.shape.rcvhwm),
+                conflate_in: false,
+                conflate_out: false,
+            };
+        }
         ConnectPort {
             relay,
             kind,

@@ -269,6 +269,63 @@ impl Fanout {
         )
     }
 
+    /// Hands a connect to the next IO core (round-robin), which connects and
+    /// reconnects from there, each connection joining as an accepted
+    /// subscriber does (a publisher's connects have no persistent pipe:
+    /// until a peer subscribes nothing is queued for it anyway). The
+    /// request comes back if every core's control ring is full.
+    pub(crate) fn connect<'a>(
+        &mut self,
+        request: super::ConnectRequest<'a>,
+    ) -> Result<super::RemoteConnect, Box<super::ConnectRequest<'a>>> {
+        let id = PeerId(request.id.0 | CONNECT_ID_BIT);
+        let mut order = Box::new(ConnectOrder {
+            id,
+            endpoint: request.endpoint,
+            shown: request.shown,
+            options: Box::new(request.options.clone()),
+            seed: request.seed,
+            peer_routing_id: request.peer_routing_id,
+            persistent: None,
+        });
+        for _ in 0..self.links.len() {
+            let core = self.next;
+            self.next = (self.next + 1) % self.links.len();
+            match self.links[core].control.try_send(Control::Connect(order)) {
+                Ok(()) => return Ok(super::RemoteConnect::Publisher { core, id }),
+                Err(
+                    spsc::TrySendError::Full(Control::Connect(back))
+                    | spsc::TrySendError::Closed(Control::Connect(back)),
+                ) => order = back,
+                Err(_) => unreachable!("the item is the Connect built above"),
+            }
+        }
+        Err(Box::new(super::ConnectRequest {
+            endpoint: order.endpoint,
+            shown: order.shown,
+            options: request.options,
+            kind: request.kind,
+            seed: order.seed,
+            peer_routing_id: order.peer_routing_id,
+            persistent: None,
+            id: request.id,
+        }))
+    }
+
+    /// The socket disconnected the connect `id` on `core`: it stops there.
+    pub(crate) fn disconnect(&mut self, core: usize, id: PeerId) {
+        if self.links[core]
+            .control
+            .try_send(Control::Disconnect(id))
+            .is_err()
+        {
+            tracing::warn!(
+                core,
+                "IO core busy; the connect stops when the socket closes"
+            );
+        }
+    }
+
     /// Whether `peer` lives on an IO core whose data ring is full (what a
     /// local pipe at SNDHWM is for XPUB_NODROP). `None` for local peers.
     pub(crate) fn is_full(&self, peer: PeerId) -> Option<bool> {

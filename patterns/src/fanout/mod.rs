@@ -23,12 +23,13 @@
 //!
 //! The message's frames are `Bytes`: each IO core gets one ring slot per
 //! message holding a handle to the same payload, never a copy, however many
-//! of its subscribers the message is for. With no IO cores, or for a
-//! publisher's connects, inproc peers, and connections whose admission
-//! asks the ZAP handler (a CURVE or PLAIN server, a ZAP_DOMAIN: the handler
-//! is asked from the socket's core), everything stays on the socket's core.
-//! Other types' connects run on the cores too (`connect_port.rs`): the
-//! socket's connecter, reconnects included, with the core as its host.
+//! of its subscribers the message is for. With no IO cores, or for inproc
+//! peers and connections whose admission asks the ZAP handler (a CURVE or
+//! PLAIN server, a ZAP_DOMAIN: the handler is asked from the socket's
+//! core), everything stays on the socket's core. Connects run on the cores
+//! too (`connect_port.rs`): the socket's connecter, reconnects included,
+//! with the core as its host (a publisher's each connection joining as an
+//! accepted subscriber does).
 //!
 //! Limits: each IO core's data ring holds at most SNDHWM messages (at least
 //! 64, at most 65,536); when it is full the message is lost for that core's
@@ -55,7 +56,7 @@ use monocoque_zmtp::SocketType;
 pub(crate) use link::Fanout;
 use link::{CoreEnd, CoreEvent, OwnerEnd};
 use pipe_links::PipeLink;
-pub(crate) use pipe_links::{remote_pipe_shape, ConnectRequest, PipeLinks, RemoteConnect};
+pub(crate) use pipe_links::{remote_pipe_shape, ConnectRequest, PipeLinks};
 
 use crate::host::{MovableStream, SocketHost};
 use crate::options::Options;
@@ -329,6 +330,30 @@ fn link_pipes(host: &Rc<dyn SocketHost>, core: &CoreThread, i: usize) -> Result<
     ))
     .detach();
     Ok(link)
+}
+
+/// A connect running on an IO core, as the socket's endpoint list holds it.
+#[derive(Debug)]
+pub(crate) enum RemoteConnect {
+    /// A non-publisher's, through its link's outbox.
+    Pipes(pipe_links::PipeConnect),
+    /// A publisher's, on core `core` under `id`, through the fan-out.
+    Publisher { core: usize, id: crate::PeerId },
+}
+
+impl RemoteConnect {
+    /// The socket disconnected (`fanout`: a publisher's, if spread): the
+    /// connect stops on its core, its connection with it.
+    pub(crate) fn disconnect(self, fanout: Option<&mut Fanout>) {
+        match self {
+            RemoteConnect::Pipes(p) => p.disconnect(),
+            RemoteConnect::Publisher { core, id } => {
+                if let Some(f) = fanout {
+                    f.disconnect(core, id);
+                }
+            }
+        }
+    }
 }
 
 /// Figures per IO core, if the socket is spread.

@@ -75,7 +75,7 @@ pub(crate) async fn run(
             }
             CoreEvent::Monitor(e) => host.post(e),
             // Publishers' links keep no windows, hear of a departure with
-            // the peer's Left, and hand no connects over.
+            // the peer's Left, and their connects join as accepted peers.
             CoreEvent::Credit { .. }
             | CoreEvent::Gone(_)
             | CoreEvent::Connected { .. }

@@ -22,7 +22,7 @@ use monocoque_zmtp::SocketType;
 
 use super::link::{ConnectOrder, Control, CONNECT_ID_BIT};
 use super::window::window;
-use super::{CoreThread, IoCoreStatistics};
+use super::{CoreThread, IoCoreStatistics, RemoteConnect};
 use crate::endpoint::Endpoint;
 use crate::host::{SocketHost, StreamKind};
 use crate::options::Options;
@@ -208,6 +208,10 @@ impl PipeLinks {
     /// [`next_link`](Self::next_link)), which connects and reconnects from
     /// there. The returned handle, dropped, stops the connect (disconnect).
     pub(crate) fn connect(link: Rc<PipeLink>, request: ConnectRequest<'_>) -> RemoteConnect {
+        RemoteConnect::Pipes(Self::connect_on(link, request))
+    }
+
+    fn connect_on(link: Rc<PipeLink>, request: ConnectRequest<'_>) -> PipeConnect {
         let ConnectRequest {
             endpoint,
             shown,
@@ -240,7 +244,7 @@ impl PipeLinks {
             .borrow_mut()
             .push_back(Control::Connect(Box::new(order)));
         link.signals.wake_send();
-        RemoteConnect { link, id }
+        PipeConnect { link, id }
     }
 
     /// Figures per IO core (nothing is ever dropped on these links: a full
@@ -307,17 +311,18 @@ pub(crate) fn remote_pipe_shape(options: &Options, kind: SocketType) -> PipeShap
     }
 }
 
-/// A connect running on an IO core, as the socket's endpoint list holds it:
-/// dropped before the socket closes (disconnect), it stops the connect;
-/// after, the close's linger governs it.
+/// A non-publisher's connect running on an IO core: stopped by
+/// [`disconnect`](Self::disconnect); once the socket closes, its linger
+/// governs it.
 #[derive(Debug)]
-pub(crate) struct RemoteConnect {
+pub(crate) struct PipeConnect {
     link: Rc<PipeLink>,
     id: PeerId,
 }
 
-impl Drop for RemoteConnect {
-    fn drop(&mut self) {
+impl PipeConnect {
+    /// The socket disconnected: the connect stops on its core.
+    pub(crate) fn disconnect(self) {
         if self.link.closed.get() {
             return;
         }

@@ -226,8 +226,8 @@ impl Socket {
     }
 
     /// Spreads the connections this socket accepts from now on over `cores`,
-    /// round-robin, and (on any type but PUB and XPUB) those it makes with
-    /// `connect` from now on: each connection (handshake, heartbeats, reads
+    /// round-robin, and those it makes with `connect` from now on: each
+    /// connection (handshake, heartbeats, reads
     /// and writes, framing; for a connect, connecting and reconnecting
     /// too) runs on an IO core, while the socket's rules stay here. On a PUB or XPUB, subscriptions and matching stay here, and a
     /// published message is matched once and handed to each IO core with
@@ -243,8 +243,10 @@ impl Socket {
     /// A connect's pipe (IMMEDIATE off) exists from the `connect` on and
     /// queues while disconnected, as for a local connect; what the socket
     /// says first to a peer (a SUB's subscriptions) goes at each new
-    /// connection. A PUB's or XPUB's connects, inproc peers, connections
-    /// whose admission asks the ZAP handler (a CURVE or PLAIN server, a
+    /// connection. A PUB's or XPUB's connect has no pipe before its
+    /// connection: each connection joins the fan-out as an accepted
+    /// subscriber does (until a peer subscribes, nothing is queued for it
+    /// anyway). Inproc peers, connections whose admission asks the ZAP handler (a CURVE or PLAIN server, a
     /// ZAP_DOMAIN) and the connections of a non-publisher with CONFLATE
     /// stay on this core. Options set later apply to connections accepted
     /// later (a remote peer's windows stay those it joined with).
@@ -548,21 +550,24 @@ impl Socket {
         peer_routing_id: Option<bytes::Bytes>,
     ) -> ConnectTask {
         // A spread socket's connects run on its IO cores, as its accepted
-        // connections do (publishers' stay here: their peers on IO cores
-        // are fan-out targets, not pipes). The core is picked (and linked)
-        // first: the pipe's shape depends on where its far end runs.
+        // connections do. The core is picked (and linked) first: the pipe's
+        // shape depends on where its far end runs. A publisher's connects
+        // make no pipe here: each connection joins the fan-out as an
+        // accepted subscriber does.
         let mut state = self.shared.state.borrow_mut();
-        let link = if self.shared.keeps_connections_here() {
+        let here = self.shared.keeps_connections_here();
+        let link = if here {
             None
         } else {
             state.pipe_links_mut().and_then(|l| l.next_link())
         };
         let remote = link.is_some();
+        let fan_out = !here && state.fanout().is_some();
         // A STREAM's connections are raw: each gets a fresh pipe (and a
         // fresh routing id), unless CONNECT_ROUTING_ID names the connect,
         // which is routable at once (as in libzmq).
         let fresh_each_time = state.kind == SocketType::Stream && peer_routing_id.is_none();
-        let persistent = if state.options.immediate || fresh_each_time {
+        let persistent = if state.options.immediate || fresh_each_time || fan_out {
             None
         } else {
             let peer = self.shared.allocate_peer();
@@ -588,6 +593,33 @@ impl Socket {
         // Each connecter's reconnect jitter starts from its own seed.
         let id = self.shared.allocate_peer();
         let seed = (u64::from(shared::random_seed()) << 32) | id.0;
+        let (ep, display, peer_routing_id) = if fan_out {
+            let options = state.options.clone();
+            let request = crate::fanout::ConnectRequest {
+                endpoint: ep,
+                shown: display,
+                options: &options,
+                kind: state.kind,
+                seed,
+                peer_routing_id,
+                persistent: None,
+                id,
+            };
+            let fanout = state.fanout_mut().expect("checked above");
+            match fanout.connect(request) {
+                Ok(remote) => {
+                    return ConnectTask {
+                        task: None,
+                        pipe: None,
+                        remote: Some(remote),
+                    }
+                }
+                // Every core's control ring full: the connect runs here.
+                Err(r) => (r.endpoint, r.shown, r.peer_routing_id),
+            }
+        } else {
+            (ep, display, peer_routing_id)
+        };
         if let Some(link) = link {
             let kind = state.kind;
             let options = state.options.clone();
@@ -717,7 +749,9 @@ impl Socket {
         let entry = state.endpoints.remove(i);
         drop(entry.task);
         // A connect on an IO core stops there.
-        drop(entry.remote);
+        if let Some(remote) = entry.remote {
+            remote.disconnect(state.fanout_mut());
+        }
         if let Some(peer) = entry.pipe {
             state.terminate(peer);
         }

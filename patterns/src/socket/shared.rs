@@ -249,7 +249,7 @@ pub(crate) struct EndpointEntry {
     pub(crate) task: Option<JoinHandle<()>>,
     /// The persistent pipe of a connect (IMMEDIATE off) or an inproc connect.
     pub(crate) pipe: Option<PeerId>,
-    /// A connect running on an IO core (dropped: disconnected).
+    /// A connect running on an IO core.
     pub(crate) remote: Option<crate::fanout::RemoteConnect>,
 }
 

@@ -3,6 +3,10 @@
 //! so connecting, reconnecting after RECONNECT_IVL, RECONNECT_STOP and the
 //! handshake are the ones a local connect has.
 //!
+//! A publisher's connects have no such pipe: each connection joins as an
+//! accepted subscriber does (until a peer subscribes, nothing is queued
+//! for it anyway).
+//!
 //! With IMMEDIATE off the connect has a pipe that outlives its connections,
 //! as on the socket's core: the socket made its end at the connect, the
 //! core keeps the other (windows as for any peer here), and each new
@@ -54,7 +58,13 @@ impl Relay {
             peer_routing_id,
             persistent,
         } = order;
-        let port = Rc::new(ConnectPort::new(self.port.clone(), self.kind, &options));
+        let port = Rc::new(ConnectPort::new(
+            self.port.clone(),
+            self.kind,
+            &options,
+            self.windowed,
+        ));
+        self.take_options(*options);
         if self.closing {
             // Handed over just before the socket closed: as a local connect
             // would, it still delivers within the linger.

@@ -171,11 +171,7 @@ impl Relay {
                     endpoint,
                     options,
                 }) => {
-                    self.options = *options;
-                    let welcome = &self.options.xpub_welcome_msg;
-                    *self.port.welcome.borrow_mut() = (self.kind == SocketType::XPub
-                        && !welcome.is_empty())
-                    .then(|| Msg::from(welcome.clone()));
+                    self.take_options(*options);
                     self.adopt(fd, stream, endpoint);
                 }
                 Some(Control::Connect(order)) => self.connect(*order),
@@ -199,6 +195,15 @@ impl Relay {
             }
         }
         progress
+    }
+
+    /// The socket's options as of the newest connection handed over: the
+    /// linger of a control ring that ends, and XPUB_WELCOME_MSG.
+    fn take_options(&mut self, options: Options) {
+        self.options = options;
+        let welcome = &self.options.xpub_welcome_msg;
+        *self.port.welcome.borrow_mut() = (self.kind == SocketType::XPub && !welcome.is_empty())
+            .then(|| Msg::from(welcome.clone()));
     }
 
     fn adopt(&self, fd: std::os::fd::OwnedFd, stream: StreamKind, endpoint: String) {
