@@ -609,6 +609,23 @@ fn wrong_socket_type_fails_the_handshake() {
     // (libzmq_rules.rs: inproc_joins_sockets_whatever_their_types).
 }
 
+/// `disconnect` ends an IMMEDIATE connect's live connection too (its pipe
+/// is the connection's, not the connect's): both sides lose the peer.
+#[test]
+fn disconnect_ends_an_immediate_connection() {
+    run(|| async {
+        let router = socket(SocketType::Router, vec![]);
+        let ep = bind(&router, Transport::Tcp);
+        let dealer = socket(SocketType::Dealer, vec![SocketOption::Immediate(true)]);
+        dealer.connect(&ep).unwrap();
+        peers(&dealer, 1).await;
+        peers(&router, 1).await;
+        dealer.disconnect(&ep).unwrap();
+        until("the DEALER's peer gone", || dealer.peer_count() == 0).await;
+        until("the ROUTER's peer gone", || router.peer_count() == 0).await;
+    });
+}
+
 #[test]
 fn endpoints_bind_connect_unbind_disconnect() {
     run(|| async {

@@ -18,15 +18,6 @@ use monocoque_zmtp::SocketType;
 
 const NETWORK: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
 
-fn two_io_cores() -> IoCores {
-    IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()]).unwrap()
-}
-
-async fn join<T>(h: JoinHandle<T>) -> T {
-    until("the libzmq thread", || h.is_finished()).await;
-    h.join().expect("the libzmq thread panicked")
-}
-
 async fn recv_str(s: &Socket) -> String {
     frames(&s.recv().await.unwrap()).concat()
 }
@@ -152,7 +143,7 @@ fn one_pub_to_eight_subscribers_over_two_io_cores() {
 
             // One of ours and one of libzmq's leave.
             drop(ours.remove(0));
-            join(theirs.remove(0)).await;
+            join_thread(theirs.remove(0)).await;
             until("six subscribers", || p.peer_count() == 6).await;
             assert_eq!(
                 p.io_core_statistics()
@@ -174,7 +165,7 @@ fn one_pub_to_eight_subscribers_over_two_io_cores() {
                 assert_eq!(seen, expected(i, "two", SECOND), "libzmq subscriber {i}");
             }
             for h in theirs {
-                join(h).await;
+                join_thread(h).await;
             }
         });
     }

@@ -10,21 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use monocoque_patterns::{IoCores, MonitorEvent, Socket, SocketOption};
-use monocoque_runtime::{timeout, RuntimeBuilder};
+use monocoque_patterns::{MonitorEvent, Socket, SocketOption};
+use monocoque_runtime::timeout;
 use monocoque_zmtp::SocketType;
-
-fn two_io_cores() -> IoCores {
-    IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()]).unwrap()
-}
-
-fn connections(s: &Socket) -> Vec<usize> {
-    s.io_core_statistics()
-        .unwrap()
-        .iter()
-        .map(|c| c.connections)
-        .collect()
-}
 
 fn ipc_endpoint() -> String {
     Transport::Ipc.endpoint()
@@ -409,13 +397,24 @@ fn a_connection_lost_during_linger_is_made_again_and_the_rest_delivered() {
     let cores = two_io_cores();
     run(|| async move {
         let ep = unused_tcp_endpoint();
-        let first = socket(SocketType::Pull, vec![SocketOption::RcvHwm(1)]);
+        // Small kernel buffers both ways (no autotuning), so that most of
+        // the stream is still queued when the first peer goes: whatever the
+        // kernel took for the lost connection is lost with it, here as for
+        // a local connecter.
+        let first = socket(
+            SocketType::Pull,
+            vec![
+                SocketOption::RcvHwm(1),
+                SocketOption::RcvBuf(Some(64 * 1024)),
+            ],
+        );
         first.bind(&ep).unwrap();
         let push = socket(
             SocketType::Push,
             vec![
                 SocketOption::ReconnectIvl(Some(Duration::from_millis(10))),
                 SocketOption::Linger(Some(Duration::from_secs(15))),
+                SocketOption::SndBuf(Some(64 * 1024)),
             ],
         );
         push.spread_connections(&cores).unwrap();

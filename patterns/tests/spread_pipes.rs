@@ -13,28 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use monocoque_patterns::{IoCores, Socket, SocketOption};
-use monocoque_runtime::{spawn, timeout, RuntimeBuilder};
+use monocoque_patterns::SocketOption;
+use monocoque_runtime::{spawn, timeout};
 use monocoque_zmtp::{Msg, SocketType};
 
 const NETWORK: [Transport; 2] = [Transport::Tcp, Transport::Ipc];
-
-fn two_io_cores() -> IoCores {
-    IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()]).unwrap()
-}
-
-async fn join<T>(h: JoinHandle<T>) -> T {
-    until("the libzmq thread", || h.is_finished()).await;
-    h.join().expect("the libzmq thread panicked")
-}
-
-fn connections(s: &Socket) -> Vec<usize> {
-    s.io_core_statistics()
-        .unwrap()
-        .iter()
-        .map(|c| c.connections)
-        .collect()
-}
 
 /// A libzmq DEALER named `name`: sends `count` requests, then expects each
 /// one's reply, in order.
@@ -114,7 +97,7 @@ fn a_router_routes_by_identity_across_two_io_cores() {
                 }
             }
             for h in theirs {
-                join(h).await;
+                join_thread(h).await;
             }
             let handed: u64 = router
                 .io_core_statistics()
@@ -358,7 +341,7 @@ fn garbage_on_an_io_core_closes_that_connection_only() {
             }
             rest.len()
         });
-        let heard = join(hostile).await;
+        let heard = join_thread(hostile).await;
         assert!(
             heard <= 64,
             "at most our greeting before the close: {heard} bytes"
@@ -491,7 +474,7 @@ fn unbind_ends_a_local_connection_whose_peer_does_not_read() {
         {}
         push.unbind(&ep).unwrap();
         go.send(()).unwrap();
-        join(peer).await;
+        join_thread(peer).await;
     });
 }
 

@@ -10,29 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use monocoque_patterns::{IoCores, Socket};
-use monocoque_runtime::RuntimeBuilder;
 use monocoque_zmtp::{Msg, SocketType};
-
-fn two_io_cores() -> IoCores {
-    IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()]).unwrap()
-}
-
-fn connections(s: &Socket) -> Vec<usize> {
-    s.io_core_statistics()
-        .unwrap()
-        .iter()
-        .map(|c| c.connections)
-        .collect()
-}
 
 fn to(id: &Bytes, data: &[u8]) -> Msg {
     Msg::from(vec![id.clone(), Bytes::copy_from_slice(data)])
-}
-
-async fn join<T>(h: std::thread::JoinHandle<T>) -> T {
-    until("the raw peer's thread", || h.is_finished()).await;
-    h.join().unwrap()
 }
 
 /// Four plain TCP clients of a spread STREAM, over both cores: each one's
@@ -81,7 +62,7 @@ fn a_spread_stream_serves_plain_tcp_clients_from_its_io_cores() {
         }
         assert_eq!(opened, 4);
         for c in clients {
-            join(c).await;
+            join_thread(c).await;
         }
         until("no connection", || connections(&server) == [0, 0]).await;
         let handed: u64 = server
@@ -116,7 +97,7 @@ fn an_empty_frame_closes_a_raw_connection_on_an_io_core() {
         let id = m[0].clone();
         server.send(to(&id, b"bye")).await.unwrap();
         server.send(to(&id, b"")).await.unwrap();
-        assert_eq!(join(client).await, b"bye");
+        assert_eq!(join_thread(client).await, b"bye");
         until("no connection", || connections(&server) == [0, 0]).await;
     });
 }
@@ -156,6 +137,6 @@ fn a_spread_stream_connects_from_an_io_core() {
             got.extend_from_slice(&m[1]);
         }
         assert_eq!(got, b"pong");
-        join(peer).await;
+        join_thread(peer).await;
     });
 }

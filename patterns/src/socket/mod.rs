@@ -755,10 +755,11 @@ impl Socket {
         if let Some(peer) = entry.pipe {
             state.terminate(peer);
         }
-        if bound {
-            for peer in state.peers_on(&entry.resolved) {
-                state.terminate(peer);
-            }
+        // A bind's accepted connections go with it; so do a connect's under
+        // IMMEDIATE, whose pipes are its connections' (the connecter just
+        // dropped ended their engines without a word to the socket).
+        for peer in state.peers_on(&entry.resolved) {
+            state.terminate(peer);
         }
         drop(state);
         if let Ok(Endpoint::Inproc(name)) = entry.resolved.parse::<Endpoint>() {

@@ -9,8 +9,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use monocoque_patterns::{Socket, SocketOption};
-use monocoque_runtime::{sleep, timeout, Runtime};
+use monocoque_runtime::{sleep, timeout, Runtime, RuntimeBuilder};
 use monocoque_zmtp::{Msg, SocketType};
+
+/// Two IO cores on default reactor settings (the spread suites').
+pub fn two_io_cores() -> monocoque_patterns::IoCores {
+    monocoque_patterns::IoCores::start(vec![RuntimeBuilder::default(), RuntimeBuilder::default()])
+        .unwrap()
+}
+
+/// A spread socket's connections on each of its IO cores.
+pub fn connections(s: &Socket) -> Vec<usize> {
+    s.io_core_statistics()
+        .unwrap()
+        .iter()
+        .map(|c| c.connections)
+        .collect()
+}
+
+/// A peer thread's result, awaited without blocking the runtime (the
+/// sockets' engines run on this thread).
+pub async fn join_thread<T>(h: std::thread::JoinHandle<T>) -> T {
+    until("the peer's thread", || h.is_finished()).await;
+    h.join().expect("the peer's thread panicked")
+}
 
 /// Runs `body` on a thread of its own (the blocking API's tests) and fails
 /// the test if it takes longer than `limit`.

@@ -112,16 +112,20 @@ impl Relay {
 
     /// The owner task let go of the connect's pipe: outside a close the
     /// connect ends now, as a local one whose pipe the socket dropped;
-    /// while closing, once what was queued has left (or the linger ends).
-    /// A connect with no connection up has nothing to pass on (the owner
-    /// sends only while it is connected, and what it sent to an earlier
-    /// connection is discarded): it stops now.
+    /// while closing, once what was queued has left (or the linger ends):
+    /// the connecter looks at both between its attempts, and its engine is
+    /// woken to look now. Not sooner, even with no connection up: while the
+    /// socket closes, what was sent to a lost connection stays for the next
+    /// one, and some of it may still be on the data ring, behind this.
     pub(super) fn release_connect(&mut self, id: PeerId) {
         if !self.closing {
             return self.disconnect(id);
         }
         self.release(id, false);
-        self.stop_if_unattached(id);
+        if let Some(c) = self.connects.get(&id) {
+            // The same deadline again: it wakes the connect's engine.
+            c.port.lifecycle.close(self.deadline);
+        }
     }
 
     /// A connect with no connection up has nothing to finish: it stops now
