@@ -258,16 +258,21 @@ fn bind_lending(s: *mut c_void, endpoint: *const c_char, lent: &mut Option<Liste
     if adopt != 0 {
         return adopt;
     }
-    let spread = guarded(-1, || {
-        // SAFETY: the caller passes a socket from zmq_socket and a C string.
-        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
-        spread_over_io_cores(h, ep)?;
-        Ok(0)
-    });
+    let spread = spread_first(s, endpoint);
     if spread != 0 {
         return spread;
     }
     with_endpoint(s, endpoint, true, |s, ep| s.bind(ep))
+}
+
+/// `spread_over_io_cores` at the C boundary: 0, or -1 with errno set.
+fn spread_first(s: *mut c_void, endpoint: *const c_char) -> c_int {
+    guarded(-1, || {
+        // SAFETY: the caller passes a socket from zmq_socket and a C string.
+        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
+        spread_over_io_cores(h, ep)?;
+        Ok(0)
+    })
 }
 
 /// With ZMQ_IO_THREADS over 1, a socket's first tcp or ipc bind or connect
@@ -304,12 +309,7 @@ fn spread_over_io_cores(h: &mut SocketHandle, ep: &str) -> Result<(), Errno> {
 /// connects.
 #[no_mangle]
 pub extern "C" fn zmq_connect(s: *mut c_void, endpoint: *const c_char) -> c_int {
-    let spread = guarded(-1, || {
-        // SAFETY: the caller passes a socket from zmq_socket and a C string.
-        let (h, ep) = unsafe { (socket(s)?, c_str(endpoint)?) };
-        spread_over_io_cores(h, ep)?;
-        Ok(0)
-    });
+    let spread = spread_first(s, endpoint);
     if spread != 0 {
         return spread;
     }
