@@ -326,7 +326,7 @@ pub extern "C" fn zmq_ctx_get(ctx: *mut c_void, option: c_int) -> c_int {
             MAX_SOCKETS => s.max_sockets as c_int,
             SOCKET_LIMIT => SOCKET_LIMIT_VALUE as c_int,
             MAX_MSGSZ => c_int::MAX,
-            MSG_T_SIZE => std::mem::size_of::<crate::message::ZmqMsg>() as c_int,
+            MSG_T_SIZE => std::mem::size_of::<crate::message::ZmqMsgT>() as c_int,
             BLOCKY => s.blocky as c_int,
             IPV6 => s.ipv6 as c_int,
             thread if is_thread_option(thread) => s.threads.get(thread)?,

@@ -4,7 +4,7 @@
 //! libzmq's ABI fixes. [`ZmqMsg`] is what those bytes hold here: one frame,
 //! its MORE flag, and for a received frame the sending peer's properties
 //! (for `zmq_msg_gets`). A frame is either still being written by the caller
-//! (`zmq_msg_init_size`: a `BytesMut`) or shared (`Bytes`: received, copied,
+//! (`zmq_msg_init_size`: a `Vec`) or shared (`Bytes`: received, copied,
 //! or handed over with `zmq_msg_init_data`). As in libzmq, writing into a
 //! frame that `zmq_msg_copy` shared changes every copy.
 //!
@@ -17,7 +17,7 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use monocoque_patterns::PeerProperties;
 
 use crate::boundary::{c_str, guarded, Errno};
@@ -34,8 +34,11 @@ const SHARED: c_int = 3;
 
 /// The frame's bytes.
 enum Body {
-    /// Made with `zmq_msg_init_size`: the caller writes into it.
-    Owned(BytesMut),
+    /// Made with `zmq_msg_init_size`: the caller writes into it. A `Vec`
+    /// whose length is its capacity becomes a `Bytes` without a copy or an
+    /// allocation; a `BytesMut`'s `freeze` did more work, and stalled on
+    /// store forwarding (docs/BENCHMARKS.md).
+    Owned(Vec<u8>),
     /// Received, shared with copies, or the caller's own buffer.
     Shared(Bytes),
 }
@@ -84,7 +87,7 @@ impl ZmqMsg {
     /// The frame, to send or share (an owned one is frozen: no copy).
     fn share(&mut self) -> Bytes {
         if let Body::Owned(b) = &mut self.body {
-            self.body = Body::Shared(std::mem::take(b).freeze());
+            self.body = Body::Shared(Bytes::from(std::mem::take(b)));
         }
         match &self.body {
             Body::Shared(b) => b.clone(),
@@ -95,10 +98,16 @@ impl ZmqMsg {
     /// Takes the frame out, leaving the message empty (after a send). No
     /// clone: a clone of a fresh frame allocates its shared counter, which
     /// the stream of `zmq_msg_send`s would pay per message.
+    ///
+    /// Field by field, not a whole new `ZmqMsg`: moving the 64 bytes
+    /// through the stack stalled on store forwarding (8 % of
+    /// `remote_thr`'s samples at 64 B, docs/BENCHMARKS.md).
     pub(crate) fn take(&mut self) -> Bytes {
-        let taken = std::mem::replace(self, ZmqMsg::with(Body::Shared(Bytes::new())));
-        match taken.body {
-            Body::Owned(b) => b.freeze(),
+        self.more = false;
+        self.properties = None;
+        self.strings = None;
+        match std::mem::replace(&mut self.body, Body::Shared(Bytes::new())) {
+            Body::Owned(b) => Bytes::from(b),
             Body::Shared(b) => b,
         }
     }
@@ -108,11 +117,21 @@ impl ZmqMsg {
         &mut self,
         frame: Bytes,
         more: bool,
-        properties: Option<Arc<PeerProperties>>,
+        properties: Option<&Arc<PeerProperties>>,
     ) {
-        *self = ZmqMsg::with(Body::Shared(frame));
+        // Field by field (see `take`); the same peer's properties are kept
+        // rather than replaced: two reference-count updates fewer a message.
+        self.body = Body::Shared(frame);
         self.more = more;
-        self.properties = properties;
+        self.strings = None;
+        let same = match (&self.properties, properties) {
+            (Some(old), Some(new)) => Arc::ptr_eq(old, new),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.properties = properties.cloned();
+        }
     }
 }
 
@@ -124,10 +143,20 @@ unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
     if msg.is_null() {
         return Err(libc::EFAULT);
     }
+    let m = msg.cast::<ZmqMsg>();
     // SAFETY: 64 writable bytes aligned for a pointer, per the contract; the
     // asserts above say a ZmqMsg fits. Whatever was there is not dropped:
-    // an uninitialised zmq_msg_t holds nothing of ours.
-    unsafe { msg.cast::<ZmqMsg>().write(ZmqMsg::with(body)) };
+    // an uninitialised zmq_msg_t holds nothing of ours. Written field by
+    // field, each in place: a whole `ZmqMsg` built on the stack and copied
+    // over stalled on store forwarding (9 % of `remote_thr`'s samples at
+    // 64 B, docs/BENCHMARKS.md).
+    unsafe {
+        std::ptr::addr_of_mut!((*m).tag).write(MSG_TAG);
+        std::ptr::addr_of_mut!((*m).more).write(false);
+        std::ptr::addr_of_mut!((*m).body).write(body);
+        std::ptr::addr_of_mut!((*m).properties).write(None);
+        std::ptr::addr_of_mut!((*m).strings).write(None);
+    }
     Ok(0)
 }
 
@@ -178,11 +207,13 @@ const CLEARED_BY_HAND_MAX: usize = 4096;
 
 /// `size` zero bytes for the caller to fill (libzmq gives them
 /// uninitialised; zeroed, no Rust code ever reads memory never written).
-fn zeroed_buffer(size: usize) -> BytesMut {
+// `vec![0; size]` is calloc, which the comment above is about.
+#[allow(clippy::slow_vector_initialization)]
+fn zeroed_buffer(size: usize) -> Vec<u8> {
     if size > CLEARED_BY_HAND_MAX {
-        return BytesMut::zeroed(size);
+        return vec![0; size];
     }
-    let mut buffer = BytesMut::with_capacity(size);
+    let mut buffer = Vec::with_capacity(size);
     buffer.resize(size, 0);
     buffer
 }
@@ -304,7 +335,7 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         let (more, properties) = (s.more, s.properties.clone());
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
-        d.set_received(frame, more, properties);
+        d.set_received(frame, more, properties.as_ref());
         Ok(0)
     })
 }

@@ -184,8 +184,12 @@ pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, b
         } else {
             h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
         };
-        h.incoming.extend(msg);
         h.properties = properties;
+        // Most messages have one frame: no trip through `incoming`.
+        match msg.into_single() {
+            Ok(frame) => return Ok((frame, false)),
+            Err(msg) => h.incoming.extend(msg),
+        }
     }
     let frame = h.incoming.pop_front().unwrap_or_default();
     Ok((frame, !h.incoming.is_empty()))
@@ -317,7 +321,7 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         let (frame, more) = recv_frame(h, flags)?;
         let n = length(frame.len())?;
-        m.set_received(frame, more, h.properties.clone());
+        m.set_received(frame, more, h.properties.as_ref());
         Ok(n)
     })
 }

@@ -116,6 +116,22 @@ impl Msg {
         }
     }
 
+    /// The frame of a single-frame message; any other message back as it
+    /// was. Cheaper than iterating when most messages have one frame.
+    ///
+    /// ```
+    /// use monocoque_zmtp::Msg;
+    /// assert_eq!(Msg::from("one").into_single().unwrap(), "one");
+    /// let two = Msg::from(vec![bytes::Bytes::from("a"), bytes::Bytes::from("b")]);
+    /// assert_eq!(two.into_single().unwrap_err().len(), 2);
+    /// ```
+    pub fn into_single(self) -> Result<Bytes, Msg> {
+        match self.frames {
+            Frames::One(f) => Ok(f),
+            frames => Err(Msg { frames }),
+        }
+    }
+
     /// Number of frames.
     pub fn len(&self) -> usize {
         self.frames().len()
