@@ -457,6 +457,74 @@ fn a_pull_with_several_peers_receives_in_fair_turn() {
     });
 }
 
+/// A PUSH whose lane stream meets two peers, one that stops reading: the
+/// messages alternate while both have room, and once that peer's pipe is
+/// full every other one goes to the peer left (the lane's pump then puts
+/// runs of them into its queue at once, `Peers::push_run_to`). Each message
+/// arrives once, in order per peer, and the stalled peer holds no more than
+/// its pipe does.
+#[test]
+fn a_push_stream_goes_to_the_one_peer_with_room_once_the_other_is_full() {
+    bounded(|| {
+        const COUNT: u32 = 20_000;
+        const HWM: usize = 8;
+        let ctx = Context::new().unwrap();
+        let reading = socket(&ctx, SocketType::Pull);
+        let stalled = socket(&ctx, SocketType::Pull);
+        let push = socket(&ctx, SocketType::Push);
+        push.set_option(SocketOption::SndHwm(HWM)).unwrap();
+        for pull in [&reading, &stalled] {
+            pull.set_option(SocketOption::RcvHwm(HWM)).unwrap();
+            push.connect(&bind(pull, Transport::Inproc)).unwrap();
+        }
+        while push.peer_count().unwrap() < 2 {
+            thread::yield_now();
+        }
+        let sender = thread::spawn(move || {
+            for i in 0..COUNT {
+                push.send(number(i)).unwrap();
+            }
+            push
+        });
+        let read = |pull: &BlockingSocket| {
+            u32::from_le_bytes(pull.recv().unwrap()[0][..].try_into().unwrap())
+        };
+        // The stalled peer's pipe is full before the sender can finish.
+        let mut got = Vec::new();
+        while got.len() < COUNT as usize - 2 * HWM {
+            got.push(read(&reading));
+        }
+        let push = sender.join().unwrap();
+        // What the stalled peer holds now is all it ever takes: its share
+        // of the start, at most its pipe's SNDHWM + RCVHWM.
+        let mut stalled_got = Vec::new();
+        while let Ok(m) = stalled.try_recv() {
+            stalled_got.push(u32::from_le_bytes(m[0][..].try_into().unwrap()));
+        }
+        while got.len() + stalled_got.len() < COUNT as usize {
+            got.push(read(&reading));
+        }
+        assert!(
+            !stalled_got.is_empty() && stalled_got.len() <= 2 * HWM,
+            "the stalled peer took {} messages",
+            stalled_got.len()
+        );
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "in order, once");
+        assert!(
+            stalled_got.windows(2).all(|w| w[0] < w[1]),
+            "in order, once"
+        );
+        let mut all: Vec<u32> = got.iter().chain(&stalled_got).copied().collect();
+        all.sort_unstable();
+        assert!(all.iter().copied().eq(0..COUNT), "every message once");
+        assert!(
+            matches!(reading.try_recv(), Err(Error::WouldBlock(_))),
+            "nothing more"
+        );
+        drop(push);
+    });
+}
+
 /// CONFLATE keeps only the newest message, receive lane or not.
 #[test]
 fn a_conflating_pull_receives_only_the_newest() {

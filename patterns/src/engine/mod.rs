@@ -391,11 +391,14 @@ impl Engine {
         if io.writing() || self.session.state() != SessionState::Active {
             return false;
         }
-        while self.session.transmit().len() < WRITE_BATCH_BYTES {
-            let Some(msg) = q.pop() else { break };
-            if let Err(e) = to_session(&mut self.session, &msg, self.subscriber) {
-                tracing::debug!(error = %e, "message not sent");
-            }
+        if self.session.transmit().len() < WRITE_BATCH_BYTES {
+            let (session, subscriber) = (&mut self.session, self.subscriber);
+            q.pop_while(|msg| {
+                if let Err(e) = to_session(session, &msg, subscriber) {
+                    tracing::debug!(error = %e, "message not sent");
+                }
+                session.transmit().len() < WRITE_BATCH_BYTES
+            });
         }
         // Progress is the write this enables, which phase 3 counts.
         false
@@ -714,9 +717,12 @@ fn log_end(endpoint: &str, remote: Option<&str>, end: &EngineEnd) {
 /// Queues one message from the pipe in the session. A SUB/XSUB's
 /// subscriptions become commands to a 3.1 peer, 0x01/0x00 messages to a 3.0 one.
 fn to_session(session: &mut Session, msg: &Msg, subscriber: bool) -> monocoque_zmtp::Result<()> {
+    if !subscriber {
+        return session.send(msg);
+    }
     match subscription_of(msg) {
-        Some((true, topic)) if subscriber => session.subscribe(topic),
-        Some((false, topic)) if subscriber => session.cancel(topic),
+        Some((true, topic)) => session.subscribe(topic),
+        Some((false, topic)) => session.cancel(topic),
         _ => session.send(msg),
     }
 }

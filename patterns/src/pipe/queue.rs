@@ -396,6 +396,30 @@ impl Queue {
         Some(msg)
     }
 
+    /// Pops messages into `take`, oldest first, until the queue is empty or
+    /// `take` says to stop (it returns whether to go on, after taking the
+    /// message it was handed); the writer is told as by as many
+    /// [`pop`](Self::pop)s. Returns how many were taken. One call for a
+    /// batch: an engine filling a write took each message through `pop`'s
+    /// returned `Option`, a copy through memory per message.
+    pub(crate) fn pop_while(&mut self, mut take: impl FnMut(Msg) -> bool) -> usize {
+        let was_full = self.is_full();
+        let mut n = 0;
+        while let Some(msg) = self.items.pop_front() {
+            n += 1;
+            if !take(msg) {
+                break;
+            }
+        }
+        if n > 0 {
+            self.note_reads(n);
+            if was_full && !self.is_full() {
+                self.writer.writable();
+            }
+        }
+        n
+    }
+
     /// Takes up to `max` messages at once into `sink`, each still counted
     /// against the HWM until the returned credit gives it back (`None`:
     /// the queue was empty). No writer is told anything here: what it
@@ -490,6 +514,35 @@ mod tests {
         q.borrow_mut().pop().unwrap();
         assert_eq!(*writer.writable.borrow(), vec![PeerId(4)]);
         assert!(q.borrow_mut().pop().is_none());
+    }
+
+    #[test]
+    fn pop_while_takes_in_order_until_told_to_stop_and_counts_reads_as_pops() {
+        let q = Queue::new(10, false);
+        let writer = Rc::new(Signals::default());
+        q.borrow_mut().writer = Notify::Socket {
+            signals: Rc::downgrade(&writer),
+            peer: PeerId(7),
+        };
+        for i in 0..10 {
+            q.borrow_mut().push(Msg::from(format!("{i}").into_bytes()));
+        }
+        assert!(q.borrow().is_full());
+        let mut seen = Vec::new();
+        let taken = q.borrow_mut().pop_while(|m| {
+            seen.push(m[0][0]);
+            seen.len() < 4
+        });
+        assert_eq!(taken, 4);
+        assert_eq!(seen, b"0123", "oldest first, the stopping one taken");
+        assert!(q.borrow().is_full(), "4 reads: not told yet (LWM 5)");
+        assert!(writer.writable.borrow().is_empty());
+        assert_eq!(q.borrow_mut().pop_while(|_| false), 1);
+        assert!(!q.borrow().is_full(), "the fifth read frees LWM slots");
+        assert_eq!(*writer.writable.borrow(), vec![PeerId(7)]);
+        assert_eq!(q.borrow().room(), 5);
+        assert_eq!(q.borrow_mut().pop_while(|_| true), 5, "to the end");
+        assert_eq!(q.borrow_mut().pop_while(|_| true), 0);
     }
 
     #[test]

@@ -846,28 +846,14 @@ impl Socket {
         &self,
         mut next: impl FnMut() -> Option<Msg>,
     ) -> (usize, Result<Option<Msg>>) {
-        let Some(mut msg) = next() else {
+        let Some(msg) = next() else {
             return (0, Ok(None));
         };
         let mut state = match self.open_state() {
             Ok(state) => state,
             Err(e) => return (1, Err(e)),
         };
-        let mut went = 0;
-        let stop = loop {
-            match state.try_send(msg) {
-                Ok(Step::Done(_)) => went += 1,
-                Ok(Step::Wait(back)) => break Ok(Some(back)),
-                Err(e) => {
-                    went += 1;
-                    break Err(e);
-                }
-            }
-            match next() {
-                Some(m) => msg = m,
-                None => break Ok(None),
-            }
-        };
+        let (went, stop) = state.try_send_each(msg, next);
         // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
         state.take_dropped_at_hwm();
         (went, stop)

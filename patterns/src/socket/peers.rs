@@ -274,6 +274,50 @@ impl Peers {
         }
     }
 
+    /// Whether exactly one peer can take a message now: the load balancer
+    /// then picks that one for every message until its queue fills, and
+    /// nothing else changes that during a synchronous run of sends.
+    pub(crate) fn one_writable(&self) -> bool {
+        self.lb.with_room() == 1
+    }
+
+    /// Queues `msg` to `peer`, then the messages `next` gives while the
+    /// queue has room, under one borrow of it: what as many
+    /// [`push_to`](Self::push_to)s would do when `peer` is the only peer
+    /// with room ([`one_writable`](Self::one_writable)), without a turn of
+    /// the load balancer and a lookup of the pipe per message. An empty
+    /// message from `next` ends the run and is handed back (a send refuses
+    /// it). Returns how many went (a message to an unknown peer is dropped
+    /// and counted, as `push_to` does) and how the run ended.
+    pub(crate) fn push_run_to(
+        &mut self,
+        peer: PeerId,
+        msg: Msg,
+        next: &mut impl FnMut() -> Option<Msg>,
+    ) -> (usize, RunEnd) {
+        let Some(p) = self.pipes.get(&peer) else {
+            return (1, RunEnd::Full);
+        };
+        let mut q = p.outbound.borrow_mut();
+        let pressure = monocoque_runtime::recv_pool_pressure();
+        let mut msg = msg;
+        let mut went = 0;
+        loop {
+            q.push_under(msg, pressure);
+            went += 1;
+            if q.is_full() {
+                drop(q);
+                self.lb.set_full(peer, true);
+                return (went, RunEnd::Full);
+            }
+            msg = match next() {
+                None => return (went, RunEnd::Dry),
+                Some(m) if m.is_empty() => return (went, RunEnd::Refused(m)),
+                Some(m) => m,
+            };
+        }
+    }
+
     /// How many messages the load balancer places now without waiting:
     /// each goes to some peer with room until none has any, so the rooms
     /// add up. Summed over a few of those peers, so that it costs the same
@@ -311,4 +355,16 @@ impl Peers {
             (i + p.inbound.borrow().len(), o + p.outbound.borrow().len())
         })
     }
+}
+
+/// How a [`Peers::push_run_to`] ended.
+#[derive(Debug)]
+pub(crate) enum RunEnd {
+    /// `next` gave nothing more.
+    Dry,
+    /// The peer's queue is at SNDHWM (or the peer was unknown): the next
+    /// message is for the load balancer to place, or to wait.
+    Full,
+    /// `next` gave an empty message, which no send takes.
+    Refused(Msg),
 }
