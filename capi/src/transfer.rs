@@ -177,7 +177,9 @@ fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<
 /// Returns it with whether more frames follow (ZMQ_RCVMORE).
 pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, bool), Errno> {
     if h.incoming.is_empty() {
-        let (msg, properties) = if flags & DONTWAIT != 0 {
+        let (msg, properties) = if let Some(held) = h.socket.take_held() {
+            held
+        } else if flags & DONTWAIT != 0 {
             h.socket
                 .try_recv_with_properties()
                 .map_err(|e| errno_of(&e))?
