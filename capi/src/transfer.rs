@@ -177,9 +177,19 @@ fn routing_id_frame(h: &mut SocketHandle, frame: Bytes, flags: c_int) -> Result<
 /// Returns it with whether more frames follow (ZMQ_RCVMORE).
 pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, bool), Errno> {
     if h.incoming.is_empty() {
-        let (msg, properties) = if let Some(held) = h.socket.take_held() {
-            held
-        } else if flags & DONTWAIT != 0 {
+        // A message the handle holds: its sender's properties go straight
+        // into the handle's (untouched when they are the same peer's).
+        if let Some(msg) = h.socket.take_held(&mut h.properties) {
+            return Ok(match msg.into_single() {
+                Ok(frame) => (frame, false),
+                Err(msg) => {
+                    h.incoming.extend(msg);
+                    let frame = h.incoming.pop_front().unwrap_or_default();
+                    (frame, !h.incoming.is_empty())
+                }
+            });
+        }
+        let (msg, properties) = if flags & DONTWAIT != 0 {
             h.socket
                 .try_recv_with_properties()
                 .map_err(|e| errno_of(&e))?

@@ -525,6 +525,99 @@ fn a_push_stream_goes_to_the_one_peer_with_room_once_the_other_is_full() {
     });
 }
 
+/// The receive lane carries a sender's properties only where they change
+/// (`lane_properties.rs`): whichever way the handle takes its messages,
+/// each one still has its own sender's, across a single peer's stream
+/// taken ahead, several peers' messages taken on asking, and a peer's
+/// messages dropped from the lane by a disconnect.
+#[test]
+fn each_lane_message_keeps_its_own_senders_properties() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let gather = socket(&ctx, SocketType::Dealer);
+        let named = |name: &'static str| {
+            let d = socket(&ctx, SocketType::Dealer);
+            d.set_option(SocketOption::RoutingId(bytes::Bytes::from_static(
+                name.as_bytes(),
+            )))
+            .unwrap();
+            let endpoint = bind(&d, Transport::Tcp);
+            gather.connect(&endpoint).unwrap();
+            (d, endpoint)
+        };
+        let sender_of = |props: &Option<std::sync::Arc<monocoque_patterns::PeerProperties>>| {
+            let id = props.as_ref().expect("a peer sent it").routing_id().clone();
+            String::from_utf8(id.to_vec()).unwrap()
+        };
+        let body_of = |m: &monocoque_zmtp::Msg| String::from_utf8(m[0].to_vec()).unwrap();
+        // One peer: its stream is taken ahead, runs of "the same".
+        let (a, _) = named("a");
+        for i in 0..50 {
+            a.send(format!("a{i}").into_bytes()).unwrap();
+        }
+        let mut slot = None;
+        for i in 0..50 {
+            let (m, from) = if i % 3 == 0 {
+                gather.recv_with_properties().unwrap()
+            } else {
+                let m = match gather.take_held(&mut slot) {
+                    Some(m) => m,
+                    None => {
+                        let (m, p) = gather.recv_with_properties().unwrap();
+                        slot = p;
+                        m
+                    }
+                };
+                (m, slot.clone())
+            };
+            assert_eq!(body_of(&m), format!("a{i}"));
+            assert_eq!(sender_of(&from), "a", "message {i}");
+        }
+        // Two peers: messages of both in the lane, taken on asking.
+        let (b, b_endpoint) = named("b");
+        while gather.peer_count().unwrap() < 2 {
+            thread::yield_now();
+        }
+        for i in 0..20 {
+            a.send(format!("a{i}").into_bytes()).unwrap();
+            b.send(format!("b{i}").into_bytes()).unwrap();
+        }
+        let mut from_each = [0, 0];
+        while from_each != [20, 20] {
+            let m = match gather.take_held(&mut slot) {
+                Some(m) => m,
+                None => {
+                    let (m, p) = gather.recv_with_properties().unwrap();
+                    slot = p;
+                    m
+                }
+            };
+            let body = body_of(&m);
+            let who = sender_of(&slot);
+            assert_eq!(&body[..1], who, "{body} from {who}");
+            from_each[usize::from(who == "b")] += 1;
+        }
+        // b's messages dropped by a disconnect, a's after them still a's.
+        for i in 0..5 {
+            b.send(format!("b{i}").into_bytes()).unwrap();
+        }
+        while gather.queued().unwrap().0 < 5 {
+            thread::yield_now();
+        }
+        // Into the lane (and the handle's hands) before the disconnect.
+        let (m, p) = gather.recv_with_properties().unwrap();
+        assert_eq!(
+            (body_of(&m), sender_of(&p)),
+            ("b0".to_string(), "b".to_string())
+        );
+        gather.disconnect(&b_endpoint).unwrap();
+        a.send("after".as_bytes().to_vec()).unwrap();
+        let (m, p) = gather.recv_with_properties().unwrap();
+        assert_eq!(body_of(&m), "after", "b's queued messages were dropped");
+        assert_eq!(sender_of(&p), "a");
+    });
+}
+
 /// CONFLATE keeps only the newest message, receive lane or not.
 #[test]
 fn a_conflating_pull_receives_only_the_newest() {

@@ -90,7 +90,7 @@ impl Rings {
     /// Messages this handle holds and the socket no longer does: the
     /// receive lane's.
     fn held(&self) -> usize {
-        self.received.len() + self.recv_lane.as_ref().map_or(0, |lane| lane.ring.len())
+        self.received.len() + self.recv_lane.as_ref().map_or(0, RecvLaneHandle::len)
     }
 
     /// The next message this handle already holds.
@@ -98,7 +98,17 @@ impl Rings {
         if let Some(received) = self.received.pop_front() {
             return Some(received);
         }
-        self.recv_lane.as_mut()?.ring.try_recv()
+        self.recv_lane.as_mut()?.take()
+    }
+
+    /// [`take_held`](Self::take_held), the sender's properties put in
+    /// `slot` (untouched when they are there already).
+    fn take_held_into(&mut self, slot: &mut Option<Arc<PeerProperties>>) -> Option<Msg> {
+        if let Some((msg, properties)) = self.received.pop_front() {
+            *slot = properties;
+            return Some(msg);
+        }
+        self.recv_lane.as_mut()?.take_into(slot)
     }
 
     /// Takes the receive lane's messages up to the last of `dropped`
@@ -110,7 +120,7 @@ impl Rings {
         let mut dropped = dropped.iter().peekable();
         let mut at = 0;
         while dropped.peek().is_some() {
-            let Some(received) = lane.ring.try_recv() else {
+            let Some(received) = lane.take() else {
                 break;
             };
             if dropped.next_if_eq(&&at).is_none() {
@@ -194,7 +204,7 @@ impl BlockingSocket {
             let mut rings = self.rings.borrow_mut();
             let mut held = std::mem::take(&mut rings.received);
             if let Some(lane) = rings.recv_lane.as_mut() {
-                while let Some(received) = lane.ring.try_recv() {
+                while let Some(received) = lane.take() {
                     held.push_back(received);
                 }
             }
@@ -628,13 +638,16 @@ impl BlockingSocket {
     }
 
     /// A message this handle already holds (its receive lane took it
-    /// ahead), with its sender's properties, without asking the context's
-    /// thread; `None` when it holds none, or the context was shut down
-    /// (then [`recv`](Self::recv) or [`try_recv`](Self::try_recv) answer).
-    /// What [`recv_with_properties`](Self::recv_with_properties) would
-    /// return first, for a loop that receives as fast as it can: the C
-    /// API's receive, where building and unpacking the `Result` of the
-    /// general path was a tenth of a 64-byte stream's receiving thread.
+    /// ahead), without asking the context's thread, its sender's
+    /// properties put in `properties`; `None` when it holds none, or the
+    /// context was shut down (then [`recv`](Self::recv) or
+    /// [`try_recv`](Self::try_recv) answer). What
+    /// [`recv_with_properties`](Self::recv_with_properties) would return
+    /// first, for a loop that receives as fast as it can, such as the C
+    /// API's receive: building and unpacking the `Result` of the general
+    /// path was a tenth of a 64-byte stream's receiving thread, and
+    /// `properties` is left alone when it holds the sender's already (no
+    /// reference-count update per message from the same peer).
     ///
     /// ```
     /// use monocoque_patterns::Context;
@@ -647,14 +660,26 @@ impl BlockingSocket {
     /// push.send("one").unwrap();
     /// let first = pull.recv().unwrap();
     /// assert_eq!(&first[0][..], b"one");
-    /// // Nothing more sent: nothing held.
-    /// assert!(pull.take_held().is_none());
+    /// push.send("two").unwrap();
+    /// let mut sender = None;
+    /// // The lane takes "two" ahead of the receive, soon.
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    /// let two = loop {
+    ///     if let Some(m) = pull.take_held(&mut sender) {
+    ///         break m;
+    ///     }
+    ///     assert!(std::time::Instant::now() < deadline, "taken ahead");
+    ///     std::thread::yield_now();
+    /// };
+    /// assert_eq!(&two[0][..], b"two");
+    /// assert_eq!(sender.as_ref().unwrap().socket_type(), Some(SocketType::Push));
+    /// assert!(pull.take_held(&mut sender).is_none(), "nothing more held");
     /// ```
-    pub fn take_held(&self) -> Option<(Msg, Option<Arc<PeerProperties>>)> {
+    pub fn take_held(&self, properties: &mut Option<Arc<PeerProperties>>) -> Option<Msg> {
         if self._context.is_shut_down() {
             return None;
         }
-        self.rings.borrow_mut().take_held()
+        self.rings.borrow_mut().take_held_into(properties)
     }
 
     /// ROUTER and STREAM: whether a message to `routing_id` would be taken

@@ -29,6 +29,7 @@ mod blocking_proxy;
 mod blocking_socket;
 mod command;
 mod lane_backlog;
+mod lane_properties;
 mod lanes;
 mod live_set;
 mod poll;

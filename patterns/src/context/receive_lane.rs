@@ -63,9 +63,10 @@ use std::time::Instant;
 
 use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_runtime::{sleep_until, EventFd};
-use monocoque_zmtp::SocketType;
+use monocoque_zmtp::{Msg, SocketType};
 
 use super::command::Received;
+use super::lane_properties::{LaneItem, PropertiesStamp, PropertiesTrack};
 use crate::pipe::HeldCredit;
 use crate::{Error, Result, Socket};
 
@@ -98,6 +99,7 @@ pub(super) fn recv_lane() -> (RecvLaneHandle, RecvLane) {
     (
         RecvLaneHandle {
             ring: rx,
+            properties: PropertiesTrack::default(),
             caught_up: caught_up.clone(),
         },
         RecvLane {
@@ -109,13 +111,37 @@ pub(super) fn recv_lane() -> (RecvLaneHandle, RecvLane) {
 
 /// The handle's side of a receive lane.
 pub(super) struct RecvLaneHandle {
-    pub(super) ring: spsc::Receiver<Received>,
+    ring: spsc::Receiver<LaneItem>,
+    /// The senders' properties as the ring's messages change them
+    /// (`lane_properties.rs`).
+    properties: PropertiesTrack,
     /// Set by the pump when the lane holds all the socket had, cleared by
     /// the socket's signals at anything new (see the module's comment).
     caught_up: Arc<AtomicBool>,
 }
 
 impl RecvLaneHandle {
+    /// The lane's next message, with its sender's properties.
+    pub(super) fn take(&mut self) -> Option<Received> {
+        let item = self.ring.try_recv()?;
+        Some(self.properties.resolve(item))
+    }
+
+    /// The lane's next message, its sender's properties put in `slot`
+    /// (untouched when they are there already).
+    pub(super) fn take_into(
+        &mut self,
+        slot: &mut Option<Arc<crate::PeerProperties>>,
+    ) -> Option<Msg> {
+        let item = self.ring.try_recv()?;
+        Some(self.properties.resolve_into(item, slot))
+    }
+
+    /// Messages in the lane.
+    pub(super) fn len(&self) -> usize {
+        self.ring.len()
+    }
+
     /// Whether the lane held everything the socket had to give when the
     /// pump last looked, with nothing new since (read before the ring:
     /// what the pump moved before it said so is there to take).
@@ -127,7 +153,7 @@ impl RecvLaneHandle {
 /// The context's side of a receive lane, before a serve task takes it into
 /// a [`RecvPump`].
 pub(super) struct RecvLane {
-    ring: spsc::Sender<Received>,
+    ring: spsc::Sender<LaneItem>,
     caught_up: Arc<AtomicBool>,
 }
 
@@ -136,7 +162,10 @@ pub(super) struct RecvLane {
 /// waits for the lane.
 pub(super) struct RecvPump<'a> {
     socket: &'a Socket,
-    lane: spsc::Sender<Received>,
+    lane: spsc::Sender<LaneItem>,
+    /// The senders' properties as the lane's messages change them
+    /// (`lane_properties.rs`).
+    stamp: PropertiesStamp,
     /// See [`RecvLaneHandle::caught_up`].
     caught_up: Arc<AtomicBool>,
     /// The messages put in the lane, in order, as runs taken together: each
@@ -162,6 +191,7 @@ impl<'a> RecvPump<'a> {
         RecvPump {
             socket,
             lane: lane.ring,
+            stamp: PropertiesStamp::default(),
             caught_up: lane.caught_up,
             credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
             in_runs: 0,
@@ -275,6 +305,7 @@ impl<'a> RecvPump<'a> {
             match self.socket.poll_recv_held(cx) {
                 Poll::Ready(Ok((msg, properties, credit))) => {
                     let first = self.lane.is_empty();
+                    let properties = self.stamp.stamp(properties.as_ref());
                     match self.lane.try_send((msg, properties)) {
                         Ok(()) => {
                             moved += 1;
@@ -327,12 +358,14 @@ impl<'a> RecvPump<'a> {
             }
             let first = self.lane.is_empty();
             let lane = &mut self.lane;
+            let stamp = &mut self.stamp;
             let mut lost = false;
             let run = self.socket.poll_recv_run(cx, room, |msg, properties| {
                 // Room was counted above and only this side fills the
                 // lane; closed: the handle is gone, and its serve task
                 // ends with these messages.
-                lost |= lane.try_send((msg, properties.clone())).is_err();
+                let properties = stamp.stamp(properties.as_ref());
+                lost |= lane.try_send((msg, properties)).is_err();
             });
             match run? {
                 Poll::Pending => return Some(true),
