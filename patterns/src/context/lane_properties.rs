@@ -40,6 +40,9 @@ pub(super) type LaneItem = (Msg, Properties);
 #[derive(Default)]
 pub(super) struct PropertiesStamp {
     last: Option<Arc<PeerProperties>>,
+    /// The last stamp did not reach the lane: the next is `New` whatever
+    /// it is (the handle never saw `last`).
+    lost: bool,
 }
 
 /// Whether `a` and `b` are the same properties (the same `Arc`, or none).
@@ -55,11 +58,19 @@ impl PropertiesStamp {
     /// How `properties` go into the lane with the next message: `Same`
     /// without touching the `Arc` when they are the last ones.
     pub(super) fn stamp(&mut self, properties: Option<&Arc<PeerProperties>>) -> Properties {
-        if same(properties, self.last.as_ref()) {
+        if !self.lost && same(properties, self.last.as_ref()) {
             return Properties::Same;
         }
+        self.lost = false;
         self.last = properties.cloned();
         Properties::New(self.last.clone())
+    }
+
+    /// The message just stamped did not go into the lane (it was full or
+    /// closed): what the handle tracks is not `last`, so the next message
+    /// says its properties in full.
+    pub(super) fn lost(&mut self) {
+        self.lost = true;
     }
 }
 
@@ -133,6 +144,23 @@ mod tests {
             };
             assert!(same(got.as_ref(), senders[i].as_ref()), "message {i}");
         }
+    }
+
+    #[test]
+    fn after_a_lost_stamp_the_next_message_says_its_properties() {
+        let a = peer(b"a");
+        let mut stamp = PropertiesStamp::default();
+        assert!(matches!(stamp.stamp(a.as_ref()), Properties::New(_)));
+        stamp.lost();
+        assert!(matches!(stamp.stamp(a.as_ref()), Properties::New(_)));
+        assert!(matches!(stamp.stamp(a.as_ref()), Properties::Same));
+    }
+
+    /// receive_lane.rs sizes the lane at 512 slots of 56 bytes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_lane_item_is_56_bytes_at_most() {
+        assert!(std::mem::size_of::<LaneItem>() <= 56);
     }
 
     #[test]

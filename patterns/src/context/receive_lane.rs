@@ -74,8 +74,8 @@ use crate::{Error, Result, Socket};
 /// pipe's HWM, so never more than that HWM from one pipe). Each handover of a full lane costs
 /// the receiving thread a wake-up; libzmq's `local_thr` at 64 B over tcp,
 /// 5 runs each, medians: 128 slots 2.34-2.36 M msg/s, 512 slots 2.52-2.59,
-/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 48 bytes
-/// (24 KiB a socket, touched only as used) take most of that.
+/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 56 bytes
+/// (28 KiB a socket, touched only as used) take most of that.
 pub(super) const RECV_LANE_CAPACITY: usize = 512;
 
 /// Whether receives on `kind` go through a receive lane: its receive
@@ -319,7 +319,10 @@ impl<'a> RecvPump<'a> {
                         }
                         // Not full (checked above); closed: the handle is
                         // gone, and its serve task ends with the message.
-                        Err(TrySendError::Full(_) | TrySendError::Closed(_)) => return,
+                        Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                            self.stamp.lost();
+                            return;
+                        }
                     }
                 }
                 Poll::Ready(Err(e)) => {
@@ -365,7 +368,10 @@ impl<'a> RecvPump<'a> {
                 // lane; closed: the handle is gone, and its serve task
                 // ends with these messages.
                 let properties = stamp.stamp(properties.as_ref());
-                lost |= lane.try_send((msg, properties)).is_err();
+                if lane.try_send((msg, properties)).is_err() {
+                    stamp.lost();
+                    lost = true;
+                }
             });
             match run? {
                 Poll::Pending => return Some(true),
