@@ -40,9 +40,6 @@ pub(super) type LaneItem = (Msg, Properties);
 #[derive(Default)]
 pub(super) struct PropertiesStamp {
     last: Option<Arc<PeerProperties>>,
-    /// The last stamp did not reach the lane: the next is `New` whatever
-    /// it is (the handle never saw `last`).
-    lost: bool,
 }
 
 /// Whether `a` and `b` are the same properties (the same `Arc`, or none).
@@ -58,19 +55,21 @@ impl PropertiesStamp {
     /// How `properties` go into the lane with the next message: `Same`
     /// without touching the `Arc` when they are the last ones.
     pub(super) fn stamp(&mut self, properties: Option<&Arc<PeerProperties>>) -> Properties {
-        if !self.lost && same(properties, self.last.as_ref()) {
+        if same(properties, self.last.as_ref()) {
             return Properties::Same;
         }
-        self.lost = false;
         self.last = properties.cloned();
         Properties::New(self.last.clone())
     }
 
     /// The message just stamped did not go into the lane (it was full or
     /// closed): what the handle tracks is not `last`, so the next message
-    /// says its properties in full.
+    /// says its properties in full: `last` becomes properties no message
+    /// has (a new `Arc`, made only here, off the per-message path).
+    #[cold]
+    #[inline(never)]
     pub(super) fn lost(&mut self) {
-        self.lost = true;
+        self.last = Some(Arc::new(PeerProperties::default()));
     }
 }
 
