@@ -34,11 +34,13 @@ const SHARED: c_int = 3;
 
 /// The frame's bytes.
 enum Body {
-    /// Made with `zmq_msg_init_size`: the caller writes into it. A `Vec`
-    /// whose length is its capacity becomes a `Bytes` without a copy or an
-    /// allocation; a `BytesMut`'s `freeze` did more work, and stalled on
-    /// store forwarding (docs/BENCHMARKS.md).
-    Owned(Vec<u8>),
+    /// Made with `zmq_msg_init_size`: the caller writes into it. A boxed
+    /// slice becomes a `Bytes` without a copy or an allocation (a
+    /// `BytesMut`'s `freeze` did more work, and stalled on store
+    /// forwarding), and it is two words, which move in two registers: a
+    /// `Vec`'s three were read back with a load wider than the stores
+    /// that wrote them, another stall (docs/BENCHMARKS.md, attempt 8).
+    Owned(Box<[u8]>),
     /// Received, shared with copies, or the caller's own buffer.
     Shared(Bytes),
 }
@@ -106,9 +108,9 @@ impl ZmqMsg {
         self.more = false;
         self.properties = None;
         self.strings = None;
-        match std::mem::replace(&mut self.body, Body::Shared(Bytes::new())) {
-            Body::Owned(b) => Bytes::from(b),
-            Body::Shared(b) => b,
+        match &mut self.body {
+            Body::Owned(b) => Bytes::from(std::mem::take(b)),
+            Body::Shared(b) => std::mem::take(b),
         }
     }
 
@@ -209,13 +211,14 @@ const CLEARED_BY_HAND_MAX: usize = 4096;
 /// uninitialised; zeroed, no Rust code ever reads memory never written).
 // `vec![0; size]` is calloc, which the comment above is about.
 #[allow(clippy::slow_vector_initialization)]
-fn zeroed_buffer(size: usize) -> Vec<u8> {
+fn zeroed_buffer(size: usize) -> Box<[u8]> {
     if size > CLEARED_BY_HAND_MAX {
-        return vec![0; size];
+        return vec![0; size].into_boxed_slice();
     }
     let mut buffer = Vec::with_capacity(size);
     buffer.resize(size, 0);
-    buffer
+    // Length and capacity are equal: no reallocation.
+    buffer.into_boxed_slice()
 }
 
 /// The caller's buffer in a `zmq_msg_init_data` message: its free function

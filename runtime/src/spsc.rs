@@ -128,6 +128,37 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Pushes `item` if there is room, like [`try_send`](Self::try_send),
+    /// but without waking a waiting consumer: for a producer that pushes a
+    /// run of items and then calls [`wake_receiver`](Self::wake_receiver)
+    /// once, before it does anything else. Each wake is a full fence (the
+    /// consumer's registration pairs with it); a run pays one instead of
+    /// one per item. A consumer left waiting by a push not followed by
+    /// `wake_receiver` waits until the next wake.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u32>(8);
+    /// for i in 0..3 {
+    ///     tx.try_send_quietly(i).unwrap();
+    /// }
+    /// tx.wake_receiver();
+    /// assert_eq!(rx.try_recv(), Some(0));
+    /// ```
+    pub fn try_send_quietly(&mut self, item: T) -> Result<(), TrySendError<T>> {
+        if self.shared.rx_closed.load(Ordering::Acquire) {
+            return Err(TrySendError::Closed(item));
+        }
+        self.ring
+            .push(item)
+            .map_err(|rtrb::PushError::Full(item)| TrySendError::Full(item))
+    }
+
+    /// Wakes the consumer if it waits: ends a run of
+    /// [`try_send_quietly`](Self::try_send_quietly) pushes.
+    pub fn wake_receiver(&self) {
+        self.shared.rx.wake();
+    }
+
     /// Pushes `item`, waiting for room (on a reactor).
     pub async fn send(&mut self, item: T) -> Result<(), Closed<T>> {
         let mut item = Some(item);
@@ -218,6 +249,21 @@ impl<T> Receiver<T> {
         let item = self.ring.pop().ok()?;
         self.shared.tx.wake();
         Some(item)
+    }
+
+    /// Pops an item if there is one, like [`try_recv`](Self::try_recv), but
+    /// without waking a producer waiting for room or for a take: for a
+    /// consumer that takes a run of items and then calls
+    /// [`wake_sender`](Self::wake_sender) once, before it does anything
+    /// else (one full fence a run instead of one an item).
+    pub fn try_recv_quietly(&mut self) -> Option<T> {
+        self.ring.pop().ok()
+    }
+
+    /// Wakes the producer if it waits: ends a run of
+    /// [`try_recv_quietly`](Self::try_recv_quietly) takes.
+    pub fn wake_sender(&self) {
+        self.shared.tx.wake();
     }
 
     /// Items queued and not yet received.

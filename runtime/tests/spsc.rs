@@ -145,3 +145,73 @@ fn blocking_threads_answer_each_other_quickly_and_after_parking() {
     echo.join().unwrap();
     assert_eq!(pong_rx.recv_blocking(), None, "the echo thread is gone");
 }
+
+/// Runs pushed quietly and announced once, to a consumer that parks; runs
+/// taken quietly and announced once, from a producer that parks on a full
+/// ring: a wake lost to the quiet calls would leave one side parked and
+/// the test timed out.
+#[test]
+fn quiet_runs_announced_once_wake_a_parked_side() {
+    const N: u64 = 300_000;
+    // Quiet pushes from a reactor to a consumer thread that parks.
+    let (tx, mut rx) = channel::<u64>(64);
+    let consumer = std::thread::spawn(move || {
+        let mut expected = 0;
+        while let Some(v) = rx.recv_blocking() {
+            assert_eq!(v, expected, "lost, duplicated or reordered");
+            expected += 1;
+        }
+        expected
+    });
+    let rt = Runtime::builder().build().unwrap();
+    rt.block_on(async move {
+        timeout(LIMIT, async {
+            let mut tx = tx;
+            let mut next = 0;
+            while next < N {
+                std::future::poll_fn(|cx| tx.poll_ready(cx)).await;
+                // Runs of up to 7, so some end with the ring part full.
+                for _ in 0..7 {
+                    if next == N || tx.try_send_quietly(next).is_err() {
+                        break;
+                    }
+                    next += 1;
+                }
+                tx.wake_receiver();
+            }
+        })
+        .await
+        .expect("producer timed out");
+    });
+    assert_eq!(consumer.join().unwrap(), N);
+
+    // Quiet takes on a reactor from a producer thread that parks when full.
+    let (mut tx, mut rx) = channel::<u64>(64);
+    let producer = std::thread::spawn(move || {
+        for i in 0..N {
+            tx.send_blocking(i).unwrap();
+        }
+    });
+    rt.block_on(async move {
+        timeout(LIMIT, async {
+            let mut expected = 0;
+            while expected < N {
+                let mut took = 0;
+                while let Some(v) = rx.try_recv_quietly() {
+                    assert_eq!(v, expected, "lost, duplicated or reordered");
+                    expected += 1;
+                    took += 1;
+                }
+                if took > 0 {
+                    rx.wake_sender();
+                } else if let Some(v) = rx.recv().await {
+                    assert_eq!(v, expected, "lost, duplicated or reordered");
+                    expected += 1;
+                }
+            }
+        })
+        .await
+        .expect("consumer timed out");
+    });
+    producer.join().unwrap();
+}

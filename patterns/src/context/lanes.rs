@@ -333,11 +333,18 @@ impl<'a> LanePump<'a> {
             let left = *budget;
             let (went, stop) = self.socket.offer_each(|| {
                 parked.pop_front().or_else(|| {
-                    let msg = (taken < left).then(|| incoming.try_recv()).flatten();
+                    let msg = (taken < left)
+                        .then(|| incoming.try_recv_quietly())
+                        .flatten();
                     taken += usize::from(msg.is_some());
                     msg
                 })
             });
+            if taken > 0 {
+                // One wake for the run (a full fence each), for a sender
+                // waiting for room.
+                incoming.wake_sender();
+            }
             *budget -= taken;
             self.counts.taken(taken);
             self.counts.gone(went);

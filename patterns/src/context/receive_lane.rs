@@ -275,6 +275,21 @@ impl<'a> RecvPump<'a> {
     /// `demand`: the handle found the lane empty and waits for it.
     fn pump(&mut self, cx: &mut std::task::Context<'_>, demand: bool) {
         self.release_taken();
+        let before = self.in_runs;
+        self.move_into_lane(cx, demand);
+        // The messages went in without a wake each (a full fence): one wake
+        // for all of them, before the task does anything else. Counted by
+        // `in_runs`, which only `move_into_lane` changes here, and only up
+        // (a run cut short by a closed lane is not counted, and nobody is
+        // left to wake then).
+        if self.in_runs > before {
+            self.lane.wake_receiver();
+        }
+    }
+
+    /// [`pump`](Self::pump) after its credits are released, without the
+    /// wake at the end.
+    fn move_into_lane(&mut self, cx: &mut std::task::Context<'_>, demand: bool) {
         if self.stopped || self.lane.is_closed() {
             return;
         }
@@ -306,7 +321,7 @@ impl<'a> RecvPump<'a> {
                 Poll::Ready(Ok((msg, properties, credit))) => {
                     let first = self.lane.is_empty();
                     let properties = self.stamp.stamp(properties.as_ref());
-                    match self.lane.try_send((msg, properties)) {
+                    match self.lane.try_send_quietly((msg, properties)) {
                         Ok(()) => {
                             moved += 1;
                             self.record(CreditRun {
@@ -368,7 +383,7 @@ impl<'a> RecvPump<'a> {
                 // lane; closed: the handle is gone, and its serve task
                 // ends with these messages.
                 let properties = stamp.stamp(properties.as_ref());
-                if lane.try_send((msg, properties)).is_err() {
+                if lane.try_send_quietly((msg, properties)).is_err() {
                     stamp.lost();
                     lost = true;
                 }
