@@ -115,6 +115,7 @@ impl ZmqMsg {
     }
 
     /// Replaces the content with a received frame.
+    #[inline]
     pub(crate) fn set_received(
         &mut self,
         frame: Bytes,

@@ -54,9 +54,21 @@ impl WaitSlot {
         fence(Ordering::SeqCst);
     }
 
+    /// Inlined, the waking itself apart: a call here made the item just
+    /// pushed or popped go through the stack around it, and stall on store
+    /// forwarding there (docs/BENCHMARKS.md, attempt 8).
+    #[inline]
     fn wake(&self) {
         fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::SeqCst) {
+        if self.waiting.load(Ordering::Relaxed) {
+            self.wake_waiter();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_waiter(&self) {
+        if self.waiting.swap(false, Ordering::SeqCst) {
             let w = self.waker.lock().expect("waker slot poisoned").take();
             if let Some(w) = w {
                 w.wake();
@@ -245,6 +257,7 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Receiver<T> {
     /// Pops an item if there is one. Never waits.
+    #[inline]
     pub fn try_recv(&mut self) -> Option<T> {
         let item = self.ring.pop().ok()?;
         self.shared.tx.wake();
@@ -256,6 +269,7 @@ impl<T> Receiver<T> {
     /// consumer that takes a run of items and then calls
     /// [`wake_sender`](Self::wake_sender) once, before it does anything
     /// else (one full fence a run instead of one an item).
+    #[inline]
     pub fn try_recv_quietly(&mut self) -> Option<T> {
         self.ring.pop().ok()
     }

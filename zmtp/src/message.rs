@@ -125,6 +125,7 @@ impl Msg {
     /// let two = Msg::from(vec![bytes::Bytes::from("a"), bytes::Bytes::from("b")]);
     /// assert_eq!(two.into_single().unwrap_err().len(), 2);
     /// ```
+    #[inline]
     pub fn into_single(self) -> Result<Bytes, Msg> {
         match self.frames {
             Frames::One(f) => Ok(f),

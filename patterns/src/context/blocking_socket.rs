@@ -103,6 +103,7 @@ impl Rings {
 
     /// [`take_held`](Self::take_held), the sender's properties put in
     /// `slot` (untouched when they are there already).
+    #[inline]
     fn take_held_into(&mut self, slot: &mut Option<Arc<PeerProperties>>) -> Option<Msg> {
         if let Some((msg, properties)) = self.received.pop_front() {
             *slot = properties;
@@ -675,6 +676,7 @@ impl BlockingSocket {
     /// assert_eq!(sender.as_ref().unwrap().socket_type(), Some(SocketType::Push));
     /// assert!(pull.take_held(&mut sender).is_none(), "nothing more held");
     /// ```
+    #[inline]
     pub fn take_held(&self, properties: &mut Option<Arc<PeerProperties>>) -> Option<Msg> {
         if self._context.is_shut_down() {
             return None;

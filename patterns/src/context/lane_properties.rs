@@ -91,6 +91,7 @@ impl PropertiesTrack {
     /// The next item taken from the lane, its sender's properties put in
     /// `slot` (untouched when they are there already: no reference-count
     /// update for a stream from one peer).
+    #[inline]
     pub(super) fn resolve_into(
         &mut self,
         (msg, properties): LaneItem,

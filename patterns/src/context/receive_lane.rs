@@ -129,6 +129,7 @@ impl RecvLaneHandle {
 
     /// The lane's next message, its sender's properties put in `slot`
     /// (untouched when they are there already).
+    #[inline]
     pub(super) fn take_into(
         &mut self,
         slot: &mut Option<Arc<crate::PeerProperties>>,
