@@ -202,24 +202,15 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
     })
 }
 
-/// Below this, a message's buffer is malloc'd and cleared rather than
-/// calloc'd: glibc's calloc skips its per-thread cache (libzmq's
-/// `remote_thr` at 64 B spent 9 % of its samples in calloc and the arena
-/// behind it); above, calloc's fresh zeroed pages save the clearing.
-const CLEARED_BY_HAND_MAX: usize = 4096;
-
 /// `size` zero bytes for the caller to fill (libzmq gives them
 /// uninitialised; zeroed, no Rust code ever reads memory never written).
-// `vec![0; size]` is calloc, which the comment above is about.
-#[allow(clippy::slow_vector_initialization)]
+/// calloc'd at every size: its clearing is cheaper than a separate
+/// `memset` at 64 B to 1 KiB (+5 to +7 % at libzmq's `remote_thr`,
+/// docs/BENCHMARKS.md, attempt 8), and glibc's per-thread cache it skips
+/// has nothing to give here anyway, the buffers being freed on the
+/// context's thread once sent.
 fn zeroed_buffer(size: usize) -> Box<[u8]> {
-    if size > CLEARED_BY_HAND_MAX {
-        return vec![0; size].into_boxed_slice();
-    }
-    let mut buffer = Vec::with_capacity(size);
-    buffer.resize(size, 0);
-    // Length and capacity are equal: no reallocation.
-    buffer.into_boxed_slice()
+    vec![0; size].into_boxed_slice()
 }
 
 /// The caller's buffer in a `zmq_msg_init_data` message: its free function
