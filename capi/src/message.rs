@@ -3,10 +3,11 @@
 //! A `zmq_msg_t` is 64 bytes the caller owns (on its stack, usually), as
 //! libzmq's ABI fixes. [`ZmqMsg`] is what those bytes hold here: one frame,
 //! its MORE flag, and for a received frame the sending peer's properties
-//! (for `zmq_msg_gets`). A frame is either still being written by the caller
-//! (`zmq_msg_init_size`: a `Vec`) or shared (`Bytes`: received, copied,
-//! or handed over with `zmq_msg_init_data`). As in libzmq, writing into a
-//! frame that `zmq_msg_copy` shared changes every copy.
+//! (for `zmq_msg_gets`). A frame is a `Bytes` from the start, also the one
+//! `zmq_msg_init_size` makes for the caller to write into (a fresh buffer
+//! only its message holds); received, copied, or handed over with
+//! `zmq_msg_init_data` alike. As in libzmq, writing into a frame that
+//! `zmq_msg_copy` shared changes every copy.
 //!
 //! ```text
 //!   (garbage) ──init/init_size/init_data──▶ open ──close──▶ (garbage)
@@ -32,26 +33,18 @@ const SRCFD: c_int = 2;
 /// ZMQ_SHARED for `zmq_msg_get`.
 const SHARED: c_int = 3;
 
-/// The frame's bytes.
-enum Body {
-    /// Made with `zmq_msg_init_size`: the caller writes into it. A boxed
-    /// slice becomes a `Bytes` without a copy or an allocation (a
-    /// `BytesMut`'s `freeze` did more work, and stalled on store
-    /// forwarding), and it is two words, which move in two registers: a
-    /// `Vec`'s three were read back with a load wider than the stores
-    /// that wrote them, another stall (docs/BENCHMARKS.md, attempt 8).
-    Owned(Box<[u8]>),
-    /// Received, shared with copies, or the caller's own buffer.
-    Shared(Bytes),
-}
-
 /// What the 64 bytes of a `zmq_msg_t` hold. `repr(C)` keeps the tag first,
 /// where `open_msg` reads it before it knows a `ZmqMsg` is there.
 #[repr(C)]
 pub(crate) struct ZmqMsg {
     tag: u32,
     more: bool,
-    body: Body,
+    /// The frame. Made a `Bytes` by `zmq_msg_init_size` already, not at
+    /// the send: one representation for every message, and the send no
+    /// longer reads a `Bytes` the conversion has just written, with wider
+    /// loads than its stores (a store-forwarding stall, half of
+    /// `send_frame`'s samples at 64 B; docs/BENCHMARKS.md, attempt 8).
+    body: Bytes,
     properties: Option<Arc<PeerProperties>>,
     /// Values `zmq_msg_gets` returned: they live as long as the message.
     /// Boxed: a `Vec` inline would not fit the 64 bytes of a `zmq_msg_t`.
@@ -69,7 +62,7 @@ const _: () = assert!(std::mem::size_of::<ZmqMsg>() <= std::mem::size_of::<ZmqMs
 const _: () = assert!(std::mem::align_of::<ZmqMsg>() <= std::mem::align_of::<ZmqMsgT>());
 
 impl ZmqMsg {
-    fn with(body: Body) -> ZmqMsg {
+    fn with(body: Bytes) -> ZmqMsg {
         ZmqMsg {
             tag: MSG_TAG,
             more: false,
@@ -80,21 +73,7 @@ impl ZmqMsg {
     }
 
     pub(crate) fn len(&self) -> usize {
-        match &self.body {
-            Body::Owned(b) => b.len(),
-            Body::Shared(b) => b.len(),
-        }
-    }
-
-    /// The frame, to send or share (an owned one is frozen: no copy).
-    fn share(&mut self) -> Bytes {
-        if let Body::Owned(b) = &mut self.body {
-            self.body = Body::Shared(Bytes::from(std::mem::take(b)));
-        }
-        match &self.body {
-            Body::Shared(b) => b.clone(),
-            Body::Owned(_) => unreachable!("frozen above"),
-        }
+        self.body.len()
     }
 
     /// Takes the frame out, leaving the message empty (after a send). No
@@ -108,10 +87,7 @@ impl ZmqMsg {
         self.more = false;
         self.properties = None;
         self.strings = None;
-        match &mut self.body {
-            Body::Owned(b) => Bytes::from(std::mem::take(b)),
-            Body::Shared(b) => std::mem::take(b),
-        }
+        std::mem::take(&mut self.body)
     }
 
     /// Replaces the content with a received frame.
@@ -124,7 +100,7 @@ impl ZmqMsg {
     ) {
         // Field by field (see `take`); the same peer's properties are kept
         // rather than replaced: two reference-count updates fewer a message.
-        self.body = Body::Shared(frame);
+        self.body = frame;
         self.more = more;
         self.strings = None;
         let same = match (&self.properties, properties) {
@@ -142,7 +118,7 @@ impl ZmqMsg {
 ///
 /// # Safety
 /// `msg` points to 64 writable bytes (a `zmq_msg_t`).
-unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
+unsafe fn init(msg: *mut ZmqMsgT, body: Bytes) -> Result<c_int, Errno> {
     if msg.is_null() {
         return Err(libc::EFAULT);
     }
@@ -187,7 +163,7 @@ pub(crate) unsafe fn open_msg<'a>(msg: *mut ZmqMsgT) -> Result<&'a mut ZmqMsg, E
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_init(msg: *mut ZmqMsgT) -> c_int {
     // SAFETY: the caller passes a zmq_msg_t.
-    guarded(-1, || unsafe { init(msg, Body::Shared(Bytes::new())) })
+    guarded(-1, || unsafe { init(msg, Bytes::new()) })
 }
 
 /// `zmq_msg_init_size`: a message of `size` bytes for the caller to fill.
@@ -198,7 +174,7 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
             return Err(libc::ENOMEM);
         }
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Body::Owned(zeroed_buffer(size))) }
+        unsafe { init(msg, Bytes::from(zeroed_buffer(size))) }
     })
 }
 
@@ -270,7 +246,7 @@ pub unsafe extern "C" fn zmq_msg_init_data(
             hint,
         });
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Body::Shared(frame)) }
+        unsafe { init(msg, frame) }
     })
 }
 
@@ -294,10 +270,10 @@ pub unsafe extern "C" fn zmq_msg_data(msg: *mut ZmqMsgT) -> *mut c_void {
     guarded(std::ptr::null_mut(), || {
         // SAFETY: the caller passes a zmq_msg_t.
         let m = unsafe { open_msg(msg) }?;
-        Ok(match &mut m.body {
-            Body::Owned(b) => b.as_mut_ptr().cast(),
-            Body::Shared(b) => b.as_ptr().cast_mut().cast(),
-        })
+        // The caller writes through it (a new message's buffer, as libzmq's;
+        // a shared frame's, changing every copy, as libzmq's): the
+        // pointer comes from the allocation's own, writable.
+        Ok(m.body.as_ptr().cast_mut().cast())
     })
 }
 
@@ -326,7 +302,7 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         }
         // SAFETY: the caller passes two distinct zmq_msg_t.
         let s = unsafe { open_msg(src) }?;
-        let frame = s.share();
+        let frame = s.body.clone();
         let (more, properties) = (s.more, s.properties.clone());
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
@@ -346,7 +322,7 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         }
         // SAFETY: the caller passes two distinct zmq_msg_t.
         let s = unsafe { open_msg(src) }?;
-        let moved = std::mem::replace(s, ZmqMsg::with(Body::Shared(Bytes::new())));
+        let moved = std::mem::replace(s, ZmqMsg::with(Bytes::new()));
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
         *d = moved;
@@ -363,10 +339,9 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const ZmqMsgT, property: c_int) -> c_
         let m = unsafe { open_msg(msg.cast_mut()) }?;
         match property {
             MORE => Ok(m.more as c_int),
-            SHARED => Ok(match &m.body {
-                Body::Owned(_) => 0,
-                Body::Shared(b) => !b.is_unique() as c_int,
-            }),
+            // An empty frame is nobody's to share (libzmq: a new or empty
+            // message is 0); a static one always is (its constant messages).
+            SHARED => Ok((!m.body.is_empty() && !m.body.is_unique()) as c_int),
             SRCFD => Ok(m
                 .properties
                 .as_ref()

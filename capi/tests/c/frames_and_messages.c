@@ -126,11 +126,13 @@ int main (void)
      * and closed, copy and move. */
     zmq_msg_t a, b, c;
     CHECK (zmq_msg_init_size (&a, 5) == 0);
+    CHECK (zmq_msg_get (&a, ZMQ_SHARED) == 0); /* its own buffer */
     memcpy (zmq_msg_data (&a), "hello", 5);
     char *owned = malloc (4);
     memcpy (owned, "data", 4);
     CHECK (zmq_msg_init_data (&b, owned, 4, free_buffer, &freed) == 0);
     CHECK (zmq_msg_init (&c) == 0);
+    CHECK (zmq_msg_get (&c, ZMQ_SHARED) == 0); /* empty, as libzmq's */
     CHECK (zmq_msg_copy (&c, &b) == 0 && zmq_msg_size (&c) == 4);
     CHECK (zmq_msg_get (&b, ZMQ_SHARED) == 1);
     CHECK (zmq_msg_send (&a, push, ZMQ_SNDMORE) == 5);
