@@ -3,11 +3,11 @@
 //! A `zmq_msg_t` is 64 bytes the caller owns (on its stack, usually), as
 //! libzmq's ABI fixes. [`ZmqMsg`] is what those bytes hold here: one frame,
 //! its MORE flag, and for a received frame the sending peer's properties
-//! (for `zmq_msg_gets`). A frame is a `Bytes` from the start, also the one
-//! `zmq_msg_init_size` makes for the caller to write into (a fresh buffer
-//! only its message holds); received, copied, or handed over with
-//! `zmq_msg_init_data` alike. As in libzmq, writing into a frame that
-//! `zmq_msg_copy` shared changes every copy.
+//! (for `zmq_msg_gets`). A frame is either still being written by the caller
+//! (`zmq_msg_init_size`: a boxed slice) or shared (`Bytes`: received,
+//! copied, or handed over with `zmq_msg_init_data`). As in libzmq, writing
+//! into a frame that `zmq_msg_copy` shared changes every copy; a copy of a
+//! message of up to 33 bytes of its own is made by value, as libzmq's.
 //!
 //! ```text
 //!   (garbage) ──init/init_size/init_data──▶ open ──close──▶ (garbage)
@@ -33,18 +33,38 @@ const SRCFD: c_int = 2;
 /// ZMQ_SHARED for `zmq_msg_get`.
 const SHARED: c_int = 3;
 
+/// The longest message libzmq copies by value (its "very small
+/// messages", held inside the `zmq_msg_t` on 64-bit platforms).
+const MAX_BY_VALUE: usize = 33;
+
+/// The frame's bytes.
+enum Body {
+    /// Made with `zmq_msg_init_size`: the caller writes into it. A boxed
+    /// slice becomes a `Bytes` without a copy or an allocation (a
+    /// `BytesMut`'s `freeze` did more work, and stalled on store
+    /// forwarding), and it is two words, which move in two registers: a
+    /// `Vec`'s three were read back with a load wider than the stores
+    /// that wrote them, another stall (docs/BENCHMARKS.md, attempt 8).
+    Owned(Box<[u8]>),
+    /// Received, shared with copies, or the caller's own buffer.
+    Shared(Bytes),
+}
+
 /// What the 64 bytes of a `zmq_msg_t` hold. `repr(C)` keeps the tag first,
 /// where `open_msg` reads it before it knows a `ZmqMsg` is there.
 #[repr(C)]
 pub(crate) struct ZmqMsg {
     tag: u32,
     more: bool,
-    /// The frame. Made a `Bytes` by `zmq_msg_init_size` already, not at
-    /// the send: one representation for every message, and the send no
-    /// longer reads a `Bytes` the conversion has just written, with wider
-    /// loads than its stores (a store-forwarding stall, half of
-    /// `send_frame`'s samples at 64 B; docs/BENCHMARKS.md, attempt 8).
-    body: Bytes,
+    /// ZMQ_SHARED, as libzmq keeps it: set by a copy (on both messages,
+    /// and kept after the other is closed) and on a constant message
+    /// (`zmq_msg_init_data` with no free function); a received, new or
+    /// by-value copied message is not shared.
+    shared: bool,
+    /// Made by `zmq_msg_init_data` (or copied from one): always copied by
+    /// reference, whatever its size, as libzmq's.
+    by_reference: bool,
+    body: Body,
     properties: Option<Arc<PeerProperties>>,
     /// Values `zmq_msg_gets` returned: they live as long as the message.
     /// Boxed: a `Vec` inline would not fit the 64 bytes of a `zmq_msg_t`.
@@ -62,10 +82,12 @@ const _: () = assert!(std::mem::size_of::<ZmqMsg>() <= std::mem::size_of::<ZmqMs
 const _: () = assert!(std::mem::align_of::<ZmqMsg>() <= std::mem::align_of::<ZmqMsgT>());
 
 impl ZmqMsg {
-    fn with(body: Bytes) -> ZmqMsg {
+    fn with(body: Body) -> ZmqMsg {
         ZmqMsg {
             tag: MSG_TAG,
             more: false,
+            shared: false,
+            by_reference: false,
             body,
             properties: None,
             strings: None,
@@ -73,7 +95,28 @@ impl ZmqMsg {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.body.len()
+        match &self.body {
+            Body::Owned(b) => b.len(),
+            Body::Shared(b) => b.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.body {
+            Body::Owned(b) => b,
+            Body::Shared(b) => b,
+        }
+    }
+
+    /// The frame, to send or share (an owned one is frozen: no copy).
+    fn share(&mut self) -> Bytes {
+        if let Body::Owned(b) = &mut self.body {
+            self.body = Body::Shared(Bytes::from(std::mem::take(b)));
+        }
+        match &self.body {
+            Body::Shared(b) => b.clone(),
+            Body::Owned(_) => unreachable!("frozen above"),
+        }
     }
 
     /// Takes the frame out, leaving the message empty (after a send). No
@@ -87,7 +130,16 @@ impl ZmqMsg {
         self.more = false;
         self.properties = None;
         self.strings = None;
-        std::mem::take(&mut self.body)
+        match &mut self.body {
+            Body::Owned(b) => Bytes::from(std::mem::take(b)),
+            Body::Shared(b) => std::mem::take(b),
+        }
+    }
+
+    /// Puts back the frame a failed send took: the message is as it was
+    /// (ZMQ_SHARED and how a copy is made kept).
+    pub(crate) fn put_back(&mut self, frame: Bytes) {
+        self.body = Body::Shared(frame);
     }
 
     /// Replaces the content with a received frame.
@@ -100,8 +152,10 @@ impl ZmqMsg {
     ) {
         // Field by field (see `take`); the same peer's properties are kept
         // rather than replaced: two reference-count updates fewer a message.
-        self.body = frame;
+        self.body = Body::Shared(frame);
         self.more = more;
+        self.shared = false;
+        self.by_reference = false;
         self.strings = None;
         let same = match (&self.properties, properties) {
             (Some(old), Some(new)) => Arc::ptr_eq(old, new),
@@ -118,7 +172,7 @@ impl ZmqMsg {
 ///
 /// # Safety
 /// `msg` points to 64 writable bytes (a `zmq_msg_t`).
-unsafe fn init(msg: *mut ZmqMsgT, body: Bytes) -> Result<c_int, Errno> {
+unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
     if msg.is_null() {
         return Err(libc::EFAULT);
     }
@@ -132,6 +186,8 @@ unsafe fn init(msg: *mut ZmqMsgT, body: Bytes) -> Result<c_int, Errno> {
     unsafe {
         std::ptr::addr_of_mut!((*m).tag).write(MSG_TAG);
         std::ptr::addr_of_mut!((*m).more).write(false);
+        std::ptr::addr_of_mut!((*m).shared).write(false);
+        std::ptr::addr_of_mut!((*m).by_reference).write(false);
         std::ptr::addr_of_mut!((*m).body).write(body);
         std::ptr::addr_of_mut!((*m).properties).write(None);
         std::ptr::addr_of_mut!((*m).strings).write(None);
@@ -163,7 +219,7 @@ pub(crate) unsafe fn open_msg<'a>(msg: *mut ZmqMsgT) -> Result<&'a mut ZmqMsg, E
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_init(msg: *mut ZmqMsgT) -> c_int {
     // SAFETY: the caller passes a zmq_msg_t.
-    guarded(-1, || unsafe { init(msg, Bytes::new()) })
+    guarded(-1, || unsafe { init(msg, Body::Shared(Bytes::new())) })
 }
 
 /// `zmq_msg_init_size`: a message of `size` bytes for the caller to fill.
@@ -174,7 +230,7 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
             return Err(libc::ENOMEM);
         }
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Bytes::from(zeroed_buffer(size))) }
+        unsafe { init(msg, Body::Owned(zeroed_buffer(size))) }
     })
 }
 
@@ -246,7 +302,13 @@ pub unsafe extern "C" fn zmq_msg_init_data(
             hint,
         });
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, frame) }
+        unsafe { init(msg, Body::Shared(frame)) }?;
+        // SAFETY: just initialised.
+        let m = unsafe { open_msg(msg) }?;
+        m.by_reference = true;
+        // No free function: a constant message, which libzmq counts shared.
+        m.shared = ffn.is_none();
+        Ok(0)
     })
 }
 
@@ -270,10 +332,10 @@ pub unsafe extern "C" fn zmq_msg_data(msg: *mut ZmqMsgT) -> *mut c_void {
     guarded(std::ptr::null_mut(), || {
         // SAFETY: the caller passes a zmq_msg_t.
         let m = unsafe { open_msg(msg) }?;
-        // The caller writes through it (a new message's buffer, as libzmq's;
-        // a shared frame's, changing every copy, as libzmq's): the
-        // pointer comes from the allocation's own, writable.
-        Ok(m.body.as_ptr().cast_mut().cast())
+        Ok(match &mut m.body {
+            Body::Owned(b) => b.as_mut_ptr().cast(),
+            Body::Shared(b) => b.as_ptr().cast_mut().cast(),
+        })
     })
 }
 
@@ -302,11 +364,23 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         }
         // SAFETY: the caller passes two distinct zmq_msg_t.
         let s = unsafe { open_msg(src) }?;
-        let frame = s.body.clone();
+        // As libzmq's: a message of up to 33 bytes of its own is copied by
+        // value (two independent messages, neither shared); others share
+        // the frame, and both are shared from then on.
+        let by_value = !s.by_reference && s.len() <= MAX_BY_VALUE;
+        let frame = if by_value {
+            Bytes::copy_from_slice(s.bytes())
+        } else {
+            s.shared = true;
+            s.share()
+        };
         let (more, properties) = (s.more, s.properties.clone());
+        let (shared, by_reference) = (s.shared && !by_value, s.by_reference);
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
         d.set_received(frame, more, properties.as_ref());
+        d.shared = shared;
+        d.by_reference = by_reference;
         Ok(0)
     })
 }
@@ -322,7 +396,7 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         }
         // SAFETY: the caller passes two distinct zmq_msg_t.
         let s = unsafe { open_msg(src) }?;
-        let moved = std::mem::replace(s, ZmqMsg::with(Bytes::new()));
+        let moved = std::mem::replace(s, ZmqMsg::with(Body::Shared(Bytes::new())));
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
         *d = moved;
@@ -339,9 +413,7 @@ pub unsafe extern "C" fn zmq_msg_get(msg: *const ZmqMsgT, property: c_int) -> c_
         let m = unsafe { open_msg(msg.cast_mut()) }?;
         match property {
             MORE => Ok(m.more as c_int),
-            // An empty frame is nobody's to share (libzmq: a new or empty
-            // message is 0); a static one always is (its constant messages).
-            SHARED => Ok((!m.body.is_empty() && !m.body.is_unique()) as c_int),
+            SHARED => Ok(m.shared as c_int),
             SRCFD => Ok(m
                 .properties
                 .as_ref()

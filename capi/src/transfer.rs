@@ -318,7 +318,7 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         let n = length(m.len())?;
         if let Err(e) = send_frame(h, m.take(), flags) {
-            m.set_received(e.frame, false, None);
+            m.put_back(e.frame);
             return Err(e.errno);
         }
         Ok(n)

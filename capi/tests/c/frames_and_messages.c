@@ -131,6 +131,7 @@ int main (void)
     char *owned = malloc (4);
     memcpy (owned, "data", 4);
     CHECK (zmq_msg_init_data (&b, owned, 4, free_buffer, &freed) == 0);
+    CHECK (zmq_msg_get (&b, ZMQ_SHARED) == 0); /* not copied yet */
     CHECK (zmq_msg_init (&c) == 0);
     CHECK (zmq_msg_get (&c, ZMQ_SHARED) == 0); /* empty, as libzmq's */
     CHECK (zmq_msg_copy (&c, &b) == 0 && zmq_msg_size (&c) == 4);
@@ -156,6 +157,31 @@ int main (void)
     CHECK (zmq_msg_close (&r) == 0 && zmq_msg_close (&moved) == 0);
     CHECK (zmq_msg_close (&c) == 0);
     CHECK (freed == 1);
+
+    /* ZMQ_SHARED and zmq_msg_copy as libzmq's: up to 33 bytes of the
+     * message's own, a copy by value (independent, neither shared); above,
+     * the frame shared (a write shows in both) and both shared, still so
+     * once the copy is closed; a constant message (no free function) is
+     * shared from the start, even empty. */
+    zmq_msg_t small, small_copy, large, large_copy, constant;
+    CHECK (zmq_msg_init_size (&small, 33) == 0 && zmq_msg_init (&small_copy) == 0);
+    memset (zmq_msg_data (&small), 'a', 33);
+    CHECK (zmq_msg_copy (&small_copy, &small) == 0);
+    ((char *) zmq_msg_data (&small))[0] = 'b';
+    CHECK (((char *) zmq_msg_data (&small_copy))[0] == 'a');
+    CHECK (zmq_msg_get (&small, ZMQ_SHARED) == 0 && zmq_msg_get (&small_copy, ZMQ_SHARED) == 0);
+    CHECK (zmq_msg_init_size (&large, 34) == 0 && zmq_msg_init (&large_copy) == 0);
+    memset (zmq_msg_data (&large), 'a', 34);
+    CHECK (zmq_msg_copy (&large_copy, &large) == 0);
+    ((char *) zmq_msg_data (&large))[0] = 'b';
+    CHECK (((char *) zmq_msg_data (&large_copy))[0] == 'b');
+    CHECK (zmq_msg_get (&large, ZMQ_SHARED) == 1 && zmq_msg_get (&large_copy, ZMQ_SHARED) == 1);
+    CHECK (zmq_msg_close (&large_copy) == 0 && zmq_msg_get (&large, ZMQ_SHARED) == 1);
+    static char text[] = "constant";
+    CHECK (zmq_msg_init_data (&constant, text, 0, NULL, NULL) == 0);
+    CHECK (zmq_msg_get (&constant, ZMQ_SHARED) == 1);
+    CHECK (zmq_msg_close (&small) == 0 && zmq_msg_close (&small_copy) == 0);
+    CHECK (zmq_msg_close (&large) == 0 && zmq_msg_close (&constant) == 0);
 
     /* A REQ must receive before it sends again. */
     void *rep = zmq_socket (ctx, ZMQ_REP);
