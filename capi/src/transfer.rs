@@ -179,24 +179,20 @@ pub(crate) fn recv_frame(h: &mut SocketHandle, flags: c_int) -> Result<(Bytes, b
     if h.incoming.is_empty() {
         // A message the handle holds: its sender's properties go straight
         // into the handle's (untouched when they are the same peer's).
-        if let Some(msg) = h.socket.take_held(&mut h.properties) {
-            return Ok(match msg.into_single() {
-                Ok(frame) => (frame, false),
-                Err(msg) => {
-                    h.incoming.extend(msg);
-                    let frame = h.incoming.pop_front().unwrap_or_default();
-                    (frame, !h.incoming.is_empty())
-                }
-            });
-        }
-        let (msg, properties) = if flags & DONTWAIT != 0 {
-            h.socket
-                .try_recv_with_properties()
-                .map_err(|e| errno_of(&e))?
-        } else {
-            h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
+        let msg = match h.socket.take_held(&mut h.properties) {
+            Some(msg) => msg,
+            None => {
+                let (msg, properties) = if flags & DONTWAIT != 0 {
+                    h.socket
+                        .try_recv_with_properties()
+                        .map_err(|e| errno_of(&e))?
+                } else {
+                    h.socket.recv_with_properties().map_err(|e| errno_of(&e))?
+                };
+                h.properties = properties;
+                msg
+            }
         };
-        h.properties = properties;
         // Most messages have one frame: no trip through `incoming`.
         match msg.into_single() {
             Ok(frame) => return Ok((frame, false)),
