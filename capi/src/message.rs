@@ -72,6 +72,14 @@ pub(crate) struct ZmqMsg {
     strings: Option<Box<Vec<CString>>>,
 }
 
+/// A message's ZMQ_SHARED and whether a copy of it is by reference, kept
+/// across a failed send ([`ZmqMsg::sharing`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Sharing {
+    shared: bool,
+    by_reference: bool,
+}
+
 /// The C type: 64 bytes aligned as a pointer.
 #[repr(C, align(8))]
 pub struct ZmqMsgT {
@@ -128,6 +136,9 @@ impl ZmqMsg {
     /// `remote_thr`'s samples at 64 B, docs/BENCHMARKS.md).
     pub(crate) fn take(&mut self) -> Bytes {
         self.more = false;
+        // Emptied as libzmq empties a sent message: a new one, not shared.
+        self.shared = false;
+        self.by_reference = false;
         self.properties = None;
         self.strings = None;
         match &mut self.body {
@@ -136,10 +147,21 @@ impl ZmqMsg {
         }
     }
 
-    /// Puts back the frame a failed send took: the message is as it was
-    /// (ZMQ_SHARED and how a copy is made kept).
-    pub(crate) fn put_back(&mut self, frame: Bytes) {
+    /// What [`take`](Self::take) forgets and a failed send puts back:
+    /// ZMQ_SHARED and how a copy is made.
+    pub(crate) fn sharing(&self) -> Sharing {
+        Sharing {
+            shared: self.shared,
+            by_reference: self.by_reference,
+        }
+    }
+
+    /// Puts back the frame a failed send took, with the message's
+    /// [`sharing`](Self::sharing) from before: the message is as it was.
+    pub(crate) fn put_back(&mut self, frame: Bytes, sharing: Sharing) {
         self.body = Body::Shared(frame);
+        self.shared = sharing.shared;
+        self.by_reference = sharing.by_reference;
     }
 
     /// Replaces the content with a received frame.

@@ -313,8 +313,9 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         // SAFETY: the caller passes a socket and a zmq_msg_t.
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         let n = length(m.len())?;
+        let sharing = m.sharing();
         if let Err(e) = send_frame(h, m.take(), flags) {
-            m.put_back(e.frame);
+            m.put_back(e.frame, sharing);
             return Err(e.errno);
         }
         Ok(n)

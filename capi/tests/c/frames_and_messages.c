@@ -139,6 +139,7 @@ int main (void)
     CHECK (zmq_msg_send (&a, push, ZMQ_SNDMORE) == 5);
     CHECK (zmq_msg_size (&a) == 0);
     CHECK (zmq_msg_send (&b, push, 0) == 4);
+    CHECK (zmq_msg_get (&b, ZMQ_SHARED) == 0); /* emptied: a new message */
     CHECK (zmq_msg_close (&a) == 0 && zmq_msg_close (&b) == 0);
     CHECK (zmq_msg_close (&a) == -1 && zmq_errno () == EFAULT);
     zmq_msg_t r;
@@ -265,6 +266,13 @@ int main (void)
     memcpy (zmq_msg_data (&kept), "kept", 4);
     CHECK (zmq_msg_send (&kept, lonely, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
     CHECK (zmq_msg_size (&kept) == 4 && memcmp (zmq_msg_data (&kept), "kept", 4) == 0);
+    /* ... ZMQ_SHARED included: a constant message stays shared. */
+    zmq_msg_t constant_kept;
+    static char word[] = "word";
+    CHECK (zmq_msg_init_data (&constant_kept, word, 4, NULL, NULL) == 0);
+    CHECK (zmq_msg_send (&constant_kept, lonely, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_msg_get (&constant_kept, ZMQ_SHARED) == 1);
+    CHECK (zmq_msg_close (&constant_kept) == 0);
     void *taker = zmq_socket (ctx, ZMQ_PULL);
     CHECK (taker != NULL);
     CHECK (zmq_bind (taker, "inproc://kept") == 0);
