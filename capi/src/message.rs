@@ -157,9 +157,12 @@ impl ZmqMsg {
     }
 
     /// Puts back the frame a failed send took, with the message's
-    /// [`sharing`](Self::sharing) from before: the message is as it was.
-    pub(crate) fn put_back(&mut self, frame: Bytes, sharing: Sharing) {
+    /// [`sharing`](Self::sharing) from before: the message is as it was,
+    /// but for ZMQ_MORE, which says whether the send had ZMQ_SNDMORE (libzmq
+    /// sets it before it tries).
+    pub(crate) fn put_back(&mut self, frame: Bytes, sharing: Sharing, more: bool) {
         self.body = Body::Shared(frame);
+        self.more = more;
         self.shared = sharing.shared;
         self.by_reference = sharing.by_reference;
     }

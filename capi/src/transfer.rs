@@ -315,7 +315,7 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         let n = length(m.len())?;
         let sharing = m.sharing();
         if let Err(e) = send_frame(h, m.take(), flags) {
-            m.put_back(e.frame, sharing);
+            m.put_back(e.frame, sharing, flags & SNDMORE != 0);
             return Err(e.errno);
         }
         Ok(n)

@@ -266,12 +266,16 @@ int main (void)
     memcpy (zmq_msg_data (&kept), "kept", 4);
     CHECK (zmq_msg_send (&kept, lonely, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
     CHECK (zmq_msg_size (&kept) == 4 && memcmp (zmq_msg_data (&kept), "kept", 4) == 0);
-    /* ... ZMQ_SHARED included: a constant message stays shared. */
+    CHECK (zmq_msg_more (&kept) == 0);
+    /* ... ZMQ_SHARED included: a constant message stays shared; ZMQ_MORE
+     * says whether the send had ZMQ_SNDMORE, as libzmq sets it first. */
     zmq_msg_t constant_kept;
     static char word[] = "word";
     CHECK (zmq_msg_init_data (&constant_kept, word, 4, NULL, NULL) == 0);
-    CHECK (zmq_msg_send (&constant_kept, lonely, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_msg_send (&constant_kept, lonely, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
+           && zmq_errno () == EAGAIN);
     CHECK (zmq_msg_get (&constant_kept, ZMQ_SHARED) == 1);
+    CHECK (zmq_msg_more (&constant_kept) == 1);
     CHECK (zmq_msg_close (&constant_kept) == 0);
     void *taker = zmq_socket (ctx, ZMQ_PULL);
     CHECK (taker != NULL);
