@@ -80,6 +80,14 @@ pub(crate) struct Sharing {
     by_reference: bool,
 }
 
+impl Sharing {
+    /// A new message's: not shared, copied by value when small.
+    const NEW: Sharing = Sharing {
+        shared: false,
+        by_reference: false,
+    };
+}
+
 /// The C type: 64 bytes aligned as a pointer.
 #[repr(C, align(8))]
 pub struct ZmqMsgT {
@@ -197,7 +205,7 @@ impl ZmqMsg {
 ///
 /// # Safety
 /// `msg` points to 64 writable bytes (a `zmq_msg_t`).
-unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
+unsafe fn init(msg: *mut ZmqMsgT, body: Body, sharing: Sharing) -> Result<c_int, Errno> {
     if msg.is_null() {
         return Err(libc::EFAULT);
     }
@@ -211,8 +219,8 @@ unsafe fn init(msg: *mut ZmqMsgT, body: Body) -> Result<c_int, Errno> {
     unsafe {
         std::ptr::addr_of_mut!((*m).tag).write(MSG_TAG);
         std::ptr::addr_of_mut!((*m).more).write(false);
-        std::ptr::addr_of_mut!((*m).shared).write(false);
-        std::ptr::addr_of_mut!((*m).by_reference).write(false);
+        std::ptr::addr_of_mut!((*m).shared).write(sharing.shared);
+        std::ptr::addr_of_mut!((*m).by_reference).write(sharing.by_reference);
         std::ptr::addr_of_mut!((*m).body).write(body);
         std::ptr::addr_of_mut!((*m).properties).write(None);
         std::ptr::addr_of_mut!((*m).strings).write(None);
@@ -244,7 +252,9 @@ pub(crate) unsafe fn open_msg<'a>(msg: *mut ZmqMsgT) -> Result<&'a mut ZmqMsg, E
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_init(msg: *mut ZmqMsgT) -> c_int {
     // SAFETY: the caller passes a zmq_msg_t.
-    guarded(-1, || unsafe { init(msg, Body::Shared(Bytes::new())) })
+    guarded(-1, || unsafe {
+        init(msg, Body::Shared(Bytes::new()), Sharing::NEW)
+    })
 }
 
 /// `zmq_msg_init_size`: a message of `size` bytes for the caller to fill.
@@ -255,7 +265,7 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
             return Err(libc::ENOMEM);
         }
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Body::Owned(zeroed_buffer(size))) }
+        unsafe { init(msg, Body::Owned(zeroed_buffer(size)), Sharing::NEW) }
     })
 }
 
@@ -326,14 +336,14 @@ pub unsafe extern "C" fn zmq_msg_init_data(
             free: ffn,
             hint,
         });
+        let sharing = Sharing {
+            // No free function: a constant message, which libzmq counts
+            // shared.
+            shared: ffn.is_none(),
+            by_reference: true,
+        };
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Body::Shared(frame)) }?;
-        // SAFETY: just initialised.
-        let m = unsafe { open_msg(msg) }?;
-        m.by_reference = true;
-        // No free function: a constant message, which libzmq counts shared.
-        m.shared = ffn.is_none();
-        Ok(0)
+        unsafe { init(msg, Body::Shared(frame), sharing) }
     })
 }
 

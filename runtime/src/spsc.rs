@@ -128,16 +128,9 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 impl<T> Sender<T> {
     /// Pushes `item` if there is room. Never waits.
     pub fn try_send(&mut self, item: T) -> Result<(), TrySendError<T>> {
-        if self.shared.rx_closed.load(Ordering::Acquire) {
-            return Err(TrySendError::Closed(item));
-        }
-        match self.ring.push(item) {
-            Ok(()) => {
-                self.shared.rx.wake();
-                Ok(())
-            }
-            Err(rtrb::PushError::Full(item)) => Err(TrySendError::Full(item)),
-        }
+        self.try_send_quietly(item)?;
+        self.wake_receiver();
+        Ok(())
     }
 
     /// Pushes `item` if there is room, like [`try_send`](Self::try_send),
@@ -156,6 +149,7 @@ impl<T> Sender<T> {
     /// tx.wake_receiver();
     /// assert_eq!(rx.try_recv(), Some(0));
     /// ```
+    #[inline]
     pub fn try_send_quietly(&mut self, item: T) -> Result<(), TrySendError<T>> {
         if self.shared.rx_closed.load(Ordering::Acquire) {
             return Err(TrySendError::Closed(item));
@@ -167,6 +161,7 @@ impl<T> Sender<T> {
 
     /// Wakes the consumer if it waits: ends a run of
     /// [`try_send_quietly`](Self::try_send_quietly) pushes.
+    #[inline]
     pub fn wake_receiver(&self) {
         self.shared.rx.wake();
     }
@@ -259,8 +254,8 @@ impl<T> Receiver<T> {
     /// Pops an item if there is one. Never waits.
     #[inline]
     pub fn try_recv(&mut self) -> Option<T> {
-        let item = self.ring.pop().ok()?;
-        self.shared.tx.wake();
+        let item = self.try_recv_quietly()?;
+        self.wake_sender();
         Some(item)
     }
 
@@ -276,6 +271,7 @@ impl<T> Receiver<T> {
 
     /// Wakes the producer if it waits: ends a run of
     /// [`try_recv_quietly`](Self::try_recv_quietly) takes.
+    #[inline]
     pub fn wake_sender(&self) {
         self.shared.tx.wake();
     }
