@@ -156,11 +156,11 @@ mod tests {
         assert!(matches!(stamp.stamp(a.as_ref()), Properties::Same));
     }
 
-    /// receive_lane.rs sizes the lane at 512 slots of 56 bytes.
+    /// receive_lane.rs sizes the lane at 512 slots of 48 bytes.
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_lane_item_is_56_bytes_at_most() {
-        assert!(std::mem::size_of::<LaneItem>() <= 56);
+    fn a_lane_item_is_48_bytes_at_most() {
+        assert!(std::mem::size_of::<LaneItem>() <= 48);
     }
 
     #[test]

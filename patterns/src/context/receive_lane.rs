@@ -74,8 +74,8 @@ use crate::{Error, Result, Socket};
 /// pipe's HWM, so never more than that HWM from one pipe). Each handover of a full lane costs
 /// the receiving thread a wake-up; libzmq's `local_thr` at 64 B over tcp,
 /// 5 runs each, medians: 128 slots 2.34-2.36 M msg/s, 512 slots 2.52-2.59,
-/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 56 bytes
-/// (28 KiB a socket, touched only as used) take most of that.
+/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 48 bytes
+/// (24 KiB a socket, touched only as used) take most of that.
 pub(super) const RECV_LANE_CAPACITY: usize = 512;
 
 /// Whether receives on `kind` go through a receive lane: its receive
