@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use monocoque_patterns::PeerProperties;
+use monocoque_zmtp::frame_buffer_pool;
 
 use crate::boundary::{c_str, guarded, Errno};
 
@@ -175,6 +176,23 @@ impl ZmqMsg {
         self.by_reference = sharing.by_reference;
     }
 
+    /// Replaces the body with `body`, the old one handed to the frame
+    /// buffer pool when it may serve a later `zmq_msg_init_size` of its
+    /// size on any thread (a caller's own buffer, `zmq_msg_init_data`'s, is
+    /// released as it was given). Anything else is dropped in place: a
+    /// larger body is not moved out first (that move cost 3 % at 1 KiB).
+    #[inline]
+    fn replace_body(&mut self, body: Body) {
+        if self.by_reference || self.len() > frame_buffer_pool::MAX_POOLED {
+            self.body = body;
+            return;
+        }
+        match std::mem::replace(&mut self.body, body) {
+            Body::Owned(b) => frame_buffer_pool::give_box(b),
+            Body::Shared(b) => frame_buffer_pool::give(b),
+        }
+    }
+
     /// Replaces the content with a received frame.
     #[inline]
     pub(crate) fn set_received(
@@ -185,7 +203,7 @@ impl ZmqMsg {
     ) {
         // Field by field (see `take`); the same peer's properties are kept
         // rather than replaced: two reference-count updates fewer a message.
-        self.body = Body::Shared(frame);
+        self.replace_body(Body::Shared(frame));
         self.more = more;
         self.shared = false;
         self.by_reference = false;
@@ -264,8 +282,9 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
         if size > isize::MAX as usize {
             return Err(libc::ENOMEM);
         }
+        let buffer = frame_buffer_pool::take(size).unwrap_or_else(|| zeroed_buffer(size));
         // SAFETY: the caller passes a zmq_msg_t.
-        unsafe { init(msg, Body::Owned(zeroed_buffer(size)), Sharing::NEW) }
+        unsafe { init(msg, Body::Owned(buffer), Sharing::NEW) }
     })
 }
 
@@ -353,6 +372,7 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut ZmqMsgT) -> c_int {
     guarded(-1, || {
         // SAFETY: the caller passes a zmq_msg_t.
         let m = unsafe { open_msg(msg) }?;
+        m.replace_body(Body::Shared(Bytes::new()));
         m.tag = 0;
         // SAFETY: `m` was open (tag checked); it is dropped once, and the tag
         // cleared above makes a second close EFAULT instead of a double drop.

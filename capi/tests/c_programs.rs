@@ -89,6 +89,11 @@ fn frames_messages_errno_options_and_poll() {
 }
 
 #[test]
+fn reused_message_buffers_never_change_a_message() {
+    run(&compile("reused_buffers"), &[]);
+}
+
+#[test]
 fn shutdown_interrupts_a_blocked_receive_and_term_waits() {
     run(&compile("shutdown_interrupts"), &[]);
 }

@@ -169,7 +169,9 @@ impl InputBuffer {
         if self.assembly.is_empty() {
             if let Some(front) = self.chunks.front() {
                 if front.len() >= n {
-                    let out = Bytes::copy_from_slice(&front[..n]);
+                    // Into a buffer another thread let go of, if one is
+                    // waiting (`frame_buffer_pool`).
+                    let out = crate::frame_buffer_pool::copy_of(&front[..n]);
                     self.skip(n);
                     return out;
                 }

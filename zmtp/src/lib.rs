@@ -16,6 +16,7 @@
 pub mod command;
 mod error;
 pub mod frame;
+pub mod frame_buffer_pool;
 pub mod frame_decoder;
 pub mod greeting;
 mod input_buffer;

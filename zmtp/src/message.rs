@@ -117,6 +117,23 @@ impl Msg {
         }
     }
 
+    /// Lets go of the message, its frames' buffers to the
+    /// [frame buffer pool](crate::frame_buffer_pool) where they are whole
+    /// small buffers of their own (for the next frame of the same size, on
+    /// whatever thread makes it), else simply dropped.
+    ///
+    /// ```
+    /// use monocoque_zmtp::{frame_buffer_pool, Msg};
+    /// Msg::from(vec![7u8; 77]).recycle();
+    /// assert!(frame_buffer_pool::take(77).is_none_or(|b| b.len() == 77));
+    /// ```
+    pub fn recycle(self) {
+        match self.frames {
+            Frames::One(f) => crate::frame_buffer_pool::give(f),
+            Frames::Many(v) => v.into_iter().for_each(crate::frame_buffer_pool::give),
+        }
+    }
+
     /// Gives up the frames.
     pub fn into_frames(self) -> Vec<Bytes> {
         match self.frames {

@@ -397,6 +397,9 @@ impl Engine {
                 if let Err(e) = to_session(session, &msg, subscriber) {
                     tracing::debug!(error = %e, "message not sent");
                 }
+                // Its small bodies are copied into the output: their
+                // buffers go back for the next message of their size.
+                msg.recycle();
                 session.transmit().len() < WRITE_BATCH_BYTES
             });
         }

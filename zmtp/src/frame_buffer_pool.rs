@@ -1,0 +1,171 @@
+//! Buffers of small frames, handed back by the thread that lets go of a
+//! frame to the thread that makes the next one of its size.
+//!
+//! A frame's buffer is often allocated on one thread and let go of on
+//! another: the C API's `zmq_msg_init_size` buffer is made on the sending
+//! application's thread and let go of on the receiving application's
+//! (inproc: its `zmq_msg_recv` replacing the message, or `zmq_msg_close`)
+//! or on the context's once a connection's engine has copied it into its
+//! output (tcp, ipc); a received small body is copied out of the input on
+//! the context's thread and let go of on the application's. glibc's
+//! allocator pays for that crossing on both sides (its per-thread cache
+//! fills on one and empties on the other; each miss takes the arena's
+//! lock): `_int_malloc`, `_int_free`, `calloc` and `free` were 28 % of
+//! libzmq's `inproc_thr` at 64 B on the C API, 19 % of `remote_thr`'s CPU
+//! (docs/BENCHMARKS.md, attempt 9). Here a buffer let go of goes into a
+//! lock-free queue for its exact size ([`give`], [`give_box`]), and who
+//! makes a frame of that size takes one from there ([`take`],
+//! [`copy_of`]) before asking the allocator. Where nobody gives back (a
+//! Rust application's received messages are its own to drop), a take finds
+//! the queue empty and allocates, at the cost of a look.
+//!
+//! Bounded: one queue per size up to [`MAX_POOLED`] bytes, made on first
+//! use, each holding at most 64 KiB of buffers (at least 16 of them); a
+//! full queue lets the buffer go to the allocator. At most 256 sizes x
+//! 64 KiB = 16 MiB a process, and only for sizes in use.
+//!
+//! ```
+//! use monocoque_zmtp::frame_buffer_pool;
+//! let frame = bytes::Bytes::from(vec![1u8; 100]);
+//! frame_buffer_pool::give(frame);
+//! // Any thread, later: a buffer of 100 bytes, the old bytes in it (the
+//! // pool is the process's: another thread may have taken this one).
+//! let copy = frame_buffer_pool::copy_of(&[2u8; 100]);
+//! assert_eq!(&copy[..], &[2u8; 100][..]);
+//! ```
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
+
+/// The largest buffer kept: the largest body the decoder copies (a larger
+/// received frame is a slice of a receive buffer, not a buffer of its own).
+pub const MAX_POOLED: usize = 256;
+
+/// What one size's queue holds at most, in bytes of buffers.
+const BYTES_PER_SIZE: usize = 64 * 1024;
+
+/// One queue per size, 1 to [`MAX_POOLED`] bytes.
+static POOLS: [OnceLock<ArrayQueue<Box<[u8]>>>; MAX_POOLED] =
+    [const { OnceLock::new() }; MAX_POOLED];
+
+/// The queue of buffers of `size` bytes, if that size is kept.
+#[inline]
+fn pool(size: usize) -> Option<&'static ArrayQueue<Box<[u8]>>> {
+    let slot = POOLS.get(size.checked_sub(1)?)?;
+    Some(slot.get_or_init(|| ArrayQueue::new((BYTES_PER_SIZE / size).max(16))))
+}
+
+/// A buffer of exactly `size` bytes a message let go of, if one is
+/// waiting. Its bytes are the old message's, not zeroes (libzmq's are
+/// uninitialised: a caller writes before it sends).
+#[inline]
+pub fn take(size: usize) -> Option<Box<[u8]>> {
+    let pool = pool(size)?;
+    // Looked at first: a `pop` on an empty queue costs a full fence, and
+    // where nobody gives back (a sender whose frames another process
+    // reads) every take finds it empty.
+    if pool.is_empty() {
+        return None;
+    }
+    pool.pop()
+}
+
+/// `data` in a frame of its own: a pooled buffer of its size if one is
+/// waiting, else a new allocation.
+#[inline]
+pub fn copy_of(data: &[u8]) -> Bytes {
+    match take(data.len()) {
+        Some(mut buffer) => {
+            buffer.copy_from_slice(data);
+            Bytes::from(buffer)
+        }
+        None => Bytes::copy_from_slice(data),
+    }
+}
+
+/// Keeps a buffer the C API lets go of, if its size is kept and its queue
+/// has room; else it goes back to the allocator.
+#[inline]
+pub fn give_box(buffer: Box<[u8]>) {
+    if let Some(pool) = pool(buffer.len()) {
+        if !pool.is_full() {
+            // Filled meanwhile: dropped, freed.
+            let _ = pool.push(buffer);
+        }
+    }
+}
+
+/// Keeps a frame's buffer when the frame is its only owner and the buffer
+/// is exactly the frame (a copied small body, or a `zmq_msg_init_size`
+/// buffer sent over inproc); anything else is simply dropped.
+#[inline]
+pub fn give(frame: Bytes) {
+    let Some(pool) = pool(frame.len()) else {
+        return;
+    };
+    if pool.is_full() || !frame.is_unique() {
+        return;
+    }
+    // Unique: the allocation is taken over, not copied (a `Bytes` made
+    // from a whole `Vec` or boxed slice keeps its start and capacity).
+    let buffer = Vec::from(frame);
+    if buffer.len() == buffer.capacity() {
+        let _ = pool.push(buffer.into_boxed_slice());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_given_back_is_taken_for_its_size_only() {
+        // A size no other test uses: the queues are the process's.
+        let size = 201;
+        while take(size).is_some() {}
+        let buffer = vec![7u8; size].into_boxed_slice();
+        let at = buffer.as_ptr();
+        give(Bytes::from(buffer));
+        assert!(take(size - 1).is_none() || size == 1);
+        let again = take(size).expect("the buffer given back");
+        assert_eq!(again.as_ptr(), at, "the same allocation, not a copy");
+        assert_eq!(again.len(), size);
+        assert!(take(size).is_none());
+    }
+
+    #[test]
+    fn shared_large_and_empty_frames_are_not_kept() {
+        let size = 202;
+        while take(size).is_some() {}
+        let frame = Bytes::from(vec![1u8; size]);
+        let other = frame.clone();
+        give(frame);
+        assert!(take(size).is_none(), "a frame still shared elsewhere");
+        drop(other);
+        give(Bytes::from(vec![1u8; MAX_POOLED + 1]));
+        assert!(take(MAX_POOLED + 1).is_none());
+        give(Bytes::new());
+        assert!(take(0).is_none());
+        // A slice of a larger buffer is not a buffer of its own.
+        let slice = Bytes::from(vec![2u8; 2 * size]).slice(..size);
+        give(slice);
+        assert!(take(size).is_none());
+    }
+
+    #[test]
+    fn a_size_holds_a_bounded_number_of_buffers() {
+        let size = 203;
+        while take(size).is_some() {}
+        let most = (BYTES_PER_SIZE / size).max(16);
+        for _ in 0..most + 10 {
+            give_box(vec![0u8; size].into_boxed_slice());
+        }
+        let mut held = 0;
+        while take(size).is_some() {
+            held += 1;
+        }
+        assert_eq!(held, most);
+    }
+}
