@@ -20,9 +20,10 @@
 //! the queue empty and allocates, at the cost of a look.
 //!
 //! Bounded: one queue per size up to [`MAX_POOLED`] bytes, made on first
-//! use, each holding at most 64 KiB of buffers (at least 16 of them); a
-//! full queue lets the buffer go to the allocator. At most 256 sizes x
-//! 64 KiB = 16 MiB a process, and only for sizes in use.
+//! use, each holding at most 64 KiB of buffers and at most 1,024 of them (a
+//! queue's slots are allocated when it is made: 24 KiB at most); a full
+//! queue lets the buffer go to the allocator. At most 256 sizes x (64 KiB
+//! + 24 KiB) = 22 MiB a process, and only for sizes in use.
 //!
 //! ```
 //! use monocoque_zmtp::frame_buffer_pool;
@@ -46,6 +47,13 @@ pub const MAX_POOLED: usize = 256;
 /// What one size's queue holds at most, in bytes of buffers.
 const BYTES_PER_SIZE: usize = 64 * 1024;
 
+/// How many buffers one size's queue holds: 64 KiB of them, between 16
+/// and 1,024 (the queue allocates a 24-byte slot for each when it is made:
+/// 1-byte buffers would otherwise take 65,536 slots).
+fn capacity(size: usize) -> usize {
+    (BYTES_PER_SIZE / size).clamp(16, 1024)
+}
+
 /// One queue per size, 1 to [`MAX_POOLED`] bytes.
 static POOLS: [OnceLock<ArrayQueue<Box<[u8]>>>; MAX_POOLED] =
     [const { OnceLock::new() }; MAX_POOLED];
@@ -54,7 +62,7 @@ static POOLS: [OnceLock<ArrayQueue<Box<[u8]>>>; MAX_POOLED] =
 #[inline]
 fn pool(size: usize) -> Option<&'static ArrayQueue<Box<[u8]>>> {
     let slot = POOLS.get(size.checked_sub(1)?)?;
-    Some(slot.get_or_init(|| ArrayQueue::new((BYTES_PER_SIZE / size).max(16))))
+    Some(slot.get_or_init(|| ArrayQueue::new(capacity(size))))
 }
 
 /// A buffer of exactly `size` bytes a message let go of, if one is
@@ -155,10 +163,18 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_holds_64_kib_of_buffers_and_at_most_1024() {
+        assert_eq!(capacity(1), 1024);
+        assert_eq!(capacity(64), 1024);
+        assert_eq!(capacity(128), 512);
+        assert_eq!(capacity(256), 256);
+    }
+
+    #[test]
     fn a_size_holds_a_bounded_number_of_buffers() {
         let size = 203;
         while take(size).is_some() {}
-        let most = (BYTES_PER_SIZE / size).max(16);
+        let most = capacity(size);
         for _ in 0..most + 10 {
             give_box(vec![0u8; size].into_boxed_slice());
         }
