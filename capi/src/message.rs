@@ -183,7 +183,8 @@ impl ZmqMsg {
     /// larger body is not moved out first (that move cost 3 % at 1 KiB).
     #[inline]
     fn replace_body(&mut self, body: Body) {
-        if self.by_reference || self.len() > frame_buffer_pool::MAX_POOLED {
+        // (Empty: a sent message being closed; nothing to keep.)
+        if self.by_reference || !(1..=frame_buffer_pool::MAX_POOLED).contains(&self.len()) {
             self.body = body;
             return;
         }
