@@ -283,7 +283,16 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
         if size > isize::MAX as usize {
             return Err(libc::ENOMEM);
         }
-        let buffer = frame_buffer_pool::take(size).unwrap_or_else(|| zeroed_buffer(size));
+        // A pooled buffer holds an earlier frame's bytes, perhaps another
+        // socket's: cleared, as a new one is (a caller that sends a buffer
+        // it filled in part sends zeroes, never someone else's data).
+        let buffer = match frame_buffer_pool::take(size) {
+            Some(mut buffer) => {
+                buffer.fill(0);
+                buffer
+            }
+            None => zeroed_buffer(size),
+        };
         // SAFETY: the caller passes a zmq_msg_t.
         unsafe { init(msg, Body::Owned(buffer), Sharing::NEW) }
     })

@@ -44,6 +44,8 @@ use crossbeam_queue::ArrayQueue;
 /// received frame is a slice of a receive buffer, not a buffer of its own).
 pub const MAX_POOLED: usize = 256;
 
+const _: () = assert!(MAX_POOLED == crate::frame_decoder::INLINE_COPY_MAX);
+
 /// What one size's queue holds at most, in bytes of buffers.
 const BYTES_PER_SIZE: usize = 64 * 1024;
 
@@ -65,19 +67,13 @@ fn pool(size: usize) -> Option<&'static ArrayQueue<Box<[u8]>>> {
     Some(slot.get_or_init(|| ArrayQueue::new(capacity(size))))
 }
 
-/// A buffer of exactly `size` bytes a message let go of, if one is
-/// waiting. Its bytes are the old message's, not zeroes (libzmq's are
-/// uninitialised: a caller writes before it sends).
+/// A buffer of exactly `size` bytes a frame let go of, if one is waiting.
+/// Its bytes are that earlier frame's, from any socket of the process: a
+/// caller that hands it to an application clears it first (the C API's
+/// `zmq_msg_init_size` does).
 #[inline]
 pub fn take(size: usize) -> Option<Box<[u8]>> {
-    let pool = pool(size)?;
-    // Looked at first: a `pop` on an empty queue costs a full fence, and
-    // where nobody gives back (a sender whose frames another process
-    // reads) every take finds it empty.
-    if pool.is_empty() {
-        return None;
-    }
-    pool.pop()
+    take_from(pool(size)?)
 }
 
 /// `data` in a frame of its own: a pooled buffer of its size if one is
@@ -98,10 +94,7 @@ pub fn copy_of(data: &[u8]) -> Bytes {
 #[inline]
 pub fn give_box(buffer: Box<[u8]>) {
     if let Some(pool) = pool(buffer.len()) {
-        if !pool.is_full() {
-            // Filled meanwhile: dropped, freed.
-            let _ = pool.push(buffer);
-        }
+        give_box_into(pool, buffer);
     }
 }
 
@@ -110,14 +103,42 @@ pub fn give_box(buffer: Box<[u8]>) {
 /// buffer sent over inproc); anything else is simply dropped.
 #[inline]
 pub fn give(frame: Bytes) {
-    let Some(pool) = pool(frame.len()) else {
-        return;
-    };
+    if let Some(pool) = pool(frame.len()) {
+        give_into(pool, frame);
+    }
+}
+
+/// [`take`] from one queue.
+#[inline]
+fn take_from(pool: &ArrayQueue<Box<[u8]>>) -> Option<Box<[u8]>> {
+    // Looked at first: a `pop` on an empty queue costs a full fence, and
+    // where nobody gives back (a sender whose frames another process
+    // reads) every take finds it empty.
+    if pool.is_empty() {
+        return None;
+    }
+    pool.pop()
+}
+
+/// [`give_box`] into one queue.
+#[inline]
+fn give_box_into(pool: &ArrayQueue<Box<[u8]>>, buffer: Box<[u8]>) {
+    if !pool.is_full() {
+        // Filled meanwhile: dropped, freed.
+        let _ = pool.push(buffer);
+    }
+}
+
+/// [`give`] into one queue.
+#[inline]
+fn give_into(pool: &ArrayQueue<Box<[u8]>>, frame: Bytes) {
     if pool.is_full() || !frame.is_unique() {
         return;
     }
     // Unique: the allocation is taken over, not copied (a `Bytes` made
-    // from a whole `Vec` or boxed slice keeps its start and capacity).
+    // from a whole `Vec` or boxed slice keeps its start and capacity; a
+    // shared one's capacity is its whole buffer's, so a slice of one
+    // fails the check below and is freed).
     let buffer = Vec::from(frame);
     if buffer.len() == buffer.capacity() {
         let _ = pool.push(buffer.into_boxed_slice());
@@ -128,38 +149,52 @@ pub fn give(frame: Bytes) {
 mod tests {
     use super::*;
 
+    // Tests use queues of their own: the process's are shared with every
+    // other test of the binary that decodes.
+
     #[test]
-    fn a_buffer_given_back_is_taken_for_its_size_only() {
-        // A size no other test uses: the queues are the process's.
-        let size = 201;
-        while take(size).is_some() {}
-        let buffer = vec![7u8; size].into_boxed_slice();
-        let at = buffer.as_ptr();
-        give(Bytes::from(buffer));
-        assert!(take(size - 1).is_none() || size == 1);
-        let again = take(size).expect("the buffer given back");
-        assert_eq!(again.as_ptr(), at, "the same allocation, not a copy");
-        assert_eq!(again.len(), size);
-        assert!(take(size).is_none());
+    fn each_kept_size_has_its_own_queue_and_others_none() {
+        assert!(pool(0).is_none());
+        assert!(pool(MAX_POOLED + 1).is_none());
+        let (one, last) = (pool(1).unwrap(), pool(MAX_POOLED).unwrap());
+        assert!(!std::ptr::eq(one, last));
+        assert!(std::ptr::eq(one, pool(1).unwrap()));
     }
 
     #[test]
-    fn shared_large_and_empty_frames_are_not_kept() {
-        let size = 202;
-        while take(size).is_some() {}
-        let frame = Bytes::from(vec![1u8; size]);
+    fn a_buffer_given_back_is_the_same_allocation() {
+        let queue = ArrayQueue::new(capacity(100));
+        let buffer = vec![7u8; 100].into_boxed_slice();
+        let at = buffer.as_ptr();
+        give_into(&queue, Bytes::from(buffer));
+        let again = take_from(&queue).expect("the buffer given back");
+        assert_eq!(again.as_ptr(), at, "the same allocation, not a copy");
+        assert_eq!(again.len(), 100);
+        assert!(take_from(&queue).is_none());
+    }
+
+    #[test]
+    fn shared_and_sliced_frames_are_not_kept() {
+        let queue = ArrayQueue::new(capacity(100));
+        let frame = Bytes::from(vec![1u8; 100]);
         let other = frame.clone();
-        give(frame);
-        assert!(take(size).is_none(), "a frame still shared elsewhere");
-        drop(other);
-        give(Bytes::from(vec![1u8; MAX_POOLED + 1]));
-        assert!(take(MAX_POOLED + 1).is_none());
-        give(Bytes::new());
-        assert!(take(0).is_none());
+        give_into(&queue, frame);
+        assert!(
+            take_from(&queue).is_none(),
+            "a frame still shared elsewhere"
+        );
+        // The last owner of a shared buffer of exactly its size gives it.
+        give_into(&queue, other);
+        assert_eq!(take_from(&queue).map(|b| b.len()), Some(100));
         // A slice of a larger buffer is not a buffer of its own.
-        let slice = Bytes::from(vec![2u8; 2 * size]).slice(..size);
-        give(slice);
-        assert!(take(size).is_none());
+        let slice = Bytes::from(vec![2u8; 200]).slice(..100);
+        give_into(&queue, slice);
+        assert!(take_from(&queue).is_none());
+        give_into(&queue, Bytes::from_static(&[3u8; 100]));
+        assert!(
+            take_from(&queue).is_none(),
+            "static bytes are nobody's to give"
+        );
     }
 
     #[test]
@@ -168,20 +203,22 @@ mod tests {
         assert_eq!(capacity(64), 1024);
         assert_eq!(capacity(128), 512);
         assert_eq!(capacity(256), 256);
+        let queue = ArrayQueue::new(capacity(200));
+        for _ in 0..capacity(200) + 10 {
+            give_box_into(&queue, vec![0u8; 200].into_boxed_slice());
+        }
+        let mut held = 0;
+        while take_from(&queue).is_some() {
+            held += 1;
+        }
+        assert_eq!(held, capacity(200));
     }
 
     #[test]
-    fn a_size_holds_a_bounded_number_of_buffers() {
-        let size = 203;
-        while take(size).is_some() {}
-        let most = capacity(size);
-        for _ in 0..most + 10 {
-            give_box(vec![0u8; size].into_boxed_slice());
+    fn copy_of_any_size_holds_the_data() {
+        for size in [0, 1, 100, MAX_POOLED, MAX_POOLED + 1, 4096] {
+            let data: Vec<u8> = (0..size).map(|i| i as u8).collect();
+            assert_eq!(&copy_of(&data)[..], &data[..]);
         }
-        let mut held = 0;
-        while take(size).is_some() {
-            held += 1;
-        }
-        assert_eq!(held, most);
     }
 }
