@@ -44,8 +44,6 @@ use crossbeam_queue::ArrayQueue;
 /// received frame is a slice of a receive buffer, not a buffer of its own).
 pub const MAX_POOLED: usize = 256;
 
-const _: () = assert!(MAX_POOLED == crate::frame_decoder::INLINE_COPY_MAX);
-
 /// What one size's queue holds at most, in bytes of buffers.
 const BYTES_PER_SIZE: usize = 64 * 1024;
 

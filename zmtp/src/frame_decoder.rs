@@ -31,6 +31,9 @@ use crate::message_budget::MessageBudget;
 /// "Small frames copied at decode").
 pub const INLINE_COPY_MAX: usize = 256;
 
+// The frame buffer pool keeps buffers of the sizes copied here.
+const _: () = assert!(INLINE_COPY_MAX == crate::frame_buffer_pool::MAX_POOLED);
+
 /// Which revision's frame grammar the decoder reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
