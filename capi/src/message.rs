@@ -146,8 +146,7 @@ impl ZmqMsg {
     pub(crate) fn take(&mut self) -> Bytes {
         self.more = false;
         // Emptied as libzmq empties a sent message: a new one, not shared.
-        self.shared = false;
-        self.by_reference = false;
+        self.set_sharing(Sharing::NEW);
         self.properties = None;
         self.strings = None;
         match &mut self.body {
@@ -165,6 +164,13 @@ impl ZmqMsg {
         }
     }
 
+    /// Sets ZMQ_SHARED and how a copy is made.
+    #[inline]
+    fn set_sharing(&mut self, sharing: Sharing) {
+        self.shared = sharing.shared;
+        self.by_reference = sharing.by_reference;
+    }
+
     /// Puts back the frame a failed send took, with the message's
     /// [`sharing`](Self::sharing) from before: the message is as it was,
     /// but for ZMQ_MORE, which says whether the send had ZMQ_SNDMORE (libzmq
@@ -172,8 +178,7 @@ impl ZmqMsg {
     pub(crate) fn put_back(&mut self, frame: Bytes, sharing: Sharing, more: bool) {
         self.body = Body::Shared(frame);
         self.more = more;
-        self.shared = sharing.shared;
-        self.by_reference = sharing.by_reference;
+        self.set_sharing(sharing);
     }
 
     /// Replaces the body with `body`, the old one handed to the frame
@@ -206,8 +211,7 @@ impl ZmqMsg {
         // rather than replaced: two reference-count updates fewer a message.
         self.replace_body(Body::Shared(frame));
         self.more = more;
-        self.shared = false;
-        self.by_reference = false;
+        self.set_sharing(Sharing::NEW);
         self.strings = None;
         let same = match (&self.properties, properties) {
             (Some(old), Some(new)) => Arc::ptr_eq(old, new),
@@ -440,12 +444,14 @@ pub unsafe extern "C" fn zmq_msg_copy(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
             s.share()
         };
         let (more, properties) = (s.more, s.properties.clone());
-        let (shared, by_reference) = (s.shared && !by_value, s.by_reference);
+        let sharing = Sharing {
+            shared: s.shared && !by_value,
+            by_reference: s.by_reference,
+        };
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
         d.set_received(frame, more, properties.as_ref());
-        d.shared = shared;
-        d.by_reference = by_reference;
+        d.set_sharing(sharing);
         Ok(0)
     })
 }
