@@ -186,21 +186,23 @@ impl ZmqMsg {
     /// size on any thread (a caller's own buffer, `zmq_msg_init_data`'s, is
     /// released as it was given). Anything else is dropped in place: a
     /// larger body is not moved out first (that move cost 3 % at 1 KiB).
-    #[inline]
+    /// Inlined with [`set_received`](Self::set_received) into
+    /// `zmq_msg_recv`, so that the received frame goes from registers into
+    /// the message: passed down built, it was read back from the stack
+    /// before its stores had landed, a store-forwarding stall
+    /// (docs/BENCHMARKS.md, attempt 10).
+    #[inline(always)]
     fn replace_body(&mut self, body: Body) {
         // (Empty: a sent message being closed; nothing to keep.)
         if self.by_reference || !(1..=frame_buffer_pool::MAX_POOLED).contains(&self.len()) {
             self.body = body;
             return;
         }
-        match std::mem::replace(&mut self.body, body) {
-            Body::Owned(b) => frame_buffer_pool::give_box(b),
-            Body::Shared(b) => frame_buffer_pool::give(b),
-        }
+        give_to_pool(std::mem::replace(&mut self.body, body));
     }
 
     /// Replaces the content with a received frame.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_received(
         &mut self,
         frame: Bytes,
@@ -221,6 +223,15 @@ impl ZmqMsg {
         if !same {
             self.properties = properties.cloned();
         }
+    }
+}
+
+/// Hands a replaced body to the frame buffer pool (`ZmqMsg::replace_body`).
+#[inline(never)]
+fn give_to_pool(body: Body) {
+    match body {
+        Body::Owned(b) => frame_buffer_pool::give_box(b),
+        Body::Shared(b) => frame_buffer_pool::give(b),
     }
 }
 

@@ -87,6 +87,39 @@ pub(crate) fn send_frame(
             Err(back) => back,
         }
     };
+    send_asking(h, msg, dontwait)
+}
+
+/// The common send, inlined into `zmq_msg_send`: a whole single-frame
+/// message into the send lane, the frame built where it is used. Passed
+/// down to [`send_frame`] built, a fresh frame was read back from the
+/// stack before its stores had landed (a store-forwarding stall, most of
+/// `send_frame`'s samples at 64 B: docs/BENCHMARKS.md, attempt 10). Any
+/// other send takes [`send_frame`]'s way, with the same outcome.
+#[inline(always)]
+pub(crate) fn send_whole_frame(
+    h: &mut SocketHandle,
+    frame: Bytes,
+    flags: c_int,
+) -> Result<(), NotSent> {
+    let plain = flags & SNDMORE == 0
+        && h.outgoing.is_empty()
+        && !matches!(
+            h.socket.socket_type(),
+            SocketType::Router | SocketType::Stream
+        )
+        && (flags & DONTWAIT == 0 || h.socket.sends_never_wait());
+    if !plain {
+        return send_frame(h, frame, flags);
+    }
+    match h.socket.offer_to_lane(Msg::from(frame)) {
+        Ok(()) => Ok(()),
+        Err(msg) => send_asking(h, msg, flags & DONTWAIT != 0),
+    }
+}
+
+/// A whole message the send lane did not take: asks the socket.
+fn send_asking(h: &mut SocketHandle, msg: Msg, dontwait: bool) -> Result<(), NotSent> {
     // Asking the socket may fail: keep the frames to give back (a round
     // trip to the context's thread costs far more than these clones).
     let mut kept = msg.frames().to_vec();
@@ -229,7 +262,7 @@ pub unsafe extern "C" fn zmq_send(
             Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
         };
         let n = length(len)?;
-        send_frame(h, frame, flags).map_err(|e| e.errno)?;
+        send_whole_frame(h, frame, flags).map_err(|e| e.errno)?;
         Ok(n)
     })
 }
@@ -274,7 +307,7 @@ pub unsafe extern "C" fn zmq_send_const(
             data: buf.cast(),
             len,
         });
-        send_frame(h, frame, flags).map_err(|e| e.errno)?;
+        send_whole_frame(h, frame, flags).map_err(|e| e.errno)?;
         Ok(n)
     })
 }
@@ -314,7 +347,7 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         let n = length(m.len())?;
         let sharing = m.sharing();
-        if let Err(e) = send_frame(h, m.take(), flags) {
+        if let Err(e) = send_whole_frame(h, m.take(), flags) {
             m.put_back(e.frame, sharing, flags & SNDMORE != 0);
             return Err(e.errno);
         }
