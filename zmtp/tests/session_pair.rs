@@ -476,3 +476,64 @@ fn a_plain_refusal_is_written_as_libzmq_4_3_writes_it() {
         })]
     );
 }
+
+/// What a receiver gets when it asks `poll_message` first and `poll_event`
+/// when that says no (the engine's way), as against `poll_event` alone.
+fn drain_messages_first(s: &mut Session) -> Vec<Event> {
+    let mut events = Vec::new();
+    loop {
+        if let Some(msg) = s.poll_message() {
+            events.push(Event::Message(msg));
+        } else if let Some(event) = s.poll_event() {
+            events.push(event);
+        } else {
+            return events;
+        }
+    }
+}
+
+#[test]
+fn poll_message_first_gives_what_poll_event_alone_gives() {
+    let now = Instant::now();
+    // The same bytes to two receivers in the same state: single-frame and
+    // multipart messages, a PING between them, one frame split across two
+    // inputs, then a command whose name runs past its end (a protocol
+    // error).
+    for (sender, receiver) in [
+        (SocketType::Dealer, SocketType::Dealer),
+        // A publisher reads subscriptions from messages: never this way.
+        (SocketType::XSub, SocketType::XPub),
+    ] {
+        let (mut a, mut b1) = connected(config(sender), config(receiver), now);
+        let (_, mut b2) = connected(config(sender), config(receiver), now);
+        for m in [
+            Msg::from("one"),
+            Msg::from(vec![
+                Bytes::from_static(b"two"),
+                Bytes::from_static(b"parts"),
+            ]),
+            Msg::from(Bytes::from_static(b"\x01topic")),
+        ] {
+            a.send(&m).unwrap();
+        }
+        let mut wire = a.transmit().take_all().to_vec();
+        wire.extend_from_slice(&command_frame("PING", &[0, 10, b'c']));
+        a.send(&Msg::from(vec![7u8; 300])).unwrap();
+        a.send(&Msg::from("last")).unwrap();
+        wire.extend_from_slice(&a.transmit().take_all());
+        wire.extend_from_slice(&[0x04, 2, 9, b'P']);
+        let cut = wire.len() - 12;
+        let (mut one, mut other) = (Vec::new(), Vec::new());
+        for (i, input) in [&wire[..cut], &wire[cut..]].into_iter().enumerate() {
+            b1.handle_input(Bytes::copy_from_slice(input), now);
+            b2.handle_input(Bytes::copy_from_slice(input), now);
+            one.extend(drain(&mut b1));
+            other.extend(drain_messages_first(&mut b2));
+            assert_eq!(one, other, "{receiver:?}, after input {i}");
+        }
+        assert_eq!(one.len(), 6, "{one:?}");
+        assert!(matches!(one.last(), Some(Event::Closed(_))), "{one:?}");
+        assert!(b2.poll_message().is_none() && b2.is_closed());
+        assert_eq!(b1.stats(), b2.stats(), "{receiver:?}: the same counts");
+    }
+}

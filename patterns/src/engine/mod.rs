@@ -357,6 +357,12 @@ impl Engine {
         }
         let pressure = monocoque_runtime::recv_pool_pressure();
         while !q.is_full() {
+            // Single-frame data first, without an event around it.
+            if let Some(msg) = self.session.poll_message() {
+                q.push_under(msg, pressure);
+                progress = true;
+                continue;
+            }
             match self.session.poll_event() {
                 Some(Event::Message(msg)) => {
                     q.push_under(msg, pressure);

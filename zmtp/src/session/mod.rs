@@ -292,6 +292,77 @@ impl Session {
         }
     }
 
+    /// The next message, when it is the next thing in the input and a
+    /// single frame of data: what [`poll_event`](Self::poll_event) would
+    /// return as [`Event::Message`], without building a 96-byte event
+    /// around it and copying that out through three calls (at 64 B the
+    /// receiving context's thread spent most of `poll_event`'s samples
+    /// there: docs/BENCHMARKS.md, attempt 10). `None` whenever anything
+    /// else comes first, or the input holds no whole frame: then call
+    /// `poll_event`, which goes on from where this stopped (a frame this
+    /// decoded and did not return, a command say, is already handled, and
+    /// any event it made is the next `poll_event` returns).
+    ///
+    /// Only on an active session without a codec (NULL and PLAIN) and not
+    /// a publisher's (whose sessions read subscriptions from messages).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::{Event, Msg, Session, SessionConfig, SocketType};
+    ///
+    /// let now = Instant::now();
+    /// let mut a = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
+    /// let mut b = Session::new(SessionConfig::new(SocketType::Dealer), now).unwrap();
+    /// for _ in 0..4 {
+    ///     let ab = a.transmit().take_all();
+    ///     let ba = b.transmit().take_all();
+    ///     a.handle_input(ba, now);
+    ///     b.handle_input(ab, now);
+    ///     while a.poll_event().is_some() {}
+    ///     while b.poll_event().is_some() {}
+    /// }
+    /// a.send(&Msg::from("one")).unwrap();
+    /// let two = Msg::from(vec![Bytes::from("two"), Bytes::from("parts")]);
+    /// a.send(&two).unwrap();
+    /// let ab = a.transmit().take_all();
+    /// b.handle_input(ab, now);
+    /// assert_eq!(b.poll_message(), Some(Msg::from("one")));
+    /// // Two frames: not this way, but the next event.
+    /// assert_eq!(b.poll_message(), None);
+    /// assert_eq!(b.poll_event(), Some(Event::Message(two)));
+    /// assert_eq!(b.poll_message(), None);
+    /// ```
+    #[inline]
+    pub fn poll_message(&mut self) -> Option<Msg> {
+        if self.state != SessionState::Active
+            || self.codec.is_some()
+            || !self.events.is_empty()
+            || !self.partial.is_empty()
+            || self.config.socket_type.is_publisher()
+        {
+            return None;
+        }
+        let step = match self.decoder.decode(&mut self.input) {
+            Ok(None) => return None,
+            Ok(Some(frame)) if !frame.command && !frame.more => {
+                self.timers.traffic();
+                self.stats.messages_received += 1;
+                return Some(Msg::from(frame.body));
+            }
+            Ok(Some(frame)) => self.on_frame(frame),
+            Err(e) => Err(self.refine_decode_error(e)),
+        };
+        // As `poll_event` does with what a frame completes; the queue was
+        // empty, so what goes in is next.
+        match step {
+            Ok(Some(event)) => self.events.push_back(event),
+            Ok(None) => {}
+            Err(e) => self.fail(e),
+        }
+        None
+    }
+
     /// Answers [`Event::AuthenticationRequested`]: the handshake goes on
     /// (or, for a refusal, the mechanism sends ERROR and the session closes
     /// with [`Error::AuthenticationDenied`]). Ignored when no decision is
