@@ -50,13 +50,7 @@ impl FrameHeader {
     /// assert_eq!(FrameHeader::new(false, false, 256).as_bytes(), &[0x02, 0, 0, 0, 0, 0, 0, 1, 0]);
     /// ```
     pub fn new(more: bool, command: bool, body_len: usize) -> FrameHeader {
-        let mut flags = 0;
-        if more {
-            flags |= FLAG_MORE;
-        }
-        if command {
-            flags |= FLAG_COMMAND;
-        }
+        let flags = FrameHeader::flags(more, command);
         let mut bytes = [0u8; MAX_HEADER_LEN];
         if body_len <= 255 {
             bytes[0] = flags;
@@ -67,6 +61,25 @@ impl FrameHeader {
             bytes[1..9].copy_from_slice(&(body_len as u64).to_be_bytes());
             FrameHeader { bytes, len: 9 }
         }
+    }
+
+    /// The flags octet of a short frame: MORE and COMMAND as given.
+    ///
+    /// ```
+    /// use monocoque_zmtp::frame::FrameHeader;
+    /// assert_eq!(FrameHeader::flags(true, false), 0x01);
+    /// assert_eq!(FrameHeader::flags(false, true), 0x04);
+    /// ```
+    #[inline]
+    pub fn flags(more: bool, command: bool) -> u8 {
+        let mut flags = 0;
+        if more {
+            flags |= FLAG_MORE;
+        }
+        if command {
+            flags |= FLAG_COMMAND;
+        }
+        flags
     }
 
     /// The header's wire bytes.

@@ -9,9 +9,9 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::frame::FrameHeader;
+use crate::frame::{FrameHeader, FLAG_LONG};
 
 /// Bodies up to this size are copied next to their header by default.
 ///
@@ -84,9 +84,22 @@ impl TransmitQueue {
     }
 
     /// Appends one frame. The body is copied only if it is small.
+    ///
+    /// The header goes in as one integer (two bytes, or a flags byte and
+    /// eight): copied out of a [`FrameHeader`], its bytes, stored one by
+    /// one, were read back as one two-byte load, which store forwarding
+    /// cannot serve (a stall in every message sent: docs/BENCHMARKS.md,
+    /// attempt 10). The same bytes as [`FrameHeader::new`] writes.
     pub fn push_frame(&mut self, more: bool, command: bool, body: &Bytes) {
-        let header = FrameHeader::new(more, command, body.len());
-        self.push_raw(header.as_bytes());
+        let flags = FrameHeader::flags(more, command);
+        if let Ok(short) = u8::try_from(body.len()) {
+            self.tail.put_u16(u16::from_be_bytes([flags, short]));
+            self.len += 2;
+        } else {
+            self.tail.put_u8(flags | FLAG_LONG);
+            self.tail.put_u64(body.len() as u64);
+            self.len += 9;
+        }
         self.push_body(body);
     }
 
@@ -228,6 +241,30 @@ impl Buf for TransmitQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_is_its_header_then_its_body_at_every_size() {
+        for len in [0usize, 1, 64, 255, 256, 2048, 2049, 70_000] {
+            for (more, command) in [(false, false), (true, false), (false, true)] {
+                let body = Bytes::from(vec![0xA5u8; len]);
+                let mut q = TransmitQueue::new();
+                q.push_frame(more, command, &body);
+                let mut expected = FrameHeader::new(more, command, len).as_bytes().to_vec();
+                expected.extend_from_slice(&body);
+                assert_eq!(q.len(), expected.len());
+                assert_eq!(q.take_all().to_vec(), expected, "{len} {more} {command}");
+            }
+        }
+        // Written out by hand: short, then long (flags | LONG, 8 octets).
+        let mut q = TransmitQueue::new();
+        q.push_frame(true, false, &Bytes::from_static(b"hi"));
+        q.push_frame(false, false, &Bytes::from(vec![1u8; 256]));
+        let out = q.take_all();
+        assert_eq!(
+            &out[..13],
+            &[0x01, 2, b'h', b'i', 0x02, 0, 0, 0, 0, 0, 0, 1, 0]
+        );
+    }
 
     #[test]
     fn take_chunks_keeps_the_order_and_empties_the_queue() {
