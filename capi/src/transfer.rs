@@ -77,16 +77,21 @@ pub(crate) fn send_frame(
         frames.push(frame);
         Msg::from(frames)
     };
+    send_message(h, msg, dontwait)
+}
+
+/// A whole message: into the send lane when it may go there, else the
+/// socket is asked.
+#[inline(always)]
+fn send_message(h: &mut SocketHandle, mut msg: Msg, dontwait: bool) -> Result<(), NotSent> {
     // The stream's path: nothing to keep, nothing can fail (a publisher's
     // ZMQ_DONTWAIT too: its sends never wait).
-    let msg = if dontwait && !h.socket.sends_never_wait() {
-        msg
-    } else {
+    if !dontwait || h.socket.sends_never_wait() {
         match h.socket.offer_to_lane(msg) {
             Ok(()) => return Ok(()),
-            Err(back) => back,
+            Err(back) => msg = back,
         }
-    };
+    }
     send_asking(h, msg, dontwait)
 }
 
@@ -102,20 +107,16 @@ pub(crate) fn send_whole_frame(
     frame: Bytes,
     flags: c_int,
 ) -> Result<(), NotSent> {
-    let plain = flags & SNDMORE == 0
+    let whole = flags & SNDMORE == 0
         && h.outgoing.is_empty()
         && !matches!(
             h.socket.socket_type(),
             SocketType::Router | SocketType::Stream
-        )
-        && (flags & DONTWAIT == 0 || h.socket.sends_never_wait());
-    if !plain {
+        );
+    if !whole {
         return send_frame(h, frame, flags);
     }
-    match h.socket.offer_to_lane(Msg::from(frame)) {
-        Ok(()) => Ok(()),
-        Err(msg) => send_asking(h, msg, flags & DONTWAIT != 0),
-    }
+    send_message(h, Msg::from(frame), flags & DONTWAIT != 0)
 }
 
 /// A whole message the send lane did not take: asks the socket.
