@@ -1203,13 +1203,8 @@ fn fill(s: &Socket) -> usize {
 fn hwm_changes_reach_live_pipes() {
     run(|| async {
         // A tcp pipe made at connect, its peer not there yet: SNDHWM alone.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let push = socket(SocketType::Push, vec![SocketOption::SndHwm(5)]);
-        push.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        push.connect(&unused_tcp_endpoint()).unwrap();
         assert_eq!(fill(&push), 5);
         push.set_option(SocketOption::SndHwm(8)).unwrap();
         assert_eq!(fill(&push), 3, "the live pipe took the new SNDHWM");

@@ -265,6 +265,35 @@ fn a_connect_starts_from_the_source_given() {
     });
 }
 
+/// A connect whose source is its own destination meets itself (TCP's
+/// simultaneous open succeeds on a port nothing listens on): that is no
+/// peer, so the connection is dropped and retried, never reported
+/// connected, and a PAIR that would have handshaken with itself stays
+/// without peers.
+#[test]
+fn a_connect_that_meets_itself_is_refused_and_retried() {
+    run(|| async {
+        let ep = unused_tcp_endpoint();
+        let port = port_of(&ep);
+        let pair = socket(
+            SocketType::Pair,
+            vec![SocketOption::ReconnectIvl(Some(Duration::from_millis(5)))],
+        );
+        let monitor = pair.monitor();
+        pair.connect(&format!("tcp://127.0.0.1:{port};127.0.0.1:{port}"))
+            .unwrap();
+        let mut retried = 0;
+        while retried < 3 {
+            match monitor.recv().await {
+                MonitorEvent::ConnectRetried { .. } => retried += 1,
+                MonitorEvent::Connected { .. } => panic!("connected to itself"),
+                _ => {}
+            }
+        }
+        assert_eq!(pair.peer_count(), 0);
+    });
+}
+
 #[test]
 fn an_interface_name_binds_its_address() {
     run(|| async {

@@ -384,7 +384,7 @@ async fn connect_any(
                 None => connecting.await,
             }
         };
-        match attempt.await {
+        match attempt.await.and_then(refuse_self_connection) {
             Ok(stream) => return Ok(stream),
             Err(e) => {
                 tracing::debug!(%address, error = %e, "connect attempt failed");
@@ -394,6 +394,22 @@ async fn connect_any(
     }
     Err(last
         .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address to try")))
+}
+
+/// Refuses a connection that met itself. A connect to a port of this host
+/// that nothing listens on can draw that same port as its source, and TCP's
+/// simultaneous open then connects the socket to itself: it would talk to
+/// its own handshake and hold the port the server is about to bind. The
+/// connection is dropped and counted as a failed attempt, so the connecter
+/// retries after its interval as after a refusal.
+fn refuse_self_connection(stream: TcpStream) -> std::io::Result<TcpStream> {
+    match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(local), Ok(peer)) if local == peer => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!("connected to itself ({local}): nothing listens there"),
+        )),
+        _ => Ok(stream),
+    }
 }
 
 /// Whether RECONNECT_STOP ends the connecter after a connection that ended so.

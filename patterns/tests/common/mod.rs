@@ -63,15 +63,31 @@ pub const TRANSPORTS: [Transport; 3] = [Transport::Tcp, Transport::Ipc, Transpor
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// A tcp endpoint on a port nobody listens on (a listener's, closed at
-/// once): a connect to it is refused until something binds it.
+/// A tcp endpoint on a port nobody listens on: a connect to it is refused
+/// until something binds it.
+///
+/// The port is below the kernel's ephemeral range (the one a connect picks
+/// its source port from): a test that connects with reconnects before it
+/// binds would otherwise, now and then, see a reconnect draw that very port
+/// as its source and meet itself (TCP's simultaneous open), holding the port
+/// the test then fails to bind. Ports are tried from a per-process start so
+/// parallel test binaries rarely try the same one, each checked by a bind.
 pub fn unused_tcp_endpoint() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("tcp://127.0.0.1:{port}")
+    static NEXT_PORT: AtomicUsize = AtomicUsize::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000usize, ephemeral_low.max(10_001));
+    let span = high - low;
+    let start = std::process::id() as usize * 7919;
+    for _ in 0..span {
+        let port = low + (start + NEXT_PORT.fetch_add(1, Ordering::Relaxed)) % span;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return format!("tcp://127.0.0.1:{port}");
+        }
+    }
+    panic!("no free tcp port in {low}..{high}");
 }
 
 impl Transport {
