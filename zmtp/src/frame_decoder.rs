@@ -116,7 +116,21 @@ impl FrameDecoder {
     }
 
     /// Decodes the next frame, or returns `None` if `input` does not yet hold it.
+    ///
+    /// Empty input is answered here, inlined where the session asks: an
+    /// engine asks on every turn, about seventeen times a request-reply
+    /// round trip, and most find nothing (a frame still pending has a body
+    /// of at least one byte to wait for, so nothing can complete without
+    /// input).
+    #[inline]
     pub fn decode(&mut self, input: &mut InputBuffer) -> Result<Option<Frame>> {
+        if input.is_empty() {
+            return Ok(None);
+        }
+        self.decode_next(input)
+    }
+
+    fn decode_next(&mut self, input: &mut InputBuffer) -> Result<Option<Frame>> {
         let (flags, size) = match self.pending {
             Some(p) => p,
             None => match self.decode_header(input)? {

@@ -69,7 +69,19 @@ impl Source {
     /// `writev`: a peer that has gone must give EPIPE, never a SIGPIPE, which
     /// kills a process that has not ignored it (every C program that loads
     /// the C API's library, unlike Rust programs, whose runtime ignores it).
-    pub(crate) async fn writev(&self, bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+    pub(crate) async fn writev(&self, mut bufs: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+        if bufs.len() == 1 {
+            if let Some(one) = bufs.pop() {
+                // One chunk (a request or a reply: most small writes): a
+                // plain SEND, without the iovec array and message header
+                // built for a gathered one (two allocations a write;
+                // callgrind: about 650 instructions a request-reply round
+                // trip). Never WRITE_FIXED, which cannot take MSG_NOSIGNAL.
+                let (r, one) = self.send_nosignal(one).await;
+                bufs.push(one);
+                return (r, bufs);
+            }
+        }
         let iov = sys::iovecs(&bufs);
         if iov.is_empty() {
             return (Ok(0), bufs);
@@ -91,6 +103,31 @@ impl Source {
                 let fd = self.raw();
                 let r = retry(self, Direction::Write, || sys::writev(fd, &iov)).await;
                 (r, bufs)
+            }
+        }
+    }
+
+    /// Writes some of `buf` with one SEND (MSG_NOSIGNAL), whatever the
+    /// reactor's registered-buffer and zero-copy settings; returns the count
+    /// written with the buffer.
+    async fn send_nosignal(&self, buf: Bytes) -> (io::Result<usize>, Bytes) {
+        if buf.is_empty() {
+            return (Ok(0), buf);
+        }
+        match self.kind() {
+            DriverKind::Uring => {
+                let entry =
+                    opcode::Send::new(types::Fd(self.raw()), buf.as_ptr(), buf.len() as u32)
+                        .flags(libc::MSG_NOSIGNAL)
+                        .build();
+                // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
+                let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
+                (res.map(|n| n as usize), buf)
+            }
+            DriverKind::Epoll => {
+                let fd = self.raw();
+                let r = retry(self, Direction::Write, || sys::send(fd, &buf)).await;
+                (r, buf)
             }
         }
     }
