@@ -355,21 +355,23 @@ impl Engine {
             // write what is queued, and ends only if a message arrives.
             return Ok((progress, None));
         }
-        let pressure = monocoque_runtime::recv_pool_pressure();
+        // Read at the first message: most turns deliver none (five turns a
+        // request-reply round trip, one with a message), and the read is a
+        // thread-local lookup through the dynamic linker in the C API's
+        // library.
+        let mut pressure = None;
         while !q.is_full() {
             // Single-frame data first, without an event around it.
-            if let Some(msg) = self.session.poll_message() {
-                q.push_under(msg, pressure);
-                progress = true;
-                continue;
-            }
-            match self.session.poll_event() {
-                Some(Event::Message(msg)) => {
-                    q.push_under(msg, pressure);
-                    progress = true;
-                }
-                other => return Ok((progress, other)),
-            }
+            let msg = match self.session.poll_message() {
+                Some(msg) => msg,
+                None => match self.session.poll_event() {
+                    Some(Event::Message(msg)) => msg,
+                    other => return Ok((progress, other)),
+                },
+            };
+            let pressure = *pressure.get_or_insert_with(monocoque_runtime::recv_pool_pressure);
+            q.push_under(msg, pressure);
+            progress = true;
         }
         Ok((progress, None))
     }
