@@ -88,6 +88,9 @@ impl Source {
         }
         match self.kind() {
             DriverKind::Uring => {
+                if let Some(r) = send_now(|| sys::writev(self.raw(), &iov)) {
+                    return (r, bufs);
+                }
                 let header = Box::new(sys::msghdr(&iov));
                 let entry = opcode::SendMsg::new(types::Fd(self.raw()), &*header)
                     .flags(libc::MSG_NOSIGNAL as u32)
@@ -116,6 +119,9 @@ impl Source {
         }
         match self.kind() {
             DriverKind::Uring => {
+                if let Some(r) = send_now(|| sys::send(self.raw(), &buf)) {
+                    return (r, buf);
+                }
                 let entry =
                     opcode::Send::new(types::Fd(self.raw()), buf.as_ptr(), buf.len() as u32)
                         .flags(libc::MSG_NOSIGNAL)
@@ -270,4 +276,26 @@ async fn accept_multishot(socket: &Source) -> io::Result<OwnedFd> {
         })
     })
     .await
+}
+
+/// A send tried at once as a syscall on the io_uring driver, before an
+/// operation on the ring: `None` when the socket has no room (the ring's
+/// operation then waits for it), else what the send did. A send with room
+/// completes in the call, so the connection's task goes on without a turn
+/// for the completion, and the bytes leave before the reactor next enters
+/// the ring (docs/BENCHMARKS.md, attempt 11). The engine has at most one
+/// write in flight a connection, so nothing queued on the ring can be
+/// overtaken.
+fn send_now(send: impl FnOnce() -> io::Result<usize>) -> Option<io::Result<usize>> {
+    match send() {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            None
+        }
+        done => Some(done),
+    }
 }

@@ -222,9 +222,12 @@ pub(crate) fn recv_dontwait(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) ->
     }
 }
 
+/// A send with MSG_NOSIGNAL (EPIPE, never SIGPIPE) and MSG_DONTWAIT (never
+/// blocks, also on the io_uring driver's blocking sockets: `WouldBlock`).
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
-    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -241,12 +244,13 @@ pub(crate) fn msghdr(iov: &[libc::iovec]) -> libc::msghdr {
     header
 }
 
-/// A gathered write as `sendmsg` with MSG_NOSIGNAL: EPIPE, never SIGPIPE.
+/// A gathered write as `sendmsg` with MSG_NOSIGNAL (EPIPE, never SIGPIPE)
+/// and MSG_DONTWAIT (never blocks: `WouldBlock`).
 pub(crate) fn writev(fd: RawFd, iov: &[libc::iovec]) -> io::Result<usize> {
     let header = msghdr(iov);
     // SAFETY: the header points to the caller's iovecs, each into a live
     // `Bytes` held by the caller.
-    let n = unsafe { libc::sendmsg(fd, &header, libc::MSG_NOSIGNAL) };
+    let n = unsafe { libc::sendmsg(fd, &header, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
