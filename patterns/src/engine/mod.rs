@@ -226,7 +226,13 @@ impl Driven for Engine {
         progress |= self.drive_outbound(cx, io);
         progress |= self.drive_write(cx, io)?;
         self.drive_release(cx, io)?;
-        progress |= self.drive_read(cx, io)?;
+        if self.drive_read(cx, io)? {
+            // What came goes to the owner in this turn, not the next: a
+            // receive waited one more turn of every phase (a request-reply
+            // round trip's critical path) before its reader was woken.
+            self.drive_decode(cx, io)?;
+            progress = true;
+        }
         progress |= self.drive_timers(cx, io);
         progress |= self.drive_admission(cx);
         Ok(progress)
