@@ -140,59 +140,48 @@ impl Source {
 
     /// Writes some of `buf` with one send; returns the count written with the
     /// buffer. On io_uring: WRITE_FIXED through a registered buffer when one is
-    /// configured and free, SEND_ZC at or above the reactor's threshold, else SEND.
+    /// configured and free, SEND_ZC at or above the reactor's threshold, else
+    /// the plain send of [`Source::send_nosignal`] (a syscall first).
     pub(crate) async fn write(&self, buf: Bytes) -> (io::Result<usize>, Bytes) {
-        if buf.is_empty() {
-            return (Ok(0), buf);
+        if buf.is_empty() || self.kind() == DriverKind::Epoll {
+            return self.send_nosignal(buf).await;
         }
-        match self.kind() {
-            DriverKind::Uring => {
-                // One look at the reactor decides the path: registered buffer, zero-copy, or plain.
-                let (fixed, zc) = reactor::with(|r| {
-                    let zc = r.send_zc_threshold.is_some_and(|t| buf.len() >= t);
-                    let fixed = match &*r.driver.borrow() {
-                        Driver::Uring(u) => u
-                            .fixed_pool()
-                            .filter(|p| buf.len() <= p.size())
-                            .and_then(|p| p.copy_in(&buf)),
-                        Driver::Epoll(_) => None,
-                    };
-                    (fixed, zc)
-                });
-                if let Some(fixed) = fixed {
-                    let entry = opcode::WriteFixed::new(
-                        types::Fd(self.raw()),
-                        fixed.ptr(),
-                        fixed.len() as u32,
-                        fixed.index(),
-                    )
-                    .build();
-                    // SAFETY: the pointer is into the registered buffer the op owns (the
-                    // FixedBuf returns it to the pool only when dropped, after completion).
-                    let (res, _, _fixed) = unsafe { Op::submit(entry, fixed) }.await;
-                    return (res.map(|n| n as usize), buf);
-                }
-                let entry = if zc {
-                    // Two completions: the result, then the notification that the kernel
-                    // no longer reads the buffer (the op keeps the buffer until then).
-                    opcode::SendZc::new(types::Fd(self.raw()), buf.as_ptr(), buf.len() as u32)
-                        .flags(libc::MSG_NOSIGNAL)
-                        .build()
-                } else {
-                    opcode::Send::new(types::Fd(self.raw()), buf.as_ptr(), buf.len() as u32)
-                        .flags(libc::MSG_NOSIGNAL)
-                        .build()
-                };
-                // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
-                let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
-                (res.map(|n| n as usize), buf)
-            }
-            DriverKind::Epoll => {
-                let fd = self.raw();
-                let r = retry(self, Direction::Write, || sys::send(fd, &buf)).await;
-                (r, buf)
-            }
+        // One look at the reactor decides the path: registered buffer, zero-copy, or plain.
+        let (fixed, zc) = reactor::with(|r| {
+            let zc = r.send_zc_threshold.is_some_and(|t| buf.len() >= t);
+            let fixed = match &*r.driver.borrow() {
+                Driver::Uring(u) => u
+                    .fixed_pool()
+                    .filter(|p| buf.len() <= p.size())
+                    .and_then(|p| p.copy_in(&buf)),
+                Driver::Epoll(_) => None,
+            };
+            (fixed, zc)
+        });
+        if let Some(fixed) = fixed {
+            let entry = opcode::WriteFixed::new(
+                types::Fd(self.raw()),
+                fixed.ptr(),
+                fixed.len() as u32,
+                fixed.index(),
+            )
+            .build();
+            // SAFETY: the pointer is into the registered buffer the op owns (the
+            // FixedBuf returns it to the pool only when dropped, after completion).
+            let (res, _, _fixed) = unsafe { Op::submit(entry, fixed) }.await;
+            return (res.map(|n| n as usize), buf);
         }
+        if !zc {
+            return self.send_nosignal(buf).await;
+        }
+        // Two completions: the result, then the notification that the kernel
+        // no longer reads the buffer (the op keeps the buffer until then).
+        let entry = opcode::SendZc::new(types::Fd(self.raw()), buf.as_ptr(), buf.len() as u32)
+            .flags(libc::MSG_NOSIGNAL)
+            .build();
+        // SAFETY: the pointer is into the Bytes the op owns (heap, stable on move).
+        let (res, _, buf) = unsafe { Op::submit(entry, buf) }.await;
+        (res.map(|n| n as usize), buf)
     }
 
     /// Opens a stream socket of `family` for the current driver, lets
