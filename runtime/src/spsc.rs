@@ -224,7 +224,7 @@ impl<T> Sender<T> {
 
     /// Pushes `item`, parking this (non-runtime) thread while the ring is full.
     pub fn send_blocking(&mut self, item: T) -> Result<(), Closed<T>> {
-        block_on_thread(self.send(item))
+        block_on_thread(self.send(item), false)
     }
 
     /// Items queued and not yet received.
@@ -313,7 +313,21 @@ impl<T> Receiver<T> {
 
     /// The next item, parking this (non-runtime) thread while the ring is empty.
     pub fn recv_blocking(&mut self) -> Option<T> {
-        block_on_thread(self.recv())
+        block_on_thread(self.recv(), false)
+    }
+
+    /// Like [`recv_blocking`](Self::recv_blocking), but yielding before it
+    /// parks even on a thread allowed a single CPU: for an answer that the
+    /// other side produces while otherwise idle, such as a reply awaited
+    /// from the network by a context's thread that spins (yielding) as it
+    /// waits. Each yield then hands that thread the CPU, and the answer
+    /// finds this thread awake, with no futex wake-up and wait: libzmq's
+    /// `local_lat`, pinned, 64 B, 9.1-9.5 us one way against 9.9-10.4 us
+    /// parking at once (docs/BENCHMARKS.md, attempt 12). Where the other
+    /// side is busy producing the answer (a stream of messages), the
+    /// yields would take turns from it: use `recv_blocking` there.
+    pub fn recv_blocking_yielding(&mut self) -> Option<T> {
+        block_on_thread(self.recv(), true)
     }
 }
 
@@ -340,7 +354,9 @@ impl Wake for ThreadWaker {
 /// within microseconds (the context's thread answering a command, a
 /// message crossing inproc) then costs no futex wake-up. A thread allowed
 /// one CPU parks at once: its yields would take turns from the thread
-/// that is to answer it, if that one shares the CPU (docs/BENCHMARKS.md).
+/// that is to answer it, if that one shares the CPU (docs/BENCHMARKS.md),
+/// unless that thread is known to wait idle
+/// ([`Receiver::recv_blocking_yielding`]).
 const YIELD_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(50);
 
 thread_local! {
@@ -353,15 +369,17 @@ thread_local! {
 }
 
 /// Drives a future on a plain thread: polls it, polls again while yielding
-/// for up to [`YIELD_BEFORE_PARK`] (on a thread allowed several CPUs), then
-/// parks between polls.
-fn block_on_thread<F: std::future::Future>(future: F) -> F::Output {
+/// for up to [`YIELD_BEFORE_PARK`] (on a thread allowed several CPUs, or
+/// always if `yield_pinned`), then parks between polls.
+fn block_on_thread<F: std::future::Future>(future: F, yield_pinned: bool) -> F::Output {
     // During the thread's own teardown (a thread-local's destructor that
     // blocks) the cached values are gone: a fresh waker, and no yielding.
     let waker = THREAD_WAKER
         .try_with(Waker::clone)
         .unwrap_or_else(|_| Waker::from(Arc::new(ThreadWaker(std::thread::current()))));
-    let may_yield = MAY_YIELD.try_with(|may| *may).unwrap_or(false);
+    let may_yield = MAY_YIELD
+        .try_with(|may| *may || yield_pinned)
+        .unwrap_or(false);
     let mut cx = std::task::Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
     if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {

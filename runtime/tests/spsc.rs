@@ -146,6 +146,41 @@ fn blocking_threads_answer_each_other_quickly_and_after_parking() {
     assert_eq!(pong_rx.recv_blocking(), None, "the echo thread is gone");
 }
 
+/// The yielding receive on threads pinned to one CPU, both of them: the
+/// answers arrive whether the waiting thread is still yielding (each
+/// yield hands the answering thread the CPU) or has parked, and the end
+/// of the ring is seen.
+#[test]
+fn a_yielding_receive_on_one_shared_cpu_gets_quick_and_late_answers() {
+    let pin = || {
+        core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
+    };
+    let (mut ping_tx, mut ping_rx) = channel::<u32>(1);
+    let (mut pong_tx, mut pong_rx) = channel::<u32>(1);
+    let echo = std::thread::spawn(move || {
+        pin();
+        while let Some(v) = ping_rx.recv_blocking_yielding() {
+            if v % 1000 == 0 {
+                // Well past the 50 us of yielding: the other side parks.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            pong_tx.send_blocking(v).unwrap();
+        }
+    });
+    let asker = std::thread::spawn(move || {
+        pin();
+        for i in 0..5_000u32 {
+            ping_tx.send_blocking(i).unwrap();
+            assert_eq!(pong_rx.recv_blocking_yielding(), Some(i));
+        }
+        drop(ping_tx);
+        pong_rx
+    });
+    let mut pong_rx = asker.join().unwrap();
+    echo.join().unwrap();
+    assert_eq!(pong_rx.recv_blocking_yielding(), None, "the echo thread is gone");
+}
+
 /// Runs pushed quietly and announced once, to a consumer that parks; runs
 /// taken quietly and announced once, from a producer that parks on a full
 /// ring: a wake lost to the quiet calls would leave one side parked and

@@ -182,6 +182,12 @@ impl BlockingSocket {
         ) {
             self.credits.borrow_mut().forget();
         }
+        // REQ's reply and REP's next request come from the network while
+        // the context's thread waits idle (spinning, yielding): this
+        // thread yields as it waits too, even when it shares that CPU,
+        // and is found awake (`recv_blocking_yielding`).
+        let round_trip =
+            matches!(command, Command::Recv { wait: true }) && lanes::recv_follows_send(self.kind);
         let request = Request {
             command,
             after_lane_sends: lanes::take_sent_into_lanes(self._context.backlog()),
@@ -191,7 +197,12 @@ impl BlockingSocket {
             .commands
             .send_blocking(request)
             .map_err(|_| Error::Terminated)?;
-        rings.replies.recv_blocking().ok_or(Error::Terminated)
+        let reply = if round_trip {
+            rings.replies.recv_blocking_yielding()
+        } else {
+            rings.replies.recv_blocking()
+        };
+        reply.ok_or(Error::Terminated)
     }
 
     /// Filters the messages this SUB's handle holds with its subscriptions
