@@ -24,6 +24,7 @@ fn config_default_prints_the_embedded_config_and_it_checks() {
             path.display()
         )
     );
+    remove_config(&path);
 }
 
 #[test]
@@ -48,6 +49,7 @@ fn config_check_names_the_file_line_and_field_and_fails() {
         )),
         "{err}"
     );
+    remove_config(&path);
 }
 
 /// The example configs in deploy/examples pass the check and place on the
@@ -134,5 +136,6 @@ fn overlapping_binds_are_refused_by_check_and_run_at_the_later_line() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
+        remove_config(&path);
     }
 }

@@ -213,4 +213,6 @@ fn io_cores_are_refused_where_nothing_binds_and_planned_by_tune() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("2 IO core(s), not pinned"), "{text}");
+    common::remove_config(&bad);
+    common::remove_config(&good);
 }

@@ -265,6 +265,7 @@ fn a_port_in_use_is_refused_at_start_with_the_service_named() {
         )),
         "{err}"
     );
+    remove_config(&path);
 }
 
 /// `monocoque stats` against the app's metrics address: the table's lines.
@@ -496,4 +497,5 @@ fn the_startup_output_names_each_bind_once() {
     for ep in bound {
         assert_eq!(all.matches(ep).count(), 1, "{ep} in:\n{all}");
     }
+    common::remove_config(&config);
 }

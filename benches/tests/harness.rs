@@ -4,12 +4,14 @@
 use std::process::Command;
 
 fn bench(args: &[&str]) -> serde_json::Value {
-    let dir = std::env::temp_dir().join(format!("monocoque-bench-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!(
-        "{}.json",
-        args.join("_").replace(['-', ',', '/', '.'], "")
+    // A directory per call (tests run in parallel), removed once read.
+    let name = args.join("_").replace(['-', ',', '/', '.'], "");
+    let dir = std::env::temp_dir().join(format!(
+        "monocoque-bench-test-{}-{name}",
+        std::process::id()
     ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join(format!("{name}.json"));
     let out = Command::new(env!("CARGO_BIN_EXE_monocoque-bench"))
         .args(args)
         .args(["--count", "500", "--warmup", "50", "--json"])
@@ -31,6 +33,7 @@ fn bench(args: &[&str]) -> serde_json::Value {
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     for r in v.as_array().unwrap() {
         assert!(r["machine"]["kernel"].is_string(), "{r}");
         assert!(r["machine"]["cpus"].as_u64().unwrap() >= 1, "{r}");
@@ -343,6 +346,7 @@ fn soak_holds_idle_connections_and_reports_each_phase_for_both_servers() {
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     let rows: Vec<(String, String, u64, u64)> = v
         .as_array()
         .unwrap()

@@ -178,7 +178,11 @@ fn a_yielding_receive_on_one_shared_cpu_gets_quick_and_late_answers() {
     });
     let mut pong_rx = asker.join().unwrap();
     echo.join().unwrap();
-    assert_eq!(pong_rx.recv_blocking_yielding(), None, "the echo thread is gone");
+    assert_eq!(
+        pong_rx.recv_blocking_yielding(),
+        None,
+        "the echo thread is gone"
+    );
 }
 
 /// Runs pushed quietly and announced once, to a consumer that parks; runs

@@ -177,6 +177,23 @@ impl Drop for App {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(config) = &self.config {
+            remove_config(config);
+        }
+    }
+}
+
+/// Removes the directory [`config_file`] made for `config` (a path made
+/// otherwise is left alone): nothing stays in the temporary directory.
+pub fn remove_config(config: &std::path::Path) {
+    let Some(dir) = config.parent() else { return };
+    let prefix = format!("monocoque-app-{}-", std::process::id());
+    let made_here = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(&prefix));
+    if made_here {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
