@@ -56,7 +56,8 @@ enum Side {
     Connect(String),
 }
 
-fn place(s: &zmq::Socket, side: Side) {
+/// Binds or connects `s`; a bound ipc endpoint's file goes with the guard.
+fn place(s: &zmq::Socket, side: Side) -> IpcFile {
     match side {
         Side::Bind(tx, t) => {
             match t {
@@ -64,9 +65,15 @@ fn place(s: &zmq::Socket, side: Side) {
                 Transport::Ipc => s.bind(&t.endpoint()).unwrap(),
                 Transport::Inproc => panic!("inproc does not cross libraries"),
             }
-            tx.send(s.get_last_endpoint().unwrap().unwrap()).unwrap();
+            let ep = s.get_last_endpoint().unwrap().unwrap();
+            let file = IpcFile::of(&ep);
+            tx.send(ep).unwrap();
+            file
         }
-        Side::Connect(ep) => s.connect(&ep).unwrap(),
+        Side::Connect(ep) => {
+            s.connect(&ep).unwrap();
+            IpcFile::of("")
+        }
     }
 }
 
@@ -84,7 +91,7 @@ fn libzmq_server(
         if let Some(id) = id {
             s.set_identity(id).unwrap();
         }
-        place(&s, side);
+        let _file = place(&s, side);
         let mut got = Vec::new();
         for _ in 0..count {
             let m = s
@@ -158,10 +165,13 @@ async fn libzmq_client_against(ours: SocketType, theirs: SocketType, we_bind: bo
         let ctx = zmq::Context::new();
         let c = zsock(&ctx, theirs);
         c.set_identity(b"C").unwrap();
-        match ep {
-            Some(ep) => c.connect(&ep).unwrap(),
+        let _file = match ep {
+            Some(ep) => {
+                c.connect(&ep).unwrap();
+                IpcFile::of("")
+            }
             None => place(&c, Side::Bind(ep_tx, t)),
-        }
+        };
         let body: Vec<&[u8]> = match (theirs, ours) {
             (SocketType::Dealer, SocketType::Rep) => vec![b"", b"hi"],
             _ => vec![b"hi", b"there"],

@@ -61,7 +61,9 @@ fn libzmq_xpub_to_our_sub_overlapping_subscriptions() {
             let libzmq = std::thread::spawn(move || {
                 let ctx = zmq::Context::new();
                 let xpub = zsock(&ctx, zmq::XPUB);
-                ep_tx.send(zbind(&xpub, t)).unwrap();
+                let ep = zbind(&xpub, t);
+                let _file = IpcFile::of(&ep);
+                ep_tx.send(ep).unwrap();
                 let mut heard = Vec::new();
                 for _ in 0..3 {
                     heard.push(xpub.recv_bytes(0).unwrap());
@@ -110,7 +112,9 @@ fn libzmq_pub_to_our_sub() {
             let libzmq = std::thread::spawn(move || {
                 let ctx = zmq::Context::new();
                 let publisher = zsock(&ctx, zmq::PUB);
-                ep_tx.send(zbind(&publisher, t)).unwrap();
+                let ep = zbind(&publisher, t);
+                let _file = IpcFile::of(&ep);
+                ep_tx.send(ep).unwrap();
                 for (marker, phase) in [
                     ("m1", ["ABCD", "AX", "B", "A-end"]),
                     ("m2", ["AX", "ABX", "B", "ABC-end"]),
@@ -351,6 +355,7 @@ fn our_xpub_connecting_to_a_bound_libzmq_sub() {
                 let ctx = zmq::Context::new();
                 let s = zsock(&ctx, zmq::SUB);
                 let ep = zbind(&s, t);
+                let _file = IpcFile::of(&ep);
                 s.set_subscribe(b"T").unwrap();
                 ep_tx.send(ep).unwrap();
                 let got = s.recv_string(0).unwrap().unwrap();

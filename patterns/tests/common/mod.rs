@@ -109,6 +109,31 @@ impl Transport {
     }
 }
 
+/// The file of an ipc endpoint a libzmq socket bound, removed when this is
+/// dropped: libzmq 4.3's listener leaves it behind (ours unlinks its own).
+/// Nothing for another transport or an abstract name.
+pub struct IpcFile(Option<std::path::PathBuf>);
+
+impl IpcFile {
+    /// The guard of `endpoint`'s file, if it has one.
+    pub fn of(endpoint: &str) -> IpcFile {
+        IpcFile(
+            endpoint
+                .strip_prefix("ipc://")
+                .filter(|path| !path.starts_with('@'))
+                .map(std::path::PathBuf::from),
+        )
+    }
+}
+
+impl Drop for IpcFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Runs `f` on a fresh runtime, failing the test if it takes more than 20 s.
 pub fn run<F, Fut>(f: F)
 where
