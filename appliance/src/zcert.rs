@@ -250,6 +250,15 @@ mod tests {
         p
     }
 
+    /// Removes a test's temporary directory when dropped.
+    struct RemoveOnDrop(std::path::PathBuf);
+
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn dir() -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!(
             "mq-zcert-{}-{:?}",
@@ -263,6 +272,7 @@ mod tests {
     #[test]
     fn czmq_certificates_are_read() {
         let d = dir();
+        let _cleanup = RemoveOnDrop(d.clone());
         let public = write(
             &d,
             "alice",
@@ -297,6 +307,7 @@ mod tests {
     #[test]
     fn refusals_name_the_file_and_line() {
         let d = dir();
+        let _cleanup = RemoveOnDrop(d.clone());
         let bad_indent = write(&d, "indent", "curve\n   public-key = \"x\"\n");
         let e = load_public(&bad_indent).unwrap_err();
         assert_eq!((e.line, e.file.ends_with("indent")), (2, true));
@@ -327,6 +338,7 @@ mod tests {
     fn world_readable_secrets_are_refused() {
         use std::os::unix::fs::PermissionsExt;
         let d = dir();
+        let _cleanup = RemoveOnDrop(d.clone());
         let f = write(&d, "open_secret", SECRET);
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = check_private(&f).unwrap_err();

@@ -98,6 +98,7 @@ backend = { bind = ["tcp://127.0.0.1:0"] }
 #[test]
 fn a_curve_queue_serves_admitted_libzmq_clients_and_refuses_others() {
     let dir = key_dir("queue");
+    let _cleanup = RemoveOnDrop(dir.clone());
     let config = dir.join("appliance.toml");
     std::fs::write(&config, services(QUEUE)).unwrap();
     let (app, report) = App::start_with_report(&[], Some(config));
@@ -176,6 +177,7 @@ fn config_check(config: &Path) -> (bool, String) {
 #[test]
 fn keys_and_certificates_are_checked_at_start_naming_file_and_line() {
     let dir = key_dir("refusals");
+    let _cleanup = RemoveOnDrop(dir.clone());
     let config = dir.join("appliance.toml");
     std::fs::write(&config, services(QUEUE)).unwrap();
     assert!(config_check(&config).0);
@@ -342,6 +344,7 @@ fn cat_is_a_curve_client_and_server_for_libzmq() {
 fn a_plain_queue_admits_the_users_of_its_file() {
     let dir = std::env::temp_dir().join(format!("monocoque-plain-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = RemoveOnDrop(dir.clone());
     private_file(&dir.join("users"), "# name=password\nadmin=s3cret\n");
     let config = dir.join("appliance.toml");
     std::fs::write(
@@ -420,6 +423,7 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     const CROWD: usize = 1000;
     const HOSTILE: usize = 200;
     let dir = key_dir("crowd");
+    let _cleanup = RemoveOnDrop(dir.clone());
     let config = dir.join("appliance.toml");
     std::fs::write(&config, services(QUEUE)).unwrap();
     let app = App::start(&[], Some(config));
@@ -507,4 +511,13 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     drop(ctx);
     // The crowd's requests and the newcomer's two and END.
     assert_eq!(echo.join().unwrap(), CROWD + 3);
+}
+
+/// Removes a test's temporary directory when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -11,10 +11,20 @@ use monocoque_runtime::{spawn, timeout, Runtime};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn socket_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("monocoque-rt-{}", std::process::id()));
+/// A socket path in a directory of its own, removed with the guard.
+fn socket_path(name: &str) -> (PathBuf, RemoveOnDrop) {
+    let dir = std::env::temp_dir().join(format!("monocoque-rt-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    (dir.join(name), RemoveOnDrop(dir))
+}
+
+/// Removes a test's temporary directory when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn read_exact(s: &UnixStream, len: usize) -> Vec<u8> {
@@ -31,7 +41,7 @@ async fn read_exact(s: &UnixStream, len: usize) -> Vec<u8> {
 
 #[test]
 fn echo_hundreds_of_connections() {
-    let path = socket_path("echo.sock");
+    let (path, _dir) = socket_path("echo.sock");
     let rt = Runtime::builder().build().unwrap();
     rt.block_on(async {
         timeout(LIMIT, async {
@@ -79,7 +89,7 @@ fn echo_hundreds_of_connections() {
 
 #[test]
 fn stale_socket_file_is_replaced_live_one_is_not() {
-    let path = socket_path("stale.sock");
+    let (path, _dir) = socket_path("stale.sock");
     // A socket file whose listener is gone (as after a crash).
     let _ = std::fs::remove_file(&path);
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
