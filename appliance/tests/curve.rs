@@ -512,12 +512,3 @@ fn a_curve_queue_serves_a_crowd_and_shrugs_off_hostile_peers() {
     // The crowd's requests and the newcomer's two and END.
     assert_eq!(echo.join().unwrap(), CROWD + 3);
 }
-
-/// Removes a test's temporary directory when dropped.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}

@@ -183,6 +183,15 @@ impl Drop for App {
     }
 }
 
+/// Removes a test's temporary directory when dropped.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Removes the directory [`config_file`] made for `config` (a path made
 /// otherwise is left alone): nothing stays in the temporary directory.
 pub fn remove_config(config: &std::path::Path) {
