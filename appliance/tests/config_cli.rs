@@ -11,6 +11,7 @@ fn config_default_prints_the_embedded_config_and_it_checks() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("kind = \"forwarder\""), "{text}");
     let path = config_file("default", &text);
+    let _cleanup = config_guard(&path);
     let out = monocoque()
         .args(["config", "check"])
         .arg(&path)
@@ -24,7 +25,6 @@ fn config_default_prints_the_embedded_config_and_it_checks() {
             path.display()
         )
     );
-    remove_config(&path);
 }
 
 #[test]
@@ -35,6 +35,7 @@ fn config_check_names_the_file_line_and_field_and_fails() {
          frontend = { bind = [\"tcp://*:5556\"] }\n\
          backend = { bind = [\"tcp://*:5557\"], options = { sndhmw = 10 } }\n",
     );
+    let _cleanup = config_guard(&path);
     let out = monocoque()
         .args(["config", "check"])
         .arg(&path)
@@ -49,7 +50,6 @@ fn config_check_names_the_file_line_and_field_and_fails() {
         )),
         "{err}"
     );
-    remove_config(&path);
 }
 
 /// The example configs in deploy/examples pass the check and place on the
@@ -121,6 +121,7 @@ fn overlapping_binds_are_refused_by_check_and_run_at_the_later_line() {
     ];
     for (name, text, what) in cases {
         let path = config_file(name, text);
+        let _cleanup = config_guard(&path);
         let expected = format!("error: {}:{what}\n", path.display());
         let out = monocoque()
             .args(["config", "check"])
@@ -136,6 +137,5 @@ fn overlapping_binds_are_refused_by_check_and_run_at_the_later_line() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(String::from_utf8(out.stderr).unwrap(), expected);
-        remove_config(&path);
     }
 }

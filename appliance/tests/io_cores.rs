@@ -190,6 +190,7 @@ fn io_cores_are_refused_where_nothing_binds_and_planned_by_tune() {
         "io-cores-queue",
         &services(&format!("{connecting}io_cores = 2\n")),
     );
+    let _bad_cleanup = config_guard(&bad);
     let out = monocoque()
         .args(["config", "check"])
         .arg(&bad)
@@ -205,6 +206,7 @@ fn io_cores_are_refused_where_nothing_binds_and_planned_by_tune() {
         "io-cores-plan",
         &services(&format!("{FORWARDER}io_cores = 2\n")),
     );
+    let _good_cleanup = config_guard(&good);
     let out = monocoque()
         .args(["tune", "plan", "--config"])
         .arg(&good)
@@ -213,6 +215,4 @@ fn io_cores_are_refused_where_nothing_binds_and_planned_by_tune() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("2 IO core(s), not pinned"), "{text}");
-    common::remove_config(&bad);
-    common::remove_config(&good);
 }

@@ -252,6 +252,7 @@ fn a_port_in_use_is_refused_at_start_with_the_service_named() {
              backend = {{ bind = [\"tcp://127.0.0.1:0\"] }}\n"
         )),
     );
+    let _cleanup = config_guard(&path);
     let out = monocoque()
         .args(["run", "--config"])
         .arg(&path)
@@ -265,7 +266,6 @@ fn a_port_in_use_is_refused_at_start_with_the_service_named() {
         )),
         "{err}"
     );
-    remove_config(&path);
 }
 
 /// `monocoque stats` against the app's metrics address: the table's lines.
@@ -471,6 +471,7 @@ fn sighup_restarts_a_changed_service_and_leaves_the_others_alone() {
 fn the_startup_output_names_each_bind_once() {
     // As a user runs it: the default log level, stdout and stderr together.
     let config = config_file("binds-once", &services(QUEUE));
+    let _cleanup = config_guard(&config);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_monocoque"))
         .env_remove("RUST_LOG")
         .args(["run", "--config"])
@@ -497,5 +498,4 @@ fn the_startup_output_names_each_bind_once() {
     for ep in bound {
         assert_eq!(all.matches(ep).count(), 1, "{ep} in:\n{all}");
     }
-    common::remove_config(&config);
 }

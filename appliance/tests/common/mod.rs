@@ -177,9 +177,7 @@ impl Drop for App {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(config) = &self.config {
-            remove_config(config);
-        }
+        drop(self.config.as_deref().and_then(config_guard));
     }
 }
 
@@ -192,18 +190,16 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Removes the directory [`config_file`] made for `config` (a path made
-/// otherwise is left alone): nothing stays in the temporary directory.
-pub fn remove_config(config: &std::path::Path) {
-    let Some(dir) = config.parent() else { return };
+/// Removes the directory [`config_file`] made for `config` when dropped
+/// (a path made otherwise is left alone), also when the test fails.
+pub fn config_guard(config: &std::path::Path) -> Option<RemoveOnDrop> {
+    let dir = config.parent()?;
     let prefix = format!("monocoque-app-{}-", std::process::id());
     let made_here = dir
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with(&prefix));
-    if made_here {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    made_here.then(|| RemoveOnDrop(dir.to_path_buf()))
 }
 
 pub const SIGHUP: i32 = 1;
