@@ -269,6 +269,42 @@ impl<T> Receiver<T> {
         self.ring.pop().ok()
     }
 
+    /// Takes up to `max` items at once, oldest first, handing each to
+    /// `take`, without waking the producer (as
+    /// [`try_recv_quietly`](Self::try_recv_quietly): end the run with
+    /// [`wake_sender`](Self::wake_sender)). Returns how many were taken.
+    ///
+    /// Each item is moved from its slot to `take` with no look at it on
+    /// the way: a consumer that popped item by item and tested each
+    /// `Option` moved a 32-byte message through the stack in parts of the
+    /// wrong widths, a store-forwarding stall on every one
+    /// (docs/BENCHMARKS.md, attempt 13).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u32>(8);
+    /// for i in 0..5 {
+    ///     tx.try_send(i).unwrap();
+    /// }
+    /// let mut got = Vec::new();
+    /// assert_eq!(rx.recv_run_quietly(3, |i| got.push(i)), 3);
+    /// assert_eq!(rx.recv_run_quietly(10, |i| got.push(i)), 2);
+    /// assert_eq!(got, [0, 1, 2, 3, 4]);
+    /// assert_eq!(rx.recv_run_quietly(10, |i| got.push(i)), 0);
+    /// ```
+    #[inline]
+    pub fn recv_run_quietly(&mut self, max: usize, mut take: impl FnMut(T)) -> usize {
+        let n = self.ring.slots().min(max);
+        if n == 0 {
+            return 0;
+        }
+        // `slots` said they are there, and only this side takes them.
+        let Ok(chunk) = self.ring.read_chunk(n) else {
+            return 0;
+        };
+        chunk.into_iter().for_each(&mut take);
+        n
+    }
+
     /// Wakes the producer if it waits: ends a run of
     /// [`try_recv_quietly`](Self::try_recv_quietly) takes.
     #[inline]

@@ -254,3 +254,34 @@ fn quiet_runs_announced_once_wake_a_parked_side() {
     });
     producer.join().unwrap();
 }
+
+/// A run taken at once across the ring's end comes out whole and in
+/// order, bounded by what was asked and by what is there, and its slots
+/// are free for the producer again.
+#[test]
+fn a_run_taken_at_once_wraps_the_ring_in_order() {
+    let (mut tx, mut rx) = channel::<u64>(8);
+    let mut next = 0u64;
+    let mut expected = 0u64;
+    for round in 0..50 {
+        // Fill what is free, then take part of it: the ring's start moves
+        // round, so runs cross its end.
+        while tx.try_send(next).is_ok() {
+            next += 1;
+        }
+        let ask = 1 + round % 7;
+        let mut got = Vec::new();
+        let n = rx.recv_run_quietly(ask, |i| got.push(i));
+        assert_eq!(n, ask.min(8));
+        assert_eq!(got.len(), n);
+        for i in got {
+            assert_eq!(i, expected);
+            expected += 1;
+        }
+    }
+    let mut rest = Vec::new();
+    let n = rx.recv_run_quietly(usize::MAX, |i| rest.push(i));
+    assert_eq!(n, rest.len());
+    assert!(rest.iter().copied().eq(expected..next));
+    assert_eq!(rx.recv_run_quietly(4, |_| panic!("nothing left")), 0);
+}

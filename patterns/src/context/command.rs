@@ -6,13 +6,14 @@
 //! socket's ring answers the command just sent.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use monocoque_runtime::{spsc, EventFd, ThreadSettings};
 use monocoque_zmtp::{Msg, SocketType};
 
+use super::lane_backlog::QueuedCount;
 use super::lanes::SendLane;
 use super::receive_lane::RecvLane;
 use crate::options::{Options, SocketOption};
@@ -46,7 +47,7 @@ pub(super) struct Request {
     /// The `queued` counts of the send lanes the user's thread put messages
     /// in since its last command: this one runs after they reach their
     /// sockets, within a few turns (`lane_backlog.rs`, `Settle::own`).
-    pub(super) after_lane_sends: Vec<Arc<AtomicUsize>>,
+    pub(super) after_lane_sends: Vec<Arc<QueuedCount>>,
 }
 
 /// One socket operation, run against the async socket on the context's thread.

@@ -28,7 +28,9 @@
 //!   may wait for a peer. A command that follows the same thread's own lane
 //!   sends waits for those lanes ([`Settle::own`]), for a few turns: enough
 //!   for room already on its way (a pipe's reads told to its writer), never
-//!   for a peer that does not read.
+//!   for a peer that does not read. It is two counts, each written by one
+//!   side only ([`QueuedCount`]): the user's thread pays no locked
+//!   instruction for it (one fewer a message than a shared count).
 //!
 //! A parked message is one whose send libzmq would still be blocked in (the
 //! socket had no room), so a command on another thread need not see it.
@@ -60,13 +62,57 @@ impl Backlog {
     }
 }
 
+/// How many of a lane's messages are not in their socket yet (in the ring,
+/// parked, or being sent): those the user's side put in minus those the
+/// pump saw go. Each count has one writer (the lane's user side, used by
+/// one thread at a time; its pump, on the context's thread), so each is
+/// raised with a plain load and a release store, never a locked
+/// instruction. Read where both counts' writes are seen: on the sending
+/// thread, and on the context's thread for a command that thread gave
+/// after its sends (the command ring orders them), so `sent` is never
+/// below `gone` there.
+#[derive(Debug, Default)]
+pub(super) struct QueuedCount {
+    sent: AtomicUsize,
+    gone: AtomicUsize,
+}
+
+impl QueuedCount {
+    /// Whether every message put in has gone into the socket (or was
+    /// dropped).
+    pub(super) fn is_empty(&self) -> bool {
+        // `gone` first: read after it, `sent` is at least as large.
+        let gone = self.gone.load(Ordering::Acquire);
+        self.sent.load(Ordering::Acquire) == gone
+    }
+
+    /// One message is in the ring: for the lane's user side only.
+    fn add_sent(&self) {
+        let sent = self.sent.load(Ordering::Relaxed);
+        self.sent.store(sent.wrapping_add(1), Ordering::Release);
+    }
+
+    /// `n` messages went into the socket or were dropped: for the lane's
+    /// pump only.
+    fn add_gone(&self, n: usize) {
+        let gone = self.gone.load(Ordering::Relaxed);
+        self.gone.store(gone.wrapping_add(n), Ordering::Release);
+    }
+
+    /// How many are not in the socket yet.
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        let gone = self.gone.load(Ordering::Acquire);
+        self.sent.load(Ordering::Acquire).wrapping_sub(gone)
+    }
+}
+
 /// One lane's counts, shared by its two sides: the context's `unlooked`
-/// and the lane's own `queued` (not yet in its socket: in the ring, parked,
-/// or being sent).
+/// and the lane's own `queued`.
 #[derive(Debug, Clone)]
 pub(super) struct LaneCounts {
     context: Arc<Backlog>,
-    queued: Arc<AtomicUsize>,
+    queued: Arc<QueuedCount>,
 }
 
 /// Which of the lanes' messages a command waits for before it runs.
@@ -79,7 +125,7 @@ pub(super) struct Settle {
     pub(super) others: bool,
     /// Those of the lanes the command's thread sent into since its previous
     /// command, until they are in their sockets, for a few turns.
-    pub(super) own: Vec<Arc<AtomicUsize>>,
+    pub(super) own: Vec<Arc<QueuedCount>>,
 }
 
 impl LaneCounts {
@@ -87,7 +133,7 @@ impl LaneCounts {
     pub(super) fn new(context: Arc<Backlog>) -> LaneCounts {
         LaneCounts {
             context,
-            queued: Arc::new(AtomicUsize::new(0)),
+            queued: Arc::new(QueuedCount::default()),
         }
     }
 
@@ -97,21 +143,28 @@ impl LaneCounts {
     }
 
     /// What a command after a send into this lane waits on ([`Settle::own`]).
-    pub(super) fn queued(&self) -> &Arc<AtomicUsize> {
+    pub(super) fn queued(&self) -> &Arc<QueuedCount> {
         &self.queued
     }
 
-    /// A user's send is about to put a message in the ring: counted before
-    /// the pump can see it, so neither count goes below zero.
+    /// A user's send is about to put a message in the ring: counted in the
+    /// context's backlog before the pump can see it, so that count never
+    /// goes below zero (it is shared by every lane of the context, so it
+    /// takes a locked instruction).
     pub(super) fn raise(&self) {
         self.context.unlooked.fetch_add(1, Ordering::AcqRel);
-        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The message [`raise`](Self::raise) counted is in the ring: counted
+    /// in the lane's `queued` (after the push: only this thread, or a
+    /// command it gives later, reads that count).
+    pub(super) fn put_in(&self) {
+        self.queued.add_sent();
     }
 
     /// The message [`raise`](Self::raise) counted did not go in.
     pub(super) fn withdraw(&self) {
         self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
-        self.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The pump took `n` messages out of the ring (after handing those it
@@ -126,7 +179,7 @@ impl LaneCounts {
     /// `n` messages are in the socket, or were dropped.
     pub(super) fn gone(&self, n: usize) {
         if n > 0 {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
+            self.queued.add_gone(n);
         }
     }
 }
@@ -135,7 +188,7 @@ impl LaneCounts {
 /// as far as `settle` asks (see the module's doc).
 pub(super) async fn settle(backlog: &Backlog, settle: &Settle) {
     for _ in 0..SETTLE_TURNS {
-        if settle.own.iter().all(|q| q.load(Ordering::Acquire) == 0) {
+        if settle.own.iter().all(|q| q.is_empty()) {
             break;
         }
         // A timer, not a yield: a yielded task runs again before the tasks
@@ -159,23 +212,25 @@ mod tests {
             LaneCounts::new(context.clone()),
         );
         a.raise();
+        a.put_in();
         b.raise();
+        b.put_in();
         assert!(context.has_unlooked());
         a.taken(1);
         assert!(context.has_unlooked(), "b's is still in its ring");
         b.taken(1);
         assert!(!context.has_unlooked(), "both taken: passed or parked");
-        assert_eq!(
-            a.queued().load(Ordering::Relaxed),
-            1,
-            "not in its socket yet"
-        );
+        assert_eq!(a.queued().count(), 1, "not in its socket yet");
+        assert!(!a.queued().is_empty());
         a.gone(1);
-        assert_eq!(a.queued().load(Ordering::Relaxed), 0);
-        assert_eq!(b.queued().load(Ordering::Relaxed), 1, "per lane");
+        assert_eq!(a.queued().count(), 0);
+        assert!(a.queued().is_empty());
+        assert_eq!(b.queued().count(), 1, "per lane");
         b.raise();
         b.withdraw();
         assert!(!context.has_unlooked());
-        assert_eq!(b.queued().load(Ordering::Relaxed), 1);
+        assert_eq!(b.queued().count(), 1);
+        b.gone(1);
+        assert!(b.queued().is_empty());
     }
 }

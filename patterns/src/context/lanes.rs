@@ -51,16 +51,19 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monocoque_runtime::spsc::{self, TrySendError};
+use monocoque_runtime::PoolPressure;
 use monocoque_runtime::{sleep, sleep_until};
 use monocoque_zmtp::{Msg, SocketType};
 
-use super::lane_backlog::{Backlog, LaneCounts};
+use super::lane_backlog::{Backlog, LaneCounts, QueuedCount};
+use crate::pipe::Queue;
+use crate::socket::MessageRun;
 use crate::{Result, Socket};
 
 /// Messages a send lane holds at most: the most a blocking sender can be
@@ -154,7 +157,7 @@ thread_local! {
     /// The `queued` counts of the lanes this thread sent into since its
     /// last command on their context (one, nearly always), each with its
     /// context's [`Backlog`] (compared by address).
-    static SENT_INTO: RefCell<Vec<(*const Backlog, Arc<AtomicUsize>)>> = const { RefCell::new(Vec::new()) };
+    static SENT_INTO: RefCell<Vec<(*const Backlog, Arc<QueuedCount>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The `queued` counts of the lanes of `context` this thread put messages
@@ -164,7 +167,7 @@ thread_local! {
 /// command (a socket of this one cannot see their messages) while they
 /// hold some of this thread's messages: the list never outgrows the lanes
 /// with messages on their way (a closed lane's count falls to zero).
-pub(super) fn take_sent_into_lanes(context: &Backlog) -> Vec<Arc<AtomicUsize>> {
+pub(super) fn take_sent_into_lanes(context: &Backlog) -> Vec<Arc<QueuedCount>> {
     let context: *const Backlog = context;
     SENT_INTO.with(|sent| {
         let mut sent = sent.borrow_mut();
@@ -177,7 +180,7 @@ pub(super) fn take_sent_into_lanes(context: &Backlog) -> Vec<Arc<AtomicUsize>> {
                 taken.push(queued.clone());
                 return false;
             }
-            queued.load(Ordering::Acquire) != 0
+            !queued.is_empty()
         });
         taken
     })
@@ -219,6 +222,7 @@ impl LaneSender {
         };
         match sent {
             Ok(()) => {
+                self.counts.put_in();
                 let queued = self.counts.queued();
                 SENT_INTO.with(|sent| {
                     let mut sent = sent.borrow_mut();
@@ -302,10 +306,51 @@ pub(super) struct LanePump<'a> {
     watch: bool,
 }
 
+/// What a pump hands its socket in one go: the messages parked behind
+/// one that waited, then the ring's, at most `left` of these taken.
+struct LaneRun<'p> {
+    parked: &'p mut VecDeque<Msg>,
+    incoming: &'p mut spsc::Receiver<Msg>,
+    /// How many were taken out of the ring.
+    taken: usize,
+    /// How many more may be.
+    left: usize,
+}
+
+impl MessageRun for LaneRun<'_> {
+    fn next_message(&mut self) -> Option<Msg> {
+        if let Some(msg) = self.parked.pop_front() {
+            return Some(msg);
+        }
+        if self.left == 0 {
+            return None;
+        }
+        let msg = self.incoming.try_recv_quietly()?;
+        self.taken += 1;
+        self.left -= 1;
+        Some(msg)
+    }
+
+    /// The ring's messages, once nothing is parked: none is empty (a send
+    /// puts no empty message in the lane, `BlockingSocket::offer_to_lane`).
+    fn move_into(&mut self, queue: &mut Queue, max: usize, pressure: PoolPressure) -> usize {
+        if !self.parked.is_empty() {
+            return 0;
+        }
+        let moved = self.incoming.recv_run_quietly(max.min(self.left), |msg| {
+            debug_assert!(!msg.is_empty(), "no empty message in a send lane");
+            queue.push_under(msg, pressure);
+        });
+        self.taken += moved;
+        self.left -= moved;
+        moved
+    }
+}
+
 impl<'a> LanePump<'a> {
     /// The lane's `queued` count: a command on this socket needs no settle
     /// for it (the serve task hands the lane over before the command runs).
-    pub(super) fn queued(&self) -> &Arc<AtomicUsize> {
+    pub(super) fn queued(&self) -> &Arc<QueuedCount> {
         self.counts.queued()
     }
 
@@ -327,23 +372,18 @@ impl<'a> LanePump<'a> {
     /// wait. Returns whether nothing waits (all went, or the budget ran out).
     fn pass_now(&mut self, budget: &mut usize) -> bool {
         loop {
-            let incoming = &mut self.incoming;
-            let parked = &mut self.parked;
-            let mut taken = 0;
-            let left = *budget;
-            let (went, stop) = self.socket.offer_each(|| {
-                parked.pop_front().or_else(|| {
-                    let msg = (taken < left)
-                        .then(|| incoming.try_recv_quietly())
-                        .flatten();
-                    taken += usize::from(msg.is_some());
-                    msg
-                })
-            });
+            let mut run = LaneRun {
+                parked: &mut self.parked,
+                incoming: &mut self.incoming,
+                taken: 0,
+                left: *budget,
+            };
+            let (went, stop) = self.socket.offer_each(&mut run);
+            let taken = run.taken;
             if taken > 0 {
                 // One wake for the run (a full fence each), for a sender
                 // waiting for room.
-                incoming.wake_sender();
+                self.incoming.wake_sender();
             }
             *budget -= taken;
             self.counts.taken(taken);

@@ -1,5 +1,6 @@
 //! The async socket: one ZeroMQ socket owned by the current reactor thread.
 
+mod message_run;
 mod peers;
 mod readiness;
 mod role;
@@ -43,6 +44,7 @@ pub(crate) struct SendRoom {
     /// once it is used up a send would wait; `false` for a lower bound.
     pub(crate) whole: bool,
 }
+pub(crate) use message_run::MessageRun;
 use role::Step;
 use shared::{EndpointEntry, SocketShared};
 
@@ -842,11 +844,8 @@ impl Socket {
     /// Returns how many went, and how it stopped. A send lane's drain:
     /// per message, the borrow, its readiness sync and the close check were
     /// a tenth of the sending context's samples (docs/BENCHMARKS.md).
-    pub(crate) fn offer_each(
-        &self,
-        mut next: impl FnMut() -> Option<Msg>,
-    ) -> (usize, Result<Option<Msg>>) {
-        let Some(msg) = next() else {
+    pub(crate) fn offer_each(&self, next: &mut impl MessageRun) -> (usize, Result<Option<Msg>>) {
+        let Some(msg) = next.next_message() else {
             return (0, Ok(None));
         };
         let mut state = match self.open_state() {

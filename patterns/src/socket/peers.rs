@@ -9,6 +9,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use monocoque_zmtp::Msg;
 
+use super::message_run::MessageRun;
 use super::SendRoom;
 use crate::pipe::{HeldCredit, Pipe, Queue};
 use crate::strategy::{FairQueue, LoadBalancer};
@@ -285,7 +286,9 @@ impl Peers {
     /// queue has room, under one borrow of it: what as many
     /// [`push_to`](Self::push_to)s would do when `peer` is the only peer
     /// with room ([`one_writable`](Self::one_writable)), without a turn of
-    /// the load balancer and a lookup of the pipe per message. An empty
+    /// the load balancer and a lookup of the pipe per message. What `next`
+    /// can move without a look goes in runs
+    /// ([`MessageRun::move_into`]), the rest one by one. An empty
     /// message from `next` ends the run and is handed back (a send refuses
     /// it). Returns how many went (a message to an unknown peer is dropped
     /// and counted, as `push_to` does) and how the run ended.
@@ -293,7 +296,7 @@ impl Peers {
         &mut self,
         peer: PeerId,
         msg: Msg,
-        next: &mut impl FnMut() -> Option<Msg>,
+        next: &mut impl MessageRun,
     ) -> (usize, RunEnd) {
         let Some(p) = self.pipes.get(&peer) else {
             return (1, RunEnd::Full);
@@ -305,12 +308,20 @@ impl Peers {
         loop {
             q.push_under(msg, pressure);
             went += 1;
-            if q.is_full() {
-                drop(q);
-                self.lb.set_full(peer, true);
-                return (went, RunEnd::Full);
+            loop {
+                if q.is_full() {
+                    drop(q);
+                    self.lb.set_full(peer, true);
+                    return (went, RunEnd::Full);
+                }
+                let room = q.room();
+                let moved = next.move_into(&mut q, room, pressure);
+                if moved == 0 {
+                    break;
+                }
+                went += moved;
             }
-            msg = match next() {
+            msg = match next.next_message() {
                 None => return (went, RunEnd::Dry),
                 Some(m) if m.is_empty() => return (went, RunEnd::Refused(m)),
                 Some(m) => m,
@@ -367,4 +378,104 @@ pub(crate) enum RunEnd {
     Full,
     /// `next` gave an empty message, which no send takes.
     Refused(Msg),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+    use monocoque_runtime::PoolPressure;
+
+    use super::*;
+    use crate::pipe::{PipeShape, Signals};
+
+    /// Numbered messages, handed over one by one or (`bulk`) in runs.
+    struct Numbers {
+        left: VecDeque<Msg>,
+        bulk: bool,
+    }
+
+    impl Numbers {
+        fn new(range: std::ops::Range<u8>, bulk: bool) -> Numbers {
+            Numbers {
+                left: range.map(|i| Msg::from(vec![i])).collect(),
+                bulk,
+            }
+        }
+    }
+
+    impl MessageRun for Numbers {
+        fn next_message(&mut self) -> Option<Msg> {
+            self.left.pop_front()
+        }
+
+        fn move_into(&mut self, queue: &mut Queue, max: usize, pressure: PoolPressure) -> usize {
+            if !self.bulk {
+                return 0;
+            }
+            let n = max.min(self.left.len());
+            for msg in self.left.drain(..n) {
+                queue.push_under(msg, pressure);
+            }
+            n
+        }
+    }
+
+    /// One peer whose outbound queue takes `sndhwm` messages.
+    fn one_peer(sndhwm: usize) -> (Peers, PeerId) {
+        let signals = Rc::new(Signals::default());
+        let shape = PipeShape {
+            sndhwm,
+            rcvhwm: 0,
+            conflate_in: false,
+            conflate_out: false,
+        };
+        let peer = PeerId(7);
+        let mut peers = Peers::default();
+        peers.insert(Pipe::new(peer, shape, &signals, "inproc://run"), true);
+        (peers, peer)
+    }
+
+    fn queued(peers: &Peers, peer: PeerId) -> Vec<u8> {
+        let mut q = peers.get(peer).unwrap().outbound.borrow_mut();
+        std::iter::from_fn(|| q.pop()).map(|m| m[0][0]).collect()
+    }
+
+    #[test]
+    fn a_run_fills_the_peers_queue_to_sndhwm_in_order_one_by_one_or_in_bulk() {
+        for bulk in [false, true] {
+            let (mut peers, peer) = one_peer(5);
+            let mut run = Numbers::new(1..10, bulk);
+            let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+            assert_eq!(went, 5, "bulk {bulk}");
+            assert!(matches!(end, RunEnd::Full), "bulk {bulk}: {end:?}");
+            assert_eq!(queued(&peers, peer), [0, 1, 2, 3, 4], "bulk {bulk}");
+            assert_eq!(run.left.len(), 5, "the rest left to the caller");
+            assert_eq!(run.left[0][0][0], 5);
+        }
+    }
+
+    #[test]
+    fn a_run_shorter_than_the_room_runs_dry_and_an_empty_message_is_handed_back() {
+        for bulk in [false, true] {
+            let (mut peers, peer) = one_peer(100);
+            let mut run = Numbers::new(1..4, bulk);
+            let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+            assert_eq!(went, 4);
+            assert!(matches!(end, RunEnd::Dry), "bulk {bulk}: {end:?}");
+            assert_eq!(queued(&peers, peer), [0, 1, 2, 3]);
+        }
+        // A source that hands over one by one may give an empty message:
+        // it ends the run, handed back.
+        let (mut peers, peer) = one_peer(100);
+        let mut run = Numbers::new(1..3, false);
+        run.left.push_back(Msg::from(Vec::<Bytes>::new()));
+        run.left.push_back(Msg::from(vec![9u8]));
+        let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+        assert_eq!(went, 3);
+        assert!(matches!(end, RunEnd::Refused(m) if m.is_empty()));
+        assert_eq!(run.left.len(), 1, "what follows stays with the caller");
+    }
 }

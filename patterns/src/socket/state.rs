@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use monocoque_zmtp::{Msg, SocketType};
 
+use super::message_run::MessageRun;
 use super::peers::{Peers, RunEnd};
 use super::role::{Pump, Registered, Role, Step};
 use super::shared::EndpointEntry;
@@ -366,16 +367,16 @@ impl SocketState {
     pub(crate) fn try_send_each(
         &mut self,
         mut msg: Msg,
-        mut next: impl FnMut() -> Option<Msg>,
+        next: &mut impl MessageRun,
     ) -> (usize, Result<Option<Msg>>) {
         let mut went = 0;
         loop {
             if let Some(peer) = self.sole_taker(&msg) {
-                let (n, end) = self.peers.push_run_to(peer, msg, &mut next);
+                let (n, end) = self.peers.push_run_to(peer, msg, next);
                 went += n;
                 msg = match end {
                     RunEnd::Dry => return (went, Ok(None)),
-                    RunEnd::Full => match next() {
+                    RunEnd::Full => match next.next_message() {
                         Some(m) => m,
                         None => return (went, Ok(None)),
                     },
@@ -388,7 +389,7 @@ impl SocketState {
                 Ok(Step::Wait(back)) => return (went, Ok(Some(back))),
                 Err(e) => return (went + 1, Err(e)),
             }
-            msg = match next() {
+            msg = match next.next_message() {
                 Some(m) => m,
                 None => return (went, Ok(None)),
             };
