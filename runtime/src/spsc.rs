@@ -159,6 +159,40 @@ impl<T> Sender<T> {
             .map_err(|rtrb::PushError::Full(item)| TrySendError::Full(item))
     }
 
+    /// Pushes up to `n` of the items `items` gives at once, as many as
+    /// there is room for, without waking a waiting consumer (as
+    /// [`try_send_quietly`](Self::try_send_quietly): end the run with
+    /// [`wake_receiver`](Self::wake_receiver)). Returns how many went in;
+    /// none once the consumer is gone. What is not pushed stays in
+    /// `items`.
+    ///
+    /// Each item is moved from `items` into its slot with no look at it
+    /// on the way (the counterpart of
+    /// [`Receiver::recv_run_quietly`]).
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u32>(4);
+    /// let mut items = 0..6;
+    /// assert_eq!(tx.send_run_quietly(&mut items, 6), 4, "room for four");
+    /// assert_eq!(items.next(), Some(4), "the rest stays");
+    /// assert_eq!(rx.try_recv(), Some(0));
+    /// ```
+    #[inline]
+    pub fn send_run_quietly(&mut self, items: &mut impl Iterator<Item = T>, n: usize) -> usize {
+        if self.shared.rx_closed.load(Ordering::Acquire) {
+            return 0;
+        }
+        let n = n.min(self.ring.slots());
+        if n == 0 {
+            return 0;
+        }
+        // `slots` said there is room, and only this side fills it.
+        let Ok(chunk) = self.ring.write_chunk_uninit(n) else {
+            return 0;
+        };
+        chunk.fill_from_iter(items)
+    }
+
     /// Wakes the consumer if it waits: ends a run of
     /// [`try_send_quietly`](Self::try_send_quietly) pushes.
     #[inline]

@@ -285,3 +285,37 @@ fn a_run_taken_at_once_wraps_the_ring_in_order() {
     assert!(rest.iter().copied().eq(expected..next));
     assert_eq!(rx.recv_run_quietly(4, |_| panic!("nothing left")), 0);
 }
+
+/// A run pushed at once across the ring's end arrives whole and in order,
+/// bounded by the room and by what was asked; what does not fit, and all
+/// of a run once the consumer is gone, stays with the caller.
+#[test]
+fn a_run_pushed_at_once_wraps_the_ring_and_leaves_the_rest() {
+    let (mut tx, mut rx) = channel::<u64>(8);
+    let mut source = 0u64..;
+    let mut expected = 0u64;
+    for round in 0..50 {
+        let ask = 1 + round % 11;
+        let room = 8 - rx.len();
+        assert_eq!(tx.send_run_quietly(&mut source, ask), ask.min(room));
+        // Take part of it, so that the next run starts elsewhere.
+        for _ in 0..1 + round % 5 {
+            match rx.try_recv() {
+                Some(i) => {
+                    assert_eq!(i, expected);
+                    expected += 1;
+                }
+                None => break,
+            }
+        }
+    }
+    while let Some(i) = rx.try_recv() {
+        assert_eq!(i, expected);
+        expected += 1;
+    }
+    assert_eq!(source.next(), Some(expected), "nothing skipped or lost");
+    drop(rx);
+    let mut rest = [7u64, 8].into_iter();
+    assert_eq!(tx.send_run_quietly(&mut rest, 2), 0, "the consumer is gone");
+    assert_eq!(rest.len(), 2);
+}

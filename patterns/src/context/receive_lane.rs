@@ -66,7 +66,7 @@ use monocoque_runtime::{sleep_until, EventFd};
 use monocoque_zmtp::{Msg, SocketType};
 
 use super::command::Received;
-use super::lane_properties::{LaneItem, PropertiesStamp, PropertiesTrack};
+use super::lane_properties::{LaneItem, Properties, PropertiesStamp, PropertiesTrack};
 use crate::pipe::HeldCredit;
 use crate::{Error, Result, Socket};
 
@@ -379,12 +379,19 @@ impl<'a> RecvPump<'a> {
             let lane = &mut self.lane;
             let stamp = &mut self.stamp;
             let mut lost = false;
-            let run = self.socket.poll_recv_run(cx, room, |msg, properties| {
-                // Room was counted above and only this side fills the
-                // lane; closed: the handle is gone, and its serve task
-                // ends with these messages.
-                let properties = stamp.stamp(properties.as_ref());
-                if lane.try_send_quietly((msg, properties)).is_err() {
+            let run = self.socket.poll_recv_run(cx, room, |msgs, properties| {
+                // One sender's messages: its properties stamped on the
+                // first, the same for the rest. Moved into the lane at
+                // once, each with no look at it on the way (a message at a
+                // time went through the stack in parts of the wrong
+                // widths, a store-forwarding stall each: docs/BENCHMARKS.md,
+                // attempt 13). Room was counted above and only this side
+                // fills the lane; short: the handle is gone, and its serve
+                // task ends with these messages.
+                let n = msgs.len();
+                let mut first = Some(stamp.stamp(properties.as_ref()));
+                let mut items = msgs.map(|msg| (msg, first.take().unwrap_or(Properties::Same)));
+                if lane.send_run_quietly(&mut items, n) < n {
                     stamp.lost();
                     lost = true;
                 }

@@ -22,7 +22,7 @@ use std::rc::{Rc, Weak};
 use bytes::Bytes;
 use monocoque_zmtp::SocketType;
 
-pub(crate) use queue::{detach_from_pool, HeldCredit, Notify, Queue, SharedQueue};
+pub(crate) use queue::{detach_from_pool, HeldCredit, Notify, Queue, Run, SharedQueue};
 pub(crate) use signals::Signals;
 
 use crate::options::Options;

@@ -88,6 +88,10 @@ impl Notify {
 /// cost two allocations per message (callgrind, docs/BENCHMARKS.md).
 const ZERO_COPY_BACKLOG: usize = 16;
 
+/// A run of messages taken from a queue at once ([`Queue::take_held`]),
+/// oldest first.
+pub(crate) type Run<'a> = std::collections::vec_deque::Drain<'a, Msg>;
+
 /// The receive pool's loans in `msg` replaced by copies (frames that are not
 /// loans are kept as they are).
 pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
@@ -420,23 +424,22 @@ impl Queue {
         n
     }
 
-    /// Takes up to `max` messages at once into `sink`, each still counted
+    /// Takes up to `max` messages at once, handing them to `sink` as one
+    /// run (what it leaves of the run is dropped), each still counted
     /// against the HWM until the returned credit gives it back (`None`:
     /// the queue was empty). No writer is told anything here: what it
     /// counts has not changed.
     pub(crate) fn take_held(
         queue: &SharedQueue,
         max: usize,
-        mut sink: impl FnMut(Msg),
+        sink: impl FnOnce(&mut Run<'_>),
     ) -> Option<HeldCredit> {
         let mut q = queue.borrow_mut();
         let n = max.min(q.items.len());
         if n == 0 {
             return None;
         }
-        for msg in q.items.drain(..n) {
-            sink(msg);
-        }
+        sink(&mut q.items.drain(..n));
         q.held += n;
         drop(q);
         Some(HeldCredit {
@@ -592,7 +595,7 @@ mod tests {
         );
         assert_eq!(q.borrow().outstanding(), 1);
         // Reads of held messages count when given back.
-        let credit = Queue::take_held(&q, 1, drop).unwrap();
+        let credit = Queue::take_held(&q, 1, |run| run.for_each(drop)).unwrap();
         assert_eq!(q.borrow().outstanding(), 1, "held still counts");
         writer.writable.borrow_mut().clear();
         q.borrow_mut().push(Msg::from("m"));
@@ -661,7 +664,7 @@ mod tests {
             q.borrow_mut().push(Msg::from(Bytes::from(format!("m{i}"))));
         }
         let mut taken = Vec::new();
-        let mut credit = Queue::take_held(&q, 3, |m| taken.push(m)).unwrap();
+        let mut credit = Queue::take_held(&q, 3, |run| taken.extend(run)).unwrap();
         assert_eq!(taken.len(), 3);
         assert_eq!(taken[0], Msg::from("m0"));
         assert_eq!(q.borrow().len(), 1);
@@ -677,7 +680,11 @@ mod tests {
             Queue::take_held(&q, 0, |_| {}).is_none(),
             "max 0 takes nothing"
         );
-        let rest = Queue::take_held(&q, 8, |m| taken.push(m)).unwrap();
+        let rest = Queue::take_held(&q, 8, |run| {
+            assert_eq!(run.len(), 1);
+            taken.extend(run)
+        })
+        .unwrap();
         assert_eq!(rest.count, 1, "only what is queued");
         assert!(Queue::take_held(&q, 8, |_| {}).is_none(), "empty");
     }

@@ -1079,14 +1079,15 @@ impl Socket {
     }
 
     /// As [`poll_recv_held`](Self::poll_recv_held), for up to `max`
-    /// messages of one pipe at once, each handed to `sink` with its
-    /// sender's properties, under one credit (`None` when the socket's type
-    /// takes one message at a time: see `SocketState::try_recv_run`).
+    /// messages of one pipe at once, handed to `sink` as one run with
+    /// their sender's properties (what it leaves of the run is dropped),
+    /// under one credit (`None` when the socket's type takes one message at
+    /// a time: see `SocketState::try_recv_run`).
     pub(crate) fn poll_recv_run(
         &self,
         cx: &mut std::task::Context<'_>,
         max: usize,
-        sink: impl FnMut(Msg, &Option<Arc<PeerProperties>>),
+        sink: impl FnMut(&mut crate::pipe::Run<'_>, &Option<Arc<PeerProperties>>),
     ) -> Option<Poll<Result<HeldRun>>> {
         let mut state = match self.open_state() {
             Ok(state) => state,

@@ -11,7 +11,7 @@ use monocoque_zmtp::Msg;
 
 use super::message_run::MessageRun;
 use super::SendRoom;
-use crate::pipe::{HeldCredit, Pipe, Queue};
+use crate::pipe::{HeldCredit, Pipe, Queue, Run};
 use crate::strategy::{FairQueue, LoadBalancer};
 use crate::PeerId;
 
@@ -245,13 +245,13 @@ impl Peers {
         &mut self,
         peer: PeerId,
         max: usize,
-        mut sink: impl FnMut(Msg, &Option<std::sync::Arc<crate::PeerProperties>>),
+        mut sink: impl FnMut(&mut Run<'_>, &Option<std::sync::Arc<crate::PeerProperties>>),
     ) -> (Option<HeldCredit>, bool) {
         let Some(p) = self.pipes.get(&peer) else {
             return (None, false);
         };
         let properties = &p.properties;
-        let credit = Queue::take_held(&p.inbound, max, |msg| sink(msg, properties));
+        let credit = Queue::take_held(&p.inbound, max, |run| sink(run, properties));
         if credit.is_none() {
             return (None, self.refresh_readable(peer));
         }

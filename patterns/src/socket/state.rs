@@ -534,7 +534,7 @@ impl SocketState {
     pub(crate) fn try_recv_run(
         &mut self,
         max: usize,
-        mut sink: impl FnMut(Msg, &Option<std::sync::Arc<crate::PeerProperties>>),
+        mut sink: impl FnMut(&mut crate::pipe::Run<'_>, &Option<std::sync::Arc<crate::PeerProperties>>),
     ) -> Option<(usize, Option<crate::pipe::HeldCredit>)> {
         let plain = matches!(self.role, Role::Plain)
             && matches!(
@@ -548,9 +548,9 @@ impl SocketState {
         self.peers.forget_last();
         let mut taken = 0;
         while let Some(peer) = self.peers.next_readable() {
-            let (credit, removed) = self.peers.take_run_from(peer, max, |msg, properties| {
-                taken += 1;
-                sink(msg, properties)
+            let (credit, removed) = self.peers.take_run_from(peer, max, |run, properties| {
+                taken += run.len();
+                sink(run, properties)
             });
             if removed {
                 self.role.peer_removed(peer);
