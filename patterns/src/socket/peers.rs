@@ -438,6 +438,15 @@ mod tests {
         (peers, peer)
     }
 
+    /// Message 0, then what `run` gives, pushed to one peer whose queue
+    /// takes `sndhwm`: how many went, how the run ended, and what the
+    /// queue holds.
+    fn push_run(sndhwm: usize, run: &mut Numbers) -> (usize, RunEnd, Vec<u8>) {
+        let (mut peers, peer) = one_peer(sndhwm);
+        let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), run);
+        (went, end, queued(&peers, peer))
+    }
+
     fn queued(peers: &Peers, peer: PeerId) -> Vec<u8> {
         let mut q = peers.get(peer).unwrap().outbound.borrow_mut();
         std::iter::from_fn(|| q.pop()).map(|m| m[0][0]).collect()
@@ -446,12 +455,11 @@ mod tests {
     #[test]
     fn a_run_fills_the_peers_queue_to_sndhwm_in_order_one_by_one_or_in_bulk() {
         for bulk in [false, true] {
-            let (mut peers, peer) = one_peer(5);
             let mut run = Numbers::new(1..10, bulk);
-            let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+            let (went, end, queue) = push_run(5, &mut run);
             assert_eq!(went, 5, "bulk {bulk}");
             assert!(matches!(end, RunEnd::Full), "bulk {bulk}: {end:?}");
-            assert_eq!(queued(&peers, peer), [0, 1, 2, 3, 4], "bulk {bulk}");
+            assert_eq!(queue, [0, 1, 2, 3, 4], "bulk {bulk}");
             assert_eq!(run.left.len(), 5, "the rest left to the caller");
             assert_eq!(run.left[0][0][0], 5);
         }
@@ -460,20 +468,18 @@ mod tests {
     #[test]
     fn a_run_shorter_than_the_room_runs_dry_and_an_empty_message_is_handed_back() {
         for bulk in [false, true] {
-            let (mut peers, peer) = one_peer(100);
             let mut run = Numbers::new(1..4, bulk);
-            let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+            let (went, end, queue) = push_run(100, &mut run);
             assert_eq!(went, 4);
             assert!(matches!(end, RunEnd::Dry), "bulk {bulk}: {end:?}");
-            assert_eq!(queued(&peers, peer), [0, 1, 2, 3]);
+            assert_eq!(queue, [0, 1, 2, 3]);
         }
         // A source that hands over one by one may give an empty message:
         // it ends the run, handed back.
-        let (mut peers, peer) = one_peer(100);
         let mut run = Numbers::new(1..3, false);
         run.left.push_back(Msg::from(Vec::<Bytes>::new()));
         run.left.push_back(Msg::from(vec![9u8]));
-        let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), &mut run);
+        let (went, end, _) = push_run(100, &mut run);
         assert_eq!(went, 3);
         assert!(matches!(end, RunEnd::Refused(m) if m.is_empty()));
         assert_eq!(run.left.len(), 1, "what follows stays with the caller");
