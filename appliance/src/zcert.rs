@@ -250,31 +250,20 @@ mod tests {
         p
     }
 
-    /// Removes a test's temporary directory when dropped.
-    struct RemoveOnDrop(std::path::PathBuf);
-
-    impl Drop for RemoveOnDrop {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn dir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "mq-zcert-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A test's temporary directory, removed when dropped.
+    fn dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("mq-zcert-")
+            .tempdir()
+            .unwrap()
     }
 
     #[test]
     fn czmq_certificates_are_read() {
-        let d = dir();
-        let _cleanup = RemoveOnDrop(d.clone());
+        let temp = dir();
+        let d = temp.path();
         let public = write(
-            &d,
+            d,
             "alice",
             &format!(
                 "#   ****  Generated on 2026-11-30 by CZMQ  ****\n#   ZeroMQ CURVE Public Certificate\n\n\
@@ -285,7 +274,7 @@ mod tests {
         assert_eq!(key.to_z85(), PUBLIC);
         assert_eq!(name.as_deref(), Some("alice"));
         let secret = write(
-            &d,
+            d,
             "alice_secret",
             &format!(
                 "#   ZeroMQ CURVE **Secret** Certificate\n\nmetadata\ncurve\n    \
@@ -293,30 +282,30 @@ mod tests {
             ),
         );
         assert_eq!(load_secret(&secret).unwrap().public_key().to_z85(), PUBLIC);
-        let bare = write(&d, "bare", &format!("# from curve keygen\n{SECRET}\n"));
+        let bare = write(d, "bare", &format!("# from curve keygen\n{SECRET}\n"));
         assert_eq!(load_secret(&bare).unwrap().public_key().to_z85(), PUBLIC);
         // Keys holding `=`, or starting with `#`, are still bare keys.
         for _ in 0..200 {
             let pair = monocoque_zmtp::mechanism::CurveKeyPair::generate();
             let text = pair.secret.to_z85();
-            let f = write(&d, "generated", &format!("{}\n", &*text));
+            let f = write(d, "generated", &format!("{}\n", &*text));
             assert_eq!(load_secret(&f).unwrap().public_key(), pair.public);
         }
     }
 
     #[test]
     fn refusals_name_the_file_and_line() {
-        let d = dir();
-        let _cleanup = RemoveOnDrop(d.clone());
-        let bad_indent = write(&d, "indent", "curve\n   public-key = \"x\"\n");
+        let temp = dir();
+        let d = temp.path();
+        let bad_indent = write(d, "indent", "curve\n   public-key = \"x\"\n");
         let e = load_public(&bad_indent).unwrap_err();
         assert_eq!((e.line, e.file.ends_with("indent")), (2, true));
-        let bad_key = write(&d, "badkey", "curve\n    public-key = \"short\"\n");
+        let bad_key = write(d, "badkey", "curve\n    public-key = \"short\"\n");
         let e = load_public(&bad_key).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.what.contains("40 Z85"), "{}", e.what);
         let mismatch = write(
-            &d,
+            d,
             "mismatch_secret",
             &format!(
                 "curve\n    public-key = \"rq:rM>}}U?@Lns47E1%kR.o@n%FcmmsL/@{{H8]yf7\"\n    secret-key = \"{SECRET}\"\n"
@@ -324,7 +313,7 @@ mod tests {
         );
         let e = load_secret(&mismatch).unwrap_err();
         assert_eq!(e.line, 2);
-        let garbage = write(&d, "garbage", "not a key at all\n");
+        let garbage = write(d, "garbage", "not a key at all\n");
         let e = load_secret(&garbage).unwrap_err();
         assert_eq!(e.line, 1);
         assert!(
@@ -337,9 +326,9 @@ mod tests {
     #[test]
     fn world_readable_secrets_are_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let d = dir();
-        let _cleanup = RemoveOnDrop(d.clone());
-        let f = write(&d, "open_secret", SECRET);
+        let temp = dir();
+        let d = temp.path();
+        let f = write(d, "open_secret", SECRET);
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = check_private(&f).unwrap_err();
         assert!(e.what.contains("mode 644"), "{}", e.what);

@@ -12,19 +12,12 @@ use monocoque_runtime::{spawn, timeout, Runtime};
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// A socket path in a directory of its own, removed with the guard.
-fn socket_path(name: &str) -> (PathBuf, RemoveOnDrop) {
-    let dir = std::env::temp_dir().join(format!("monocoque-rt-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    (dir.join(name), RemoveOnDrop(dir))
-}
-
-/// Removes a test's temporary directory when dropped.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn socket_path(name: &str) -> (PathBuf, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix("monocoque-rt-")
+        .tempdir()
+        .unwrap();
+    (dir.path().join(name), dir)
 }
 
 async fn read_exact(s: &UnixStream, len: usize) -> Vec<u8> {
