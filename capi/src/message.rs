@@ -118,7 +118,8 @@ impl ZmqMsg {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    /// The frame's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.body {
             Body::Owned(b) => b,
             Body::Shared(b) => b,
@@ -153,6 +154,19 @@ impl ZmqMsg {
             Body::Owned(b) => Bytes::from(std::mem::take(b)),
             Body::Shared(b) => std::mem::take(b),
         }
+    }
+
+    /// Empties the message after a send that copied its bytes, as
+    /// [`take`](Self::take) leaves it; the buffer goes to the frame buffer
+    /// pool (`replace_body`), for the next `zmq_msg_init_size` of its size.
+    #[inline]
+    pub(crate) fn clear_sent(&mut self) {
+        // Before the sharing is reset: a caller's own buffer is not pooled.
+        self.replace_body(Body::Shared(Bytes::new()));
+        self.more = false;
+        self.set_sharing(Sharing::NEW);
+        self.properties = None;
+        self.strings = None;
     }
 
     /// What [`take`](Self::take) forgets and a failed send puts back:
@@ -209,12 +223,21 @@ impl ZmqMsg {
         more: bool,
         properties: Option<&Arc<PeerProperties>>,
     ) {
-        // Field by field (see `take`); the same peer's properties are kept
-        // rather than replaced: two reference-count updates fewer a message.
+        // Field by field (see `take`).
         self.replace_body(Body::Shared(frame));
         self.more = more;
         self.set_sharing(Sharing::NEW);
         self.strings = None;
+        self.keep_properties(properties);
+    }
+}
+
+impl ZmqMsg {
+    /// The sender's properties of a received frame: the same peer's are
+    /// kept rather than replaced (two reference-count updates fewer a
+    /// message).
+    #[inline]
+    fn keep_properties(&mut self, properties: Option<&Arc<PeerProperties>>) {
         let same = match (&self.properties, properties) {
             (Some(old), Some(new)) => Arc::ptr_eq(old, new),
             (None, None) => true,
@@ -223,6 +246,34 @@ impl ZmqMsg {
         if !same {
             self.properties = properties.cloned();
         }
+    }
+
+    /// A received single frame copied in, `zmq_msg_recv`'s fast path: into
+    /// the buffer the message holds when it is the frame's size and its
+    /// own (a `zmq_msg_recv` loop receiving one size of message allocates
+    /// nothing), else into a pooled or new one. Otherwise as
+    /// [`set_received`](Self::set_received).
+    #[inline]
+    pub(crate) fn set_received_copy(
+        &mut self,
+        frame: &[u8],
+        properties: Option<&Arc<PeerProperties>>,
+    ) {
+        match &mut self.body {
+            Body::Owned(b) if b.len() == frame.len() && !self.by_reference => {
+                b.copy_from_slice(frame);
+            }
+            _ => {
+                let mut buffer = frame_buffer_pool::take(frame.len())
+                    .unwrap_or_else(|| vec![0; frame.len()].into_boxed_slice());
+                buffer.copy_from_slice(frame);
+                self.replace_body(Body::Owned(buffer));
+            }
+        }
+        self.more = false;
+        self.set_sharing(Sharing::NEW);
+        self.strings = None;
+        self.keep_properties(properties);
     }
 }
 

@@ -119,6 +119,15 @@ pub(crate) fn send_whole_frame(
     send_message(h, Msg::from(frame), flags & DONTWAIT != 0)
 }
 
+/// The common send of a small frame: whole, blocking (or never waiting),
+/// into the send lane's encoded ring (`BlockingSocket::offer_single_frame`:
+/// copied as it goes on the wire, no message made). `false` with nothing
+/// done when it cannot go so.
+#[inline(always)]
+fn send_encoded(h: &mut SocketHandle, body: &[u8], flags: c_int) -> bool {
+    flags & (SNDMORE | DONTWAIT) == 0 && h.outgoing.is_empty() && h.socket.offer_single_frame(body)
+}
+
 /// A whole message the send lane did not take: asks the socket.
 fn send_asking(h: &mut SocketHandle, msg: Msg, dontwait: bool) -> Result<(), NotSent> {
     // Asking the socket may fail: keep the frames to give back (a round
@@ -256,13 +265,22 @@ pub unsafe extern "C" fn zmq_send(
         }
         // SAFETY: the caller passes a socket from zmq_socket.
         let h = unsafe { socket(s) }?;
+        let n = length(len)?;
+        let body: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: the caller gives `len` readable bytes at `buf`.
+            unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }
+        };
+        if send_encoded(h, body, flags) {
+            return Ok(n);
+        }
         let frame = if len == 0 {
             Bytes::new()
         } else {
             // SAFETY: the caller gives `len` readable bytes at `buf`.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) })
+            Bytes::copy_from_slice(body)
         };
-        let n = length(len)?;
         send_whole_frame(h, frame, flags).map_err(|e| e.errno)?;
         Ok(n)
     })
@@ -347,6 +365,10 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         // SAFETY: the caller passes a socket and a zmq_msg_t.
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         let n = length(m.len())?;
+        if send_encoded(h, m.bytes(), flags) {
+            m.clear_sent();
+            return Ok(n);
+        }
         let sharing = m.sharing();
         if let Err(e) = send_whole_frame(h, m.take(), flags) {
             m.put_back(e.frame, sharing, flags & SNDMORE != 0);
@@ -362,6 +384,19 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
     guarded(-1, || {
         // SAFETY: the caller passes a socket and a zmq_msg_t.
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
+        // A single frame still in its wire form: copied straight into the
+        // message (`BlockingSocket::take_single_held`).
+        if h.incoming.is_empty() {
+            let copied = h
+                .socket
+                .take_single_held(&mut h.properties, |body, properties| {
+                    m.set_received_copy(body, properties.as_ref());
+                    length(body.len())
+                });
+            if let Some(n) = copied {
+                return n;
+            }
+        }
         let (frame, more) = recv_frame(h, flags)?;
         let n = length(frame.len())?;
         m.set_received(frame, more, h.properties.as_ref());

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod after_io_turn;
+pub mod byte_lane;
 mod driver;
 mod error;
 mod event_fd;

@@ -35,13 +35,13 @@ pub struct Closed<T>(pub T);
 /// One side's waiting slot: a flag read on the fast path, a waker behind a lock
 /// touched only when someone waits.
 #[derive(Debug, Default)]
-struct WaitSlot {
+pub(crate) struct WaitSlot {
     waiting: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
 impl WaitSlot {
-    fn register(&self, waker: &Waker) {
+    pub(crate) fn register(&self, waker: &Waker) {
         let mut slot = self.waker.lock().expect("waker slot poisoned");
         match &*slot {
             Some(w) if w.will_wake(waker) => {}
@@ -58,7 +58,7 @@ impl WaitSlot {
     /// pushed or popped go through the stack around it, and stall on store
     /// forwarding there (docs/BENCHMARKS.md, attempt 8).
     #[inline]
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) {
             self.wake_waiter();

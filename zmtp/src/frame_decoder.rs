@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::input_buffer::InputBuffer;
 use crate::message_budget::MessageBudget;
+use crate::wire_run::WireRun;
 
 /// Data bodies up to this many bytes are copied at decode instead of being
 /// loaned from the receive buffer (see the module docs). Chosen by benchmark:
@@ -209,6 +210,58 @@ impl FrameDecoder {
     }
 }
 
+impl FrameDecoder {
+    /// The whole data messages at the front of `input`, up to
+    /// `max_messages`, taken as one [`WireRun`] without decoding their
+    /// frames into messages (`wire_run.rs`); `None` when the front is
+    /// not such a message, and then [`decode`](Self::decode) goes on as
+    /// ever. Only between messages, after the handshake, in ZMTP 2.0/3.x
+    /// framing, within the first buffered chunk, and only while every frame
+    /// is a data frame with no reserved flag and a body of at most
+    /// [`INLINE_COPY_MAX`] bytes (larger ones stay loans, as `decode` makes
+    /// them). The message limits apply as in `decode`: a message that
+    /// breaks one ends the run before it, and `decode` then refuses it.
+    pub fn scan_run(&mut self, input: &mut InputBuffer, max_messages: usize) -> Option<WireRun> {
+        let FrameLimit::Message(limit) = self.limit else {
+            return None;
+        };
+        if self.pending.is_some() || self.framing != Framing::Zmtp2 || max_messages == 0 {
+            return None;
+        }
+        let front = input.front();
+        let mut budget = self.budget.clone();
+        budget.limit = limit;
+        // Past the last whole message, and how many.
+        let (mut end, mut messages) = (0, 0);
+        let mut at = 0;
+        while messages < max_messages {
+            let Some((flags, size, header)) = front.get(at..).and_then(zmtp2_header) else {
+                break;
+            };
+            if flags & !(FLAG_MORE | FLAG_LONG) != 0 || size > INLINE_COPY_MAX as u64 {
+                break;
+            }
+            let more = flags & FLAG_MORE != 0;
+            if budget.account(more, size).is_err() {
+                break;
+            }
+            let next = at + header + size as usize;
+            if next > front.len() {
+                break;
+            }
+            at = next;
+            if !more {
+                end = at;
+                messages += 1;
+            }
+        }
+        if messages == 0 {
+            return None;
+        }
+        Some(WireRun::from_checked(input.take(end), messages))
+    }
+}
+
 /// `(flags, body length, header length)` of a ZMTP 2.0/3.x header, if complete.
 fn zmtp2_header(header: &[u8]) -> Option<(u8, u64, usize)> {
     let &flags = header.first()?;
@@ -254,6 +307,74 @@ fn zmtp1_header(header: &[u8]) -> Result<Option<(u8, u64, usize)>> {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    /// `bytes` in an input buffer, scanned by a decoder under `limit`.
+    fn scan(bytes: &'static [u8], limit: FrameLimit, max: usize) -> (Option<WireRun>, usize) {
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(bytes));
+        let run = FrameDecoder::new(limit).scan_run(&mut input, max);
+        (run, input.len())
+    }
+
+    #[test]
+    fn a_run_holds_whole_data_messages_only() {
+        let any = FrameLimit::Message(None);
+        // "a", then "b" + "c" (MORE on "b"), then half of a message.
+        let wire = &[0, 1, b'a', 1, 1, b'b', 0, 1, b'c', 1, 1, b'd'];
+        let (run, left) = scan(wire, any, 16);
+        let mut run = run.unwrap();
+        assert_eq!((run.messages(), left), (2, 3), "the partial message stays");
+        assert_eq!(run.next_single(), Some(&b"a"[..]));
+        assert_eq!(run.next_frame(), Some((&b"b"[..], true)));
+        // At most `max` messages.
+        let (run, left) = scan(wire, any, 1);
+        assert_eq!((run.unwrap().messages(), left), (1, 9));
+        // Nothing whole at the front: no run, nothing taken.
+        assert_eq!(scan(&[1, 1, b'd'], any, 16), (None, 3));
+    }
+
+    #[test]
+    fn a_run_stops_before_a_command_a_reserved_flag_or_a_large_body() {
+        let any = FrameLimit::Message(None);
+        let (run, left) = scan(&[0, 1, b'a', 0x04, 4, b'P', b'I', b'N', b'G'], any, 16);
+        assert_eq!(
+            (run.unwrap().messages(), left),
+            (1, 6),
+            "the command is decode's"
+        );
+        let (run, left) = scan(&[0, 1, b'a', 0x80, 1, b'x'], any, 16);
+        assert_eq!(
+            (run.unwrap().messages(), left),
+            (1, 3),
+            "reserved flags are decode's"
+        );
+        let mut big = vec![0u8, 1, b'a', 0x02, 0, 0, 0, 0, 0, 0, 1, 1];
+        big.extend_from_slice(&[7; 257]);
+        let big: &'static [u8] = big.leak();
+        let (run, left) = scan(big, any, 16);
+        assert_eq!(
+            (run.unwrap().messages(), left),
+            (1, 9 + 257),
+            "a loan is decode's"
+        );
+    }
+
+    #[test]
+    fn a_run_ends_before_a_message_over_the_limits() {
+        // MAXMSGSIZE 3: "ab" fits, "abcd" does not; decode then refuses it.
+        let wire = &[0, 2, b'a', b'b', 0, 4, b'a', b'b', b'c', b'd'];
+        let (run, left) = scan(wire, FrameLimit::Message(Some(3)), 16);
+        assert_eq!((run.unwrap().messages(), left), (1, 6));
+        let mut input = InputBuffer::new();
+        input.push(Bytes::from_static(&wire[4..]));
+        let refused = FrameDecoder::new(FrameLimit::Message(Some(3))).decode(&mut input);
+        assert!(refused.is_err(), "decode refuses what the run left");
+        // Before the handshake there are no runs at all.
+        assert_eq!(
+            scan(&[0, 1, b'a'], FrameLimit::Handshake(64), 16),
+            (None, 3)
+        );
+    }
 
     fn decode_one(bytes: &'static [u8], limit: FrameLimit) -> Result<Option<Frame>> {
         let mut input = InputBuffer::new();

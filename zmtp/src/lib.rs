@@ -28,6 +28,7 @@ mod peer;
 mod session;
 mod socket_type;
 mod transmit_queue;
+mod wire_run;
 pub mod z85;
 
 pub use error::{Error, Result};
@@ -46,3 +47,4 @@ pub use session::{
 };
 pub use socket_type::SocketType;
 pub use transmit_queue::{TransmitQueue, DEFAULT_COPY_THRESHOLD};
+pub use wire_run::{encode_single, WireRun};

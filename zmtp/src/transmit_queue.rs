@@ -103,6 +103,12 @@ impl TransmitQueue {
         self.push_body(body);
     }
 
+    /// Appends frames already encoded (whole messages in their wire form):
+    /// copied when small, as a body is, else queued as a chunk of its own.
+    pub fn push_encoded(&mut self, bytes: &Bytes) {
+        self.push_body(bytes);
+    }
+
     /// Appends one ZMTP 1.0 frame (for a legacy peer): the length, which
     /// counts the flags octet (one octet below 255, else 0xFF and eight),
     /// the flags (MORE only), the body.

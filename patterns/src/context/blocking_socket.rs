@@ -118,14 +118,21 @@ impl Rings {
         let Some(lane) = self.recv_lane.as_mut() else {
             return;
         };
+        if let Some((run, properties)) = lane.take_opened() {
+            for msg in run.into_messages() {
+                self.received.push_back((msg, properties.clone()));
+            }
+        }
         let mut dropped = dropped.iter().peekable();
         let mut at = 0;
         while dropped.peek().is_some() {
-            let Some(received) = lane.take() else {
+            let Some((entry, properties)) = lane.take_entry() else {
                 break;
             };
             if dropped.next_if_eq(&&at).is_none() {
-                self.received.push_back(received);
+                for msg in entry.into_messages() {
+                    self.received.push_back((msg, properties.clone()));
+                }
             }
             at += 1;
         }
@@ -414,6 +421,57 @@ impl BlockingSocket {
         Ok(())
     }
 
+    /// [`offer_to_lane`](Self::offer_to_lane) for a one-frame message of
+    /// `body`, copied as it goes on the wire into the send lane's encoded
+    /// ring (PUSH, DEALER, PAIR; bodies up to 256 bytes): `true` if it
+    /// went, `false` with nothing done (then send it as a message). The
+    /// context's thread takes what the ring holds in one go and hands it
+    /// to the socket as one run, which the connection writes as it is
+    /// (docs/BENCHMARKS.md, attempt 15). The C API sends its single small
+    /// frames this way, with no message or buffer made for them.
+    ///
+    /// ```
+    /// use monocoque_patterns::Context;
+    /// use monocoque_zmtp::SocketType;
+    ///
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("tcp://127.0.0.1:0").unwrap();
+    /// let endpoint = pull.last_endpoint().unwrap().unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect(&endpoint).unwrap();
+    /// for i in 0..100 {
+    ///     let body = format!("m{i}");
+    ///     // Before the connection is up the lane is shut: a plain send.
+    ///     if !push.offer_single_frame(body.as_bytes()) {
+    ///         push.send(body.into_bytes()).unwrap();
+    ///     }
+    /// }
+    /// for i in 0..100 {
+    ///     assert_eq!(pull.recv().unwrap()[0], format!("m{i}").as_bytes());
+    /// }
+    /// ```
+    #[inline]
+    pub fn offer_single_frame(&self, body: &[u8]) -> bool {
+        let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
+        let exact = self.sndtimeo_zero.get() && !self.sends_never_wait.get();
+        if !in_turn || exact || self._context.is_shut_down() {
+            return false;
+        }
+        let mut rings = self.rings.borrow_mut();
+        let Some(lane) = rings.lane.as_mut() else {
+            return false;
+        };
+        if !lane.offer_encoded(body) {
+            return false;
+        }
+        drop(rings);
+        // A blocking send uses room no credit counted.
+        self.credits.borrow_mut().forget();
+        self.sent();
+        true
+    }
+
     /// Whether a send on this socket never waits (PUB, XPUB without
     /// XPUB_NODROP, XSUB: a full peer's copy is dropped), so that
     /// ZMQ_DONTWAIT changes nothing and [`offer_to_lane`](Self::offer_to_lane)
@@ -693,6 +751,57 @@ impl BlockingSocket {
             return None;
         }
         self.rings.borrow_mut().take_held_into(properties)
+    }
+
+    /// The next message this handle holds, handed to `take` in place when
+    /// it is a single frame still in its wire form (a run the socket's
+    /// receive lane opened: `pipe/queued.rs`), with its sender's
+    /// properties, which also go in `properties` as
+    /// [`take_held`](Self::take_held) puts them. `None`, taking nothing,
+    /// for anything else: then `take_held`. The C API copies the frame
+    /// straight into the `zmq_msg_t` (into the buffer it holds, when that
+    /// is the frame's size), with no message, queue slot or buffer of its
+    /// own on the way.
+    ///
+    /// ```
+    /// use monocoque_patterns::Context;
+    /// use monocoque_zmtp::SocketType;
+    ///
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("tcp://127.0.0.1:0").unwrap();
+    /// let endpoint = pull.last_endpoint().unwrap().unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect(&endpoint).unwrap();
+    /// for i in 0..100 {
+    ///     push.send(format!("m{i}").into_bytes()).unwrap();
+    /// }
+    /// let mut sender = None;
+    /// let mut got = Vec::new();
+    /// while got.len() < 100 {
+    ///     let copied = pull.take_single_held(&mut sender, |frame, _| frame.to_vec());
+    ///     match copied {
+    ///         Some(frame) => got.push(frame),
+    ///         None => got.push(pull.recv().unwrap()[0].to_vec()),
+    ///     }
+    /// }
+    /// let want: Vec<Vec<u8>> = (0..100).map(|i| format!("m{i}").into_bytes()).collect();
+    /// assert_eq!(got, want);
+    /// ```
+    #[inline]
+    pub fn take_single_held<R>(
+        &self,
+        properties: &mut Option<Arc<PeerProperties>>,
+        take: impl FnOnce(&[u8], &Option<Arc<PeerProperties>>) -> R,
+    ) -> Option<R> {
+        if self._context.is_shut_down() {
+            return None;
+        }
+        let mut rings = self.rings.borrow_mut();
+        if !rings.received.is_empty() {
+            return None;
+        }
+        rings.recv_lane.as_mut()?.take_single_into(properties, take)
     }
 
     /// ROUTER and STREAM: whether a message to `routing_id` would be taken

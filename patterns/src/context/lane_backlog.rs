@@ -99,6 +99,21 @@ impl QueuedCount {
         self.gone.store(gone.wrapping_add(n), Ordering::Release);
     }
 
+    /// How many were put in and, by `gone_seen` (a `gone` read earlier,
+    /// kept by the caller), not yet in the socket: at least the true count,
+    /// with no load of the pump's line. Re-read when it reaches `bound`, so
+    /// the answer is exact whenever it is `bound` or more: the lane's user
+    /// side bounding what its encoded ring holds ahead (`lanes.rs`).
+    pub(super) fn at_least(&self, gone_seen: &mut usize, bound: usize) -> usize {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let ahead = sent.wrapping_sub(*gone_seen);
+        if ahead < bound {
+            return ahead;
+        }
+        *gone_seen = self.gone.load(Ordering::Acquire);
+        sent.wrapping_sub(*gone_seen)
+    }
+
     /// How many are not in the socket yet.
     #[cfg(test)]
     fn count(&self) -> usize {

@@ -19,9 +19,10 @@
 
 use std::sync::Arc;
 
+#[cfg(test)]
 use monocoque_zmtp::Msg;
 
-use super::command::Received;
+use crate::pipe::Queued;
 use crate::PeerProperties;
 
 /// A message's sender's properties as the receive lane carries them.
@@ -33,8 +34,9 @@ pub(super) enum Properties {
     New(Option<Arc<PeerProperties>>),
 }
 
-/// A message in the receive lane.
-pub(super) type LaneItem = (Msg, Properties);
+/// A message in the receive lane, or a run of them in their wire form
+/// (`pipe/queued.rs`), with the sender's properties.
+pub(super) type LaneItem = (Queued, Properties);
 
 /// The pump's side: the properties it put in the lane last.
 #[derive(Default)]
@@ -81,11 +83,19 @@ pub(super) struct PropertiesTrack {
 
 impl PropertiesTrack {
     /// The next item taken from the lane, with its sender's properties.
-    pub(super) fn resolve(&mut self, (msg, properties): LaneItem) -> Received {
+    pub(super) fn resolve(
+        &mut self,
+        (item, properties): LaneItem,
+    ) -> (Queued, Option<Arc<PeerProperties>>) {
         if let Properties::New(p) = properties {
             self.last = p;
         }
-        (msg, self.last.clone())
+        (item, self.last.clone())
+    }
+
+    /// The properties of the item taken last.
+    pub(super) fn last(&self) -> &Option<Arc<PeerProperties>> {
+        &self.last
     }
 
     /// The next item taken from the lane, its sender's properties put in
@@ -94,16 +104,23 @@ impl PropertiesTrack {
     #[inline]
     pub(super) fn resolve_into(
         &mut self,
-        (msg, properties): LaneItem,
+        (item, properties): LaneItem,
         slot: &mut Option<Arc<PeerProperties>>,
-    ) -> Msg {
+    ) -> Queued {
         if let Properties::New(p) = properties {
             self.last = p;
         }
+        self.fill(slot);
+        item
+    }
+
+    /// Puts the properties of the item taken last in `slot`, unless they
+    /// are there already.
+    #[inline]
+    pub(super) fn fill(&self, slot: &mut Option<Arc<PeerProperties>>) {
         if !same(slot.as_ref(), self.last.as_ref()) {
             slot.clone_from(&self.last);
         }
-        msg
     }
 }
 
@@ -125,7 +142,7 @@ mod tests {
         let mut stamp = PropertiesStamp::default();
         let items: Vec<LaneItem> = senders
             .iter()
-            .map(|p| (Msg::from("m"), stamp.stamp(p.as_ref())))
+            .map(|p| (Queued::Msg(Msg::from("m")), stamp.stamp(p.as_ref())))
             .collect();
         let news = items
             .iter()
@@ -156,11 +173,13 @@ mod tests {
         assert!(matches!(stamp.stamp(a.as_ref()), Properties::Same));
     }
 
-    /// receive_lane.rs sizes the lane at 512 slots of 48 bytes.
+    /// receive_lane.rs sizes the lane at 512 slots of 56 bytes (48 until an
+    /// entry could be a run in wire form: a message's 32 bytes have no
+    /// spare value left to tell a boxed run by).
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_lane_item_is_48_bytes_at_most() {
-        assert!(std::mem::size_of::<LaneItem>() <= 48);
+    fn a_lane_item_is_56_bytes_at_most() {
+        assert!(std::mem::size_of::<LaneItem>() <= 56);
     }
 
     #[test]
@@ -169,7 +188,7 @@ mod tests {
         assert!(matches!(stamp.stamp(None), Properties::Same));
         let mut track = PropertiesTrack::default();
         let mut slot = peer(b"old");
-        track.resolve_into((Msg::from("m"), Properties::Same), &mut slot);
+        track.resolve_into((Queued::Msg(Msg::from("m")), Properties::Same), &mut slot);
         assert!(slot.is_none(), "the slot follows the lane, not its past");
     }
 }

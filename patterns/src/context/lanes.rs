@@ -25,7 +25,9 @@
 //!   and the send takes the lane as a blocking one does. A full lane is
 //!   waited on then, for the context's thread only (it always drains such
 //!   a lane), never for a peer: libzmq's would drop the message instead. What the lane holds beyond SNDHWM is bounded
-//!   by its capacity, [`SEND_LANE_CAPACITY`].
+//!   by its capacity, [`SEND_LANE_CAPACITY`], and, for PUSH, DEALER and
+//!   PAIR, by its encoded ring's ([`ENCODED_LANE_BYTES`],
+//!   [`ENCODED_LANE_MESSAGES`]).
 //!
 //!   REQ and REP take the lane too, for a send the handle knows their rule
 //!   accepts ([`Turn`]: a REQ's request once the last reply is in, a REP's
@@ -56,19 +58,50 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use monocoque_runtime::byte_lane::{self, ByteReader, ByteWriter};
 use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_runtime::PoolPressure;
 use monocoque_runtime::{sleep, sleep_until};
-use monocoque_zmtp::{Msg, SocketType};
+use monocoque_zmtp::{Msg, SocketType, WireRun};
 
 use super::lane_backlog::{Backlog, LaneCounts, QueuedCount};
-use crate::pipe::Queue;
+use crate::pipe::{Queue, Queued};
 use crate::socket::MessageRun;
 use crate::{Result, Socket};
 
 /// Messages a send lane holds at most: the most a blocking sender can be
 /// ahead of SNDHWM.
 pub(super) const SEND_LANE_CAPACITY: usize = 256;
+
+/// Bytes a send lane's encoded ring holds (`byte_lane`). With the
+/// application's thread and the context's sharing a CPU (libzmq's perf
+/// tools as `scripts/libzmq-perf` places them), what one takes of the
+/// other's turn is what the ring holds: `local_thr`/`remote_thr` at 64 B,
+/// 16.9 KiB (256 messages) 8.0-8.2 M msg/s, 64 KiB 9.2-9.7 M, 128 KiB
+/// 10.0-10.6 M, 256 KiB 10.0-10.8 M (docs/BENCHMARKS.md, attempt 15).
+/// Allocated with the socket, its pages touched only as used.
+pub(super) const ENCODED_LANE_BYTES: usize = 128 * 1024;
+
+/// Messages the encoded ring, with what the lane holds besides, lets a
+/// blocking sender be ahead of its socket at most: about what 128 KiB
+/// holds at 64 B, and a bound on what it holds of empty frames (two bytes
+/// each).
+pub(super) const ENCODED_LANE_MESSAGES: usize = 2048;
+
+/// The largest body a send goes into the encoded ring with: what the
+/// decoder copies rather than lends (`INLINE_COPY_MAX`); a larger body is
+/// moved, not copied, through the message ring.
+pub(super) const ENCODED_BODY_MAX: usize = monocoque_zmtp::frame_decoder::INLINE_COPY_MAX;
+
+/// Whether `kind`'s lane also carries sends encoded (`byte_lane`): the
+/// types whose send is a plain push to the one peer (their runs go to a
+/// sole peer whole, `SocketState::try_send_each`).
+pub(super) fn has_encoded_lane(kind: SocketType) -> bool {
+    matches!(
+        kind,
+        SocketType::Push | SocketType::Dealer | SocketType::Pair
+    )
+}
 
 /// Whether `kind` has a send lane: blocking sends on it may go through
 /// the lane ([`blocking_sends_take_lane`]), or ZMQ_DONTWAIT ones the
@@ -147,8 +180,18 @@ impl Turn {
 }
 
 /// The user's side of a send lane.
+///
+/// Two rings: messages, and single small frames encoded as they go on the
+/// wire (`byte_lane`: the application's thread encodes, the context's takes
+/// a batch at once and hands it to the socket as one run, attempt 15). A
+/// send uses one only while the other is empty (the pump has taken all of
+/// it), so the pump, taking from either and keeping what it took in order,
+/// keeps the sends' order.
 pub(super) struct LaneSender {
     ring: spsc::Sender<Msg>,
+    encoded: Option<ByteWriter>,
+    /// The lane's `gone` count as last read here (`QueuedCount::at_least`).
+    gone_seen: usize,
     writable: Arc<AtomicBool>,
     counts: LaneCounts,
 }
@@ -212,6 +255,11 @@ impl LaneSender {
         if !self.writable.load(Ordering::Acquire) {
             return Err(msg);
         }
+        // Encoded sends not taken yet come first: this one waits for them
+        // as a command (see the type's comment).
+        if self.encoded.as_ref().is_some_and(|e| !e.is_empty()) {
+            return Err(msg);
+        }
         self.counts.raise();
         let sent = match self.ring.try_send(msg) {
             Err(TrySendError::Full(m)) if wait_for_room => {
@@ -222,14 +270,7 @@ impl LaneSender {
         };
         match sent {
             Ok(()) => {
-                self.counts.put_in();
-                let queued = self.counts.queued();
-                SENT_INTO.with(|sent| {
-                    let mut sent = sent.borrow_mut();
-                    if !sent.iter().any(|(_, q)| Arc::ptr_eq(q, queued)) {
-                        sent.push((self.counts.context(), queued.clone()));
-                    }
-                });
+                self.put_in();
                 Ok(())
             }
             Err(m) => {
@@ -238,22 +279,75 @@ impl LaneSender {
             }
         }
     }
+
+    /// Puts a one-frame message of `body` in the encoded ring, if the lane
+    /// has one, the socket could take a message when last looked at, the
+    /// message ring is empty and the encoded one has room; `false`
+    /// otherwise (send it with [`offer`](Self::offer)).
+    #[inline]
+    pub(super) fn offer_encoded(&mut self, body: &[u8]) -> bool {
+        let Some(encoded) = self.encoded.as_mut() else {
+            return false;
+        };
+        if body.len() > ENCODED_BODY_MAX
+            || !self.writable.load(Ordering::Acquire)
+            || !self.ring.is_empty()
+            || self
+                .counts
+                .queued()
+                .at_least(&mut self.gone_seen, ENCODED_LANE_MESSAGES)
+                >= ENCODED_LANE_MESSAGES
+        {
+            return false;
+        }
+        self.counts.raise();
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
+            self.counts.withdraw();
+            return false;
+        }
+        encoded.wake_reader();
+        self.put_in();
+        true
+    }
+
+    /// A message went in: counted in the lane's `queued`, and the lane
+    /// listed as one this thread sent into.
+    fn put_in(&self) {
+        self.counts.put_in();
+        let queued = self.counts.queued();
+        SENT_INTO.with(|sent| {
+            let mut sent = sent.borrow_mut();
+            if !sent.iter().any(|(_, q)| Arc::ptr_eq(q, queued)) {
+                sent.push((self.counts.context(), queued.clone()));
+            }
+        });
+    }
 }
 
 /// A new send lane of a context whose lanes' messages are counted in
 /// `backlog`: the user's side and the context's.
-pub(super) fn send_lane(backlog: Arc<Backlog>) -> (LaneSender, SendLane) {
+pub(super) fn send_lane(backlog: Arc<Backlog>, kind: SocketType) -> (LaneSender, SendLane) {
     let counts = LaneCounts::new(backlog);
     let (ring, incoming) = spsc::channel(SEND_LANE_CAPACITY);
+    let (encoded, encoded_in) = match has_encoded_lane(kind) {
+        true => {
+            let (w, r) = byte_lane::channel(ENCODED_LANE_BYTES);
+            (Some(w), Some(r))
+        }
+        false => (None, None),
+    };
     let writable = Arc::new(AtomicBool::new(false));
     (
         LaneSender {
             ring,
+            encoded,
+            gone_seen: 0,
             writable: writable.clone(),
             counts: counts.clone(),
         },
         SendLane {
             incoming,
+            encoded: encoded_in,
             writable,
             counts,
         },
@@ -264,6 +358,8 @@ pub(super) fn send_lane(backlog: Arc<Backlog>) -> (LaneSender, SendLane) {
 /// it into a [`LanePump`].
 pub(super) struct SendLane {
     incoming: spsc::Receiver<Msg>,
+    /// The encoded ring, for the types that have one.
+    encoded: Option<ByteReader>,
     /// Shared with the user's side: the lane may take messages.
     writable: Arc<AtomicBool>,
     counts: LaneCounts,
@@ -290,52 +386,120 @@ type InFlight<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 pub(super) struct LanePump<'a> {
     socket: &'a Socket,
     incoming: spsc::Receiver<Msg>,
+    /// The encoded ring (`LaneSender`), for the types that have one.
+    encoded: Option<ByteReader>,
     writable: Arc<AtomicBool>,
     counts: LaneCounts,
     /// The message the socket made wait, on its way: the lane stays shut
     /// until it has gone. Boxed once per stall, not per message.
     in_flight: Option<InFlight<'a>>,
-    /// Messages taken out of the ring behind the one in flight (or while
-    /// the lane is shut), in order: taken at once, so that the context's
-    /// `unlooked` count never waits for a peer (`lane_backlog.rs`). At
-    /// most the ring's capacity, and a message a send put in as the lane
-    /// was shutting.
-    parked: VecDeque<Msg>,
+    /// What was taken out of the rings and is not in the socket yet, in
+    /// order: messages behind the one in flight (or that came while the
+    /// lane was shut), taken at once, so that the context's `unlooked`
+    /// count never waits for a peer (`lane_backlog.rs`); and the encoded
+    /// ring's batch being handed over. At most the rings' capacities, and
+    /// a message a send put in as the lane was shutting.
+    parked: VecDeque<Queued>,
     /// Whether to watch the socket for room to open the lane: not once it
     /// says it can never send.
     watch: bool,
 }
 
-/// What a pump hands its socket in one go: the messages parked behind
-/// one that waited, then the ring's, at most `left` of these taken.
+/// What a pump hands its socket in one go: what is parked, then the
+/// rings', at most `left` messages of these taken.
 struct LaneRun<'p> {
-    parked: &'p mut VecDeque<Msg>,
+    parked: &'p mut VecDeque<Queued>,
     incoming: &'p mut spsc::Receiver<Msg>,
-    /// How many were taken out of the ring.
+    encoded: Option<&'p mut ByteReader>,
+    /// How many messages were taken out of the rings.
     taken: usize,
     /// How many more may be.
     left: usize,
 }
 
+impl LaneRun<'_> {
+    /// Takes the encoded ring's batch, if there is one and the budget
+    /// allows, into `parked` as one run (the other ring is empty while it
+    /// holds anything: `LaneSender`).
+    fn take_encoded(&mut self) -> bool {
+        if self.left == 0 {
+            return false;
+        }
+        let n = park_encoded(self.encoded.as_deref_mut(), self.parked);
+        self.taken += n;
+        self.left = self.left.saturating_sub(n);
+        n > 0
+    }
+}
+
+/// Parks the encoded ring's batch, if there is one, behind what `parked`
+/// holds, as one run; returns its messages.
+fn park_encoded(encoded: Option<&mut ByteReader>, parked: &mut VecDeque<Queued>) -> usize {
+    let Some(bytes) = encoded.and_then(ByteReader::take_all) else {
+        return 0;
+    };
+    let run = WireRun::from_encoded(bytes);
+    let n = run.messages();
+    if n > 0 {
+        parked.push_back(Queued::Wire(Box::new(run)));
+    }
+    n
+}
+
 impl MessageRun for LaneRun<'_> {
     fn next_message(&mut self) -> Option<Msg> {
-        if let Some(msg) = self.parked.pop_front() {
+        loop {
+            match self.parked.front_mut() {
+                Some(Queued::Wire(run)) => {
+                    let msg = run.next_message();
+                    if run.is_empty() {
+                        self.parked.pop_front();
+                    }
+                    match msg {
+                        Some(msg) => return Some(msg),
+                        None => continue,
+                    }
+                }
+                Some(Queued::Msg(_)) => match self.parked.pop_front() {
+                    Some(Queued::Msg(msg)) => return Some(msg),
+                    _ => continue,
+                },
+                None => {}
+            }
+            if self.take_encoded() {
+                continue;
+            }
+            if self.left == 0 {
+                return None;
+            }
+            let msg = self.incoming.try_recv_quietly()?;
+            self.taken += 1;
+            self.left -= 1;
             return Some(msg);
         }
-        if self.left == 0 {
-            return None;
-        }
-        let msg = self.incoming.try_recv_quietly()?;
-        self.taken += 1;
-        self.left -= 1;
-        Some(msg)
     }
 
-    /// The ring's messages, once nothing is parked: none is empty (a send
-    /// puts no empty message in the lane, `BlockingSocket::offer_to_lane`).
+    /// The encoded batch as runs of up to `max` (one queue entry each),
+    /// or the ring's messages, once no message is parked: none is empty (a
+    /// send puts no empty message in the lane,
+    /// `BlockingSocket::offer_to_lane`).
     fn move_into(&mut self, queue: &mut Queue, max: usize, pressure: PoolPressure) -> usize {
-        if !self.parked.is_empty() {
-            return 0;
+        if self.parked.is_empty() {
+            self.take_encoded();
+        }
+        match self.parked.front_mut() {
+            Some(Queued::Msg(_)) => return 0,
+            Some(Queued::Wire(run)) => {
+                let part = run.split_to(max);
+                if run.is_empty() {
+                    self.parked.pop_front();
+                }
+                let n = part.messages();
+                // Never a receive-pool loan: the pressure keeps it as it is.
+                queue.push_run(part, pressure);
+                return n;
+            }
+            None => {}
         }
         let moved = self.incoming.recv_run_quietly(max.min(self.left), |msg| {
             debug_assert!(!msg.is_empty(), "no empty message in a send lane");
@@ -358,6 +522,7 @@ impl<'a> LanePump<'a> {
         LanePump {
             socket,
             incoming: lane.incoming,
+            encoded: lane.encoded,
             writable: lane.writable,
             counts: lane.counts,
             in_flight: None,
@@ -375,6 +540,7 @@ impl<'a> LanePump<'a> {
             let mut run = LaneRun {
                 parked: &mut self.parked,
                 incoming: &mut self.incoming,
+                encoded: self.encoded.as_mut(),
                 taken: 0,
                 left: *budget,
             };
@@ -385,7 +551,8 @@ impl<'a> LanePump<'a> {
                 // waiting for room.
                 self.incoming.wake_sender();
             }
-            *budget -= taken;
+            // An encoded batch is taken whole: it may pass the budget.
+            *budget = budget.saturating_sub(taken);
             self.counts.taken(taken);
             self.counts.gone(went);
             match stop {
@@ -406,20 +573,38 @@ impl<'a> LanePump<'a> {
     fn wait_with(&mut self, msg: Msg) {
         self.writable.store(false, Ordering::Release);
         self.in_flight = Some(Box::pin(self.socket.send_until(msg, None)));
-        let mut taken = 0;
+        let mut taken = self.park_encoded();
         while let Some(msg) = self.incoming.try_recv() {
-            self.parked.push_back(msg);
+            self.parked.push_back(Queued::Msg(msg));
             taken += 1;
         }
         self.counts.taken(taken);
     }
 
-    /// While the lane is shut: parks what comes into the ring (a send that
-    /// found it open as it was shutting), registering `cx` for more.
+    /// Parks the encoded ring's batch, if any; returns its messages.
+    fn park_encoded(&mut self) -> usize {
+        park_encoded(self.encoded.as_mut(), &mut self.parked)
+    }
+
+    /// While the lane is shut: parks what comes into the rings (a send
+    /// that found the lane open as it was shutting), registering `cx` for
+    /// more.
     fn park_arrivals(&mut self, cx: &mut std::task::Context<'_>) {
-        while let Poll::Ready(Some(msg)) = self.incoming.poll_recv(cx) {
-            self.parked.push_back(msg);
-            self.counts.taken(1);
+        loop {
+            let taken = self.park_encoded();
+            self.counts.taken(taken);
+            if let Some(encoded) = self.encoded.as_mut() {
+                if encoded.poll_readable(cx).is_ready() && !encoded.is_empty() {
+                    continue;
+                }
+            }
+            match self.incoming.poll_recv(cx) {
+                Poll::Ready(Some(msg)) => {
+                    self.parked.push_back(Queued::Msg(msg));
+                    self.counts.taken(1);
+                }
+                _ => return,
+            }
         }
     }
 
@@ -510,6 +695,11 @@ impl<'a> LanePump<'a> {
             if !self.pass_now(&mut budget) || budget == 0 {
                 continue;
             }
+            if let Some(encoded) = self.encoded.as_mut() {
+                if encoded.poll_readable(cx).is_ready() && !encoded.is_empty() {
+                    continue;
+                }
+            }
             match self.incoming.poll_recv(cx) {
                 Poll::Ready(Some(msg)) => {
                     budget -= 1;
@@ -573,8 +763,16 @@ impl<'a> LanePump<'a> {
 impl Drop for LanePump<'_> {
     /// What the lane still holds leaves the backlog with it.
     fn drop(&mut self) {
-        let mut gone = usize::from(self.in_flight.take().is_some()) + self.parked.len();
-        let mut taken = 0;
+        let parked: usize = self
+            .parked
+            .iter()
+            .map(|p| match p {
+                Queued::Msg(_) => 1,
+                Queued::Wire(run) => run.messages(),
+            })
+            .sum();
+        let mut gone = usize::from(self.in_flight.take().is_some()) + parked;
+        let mut taken = self.park_encoded();
         while self.incoming.try_recv().is_some() {
             taken += 1;
         }

@@ -167,7 +167,7 @@ impl Context {
         let (replies_tx, mut replies_rx) = spsc::channel(1);
         let (lane_tx, lane_rx) = match lanes::has_send_lane(kind) {
             true => {
-                let (tx, rx) = lanes::send_lane(self.inner.backlog.clone());
+                let (tx, rx) = lanes::send_lane(self.inner.backlog.clone(), kind);
                 (Some(tx), Some(rx))
             }
             false => (None, None),

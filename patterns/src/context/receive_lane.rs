@@ -63,19 +63,19 @@ use std::time::Instant;
 
 use monocoque_runtime::spsc::{self, TrySendError};
 use monocoque_runtime::{sleep_until, EventFd};
-use monocoque_zmtp::{Msg, SocketType};
+use monocoque_zmtp::{Msg, SocketType, WireRun};
 
 use super::command::Received;
 use super::lane_properties::{LaneItem, Properties, PropertiesStamp, PropertiesTrack};
-use crate::pipe::HeldCredit;
+use crate::pipe::{HeldCredit, Queued};
 use crate::{Error, Result, Socket};
 
 /// Messages a receive lane holds at most (each still counted against its
 /// pipe's HWM, so never more than that HWM from one pipe). Each handover of a full lane costs
 /// the receiving thread a wake-up; libzmq's `local_thr` at 64 B over tcp,
 /// 5 runs each, medians: 128 slots 2.34-2.36 M msg/s, 512 slots 2.52-2.59,
-/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 48 bytes
-/// (24 KiB a socket, touched only as used) take most of that.
+/// 1,024 slots 2.64 (docs/BENCHMARKS.md, attempt 5). 512 slots of 56 bytes
+/// (28 KiB a socket, touched only as used) take most of that.
 pub(super) const RECV_LANE_CAPACITY: usize = 512;
 
 /// Whether receives on `kind` go through a receive lane: its receive
@@ -99,6 +99,7 @@ pub(super) fn recv_lane() -> (RecvLaneHandle, RecvLane) {
     (
         RecvLaneHandle {
             ring: rx,
+            run: None,
             properties: PropertiesTrack::default(),
             caught_up: caught_up.clone(),
         },
@@ -112,6 +113,9 @@ pub(super) fn recv_lane() -> (RecvLaneHandle, RecvLane) {
 /// The handle's side of a receive lane.
 pub(super) struct RecvLaneHandle {
     ring: spsc::Receiver<LaneItem>,
+    /// The run in wire form taken last, while it has messages: they come
+    /// before the ring's, with the properties taken last.
+    run: Option<Box<WireRun>>,
     /// The senders' properties as the ring's messages change them
     /// (`lane_properties.rs`).
     properties: PropertiesTrack,
@@ -123,8 +127,11 @@ pub(super) struct RecvLaneHandle {
 impl RecvLaneHandle {
     /// The lane's next message, with its sender's properties.
     pub(super) fn take(&mut self) -> Option<Received> {
-        let item = self.ring.try_recv()?;
-        Some(self.properties.resolve(item))
+        if let Some(msg) = self.next_of_run() {
+            return Some((msg, self.properties.last().clone()));
+        }
+        let (item, properties) = self.properties.resolve(self.ring.try_recv()?);
+        Some((self.open(item)?, properties))
     }
 
     /// The lane's next message, its sender's properties put in `slot`
@@ -134,13 +141,77 @@ impl RecvLaneHandle {
         &mut self,
         slot: &mut Option<Arc<crate::PeerProperties>>,
     ) -> Option<Msg> {
+        if let Some(msg) = self.next_of_run() {
+            self.properties.fill(slot);
+            return Some(msg);
+        }
         let item = self.ring.try_recv()?;
-        Some(self.properties.resolve_into(item, slot))
+        let item = self.properties.resolve_into(item, slot);
+        self.open(item)
     }
 
-    /// Messages in the lane.
+    /// The open run's next message handed to `take` in place, when it is
+    /// a single frame, its sender's properties put in `slot` first
+    /// (`BlockingSocket::take_single_held`).
+    #[inline]
+    pub(super) fn take_single_into<R>(
+        &mut self,
+        slot: &mut Option<Arc<crate::PeerProperties>>,
+        take: impl FnOnce(&[u8], &Option<Arc<crate::PeerProperties>>) -> R,
+    ) -> Option<R> {
+        let run = self.run.as_mut()?;
+        let body = run.next_single()?;
+        self.properties.fill(slot);
+        let taken = take(body, slot);
+        if run.is_empty() {
+            self.run = None;
+        }
+        Some(taken)
+    }
+
+    /// What is left of the run opened last, with its sender's
+    /// properties: it comes before the ring's entries, and is no longer
+    /// the pump's to drop (it counts it taken).
+    pub(super) fn take_opened(&mut self) -> Option<(Queued, Option<Arc<crate::PeerProperties>>)> {
+        let run = self.run.take().filter(|r| !r.is_empty())?;
+        Some((Queued::Wire(run), self.properties.last().clone()))
+    }
+
+    /// The ring's next whole entry (a run in wire form as one), with its
+    /// sender's properties: to skip a dropped pipe's, by the positions the
+    /// pump counts ([`take_opened`](Self::take_opened) first).
+    pub(super) fn take_entry(&mut self) -> Option<(Queued, Option<Arc<crate::PeerProperties>>)> {
+        Some(self.properties.resolve(self.ring.try_recv()?))
+    }
+
+    /// The next message of the run opened last.
+    #[inline]
+    fn next_of_run(&mut self) -> Option<Msg> {
+        let run = self.run.as_mut()?;
+        let msg = run.next_message();
+        if run.is_empty() {
+            self.run = None;
+        }
+        msg
+    }
+
+    /// An entry just taken from the ring: a message, or a run whose first
+    /// message it returns (the rest wait in `run`).
+    #[inline]
+    fn open(&mut self, item: Queued) -> Option<Msg> {
+        match item {
+            Queued::Msg(msg) => Some(msg),
+            Queued::Wire(run) => {
+                self.run = Some(run);
+                self.next_of_run()
+            }
+        }
+    }
+
+    /// Entries in the lane, a run counted once, what is left of an opened
+    /// run included: not zero while it holds a message.
     pub(super) fn len(&self) -> usize {
-        self.ring.len()
+        self.ring.len() + usize::from(self.run.is_some())
     }
 
     /// Whether the lane held everything the socket had to give when the
@@ -173,8 +244,11 @@ pub(super) struct RecvPump<'a> {
     /// run's RCVHWM credit (none for a message no pipe holds, such as a
     /// ROUTER_NOTIFY notice) and how many of it the handle has not taken.
     credits: VecDeque<CreditRun>,
-    /// The messages the runs in `credits` count.
+    /// The entries the runs in `credits` count.
     in_runs: usize,
+    /// The messages of each entry of the run being taken (a buffer kept
+    /// between runs).
+    wire_counts: Vec<usize>,
     /// The socket's type lets the pump take messages before the handle
     /// asks ([`takes_ahead`]).
     takes_ahead: bool,
@@ -196,6 +270,7 @@ impl<'a> RecvPump<'a> {
             caught_up: lane.caught_up,
             credits: VecDeque::with_capacity(RECV_LANE_CAPACITY),
             in_runs: 0,
+            wire_counts: Vec::new(),
             takes_ahead: takes_ahead(socket.socket_type()),
             stopped: false,
             readiness: None,
@@ -246,22 +321,47 @@ impl<'a> RecvPump<'a> {
             let Some(run) = self.credits.front_mut() else {
                 return;
             };
-            if run.messages > taken {
-                run.messages -= taken;
+            if run.entries > taken {
+                // Entries of one message each (a run in wire form is an
+                // entry of its own, `record_entries`).
+                run.entries -= taken;
                 if let Some(credit) = run.credit.as_mut() {
                     credit.release(taken);
                 }
                 return;
             }
-            taken -= run.messages;
+            taken -= run.entries;
             self.credits.pop_front();
         }
     }
 
-    /// Puts `run` in the lane's accounts (its messages are in the lane).
+    /// Puts `run` in the lane's accounts (its entries are in the lane).
     fn record(&mut self, run: CreditRun) {
-        self.in_runs += run.messages;
+        self.in_runs += run.entries;
         self.credits.push_back(run);
+    }
+
+    /// Puts `entries` entries taken from one pipe under `credit` in the
+    /// lane's accounts. With a run in wire form among them (`wire`), each
+    /// entry gets its part of the credit, which goes back whole when the
+    /// handle takes it: the lane counts entries, the credit messages.
+    fn record_entries(&mut self, credit: Option<HeldCredit>, entries: usize, wire: bool) {
+        let mut credit = match credit {
+            Some(credit) if wire => credit,
+            credit => {
+                self.record(CreditRun { credit, entries });
+                return;
+            }
+        };
+        let counts = std::mem::take(&mut self.wire_counts);
+        for &messages in counts.iter().take(entries) {
+            let part = credit.split_first(messages);
+            self.record(CreditRun {
+                credit: Some(part),
+                entries: 1,
+            });
+        }
+        self.wire_counts = counts;
     }
 
     /// Moves what the socket has into the lane while it has room,
@@ -322,13 +422,10 @@ impl<'a> RecvPump<'a> {
                 Poll::Ready(Ok((msg, properties, credit))) => {
                     let first = self.lane.is_empty();
                     let properties = self.stamp.stamp(properties.as_ref());
-                    match self.lane.try_send_quietly((msg, properties)) {
+                    match self.lane.try_send_quietly((Queued::Msg(msg), properties)) {
                         Ok(()) => {
                             moved += 1;
-                            self.record(CreditRun {
-                                credit,
-                                messages: 1,
-                            });
+                            self.record(CreditRun { credit, entries: 1 });
                             if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
                                 fd.signal();
                             }
@@ -378,7 +475,12 @@ impl<'a> RecvPump<'a> {
             let first = self.lane.is_empty();
             let lane = &mut self.lane;
             let stamp = &mut self.stamp;
+            let wire_counts = &mut self.wire_counts;
+            wire_counts.clear();
             let mut lost = false;
+            // Read at the first run in wire form only (a thread-local
+            // lookup in the C API's library).
+            let mut pressure = None;
             let run = self.socket.poll_recv_run(cx, room, |msgs, properties| {
                 // One sender's messages: its properties stamped on the
                 // first, the same for the rest. Moved into the lane at
@@ -388,9 +490,38 @@ impl<'a> RecvPump<'a> {
                 // attempt 13). Room was counted above and only this side
                 // fills the lane; short: the handle is gone, and its serve
                 // task ends with these messages.
+                // A run in wire form holds a receive buffer until the
+                // application has read it: under the pool's pressure it is
+                // copied out, as a queue copies its loans (`pipe/queue.rs`).
                 let n = msgs.len();
                 let mut first = Some(stamp.stamp(properties.as_ref()));
-                let mut items = msgs.map(|msg| (msg, first.take().unwrap_or(Properties::Same)));
+                // Each entry's messages, counted from the first run in
+                // wire form on (a run of messages only counts nothing).
+                let mut at = 0;
+                let mut items = msgs.map(|item| {
+                    at += 1;
+                    let item = match item {
+                        Queued::Wire(run) => {
+                            if wire_counts.is_empty() {
+                                wire_counts.resize(at - 1, 1);
+                            }
+                            wire_counts.push(run.messages());
+                            let pressure =
+                                *pressure.get_or_insert_with(monocoque_runtime::recv_pool_pressure);
+                            match pressure {
+                                monocoque_runtime::PoolPressure::Low => Queued::Wire(run),
+                                _ => Queued::Wire(run).detached(),
+                            }
+                        }
+                        msg => {
+                            if !wire_counts.is_empty() {
+                                wire_counts.push(1);
+                            }
+                            msg
+                        }
+                    };
+                    (item, first.take().unwrap_or(Properties::Same))
+                });
                 if lane.send_run_quietly(&mut items, n) < n {
                     stamp.lost();
                     lost = true;
@@ -403,11 +534,11 @@ impl<'a> RecvPump<'a> {
                     self.stopped = true;
                     return Some(false);
                 }
-                Poll::Ready(Ok((messages, credit))) => {
+                Poll::Ready(Ok((entries, credit))) => {
                     if lost {
                         return Some(false);
                     }
-                    self.record(CreditRun { credit, messages });
+                    self.record_entries(credit, entries, pressure.is_some());
                     if let Some(fd) = self.readiness.as_ref().filter(|_| first) {
                         fd.signal();
                     }
@@ -425,9 +556,9 @@ impl<'a> RecvPump<'a> {
         let mut at = 0;
         for run in &self.credits {
             if run.credit.as_ref().is_some_and(HeldCredit::pipe_dropped) {
-                positions.extend(at..at + run.messages);
+                positions.extend(at..at + run.entries);
             }
-            at += run.messages;
+            at += run.entries;
         }
         positions
     }
@@ -483,11 +614,12 @@ impl<'a> RecvPump<'a> {
     }
 }
 
-/// Messages put in the lane together, and the credit that counts them
-/// against their pipe's RCVHWM until the handle takes them.
+/// Entries put in the lane together, and the credit that counts their
+/// messages against their pipe's RCVHWM until the handle takes them.
 struct CreditRun {
     /// `None` for a message no pipe holds (a ROUTER_NOTIFY notice).
     credit: Option<HeldCredit>,
-    /// How many of the run the handle has not taken yet.
-    messages: usize,
+    /// How many of the run the handle has not taken yet: messages, or one
+    /// run in wire form.
+    entries: usize,
 }

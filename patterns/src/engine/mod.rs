@@ -67,7 +67,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use monocoque_runtime::{after_io_turn, AfterIoTurn};
-use monocoque_zmtp::{AuthDecision, Event, Msg, PeerInfo, Session, SessionState};
+use monocoque_zmtp::{AuthDecision, Event, Msg, PeerInfo, Session, SessionState, SocketType};
 
 use io_slots::{IoSlots, StreamOps};
 
@@ -77,7 +77,7 @@ use stream::Stream;
 use crate::admission::{zap_address, AdmissionPolicy, ZapRequest};
 use crate::close_reason::CloseReason;
 use crate::log_limit;
-use crate::pipe::{FarEnd, Notify, Pipe};
+use crate::pipe::{FarEnd, Notify, Pipe, Queued};
 use crate::subscription::{subscription_msg, subscription_of};
 
 /// Outbound bytes gathered into one write at most.
@@ -184,6 +184,9 @@ struct Engine {
     probe_router: bool,
     /// SUB/XSUB: subscription messages become SUBSCRIBE/CANCEL commands.
     subscriber: bool,
+    /// The owner's receive is a plain pop of the pipe (PULL, DEALER, PAIR):
+    /// whole messages may go to it in their wire form (`pipe/queued.rs`).
+    takes_runs: bool,
     /// This task's waker slot in the owner's lifecycle.
     lifecycle_key: u64,
     /// The pipe's far end, once the handshake completed.
@@ -260,6 +263,12 @@ impl Engine {
         let subscriber = session
             .as_ref()
             .is_ok_and(|c| c.socket_type.is_subscriber());
+        let takes_runs = session.as_ref().is_ok_and(|c| {
+            matches!(
+                c.socket_type,
+                SocketType::Pull | SocketType::Dealer | SocketType::Pair
+            )
+        });
         let session = match session.and_then(|c| Session::new(c, Instant::now())) {
             Ok(s) => s,
             Err(e) => {
@@ -285,6 +294,7 @@ impl Engine {
             pipe,
             probe_router,
             subscriber,
+            takes_runs,
             lifecycle_key,
             attached: None,
             held: None,
@@ -366,7 +376,20 @@ impl Engine {
         // thread-local lookup through the dynamic linker in the C API's
         // library.
         let mut pressure = None;
+        let runs = self.takes_runs && q.takes_runs();
         while !q.is_full() {
+            // Whole messages left in their wire form where the socket's
+            // receive is a plain pop (`pipe/queued.rs`): the taker decodes
+            // them, on the application's thread for a blocking socket.
+            if runs {
+                if let Some(run) = self.session.poll_run(q.room()) {
+                    let pressure =
+                        *pressure.get_or_insert_with(monocoque_runtime::recv_pool_pressure);
+                    q.push_run(run, pressure);
+                    progress = true;
+                    continue;
+                }
+            }
             // Single-frame data first, without an event around it.
             let msg = match self.session.poll_message() {
                 Some(msg) => msg,
@@ -404,6 +427,21 @@ impl Engine {
         q.reader.register(cx.waker());
         if io.writing() || self.session.state() != SessionState::Active {
             return false;
+        }
+        if self.session.transmit().len() < WRITE_BATCH_BYTES && q.has_wire() {
+            // Runs a send lane encoded (`pipe/queued.rs`): written as they
+            // are, one entry a run.
+            let (session, subscriber) = (&mut self.session, self.subscriber);
+            q.pop_entries_while(|entry| {
+                let sent = match entry {
+                    Queued::Msg(msg) => to_session(session, &msg, subscriber),
+                    Queued::Wire(run) => session.send_wire(*run),
+                };
+                if let Err(e) = sent {
+                    tracing::debug!(error = %e, "message not sent");
+                }
+                session.transmit().len() < WRITE_BATCH_BYTES
+            });
         }
         if self.session.transmit().len() < WRITE_BATCH_BYTES {
             let (session, subscriber) = (&mut self.session, self.subscriber);

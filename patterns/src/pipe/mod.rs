@@ -15,6 +15,7 @@
 //! from the socket's options in one place ([`PipeShape::of`]).
 
 mod queue;
+mod queued;
 mod signals;
 
 use std::rc::{Rc, Weak};
@@ -23,6 +24,7 @@ use bytes::Bytes;
 use monocoque_zmtp::SocketType;
 
 pub(crate) use queue::{detach_from_pool, HeldCredit, Notify, Queue, Run, SharedQueue};
+pub(crate) use queued::Queued;
 pub(crate) use signals::Signals;
 
 use crate::options::Options;

@@ -20,8 +20,9 @@ use std::task::Waker;
 
 use bytes::Bytes;
 use monocoque_runtime::PoolPressure;
-use monocoque_zmtp::Msg;
+use monocoque_zmtp::{Msg, WireRun};
 
+use super::queued::Queued;
 use super::signals::Signals;
 use crate::PeerId;
 
@@ -88,9 +89,32 @@ impl Notify {
 /// cost two allocations per message (callgrind, docs/BENCHMARKS.md).
 const ZERO_COPY_BACKLOG: usize = 16;
 
-/// A run of messages taken from a queue at once ([`Queue::take_held`]),
-/// oldest first.
-pub(crate) type Run<'a> = std::collections::vec_deque::Drain<'a, Msg>;
+/// A run of entries taken from a queue at once ([`Queue::take_held`]),
+/// oldest first: its messages, and its runs in wire form, each one entry.
+pub(crate) struct Run<'a> {
+    items: std::collections::vec_deque::Drain<'a, Msg>,
+    wire: std::collections::vec_deque::Drain<'a, Box<WireRun>>,
+}
+
+impl Iterator for Run<'_> {
+    type Item = Queued;
+
+    #[inline]
+    fn next(&mut self) -> Option<Queued> {
+        let msg = self.items.next()?;
+        if msg.is_empty() {
+            // A run's place (`Queue::wire`).
+            return self.wire.next().map(Queued::Wire);
+        }
+        Some(Queued::Msg(msg))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.items.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Run<'_> {}
 
 /// The receive pool's loans in `msg` replaced by copies (frames that are not
 /// loans are kept as they are).
@@ -117,7 +141,16 @@ pub(crate) fn detach_from_pool(msg: Msg) -> Msg {
 /// One direction of a pipe.
 #[derive(Debug)]
 pub(crate) struct Queue {
+    /// Messages, and in place of each run in wire form a message of no
+    /// frames (no message has none), the run itself in `wire`: an entry
+    /// stays a message's 32 bytes (at 40, a tagged entry, the sending
+    /// context's thread was 10 ns a message slower at 64 B: every move a
+    /// store-forwarding stall, as `Msg`'s own comment tells).
     items: VecDeque<Msg>,
+    /// The runs in wire form, in order.
+    wire: VecDeque<Box<WireRun>>,
+    /// The messages `items` and `wire` hold.
+    messages: usize,
     /// 0 = unbounded.
     hwm: usize,
     /// CONFLATE: a push replaces whatever is queued (never full).
@@ -184,6 +217,18 @@ impl HeldCredit {
         }
     }
 
+    /// The first `n` of the messages held, as a credit of their own: a run
+    /// whose entries go back at different times (a run in wire form is
+    /// given back whole when the application takes it).
+    pub(crate) fn split_first(&mut self, n: usize) -> HeldCredit {
+        let n = n.min(self.count);
+        self.count -= n;
+        HeldCredit {
+            queue: self.queue.clone(),
+            count: n,
+        }
+    }
+
     /// Whether the socket dropped the pipe (a disconnect, an unbind): what
     /// it held is discarded, the messages this credit counts included.
     pub(crate) fn pipe_dropped(&self) -> bool {
@@ -215,6 +260,8 @@ impl Queue {
     pub(crate) fn new(hwm: usize, conflate: bool) -> SharedQueue {
         Rc::new(RefCell::new(Queue {
             items: VecDeque::new(),
+            wire: VecDeque::new(),
+            messages: 0,
             hwm,
             conflate,
             writer_gone: false,
@@ -246,8 +293,19 @@ impl Queue {
         let was_full = self.is_full();
         self.conflate = conflate;
         if conflate {
-            while self.items.len() > 1 {
-                self.items.pop_front();
+            let last = match self.items.pop_back() {
+                Some(msg) if msg.is_empty() => self
+                    .wire
+                    .pop_back()
+                    .and_then(|run| Queued::Wire(run).into_messages().last()),
+                last => last,
+            };
+            self.items.clear();
+            self.wire.clear();
+            self.messages = 0;
+            if let Some(msg) = last {
+                self.items.push_back(msg);
+                self.messages = 1;
             }
         }
         if was_full && !self.is_full() {
@@ -258,7 +316,7 @@ impl Queue {
     pub(crate) fn is_full(&self) -> bool {
         !self.conflate
             && self.hwm != 0
-            && self.items.len() + self.held + self.unacked_reads >= self.hwm
+            && self.messages + self.held + self.unacked_reads >= self.hwm
     }
 
     /// How many more messages the writer may push before the queue is full
@@ -268,7 +326,7 @@ impl Queue {
             return usize::MAX;
         }
         self.hwm
-            .saturating_sub(self.items.len() + self.held + self.unacked_reads)
+            .saturating_sub(self.messages + self.held + self.unacked_reads)
     }
 
     /// libzmq's low-water mark: how many reads the writer is told of at a
@@ -296,7 +354,7 @@ impl Queue {
     /// Messages in the queue or held out of it: what its reader has not
     /// taken yet.
     pub(crate) fn outstanding(&self) -> usize {
-        self.items.len() + self.held
+        self.messages + self.held
     }
 
     /// One message read: counted against the HWM until LWM reads are.
@@ -342,8 +400,9 @@ impl Queue {
         self.items.is_empty()
     }
 
+    /// Messages queued (a run counts as the messages it holds).
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
+        self.messages
     }
 
     /// Appends a message, even past the HWM (callers check `is_full` first when
@@ -372,9 +431,12 @@ impl Queue {
         if self.conflate && !self.items.is_empty() {
             // The newest value replaces the one not read yet.
             self.items.clear();
+            self.wire.clear();
             self.items.push_back(msg);
+            self.messages = 1;
             return true;
         }
+        self.messages += 1;
         self.items.push_back(msg);
         if self.items.len() == 1 {
             self.reader.readable();
@@ -382,8 +444,88 @@ impl Queue {
         true
     }
 
+    /// Whether [`push_run`](Self::push_run) keeps runs whole: not under
+    /// CONFLATE, which keeps one message.
+    pub(crate) fn takes_runs(&self) -> bool {
+        !self.conflate
+    }
+
+    /// Appends a run of messages in their wire form (`queued.rs`), counted
+    /// as its messages, under the pool's `pressure` as
+    /// [`push_under`](Self::push_under) is. Returns `false` if the reader
+    /// is gone.
+    pub(crate) fn push_run(&mut self, run: WireRun, pressure: PoolPressure) -> bool {
+        if self.reader_gone {
+            return false;
+        }
+        if run.is_empty() {
+            return true;
+        }
+        let run = match pressure {
+            PoolPressure::Low => run,
+            PoolPressure::High if self.items.len() < ZERO_COPY_BACKLOG => run,
+            PoolPressure::High | PoolPressure::NearlyDry
+                if monocoque_runtime::in_recv_pool(run.wire()) =>
+            {
+                run.detached()
+            }
+            PoolPressure::High | PoolPressure::NearlyDry => run,
+        };
+        if self.conflate {
+            for msg in Queued::Wire(Box::new(run)).into_messages() {
+                self.push_under(msg, PoolPressure::Low);
+            }
+            return true;
+        }
+        self.messages += run.messages();
+        self.wire.push_back(Box::new(run));
+        self.items.push_back(Msg::new());
+        if self.items.len() == 1 {
+            self.reader.readable();
+        }
+        true
+    }
+
+    /// The first message, taken out of a run if one is first (in place: a
+    /// message entry is moved once, as before runs existed).
+    #[inline]
+    fn pop_front_message(&mut self) -> Option<Msg> {
+        if self.wire.is_empty() {
+            let msg = self.items.pop_front()?;
+            self.messages -= 1;
+            return Some(msg);
+        }
+        let msg = if self.items.front()?.is_empty() {
+            let run = self.wire.front_mut()?;
+            let msg = run.next_message();
+            if run.is_empty() {
+                self.wire.pop_front();
+                self.items.pop_front();
+            }
+            msg
+        } else {
+            self.items.pop_front()
+        };
+        match msg {
+            Some(msg) => {
+                self.messages -= 1;
+                Some(msg)
+            }
+            None => {
+                // A run that held less than it said (never made so): its
+                // count goes with it.
+                self.items.pop_front();
+                self.wire.pop_front();
+                self.messages = self.items.iter().filter(|m| !m.is_empty()).count()
+                    + self.wire.iter().map(|r| r.messages()).sum::<usize>();
+                None
+            }
+        }
+    }
+
     /// Puts a message ahead of everything queued (a PROBE_ROUTER probe).
     pub(crate) fn push_front(&mut self, msg: Msg) {
+        self.messages += 1;
         self.items.push_front(msg);
         if self.items.len() == 1 {
             self.reader.readable();
@@ -392,7 +534,7 @@ impl Queue {
 
     pub(crate) fn pop(&mut self) -> Option<Msg> {
         let was_full = self.is_full();
-        let msg = self.items.pop_front()?;
+        let msg = self.pop_front_message()?;
         self.note_read();
         if was_full && !self.is_full() {
             self.writer.writable();
@@ -409,50 +551,124 @@ impl Queue {
     pub(crate) fn pop_while(&mut self, mut take: impl FnMut(Msg) -> bool) -> usize {
         let was_full = self.is_full();
         let mut n = 0;
-        while let Some(msg) = self.items.pop_front() {
-            n += 1;
-            if !take(msg) {
-                break;
+        if self.wire.is_empty() {
+            // No run in wire form (always so outbound): the loop as it was
+            // before there were any, its count settled once.
+            while let Some(msg) = self.items.pop_front() {
+                n += 1;
+                if !take(msg) {
+                    break;
+                }
+            }
+            self.messages -= n;
+        } else {
+            while let Some(msg) = self.pop_front_message() {
+                n += 1;
+                if !take(msg) {
+                    break;
+                }
             }
         }
+        self.reads_taken(n, was_full);
+        n
+    }
+
+    /// `n` messages were read at once from a queue that was full or not
+    /// (`was_full`): counted, and the writer told if that made room.
+    fn reads_taken(&mut self, n: usize, was_full: bool) {
         if n > 0 {
             self.note_reads(n);
             if was_full && !self.is_full() {
                 self.writer.writable();
             }
         }
+    }
+
+    /// Whether a run in wire form is queued: then a reader that sends
+    /// what it pops (an engine) takes entries
+    /// ([`pop_entries_while`](Self::pop_entries_while)), not messages.
+    pub(crate) fn has_wire(&self) -> bool {
+        !self.wire.is_empty()
+    }
+
+    /// As [`pop_while`](Self::pop_while), an entry at a time: a run in wire
+    /// form whole, for an engine to write as it is.
+    pub(crate) fn pop_entries_while(&mut self, mut take: impl FnMut(Queued) -> bool) -> usize {
+        let was_full = self.is_full();
+        let mut n = 0;
+        while let Some(msg) = self.items.pop_front() {
+            let entry = match msg.is_empty() {
+                true => match self.wire.pop_front() {
+                    Some(run) => Queued::Wire(run),
+                    None => continue,
+                },
+                false => Queued::Msg(msg),
+            };
+            let messages = match &entry {
+                Queued::Msg(_) => 1,
+                Queued::Wire(run) => run.messages(),
+            };
+            n += messages;
+            self.messages -= messages;
+            if !take(entry) {
+                break;
+            }
+        }
+        self.reads_taken(n, was_full);
         n
     }
 
-    /// Takes up to `max` messages at once, handing them to `sink` as one
-    /// run (what it leaves of the run is dropped), each still counted
-    /// against the HWM until the returned credit gives it back (`None`:
-    /// the queue was empty). No writer is told anything here: what it
-    /// counts has not changed.
+    /// Takes up to `max` entries at once (a run of messages in their wire
+    /// form is one), handing them to `sink` as one run (what it leaves of
+    /// the run is dropped), each message still counted against the HWM
+    /// until the returned credit gives it back (`None`: the queue was
+    /// empty). No writer is told anything here: what it counts has not
+    /// changed. Returns the credit with how many entries were taken.
     pub(crate) fn take_held(
         queue: &SharedQueue,
         max: usize,
         sink: impl FnOnce(&mut Run<'_>),
-    ) -> Option<HeldCredit> {
+    ) -> Option<(HeldCredit, usize)> {
         let mut q = queue.borrow_mut();
         let n = max.min(q.items.len());
         if n == 0 {
             return None;
         }
-        sink(&mut q.items.drain(..n));
-        q.held += n;
-        drop(q);
-        Some(HeldCredit {
-            queue: queue.clone(),
-            count: n,
-        })
+        // Looked for only where there are runs (a message at a time
+        // otherwise: inproc, and every type but PULL, DEALER and PAIR).
+        let runs = match q.wire.is_empty() {
+            true => 0,
+            false => q.items.iter().take(n).filter(|m| m.is_empty()).count(),
+        };
+        let messages = n - runs
+            + q.wire
+                .iter()
+                .take(runs)
+                .map(|r| r.messages())
+                .sum::<usize>();
+        let q = &mut *q;
+        sink(&mut Run {
+            items: q.items.drain(..n),
+            wire: q.wire.drain(..runs),
+        });
+        q.messages -= messages;
+        q.held += messages;
+        Some((
+            HeldCredit {
+                queue: queue.clone(),
+                count: messages,
+            },
+            n,
+        ))
     }
 
     /// Discards every queued message (the peer this queue fed is gone).
     pub(crate) fn clear(&mut self) -> usize {
         let was_full = self.is_full();
-        let n = self.items.len();
+        let n = self.messages;
         self.items.clear();
+        self.wire.clear();
+        self.messages = 0;
         if was_full {
             self.writer.writable();
         }
@@ -474,6 +690,8 @@ impl Queue {
         if !self.reader_gone {
             self.reader_gone = true;
             self.items.clear();
+            self.wire.clear();
+            self.messages = 0;
             self.writer.writable();
         }
     }
@@ -664,7 +882,10 @@ mod tests {
             q.borrow_mut().push(Msg::from(Bytes::from(format!("m{i}"))));
         }
         let mut taken = Vec::new();
-        let mut credit = Queue::take_held(&q, 3, |run| taken.extend(run)).unwrap();
+        let (mut credit, _) = Queue::take_held(&q, 3, |run| {
+            taken.extend(run.flat_map(Queued::into_messages))
+        })
+        .unwrap();
         assert_eq!(taken.len(), 3);
         assert_eq!(taken[0], Msg::from("m0"));
         assert_eq!(q.borrow().len(), 1);
@@ -680,13 +901,71 @@ mod tests {
             Queue::take_held(&q, 0, |_| {}).is_none(),
             "max 0 takes nothing"
         );
-        let rest = Queue::take_held(&q, 8, |run| {
+        let (rest, _) = Queue::take_held(&q, 8, |run| {
             assert_eq!(run.len(), 1);
-            taken.extend(run)
+            taken.extend(run.flat_map(Queued::into_messages))
         })
         .unwrap();
         assert_eq!(rest.count, 1, "only what is queued");
         assert!(Queue::take_held(&q, 8, |_| {}).is_none(), "empty");
+    }
+
+    /// Three one-frame messages "a", "b", "c" in their wire form.
+    fn wire_abc() -> WireRun {
+        WireRun::from_checked(Bytes::from_static(&[0, 1, b'a', 0, 1, b'b', 0, 1, b'c']), 3)
+    }
+
+    #[test]
+    fn a_run_in_wire_form_counts_as_its_messages_and_pops_one_at_a_time() {
+        let q = Queue::new(4, false);
+        q.borrow_mut().push(Msg::from("first"));
+        assert!(q.borrow_mut().push_run(wire_abc(), PoolPressure::Low));
+        assert_eq!(q.borrow().len(), 4);
+        assert!(
+            q.borrow().is_full(),
+            "a run counts against the HWM as its messages"
+        );
+        let mut q = q.borrow_mut();
+        let popped: Vec<Msg> = std::iter::from_fn(|| q.pop()).collect();
+        let want: Vec<Msg> = ["first", "a", "b", "c"].map(Msg::from).into();
+        assert_eq!(popped, want);
+        assert!(q.is_empty());
+        assert_eq!(q.len(), 0, "no message counted");
+    }
+
+    #[test]
+    fn a_run_taken_held_is_one_entry_and_its_credit_counts_its_messages() {
+        let q = Queue::new(8, false);
+        q.borrow_mut().push_run(wire_abc(), PoolPressure::Low);
+        q.borrow_mut().push(Msg::from("d"));
+        let (credit, entries) = Queue::take_held(&q, 1, |run| assert_eq!(run.len(), 1)).unwrap();
+        assert_eq!(entries, 1);
+        assert_eq!(credit.count, 3, "the run's three messages are held");
+        assert_eq!(q.borrow().len(), 1);
+        assert_eq!(q.borrow().outstanding(), 4);
+    }
+
+    #[test]
+    fn a_conflating_queue_keeps_the_newest_message_of_a_run() {
+        let q = Queue::new(1, true);
+        assert!(!q.borrow().takes_runs());
+        q.borrow_mut().push_run(wire_abc(), PoolPressure::Low);
+        assert_eq!(q.borrow().len(), 1);
+        assert_eq!(q.borrow_mut().pop(), Some(Msg::from("c")));
+        // CONFLATE set on a queue holding a run: the newest message stays.
+        let q = Queue::new(8, false);
+        q.borrow_mut().push_run(wire_abc(), PoolPressure::Low);
+        q.borrow_mut().set_conflate(true);
+        assert_eq!(q.borrow().len(), 1);
+        assert_eq!(q.borrow_mut().pop(), Some(Msg::from("c")));
+    }
+
+    #[test]
+    fn a_gone_reader_refuses_runs() {
+        let q = Queue::new(8, false);
+        q.borrow_mut().close_reader();
+        assert!(!q.borrow_mut().push_run(wire_abc(), PoolPressure::Low));
+        assert_eq!(q.borrow().len(), 0);
     }
 
     #[test]

@@ -251,7 +251,7 @@ impl Peers {
             return (None, false);
         };
         let properties = &p.properties;
-        let credit = Queue::take_held(&p.inbound, max, |run| sink(run, properties));
+        let credit = Queue::take_held(&p.inbound, max, |run| sink(run, properties)).map(|(c, _)| c);
         if credit.is_none() {
             return (None, self.refresh_readable(peer));
         }

@@ -29,6 +29,7 @@ use crate::message::Msg;
 use crate::message_budget::MessageBudget;
 use crate::peer::{PeerInfo, PeerProperties};
 use crate::transmit_queue::TransmitQueue;
+use crate::wire_run::WireRun;
 use legacy::LegacyHandshake;
 use timers::{Expired, Timers};
 
@@ -335,12 +336,7 @@ impl Session {
     /// ```
     #[inline]
     pub fn poll_message(&mut self) -> Option<Msg> {
-        if self.state != SessionState::Active
-            || self.codec.is_some()
-            || !self.events.is_empty()
-            || !self.partial.is_empty()
-            || self.config.socket_type.is_publisher()
-        {
+        if !self.takes_fast_path() {
             return None;
         }
         let step = match self.decoder.decode(&mut self.input) {
@@ -453,6 +449,49 @@ impl Session {
         }
         self.encode_message_frame(false, last)?;
         self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Queues whole messages already in their wire form (a send lane's
+    /// encoded run): as they are where the frames go out unchanged (NULL
+    /// and PLAIN, ZMTP 2.0 and 3.x), else decoded and sent a message at a
+    /// time (CURVE's boxes, ZMTP 1.0's framing).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::{encode_single, Msg, Session, SessionConfig, SocketType, WireRun};
+    ///
+    /// let now = Instant::now();
+    /// let mut a = Session::new(SessionConfig::new(SocketType::Push), now).unwrap();
+    /// let mut b = Session::new(SessionConfig::new(SocketType::Pull), now).unwrap();
+    /// for _ in 0..4 {
+    ///     let ab = a.transmit().take_all();
+    ///     let ba = b.transmit().take_all();
+    ///     a.handle_input(ba, now);
+    ///     b.handle_input(ab, now);
+    ///     while a.poll_event().is_some() {}
+    ///     while b.poll_event().is_some() {}
+    /// }
+    /// let mut wire = Vec::new();
+    /// for body in [&b"one"[..], b"two"] {
+    ///     encode_single(body, |parts| parts.iter().for_each(|p| wire.extend_from_slice(p)));
+    /// }
+    /// a.send_wire(WireRun::from_encoded(Bytes::from(wire))).unwrap();
+    /// b.handle_input(a.transmit().take_all(), now);
+    /// assert_eq!(b.poll_message(), Some(Msg::from("one")));
+    /// assert_eq!(b.poll_message(), Some(Msg::from("two")));
+    /// ```
+    pub fn send_wire(&mut self, mut run: WireRun) -> Result<()> {
+        self.check_active()?;
+        if self.codec.is_some() || self.zmtp1_framing {
+            while let Some(msg) = run.next_message() {
+                self.send(&msg)?;
+            }
+            return Ok(());
+        }
+        self.stats.messages_sent += run.messages() as u64;
+        self.transmit.push_encoded(&run.remaining());
         Ok(())
     }
 
@@ -631,6 +670,66 @@ impl Session {
         self.decoder.set_max_frames(self.config.max_message_frames);
         self.peer = Some(info.clone());
         self.events.push_back(Event::HandshakeSucceeded(info));
+    }
+
+    /// The whole data messages at the front of the input, up to
+    /// `max_messages`, as one [`WireRun`] in their wire form: what
+    /// [`poll_message`](Self::poll_message) and
+    /// [`poll_event`](Self::poll_event) would return one by one as
+    /// [`Event::Message`]s, without decoding each (the taker does, where it
+    /// uses them: `wire_run.rs`). `None` whenever anything else comes
+    /// first (see
+    /// [`FrameDecoder::scan_run`](crate::frame_decoder::FrameDecoder::scan_run));
+    /// the other two then go on from there. Only where `poll_message` runs:
+    /// an active session without a codec, not a publisher's.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::{Msg, Session, SessionConfig, SocketType};
+    ///
+    /// let now = Instant::now();
+    /// let mut a = Session::new(SessionConfig::new(SocketType::Push), now).unwrap();
+    /// let mut b = Session::new(SessionConfig::new(SocketType::Pull), now).unwrap();
+    /// for _ in 0..4 {
+    ///     let ab = a.transmit().take_all();
+    ///     let ba = b.transmit().take_all();
+    ///     a.handle_input(ba, now);
+    ///     b.handle_input(ab, now);
+    ///     while a.poll_event().is_some() {}
+    ///     while b.poll_event().is_some() {}
+    /// }
+    /// a.send(&Msg::from("one")).unwrap();
+    /// a.send(&Msg::from(vec![Bytes::from("two"), Bytes::from("parts")])).unwrap();
+    /// b.handle_input(a.transmit().take_all(), now);
+    /// let mut run = b.poll_run(16).unwrap();
+    /// assert_eq!(run.messages(), 2);
+    /// assert_eq!(run.next_message(), Some(Msg::from("one")));
+    /// assert_eq!(run.next_frame(), Some((&b"two"[..], true)));
+    /// assert_eq!(run.next_frame(), Some((&b"parts"[..], false)));
+    /// assert_eq!(b.poll_run(16), None);
+    /// ```
+    pub fn poll_run(&mut self, max_messages: usize) -> Option<WireRun> {
+        if !self.takes_fast_path() {
+            return None;
+        }
+        let run = self.decoder.scan_run(&mut self.input, max_messages)?;
+        self.timers.traffic();
+        self.stats.messages_received += run.messages() as u64;
+        Some(run)
+    }
+
+    /// Whether the data at the front of the input may be taken without
+    /// `poll_event` (`poll_message`, `poll_run`): an active session without
+    /// a codec, nothing queued or half built before it, not a publisher's
+    /// (whose sessions read subscriptions from messages).
+    #[inline]
+    fn takes_fast_path(&self) -> bool {
+        self.state == SessionState::Active
+            && self.codec.is_none()
+            && self.events.is_empty()
+            && self.partial.is_empty()
+            && !self.config.socket_type.is_publisher()
     }
 
     /// One decoded frame; the event it completes, if any (others, such as
