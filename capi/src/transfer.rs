@@ -28,7 +28,7 @@ use monocoque_zmtp::{Msg, SocketType};
 
 use crate::boundary::{guarded, Errno};
 use crate::errno::errno_of;
-use crate::message::{open_msg, ZmqMsgT};
+use crate::message::{open_msg, ZmqMsg, ZmqMsgT};
 use crate::socket::{socket, SocketHandle};
 
 /// ZMQ_DONTWAIT.
@@ -385,16 +385,16 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         // SAFETY: the caller passes a socket and a zmq_msg_t.
         let (h, m) = unsafe { (socket(s)?, open_msg(msg)?) };
         // A single frame still in its wire form: copied straight into the
-        // message (`BlockingSocket::take_single_held`).
+        // message (`BlockingSocket::take_single_held`), after a wait for
+        // one if none is held (`wait_held`).
         if h.incoming.is_empty() {
-            let copied = h
-                .socket
-                .take_single_held(&mut h.properties, |body, properties| {
-                    m.set_received_copy(body, properties.as_ref());
-                    length(body.len())
-                });
-            if let Some(n) = copied {
+            if let Some(n) = take_single_in_place(h, m) {
                 return n;
+            }
+            if flags & DONTWAIT == 0 && h.socket.wait_held().map_err(|e| errno_of(&e))? {
+                if let Some(n) = take_single_in_place(h, m) {
+                    return n;
+                }
             }
         }
         let (frame, more) = recv_frame(h, flags)?;
@@ -402,6 +402,17 @@ pub unsafe extern "C" fn zmq_msg_recv(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         m.set_received(frame, more, h.properties.as_ref());
         Ok(n)
     })
+}
+
+/// The next message copied into `m` when it is a single frame the socket
+/// holds in its wire form; `None`, taking nothing, otherwise.
+#[inline]
+fn take_single_in_place(h: &mut SocketHandle, m: &mut ZmqMsg) -> Option<Result<c_int, Errno>> {
+    h.socket
+        .take_single_held(&mut h.properties, |body, properties| {
+            m.set_received_copy(body, properties.as_ref());
+            length(body.len())
+        })
 }
 
 /// `zmq_sendmsg` (deprecated): `zmq_msg_send` with the arguments turned.

@@ -59,12 +59,19 @@ fn send(s: &BlockingSocket, i: u32) -> bool {
     false
 }
 
-/// Receives the next message, single frames taken in place where they
-/// are still in their wire form; with whether it was taken so.
+/// Receives the next message as the C API's `zmq_msg_recv` does: single
+/// frames taken in place where they are still in their wire form, after a
+/// wait for one when none is held (`wait_held`); with whether it was taken
+/// so.
 fn receive_counted(s: &BlockingSocket) -> (Msg, bool) {
     let mut properties = None;
     if let Some(frame) = s.take_single_held(&mut properties, |frame, _| frame.to_vec()) {
         return (Msg::from(frame), true);
+    }
+    if s.wait_held().unwrap() {
+        if let Some(frame) = s.take_single_held(&mut properties, |frame, _| frame.to_vec()) {
+            return (Msg::from(frame), true);
+        }
     }
     (s.recv().unwrap(), false)
 }
@@ -247,5 +254,63 @@ fn a_blocking_sender_is_ahead_of_a_full_peer_by_a_bounded_count_even_of_empty_fr
         for _ in 0..went {
             assert_eq!(pull.recv().unwrap(), Msg::from(Vec::<u8>::new()));
         }
+    });
+}
+
+#[test]
+fn after_a_wait_the_first_message_of_a_run_is_taken_in_place() {
+    bounded(|| {
+        for transport in [Transport::Tcp, Transport::Inproc] {
+            let ctx = Context::new().unwrap();
+            let pull = socket(&ctx, SocketType::Pull, 1000);
+            pull.bind(&transport.endpoint()).unwrap();
+            let push = socket(&ctx, SocketType::Push, 1000);
+            push.connect(&pull.last_endpoint().unwrap().expect("bound"))
+                .unwrap();
+            // Connected, and the lane open: a message sent the usual way
+            // went through.
+            push.send(Msg::from("warm")).unwrap();
+            assert_eq!(pull.recv().unwrap(), Msg::from("warm"));
+            for round in 0..3u8 {
+                assert!(push.offer_single_frame(&[round; 10]), "{transport:?}");
+                // Nothing held before the wait (the previous round took
+                // all): the run the wait brings is opened in place.
+                assert!(pull.wait_held().unwrap(), "{transport:?}");
+                let mut properties = None;
+                let got = pull.take_single_held(&mut properties, |frame, _| frame.to_vec());
+                assert_eq!(got, Some(vec![round; 10]), "{transport:?} round {round}");
+            }
+            // A message of two frames is held, but not taken in place.
+            push.send(Msg::from(vec![
+                Bytes::from_static(b"a"),
+                Bytes::from_static(b"b"),
+            ]))
+            .unwrap();
+            assert!(pull.wait_held().unwrap());
+            let mut properties = None;
+            assert_eq!(
+                pull.take_single_held(&mut properties, |f, _| f.to_vec()),
+                None
+            );
+            assert_eq!(pull.recv().unwrap().len(), 2);
+        }
+    });
+}
+
+#[test]
+fn waiting_for_a_held_message_times_out_as_a_receive_and_is_refused_without_a_lane() {
+    bounded(|| {
+        let ctx = Context::new().unwrap();
+        let pull = ctx.socket(SocketType::Pull).unwrap();
+        pull.set_option(SocketOption::RcvTimeo(Some(Duration::from_millis(20))))
+            .unwrap();
+        pull.bind(&Transport::Inproc.endpoint()).unwrap();
+        assert!(matches!(
+            pull.wait_held(),
+            Err(monocoque_patterns::Error::WouldBlock(_))
+        ));
+        // REQ's receive changes its state: no lane, `recv` answers.
+        let req = ctx.socket(SocketType::Req).unwrap();
+        assert!(!req.wait_held().unwrap());
     });
 }

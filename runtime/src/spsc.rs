@@ -293,6 +293,22 @@ impl<T> Receiver<T> {
         Some(item)
     }
 
+    /// The item [`try_recv`](Self::try_recv) would pop next, left in the
+    /// ring: for a consumer that takes it only if it is of a kind it
+    /// handles in place.
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = monocoque_runtime::spsc::channel::<u32>(4);
+    /// assert_eq!(rx.peek(), None);
+    /// tx.try_send(7).unwrap();
+    /// assert_eq!(rx.peek(), Some(&7));
+    /// assert_eq!(rx.try_recv(), Some(7));
+    /// ```
+    #[inline]
+    pub fn peek(&self) -> Option<&T> {
+        self.ring.peek().ok()
+    }
+
     /// Pops an item if there is one, like [`try_recv`](Self::try_recv), but
     /// without waking a producer waiting for room or for a take: for a
     /// consumer that takes a run of items and then calls

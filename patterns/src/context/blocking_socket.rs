@@ -94,6 +94,11 @@ impl Rings {
     }
 
     /// The next message this handle already holds.
+    /// Whether no message is held, taken ahead or in the receive lane.
+    fn holds_nothing(&self) -> bool {
+        self.received.is_empty() && self.recv_lane.as_ref().is_none_or(|l| l.len() == 0)
+    }
+
     fn take_held(&mut self) -> Option<Received> {
         if let Some(received) = self.received.pop_front() {
             return Some(received);
@@ -802,6 +807,46 @@ impl BlockingSocket {
             return None;
         }
         rings.recv_lane.as_mut()?.take_single_into(properties, take)
+    }
+
+    /// Waits as [`recv`](Self::recv) does (RCVTIMEO, shutdown) until this
+    /// handle holds a message, and takes nothing: `Ok(true)` then, for
+    /// [`take_single_held`](Self::take_single_held) or
+    /// [`take_held`](Self::take_held) to take it; `Ok(false)` at once for a
+    /// socket with no receive lane (ask `recv`). A blocking receive that
+    /// takes what it can in place, as the C API's does, waits here
+    /// instead of in `recv`, which would take the first message as a
+    /// message of its own.
+    ///
+    /// ```
+    /// use monocoque_patterns::Context;
+    /// use monocoque_zmtp::SocketType;
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("inproc://wait-held").unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect("inproc://wait-held").unwrap();
+    /// push.send("hi").unwrap();
+    /// assert!(pull.wait_held().unwrap());
+    /// let mut sender = None;
+    /// let taken = pull.take_single_held(&mut sender, |body, _| body.to_vec());
+    /// let body = taken.or_else(|| pull.take_held(&mut sender).map(|m| m[0].to_vec()));
+    /// assert_eq!(body.unwrap(), b"hi");
+    /// ```
+    pub fn wait_held(&self) -> Result<bool> {
+        if self._context.is_shut_down() {
+            return Err(Error::Terminated);
+        }
+        if self.rings.borrow().holds_nothing() {
+            if self.rings.borrow().recv_lane.is_none() {
+                return Ok(false);
+            }
+            expect_reply!(self.call(Command::FillLane { wait: true })?, Done)?;
+            if self.rings.borrow().holds_nothing() {
+                return Err(Error::WouldBlock("no message is ready"));
+            }
+        }
+        Ok(true)
     }
 
     /// ROUTER and STREAM: whether a message to `routing_id` would be taken

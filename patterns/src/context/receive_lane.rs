@@ -150,15 +150,28 @@ impl RecvLaneHandle {
         self.open(item)
     }
 
-    /// The open run's next message handed to `take` in place, when it is
-    /// a single frame, its sender's properties put in `slot` first
-    /// (`BlockingSocket::take_single_held`).
+    /// The open run's next message (or, with none open, the first of the
+    /// ring's next entry when that is a run) handed to `take` in place,
+    /// when it is a single frame, its sender's properties put in `slot`
+    /// first (`BlockingSocket::take_single_held`).
     #[inline]
     pub(super) fn take_single_into<R>(
         &mut self,
         slot: &mut Option<Arc<crate::PeerProperties>>,
         take: impl FnOnce(&[u8], &Option<Arc<crate::PeerProperties>>) -> R,
     ) -> Option<R> {
+        if self.run.is_none() {
+            // The ring's next entry, when it is a run: opened here, so
+            // that its first message too is copied in place (taken as a
+            // message, it was decoded into a buffer of its own).
+            if !matches!(self.ring.peek(), Some((Queued::Wire(_), _))) {
+                return None;
+            }
+            let item = self.ring.try_recv()?;
+            if let Queued::Wire(run) = self.properties.resolve_into(item, slot) {
+                self.run = Some(run);
+            }
+        }
         let run = self.run.as_mut()?;
         let body = run.next_single()?;
         self.properties.fill(slot);

@@ -845,14 +845,18 @@ impl Socket {
     /// per message, the borrow, its readiness sync and the close check were
     /// a tenth of the sending context's samples (docs/BENCHMARKS.md).
     pub(crate) fn offer_each(&self, next: &mut impl MessageRun) -> (usize, Result<Option<Msg>>) {
-        let Some(msg) = next.next_message() else {
-            return (0, Ok(None));
-        };
         let mut state = match self.open_state() {
             Ok(state) => state,
-            Err(e) => return (1, Err(e)),
+            // The next message is dropped with the error, as a send of it
+            // would fail; with none, nothing failed.
+            Err(e) => {
+                return match next.next_message() {
+                    Some(_) => (1, Err(e)),
+                    None => (0, Ok(None)),
+                }
+            }
         };
-        let (went, stop) = state.try_send_each(msg, next);
+        let (went, stop) = state.try_send_run(next);
         // Nothing to yield to without an await (see `Publisher::dropped_at_hwm`).
         state.take_dropped_at_hwm();
         (went, stop)

@@ -282,7 +282,7 @@ impl Peers {
         self.lb.with_room() == 1
     }
 
-    /// Queues `msg` to `peer`, then the messages `next` gives while the
+    /// Queues `msg` (if any) to `peer`, then the messages `next` gives while the
     /// queue has room, under one borrow of it: what as many
     /// [`push_to`](Self::push_to)s would do when `peer` is the only peer
     /// with room ([`one_writable`](Self::one_writable)), without a turn of
@@ -295,19 +295,21 @@ impl Peers {
     pub(crate) fn push_run_to(
         &mut self,
         peer: PeerId,
-        msg: Msg,
+        msg: Option<Msg>,
         next: &mut impl MessageRun,
     ) -> (usize, RunEnd) {
         let Some(p) = self.pipes.get(&peer) else {
-            return (1, RunEnd::Full);
+            return (usize::from(msg.is_some()), RunEnd::Full);
         };
         let mut q = p.outbound.borrow_mut();
         let pressure = monocoque_runtime::recv_pool_pressure();
         let mut msg = msg;
         let mut went = 0;
         loop {
-            q.push_under(msg, pressure);
-            went += 1;
+            if let Some(msg) = msg.take() {
+                q.push_under(msg, pressure);
+                went += 1;
+            }
             loop {
                 if q.is_full() {
                     drop(q);
@@ -324,7 +326,7 @@ impl Peers {
             msg = match next.next_message() {
                 None => return (went, RunEnd::Dry),
                 Some(m) if m.is_empty() => return (went, RunEnd::Refused(m)),
-                Some(m) => m,
+                Some(m) => Some(m),
             };
         }
     }
@@ -443,7 +445,7 @@ mod tests {
     /// queue holds.
     fn push_run(sndhwm: usize, run: &mut Numbers) -> (usize, RunEnd, Vec<u8>) {
         let (mut peers, peer) = one_peer(sndhwm);
-        let (went, end) = peers.push_run_to(peer, Msg::from(vec![0u8]), run);
+        let (went, end) = peers.push_run_to(peer, Some(Msg::from(vec![0u8])), run);
         (went, end, queued(&peers, peer))
     }
 

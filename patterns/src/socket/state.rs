@@ -372,7 +372,7 @@ impl SocketState {
         let mut went = 0;
         loop {
             if let Some(peer) = self.sole_taker(&msg) {
-                let (n, end) = self.peers.push_run_to(peer, msg, next);
+                let (n, end) = self.peers.push_run_to(peer, Some(msg), next);
                 went += n;
                 msg = match end {
                     RunEnd::Dry => return (went, Ok(None)),
@@ -396,17 +396,57 @@ impl SocketState {
         }
     }
 
+    /// [`try_send_each`](Self::try_send_each) of each message `next`
+    /// gives. With a sole taker, what `next` can move without a look goes
+    /// first ([`MessageRun::move_into`]): a run in wire form stays whole,
+    /// where its first message taken on its own was decoded, queued as a
+    /// message and encoded again (every run of one message, inproc).
+    pub(crate) fn try_send_run(
+        &mut self,
+        next: &mut impl MessageRun,
+    ) -> (usize, Result<Option<Msg>>) {
+        let mut went = 0;
+        if let Some(peer) = self.sole_peer() {
+            let (n, end) = self.peers.push_run_to(peer, None, next);
+            went = n;
+            match end {
+                RunEnd::Dry => return (went, Ok(None)),
+                RunEnd::Full => {}
+                RunEnd::Refused(m) => {
+                    let (n, stop) = self.try_send_each(m, next);
+                    return (went + n, stop);
+                }
+            }
+        }
+        match next.next_message() {
+            Some(msg) => {
+                let (n, stop) = self.try_send_each(msg, next);
+                (went + n, stop)
+            }
+            None => (went, Ok(None)),
+        }
+    }
+
     /// The peer a run of sends goes to without the load balancer's turn
     /// per message: a PUSH's, DEALER's or PAIR's only peer with room, for
     /// a message a send takes (not empty). Their sends have no other rule
     /// (no REQ or REP turn), so each message of the run would go there.
     fn sole_taker(&mut self, msg: &Msg) -> Option<PeerId> {
+        if msg.is_empty() {
+            return None;
+        }
+        self.sole_peer()
+    }
+
+    /// A PUSH's, DEALER's or PAIR's only peer with room ([`sole_taker`](Self::sole_taker)
+    /// before a message is looked at).
+    fn sole_peer(&mut self) -> Option<PeerId> {
         let plain = matches!(self.role, Role::Plain)
             && matches!(
                 self.kind,
                 SocketType::Push | SocketType::Dealer | SocketType::Pair
             );
-        if !plain || msg.is_empty() || !self.peers.one_writable() {
+        if !plain || !self.peers.one_writable() {
             return None;
         }
         self.peers.next_writable()
