@@ -3,7 +3,7 @@
 //!
 //! Every entry point is an `extern "C"` function in one of the modules below,
 //! grouped as libzmq's manual groups them. Each runs its body through
-//! [`boundary::guarded`], so nothing from C can unwind a Rust panic into C:
+//! `boundary::guarded`, so nothing from C can unwind a Rust panic into C:
 //! a panic becomes `-1` with `errno` set, and is logged.
 //!
 //! The sockets are the blocking API's ([`monocoque_patterns::BlockingSocket`]):
