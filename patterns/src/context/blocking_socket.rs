@@ -93,12 +93,12 @@ impl Rings {
         self.received.len() + self.recv_lane.as_ref().map_or(0, RecvLaneHandle::len)
     }
 
-    /// The next message this handle already holds.
     /// Whether no message is held, taken ahead or in the receive lane.
     fn holds_nothing(&self) -> bool {
         self.received.is_empty() && self.recv_lane.as_ref().is_none_or(|l| l.len() == 0)
     }
 
+    /// The next message this handle already holds.
     fn take_held(&mut self) -> Option<Received> {
         if let Some(received) = self.received.pop_front() {
             return Some(received);
