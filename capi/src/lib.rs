@@ -23,6 +23,7 @@ mod poll;
 mod proxy;
 mod socket;
 mod socket_options;
+mod spare_buffer;
 mod thread_options;
 mod transfer;
 mod utilities;

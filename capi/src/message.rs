@@ -23,6 +23,7 @@ use monocoque_patterns::PeerProperties;
 use monocoque_zmtp::frame_buffer_pool;
 
 use crate::boundary::{c_str, guarded, Errno};
+use crate::spare_buffer;
 
 /// Marks an open message; anything else is refused with EFAULT.
 const MSG_TAG: u32 = 0x6d73_675f;
@@ -49,6 +50,16 @@ enum Body {
     Owned(Box<[u8]>),
     /// Received, shared with copies, or the caller's own buffer.
     Shared(Bytes),
+}
+
+impl Body {
+    /// No bytes: a new, sent or closed message's. An empty boxed slice, not
+    /// an empty `Bytes`, whose every drop is a call through its vtable: a
+    /// sender's `zmq_msg_close` after each `zmq_msg_send` dropped two
+    /// (docs/BENCHMARKS.md, attempt 17).
+    fn empty() -> Body {
+        Body::Owned(Box::default())
+    }
 }
 
 /// What the 64 bytes of a `zmq_msg_t` hold. `repr(C)` keeps the tag first,
@@ -151,18 +162,31 @@ impl ZmqMsg {
         self.properties = None;
         self.strings = None;
         match &mut self.body {
+            // Leaves an empty boxed slice: `Body::empty`.
             Body::Owned(b) => Bytes::from(std::mem::take(b)),
-            Body::Shared(b) => std::mem::take(b),
+            Body::Shared(b) => {
+                let frame = std::mem::take(b);
+                self.body = Body::empty();
+                frame
+            }
         }
     }
 
     /// Empties the message after a send that copied its bytes, as
-    /// [`take`](Self::take) leaves it; the buffer goes to the frame buffer
-    /// pool (`replace_body`), for the next `zmq_msg_init_size` of its size.
+    /// [`take`](Self::take) leaves it; a buffer of its own becomes the
+    /// thread's spare (`spare_buffer.rs`), any other body goes as
+    /// `replace_body` lets it, for the next `zmq_msg_init_size` of its size.
     #[inline]
     pub(crate) fn clear_sent(&mut self) {
         // Before the sharing is reset: a caller's own buffer is not pooled.
-        self.replace_body(Body::Shared(Bytes::new()));
+        if matches!(self.body, Body::Owned(_)) && !self.by_reference {
+            let sent = std::mem::replace(&mut self.body, Body::empty());
+            if let Body::Owned(buffer) = sent {
+                spare_buffer::keep(buffer);
+            }
+        } else {
+            self.replace_body(Body::empty());
+        }
         self.more = false;
         self.set_sharing(Sharing::NEW);
         self.properties = None;
@@ -338,9 +362,7 @@ pub(crate) unsafe fn open_msg<'a>(msg: *mut ZmqMsgT) -> Result<&'a mut ZmqMsg, E
 #[no_mangle]
 pub unsafe extern "C" fn zmq_msg_init(msg: *mut ZmqMsgT) -> c_int {
     // SAFETY: the caller passes a zmq_msg_t.
-    guarded(-1, || unsafe {
-        init(msg, Body::Shared(Bytes::new()), Sharing::NEW)
-    })
+    guarded(-1, || unsafe { init(msg, Body::empty(), Sharing::NEW) })
 }
 
 /// `zmq_msg_init_size`: a message of `size` bytes for the caller to fill.
@@ -350,10 +372,10 @@ pub unsafe extern "C" fn zmq_msg_init_size(msg: *mut ZmqMsgT, size: usize) -> c_
         if size > isize::MAX as usize {
             return Err(libc::ENOMEM);
         }
-        // A pooled buffer holds an earlier frame's bytes, perhaps another
-        // socket's: cleared, as a new one is (a caller that sends a buffer
+        // A pooled or spare buffer holds an earlier frame's bytes, perhaps
+        // another socket's: cleared, as a new one is (a caller that sends a buffer
         // it filled in part sends zeroes, never someone else's data).
-        let buffer = match frame_buffer_pool::take(size) {
+        let buffer = match spare_buffer::take(size).or_else(|| frame_buffer_pool::take(size)) {
             Some(mut buffer) => {
                 buffer.fill(0);
                 buffer
@@ -449,7 +471,7 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut ZmqMsgT) -> c_int {
     guarded(-1, || {
         // SAFETY: the caller passes a zmq_msg_t.
         let m = unsafe { open_msg(msg) }?;
-        m.replace_body(Body::Shared(Bytes::new()));
+        m.replace_body(Body::empty());
         m.tag = 0;
         // SAFETY: `m` was open (tag checked); it is dropped once, and the tag
         // cleared above makes a second close EFAULT instead of a double drop.
@@ -530,7 +552,7 @@ pub unsafe extern "C" fn zmq_msg_move(dest: *mut ZmqMsgT, src: *mut ZmqMsgT) -> 
         }
         // SAFETY: the caller passes two distinct zmq_msg_t.
         let s = unsafe { open_msg(src) }?;
-        let moved = std::mem::replace(s, ZmqMsg::with(Body::Shared(Bytes::new())));
+        let moved = std::mem::replace(s, ZmqMsg::with(Body::empty()));
         // SAFETY: as above.
         let d = unsafe { open_msg(dest) }?;
         *d = moved;
