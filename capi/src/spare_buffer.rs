@@ -55,4 +55,3 @@ pub(crate) fn take(size: usize) -> Option<Box<[u8]>> {
         .ok()
         .flatten()
 }
-

@@ -49,6 +49,7 @@ impl FrameHeader {
     /// assert_eq!(FrameHeader::new(true, false, 5).as_bytes(), &[0x01, 5]);
     /// assert_eq!(FrameHeader::new(false, false, 256).as_bytes(), &[0x02, 0, 0, 0, 0, 0, 0, 1, 0]);
     /// ```
+    #[inline]
     pub fn new(more: bool, command: bool, body_len: usize) -> FrameHeader {
         let flags = FrameHeader::flags(more, command);
         let mut bytes = [0u8; MAX_HEADER_LEN];
@@ -83,6 +84,7 @@ impl FrameHeader {
     }
 
     /// The header's wire bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }

@@ -26,7 +26,7 @@
 //! reserved flag, each message whole), so the walk here cannot meet a
 //! malformed frame; it still stops, rather than panics, if it did.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::frame::{FLAG_LONG, FLAG_MORE};
 use crate::Msg;
@@ -103,8 +103,33 @@ impl WireRun {
 
     /// The first `n` messages as a run of their own (all of them if there
     /// are fewer), this one keeping the rest.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::WireRun;
+    /// let wire = Bytes::from_static(&[0, 1, b'a', 0, 1, b'b', 0, 1, b'c']);
+    /// let mut run = WireRun::from_checked(wire, 3);
+    /// let first = run.split_to(1);
+    /// assert_eq!((first.messages(), run.messages()), (1, 2));
+    /// let rest = run.split_to(5);
+    /// assert_eq!((rest.messages(), &rest.remaining()[..]), (2, &[0, 1, b'b', 0, 1, b'c'][..]));
+    /// assert!(run.is_empty());
+    /// ```
     pub fn split_to(&mut self, n: usize) -> WireRun {
         let start = self.at as usize;
+        if n >= self.messages() {
+            // All of it: no walk (a send lane's batch into a peer with
+            // room for it).
+            let mut bytes = std::mem::take(&mut self.bytes);
+            bytes.advance(start);
+            let whole = WireRun {
+                bytes,
+                at: 0,
+                messages: self.messages,
+            };
+            (self.at, self.messages) = (0, 0);
+            return whole;
+        }
         let mut taken = 0;
         while taken < n {
             match self.next_frame() {
@@ -280,6 +305,13 @@ mod tests {
         assert_eq!(run.messages(), 1);
         assert_eq!(run.remaining().len(), 9 + 300);
         assert_eq!(run.next_single(), Some(&[7u8; 300][..]));
+        // Cut short anywhere: only the whole messages before.
+        for cut in [&[0u8, 1, b'a', 0, 5, b'b'][..], &[0, 1, b'a', 0x02, 0, 0]] {
+            let run = WireRun::from_encoded(Bytes::copy_from_slice(cut));
+            assert_eq!((run.messages(), run.remaining().len()), (1, 3));
+        }
+        let long = WireRun::from_encoded(Bytes::from_static(&[0x02, 0xff, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(long.is_empty(), "a length past the bytes");
     }
 
     #[test]

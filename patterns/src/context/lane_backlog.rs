@@ -87,6 +87,7 @@ impl QueuedCount {
     }
 
     /// One message is in the ring: for the lane's user side only.
+    #[inline]
     fn add_sent(&self) {
         let sent = self.sent.load(Ordering::Relaxed);
         self.sent.store(sent.wrapping_add(1), Ordering::Release);
@@ -104,6 +105,7 @@ impl QueuedCount {
     /// with no load of the pump's line. Re-read when it reaches `bound`, so
     /// the answer is exact whenever it is `bound` or more: the lane's user
     /// side bounding what its encoded ring holds ahead (`lanes.rs`).
+    #[inline]
     pub(super) fn at_least(&self, gone_seen: &mut usize, bound: usize) -> usize {
         let sent = self.sent.load(Ordering::Relaxed);
         let ahead = sent.wrapping_sub(*gone_seen);
@@ -166,6 +168,7 @@ impl LaneCounts {
     /// context's backlog before the pump can see it, so that count never
     /// goes below zero (it is shared by every lane of the context, so it
     /// takes a locked instruction).
+    #[inline]
     pub(super) fn raise(&self) {
         self.context.unlooked.fetch_add(1, Ordering::AcqRel);
     }
@@ -173,6 +176,7 @@ impl LaneCounts {
     /// The message [`raise`](Self::raise) counted is in the ring: counted
     /// in the lane's `queued` (after the push: only this thread, or a
     /// command it gives later, reads that count).
+    #[inline]
     pub(super) fn put_in(&self) {
         self.queued.add_sent();
     }

@@ -229,6 +229,7 @@ impl Context {
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
+    #[inline]
     fn is_shut_down(&self) -> bool {
         self.inner.shut_down.load(Ordering::Acquire)
     }

@@ -145,6 +145,7 @@ impl Credits {
     /// Another command ran (libzmq's application thread would have
     /// processed its commands), or a send went without counting: ask next
     /// time.
+    #[inline]
     pub(super) fn forget(&mut self) {
         self.send = None;
         self.route = None;
