@@ -122,6 +122,15 @@ impl ZmqMsg {
         }
     }
 
+    /// Whether the message owns nothing to release: an empty buffer of its
+    /// own (`Body::empty`), no properties, no strings.
+    #[inline]
+    fn holds_nothing(&self) -> bool {
+        matches!(&self.body, Body::Owned(b) if b.is_empty())
+            && self.properties.is_none()
+            && self.strings.is_none()
+    }
+
     pub(crate) fn len(&self) -> usize {
         match &self.body {
             Body::Owned(b) => b.len(),
@@ -471,6 +480,12 @@ pub unsafe extern "C" fn zmq_msg_close(msg: *mut ZmqMsgT) -> c_int {
     guarded(-1, || {
         // SAFETY: the caller passes a zmq_msg_t.
         let m = unsafe { open_msg(msg) }?;
+        if m.holds_nothing() {
+            // A sent or new empty message (a sender's loop closes one
+            // after every `zmq_msg_send`): nothing to release, no drop.
+            m.tag = 0;
+            return Ok(0);
+        }
         m.replace_body(Body::empty());
         m.tag = 0;
         // SAFETY: `m` was open (tag checked); it is dropped once, and the tag
