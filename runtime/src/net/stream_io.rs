@@ -18,22 +18,36 @@ pub(crate) async fn write_all_vectored(sock: &Source, mut bufs: Vec<Bytes>) -> i
     while !bufs.is_empty() {
         let (r, back) = sock.writev(bufs).await;
         bufs = back;
-        let mut n = r?;
+        let n = r?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        while n > 0 {
-            let first = &mut bufs[0];
-            if first.len() <= n {
-                n -= first.len();
-                bufs.remove(0);
-            } else {
-                first.advance(n);
-                n = 0;
-            }
-        }
+        consume(&mut bufs, n);
     }
     Ok(())
+}
+
+/// Drops the first `n` bytes of `bufs`: the chunks written whole in one
+/// drain (a chunk removed at a time shifted the rest each time, quadratic in
+/// a write of thousands of chunks: a large message's body and header are
+/// two), then the written part of the next.
+fn consume(bufs: &mut Vec<Bytes>, mut n: usize) {
+    let whole = bufs
+        .iter()
+        .take_while(|b| {
+            let written = b.len() <= n;
+            if written {
+                n -= b.len();
+            }
+            written
+        })
+        .count();
+    bufs.drain(..whole);
+    if n > 0 {
+        if let Some(first) = bufs.first_mut() {
+            first.advance(n.min(first.len()));
+        }
+    }
 }
 
 /// Writes every byte of `buf` (one send per partial write, no allocation).
@@ -121,3 +135,34 @@ macro_rules! stream_methods {
     };
 }
 pub(crate) use stream_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumed_bytes_leave_the_rest_in_order() {
+        let parts = || {
+            vec![
+                Bytes::from_static(b"ab"),
+                Bytes::from_static(b"cde"),
+                Bytes::from_static(b"f"),
+            ]
+        };
+        let mut bufs = parts();
+        consume(&mut bufs, 0);
+        assert_eq!(bufs, parts());
+        consume(&mut bufs, 3);
+        assert_eq!(
+            bufs,
+            vec![Bytes::from_static(b"de"), Bytes::from_static(b"f")]
+        );
+        consume(&mut bufs, 2);
+        assert_eq!(bufs, vec![Bytes::from_static(b"f")]);
+        consume(&mut bufs, 1);
+        assert!(bufs.is_empty());
+        let mut bufs = parts();
+        consume(&mut bufs, 6);
+        assert!(bufs.is_empty());
+    }
+}
