@@ -22,9 +22,8 @@ thread_local! {
     static SPARE: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
 }
 
-/// Keeps `buffer` as this thread's spare (one the pool may keep, else it
-/// goes there, or to the allocator); the spare it replaces goes to the
-/// pool.
+/// Keeps `buffer` as this thread's spare when the pool would keep its size
+/// (otherwise it is freed here); the spare it replaces goes to the pool.
 #[inline]
 pub(crate) fn keep(buffer: Box<[u8]>) {
     if !frame_buffer_pool::may_keep(buffer.len()) {
