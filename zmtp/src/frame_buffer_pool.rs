@@ -28,8 +28,8 @@
 //! Larger buffers, up to [`MAX_LARGE_POOLED`] bytes (a C program's 1 KiB
 //! `zmq_msg_init_size` messages: malloc, calloc's clearing and the free on
 //! the context's thread were 18 % of `remote_thr`'s CPU at 1 KiB, attempt
-//! 17), are kept for at most [`LARGE_SIZES`] sizes: the first sizes given
-//! back claim a queue each, for the life of the process, and any other
+//! 17), are kept for at most [`LARGE_SIZES`] sizes: the first sizes whose
+//! buffers are given back whole claim a queue each, for the life of the process, and any other
 //! size goes to the allocator as before (programs send a few sizes; one
 //! that sends many keeps its first ones). Each queue holds at most 1 MiB
 //! of buffers, between 16 and 1,024 of them: at most 8 x (1 MiB + 24 KiB)
@@ -193,8 +193,30 @@ pub fn give_box(buffer: Box<[u8]>) {
 /// buffer sent over inproc); anything else is simply dropped.
 #[inline]
 pub fn give(frame: Bytes) {
-    if let Some(pool) = pool(frame.len(), true) {
-        give_into(pool, frame);
+    if frame.len() <= MAX_POOLED {
+        if let Some(pool) = pool(frame.len(), false) {
+            give_into(pool, frame);
+        }
+        return;
+    }
+    give_large(&LARGE, frame);
+}
+
+/// [`give`] for a size above [`MAX_POOLED`]: the size claims a queue among
+/// `slots` only with a buffer that can be kept. A slice of a receive buffer
+/// (a received large body, let go of by a `zmq_msg_recv` or a `zmq_msg_close`)
+/// never can, and let claim, a receiver of messages of varied sizes filled
+/// the table with sizes no buffer ever came back in.
+fn give_large(slots: &[LargeSize], frame: Bytes) {
+    if !may_keep(frame.len()) || !frame.is_unique() {
+        return;
+    }
+    let buffer = Vec::from(frame);
+    if buffer.len() != buffer.capacity() {
+        return;
+    }
+    if let Some(pool) = large_pool(slots, buffer.len(), true) {
+        give_box_into(pool, buffer.into_boxed_slice());
     }
 }
 
@@ -322,6 +344,21 @@ mod tests {
         assert!(large_pool(&slots, 2000, false).is_none());
         assert!(large_pool(&slots, 300, false).is_some());
         assert!(large_pool(&slots, MAX_LARGE_POOLED + 1, true).is_none());
+    }
+
+    #[test]
+    fn only_a_whole_larger_buffer_claims_a_queue() {
+        let slots = [const { LargeSize::unclaimed() }; 2];
+        let received = Bytes::from(vec![1u8; 4096]);
+        let body = received.slice(100..1100);
+        give_large(&slots, body.clone());
+        drop(received);
+        give_large(&slots, body); // unique now, but a slice: not a buffer of its own
+        assert_eq!(slots[0].size.load(Ordering::Relaxed), 0, "nothing claimed");
+        give_large(&slots, Bytes::from(vec![2u8; 1000]));
+        assert_eq!(slots[0].size.load(Ordering::Relaxed), 1000);
+        let kept = large_pool(&slots, 1000, false).and_then(take_from);
+        assert_eq!(kept.map(|b| b.len()), Some(1000));
     }
 
     #[test]
