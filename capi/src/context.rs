@@ -130,7 +130,13 @@ impl ContextShared {
             return Ok(None);
         }
         if s.io_cores.is_none() {
-            let builders = vec![RuntimeBuilder::default(); io_threads - 1];
+            // Receiving as the context's own thread does (a socket's
+            // connections move there from it).
+            let builder = RuntimeBuilder::default().recv_buffers(
+                monocoque_patterns::CONTEXT_RECV_BUFFERS,
+                monocoque_patterns::CONTEXT_RECV_BUFFER_SIZE,
+            );
+            let builders = vec![builder; io_threads - 1];
             s.io_cores = Some(IoCores::start(builders).map_err(|e| errno_of(&e))?);
         }
         Ok(s.io_cores.clone())

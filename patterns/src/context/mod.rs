@@ -68,6 +68,19 @@ const CONTROL_CAPACITY: usize = 64;
 /// context costs nothing.
 pub const CONTEXT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
+/// The receive pool of [`Context::new`]'s thread: this many buffers of
+/// [`CONTEXT_RECV_BUFFER_SIZE`] (4 MiB, as the runtime's default of 256 x
+/// 16 KiB). A context's thread serves every socket of the process's
+/// threads, so each receive is worth more: over loopback a stream comes in
+/// 64 KiB at a time, and a 16 KiB buffer took it in four completions. At
+/// 1 KiB (`local_thr`/`remote_thr`), the receiving context's thread cost
+/// 416-489 ns a message against 556-558 (docs/BENCHMARKS.md, attempt 18).
+/// Pass your own with [`Context::with_runtime`].
+pub const CONTEXT_RECV_BUFFERS: u16 = 64;
+
+/// The size of each of [`CONTEXT_RECV_BUFFERS`]: 64 KiB.
+pub const CONTEXT_RECV_BUFFER_SIZE: usize = 64 * 1024;
+
 /// A context: the thread that runs its sockets. Cheap to clone, `Send` and
 /// `Sync`; share it between threads.
 ///
@@ -114,10 +127,13 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// A context on a new, unpinned runtime thread that parks when idle,
     /// after polling on for [`CONTEXT_SPIN_BEFORE_PARK`] (a reply that
-    /// comes within it costs no wake-up of the context's thread).
+    /// comes within it costs no wake-up of the context's thread), receiving
+    /// into [`CONTEXT_RECV_BUFFERS`] buffers of [`CONTEXT_RECV_BUFFER_SIZE`].
     pub fn new() -> Result<Context> {
         Context::with_runtime(
-            monocoque_runtime::Runtime::builder().spin_before_park(CONTEXT_SPIN_BEFORE_PARK),
+            monocoque_runtime::Runtime::builder()
+                .spin_before_park(CONTEXT_SPIN_BEFORE_PARK)
+                .recv_buffers(CONTEXT_RECV_BUFFERS, CONTEXT_RECV_BUFFER_SIZE),
         )
     }
 
