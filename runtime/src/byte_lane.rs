@@ -220,6 +220,13 @@ impl ByteReader {
         Some(Bytes::from(out))
     }
 
+    /// The CPU the writer ran on when it last woke this reader, which had
+    /// taken everything (`None`: it never did); as
+    /// [`spsc::Receiver::woken_from_cpu`](crate::spsc::Receiver::woken_from_cpu).
+    pub fn woken_from_cpu(&self) -> Option<usize> {
+        self.shared.reader.woken_from()
+    }
+
     /// Bytes written and not taken.
     pub fn len(&self) -> usize {
         self.ring.slots()

@@ -29,6 +29,7 @@ mod reactor;
 mod recv_pool;
 mod runtime;
 pub mod spsc;
+pub mod thread_cpu;
 mod thread_settings;
 mod timer;
 mod timer_queue;

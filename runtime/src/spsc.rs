@@ -12,7 +12,7 @@
 //! for a producer waiting on a full ring.
 
 use std::future::poll_fn;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Wake, Waker};
 
@@ -38,6 +38,9 @@ pub struct Closed<T>(pub T);
 pub(crate) struct WaitSlot {
     waiting: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// The CPU the other side ran on when it last woke this one, plus one
+    /// (0: never). Written on the waking path only, never on the fast one.
+    woken_from: AtomicUsize,
 }
 
 impl WaitSlot {
@@ -69,11 +72,21 @@ impl WaitSlot {
     #[inline(never)]
     fn wake_waiter(&self) {
         if self.waiting.swap(false, Ordering::SeqCst) {
+            if let Some(cpu) = crate::thread_cpu::current_cpu() {
+                self.woken_from.store(cpu + 1, Ordering::Relaxed);
+            }
             let w = self.waker.lock().expect("waker slot poisoned").take();
             if let Some(w) = w {
                 w.wake();
             }
         }
+    }
+}
+
+impl WaitSlot {
+    /// The CPU the other side ran on when it last woke this one.
+    pub(crate) fn woken_from(&self) -> Option<usize> {
+        self.woken_from.load(Ordering::Relaxed).checked_sub(1)
     }
 }
 
@@ -285,6 +298,21 @@ impl<T> Drop for Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// The CPU the producer ran on when it last woke this consumer, which
+    /// had found the ring empty (`None`: it never did). Read off the
+    /// waking path, which a producer takes only when the consumer waits:
+    /// for a consumer that wants to run near its producer
+    /// (`thread_cpu`).
+    ///
+    /// ```
+    /// let (mut tx, rx) = monocoque_runtime::spsc::channel::<u32>(4);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.woken_from_cpu(), None, "the consumer was not waiting");
+    /// ```
+    pub fn woken_from_cpu(&self) -> Option<usize> {
+        self.shared.rx.woken_from()
+    }
+
     /// Pops an item if there is one. Never waits.
     #[inline]
     pub fn try_recv(&mut self) -> Option<T> {

@@ -90,23 +90,8 @@ impl ThreadSettings {
     }
 
     fn apply_cpus(&self) -> io::Result<()> {
-        // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        let capacity = 8 * std::mem::size_of::<libc::cpu_set_t>();
-        for &cpu in &self.cpus {
-            if cpu >= capacity {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL));
-            }
-            // SAFETY: `cpu` is below the set's capacity (checked above).
-            unsafe { libc::CPU_SET(cpu, &mut set) };
-        }
-        // SAFETY: pid 0 is the calling thread; `set` is initialised and its
-        // size is passed.
-        let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        let cpus: Vec<usize> = self.cpus.iter().copied().collect();
+        crate::thread_cpu::set_allowed_cpus(&cpus)
     }
 }
 

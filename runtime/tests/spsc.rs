@@ -319,3 +319,38 @@ fn a_run_pushed_at_once_wraps_the_ring_and_leaves_the_rest() {
     assert_eq!(tx.send_run_quietly(&mut rest, 2), 0, "the consumer is gone");
     assert_eq!(rest.len(), 2);
 }
+
+/// A producer that wakes a waiting consumer leaves the CPU it ran on; one
+/// that finds the consumer busy leaves nothing (the fast path writes no
+/// more than it did).
+#[test]
+fn a_waiting_consumer_learns_the_cpu_its_producer_woke_it_from() {
+    use monocoque_runtime::{byte_lane, thread_cpu};
+    use std::task::{Context, Waker};
+
+    let cpu = *thread_cpu::allowed_cpus().unwrap().last().unwrap();
+    let (mut tx, mut rx) = channel::<u32>(4);
+    let (mut w, mut r) = byte_lane::channel(64);
+    tx.try_send(0).unwrap();
+    assert!(w.try_write(&[b"busy"]));
+    w.wake_reader();
+    assert_eq!(rx.woken_from_cpu(), None, "not waiting: not woken");
+    assert_eq!(r.woken_from_cpu(), None);
+    assert_eq!(rx.try_recv(), Some(0));
+    assert!(r.take_all().is_some());
+
+    // Both consumers find nothing and wait.
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(rx.poll_recv(&mut cx).is_pending());
+    assert!(r.poll_readable(&mut cx).is_pending());
+    std::thread::spawn(move || {
+        thread_cpu::set_allowed_cpus(&[cpu]).unwrap();
+        tx.try_send(1).unwrap();
+        assert!(w.try_write(&[b"x"]));
+        w.wake_reader();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rx.woken_from_cpu(), Some(cpu));
+    assert_eq!(r.woken_from_cpu(), Some(cpu));
+}

@@ -64,6 +64,7 @@ use monocoque_runtime::PoolPressure;
 use monocoque_runtime::{sleep, sleep_until};
 use monocoque_zmtp::{Msg, SocketType, WireRun};
 
+use super::follow_sender;
 use super::lane_backlog::{Backlog, LaneCounts, QueuedCount};
 use crate::pipe::{Queue, Queued};
 use crate::socket::MessageRun;
@@ -554,6 +555,9 @@ impl<'a> LanePump<'a> {
             // An encoded batch is taken whole: it may pass the budget.
             *budget = budget.saturating_sub(taken);
             self.counts.taken(taken);
+            if taken > 0 {
+                follow_sender::taken(self.sender_cpu(), taken);
+            }
             self.counts.gone(went);
             match stop {
                 Ok(None) => return true,
@@ -566,6 +570,14 @@ impl<'a> LanePump<'a> {
                 }
             }
         }
+    }
+
+    /// The CPU the lane's sender last woke the pump from, by either ring.
+    fn sender_cpu(&self) -> Option<usize> {
+        self.encoded
+            .as_ref()
+            .and_then(ByteReader::woken_from_cpu)
+            .or_else(|| self.incoming.woken_from_cpu())
     }
 
     /// The socket made `msg` wait: shuts the lane, starts that wait, and

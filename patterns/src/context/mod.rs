@@ -28,6 +28,7 @@ mod blocking_monitor;
 mod blocking_proxy;
 mod blocking_socket;
 mod command;
+mod follow_sender;
 mod lane_backlog;
 mod lane_properties;
 mod lanes;
