@@ -33,17 +33,25 @@ fn socket(ctx: &Context, kind: SocketType, hwm: usize) -> BlockingSocket {
 }
 
 /// What message `i` of the stream is: mostly one small frame (the encoded
-/// way), every 7th two frames and every 11th one large frame (the message
-/// way), so that the two ways take turns mid-stream.
+/// way), every 5th one of 1.5 KiB (encoded too, with a long header),
+/// every 7th two frames and every 11th one frame larger than the encoded
+/// ring takes (the message way), so that the two ways take turns
+/// mid-stream.
 fn message(i: u32) -> Msg {
     let id = Bytes::from(i.to_le_bytes().to_vec());
     if i % 7 == 0 {
         return Msg::from(vec![id, Bytes::from_static(b"second frame")]);
     }
+    let sized = |len: usize| {
+        let mut body = vec![(i % 251) as u8; len];
+        body[..4].copy_from_slice(&i.to_le_bytes());
+        Msg::from(body)
+    };
     if i % 11 == 0 {
-        let mut big = vec![0xAB; 1000];
-        big[..4].copy_from_slice(&i.to_le_bytes());
-        return Msg::from(big);
+        return sized(3000);
+    }
+    if i % 5 == 0 {
+        return sized(1500);
     }
     Msg::from(id)
 }
@@ -254,6 +262,46 @@ fn a_blocking_sender_is_ahead_of_a_full_peer_by_a_bounded_count_even_of_empty_fr
         for _ in 0..went {
             assert_eq!(pull.recv().unwrap(), Msg::from(Vec::<u8>::new()));
         }
+    });
+}
+
+#[test]
+fn sends_go_on_the_message_way_while_a_peer_holds_the_encoded_ring() {
+    bounded(|| {
+        // Inproc: the runs the pump lends out of the encoded ring sit in
+        // the PULL's queue until it reads them, so its 512 KiB run out
+        // after about 500 messages of 1 KiB. The pipe holds SNDHWM +
+        // RCVHWM = 2,000: every send goes, the rest the message way, none
+        // waits, and all arrive in order once the PULL reads.
+        let ctx = Context::new().unwrap();
+        let pull = socket(&ctx, SocketType::Pull, 1000);
+        pull.bind(&Transport::Inproc.endpoint()).unwrap();
+        let push = socket(&ctx, SocketType::Push, 1000);
+        push.connect(&pull.last_endpoint().unwrap().expect("bound"))
+            .unwrap();
+        push.send(Msg::from("warm")).unwrap();
+        assert_eq!(pull.recv().unwrap(), Msg::from("warm"));
+        let body = |i: u32| {
+            let mut body = vec![(i % 251) as u8; 1024];
+            body[..4].copy_from_slice(&i.to_le_bytes());
+            body
+        };
+        let mut encoded = 0;
+        for i in 0..1800 {
+            if push.offer_single_frame(&body(i)) {
+                encoded += 1;
+            } else {
+                push.send(Msg::from(body(i))).unwrap();
+            }
+        }
+        assert!(encoded > 0, "the ring took some: {encoded}");
+        assert!(encoded < 600, "the ring ran out while lent: {encoded}");
+        for i in 0..1800 {
+            assert_eq!(pull.recv().unwrap(), Msg::from(body(i)), "message {i}");
+        }
+        // Read, the runs gave the ring back.
+        assert!(push.offer_single_frame(&body(1800)));
+        assert_eq!(pull.recv().unwrap(), Msg::from(body(1800)));
     });
 }
 

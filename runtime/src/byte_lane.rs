@@ -1,72 +1,220 @@
 //! A bounded single-producer single-consumer ring of bytes between a plain
 //! thread and a reactor (or two reactors), written a record at a time and
-//! read in whole spans.
+//! lent out in whole spans.
 //!
 //! Made for a send lane carrying encoded messages: the application's
-//! thread writes each message's bytes (its frame header and body, a few
-//! dozen bytes typically) as one record, and the context's thread takes
-//! everything written so far in one copy, so that a stream of sends costs
-//! that thread one take a batch rather than one a message
-//! (docs/BENCHMARKS.md, attempt 15). A record is published whole or not at
-//! all, so a take never ends inside one. The reader copies what it takes
-//! out and frees the space at once: no loan of ring memory outlives a
-//! take (attempt 14's ring lent its bytes to the write, and paid an
-//! allocation and a lock per loan).
+//! thread writes each message's bytes (its frame header and body) as one
+//! record, and the context's thread takes everything written so far at
+//! once, as a [`Bytes`] that borrows the ring's memory: the connection
+//! writes it from there, and its space comes back to the writer when the
+//! last handle on it is dropped. A stream of sends so costs that thread
+//! one take a batch, and no copy (docs/BENCHMARKS.md, attempt 19: the copy
+//! a take made, into memory the allocator mapped anew for each large one,
+//! was a fifth of the sending CPU at 1 KiB a message).
 //!
-//! The ring is `rtrb`'s, of `u8`, with the wake-up protocol of
-//! [`spsc`](crate::spsc): the writer wakes the reader only when it waits.
+//! ```text
+//!              freed          taken            written
+//!   ... free ... | lent out     | not taken yet  | free ...
+//!                 (Bytes alive)   (the next take)
+//! ```
+//!
+//! - A record is published whole or not at all, and never wraps: one that
+//!   does not fit before the ring's end starts the next lap, and the rest
+//!   of this one is skipped (`lap_end` tells the reader where the lap's
+//!   bytes ended). So a take ends at a record's end, and at most at the
+//!   ring's end; what lies past it is the next take's.
+//! - Space comes back in order: a loan dropped before an older one waits
+//!   for it (`Releases`). One long-held loan so stops the writer, whose
+//!   send then goes another way (the lane's message ring); it never
+//!   blocks on the ring.
+//!
+//! The wake-up protocol is [`spsc`](crate::spsc)'s: the writer wakes the
+//! reader only when it waits.
 //!
 //! ```
 //! use monocoque_runtime::byte_lane;
 //! let (mut w, mut r) = byte_lane::channel(16);
 //! assert!(w.try_write(&[b"ab", b"cd"]));
-//! assert!(w.try_write(&[b"efg"]));
-//! assert!(!w.try_write(&[&[0; 12][..]]), "9 bytes of room");
+//! assert!(w.try_write(&[b"efghijkl"]));
+//! assert!(!w.try_write(&[&[0; 8][..]]), "4 bytes of room");
 //! w.wake_reader();
-//! assert_eq!(&r.take_all().unwrap()[..], b"abcdefg");
+//! let lent = r.take_all().unwrap();
+//! assert_eq!(&lent[..], b"abcdefghijkl");
 //! assert!(r.take_all().is_none());
 //! assert!(w.is_empty(), "the reader took everything");
+//! assert!(!w.try_write(&[&[0; 8][..]]), "still lent out");
+//! drop(lent);
+//! assert!(w.try_write(&[&[0; 8][..]]), "given back: at the ring's start");
 //! ```
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 
 use bytes::Bytes;
 
 use crate::spsc::WaitSlot;
 
-/// What both sides share besides the ring: who waits, who is gone.
+/// A value alone on its cache line: the writer's and the reader's
+/// positions are stored by different threads.
 #[derive(Debug, Default)]
+#[repr(align(64))]
+struct Line<T>(T);
+
+/// The ring's memory and what both sides share besides it.
+#[derive(Debug)]
 struct Shared {
+    /// `capacity` bytes, a power of two (a position's index is a mask,
+    /// not a division). Owned: freed in `Drop`.
+    buf: *mut u8,
+    capacity: usize,
+    /// Bytes written so far, as a running count (a position): stored by
+    /// the writer after the record's bytes (Release).
+    written: Line<AtomicUsize>,
+    /// Where the writer's last skip began: the end of that lap's bytes.
+    /// Stored before the `written` that passes the skip.
+    lap_end: AtomicUsize,
+    /// Bytes the reader has taken so far.
+    taken: Line<AtomicUsize>,
+    /// Bytes given back so far: the writer may reuse everything below
+    /// `freed + capacity`.
+    freed: Line<AtomicUsize>,
+    releases: Mutex<Releases>,
     reader: WaitSlot,
-    writer_gone: std::sync::atomic::AtomicBool,
+    writer_gone: AtomicBool,
+    reader_gone: AtomicBool,
+}
+
+// SAFETY: `buf` is plain memory owned by `Shared` (allocated in `channel`,
+// freed in `Drop` when every side and loan is gone); the positions decide
+// who touches which bytes: the writer only [written, freed + capacity),
+// which no loan covers, and loans only what was written before their take
+// and is not given back yet. Every other field is Sync.
+unsafe impl Send for Shared {}
+// SAFETY: as for Send.
+unsafe impl Sync for Shared {}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // SAFETY: `buf` came from `Box::into_raw` of a boxed slice of
+        // `capacity` bytes in `channel`, and is freed only here, once.
+        unsafe {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                self.buf,
+                self.capacity,
+            )))
+        };
+    }
+}
+
+/// Loans given back out of order, waiting for the older ones.
+#[derive(Debug, Default)]
+struct Releases {
+    /// The position everything below has been given back.
+    freed: usize,
+    /// `(start, end)` of loans given back before an older one: as many as
+    /// there are loans out at most.
+    early: Vec<(usize, usize)>,
+}
+
+impl Shared {
+    /// The ring's byte at `position`.
+    fn at(&self, position: usize) -> *mut u8 {
+        // SAFETY: the mask keeps the index below `capacity`, within `buf`.
+        unsafe { self.buf.add(position & (self.capacity - 1)) }
+    }
+
+    /// Gives back `[start, end)`: at once if every byte below `start` is
+    /// back, else when the last of them is.
+    fn release(&self, start: usize, end: usize) {
+        let mut releases = self.releases.lock().unwrap_or_else(PoisonError::into_inner);
+        if releases.freed != start {
+            releases.early.push((start, end));
+            return;
+        }
+        let mut freed = end;
+        while let Some(i) = releases.early.iter().position(|&(s, _)| s == freed) {
+            freed = releases.early.swap_remove(i).1;
+        }
+        releases.freed = freed;
+        self.freed.0.store(freed, Ordering::Release);
+    }
+}
+
+/// What a taken span's [`Bytes`] owns: its place in the ring, given back
+/// when dropped.
+struct Loan {
+    shared: Arc<Shared>,
+    /// The bytes lent: `[start, data_end)` of the ring, contiguous.
+    data: *const u8,
+    len: usize,
+    /// What is given back: the bytes and a skipped lap end behind them.
+    start: usize,
+    end: usize,
+}
+
+// SAFETY: `data` points into `shared`'s memory, which this loan keeps
+// alive, and which nobody writes until the loan is given back (its
+// range stays below `freed + capacity` for the writer).
+unsafe impl Send for Loan {}
+
+impl AsRef<[u8]> for Loan {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `data` holds `len` bytes the writer wrote before the take
+        // (their `written` read with Acquire), not rewritten while lent.
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        self.shared.release(self.start, self.end);
+    }
 }
 
 /// The writing half: one thread at a time.
 #[derive(Debug)]
 pub struct ByteWriter {
-    ring: rtrb::Producer<u8>,
     shared: Arc<Shared>,
+    /// This side's copy of `written`.
+    written: usize,
+    /// `freed` as last read: room is looked up again only when this
+    /// says there is too little.
+    freed: usize,
 }
 
 /// The reading half, on a reactor.
 #[derive(Debug)]
 pub struct ByteReader {
-    ring: rtrb::Consumer<u8>,
     shared: Arc<Shared>,
+    /// This side's copy of `taken`.
+    taken: usize,
 }
 
-/// A ring of `capacity` bytes: its writer and its reader.
+/// A ring of `capacity` bytes (rounded up to a power of two): its writer
+/// and its reader.
 pub fn channel(capacity: usize) -> (ByteWriter, ByteReader) {
-    let (p, c) = rtrb::RingBuffer::new(capacity);
-    let shared = Arc::new(Shared::default());
+    let capacity = capacity.max(1).next_power_of_two();
+    let buf = Box::into_raw(vec![0u8; capacity].into_boxed_slice()).cast::<u8>();
+    let shared = Arc::new(Shared {
+        buf,
+        capacity,
+        written: Line::default(),
+        lap_end: AtomicUsize::new(0),
+        taken: Line::default(),
+        freed: Line::default(),
+        releases: Mutex::default(),
+        reader: WaitSlot::default(),
+        writer_gone: AtomicBool::new(false),
+        reader_gone: AtomicBool::new(false),
+    });
     (
         ByteWriter {
-            ring: p,
             shared: shared.clone(),
+            written: 0,
+            freed: 0,
         },
-        ByteReader { ring: c, shared },
+        ByteReader { shared, taken: 0 },
     )
 }
 
@@ -77,31 +225,36 @@ impl ByteWriter {
     #[inline]
     pub fn try_write(&mut self, parts: &[&[u8]]) -> bool {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        let Ok(mut chunk) = self.ring.write_chunk_uninit(len) else {
-            return false;
+        let capacity = self.shared.capacity;
+        let index = self.written & (capacity - 1);
+        // A record that would pass the ring's end starts the next lap.
+        let start = match index + len > capacity {
+            true => self.written + (capacity - index),
+            false => self.written,
         };
-        let (first, second) = chunk.as_mut_slices();
+        let end = start + len;
+        if end - self.freed > capacity {
+            self.freed = self.shared.freed.0.load(Ordering::Acquire);
+            if end - self.freed > capacity {
+                return false;
+            }
+        }
+        if start != self.written {
+            // Published by the `written` store below.
+            self.shared.lap_end.store(self.written, Ordering::Relaxed);
+        }
+        let to = self.shared.at(start);
         let mut at = 0;
         for part in parts {
-            // What fits before the ring's end, then the rest from its start.
-            let (head, tail) = part.split_at(part.len().min(first.len().saturating_sub(at)));
-            // SAFETY: `head` goes to first[at..at + head.len()], within
-            // `first` by the split; `tail` to the start of what `second`
-            // holds past `first` (at + head.len() >= first.len() whenever
-            // `tail` is not empty), within `second` since the parts add up
-            // to the chunk's length; ring memory never overlaps `part`.
-            unsafe {
-                copy_small(head, first.as_mut_ptr().add(at).cast::<u8>());
-                if !tail.is_empty() {
-                    let from = at + head.len() - first.len();
-                    copy_small(tail, second.as_mut_ptr().add(from).cast::<u8>());
-                }
-            }
+            // SAFETY: [start, end) is free (below `freed + capacity`, at or
+            // past `written`) and contiguous in the ring (it does not pass
+            // its end); `at + part.len() <= len`; ring memory never
+            // overlaps `part`.
+            unsafe { copy_small(part, to.add(at)) };
             at += part.len();
         }
-        // SAFETY: the loop above wrote all `len` slots of the chunk (the
-        // parts add up to `len`, and each byte went to the next slot).
-        unsafe { chunk.commit_all() };
+        self.written = end;
+        self.shared.written.0.store(end, Ordering::Release);
         true
     }
 
@@ -111,14 +264,15 @@ impl ByteWriter {
         self.shared.reader.wake();
     }
 
-    /// Whether the reader has taken everything written.
+    /// Whether the reader has taken everything written (some of it may
+    /// still be lent out).
     pub fn is_empty(&self) -> bool {
-        self.ring.slots() == self.ring.buffer().capacity()
+        self.shared.taken.0.load(Ordering::Acquire) == self.written
     }
 
     /// Whether the reader is gone.
     pub fn is_abandoned(&self) -> bool {
-        self.ring.is_abandoned()
+        self.shared.reader_gone.load(Ordering::Acquire)
     }
 }
 
@@ -204,20 +358,53 @@ impl Drop for ByteWriter {
 }
 
 impl ByteReader {
-    /// Everything written so far, copied out in one piece (the space is
-    /// free for the writer again at once); `None` when there is nothing.
+    /// What was written since the last take, up to the ring's end, lent as
+    /// it lies in the ring (its space comes back when the `Bytes` and
+    /// every slice of it are dropped); `None` when there is nothing. What
+    /// lies past the ring's end is the next call's: take twice to take
+    /// everything written before the first call.
     pub fn take_all(&mut self) -> Option<Bytes> {
-        let n = self.ring.slots();
-        if n == 0 {
-            return None;
+        let shared = &self.shared;
+        let capacity = shared.capacity;
+        loop {
+            let written = shared.written.0.load(Ordering::Acquire);
+            let start = self.taken;
+            if written == start {
+                return None;
+            }
+            let lap_ends_at = (start & !(capacity - 1)) + capacity;
+            // Up to `data_end` the bytes are records; up to `end` they are
+            // this take's to give back (a skipped lap end included).
+            let (data_end, end) = match written <= lap_ends_at {
+                true => (written, written),
+                false => {
+                    // This lap's skip, if the writer made one: stored before
+                    // the `written` read above, and the writer cannot reach
+                    // the next lap's end before this take gives its bytes
+                    // back, so the value is this lap's or an older lap's.
+                    let skip = shared.lap_end.load(Ordering::Relaxed);
+                    let data_end = match (start..lap_ends_at).contains(&skip) {
+                        true => skip,
+                        false => lap_ends_at,
+                    };
+                    (data_end, lap_ends_at)
+                }
+            };
+            self.taken = end;
+            shared.taken.0.store(end, Ordering::Release);
+            if data_end == start {
+                // Only a skipped lap end: nothing to lend.
+                shared.release(start, end);
+                continue;
+            }
+            return Some(Bytes::from_owner(Loan {
+                shared: shared.clone(),
+                data: shared.at(start),
+                len: data_end - start,
+                start,
+                end,
+            }));
         }
-        let chunk = self.ring.read_chunk(n).ok()?;
-        let (first, second) = chunk.as_slices();
-        let mut out = Vec::with_capacity(n);
-        out.extend_from_slice(first);
-        out.extend_from_slice(second);
-        chunk.commit_all();
-        Some(Bytes::from(out))
     }
 
     /// The CPU the writer ran on when it last woke this reader, which had
@@ -227,14 +414,14 @@ impl ByteReader {
         self.shared.reader.woken_from()
     }
 
-    /// Bytes written and not taken.
+    /// Bytes written and not taken (a skipped lap end counted).
     pub fn len(&self) -> usize {
-        self.ring.slots()
+        self.shared.written.0.load(Ordering::Acquire) - self.taken
     }
 
     /// Whether nothing waits to be taken.
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.len() == 0
     }
 
     /// `Ready` when there is something to take or the writer is gone;
@@ -252,41 +439,133 @@ impl ByteReader {
     }
 }
 
+impl Drop for ByteReader {
+    fn drop(&mut self) {
+        self.shared.reader_gone.store(true, Ordering::Release);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Everything the reader can take now, concatenated, the loans dropped.
+    fn take_everything(r: &mut ByteReader) -> Vec<u8> {
+        let mut got = Vec::new();
+        while let Some(b) = r.take_all() {
+            got.extend_from_slice(&b);
+        }
+        got
+    }
+
     #[test]
-    fn records_wrap_around_the_end_whole() {
-        let (mut w, mut r) = channel(8);
-        assert!(w.try_write(&[b"12345"]));
-        assert_eq!(&r.take_all().unwrap()[..], b"12345");
-        // Five bytes in, the next record wraps: three at the end, three at
-        // the start.
+    fn a_record_that_would_pass_the_end_starts_the_next_lap() {
+        let (mut w, mut r) = channel(16);
+        assert!(w.try_write(&[b"0123456789ab"]));
+        assert_eq!(&r.take_all().unwrap()[..], b"0123456789ab");
+        // Twelve bytes in, a six-byte record goes to the ring's start, the
+        // lap's last four bytes skipped.
         assert!(w.try_write(&[b"ab", b"cdef"]));
-        assert_eq!(&r.take_all().unwrap()[..], b"abcdef");
+        let lent = r.take_all().unwrap();
+        assert_eq!(&lent[..], b"abcdef");
+        assert!(r.take_all().is_none());
         assert!(w.is_empty());
+        // A record needs its bytes and any skip before it free.
+        // Ten bytes are free before the ring's end, six after the loan:
+        // eleven do not fit at the end nor past the skip.
+        assert!(!w.try_write(&[b"ghijk", b"lmnopq"]));
+        assert!(w.try_write(&[b"ghij"]));
+        assert!(w.try_write(&[b"klmnop"]), "up to the ring's end");
+        assert!(!w.try_write(&[b"qr"]), "the loan's bytes");
+        drop(lent);
+        assert!(w.try_write(&[b"qr"]));
+        assert_eq!(take_everything(&mut r), b"ghijklmnopqr");
+    }
+
+    #[test]
+    fn a_take_stops_at_the_ring_end_and_the_next_one_goes_on() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"123456"]));
+        assert_eq!(&r.take_all().unwrap()[..], b"123456");
+        // Two records: one that ends at the ring's end, one in the next lap.
+        assert!(w.try_write(&[b"78"]));
+        assert!(w.try_write(&[b"abc"]));
+        assert_eq!(&r.take_all().unwrap()[..], b"78");
+        assert_eq!(&r.take_all().unwrap()[..], b"abc");
+        // A record that overlaps a loan's bytes waits for it.
+        assert!(w.try_write(&[b"de"]));
+        let lent = r.take_all().unwrap();
+        assert!(!w.try_write(&[b"wxyz"]));
+        drop(lent);
+        assert!(w.try_write(&[b"wxyz"]));
+        // The first take is only the skipped lap end: passed over.
+        assert_eq!(&r.take_all().unwrap()[..], b"wxyz");
+        assert!(r.take_all().is_none());
     }
 
     #[test]
     fn records_of_every_length_arrive_whole() {
-        let (mut w, mut r) = channel(1000);
+        let (mut w, mut r) = channel(2048);
+        let mut lent = std::collections::VecDeque::new();
         for len in 0..300usize {
             let body: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-            assert!(w.try_write(&[&[len as u8], &body]));
+            assert!(w.try_write(&[&[len as u8], &body]), "length {len}");
             let got = r.take_all().unwrap();
             assert_eq!(got[0], len as u8);
             assert_eq!(&got[1..], &body[..], "length {len}");
+            // Up to three loans held: the ring wraps under them.
+            lent.push_back(got);
+            if lent.len() > 3 {
+                lent.pop_front();
+            }
         }
     }
 
     #[test]
-    fn a_record_that_does_not_fit_leaves_nothing() {
+    fn space_comes_back_in_order_whatever_order_loans_are_dropped_in() {
+        let (mut w, mut r) = channel(16);
+        let mut loans = Vec::new();
+        for part in [b"aaaa", b"bbbb", b"cccc", b"dddd"] {
+            assert!(w.try_write(&[part]));
+            loans.push(r.take_all().unwrap());
+        }
+        assert!(!w.try_write(&[b"e"]), "all lent");
+        let (d, c, b, a) = (loans.pop(), loans.pop(), loans.pop(), loans.pop());
+        drop((d, b));
+        assert!(!w.try_write(&[b"e"]), "the oldest is still out");
+        drop(a);
+        assert!(w.try_write(&[b"eeee"]), "a's and b's bytes back");
+        assert!(!w.try_write(&[b"ffffffff"]), "c still out");
+        let slice = c.as_ref().map(|c| c.slice(1..2));
+        drop(c);
+        assert!(!w.try_write(&[b"ffffffff"]), "a slice of c still out");
+        assert_eq!(slice.as_deref(), Some(&b"c"[..]));
+        drop(slice);
+        assert!(w.try_write(&[b"ffffffff"]), "everything back");
+        assert!(w.try_write(&[b"gggg"]));
+        assert_eq!(take_everything(&mut r), b"eeeeffffffffgggg");
+    }
+
+    #[test]
+    fn a_record_larger_than_the_ring_never_fits() {
         let (mut w, mut r) = channel(4);
+        assert!(!w.try_write(&[b"abcde"]));
         assert!(w.try_write(&[b"abc"]));
         assert!(!w.try_write(&[b"de"]));
         assert_eq!(&r.take_all().unwrap()[..], b"abc");
         assert!(r.take_all().is_none());
+    }
+
+    #[test]
+    fn a_loan_outlives_both_halves() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"kept"]));
+        let lent = r.take_all().unwrap();
+        assert!(!w.is_abandoned());
+        drop(r);
+        assert!(w.is_abandoned());
+        drop(w);
+        assert_eq!(&lent[..], b"kept");
     }
 
     #[test]
@@ -307,11 +586,50 @@ mod tests {
                 std::future::poll_fn(|cx| r.poll_readable(cx)).await;
                 match r.take_all() {
                     Some(b) => got.extend_from_slice(&b),
-                    None => return got,
+                    None if r.is_empty() => return got,
+                    None => {}
                 }
             }
         });
         writer.join().unwrap();
         assert_eq!(got, (0..100u8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn bytes_cross_threads_intact_while_the_writer_reuses_the_ring() {
+        // The reader's thread holds each loan a while and drops it there;
+        // the writer spins for room. Every record's bytes are its number.
+        let (mut w, mut r) = channel(256);
+        let writer = std::thread::spawn(move || {
+            for i in 0..20_000u32 {
+                let len = 1 + (i as usize * 13) % 60;
+                let record = vec![i as u8; len];
+                while !w.try_write(&[&[len as u8], &record]) {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let mut next = 0u32;
+        let mut held = std::collections::VecDeque::new();
+        while next < 20_000 {
+            let Some(lent) = r.take_all() else {
+                held.clear();
+                std::hint::spin_loop();
+                continue;
+            };
+            let mut at = 0;
+            while at < lent.len() {
+                let len = lent[at] as usize;
+                assert_eq!(len, 1 + (next as usize * 13) % 60);
+                assert!(lent[at + 1..at + 1 + len].iter().all(|&b| b == next as u8));
+                at += 1 + len;
+                next += 1;
+            }
+            held.push_back(lent);
+            if held.len() > 2 {
+                held.pop_front();
+            }
+        }
+        writer.join().unwrap();
     }
 }

@@ -428,11 +428,11 @@ impl BlockingSocket {
 
     /// [`offer_to_lane`](Self::offer_to_lane) for a one-frame message of
     /// `body`, copied as it goes on the wire into the send lane's encoded
-    /// ring (PUSH, DEALER, PAIR; bodies up to 256 bytes): `true` if it
+    /// ring (PUSH, DEALER, PAIR; bodies up to 2 KiB): `true` if it
     /// went, `false` with nothing done (then send it as a message). The
     /// context's thread takes what the ring holds in one go and hands it
     /// to the socket as one run, which the connection writes as it is
-    /// (docs/BENCHMARKS.md, attempt 15). The C API sends its single small
+    /// (docs/BENCHMARKS.md, attempts 15 and 19). The C API sends its single small
     /// frames this way, with no message or buffer made for them.
     ///
     /// ```

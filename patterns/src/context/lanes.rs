@@ -79,9 +79,11 @@ pub(super) const SEND_LANE_CAPACITY: usize = 256;
 /// tools as `scripts/libzmq-perf` places them), what one takes of the
 /// other's turn is what the ring holds: `local_thr`/`remote_thr` at 64 B,
 /// 16.9 KiB (256 messages) 8.0-8.2 M msg/s, 64 KiB 9.2-9.7 M, 128 KiB
-/// 10.0-10.6 M, 256 KiB 10.0-10.8 M (docs/BENCHMARKS.md, attempt 15).
-/// Allocated with the socket, its pages touched only as used.
-pub(super) const ENCODED_LANE_BYTES: usize = 128 * 1024;
+/// 10.0-10.6 M, 256 KiB 10.0-10.8 M (docs/BENCHMARKS.md, attempt 15); at
+/// 1 KiB a message 512 KiB, where what is lent to the connection's write
+/// is not the writer's until the write completes (attempt 19). Allocated
+/// with the socket, its pages touched only as used.
+pub(super) const ENCODED_LANE_BYTES: usize = 512 * 1024;
 
 /// Messages the encoded ring, with what the lane holds besides, lets a
 /// blocking sender be ahead of its socket at most: about what 128 KiB
@@ -90,9 +92,11 @@ pub(super) const ENCODED_LANE_BYTES: usize = 128 * 1024;
 pub(super) const ENCODED_LANE_MESSAGES: usize = 2048;
 
 /// The largest body a send goes into the encoded ring with: what the
-/// decoder copies rather than lends (`INLINE_COPY_MAX`); a larger body is
-/// moved, not copied, through the message ring.
-pub(super) const ENCODED_BODY_MAX: usize = monocoque_zmtp::frame_decoder::INLINE_COPY_MAX;
+/// connection copies into its output anyway (`DEFAULT_COPY_THRESHOLD`),
+/// where the encoded ring's run is written from the ring itself. A larger
+/// body is moved, not copied, through the message ring, and written as a
+/// chunk of its own.
+pub(super) const ENCODED_BODY_MAX: usize = monocoque_zmtp::DEFAULT_COPY_THRESHOLD;
 
 /// Whether `kind`'s lane also carries sends encoded (`byte_lane`): the
 /// types whose send is a plain push to the one peer (their runs go to a
@@ -434,15 +438,22 @@ impl LaneRun<'_> {
 }
 
 /// Parks the encoded ring's batch, if there is one, behind what `parked`
-/// holds, as one run; returns its messages.
-fn park_encoded(encoded: Option<&mut ByteReader>, parked: &mut VecDeque<Queued>) -> usize {
-    let Some(bytes) = encoded.and_then(ByteReader::take_all) else {
-        return 0;
-    };
-    let run = WireRun::from_encoded(bytes);
-    let n = run.messages();
-    if n > 0 {
-        parked.push_back(Queued::Wire(Box::new(run)));
+/// holds, as one run (two when it passes the ring's end); returns its
+/// messages. The runs borrow the ring's memory (`byte_lane`): the
+/// connection writes them from there.
+fn park_encoded(mut encoded: Option<&mut ByteReader>, parked: &mut VecDeque<Queued>) -> usize {
+    let mut n = 0;
+    // Twice at most: a take stops at the ring's end, and a writer that
+    // keeps writing must not keep this thread here.
+    for _ in 0..2 {
+        let Some(bytes) = encoded.as_deref_mut().and_then(ByteReader::take_all) else {
+            break;
+        };
+        let run = WireRun::from_encoded(bytes);
+        n += run.messages();
+        if !run.is_empty() {
+            parked.push_back(Queued::Wire(Box::new(run)));
+        }
     }
     n
 }
