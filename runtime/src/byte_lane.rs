@@ -193,8 +193,14 @@ pub struct ByteReader {
 
 /// A ring of `capacity` bytes (rounded up to a power of two): its writer
 /// and its reader.
+///
+/// # Panics
+/// If `capacity` rounded up does not fit a `usize`.
 pub fn channel(capacity: usize) -> (ByteWriter, ByteReader) {
-    let capacity = capacity.max(1).next_power_of_two();
+    let capacity = capacity
+        .max(1)
+        .checked_next_power_of_two()
+        .expect("a byte lane's capacity is at most half the address space");
     let buf = Box::into_raw(vec![0u8; capacity].into_boxed_slice()).cast::<u8>();
     let shared = Arc::new(Shared {
         buf,
@@ -222,10 +228,22 @@ impl ByteWriter {
     /// Writes the concatenation of `parts` as one record if the ring has
     /// room for all of it (then `true`), else nothing. The reader is not
     /// woken: call [`wake_reader`](Self::wake_reader) after.
+    ///
+    /// A record needs its bytes free in one piece, before the ring's end
+    /// or from its start (then with the rest of the lap skipped): one of
+    /// at most half the capacity always fits once the reader has taken
+    /// and given back everything; a longer one may not, and one longer
+    /// than the ring never does. An empty record writes nothing.
     #[inline]
     pub fn try_write(&mut self, parts: &[&[u8]]) -> bool {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
         let capacity = self.shared.capacity;
+        let Some(len) = parts
+            .iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
+            .filter(|&len| len <= capacity)
+        else {
+            return false;
+        };
         let index = self.written & (capacity - 1);
         // A record that would pass the ring's end starts the next lap.
         let start = match index + len > capacity {
@@ -248,8 +266,8 @@ impl ByteWriter {
         for part in parts {
             // SAFETY: [start, end) is free (below `freed + capacity`, at or
             // past `written`) and contiguous in the ring (it does not pass
-            // its end); `at + part.len() <= len`; ring memory never
-            // overlaps `part`.
+            // its end); `at + part.len() <= len` (the parts' lengths add up
+            // to `len` without overflow); ring memory never overlaps `part`.
             unsafe { copy_small(part, to.add(at)) };
             at += part.len();
         }
@@ -471,8 +489,8 @@ mod tests {
         assert!(r.take_all().is_none());
         assert!(w.is_empty());
         // A record needs its bytes and any skip before it free.
-        // Ten bytes are free before the ring's end, six after the loan:
-        // eleven do not fit at the end nor past the skip.
+        // Ten bytes are free before the ring's end and none past it (the
+        // loan's): eleven fit neither at the end nor past a skip.
         assert!(!w.try_write(&[b"ghijk", b"lmnopq"]));
         assert!(w.try_write(&[b"ghij"]));
         assert!(w.try_write(&[b"klmnop"]), "up to the ring's end");
@@ -506,17 +524,23 @@ mod tests {
     #[test]
     fn records_of_every_length_arrive_whole() {
         let (mut w, mut r) = channel(2048);
-        let mut lent = std::collections::VecDeque::new();
+        let mut lent: std::collections::VecDeque<(Bytes, Vec<u8>)> = Default::default();
         for len in 0..300usize {
             let body: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-            assert!(w.try_write(&[&[len as u8], &body]), "length {len}");
+            while !w.try_write(&[&[len as u8], &body]) {
+                let (got, body) = lent.pop_front().expect("room once nothing is lent");
+                assert_eq!(&got[1..], &body[..], "held while the ring wrapped");
+            }
             let got = r.take_all().unwrap();
             assert_eq!(got[0], len as u8);
             assert_eq!(&got[1..], &body[..], "length {len}");
-            // Up to three loans held: the ring wraps under them.
-            lent.push_back(got);
-            if lent.len() > 3 {
-                lent.pop_front();
+            // Up to five loans held (then the ring refuses some writes):
+            // the ring wraps under them, and each is checked again as it
+            // goes, after the writes made while it was held.
+            lent.push_back((got, body));
+            if lent.len() > 5 {
+                let (got, body) = lent.pop_front().unwrap();
+                assert_eq!(&got[1..], &body[..], "held while the ring wrapped");
             }
         }
     }
@@ -547,12 +571,21 @@ mod tests {
     }
 
     #[test]
-    fn a_record_larger_than_the_ring_never_fits() {
+    fn a_record_fits_only_in_one_piece_and_never_when_larger_than_the_ring() {
         let (mut w, mut r) = channel(4);
-        assert!(!w.try_write(&[b"abcde"]));
+        assert!(!w.try_write(&[b"abcde"]), "larger than the ring");
+        assert!(!w.try_write(&[b"ab", b"cde"]), "its parts added up");
+        assert!(w.try_write(&[b"abcd"]), "the whole ring, from its start");
+        assert_eq!(&r.take_all().unwrap()[..], b"abcd");
         assert!(w.try_write(&[b"abc"]));
-        assert!(!w.try_write(&[b"de"]));
         assert_eq!(&r.take_all().unwrap()[..], b"abc");
+        // Everything given back, yet from index 3 four bytes fit neither
+        // before the ring's end (one byte) nor past a skip (that byte and
+        // the record's four are more than the ring).
+        assert!(!w.try_write(&[b"wxyz"]));
+        assert!(w.try_write(&[b"xyz"]), "half the ring or less always fits");
+        assert_eq!(&r.take_all().unwrap()[..], b"xyz");
+        assert!(w.try_write(&[b""]), "an empty record writes nothing");
         assert!(r.take_all().is_none());
     }
 
@@ -597,8 +630,9 @@ mod tests {
 
     #[test]
     fn bytes_cross_threads_intact_while_the_writer_reuses_the_ring() {
-        // The reader's thread holds each loan a while and drops it there;
-        // the writer spins for room. Every record's bytes are its number.
+        // The reader's thread holds each loan a while, then hands it to a
+        // third thread, which checks it again and drops it there; the
+        // writer spins for room. Every record's bytes are its number.
         let (mut w, mut r) = channel(256);
         let writer = std::thread::spawn(move || {
             for i in 0..20_000u32 {
@@ -609,15 +643,10 @@ mod tests {
                 }
             }
         });
-        let mut next = 0u32;
-        let mut held = std::collections::VecDeque::new();
-        while next < 20_000 {
-            let Some(lent) = r.take_all() else {
-                held.clear();
-                std::hint::spin_loop();
-                continue;
-            };
-            let mut at = 0;
+        /// Checks the records of `lent`, the first numbered `first`;
+        /// returns the number after its last.
+        fn check(lent: &[u8], first: u32) -> u32 {
+            let (mut at, mut next) = (0, first);
             while at < lent.len() {
                 let len = lent[at] as usize;
                 assert_eq!(len, 1 + (next as usize * 13) % 60);
@@ -625,11 +654,36 @@ mod tests {
                 at += 1 + len;
                 next += 1;
             }
-            held.push_back(lent);
+            next
+        }
+        let (to_dropper, dropped) = std::sync::mpsc::channel::<(Bytes, u32)>();
+        let dropper = std::thread::spawn(move || {
+            for (lent, first) in dropped {
+                check(&lent, first);
+            }
+        });
+        let mut next = 0u32;
+        let mut held = std::collections::VecDeque::new();
+        while next < 20_000 {
+            let Some(lent) = r.take_all() else {
+                if let Some(oldest) = held.pop_front() {
+                    to_dropper.send(oldest).unwrap();
+                }
+                std::hint::spin_loop();
+                continue;
+            };
+            let first = next;
+            next = check(&lent, first);
+            held.push_back((lent, first));
             if held.len() > 2 {
-                held.pop_front();
+                to_dropper.send(held.pop_front().unwrap()).unwrap();
             }
         }
         writer.join().unwrap();
+        for oldest in held {
+            to_dropper.send(oldest).unwrap();
+        }
+        drop(to_dropper);
+        dropper.join().unwrap();
     }
 }

@@ -132,11 +132,10 @@ thread_local! {
 /// The context's thread took `n` messages from a lane whose sender last
 /// woke it from `sender_cpu`.
 pub(super) fn taken(sender_cpu: Option<usize>, n: usize) {
-    let cpu = sender_cpu;
     PLACEMENT.with(|p| {
         p.borrow_mut()
             .get_or_insert_with(Placement::new)
-            .count(cpu, n)
+            .count(sender_cpu, n)
     });
 }
 

@@ -71,11 +71,13 @@ pub const CONTEXT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(50);
 
 /// The receive pool of [`Context::new`]'s thread: this many buffers of
 /// [`CONTEXT_RECV_BUFFER_SIZE`] (4 MiB, as the runtime's default of 256 x
-/// 16 KiB). A context's thread serves every socket of the process's
-/// threads, so each receive is worth more: over loopback a stream comes in
-/// 64 KiB at a time, and a 16 KiB buffer took it in four completions. At
-/// 1 KiB (`local_thr`/`remote_thr`), the receiving context's thread cost
-/// 416-489 ns a message against 556-558 (docs/BENCHMARKS.md, attempt 18).
+/// 16 KiB), in fewer, larger buffers: a context's thread serves its
+/// process's sockets, typically a few connections, not the thousands of
+/// peers an appliance's reactor does, and over loopback a stream comes in
+/// 64 KiB at a time, which a 16 KiB buffer took in four completions, each
+/// with its share of the kernel's receive path. At 1 KiB
+/// (`local_thr`/`remote_thr`), the receiving context's thread cost 416-489
+/// ns a message against 556-558 (docs/BENCHMARKS.md, attempt 18).
 /// Pass your own with [`Context::with_runtime`].
 pub const CONTEXT_RECV_BUFFERS: u16 = 64;
 
