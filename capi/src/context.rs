@@ -132,10 +132,12 @@ impl ContextShared {
         if s.io_cores.is_none() {
             // Receiving as the context's own thread does (a socket's
             // connections move there from it).
-            let builder = RuntimeBuilder::default().recv_buffers(
-                monocoque_patterns::CONTEXT_RECV_BUFFERS,
-                monocoque_patterns::CONTEXT_RECV_BUFFER_SIZE,
-            );
+            let builder = RuntimeBuilder::default()
+                .recv_buffers(
+                    monocoque_patterns::CONTEXT_RECV_BUFFERS,
+                    monocoque_patterns::CONTEXT_RECV_BUFFER_SIZE,
+                )
+                .recv_buffers_lent(monocoque_patterns::CONTEXT_RECV_BUFFERS_LENT);
             let builders = vec![builder; io_threads - 1];
             s.io_cores = Some(IoCores::start(builders).map_err(|e| errno_of(&e))?);
         }

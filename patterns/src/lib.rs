@@ -46,7 +46,8 @@ pub use accept_filter::AcceptFilter;
 pub use close_reason::CloseReason;
 pub use context::{
     blocking_proxy, blocking_proxy_steerable, poll, BlockingMonitor, BlockingSocket, Context,
-    PollItem, CONTEXT_RECV_BUFFERS, CONTEXT_RECV_BUFFER_SIZE, CONTEXT_SPIN_BEFORE_PARK,
+    PollItem, CONTEXT_RECV_BUFFERS, CONTEXT_RECV_BUFFERS_LENT, CONTEXT_RECV_BUFFER_SIZE,
+    CONTEXT_SPIN_BEFORE_PARK,
 };
 pub use endpoint::{Endpoint, IPC_PATH_TOO_LONG};
 pub use error::{Error, Result};

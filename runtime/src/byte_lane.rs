@@ -24,12 +24,14 @@
 //!   bytes ended). So a take ends at a record's end, and at most at the
 //!   ring's end; what lies past it is the next take's.
 //! - Space comes back in order: a loan dropped before an older one waits
-//!   for it (`Releases`). One long-held loan so stops the writer, whose
-//!   send then goes another way (the lane's message ring); it never
-//!   blocks on the ring.
+//!   for it (`Releases`). One long-held loan so stops the writer: it waits
+//!   for room a bounded time at most ([`ByteWriter::write_waiting`]), once
+//!   until the ring moves again, and its send then goes another way (the
+//!   lane's message ring).
 //!
 //! The wake-up protocol is [`spsc`](crate::spsc)'s: the writer wakes the
-//! reader only when it waits.
+//! reader only when it waits, and space given back wakes the writer only
+//! when it waits for room.
 //!
 //! ```
 //! use monocoque_runtime::byte_lane;
@@ -81,6 +83,9 @@ struct Shared {
     freed: Line<AtomicUsize>,
     releases: Mutex<Releases>,
     reader: WaitSlot,
+    /// A writer waiting for room ([`ByteWriter::write_waiting`]): woken
+    /// as space comes back.
+    writer: WaitSlot,
     writer_gone: AtomicBool,
     reader_gone: AtomicBool,
 }
@@ -138,6 +143,8 @@ impl Shared {
         }
         releases.freed = freed;
         self.freed.0.store(freed, Ordering::Release);
+        drop(releases);
+        self.writer.wake();
     }
 }
 
@@ -181,6 +188,9 @@ pub struct ByteWriter {
     /// `freed` as last read: room is looked up again only when this
     /// says there is too little.
     freed: usize,
+    /// `freed` when a wait for room last timed out: a ring that has not
+    /// moved since is not waited on again.
+    stalled_at: Option<usize>,
 }
 
 /// The reading half, on a reactor.
@@ -211,6 +221,7 @@ pub fn channel(capacity: usize) -> (ByteWriter, ByteReader) {
         freed: Line::default(),
         releases: Mutex::default(),
         reader: WaitSlot::default(),
+        writer: WaitSlot::default(),
         writer_gone: AtomicBool::new(false),
         reader_gone: AtomicBool::new(false),
     });
@@ -219,6 +230,7 @@ pub fn channel(capacity: usize) -> (ByteWriter, ByteReader) {
             shared: shared.clone(),
             written: 0,
             freed: 0,
+            stalled_at: None,
         },
         ByteReader { shared, taken: 0 },
     )
@@ -274,6 +286,90 @@ impl ByteWriter {
         self.written = end;
         self.shared.written.0.store(end, Ordering::Release);
         true
+    }
+
+    /// [`try_write`](Self::try_write), and when the ring has no room,
+    /// waits up to `patience` for the reader to take and give back enough
+    /// (yielding, then parked: call it on a plain thread, never a
+    /// reactor's); `false` with nothing written if none came, the record
+    /// can never fit, or the reader is gone. The reader is woken before
+    /// the wait. A ring whose wait timed out is not waited on again until
+    /// some of its space has come back since: one loan held for long (a
+    /// peer that does not read) costs its writer one `patience`, not one
+    /// a write.
+    ///
+    /// For a writer that shares a CPU with its reader, the wait is what
+    /// lets the reader run; a writer that went another way instead would
+    /// keep the CPU and make more work for the reader (docs/BENCHMARKS.md,
+    /// attempt 20).
+    ///
+    /// ```
+    /// use monocoque_runtime::byte_lane;
+    /// use std::time::Duration;
+    /// let (mut w, mut r) = byte_lane::channel(8);
+    /// assert!(w.try_write(&[b"abcdefgh"]));
+    /// let lent = r.take_all().unwrap();
+    /// let reader = std::thread::spawn(move || drop(lent));
+    /// assert!(w.write_waiting(&[b"ijkl"], Duration::from_secs(10)));
+    /// reader.join().unwrap();
+    /// ```
+    #[inline]
+    pub fn write_waiting(&mut self, parts: &[&[u8]], patience: std::time::Duration) -> bool {
+        // The write inlined, the wait apart: at 64 B a message, a call
+        // here cost the sending thread a tenth more.
+        self.try_write(parts) || self.wait_to_write(parts, patience)
+    }
+
+    /// The rest of [`write_waiting`](Self::write_waiting), once the ring
+    /// had no room.
+    #[cold]
+    #[inline(never)]
+    fn wait_to_write(&mut self, parts: &[&[u8]], patience: std::time::Duration) -> bool {
+        if patience.is_zero() {
+            return false;
+        }
+        let freed = self.shared.freed.0.load(Ordering::Acquire);
+        if self.stalled_at == Some(freed) || self.is_abandoned() {
+            return false;
+        }
+        self.wake_reader();
+        let deadline = std::time::Instant::now() + patience;
+        let room = std::future::poll_fn(|cx| self.poll_write(parts, cx));
+        match crate::spsc::block_on_thread_until(room, true, Some(deadline)) {
+            Some(written) => {
+                self.stalled_at = None;
+                written
+            }
+            None => {
+                self.stalled_at = Some(self.shared.freed.0.load(Ordering::Acquire));
+                false
+            }
+        }
+    }
+
+    /// Writes `parts` (`Ready(true)`), or `Ready(false)` if the reader is
+    /// gone or the record is longer than the ring; otherwise registers
+    /// `cx`'s waker for the next space given back.
+    fn poll_write(&mut self, parts: &[&[u8]], cx: &mut std::task::Context<'_>) -> Poll<bool> {
+        if self.try_write(parts) {
+            return Poll::Ready(true);
+        }
+        let len = parts
+            .iter()
+            .map(|p| p.len())
+            .fold(0usize, usize::saturating_add);
+        if self.is_abandoned() || len > self.shared.capacity {
+            return Poll::Ready(false);
+        }
+        self.shared.writer.register(cx.waker());
+        // Re-check after registering: space may have come back since.
+        if self.try_write(parts) {
+            return Poll::Ready(true);
+        }
+        if self.is_abandoned() {
+            return Poll::Ready(false);
+        }
+        Poll::Pending
     }
 
     /// Wakes the reader if it waits: after a write (a full fence).
@@ -460,12 +556,14 @@ impl ByteReader {
 impl Drop for ByteReader {
     fn drop(&mut self) {
         self.shared.reader_gone.store(true, Ordering::Release);
+        self.shared.writer.wake();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// Everything the reader can take now, concatenated, the loans dropped.
     fn take_everything(r: &mut ByteReader) -> Vec<u8> {
@@ -626,6 +724,67 @@ mod tests {
         });
         writer.join().unwrap();
         assert_eq!(got, (0..100u8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_waiting_writer_is_woken_by_space_given_back_on_another_thread() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"abcdefgh"]));
+        let lent = r.take_all().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Bytes>();
+        let holder = std::thread::spawn(move || drop(rx.recv().unwrap()));
+        tx.send(lent).unwrap();
+        // Were the writer not woken, it would wait the whole minute and fail.
+        let start = std::time::Instant::now();
+        assert!(w.write_waiting(&[b"ijkl"], Duration::from_secs(60)));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        holder.join().unwrap();
+        assert_eq!(&r.take_all().unwrap()[..], b"ijkl");
+    }
+
+    #[test]
+    fn a_ring_that_did_not_move_since_a_timed_out_wait_is_not_waited_on() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"abcdefgh"]));
+        let lent = r.take_all().unwrap();
+        assert!(!w.write_waiting(&[b"i"], Duration::ZERO), "no patience");
+        assert!(
+            !w.write_waiting(&[b"i"], Duration::from_millis(1)),
+            "timed out"
+        );
+        // Still pinned: refused at once, not after the minute.
+        let start = std::time::Instant::now();
+        assert!(!w.write_waiting(&[b"i"], Duration::from_secs(60)));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        // Once space comes back, writes (and waits) go on.
+        drop(lent);
+        assert!(w.write_waiting(&[b"ijkl"], Duration::from_secs(60)));
+        assert!(w.try_write(&[b"mnop"]));
+        let lent = r.take_all().unwrap();
+        assert_eq!(&lent[..], b"ijklmnop");
+        let holder = std::thread::spawn(move || drop(lent));
+        assert!(
+            w.write_waiting(&[b"q"], Duration::from_secs(60)),
+            "waited again"
+        );
+        holder.join().unwrap();
+    }
+
+    #[test]
+    fn a_waiting_writer_gives_up_when_the_reader_goes() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"abcdefgh"]));
+        let lent = r.take_all().unwrap();
+        let reader = std::thread::spawn(move || drop(r));
+        let start = std::time::Instant::now();
+        assert!(!w.write_waiting(&[b"i"], Duration::from_secs(60)));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        reader.join().unwrap();
+        assert!(
+            !w.write_waiting(&[&[0; 9][..]], Duration::from_secs(60)),
+            "too long"
+        );
+        drop(lent);
     }
 
     #[test]

@@ -104,13 +104,11 @@ impl Reactor {
     pub(crate) fn new(
         strategy: WaitStrategy,
         ring_entries: u32,
-        recv_buffers: u16,
-        recv_buffer_size: usize,
+        pool: Arc<BufPool>,
         send_zc_threshold: Option<usize>,
         fixed: Option<(u16, usize)>,
         spin_before_park: Duration,
     ) -> Result<Rc<Reactor>> {
-        let pool = BufPool::new(recv_buffers, recv_buffer_size);
         let (driver, notifier) = Driver::new(strategy, ring_entries, pool.clone(), fixed)?;
         let send_zc_threshold = match send_zc_threshold {
             Some(t) if driver.supports_send_zc() => Some(t),

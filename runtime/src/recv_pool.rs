@@ -16,13 +16,21 @@
 //! ([`recv_pool_pressure`](crate::recv_pool_pressure)), and the io_uring
 //! driver stops a socket's multishot RECV once 16 of its chunks wait untaken
 //! (`MULTISHOT_BACKLOG`), so a reader that stopped reading does not drain it.
+//!
+//! Free buffers are reused most recently given back first, and the io_uring
+//! driver lends the kernel only [`lent_max`](BufPool::lent_max) of them at a
+//! time: the kernel fills the buffers it holds in turn, so with a whole
+//! 4 MiB pool lent every buffer was written once a lap, long after the cache
+//! had let it go, and both the kernel's copy into it and the decoder's first
+//! look at each frame waited for memory (a third of the receiving thread at
+//! 1 KiB a message; docs/BENCHMARKS.md, attempt 20). The rest wait here,
+//! warm ones on top.
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use crossbeam_queue::ArrayQueue;
 
 /// Default number of receive buffers per reactor.
 pub const DEFAULT_RECV_BUFFERS: u16 = 256;
@@ -35,7 +43,13 @@ pub(crate) struct BufPool {
     layout: Layout,
     size: usize,
     count: u16,
-    free: ArrayQueue<u16>,
+    /// Free buffer ids, the most recently given back last (taken first):
+    /// at most `count`, so a push never allocates. A lock, not a lock-free
+    /// queue: it is taken once a buffer (tens of messages), and a queue
+    /// is first in, first out.
+    free: Mutex<Vec<u16>>,
+    /// How many free buffers the kernel may hold at once.
+    lent_max: u16,
     /// Buffers handed up as `Bytes` and not yet dropped (held by sockets'
     /// queues or the application), as opposed to free or lent to the kernel.
     held: AtomicUsize,
@@ -55,31 +69,34 @@ impl std::fmt::Debug for BufPool {
         f.debug_struct("BufPool")
             .field("size", &self.size)
             .field("count", &self.count)
-            .field("free", &self.free.len())
+            .field("free", &self.free_count())
             .finish()
     }
 }
 
 impl BufPool {
-    /// `count` buffers of `size` bytes, all free.
-    pub(crate) fn new(count: u16, size: usize) -> Arc<BufPool> {
-        assert!(count > 0 && size > 0, "validated by the builder");
+    /// `count` buffers of `size` bytes, all free, at most `lent_max` of them
+    /// lent to the kernel at once.
+    pub(crate) fn new(count: u16, size: usize, lent_max: u16) -> Arc<BufPool> {
+        assert!(
+            count > 0 && size > 0 && (1..=count).contains(&lent_max),
+            "validated by the builder"
+        );
         let layout = Layout::from_size_align(count as usize * size, 4096).expect("pool layout");
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { alloc(layout) };
         if base.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
-        let free = ArrayQueue::new(count as usize);
-        for id in 0..count {
-            let _ = free.push(id);
-        }
+        // Buffer 0 on top: taken first.
+        let free = Mutex::new((0..count).rev().collect::<Vec<u16>>());
         Arc::new(BufPool {
             base,
             layout,
             size,
             count,
             free,
+            lent_max,
             held: AtomicUsize::new(0),
             heap_reads: AtomicU64::new(0),
         })
@@ -91,6 +108,17 @@ impl BufPool {
 
     pub(crate) fn count(&self) -> u16 {
         self.count
+    }
+
+    /// How many free buffers the kernel may hold at once (io_uring's
+    /// provided ring).
+    pub(crate) fn lent_max(&self) -> u16 {
+        self.lent_max
+    }
+
+    fn free_ids(&self) -> std::sync::MutexGuard<'_, Vec<u16>> {
+        // Nothing panics while holding it: the list's data stays whole.
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether `bytes` lies in this pool's memory.
@@ -107,20 +135,21 @@ impl BufPool {
         unsafe { self.base.add(id as usize * self.size) }
     }
 
-    /// Takes a free buffer id, if any.
+    /// Takes a free buffer id, if any: the one given back last.
     pub(crate) fn take_free(&self) -> Option<u16> {
-        self.free.pop()
+        self.free_ids().pop()
     }
 
     /// Gives a buffer id back (it must be owned by the caller).
     pub(crate) fn give_back(&self, id: u16) {
-        // Cannot fail: there are exactly `count` ids and the queue holds `count`.
-        let _ = self.free.push(id);
+        // Never grows the list: there are exactly `count` ids, and it has
+        // room for `count`.
+        self.free_ids().push(id);
     }
 
     /// Free buffers right now.
     pub(crate) fn free_count(&self) -> usize {
-        self.free.len()
+        self.free_ids().len()
     }
 
     /// Buffers held as `Bytes` right now.
@@ -224,7 +253,7 @@ mod tests {
 
     #[test]
     fn buffers_come_back_when_the_last_slice_drops() {
-        let pool = BufPool::new(2, 64);
+        let pool = BufPool::new(2, 64, 2);
         let a = pool.take_free().unwrap();
         let b = pool.take_free().unwrap();
         assert_eq!(pool.take_free(), None);
@@ -240,5 +269,18 @@ mod tests {
         assert_eq!(pool.free_count(), 1);
         pool.give_back(b);
         assert_eq!(pool.free_count(), 2);
+    }
+
+    #[test]
+    fn the_buffer_given_back_last_is_taken_first() {
+        let pool = BufPool::new(4, 64, 1);
+        assert_eq!(pool.lent_max(), 1);
+        let taken: Vec<u16> = (0..4).map(|_| pool.take_free().unwrap()).collect();
+        assert_eq!(taken, [0, 1, 2, 3], "in order at first");
+        pool.give_back(2);
+        pool.give_back(0);
+        assert_eq!(pool.take_free(), Some(0), "warmest first");
+        assert_eq!(pool.take_free(), Some(2));
+        assert_eq!(pool.take_free(), None);
     }
 }

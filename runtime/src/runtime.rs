@@ -18,6 +18,7 @@ pub struct RuntimeBuilder {
     ring_entries: u32,
     recv_buffers: u16,
     recv_buffer_size: usize,
+    recv_buffers_lent: Option<u16>,
     send_zc_threshold: Option<usize>,
     registered_buffers: Option<(u16, usize)>,
     spin_before_park: Duration,
@@ -62,6 +63,7 @@ impl Default for RuntimeBuilder {
             ring_entries: 256,
             recv_buffers: crate::recv_pool::DEFAULT_RECV_BUFFERS,
             recv_buffer_size: crate::recv_pool::DEFAULT_RECV_BUFFER_SIZE,
+            recv_buffers_lent: None,
             send_zc_threshold: None,
             registered_buffers: None,
             spin_before_park: Duration::ZERO,
@@ -95,6 +97,32 @@ impl RuntimeBuilder {
     pub fn recv_buffers(mut self, count: u16, size: usize) -> Self {
         self.recv_buffers = count;
         self.recv_buffer_size = size;
+        self
+    }
+
+    /// How many of the receive pool's free buffers the kernel holds at once
+    /// (io_uring; 1 to the pool's count, default all of them); the others
+    /// wait in the pool, the most recently used first. The kernel fills
+    /// the buffers it holds in turn: with a pool larger than the cache all
+    /// lent, each buffer it writes has long left the cache. A few lent
+    /// keep the ones in use warm, for a reactor with a few busy
+    /// connections; one serving thousands of peers at once wants them all
+    /// lent (when the kernel runs out, a receive stops and starts again).
+    ///
+    /// ```
+    /// let rt = monocoque_runtime::Runtime::builder()
+    ///     .recv_buffers(64, 64 * 1024)
+    ///     .recv_buffers_lent(8)
+    ///     .build();
+    /// assert!(rt.is_ok());
+    /// let too_many = monocoque_runtime::Runtime::builder()
+    ///     .recv_buffers(8, 4096)
+    ///     .recv_buffers_lent(9)
+    ///     .build();
+    /// assert!(too_many.unwrap_err().to_string().contains("recv_buffers_lent"));
+    /// ```
+    pub fn recv_buffers_lent(mut self, count: u16) -> Self {
+        self.recv_buffers_lent = Some(count);
         self
     }
 
@@ -175,6 +203,17 @@ impl RuntimeBuilder {
                 ),
             });
         }
+        if let Some(lent) = self.recv_buffers_lent {
+            if !(1..=self.recv_buffers).contains(&lent) {
+                return Err(Error::InvalidSetting {
+                    setting: "recv_buffers_lent",
+                    reason: format!(
+                        "{lent} is not from 1 to the pool's {} buffers",
+                        self.recv_buffers
+                    ),
+                });
+            }
+        }
         if self.recv_buffer_size == 0 || self.recv_buffer_size > u32::MAX as usize {
             return Err(Error::InvalidSetting {
                 setting: "recv_buffers",
@@ -218,8 +257,11 @@ impl RuntimeBuilder {
             reactor: Reactor::new(
                 self.wait,
                 self.ring_entries,
-                self.recv_buffers,
-                self.recv_buffer_size,
+                crate::recv_pool::BufPool::new(
+                    self.recv_buffers,
+                    self.recv_buffer_size,
+                    self.recv_buffers_lent.unwrap_or(self.recv_buffers),
+                ),
                 self.send_zc_threshold,
                 self.registered_buffers,
                 self.spin_before_park,

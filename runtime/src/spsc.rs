@@ -486,6 +486,20 @@ thread_local! {
 /// for up to [`YIELD_BEFORE_PARK`] (on a thread allowed several CPUs, or
 /// always if `yield_pinned`), then parks between polls.
 fn block_on_thread<F: std::future::Future>(future: F, yield_pinned: bool) -> F::Output {
+    match block_on_thread_until(future, yield_pinned, None) {
+        Some(v) => v,
+        None => unreachable!("no deadline to pass"),
+    }
+}
+
+/// [`block_on_thread`] that gives up at `deadline` (then `None`): the
+/// future is dropped unfinished, so it must hold nothing it cannot drop
+/// there (a wait for room, not a half-done send).
+pub(crate) fn block_on_thread_until<F: std::future::Future>(
+    future: F,
+    yield_pinned: bool,
+    deadline: Option<std::time::Instant>,
+) -> Option<F::Output> {
     // During the thread's own teardown (a thread-local's destructor that
     // blocks) the cached values are gone: a fresh waker, and no yielding.
     let waker = THREAD_WAKER
@@ -497,21 +511,33 @@ fn block_on_thread<F: std::future::Future>(future: F, yield_pinned: bool) -> F::
     let mut cx = std::task::Context::from_waker(&waker);
     let mut future = std::pin::pin!(future);
     if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-        return v;
+        return Some(v);
     }
     if may_yield {
-        let until = std::time::Instant::now() + YIELD_BEFORE_PARK;
+        let mut until = std::time::Instant::now() + YIELD_BEFORE_PARK;
+        if let Some(deadline) = deadline {
+            until = until.min(deadline);
+        }
         while std::time::Instant::now() < until {
             std::thread::yield_now();
             if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-                return v;
+                return Some(v);
             }
         }
     }
     loop {
-        std::thread::park();
+        match deadline {
+            None => std::thread::park(),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                std::thread::park_timeout(left);
+            }
+        }
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
+            return Some(v);
         }
     }
 }

@@ -54,9 +54,12 @@ pub struct BlockingSocket {
     /// REQ and REP: whether their rule takes a send now, as far as this
     /// handle knows (a send the socket surely takes may use the lane).
     turn: Option<Turn>,
-    /// SNDTIMEO is 0: a blocking send is a ZMQ_DONTWAIT one, answered
-    /// exactly, so it never takes the send lane.
-    sndtimeo_zero: Cell<bool>,
+    /// SNDTIMEO as last set (`None`: -1, sends wait as long as they
+    /// must). 0 makes a blocking send a ZMQ_DONTWAIT one, answered
+    /// exactly, so it never takes the send lane; any other timeout keeps
+    /// the lane's encoded ring from waiting for room (a timed send then
+    /// waits only where its timeout is counted).
+    sndtimeo: Cell<Option<Duration>>,
     /// A send never waits (PUB, XPUB and XSUB drop what a full peer cannot
     /// take, unless XPUB_NODROP): ZMQ_DONTWAIT, or SNDTIMEO 0, changes
     /// nothing, so such a send takes the send lane too.
@@ -171,7 +174,7 @@ impl BlockingSocket {
             }),
             kind,
             turn: Turn::of(kind),
-            sndtimeo_zero: Cell::new(false),
+            sndtimeo: Cell::new(None),
             sends_never_wait: Cell::new(lanes::sends_never_wait(kind, false)),
             credits: RefCell::new(Credits::default()),
             readiness: OnceCell::new(),
@@ -250,7 +253,7 @@ impl BlockingSocket {
     /// Sets an option; see [`Socket::set_option`](crate::Socket::set_option).
     pub fn set_option(&self, option: SocketOption) -> Result<()> {
         let sndtimeo = match &option {
-            SocketOption::SndTimeo(t) => Some(*t == Some(Duration::ZERO)),
+            SocketOption::SndTimeo(t) => Some(*t),
             _ => None,
         };
         let nodrop = match &option {
@@ -267,8 +270,8 @@ impl BlockingSocket {
         if narrows {
             self.refilter_held()?;
         }
-        if let Some(zero) = sndtimeo {
-            self.sndtimeo_zero.set(zero);
+        if let Some(timeout) = sndtimeo {
+            self.sndtimeo.set(timeout);
         }
         if let Some(on) = nodrop {
             self.sends_never_wait
@@ -405,7 +408,7 @@ impl BlockingSocket {
     pub fn offer_to_lane(&self, msg: Msg) -> std::result::Result<(), Msg> {
         // An empty message is refused by the socket: a command says so.
         let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
-        let exact = self.sndtimeo_zero.get() && !self.sends_never_wait.get();
+        let exact = self.sndtimeo.get() == Some(Duration::ZERO) && !self.sends_never_wait.get();
         if !in_turn
             || exact
             || msg.is_empty()
@@ -435,6 +438,11 @@ impl BlockingSocket {
     /// (docs/BENCHMARKS.md, attempts 15 and 19). The C API sends its single small
     /// frames this way, with no message or buffer made for them.
     ///
+    /// A blocking send (no SNDTIMEO) whose ring is full waits for room up
+    /// to a millisecond, while the context's thread writes what it holds,
+    /// before giving up (attempt 20); a ring a peer that stopped reading
+    /// holds is waited on once, until it moves again.
+    ///
     /// ```
     /// use monocoque_patterns::Context;
     /// use monocoque_zmtp::SocketType;
@@ -459,7 +467,7 @@ impl BlockingSocket {
     #[inline]
     pub fn offer_single_frame(&self, body: &[u8]) -> bool {
         let in_turn = self.turn.as_ref().is_none_or(Turn::send_due);
-        let exact = self.sndtimeo_zero.get() && !self.sends_never_wait.get();
+        let exact = self.sndtimeo.get() == Some(Duration::ZERO) && !self.sends_never_wait.get();
         if !in_turn || exact || self._context.is_shut_down() {
             return false;
         }
@@ -467,7 +475,11 @@ impl BlockingSocket {
         let Some(lane) = rings.lane.as_mut() else {
             return false;
         };
-        if !lane.offer_encoded(body) {
+        let patience = match self.sndtimeo.get() {
+            None => lanes::ENCODED_ROOM_PATIENCE,
+            Some(_) => Duration::ZERO,
+        };
+        if !lane.offer_encoded(body, patience) {
             return false;
         }
         drop(rings);

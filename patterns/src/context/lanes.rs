@@ -98,6 +98,13 @@ pub(super) const ENCODED_LANE_MESSAGES: usize = 2048;
 /// chunk of its own.
 pub(super) const ENCODED_BODY_MAX: usize = monocoque_zmtp::DEFAULT_COPY_THRESHOLD;
 
+/// How long a blocking send waits for room in the encoded ring before it
+/// goes the message way ([`LaneSender::offer_encoded`]): time for the
+/// context's thread to write a ringful to a peer that reads (a 512 KiB run
+/// takes a few hundred microseconds), so that only a peer that stopped
+/// reading makes a send wait the whole of it, once.
+pub(super) const ENCODED_ROOM_PATIENCE: Duration = Duration::from_millis(1);
+
 /// Whether `kind`'s lane also carries sends encoded (`byte_lane`): the
 /// types whose send is a plain push to the one peer (their runs go to a
 /// sole peer whole, `SocketState::try_send_each`).
@@ -287,10 +294,19 @@ impl LaneSender {
 
     /// Puts a one-frame message of `body` in the encoded ring, if the lane
     /// has one, the socket could take a message when last looked at, the
-    /// message ring is empty and the encoded one has room; `false`
-    /// otherwise (send it with [`offer`](Self::offer)).
+    /// message ring is empty and the encoded one has room, or has it within
+    /// `patience` ([`ByteWriter::write_waiting`]: a ring that a peer's slow
+    /// write pins is waited on once); `false` otherwise (send it with
+    /// [`offer`](Self::offer)).
+    ///
+    /// Waiting is what a blocking send does best when the ring is full:
+    /// the context's thread, often on the same CPU (`follow_sender`), is
+    /// then left to write what the ring holds. Going the message way
+    /// instead kept the CPU and gave that thread a message to encode and
+    /// copy for every send until the message ring emptied: 40 % of the
+    /// messages at 1 KiB (docs/BENCHMARKS.md, attempt 20).
     #[inline]
-    pub(super) fn offer_encoded(&mut self, body: &[u8]) -> bool {
+    pub(super) fn offer_encoded(&mut self, body: &[u8], patience: Duration) -> bool {
         let Some(encoded) = self.encoded.as_mut() else {
             return false;
         };
@@ -306,7 +322,7 @@ impl LaneSender {
             return false;
         }
         self.counts.raise();
-        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.write_waiting(parts, patience)) {
             self.counts.withdraw();
             return false;
         }

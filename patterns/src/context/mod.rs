@@ -84,6 +84,15 @@ pub const CONTEXT_RECV_BUFFERS: u16 = 64;
 /// The size of each of [`CONTEXT_RECV_BUFFERS`]: 64 KiB.
 pub const CONTEXT_RECV_BUFFER_SIZE: usize = 64 * 1024;
 
+/// How many of [`CONTEXT_RECV_BUFFERS`] the kernel holds at once
+/// ([`RuntimeBuilder::recv_buffers_lent`]): 512 KiB, what a core's cache
+/// holds here. With all 4 MiB lent, the kernel wrote each buffer once a lap,
+/// long after the cache had let it go; a few lent, the warmest first, cut
+/// the receiving thread's copy from the kernel by a third at 1 KiB a
+/// message (docs/BENCHMARKS.md, attempt 20). The others still take bursts
+/// and what the application holds.
+pub const CONTEXT_RECV_BUFFERS_LENT: u16 = 8;
+
 /// A context: the thread that runs its sockets. Cheap to clone, `Send` and
 /// `Sync`; share it between threads.
 ///
@@ -131,12 +140,14 @@ impl Context {
     /// A context on a new, unpinned runtime thread that parks when idle,
     /// after polling on for [`CONTEXT_SPIN_BEFORE_PARK`] (a reply that
     /// comes within it costs no wake-up of the context's thread), receiving
-    /// into [`CONTEXT_RECV_BUFFERS`] buffers of [`CONTEXT_RECV_BUFFER_SIZE`].
+    /// into [`CONTEXT_RECV_BUFFERS`] buffers of [`CONTEXT_RECV_BUFFER_SIZE`],
+    /// [`CONTEXT_RECV_BUFFERS_LENT`] of them lent to the kernel at a time.
     pub fn new() -> Result<Context> {
         Context::with_runtime(
             monocoque_runtime::Runtime::builder()
                 .spin_before_park(CONTEXT_SPIN_BEFORE_PARK)
-                .recv_buffers(CONTEXT_RECV_BUFFERS, CONTEXT_RECV_BUFFER_SIZE),
+                .recv_buffers(CONTEXT_RECV_BUFFERS, CONTEXT_RECV_BUFFER_SIZE)
+                .recv_buffers_lent(CONTEXT_RECV_BUFFERS_LENT),
         )
     }
 

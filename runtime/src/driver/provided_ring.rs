@@ -37,7 +37,8 @@ impl std::fmt::Debug for ProvidedRing {
 }
 
 impl ProvidedRing {
-    /// Registers a ring for group `bgid` and fills it with every free buffer.
+    /// Registers a ring for group `bgid` and fills it with free buffers (up
+    /// to the pool's `lent_max`).
     pub(crate) fn new(ring: &IoUring, pool: Arc<BufPool>, bgid: u16) -> io::Result<ProvidedRing> {
         let n = pool.count().next_power_of_two();
         let layout =
@@ -76,11 +77,18 @@ impl ProvidedRing {
         self.bgid
     }
 
-    /// Gives every buffer the application has returned back to the kernel.
-    /// Returns how many were added.
+    /// Tops the kernel's buffers up from those the application has
+    /// returned, the most recently returned first, to the pool's
+    /// `lent_max` (the kernel fills them in turn: fewer lent means the
+    /// ones it writes are still in the cache, `recv_pool`). Returns how
+    /// many were added.
     pub(crate) fn refill(&mut self) -> usize {
         let mut added = 0;
-        while let Some(id) = self.pool.take_free() {
+        let lent_max = usize::from(self.pool.lent_max());
+        while self.in_ring + added < lent_max {
+            let Some(id) = self.pool.take_free() else {
+                break;
+            };
             // SAFETY: the index is masked into the `mask + 1` entries allocated; the
             // kernel reads only entries before the published tail, and this one is at it.
             let entry = unsafe { &mut *self.entries.add((self.tail & self.mask) as usize) };
