@@ -32,6 +32,17 @@ use crate::wire_run::WireRun;
 /// "Small frames copied at decode").
 pub const INLINE_COPY_MAX: usize = 256;
 
+/// Data bodies up to this many bytes may be taken in a [`WireRun`] by
+/// [`FrameDecoder::scan_run`]: the size up to which a send lane encodes
+/// its messages (the connection copies them into its output anyway,
+/// [`DEFAULT_COPY_THRESHOLD`](crate::DEFAULT_COPY_THRESHOLD)). A run's
+/// bodies longer than [`INLINE_COPY_MAX`] are still loans when taken as
+/// messages ([`WireRun::lending_large_bodies`]); the C API copies each
+/// straight into its `zmq_msg_t`, which at 1 KiB cost the receiving
+/// application less than the receiving context's thread spent decoding
+/// each into a message and passing it on (docs/BENCHMARKS.md, attempt 20).
+pub const RUN_BODY_MAX: usize = crate::DEFAULT_COPY_THRESHOLD;
+
 // The frame buffer pool keeps buffers of the sizes copied here.
 const _: () = assert!(INLINE_COPY_MAX == crate::frame_buffer_pool::MAX_POOLED);
 
@@ -218,9 +229,11 @@ impl FrameDecoder {
     /// ever. Only between messages, after the handshake, in ZMTP 2.0/3.x
     /// framing, within the first buffered chunk, and only while every frame
     /// is a data frame with no reserved flag and a body of at most
-    /// [`INLINE_COPY_MAX`] bytes (larger ones stay loans, as `decode` makes
-    /// them). The message limits apply as in `decode`: a message that
-    /// breaks one ends the run before it, and `decode` then refuses it.
+    /// [`RUN_BODY_MAX`] bytes (larger ones are decoded, as loans). The run
+    /// lends its bodies longer than [`INLINE_COPY_MAX`] when they are
+    /// taken as messages, as `decode` does. The message limits apply as
+    /// in `decode`: a message that breaks one ends the run before it, and
+    /// `decode` then refuses it.
     pub fn scan_run(&mut self, input: &mut InputBuffer, max_messages: usize) -> Option<WireRun> {
         let FrameLimit::Message(limit) = self.limit else {
             return None;
@@ -238,7 +251,7 @@ impl FrameDecoder {
             let Some((flags, size, header)) = front.get(at..).and_then(zmtp2_header) else {
                 break;
             };
-            if flags & !(FLAG_MORE | FLAG_LONG) != 0 || size > INLINE_COPY_MAX as u64 {
+            if flags & !(FLAG_MORE | FLAG_LONG) != 0 || size > RUN_BODY_MAX as u64 {
                 break;
             }
             let more = flags & FLAG_MORE != 0;
@@ -258,7 +271,7 @@ impl FrameDecoder {
         if messages == 0 {
             return None;
         }
-        Some(WireRun::from_checked(input.take(end), messages))
+        Some(WireRun::from_checked(input.take(end), messages).lending_large_bodies())
     }
 }
 
@@ -306,6 +319,7 @@ fn zmtp1_header(header: &[u8]) -> Result<Option<(u8, u64, usize)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Msg;
     use bytes::Bytes;
 
     /// `bytes` in an input buffer, scanned by a decoder under `limit`.
@@ -348,15 +362,26 @@ mod tests {
             (1, 3),
             "reserved flags are decode's"
         );
-        let mut big = vec![0u8, 1, b'a', 0x02, 0, 0, 0, 0, 0, 0, 1, 1];
-        big.extend_from_slice(&[7; 257]);
+        // 2 KiB and 1 byte: 0x0801 in the long header's last two bytes.
+        let mut big = vec![0u8, 1, b'a', 0x02, 0, 0, 0, 0, 0, 0, 0x08, 0x01];
+        big.extend_from_slice(&[7; RUN_BODY_MAX + 1]);
         let big: &'static [u8] = big.leak();
         let (run, left) = scan(big, any, 16);
         assert_eq!(
             (run.unwrap().messages(), left),
-            (1, 9 + 257),
-            "a loan is decode's"
+            (1, 9 + RUN_BODY_MAX + 1),
+            "past RUN_BODY_MAX a body is decode's"
         );
+        // Up to it, in the run, and lent when taken as a message.
+        let mut wire = vec![0u8, 1, b'a', 0x02, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+        wire.extend_from_slice(&[7; RUN_BODY_MAX]);
+        let wire: &'static [u8] = wire.leak();
+        let (run, left) = scan(wire, any, 16);
+        let mut run = run.unwrap();
+        assert_eq!((run.messages(), left), (2, 0));
+        assert_eq!(run.next_message(), Some(Msg::from("a")));
+        let body = run.next_message().unwrap().into_single().unwrap();
+        assert_eq!(body.as_ptr(), wire[12..].as_ptr(), "a loan");
     }
 
     #[test]

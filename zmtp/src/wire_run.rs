@@ -8,7 +8,8 @@
 //! much again taking each from its lane (docs/BENCHMARKS.md, attempt 15).
 //! The session can instead scan the frame headers of what a read brought
 //! (`FrameDecoder::scan_run`, in `frame_decoder.rs`: data frames only,
-//! small bodies only, whole messages only, the message limits checked)
+//! bodies up to 2 KiB only, whole messages only, the message limits
+//! checked)
 //! and hand the bytes on as one [`WireRun`]; the message is built where
 //! it is used. The other way, a blocking socket's user encodes its small
 //! sends ([`encode_single`]) into its send lane, whose batches go to the
@@ -29,6 +30,7 @@
 use bytes::{Buf, Bytes};
 
 use crate::frame::{FLAG_LONG, FLAG_MORE};
+use crate::frame_buffer_pool::MAX_POOLED;
 use crate::Msg;
 
 /// A run of whole data messages in ZMTP 2.0/3.x framing, taken one frame
@@ -55,20 +57,35 @@ pub struct WireRun {
     /// one receive buffer's, and the pair keeps a run in 40 bytes, the
     /// size of a slot of the rings and queues it travels through).
     at: u32,
-    /// Whole messages from `at` on, counting the one in progress.
+    /// Whole messages from `at` on, counting the one in progress, in the
+    /// low 31 bits; [`LENDS`] in the top one.
     messages: u32,
 }
+
+/// `WireRun::messages`' top bit: [`WireRun::next_message`] lends a body
+/// longer than [`MAX_POOLED`] (`FrameDecoder`'s `INLINE_COPY_MAX`) as a slice of the run's bytes, as
+/// `FrameDecoder::decode` lends it from a receive buffer, instead of
+/// copying it. Set on the runs the decoder scans
+/// ([`lending_large_bodies`](WireRun::lending_large_bodies)), not on a
+/// send lane's, whose ring a receiver holding a message would hold.
+const LENDS: u32 = 1 << 31;
+
+/// The most messages a run holds (31 bits: the top one is [`LENDS`]).
+const MAX_MESSAGES: u32 = LENDS - 1;
 
 impl WireRun {
     /// A run of `messages` whole messages whose frames `bytes` holds, as
     /// `FrameDecoder::scan_run` checked
     /// them (and as tests build them): data frames, ZMTP 2.0/3.x headers,
     /// the last frame without MORE.
-    /// Runs are shorter than 4 GiB and 2^32 messages (longer ones are
+    /// Runs are shorter than 4 GiB and 2^31 messages (longer ones are
     /// cut to nothing: none is ever made).
     pub fn from_checked(bytes: Bytes, messages: usize) -> WireRun {
-        match (u32::try_from(bytes.len()), u32::try_from(messages)) {
-            (Ok(_), Ok(messages)) => WireRun {
+        match (
+            u32::try_from(bytes.len()),
+            u32::try_from(messages).ok().filter(|&m| m <= MAX_MESSAGES),
+        ) {
+            (Ok(_), Some(messages)) => WireRun {
                 bytes,
                 at: 0,
                 messages,
@@ -87,7 +104,7 @@ impl WireRun {
     /// anything but data frames. A partial message at the end, which such
     /// bytes never hold, is left out.
     pub fn from_encoded(bytes: Bytes) -> WireRun {
-        let mut walk = WireRun::from_checked(bytes, u32::MAX as usize);
+        let mut walk = WireRun::from_checked(bytes, MAX_MESSAGES as usize);
         let mut messages = 0;
         let mut end = 0;
         while let Some((_, more)) = walk.next_frame() {
@@ -99,6 +116,29 @@ impl WireRun {
         let mut bytes = walk.bytes;
         bytes.truncate(end);
         WireRun::from_checked(bytes, messages)
+    }
+
+    /// This run, its bodies longer than [`MAX_POOLED`] (the decoder's
+    /// `INLINE_COPY_MAX`) lent by
+    /// [`next_message`](Self::next_message) as slices of its bytes rather
+    /// than copied: for a run scanned from a receive buffer, whose
+    /// messages `decode` would have lent the same way (a queue copies
+    /// such loans out when the receive pool runs short).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use monocoque_zmtp::WireRun;
+    /// // One frame of 300 bytes (a long header: 0x012c).
+    /// let mut wire = vec![0x02u8, 0, 0, 0, 0, 0, 0, 0x01, 0x2c];
+    /// wire.extend_from_slice(&[7; 300]);
+    /// let wire = Bytes::from(wire);
+    /// let mut run = WireRun::from_checked(wire.clone(), 1).lending_large_bodies();
+    /// let body = run.next_message().unwrap().into_single().unwrap();
+    /// assert_eq!(body.as_ptr(), wire[9..].as_ptr(), "lent, not copied");
+    /// ```
+    pub fn lending_large_bodies(mut self) -> WireRun {
+        self.messages |= LENDS;
+        self
     }
 
     /// The first `n` messages as a run of their own (all of them if there
@@ -127,7 +167,8 @@ impl WireRun {
                 at: 0,
                 messages: self.messages,
             };
-            (self.at, self.messages) = (0, 0);
+            self.at = 0;
+            self.messages &= LENDS;
             return whole;
         }
         let mut taken = 0;
@@ -138,7 +179,9 @@ impl WireRun {
                 None => break,
             }
         }
-        WireRun::from_checked(self.bytes.slice(start..self.at as usize), taken)
+        let mut part = WireRun::from_checked(self.bytes.slice(start..self.at as usize), taken);
+        part.messages |= self.messages & LENDS;
+        part
     }
 
     /// The bytes of the messages left (their frames as they go on the
@@ -148,13 +191,15 @@ impl WireRun {
     }
 
     /// Messages left, the one whose frames are being taken included.
+    #[inline]
     pub fn messages(&self) -> usize {
-        self.messages as usize
+        (self.messages & MAX_MESSAGES) as usize
     }
 
     /// Whether every message was taken.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.messages == 0
+        self.messages() == 0
     }
 
     /// The run's bytes (those taken included): whether they are a loan
@@ -198,7 +243,7 @@ impl WireRun {
     /// frames follow; an empty run (one cut short is emptied) has none.
     #[inline]
     fn frame_at(&mut self) -> Option<(usize, usize, bool)> {
-        if self.messages == 0 {
+        if self.is_empty() {
             return None;
         }
         let at = self.at as usize;
@@ -215,7 +260,7 @@ impl WireRun {
             (end <= self.bytes.len()).then_some((start, end, flags & FLAG_MORE != 0))
         });
         if parsed.is_none() {
-            self.messages = 0;
+            self.messages &= LENDS;
         }
         parsed
     }
@@ -226,20 +271,29 @@ impl WireRun {
         // Within `bytes`, whose length fits a u32 (`from_checked`).
         self.at = end as u32;
         if !more {
+            // The count is at least 1 here (`frame_at`): LENDS stays.
             self.messages -= 1;
         }
     }
 
     /// The next whole message, each frame copied into a buffer of its own
-    /// (a pooled one where one waits: `frame_buffer_pool`).
+    /// (a pooled one where one waits: `frame_buffer_pool`), or, in a run
+    /// [`lending_large_bodies`](Self::lending_large_bodies), a body longer
+    /// than [`MAX_POOLED`] a slice of the run's bytes.
     pub fn next_message(&mut self) -> Option<Msg> {
-        if let Some(body) = self.next_single() {
-            return Some(Msg::from(crate::frame_buffer_pool::copy_of(body)));
-        }
+        let lends = self.messages & LENDS != 0;
         let mut msg = Msg::new();
         loop {
-            let (body, more) = self.next_frame()?;
-            msg.push(crate::frame_buffer_pool::copy_of(body));
+            let (start, end, more) = self.frame_at()?;
+            self.advance(end, more);
+            let body = match lends && end - start > MAX_POOLED {
+                true => self.bytes.slice(start..end),
+                false => crate::frame_buffer_pool::copy_of(&self.bytes[start..end]),
+            };
+            if !more && msg.is_empty() {
+                return Some(Msg::from(body));
+            }
+            msg.push(body);
             if !more {
                 return Some(msg);
             }
@@ -323,5 +377,39 @@ mod tests {
         assert_eq!(copy.wire().len(), 3);
         assert_eq!(std::mem::size_of::<WireRun>(), 40);
         assert_eq!(copy.next_message(), Some(Msg::from("b")));
+    }
+
+    #[test]
+    fn a_received_run_lends_large_bodies_and_copies_small_ones() {
+        let mut wire = Vec::new();
+        let large = [9u8; MAX_POOLED + 1];
+        for body in [&b"small"[..], &large[..], &large[..]] {
+            encode_single(body, |parts| {
+                parts.iter().for_each(|p| wire.extend_from_slice(p))
+            });
+        }
+        let wire = Bytes::from(wire);
+        let inside = |b: &Bytes| wire.as_ptr_range().contains(&b.as_ptr());
+        for lends in [true, false] {
+            let run = WireRun::from_checked(wire.clone(), 3);
+            let mut run = match lends {
+                true => run.lending_large_bodies(),
+                false => run,
+            };
+            let small = run.next_message().unwrap().into_single().unwrap();
+            assert_eq!(&small[..], b"small");
+            assert!(!inside(&small), "a small body is always copied");
+            // The flag goes with a split and survives the count's steps.
+            let first = run.split_to(1);
+            assert_eq!((first.messages(), run.messages()), (1, 1));
+            for mut part in [first, run] {
+                let body = part.next_message().unwrap().into_single().unwrap();
+                assert_eq!(&body[..], &large[..]);
+                assert_eq!(inside(&body), lends, "lends: {lends}");
+                assert!(part.is_empty());
+            }
+        }
+        // More than 2^31 - 1 messages are never a run.
+        assert!(WireRun::from_checked(wire, 1 << 31).is_empty());
     }
 }
