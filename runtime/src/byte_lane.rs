@@ -248,27 +248,9 @@ impl ByteWriter {
     /// than the ring never does. An empty record writes nothing.
     #[inline]
     pub fn try_write(&mut self, parts: &[&[u8]]) -> bool {
-        let capacity = self.shared.capacity;
-        let Some(len) = parts
-            .iter()
-            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
-            .filter(|&len| len <= capacity)
-        else {
+        let Some((start, end)) = self.place(parts) else {
             return false;
         };
-        let index = self.written & (capacity - 1);
-        // A record that would pass the ring's end starts the next lap.
-        let start = match index + len > capacity {
-            true => self.written + (capacity - index),
-            false => self.written,
-        };
-        let end = start + len;
-        if end - self.freed > capacity {
-            self.freed = self.shared.freed.0.load(Ordering::Acquire);
-            if end - self.freed > capacity {
-                return false;
-            }
-        }
         if start != self.written {
             // Published by the `written` store below.
             self.shared.lap_end.store(self.written, Ordering::Relaxed);
@@ -278,8 +260,9 @@ impl ByteWriter {
         for part in parts {
             // SAFETY: [start, end) is free (below `freed + capacity`, at or
             // past `written`) and contiguous in the ring (it does not pass
-            // its end); `at + part.len() <= len` (the parts' lengths add up
-            // to `len` without overflow); ring memory never overlaps `part`.
+            // its end); `at + part.len() <= end - start` (`place` added the
+            // parts' lengths up without overflow); ring memory never
+            // overlaps `part`.
             unsafe { copy_small(part, to.add(at)) };
             at += part.len();
         }
@@ -317,14 +300,20 @@ impl ByteWriter {
     pub fn write_waiting(&mut self, parts: &[&[u8]], patience: std::time::Duration) -> bool {
         // The write inlined, the wait apart: at 64 B a message, a call
         // here cost the sending thread a tenth more.
-        self.try_write(parts) || self.wait_to_write(parts, patience)
+        self.try_write(parts) || (self.wait_for_room(parts, patience) && self.try_write(parts))
     }
 
-    /// The rest of [`write_waiting`](Self::write_waiting), once the ring
-    /// had no room.
+    /// Waits up to `patience` until a record of `parts` fits, as
+    /// [`write_waiting`](Self::write_waiting) does, writing nothing: then
+    /// `true`, and this writer's next [`try_write`](Self::try_write) of
+    /// `parts` succeeds (nobody else writes). For a writer that must not
+    /// count the record as sent while it waits.
     #[cold]
     #[inline(never)]
-    fn wait_to_write(&mut self, parts: &[&[u8]], patience: std::time::Duration) -> bool {
+    pub fn wait_for_room(&mut self, parts: &[&[u8]], patience: std::time::Duration) -> bool {
+        if self.place(parts).is_some() {
+            return true;
+        }
         if patience.is_zero() {
             return false;
         }
@@ -333,12 +322,16 @@ impl ByteWriter {
             return false;
         }
         self.wake_reader();
-        let deadline = std::time::Instant::now() + patience;
-        let room = std::future::poll_fn(|cx| self.poll_write(parts, cx));
-        match crate::spsc::block_on_thread_until(room, true, Some(deadline)) {
-            Some(written) => {
+        // A patience past the clock's range waits as long as it takes.
+        let deadline = std::time::Instant::now().checked_add(patience);
+        let room = std::future::poll_fn(|cx| self.poll_room(parts, cx));
+        let fits = crate::spsc::block_on_thread_until(room, true, deadline);
+        // Whatever ended the wait, the next space given back wakes nobody.
+        self.shared.writer.cancel();
+        match fits {
+            Some(fits) => {
                 self.stalled_at = None;
-                written
+                fits
             }
             None => {
                 self.stalled_at = Some(self.shared.freed.0.load(Ordering::Acquire));
@@ -347,11 +340,11 @@ impl ByteWriter {
         }
     }
 
-    /// Writes `parts` (`Ready(true)`), or `Ready(false)` if the reader is
-    /// gone or the record is longer than the ring; otherwise registers
-    /// `cx`'s waker for the next space given back.
-    fn poll_write(&mut self, parts: &[&[u8]], cx: &mut std::task::Context<'_>) -> Poll<bool> {
-        if self.try_write(parts) {
+    /// `Ready(true)` once a record of `parts` fits, `Ready(false)` if the
+    /// reader is gone or the record is longer than the ring; otherwise
+    /// registers `cx`'s waker for the next space given back.
+    fn poll_room(&mut self, parts: &[&[u8]], cx: &mut std::task::Context<'_>) -> Poll<bool> {
+        if self.place(parts).is_some() {
             return Poll::Ready(true);
         }
         let len = parts
@@ -363,13 +356,39 @@ impl ByteWriter {
         }
         self.shared.writer.register(cx.waker());
         // Re-check after registering: space may have come back since.
-        if self.try_write(parts) {
+        if self.place(parts).is_some() {
             return Poll::Ready(true);
         }
         if self.is_abandoned() {
             return Poll::Ready(false);
         }
         Poll::Pending
+    }
+
+    /// Where a record of `parts` would go, `[start, end)`, if the ring has
+    /// room for it now (`freed` read again only when the last look says
+    /// there is too little).
+    #[inline]
+    fn place(&mut self, parts: &[&[u8]]) -> Option<(usize, usize)> {
+        let capacity = self.shared.capacity;
+        let len = parts
+            .iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
+            .filter(|&len| len <= capacity)?;
+        let index = self.written & (capacity - 1);
+        // A record that would pass the ring's end starts the next lap.
+        let start = match index + len > capacity {
+            true => self.written + (capacity - index),
+            false => self.written,
+        };
+        let end = start + len;
+        if end - self.freed > capacity {
+            self.freed = self.shared.freed.0.load(Ordering::Acquire);
+            if end - self.freed > capacity {
+                return None;
+            }
+        }
+        Some((start, end))
     }
 
     /// Wakes the reader if it waits: after a write (a full fence).
@@ -768,6 +787,27 @@ mod tests {
             "waited again"
         );
         holder.join().unwrap();
+    }
+
+    #[test]
+    fn a_wait_that_ended_leaves_nobody_to_wake() {
+        let (mut w, mut r) = channel(8);
+        assert!(w.try_write(&[b"abcdefgh"]));
+        let lent = r.take_all().unwrap();
+        assert!(!w.write_waiting(&[b"i"], Duration::from_millis(1)));
+        assert!(!w.shared.writer.is_waiting(), "the timed-out wait withdrew");
+        drop(lent);
+        assert!(w.wait_for_room(&[b"ijkl"], Duration::from_secs(60)));
+        assert!(w.try_write(&[b"ijkl"]), "room, as promised");
+        assert!(!w.shared.writer.is_waiting());
+        // A patience past the clock's range is a wait without a deadline.
+        let lent = r.take_all().unwrap();
+        assert!(w.try_write(&[b"mnop"]));
+        assert!(!w.try_write(&[b"qrst"]), "ijkl's bytes still lent");
+        let holder = std::thread::spawn(move || drop(lent));
+        assert!(w.write_waiting(&[b"qrst"], Duration::MAX));
+        holder.join().unwrap();
+        assert_eq!(take_everything(&mut r), b"mnopqrst");
     }
 
     #[test]

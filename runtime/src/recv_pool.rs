@@ -3,7 +3,7 @@
 //!
 //! A received chunk is handed up as a `Bytes` that borrows its pool buffer (no
 //! copy). When the last `Bytes` (or slice of it) is dropped, on whatever thread,
-//! the buffer's id goes back on the pool's free queue, and the reactor gives it
+//! the buffer's id goes back on the pool's free list, and the reactor gives it
 //! back to the kernel (io_uring) or reads into it again (epoll).
 //!
 //! The pool is shared by every connection of the reactor, so running dry must
@@ -58,10 +58,10 @@ pub(crate) struct BufPool {
 }
 
 // SAFETY: the raw memory is only reached through buffer ids, and each id is owned
-// by exactly one party at a time (the free queue, the kernel, or one RecvBuf), so
+// by exactly one party at a time (the free list, the kernel, or one RecvBuf), so
 // no two threads ever touch the same buffer; the queue is itself thread-safe.
 unsafe impl Send for BufPool {}
-// SAFETY: as for Send: shared access is only to the thread-safe free queue.
+// SAFETY: as for Send: shared access is only to the free list, behind its lock.
 unsafe impl Sync for BufPool {}
 
 impl std::fmt::Debug for BufPool {

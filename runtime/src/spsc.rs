@@ -84,6 +84,22 @@ impl WaitSlot {
 }
 
 impl WaitSlot {
+    /// Withdraws a registration whose wait is over (it timed out, or
+    /// found what it waited for by itself): the other side's next
+    /// [`wake`](Self::wake) then finds nobody waiting, instead of
+    /// unparking a thread that has moved on to wait for something else.
+    pub(crate) fn cancel(&self) {
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            drop(self.waker.lock().expect("waker slot poisoned").take());
+        }
+    }
+
+    /// Whether a registration waits to be woken.
+    #[cfg(test)]
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// The CPU the other side ran on when it last woke this one.
     pub(crate) fn woken_from(&self) -> Option<usize> {
         self.woken_from.load(Ordering::Relaxed).checked_sub(1)

@@ -50,7 +50,7 @@ use crate::Msg;
 /// assert_eq!(run.next_message(), Some(Msg::from("f")));
 /// assert!(run.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WireRun {
     bytes: Bytes,
     /// Where the next frame's header starts in `bytes` (u32: a run is
@@ -60,6 +60,17 @@ pub struct WireRun {
     /// Whole messages from `at` on, counting the one in progress, in the
     /// low 31 bits; [`LENDS`] in the top one.
     messages: u32,
+}
+
+impl std::fmt::Debug for WireRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WireRun")
+            .field("bytes", &self.bytes)
+            .field("at", &self.at)
+            .field("messages", &self.messages())
+            .field("lends", &(self.messages & LENDS != 0))
+            .finish()
+    }
 }
 
 /// `WireRun::messages`' top bit: [`WireRun::next_message`] lends a body
@@ -209,12 +220,14 @@ impl WireRun {
         &self.bytes
     }
 
-    /// The run with its remaining bytes copied into memory of its own.
+    /// The run with its remaining bytes copied into memory of its own,
+    /// which it no longer lends: a body taken from it as a message is
+    /// copied, so that one held message does not keep the whole copy.
     pub fn detached(self) -> WireRun {
         WireRun {
             bytes: Bytes::copy_from_slice(&self.bytes[self.at as usize..]),
             at: 0,
-            messages: self.messages,
+            messages: self.messages & MAX_MESSAGES,
         }
     }
 
@@ -409,6 +422,15 @@ mod tests {
                 assert!(part.is_empty());
             }
         }
+        // A detached copy lends nothing: a held body keeps no copy alive.
+        let mut copy = WireRun::from_checked(wire.clone(), 3)
+            .lending_large_bodies()
+            .detached();
+        let copied = copy.wire().clone();
+        copy.next_message();
+        let body = copy.next_message().unwrap().into_single().unwrap();
+        assert!(!copied.as_ptr_range().contains(&body.as_ptr()));
+        assert!(format!("{copy:?}").contains("messages: 1, lends: false"));
         // More than 2^31 - 1 messages are never a run.
         assert!(WireRun::from_checked(wire, 1 << 31).is_empty());
     }

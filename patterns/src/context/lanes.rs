@@ -322,13 +322,49 @@ impl LaneSender {
             return false;
         }
         self.counts.raise();
-        if !monocoque_zmtp::encode_single(body, |parts| encoded.write_waiting(parts, patience)) {
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
+            self.counts.withdraw();
+            if !self.write_after_waiting(body, patience) {
+                return false;
+            }
+        }
+        self.wake_reader_and_put_in();
+        true
+    }
+
+    /// [`offer_encoded`](Self::offer_encoded) once the ring had no room:
+    /// waits for room, then writes. Apart, so that the common send has
+    /// one inlined write (a second one made the compiler call it).
+    #[cold]
+    #[inline(never)]
+    fn write_after_waiting(&mut self, body: &[u8], patience: Duration) -> bool {
+        let Some(encoded) = self.encoded.as_mut() else {
+            return false;
+        };
+        // Not counted while it waits: the context's backlog stays as it
+        // is (`lane_backlog.rs`), and what changed meanwhile is looked at
+        // again.
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.wait_for_room(parts, patience))
+            || !self.writable.load(Ordering::Acquire)
+        {
+            return false;
+        }
+        self.counts.raise();
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
             self.counts.withdraw();
             return false;
         }
-        encoded.wake_reader();
-        self.put_in();
         true
+    }
+
+    /// An encoded message went in: its reader woken if it waits, and the
+    /// message counted.
+    #[inline]
+    fn wake_reader_and_put_in(&self) {
+        if let Some(encoded) = &self.encoded {
+            encoded.wake_reader();
+        }
+        self.put_in();
     }
 
     /// A message went in: counted in the lane's `queued`, and the lane

@@ -3,7 +3,7 @@
 //!
 //! The ring memory (16 bytes an entry) is shared with the kernel: we write entries
 //! at our tail and publish the tail with a release store; the kernel consumes from
-//! its head. A buffer id is in exactly one place at a time: the pool's free queue,
+//! its head. A buffer id is in exactly one place at a time: the pool's free list,
 //! this ring (the kernel's), or a `Bytes` handed to the application.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
