@@ -347,11 +347,7 @@ impl ByteWriter {
         if self.place(parts).is_some() {
             return Poll::Ready(true);
         }
-        let len = parts
-            .iter()
-            .map(|p| p.len())
-            .fold(0usize, usize::saturating_add);
-        if self.is_abandoned() || len > self.shared.capacity {
+        if self.is_abandoned() || self.record_len(parts).is_none() {
             return Poll::Ready(false);
         }
         self.shared.writer.register(cx.waker());
@@ -365,16 +361,23 @@ impl ByteWriter {
         Poll::Pending
     }
 
+    /// The length of a record of `parts`, if it is no longer than the
+    /// ring (their lengths added up without overflow).
+    #[inline]
+    fn record_len(&self, parts: &[&[u8]]) -> Option<usize> {
+        parts
+            .iter()
+            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
+            .filter(|&len| len <= self.shared.capacity)
+    }
+
     /// Where a record of `parts` would go, `[start, end)`, if the ring has
     /// room for it now (`freed` read again only when the last look says
     /// there is too little).
     #[inline]
     fn place(&mut self, parts: &[&[u8]]) -> Option<(usize, usize)> {
         let capacity = self.shared.capacity;
-        let len = parts
-            .iter()
-            .try_fold(0usize, |sum, part| sum.checked_add(part.len()))
-            .filter(|&len| len <= capacity)?;
+        let len = self.record_len(parts)?;
         let index = self.written & (capacity - 1);
         // A record that would pass the ring's end starts the next lap.
         let start = match index + len > capacity {
