@@ -128,6 +128,29 @@ fn send_encoded(h: &mut SocketHandle, body: &[u8], flags: c_int) -> bool {
     flags & (SNDMORE | DONTWAIT) == 0 && h.outgoing.is_empty() && h.socket.offer_single_frame(body)
 }
 
+/// A whole small ZMQ_DONTWAIT frame decided on the handle's credit
+/// (`BlockingSocket::try_send_single_frame`): into the encoded ring, or
+/// EAGAIN, with no message made; `None` with nothing done otherwise.
+#[inline(always)]
+fn send_encoded_on_credit(
+    h: &mut SocketHandle,
+    body: &[u8],
+    flags: c_int,
+) -> Option<Result<(), Errno>> {
+    if flags & (SNDMORE | DONTWAIT) != DONTWAIT || !h.outgoing.is_empty() {
+        return None;
+    }
+    if matches!(
+        h.socket.socket_type(),
+        SocketType::Router | SocketType::Stream
+    ) {
+        return None;
+    }
+    h.socket
+        .try_send_single_frame(body)
+        .map(|sent| sent.map_err(|e| errno_of(&e)))
+}
+
 /// A whole message the send lane did not take: asks the socket.
 fn send_asking(h: &mut SocketHandle, msg: Msg, dontwait: bool) -> Result<(), NotSent> {
     // Asking the socket may fail: keep the frames to give back (a round
@@ -275,6 +298,9 @@ pub unsafe extern "C" fn zmq_send(
         if send_encoded(h, body, flags) {
             return Ok(n);
         }
+        if let Some(sent) = send_encoded_on_credit(h, body, flags) {
+            return sent.map(|()| n);
+        }
         let frame = if len == 0 {
             Bytes::new()
         } else {
@@ -368,6 +394,14 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
         if send_encoded(h, m.bytes(), flags) {
             m.clear_sent();
             return Ok(n);
+        }
+        match send_encoded_on_credit(h, m.bytes(), flags) {
+            Some(Ok(())) => {
+                m.clear_sent();
+                return Ok(n);
+            }
+            Some(Err(errno)) => return Err(errno),
+            None => {}
         }
         let sharing = m.sharing();
         if let Err(e) = send_whole_frame(h, m.take(), flags) {

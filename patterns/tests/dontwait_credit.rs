@@ -269,3 +269,46 @@ fn a_push_with_many_peers_fills_every_pipe_before_eagain() {
         assert_eq!(sends_until_eagain(|| push.try_send("m")), 20);
     });
 }
+
+#[test]
+fn single_frames_sent_on_the_credit_meet_eagain_near_sndhwm_and_arrive_in_order() {
+    // `try_send_single_frame`, the C API's ZMQ_DONTWAIT send of one small
+    // frame: on the credit into the encoded ring, spent without a message
+    // made. SNDHWM 100 to a PULL that does not read over tcp, whose
+    // kernel buffers would take thousands of 8-byte messages: the first
+    // send asks, and its answer's room is all the rest may use.
+    const HWM: usize = 100;
+    bounded(|| {
+        let counts = runs_until_eagain_within(HWM + 1, || {
+            let ctx = Context::new().unwrap();
+            let (pull, endpoint) = bound(&ctx, SocketType::Pull, vec![SocketOption::RcvHwm(HWM)]);
+            let push = connected(
+                &ctx,
+                SocketType::Push,
+                vec![SocketOption::SndHwm(HWM)],
+                &endpoint,
+            );
+            push.send("hello").unwrap();
+            assert_eq!(&pull.recv().unwrap()[0][..], b"hello");
+            let mut next = 0u64;
+            let sent = sends_until_eagain(|| {
+                let body = next.to_le_bytes();
+                let outcome = match push.try_send_single_frame(&body) {
+                    Some(outcome) => outcome,
+                    None => push.try_send(Bytes::copy_from_slice(&body)),
+                };
+                next += u64::from(outcome.is_ok());
+                outcome
+            });
+            for i in 0..sent as u64 {
+                assert_eq!(&pull.recv().unwrap()[0][..], i.to_le_bytes(), "in order");
+            }
+            sent
+        });
+        let last = *counts.last().unwrap();
+        assert!(
+            (1..=HWM).contains(&last),
+            "SNDHWM {HWM}: EAGAIN by then, runs: {counts:?}"
+        );
+    });
+}

@@ -489,6 +489,77 @@ impl BlockingSocket {
         true
     }
 
+    /// [`try_send`](Self::try_send) of a one-frame message of `body`,
+    /// decided where the handle knows enough without a message made:
+    /// `Some(Ok(()))` if it went into the send lane's encoded ring on the
+    /// room the last answer counted (`send_credit.rs`), `Some(Err(_))` with
+    /// [`Error::WouldBlock`] if that room is spent (as `try_send` would
+    /// say, without asking), `None` with nothing done otherwise (then send
+    /// it with `try_send`).
+    ///
+    /// A run of ZMQ_DONTWAIT sends on a credit otherwise went the message
+    /// way, each message made, encoded and freed by the context's thread:
+    /// SNDHWM of them took it half a millisecond, and the next answer
+    /// comes a millisecond after the last (docs/BENCHMARKS.md, attempt 21).
+    /// A sender that meets EAGAIN and retries at once makes nothing here.
+    ///
+    /// ```
+    /// use monocoque_patterns::{Context, Error};
+    /// use monocoque_zmtp::SocketType;
+    ///
+    /// let ctx = Context::new().unwrap();
+    /// let pull = ctx.socket(SocketType::Pull).unwrap();
+    /// pull.bind("tcp://127.0.0.1:0").unwrap();
+    /// let endpoint = pull.last_endpoint().unwrap().unwrap();
+    /// let push = ctx.socket(SocketType::Push).unwrap();
+    /// push.connect(&endpoint).unwrap();
+    /// let mut sent = 0;
+    /// while sent < 100 {
+    ///     let body = format!("m{sent}");
+    ///     let outcome = match push.try_send_single_frame(body.as_bytes()) {
+    ///         Some(outcome) => outcome,
+    ///         None => push.try_send(body.into_bytes()),
+    ///     };
+    ///     match outcome {
+    ///         Ok(()) => sent += 1,
+    ///         Err(Error::WouldBlock(_)) => continue,
+    ///         Err(e) => panic!("{e}"),
+    ///     }
+    /// }
+    /// for i in 0..100 {
+    ///     assert_eq!(pull.recv().unwrap()[0], format!("m{i}").as_bytes());
+    /// }
+    /// ```
+    #[inline]
+    pub fn try_send_single_frame(&self, body: &[u8]) -> Option<Result<()>> {
+        if self.sends_never_wait.get() || self._context.is_shut_down() {
+            return None;
+        }
+        let verdict = self.credits.borrow().send_verdict();
+        match verdict {
+            Verdict::Spent => Some(Err(Error::WouldBlock(
+                "the socket had no room when it last looked (less than 1 ms ago)",
+            ))),
+            Verdict::Ask => None,
+            Verdict::Room => {
+                if !self.turn.as_ref().is_none_or(Turn::send_due) {
+                    return None;
+                }
+                let mut rings = self.rings.borrow_mut();
+                let lane = rings.lane.as_mut()?;
+                // No patience: a ZMQ_DONTWAIT send does not wait for the
+                // ring (the message way takes it when the ring is full).
+                if !lane.offer_encoded(body, Duration::ZERO) {
+                    return None;
+                }
+                drop(rings);
+                self.credits.borrow_mut().spend_send();
+                self.sent();
+                Some(Ok(()))
+            }
+        }
+    }
+
     /// Whether a send on this socket never waits (PUB, XPUB without
     /// XPUB_NODROP, XSUB: a full peer's copy is dropped), so that
     /// ZMQ_DONTWAIT changes nothing and [`offer_to_lane`](Self::offer_to_lane)
