@@ -218,6 +218,16 @@ impl ZmqMsg {
         self.by_reference = sharing.by_reference;
     }
 
+    /// A send refused before it took the body (EAGAIN on a spent credit):
+    /// the message as libzmq leaves it, ZMQ_MORE what the send's flags
+    /// said and its properties dropped (its send reset them before trying),
+    /// the body as it was.
+    pub(crate) fn refused(&mut self, more: bool) {
+        self.more = more;
+        self.properties = None;
+        self.strings = None;
+    }
+
     /// Puts back the frame a failed send took, with the message's
     /// [`sharing`](Self::sharing) from before: the message is as it was,
     /// but for ZMQ_MORE, which says whether the send had ZMQ_SNDMORE (libzmq

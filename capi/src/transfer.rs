@@ -400,7 +400,10 @@ pub unsafe extern "C" fn zmq_msg_send(msg: *mut ZmqMsgT, s: *mut c_void, flags: 
                 m.clear_sent();
                 return Ok(n);
             }
-            Some(Err(errno)) => return Err(errno),
+            Some(Err(errno)) => {
+                m.refused(flags & SNDMORE != 0);
+                return Err(errno);
+            }
             None => {}
         }
         let sharing = m.sharing();

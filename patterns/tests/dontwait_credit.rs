@@ -291,15 +291,22 @@ fn single_frames_sent_on_the_credit_meet_eagain_near_sndhwm_and_arrive_in_order(
             push.send("hello").unwrap();
             assert_eq!(&pull.recv().unwrap()[0][..], b"hello");
             let mut next = 0u64;
+            let mut encoded = 0;
             let sent = sends_until_eagain(|| {
                 let body = next.to_le_bytes();
                 let outcome = match push.try_send_single_frame(&body) {
-                    Some(outcome) => outcome,
+                    Some(outcome) => {
+                        encoded += usize::from(outcome.is_ok());
+                        outcome
+                    }
                     None => push.try_send(Bytes::copy_from_slice(&body)),
                 };
                 next += u64::from(outcome.is_ok());
                 outcome
             });
+            // The first send asks (there is no credit yet); the rest go on
+            // its answer.
+            assert!(encoded + 1 >= sent, "{encoded} of {sent} on the credit");
             for i in 0..sent as u64 {
                 assert_eq!(&pull.recv().unwrap()[0][..], i.to_le_bytes(), "in order");
             }

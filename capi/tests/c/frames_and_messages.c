@@ -285,6 +285,41 @@ int main (void)
     CHECK (zmq_msg_close (&kept) == 0);
     CHECK (zmq_recv (taker, buf, sizeof buf, 0) == 4 && memcmp (buf, "kept", 4) == 0);
 
+    /* ... and a send refused on a spent credit (tcp, SNDHWM 1, a PULL
+     * that does not read: ZMQ_DONTWAIT sends meet EAGAIN near SNDHWM)
+     * leaves a received frame's body, with ZMQ_MORE cleared as libzmq's
+     * send clears it before trying. */
+    void *pair_in = zmq_socket (ctx, ZMQ_PAIR), *pair_out = zmq_socket (ctx, ZMQ_PAIR);
+    CHECK (pair_in && pair_out && zmq_bind (pair_in, "inproc://more") == 0
+           && zmq_connect (pair_out, "inproc://more") == 0);
+    CHECK (zmq_send (pair_out, "head", 4, ZMQ_SNDMORE) == 4 && zmq_send (pair_out, "t", 1, 0) == 1);
+    zmq_msg_t head;
+    CHECK (zmq_msg_init (&head) == 0);
+    CHECK (zmq_msg_recv (&head, pair_in, 0) == 4 && zmq_msg_more (&head) == 1);
+    void *full = zmq_socket (ctx, ZMQ_PULL), *filler = zmq_socket (ctx, ZMQ_PUSH);
+    int hwm_one = 1;
+    char full_endpoint[64];
+    size_t full_len = sizeof full_endpoint;
+    CHECK (full && filler && zmq_setsockopt (full, ZMQ_RCVHWM, &hwm_one, sizeof hwm_one) == 0
+           && zmq_setsockopt (filler, ZMQ_SNDHWM, &hwm_one, sizeof hwm_one) == 0
+           && zmq_bind (full, "tcp://127.0.0.1:*") == 0
+           && zmq_getsockopt (full, ZMQ_LAST_ENDPOINT, full_endpoint, &full_len) == 0
+           && zmq_connect (filler, full_endpoint) == 0);
+    CHECK (zmq_send (filler, "up", 2, 0) == 2 && zmq_recv (full, buf, sizeof buf, 0) == 2);
+    int filled = 0;
+    while (filled < 100000 && zmq_send (filler, "x", 1, ZMQ_DONTWAIT) == 1)
+        filled++;
+    CHECK (filled < 100000 && zmq_errno () == EAGAIN);
+    CHECK (zmq_msg_send (&head, filler, ZMQ_DONTWAIT) == -1 && zmq_errno () == EAGAIN);
+    CHECK (zmq_msg_size (&head) == 4 && memcmp (zmq_msg_data (&head), "head", 4) == 0);
+    CHECK (zmq_msg_more (&head) == 0);
+    CHECK (zmq_msg_close (&head) == 0);
+    CHECK (zmq_recv (pair_in, buf, sizeof buf, 0) == 1);
+    int no_linger = 0;
+    CHECK (zmq_setsockopt (filler, ZMQ_LINGER, &no_linger, sizeof no_linger) == 0);
+    CHECK (zmq_close (filler) == 0 && zmq_close (full) == 0);
+    CHECK (zmq_close (pair_in) == 0 && zmq_close (pair_out) == 0);
+
     /* One zmq_msg_t received into again and again: each message's
      * properties are its own sender's (a message from the same peer keeps
      * them, one from another replaces them). Two DEALERs named "first" and

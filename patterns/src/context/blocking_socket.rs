@@ -547,9 +547,13 @@ impl BlockingSocket {
                 }
                 let mut rings = self.rings.borrow_mut();
                 let lane = rings.lane.as_mut()?;
-                // No patience: a ZMQ_DONTWAIT send does not wait for the
-                // ring (the message way takes it when the ring is full).
-                if !lane.offer_encoded(body, Duration::ZERO) {
+                // A full ring is waited on for a moment, as the message
+                // ring is by a send on the credit (`offer_on_credit`): it
+                // waits for the context's thread, which drains it, never
+                // for a peer (a ring a peer's slow write holds is waited
+                // on once). Given up, the send asks the context's thread,
+                // whose answer is a new credit.
+                if !lane.offer_encoded(body, lanes::ENCODED_ROOM_PATIENCE) {
                     return None;
                 }
                 drop(rings);
