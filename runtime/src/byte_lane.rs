@@ -394,7 +394,10 @@ impl ByteWriter {
         Some((start, end))
     }
 
-    /// Wakes the reader if it waits: after a write (a full fence).
+    /// Wakes the reader if it waits: after a write. It is a full
+    /// (sequentially consistent) fence whether or not the reader waits:
+    /// what this thread reads after it is read after the write, which a
+    /// caller's own handshake with the reader's side may count on.
     #[inline]
     pub fn wake_reader(&self) {
         self.shared.reader.wake();

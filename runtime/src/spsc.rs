@@ -155,7 +155,8 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
-    /// Pushes `item` if there is room. Never waits.
+    /// Pushes `item` if there is room. Never waits. A push ends with
+    /// [`wake_receiver`](Self::wake_receiver), a full fence.
     pub fn try_send(&mut self, item: T) -> Result<(), TrySendError<T>> {
         self.try_send_quietly(item)?;
         self.wake_receiver();
@@ -224,6 +225,11 @@ impl<T> Sender<T> {
 
     /// Wakes the consumer if it waits: ends a run of
     /// [`try_send_quietly`](Self::try_send_quietly) pushes.
+    ///
+    /// It is a full (sequentially consistent) fence whether or not the
+    /// consumer waits: what this thread reads after it is read after the
+    /// pushes before it, which a caller's own handshake with the consumer's
+    /// side may count on (pairing it with a fence there).
     #[inline]
     pub fn wake_receiver(&self) {
         self.shared.rx.wake();
@@ -285,7 +291,8 @@ impl<T> Sender<T> {
         self.shared.rx_closed.load(Ordering::Acquire)
     }
 
-    /// Pushes `item`, parking this (non-runtime) thread while the ring is full.
+    /// Pushes `item`, parking this (non-runtime) thread while the ring is
+    /// full. The push is [`try_send`](Self::try_send)'s, fence included.
     pub fn send_blocking(&mut self, item: T) -> Result<(), Closed<T>> {
         block_on_thread(self.send(item), false)
     }

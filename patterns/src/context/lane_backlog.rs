@@ -15,15 +15,26 @@
 //!                └─ queued (per lane) ─────────────────┘  wait, until it goes)
 //! ```
 //!
-//! - `unlooked`, one per context, falls as soon as a lane's pump takes the
-//!   message out of its ring, which it does whenever it runs, whatever the
-//!   socket says (a message the socket cannot take yet is parked beside
-//!   the pump). A command that looks at a socket now ([`Settle::others`])
-//!   and finds it above zero lets the reactor run every task other threads
-//!   woke before it ([`yield_behind_remote`]): the pumps of the sends that
-//!   returned before the command was given are among them (a send wakes
-//!   its pump), so their messages are then in their sockets, or parked.
-//!   One turn, whatever other threads keep sending meanwhile.
+//! - `unlooked`, one per context, counts the lanes whose rings may hold a
+//!   message their pump has not taken. A lane is counted in by its user's
+//!   side at the first message after its pump last found both rings empty,
+//!   and counted out by the pump when it finds them empty again, which it
+//!   does whenever it runs, whatever the socket says (a message the socket
+//!   cannot take yet is parked beside the pump). A command that looks at a
+//!   socket now ([`Settle::others`]) and finds it above zero lets the
+//!   reactor run every task other threads woke before it
+//!   ([`yield_behind_remote`]): the pumps of the sends that returned before
+//!   the command was given are among them (a send wakes its pump), so
+//!   their messages are then in their sockets, or parked. One turn,
+//!   whatever other threads keep sending meanwhile.
+//!
+//!   Counting lanes rather than messages keeps the locked instructions of
+//!   a count shared by every lane off the send: one a message cost the
+//!   sending thread 8-10 % at 64 B (docs/BENCHMARKS.md, attempt 21). The
+//!   two sides settle who counts with the full fence each already pays
+//!   (the ring's wake after a push; the pump's before it goes idle): a
+//!   sender that finds the lane counted in is sure its pump looks at the
+//!   rings again after its message went in.
 //! - `queued`, one per lane, falls once the message is in its socket, which
 //!   may wait for a peer. A command that follows the same thread's own lane
 //!   sends waits for those lanes ([`Settle::own`]), for a few turns: enough
@@ -35,7 +46,7 @@
 //! A parked message is one whose send libzmq would still be blocked in (the
 //! socket had no room), so a command on another thread need not see it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,15 +59,19 @@ const SETTLE_TURNS: usize = 16;
 /// run every task that is ready, the pumps among them.
 const SETTLE_TURN: Duration = Duration::from_micros(1);
 
-/// Messages in a context's send lanes that no pump has taken yet.
+/// The send lanes of a context that may hold messages no pump has taken.
 #[derive(Debug, Default)]
 pub(super) struct Backlog {
     unlooked: AtomicUsize,
 }
 
 impl Backlog {
-    /// Whether a lane's ring holds a message its pump has not taken: until
-    /// it has, a receive on another socket cannot tell whether it comes.
+    /// Whether a lane's ring may hold a message its pump has not taken:
+    /// until it has, a receive on another socket cannot tell whether it
+    /// comes. Never `false` while a send that returned before this call
+    /// (on any thread this one has heard from since) has its message in a
+    /// ring; `true` for a moment longer at times (a pump that took
+    /// everything and has not gone idle yet).
     pub(super) fn has_unlooked(&self) -> bool {
         self.unlooked.load(Ordering::Acquire) != 0
     }
@@ -124,11 +139,14 @@ impl QueuedCount {
     }
 }
 
-/// One lane's counts, shared by its two sides: the context's `unlooked`
-/// and the lane's own `queued`.
+/// One lane's counts, shared by its two sides: the context's `unlooked`,
+/// whether this lane is counted in it, and the lane's own `queued`.
 #[derive(Debug, Clone)]
 pub(super) struct LaneCounts {
     context: Arc<Backlog>,
+    /// This lane is one of the context's `unlooked`: set by whichever side
+    /// counted it in, cleared by the side that counts it out.
+    counted: Arc<AtomicBool>,
     queued: Arc<QueuedCount>,
 }
 
@@ -150,6 +168,7 @@ impl LaneCounts {
     pub(super) fn new(context: Arc<Backlog>) -> LaneCounts {
         LaneCounts {
             context,
+            counted: Arc::new(AtomicBool::new(false)),
             queued: Arc::new(QueuedCount::default()),
         }
     }
@@ -164,34 +183,65 @@ impl LaneCounts {
         &self.queued
     }
 
-    /// A user's send is about to put a message in the ring: counted in the
-    /// context's backlog before the pump can see it, so that count never
-    /// goes below zero (it is shared by every lane of the context, so it
-    /// takes a locked instruction).
-    #[inline]
-    pub(super) fn raise(&self) {
-        self.context.unlooked.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// The message [`raise`](Self::raise) counted is in the ring: counted
-    /// in the lane's `queued` (after the push: only this thread, or a
-    /// command it gives later, reads that count).
+    /// A message is in a ring, and the ring's wake has run since its push
+    /// (`spsc::Sender::wake_receiver`, `ByteWriter::wake_reader`: a full
+    /// fence each): the lane counted in the context's backlog unless it is
+    /// already, and the message in the lane's `queued` (only this thread,
+    /// or a command it gives later, reads that count).
+    ///
+    /// Counted in already, the lane's pump has not gone idle since this
+    /// side's fence: its last look at the rings, after its own fence in
+    /// [`count_out`](Self::count_out), is still to come and sees this
+    /// message (one of the two fences came first).
     #[inline]
     pub(super) fn put_in(&self) {
+        if !self.counted.load(Ordering::Relaxed) {
+            self.count_in();
+        }
         self.queued.add_sent();
     }
 
-    /// The message [`raise`](Self::raise) counted did not go in.
-    pub(super) fn withdraw(&self) {
-        self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
+    /// The lane held nothing unlooked as far as this side knew: counted in,
+    /// unless the pump has counted it in again meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn count_in(&self) {
+        if !self.counted.swap(true, Ordering::AcqRel) {
+            self.context.unlooked.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
-    /// The pump took `n` messages out of the ring (after handing those it
-    /// could to the socket: a command that sees the count fall sees them
-    /// there).
-    pub(super) fn taken(&self, n: usize) {
-        if n > 0 {
-            self.context.unlooked.fetch_sub(n, Ordering::AcqRel);
+    /// The pump found both rings empty and is going idle: the lane leaves
+    /// the context's backlog, unless `rings_empty`, asked again after a
+    /// full fence, says a message came meanwhile. Then the lane stays
+    /// counted in and this returns `false`: the pump looks again.
+    pub(super) fn count_out(&self, rings_empty: impl FnOnce() -> bool) -> bool {
+        if !self.counted.load(Ordering::Relaxed) {
+            return true;
+        }
+        self.counted.store(false, Ordering::Relaxed);
+        // Pairs with the ring's wake after a push (see `put_in`): either
+        // the look below sees that message, or its sender sees `counted`
+        // false and counts the lane in itself.
+        fence(Ordering::SeqCst);
+        if rings_empty() {
+            self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
+            return true;
+        }
+        // A message came: counted in again, by this side or, if its sender
+        // did meanwhile, by that side alone.
+        if self.counted.swap(true, Ordering::AcqRel) {
+            self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
+        }
+        false
+    }
+
+    /// One side of the lane is going: if the lane is counted in, it leaves
+    /// the context's backlog (what its rings hold is never taken now: the
+    /// pump's side, or the user's once the pump is gone).
+    pub(super) fn leave(&self) {
+        if self.counted.swap(false, Ordering::AcqRel) {
+            self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -224,32 +274,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_taken_message_leaves_unlooked_and_stays_queued_until_gone() {
+    fn a_lane_stays_counted_until_its_pump_finds_it_empty() {
         let context = Arc::new(Backlog::default());
         let (a, b) = (
             LaneCounts::new(context.clone()),
             LaneCounts::new(context.clone()),
         );
-        a.raise();
         a.put_in();
-        b.raise();
+        a.put_in();
         b.put_in();
-        assert!(context.has_unlooked());
-        a.taken(1);
+        assert_eq!(
+            context.unlooked.load(Ordering::Relaxed),
+            2,
+            "lanes, not messages"
+        );
+        assert!(a.count_out(|| true));
         assert!(context.has_unlooked(), "b's is still in its ring");
-        b.taken(1);
+        assert!(b.count_out(|| true));
         assert!(!context.has_unlooked(), "both taken: passed or parked");
-        assert_eq!(a.queued().count(), 1, "not in its socket yet");
-        assert!(!a.queued().is_empty());
-        a.gone(1);
-        assert_eq!(a.queued().count(), 0);
+        assert!(a.count_out(|| true), "counted out once");
+        assert!(!context.has_unlooked());
+        assert_eq!(a.queued().count(), 2, "not in its socket yet");
+        a.gone(2);
         assert!(a.queued().is_empty());
         assert_eq!(b.queued().count(), 1, "per lane");
-        b.raise();
-        b.withdraw();
-        assert!(!context.has_unlooked());
-        assert_eq!(b.queued().count(), 1);
         b.gone(1);
         assert!(b.queued().is_empty());
+    }
+
+    #[test]
+    fn a_message_that_comes_as_the_pump_goes_idle_keeps_the_lane_counted() {
+        let context = Arc::new(Backlog::default());
+        let lane = LaneCounts::new(context.clone());
+        lane.put_in();
+        // The pump's second look finds a message whose sender saw the lane
+        // still counted in: the pump counts it in again, the look goes on.
+        assert!(!lane.count_out(|| false));
+        assert_eq!(context.unlooked.load(Ordering::Relaxed), 1);
+        // Its sender saw the lane counted out and counted it in too: one
+        // count, not two.
+        let sender = lane.clone();
+        assert!(!lane.count_out(|| {
+            sender.put_in();
+            false
+        }));
+        assert_eq!(context.unlooked.load(Ordering::Relaxed), 1);
+        assert!(lane.count_out(|| true));
+        assert!(!context.has_unlooked());
+    }
+
+    #[test]
+    fn a_lane_counted_in_leaves_with_either_side() {
+        let context = Arc::new(Backlog::default());
+        let lane = LaneCounts::new(context.clone());
+        lane.put_in();
+        lane.leave();
+        assert!(!context.has_unlooked());
+        lane.leave();
+        assert!(!context.has_unlooked(), "once");
+        assert!(lane.count_out(|| true));
+        assert!(!context.has_unlooked());
     }
 }

@@ -272,7 +272,8 @@ impl LaneSender {
         if self.encoded.as_ref().is_some_and(|e| !e.is_empty()) {
             return Err(msg);
         }
-        self.counts.raise();
+        // `try_send` and `send_blocking` end with the ring's wake, the
+        // fence `put_in` counts on.
         let sent = match self.ring.try_send(msg) {
             Err(TrySendError::Full(m)) if wait_for_room => {
                 self.ring.send_blocking(m).map_err(|spsc::Closed(m)| m)
@@ -280,16 +281,7 @@ impl LaneSender {
             Err(TrySendError::Full(m) | TrySendError::Closed(m)) => Err(m),
             Ok(()) => Ok(()),
         };
-        match sent {
-            Ok(()) => {
-                self.put_in();
-                Ok(())
-            }
-            Err(m) => {
-                self.counts.withdraw();
-                Err(m)
-            }
-        }
+        sent.map(|()| self.put_in())
     }
 
     /// Puts a one-frame message of `body` in the encoded ring, if the lane
@@ -321,12 +313,10 @@ impl LaneSender {
         {
             return false;
         }
-        self.counts.raise();
-        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
-            self.counts.withdraw();
-            if !self.write_after_waiting(body, patience) {
-                return false;
-            }
+        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts))
+            && !self.write_after_waiting(body, patience)
+        {
+            return false;
         }
         self.wake_reader_and_put_in();
         true
@@ -341,24 +331,18 @@ impl LaneSender {
         let Some(encoded) = self.encoded.as_mut() else {
             return false;
         };
-        // Not counted while it waits: the context's backlog stays as it
-        // is (`lane_backlog.rs`), and what changed meanwhile is looked at
-        // again.
+        // What changed while it waited is looked at again.
         if !monocoque_zmtp::encode_single(body, |parts| encoded.wait_for_room(parts, patience))
             || !self.writable.load(Ordering::Acquire)
         {
             return false;
         }
-        self.counts.raise();
-        if !monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts)) {
-            self.counts.withdraw();
-            return false;
-        }
-        true
+        monocoque_zmtp::encode_single(body, |parts| encoded.try_write(parts))
     }
 
     /// An encoded message went in: its reader woken if it waits, and the
-    /// message counted.
+    /// message counted (after the wake: its fence is the one `put_in`
+    /// counts on).
     #[inline]
     fn wake_reader_and_put_in(&self) {
         if let Some(encoded) = &self.encoded {
@@ -367,8 +351,9 @@ impl LaneSender {
         self.put_in();
     }
 
-    /// A message went in: counted in the lane's `queued`, and the lane
-    /// listed as one this thread sent into.
+    /// A message went in, and its ring's wake has run: counted
+    /// (`LaneCounts::put_in`), and the lane listed as one this thread sent
+    /// into.
     fn put_in(&self) {
         self.counts.put_in();
         let queued = self.counts.queued();
@@ -378,6 +363,16 @@ impl LaneSender {
                 sent.push((self.counts.context(), queued.clone()));
             }
         });
+    }
+}
+
+impl Drop for LaneSender {
+    /// Once the pump is gone, what went into the rings as it went is never
+    /// taken, and nobody else counts the lane out.
+    fn drop(&mut self) {
+        if self.ring.is_closed() {
+            self.counts.leave();
+        }
     }
 }
 
@@ -617,7 +612,6 @@ impl<'a> LanePump<'a> {
             }
             // An encoded batch is taken whole: it may pass the budget.
             *budget = budget.saturating_sub(taken);
-            self.counts.taken(taken);
             if taken > 0 {
                 follow_sender::taken(self.sender_cpu(), taken);
             }
@@ -648,12 +642,10 @@ impl<'a> LanePump<'a> {
     fn wait_with(&mut self, msg: Msg) {
         self.writable.store(false, Ordering::Release);
         self.in_flight = Some(Box::pin(self.socket.send_until(msg, None)));
-        let mut taken = self.park_encoded();
+        self.park_encoded();
         while let Some(msg) = self.incoming.try_recv() {
             self.parked.push_back(Queued::Msg(msg));
-            taken += 1;
         }
-        self.counts.taken(taken);
     }
 
     /// Parks the encoded ring's batch, if any; returns its messages.
@@ -666,18 +658,14 @@ impl<'a> LanePump<'a> {
     /// more.
     fn park_arrivals(&mut self, cx: &mut std::task::Context<'_>) {
         loop {
-            let taken = self.park_encoded();
-            self.counts.taken(taken);
+            self.park_encoded();
             if let Some(encoded) = self.encoded.as_mut() {
                 if encoded.poll_readable(cx).is_ready() && !encoded.is_empty() {
                     continue;
                 }
             }
             match self.incoming.poll_recv(cx) {
-                Poll::Ready(Some(msg)) => {
-                    self.parked.push_back(Queued::Msg(msg));
-                    self.counts.taken(1);
-                }
+                Poll::Ready(Some(msg)) => self.parked.push_back(Queued::Msg(msg)),
                 _ => return,
             }
         }
@@ -721,11 +709,28 @@ impl<'a> LanePump<'a> {
     /// that keeps the lane from running dry does not keep the context's
     /// thread to itself.
     pub(super) fn drive(&mut self, cx: &mut std::task::Context<'_>) {
+        // Gone idle, the lane leaves the context's backlog (`lane_backlog.rs`):
+        // with nothing in its rings, all it took is in the socket or parked.
+        // A message that came meanwhile is looked at after the tasks other
+        // threads woke, as a spent budget is.
+        if self.drive_until_idle(cx) && !self.counts.count_out(|| self.rings_are_empty()) {
+            monocoque_runtime::wake_behind_remote(cx.waker());
+        }
+    }
+
+    /// Whether both rings are empty (the pump has taken all they held).
+    fn rings_are_empty(&self) -> bool {
+        self.incoming.is_empty() && self.encoded.as_ref().is_none_or(ByteReader::is_empty)
+    }
+
+    /// [`drive`](Self::drive) until `cx` is registered for more (`true`:
+    /// the rings were found empty) or the budget is spent (`false`).
+    fn drive_until_idle(&mut self, cx: &mut std::task::Context<'_>) -> bool {
         let mut budget = DRIVE_BUDGET;
         loop {
             if budget == 0 {
                 monocoque_runtime::wake_behind_remote(cx.waker());
-                return;
+                return false;
             }
             if let Some(sending) = self.in_flight.as_mut() {
                 match sending.as_mut().poll(cx) {
@@ -742,7 +747,7 @@ impl<'a> LanePump<'a> {
                     }
                     Poll::Pending => {
                         self.park_arrivals(cx);
-                        return;
+                        return true;
                     }
                 }
             }
@@ -750,7 +755,7 @@ impl<'a> LanePump<'a> {
                 // Shut with nothing waiting: open it once the socket has room.
                 if !self.watch {
                     self.park_arrivals(cx);
-                    return;
+                    return true;
                 }
                 match self.socket.poll_send_room(cx) {
                     Poll::Ready(Ok(())) => {
@@ -763,7 +768,7 @@ impl<'a> LanePump<'a> {
                     Poll::Pending => {}
                 }
                 self.park_arrivals(cx);
-                return;
+                return true;
             }
             // Open: hand over what the lane holds in one go, then wait for
             // more (a message that came between the two is passed here).
@@ -779,11 +784,9 @@ impl<'a> LanePump<'a> {
                 Poll::Ready(Some(msg)) => {
                     budget -= 1;
                     self.pass(msg);
-                    // Counted off after it is in the socket (see `LaneCounts::taken`).
-                    self.counts.taken(1);
                 }
                 // `None`: the user's side is gone; its command ring says so too.
-                _ => return,
+                _ => return true,
             }
         }
     }
@@ -847,12 +850,11 @@ impl Drop for LanePump<'_> {
             })
             .sum();
         let mut gone = usize::from(self.in_flight.take().is_some()) + parked;
-        let mut taken = self.park_encoded();
+        gone += self.park_encoded();
         while self.incoming.try_recv().is_some() {
-            taken += 1;
+            gone += 1;
         }
-        gone += taken;
-        self.counts.taken(taken);
         self.counts.gone(gone);
+        self.counts.leave();
     }
 }
