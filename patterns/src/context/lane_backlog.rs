@@ -9,10 +9,11 @@
 //! Two counts say how far the lanes' messages have got:
 //!
 //! ```text
-//!  user's send ──raise──▶ [ring] ──taken──▶ pump ──gone──▶ socket's pipes
+//!  user's send ─put_in─▶ [ring] ──taken──▶ pump ──gone──▶ socket's pipes
 //!                │                            │ (or parked behind a
-//!                └─ unlooked (per context) ───┘  message the socket made
-//!                └─ queued (per lane) ─────────────────┘  wait, until it goes)
+//!                └ unlooked (per context: ────┘  message the socket made
+//!                │  lanes, count_out when idle)  wait, until it goes)
+//!                └─ queued (per lane) ─────────────────┘
 //! ```
 //!
 //! - `unlooked`, one per context, counts the lanes whose rings may hold a
@@ -70,8 +71,9 @@ impl Backlog {
     /// until it has, a receive on another socket cannot tell whether it
     /// comes. Never `false` while a send that returned before this call
     /// (on any thread this one has heard from since) has its message in a
-    /// ring; `true` for a moment longer at times (a pump that took
-    /// everything and has not gone idle yet).
+    /// ring; `true` for a while longer at times, until the pump that took
+    /// everything goes idle (which a lane counted in after its pump's last
+    /// look wakes it to do: `LaneSender::put_in`).
     pub(super) fn has_unlooked(&self) -> bool {
         self.unlooked.load(Ordering::Acquire) != 0
     }
@@ -193,22 +195,31 @@ impl LaneCounts {
     /// side's fence: its last look at the rings, after its own fence in
     /// [`count_out`](Self::count_out), is still to come and sees this
     /// message (one of the two fences came first).
+    ///
+    /// Returns whether this call counted the lane in: its pump may have
+    /// gone idle before it did (its last look found the message taken and
+    /// the lane not counted), so the caller wakes it again to count the
+    /// lane out.
     #[inline]
-    pub(super) fn put_in(&self) {
-        if !self.counted.load(Ordering::Relaxed) {
-            self.count_in();
-        }
+    pub(super) fn put_in(&self) -> bool {
+        let counted_in = !self.counted.load(Ordering::Relaxed) && self.count_in();
         self.queued.add_sent();
+        counted_in
     }
 
     /// The lane held nothing unlooked as far as this side knew: counted in,
-    /// unless the pump has counted it in again meanwhile.
+    /// unless the pump has counted it in again meanwhile. The count goes up
+    /// before the flag: a side that finds the flag set may take the count
+    /// off, which then never passes below what the lanes hold.
     #[cold]
     #[inline(never)]
-    fn count_in(&self) {
-        if !self.counted.swap(true, Ordering::AcqRel) {
-            self.context.unlooked.fetch_add(1, Ordering::AcqRel);
+    fn count_in(&self) -> bool {
+        self.context.unlooked.fetch_add(1, Ordering::AcqRel);
+        if self.counted.swap(true, Ordering::AcqRel) {
+            self.context.unlooked.fetch_sub(1, Ordering::AcqRel);
+            return false;
         }
+        true
     }
 
     /// The pump found both rings empty and is going idle: the lane leaves
@@ -216,10 +227,11 @@ impl LaneCounts {
     /// full fence, says a message came meanwhile. Then the lane stays
     /// counted in and this returns `false`: the pump looks again.
     pub(super) fn count_out(&self, rings_empty: impl FnOnce() -> bool) -> bool {
-        if !self.counted.load(Ordering::Relaxed) {
+        // A sender that sets the flag after this look wakes the pump again.
+        // Taken with a swap: its count, added before the flag, is seen.
+        if !self.counted.load(Ordering::Relaxed) || !self.counted.swap(false, Ordering::AcqRel) {
             return true;
         }
-        self.counted.store(false, Ordering::Relaxed);
         // Pairs with the ring's wake after a push (see `put_in`): either
         // the look below sees that message, or its sender sees `counted`
         // false and counts the lane in itself.

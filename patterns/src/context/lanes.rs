@@ -281,7 +281,11 @@ impl LaneSender {
             Err(TrySendError::Full(m) | TrySendError::Closed(m)) => Err(m),
             Ok(()) => Ok(()),
         };
-        sent.map(|()| self.put_in())
+        sent?;
+        if self.put_in() {
+            self.ring.wake_receiver();
+        }
+        Ok(())
     }
 
     /// Puts a one-frame message of `body` in the encoded ring, if the lane
@@ -347,15 +351,27 @@ impl LaneSender {
     fn wake_reader_and_put_in(&self) {
         if let Some(encoded) = &self.encoded {
             encoded.wake_reader();
+            if self.put_in() {
+                encoded.wake_reader();
+            }
         }
-        self.put_in();
     }
 
     /// A message went in, and its ring's wake has run: counted
     /// (`LaneCounts::put_in`), and the lane listed as one this thread sent
     /// into.
-    fn put_in(&self) {
-        self.counts.put_in();
+    ///
+    /// Returns whether it counted the lane in: the pump may have taken the
+    /// message and gone idle before (its last look found the lane not
+    /// counted), so the caller wakes it again on the same ring. That wake's
+    /// fence pairs with the pump's registration (on both rings whenever it
+    /// goes idle): either it finds the pump waiting, or the pump's look
+    /// finds the lane counted. The push's own wake cleared the ring's
+    /// waiting flag, so the second finds it set only if the pump has
+    /// registered since.
+    #[must_use]
+    fn put_in(&self) -> bool {
+        let counted_in = self.counts.put_in();
         let queued = self.counts.queued();
         SENT_INTO.with(|sent| {
             let mut sent = sent.borrow_mut();
@@ -363,6 +379,7 @@ impl LaneSender {
                 sent.push((self.counts.context(), queued.clone()));
             }
         });
+        counted_in
     }
 }
 
@@ -591,9 +608,9 @@ impl<'a> LanePump<'a> {
     }
 
     /// Hands what the lane holds to the socket until the socket makes a
-    /// message wait, taking at most `budget` more out of the ring (and
-    /// counting them off it); then shuts the lane and starts that message's
-    /// wait. Returns whether nothing waits (all went, or the budget ran out).
+    /// message wait, taking at most `budget` more out of the ring; then
+    /// shuts the lane and starts that message's wait. Returns whether
+    /// nothing waits (all went, or the budget ran out).
     fn pass_now(&mut self, budget: &mut usize) -> bool {
         loop {
             let mut run = LaneRun {
@@ -690,7 +707,7 @@ impl<'a> LanePump<'a> {
     }
 
     /// A message of the lane is in its socket (or dropped): it leaves the
-    /// context's backlog.
+    /// lane's `queued` count.
     fn done(&self) {
         self.counts.gone(1);
     }

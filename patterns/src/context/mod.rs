@@ -247,8 +247,8 @@ impl Context {
         applied.map_err(|e| Error::io("apply the context thread's settings", &e))
     }
 
-    /// Whether a send lane of this context holds a message its pump has
-    /// not taken yet (see `lane_backlog.rs`).
+    /// Whether a send lane of this context may hold a message its pump
+    /// has not taken yet (see `lane_backlog.rs`).
     fn lanes_have_unlooked(&self) -> bool {
         self.inner.backlog.has_unlooked()
     }
@@ -329,4 +329,53 @@ async fn run(mut requests: spsc::Receiver<Control>, backlog: Arc<Backlog>) {
     }
     // Every handle is gone; closed sockets may still be lingering.
     live.all_gone().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// Once every message sent has been taken, the context's count of
+    /// lanes with unlooked messages comes back to zero by itself (no
+    /// further send or command): otherwise every ZMQ_DONTWAIT receive of
+    /// the context would ask its thread from then on.
+    #[test]
+    fn the_unlooked_count_falls_to_zero_once_the_lanes_are_taken() {
+        let ctx = Context::new().unwrap();
+        let pull = ctx.socket(SocketType::Pull).unwrap();
+        pull.bind("tcp://127.0.0.1:0").unwrap();
+        let endpoint = pull.last_endpoint().unwrap().unwrap();
+        let push = ctx.socket(SocketType::Push).unwrap();
+        push.connect(&endpoint).unwrap();
+        for round in 0..50 {
+            // Both rings: encoded single frames, and two-frame messages.
+            for i in 0..20 {
+                if !push.offer_single_frame(b"one") {
+                    push.send("one").unwrap();
+                }
+                if i % 5 == 0 {
+                    let two = vec![Bytes::from_static(b"two"), Bytes::from_static(b"frames")];
+                    push.send(two).unwrap();
+                }
+            }
+            for i in 0..20 {
+                pull.recv().unwrap();
+                if i % 5 == 0 {
+                    pull.recv().unwrap();
+                }
+            }
+            let start = Instant::now();
+            while ctx.lanes_have_unlooked() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "round {round}: the count stayed up with nothing in the lanes"
+                );
+                std::thread::yield_now();
+            }
+        }
+    }
 }

@@ -42,8 +42,8 @@ pub(super) struct HandleRings {
 }
 
 /// Opens a socket of `kind` and serves its handle's commands (and send
-/// lane) until the handle is dropped. `backlog` counts the messages in all
-/// the context's lanes (see `lane_backlog.rs`).
+/// lane) until the handle is dropped. `backlog` counts the context's lanes
+/// that may hold messages their pumps have not taken (see `lane_backlog.rs`).
 pub(super) async fn socket(
     kind: SocketType,
     rings: HandleRings,
