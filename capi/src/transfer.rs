@@ -51,7 +51,7 @@ pub(crate) fn send_frame(
 ) -> Result<(), NotSent> {
     let dontwait = flags & DONTWAIT != 0;
     let kind = h.socket.socket_type();
-    if matches!(kind, SocketType::Router | SocketType::Stream) {
+    if routes_by_first_frame(kind) {
         if h.outgoing.is_empty() {
             return routing_id_frame(h, frame, flags);
         }
@@ -109,14 +109,18 @@ pub(crate) fn send_whole_frame(
 ) -> Result<(), NotSent> {
     let whole = flags & SNDMORE == 0
         && h.outgoing.is_empty()
-        && !matches!(
-            h.socket.socket_type(),
-            SocketType::Router | SocketType::Stream
-        );
+        && !routes_by_first_frame(h.socket.socket_type());
     if !whole {
         return send_frame(h, frame, flags);
     }
     send_message(h, Msg::from(frame), flags & DONTWAIT != 0)
+}
+
+/// Whether a message's first frame is the routing id of the peer it goes
+/// to (ROUTER, STREAM): a frame alone is never a whole message there.
+#[inline(always)]
+fn routes_by_first_frame(kind: SocketType) -> bool {
+    matches!(kind, SocketType::Router | SocketType::Stream)
 }
 
 /// The common send of a small frame: whole, blocking (or never waiting),
@@ -137,13 +141,10 @@ fn send_encoded_on_credit(
     body: &[u8],
     flags: c_int,
 ) -> Option<Result<(), Errno>> {
-    if flags & (SNDMORE | DONTWAIT) != DONTWAIT || !h.outgoing.is_empty() {
-        return None;
-    }
-    if matches!(
-        h.socket.socket_type(),
-        SocketType::Router | SocketType::Stream
-    ) {
+    if flags & (SNDMORE | DONTWAIT) != DONTWAIT
+        || !h.outgoing.is_empty()
+        || routes_by_first_frame(h.socket.socket_type())
+    {
         return None;
     }
     h.socket

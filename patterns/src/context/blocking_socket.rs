@@ -20,6 +20,10 @@ use super::{BlockingMonitor, Context};
 use crate::options::{Options, SocketOption};
 use crate::{Error, Events, IoCoreStatistics, IoCores, PeerProperties, Result, MONITOR_CAPACITY};
 
+/// What a ZMQ_DONTWAIT send meets once its credit is spent
+/// (`send_credit.rs`).
+const SPENT_CREDIT: &str = "the socket had no room when it last looked (less than 1 ms ago)";
+
 /// A socket of a [`Context`]. `Send` but not `Sync`: move it to the thread
 /// that uses it (as with libzmq, a socket is used by one thread at a time).
 ///
@@ -537,14 +541,11 @@ impl BlockingSocket {
         }
         let verdict = self.credits.borrow().send_verdict();
         match verdict {
-            Verdict::Spent => Some(Err(Error::WouldBlock(
-                "the socket had no room when it last looked (less than 1 ms ago)",
-            ))),
+            Verdict::Spent => Some(Err(Error::WouldBlock(SPENT_CREDIT))),
             Verdict::Ask => None,
+            // Only PUSH, DEALER, PAIR and XPUB under NODROP get a credit,
+            // and none of them has a turn (as `try_send`'s credit path).
             Verdict::Room => {
-                if !self.turn.as_ref().is_none_or(Turn::send_due) {
-                    return None;
-                }
                 let mut rings = self.rings.borrow_mut();
                 let lane = rings.lane.as_mut()?;
                 // A full ring is waited on for a moment, as the message
@@ -558,7 +559,6 @@ impl BlockingSocket {
                 }
                 drop(rings);
                 self.credits.borrow_mut().spend_send();
-                self.sent();
                 Some(Ok(()))
             }
         }
@@ -658,11 +658,7 @@ impl BlockingSocket {
                     }
                     Err(back) => msg = back,
                 },
-                Verdict::Spent => {
-                    return Err(Error::WouldBlock(
-                        "the socket had no room when it last looked (less than 1 ms ago)",
-                    ))
-                }
+                Verdict::Spent => return Err(Error::WouldBlock(SPENT_CREDIT)),
                 Verdict::Ask => {}
             }
         }
